@@ -1,0 +1,94 @@
+"""Every error the engine raises derives from :class:`EngineError`.
+
+The CLI maps these to one-line messages; nothing here carries driver types
+(redis / sqlite3) so callers never need to import a storage driver to catch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EngineError(Exception):
+    """Base class of every engine error."""
+
+
+class ConfigurationError(EngineError, ValueError):
+    """A task, queue or call was set up wrongly; the message says what to fix."""
+
+
+class StoreUnavailable(EngineError):
+    """The store (Redis, SQLite file) cannot be reached."""
+
+
+class CodecError(EngineError, ValueError):
+    """A value could not be encoded, or a message could not be decoded."""
+
+
+class SignatureError(CodecError):
+    """A message's HMAC signature is missing or wrong; the message is never decoded."""
+
+
+class TaskLockedException(EngineError):
+    """The lock a task asked for is held by someone else."""
+
+
+class RateLimitExceeded(EngineError):
+    """A rate limit refused the call."""
+
+
+class CancelExecution(EngineError):
+    """Raised by a pre-execute hook (or a task) to cancel this execution.
+
+    ``retry=True`` asks for a retry as if the task had failed.
+    """
+
+    def __init__(self, retry: bool | None = None, *args: Any) -> None:
+        self.retry = retry
+        super().__init__(*args)
+
+
+class RetryTask(EngineError):
+    """Raised inside a task to ask for a retry, even when ``retries`` is 0.
+
+    ``delay`` / ``eta`` override the task's ``retry_delay``.
+    """
+
+    def __init__(self, msg: str | None = None, eta: Any = None, delay: Any = None) -> None:
+        self.eta, self.delay = eta, delay
+        super().__init__(msg)
+
+
+class ResultTimeout(EngineError):
+    """``Result.get(blocking=True, timeout=...)`` ran out of time."""
+
+
+class TaskException(EngineError):
+    """A task failed; raised when its result is read.
+
+    ``metadata`` holds ``error``, ``traceback``, ``retries`` and ``task_id``
+    (also available as attributes).
+    """
+
+    def __init__(self, metadata: dict[str, Any] | None = None, *args: Any) -> None:
+        self.metadata = dict(metadata or {})
+        super().__init__(*args)
+
+    @property
+    def error(self) -> str | None:
+        return self.metadata.get("error")
+
+    @property
+    def traceback(self) -> str | None:
+        return self.metadata.get("traceback")
+
+    @property
+    def retries(self) -> int | None:
+        return self.metadata.get("retries")
+
+    @property
+    def task_id(self) -> str | None:
+        return self.metadata.get("task_id")
+
+    def __str__(self) -> str:
+        return self.metadata.get("error") or super().__str__()
