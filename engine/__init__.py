@@ -1,0 +1,62 @@
+"""hueyctl's engine: huey's programming model on Redis, SQLite and memory.
+
+    from engine import RedisHuey, crontab
+    huey = RedisHuey()
+
+    @huey.task()
+    def count_beans(num):
+        return 'Counted %s beans' % num
+"""
+
+from .api import Huey, MemoryHuey, PriorityRedisHuey, RedisHuey, SqliteHuey
+from .crontab import crontab
+from .exceptions import (
+    CancelExecution,
+    ConfigurationError,
+    EngineError,
+    RateLimitExceeded,
+    ResultTimeout,
+    RetryTask,
+    SignatureError,
+    StoreUnavailable,
+    TaskException,
+    TaskLockedException,
+)
+from .result import Result, ResultGroup
+from .signals import *  # noqa: F403 - the SIGNAL_* / EVENT_* names are public API
+from .signals import ALL as ALL_SIGNALS
+from .task import Task, TaskWrapper
+
+# huey's older names, as used in the getting-started guide.
+TaskResultWrapper = Result
+QueueTask = Task
+HueyException = EngineError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_SIGNALS",
+    "CancelExecution",
+    "ConfigurationError",
+    "EngineError",
+    "Huey",
+    "HueyException",
+    "MemoryHuey",
+    "PriorityRedisHuey",
+    "QueueTask",
+    "RateLimitExceeded",
+    "RedisHuey",
+    "Result",
+    "ResultGroup",
+    "ResultTimeout",
+    "RetryTask",
+    "SignatureError",
+    "SqliteHuey",
+    "StoreUnavailable",
+    "Task",
+    "TaskException",
+    "TaskLockedException",
+    "TaskResultWrapper",
+    "TaskWrapper",
+    "crontab",
+]

@@ -1,0 +1,521 @@
+"""The ``Huey`` facade: register tasks, enqueue them, read results, revoke, lock.
+
+Time: every timestamp the engine stores is epoch seconds (absolute), so
+producers and consumers agree whatever their time zone. ``utc`` only decides
+how *naive* datetimes given by the user are read (see :meth:`Huey.resolve_eta`)
+and in which clock periodic crontabs are evaluated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .codec import Codec, canonical_json
+from .crontab import Crontab
+from .envelope import Envelope
+from .exceptions import ConfigurationError, TaskException
+from .locks import RateLimit, TaskLock
+from .result import _EMPTY, Result, ResultGroup
+from .signals import SIGNAL_ENQUEUED, SIGNAL_REVOKED, SIGNAL_SCHEDULED, Signals
+from .storage.base import Message, Storage
+from .storage.memory import MemoryStorage
+from .task import Task, TaskWrapper
+
+RESULT = "result:"
+REVOKE_ID = "revoke:id:"
+REVOKE_TASK = "revoke:task:"
+LOCK = "lock:"
+
+Hook = Callable[..., Any]
+
+
+class Huey:
+    """A queue. Subclasses pick the store: :class:`RedisHuey`, :class:`SqliteHuey`,
+    :class:`MemoryHuey`."""
+
+    storage_class: type[Storage] = MemoryStorage
+
+    def __init__(
+        self,
+        name: str = "huey",
+        results: bool = True,
+        store_none: bool = False,
+        utc: bool = True,
+        immediate: bool = False,
+        codec: str | Codec = "json",
+        signing_key: bytes | str | None = None,
+        result_ttl: float | None = None,
+        result_store: bool | None = None,
+        storage_class: type[Storage] | None = None,
+        immediate_use_memory: bool = True,
+        **storage_kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.results = results if result_store is None else result_store
+        self.store_none = store_none
+        self.utc = utc
+        self.result_ttl = result_ttl
+        self.envelope = Envelope(codec, signing_key)
+        self.signals = Signals()
+        self._registry: dict[str, TaskWrapper] = {}
+        self._pre_execute: dict[str, Hook] = {}
+        self._post_execute: dict[str, Hook] = {}
+        self._startup: dict[str, Hook] = {}
+        self._shutdown: dict[str, Hook] = {}
+        self._storage_class = storage_class or self.storage_class
+        self._storage_kwargs = storage_kwargs
+        self._immediate_use_memory = immediate_use_memory
+        self.storage = self.create_storage()
+        self._immediate = False
+        self.immediate = immediate
+
+    def create_storage(self) -> Storage:
+        return self._storage_class(self.name, **self._storage_kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} on {self.storage.describe()}>"
+
+    # --- immediate mode ---------------------------------------------------------
+    @property
+    def immediate(self) -> bool:
+        return self._immediate
+
+    @immediate.setter
+    def immediate(self, value: bool) -> None:
+        if value == self._immediate:
+            return
+        self._immediate = value
+        if value and self._immediate_use_memory:
+            self._live_storage, self.storage = self.storage, MemoryStorage(self.name)
+        elif not value and hasattr(self, "_live_storage"):
+            self.storage = self._live_storage
+
+    # --- decorators ----------------------------------------------------------------
+    def task(
+        self,
+        retries: int = 0,
+        retry_delay: float = 0,
+        retry_backoff: float = 1.0,
+        priority: int | None = None,
+        expires: float | dt.timedelta | dt.datetime | None = None,
+        timeout: float | None = None,
+        context: bool = False,
+        name: str | None = None,
+        **unknown: Any,
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        if unknown:
+            raise ConfigurationError(f"unknown @task() option(s): {', '.join(sorted(unknown))}")
+
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            wrapper = TaskWrapper(
+                self, func, name=name, retries=retries, retry_delay=retry_delay,
+                retry_backoff=retry_backoff, priority=priority, expires=expires,
+                timeout=timeout, context=context,
+            )
+            return self._register(wrapper)
+
+        if callable(retries):  # @huey.task without parentheses
+            func, retries = retries, 0
+            return decorator(func)  # type: ignore[return-value]
+        return decorator
+
+    def periodic_task(
+        self,
+        validate_datetime: Crontab | Callable[[dt.datetime], bool],
+        retries: int = 0,
+        retry_delay: float = 0,
+        priority: int | None = None,
+        context: bool = False,
+        name: str | None = None,
+        expires: float | dt.timedelta | dt.datetime | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        if not callable(validate_datetime):
+            raise ConfigurationError(
+                "periodic_task() takes a crontab(...) (or a function of a datetime)"
+            )
+
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            wrapper = TaskWrapper(
+                self, func, name=name, retries=retries, retry_delay=retry_delay,
+                priority=priority, expires=expires, timeout=timeout, context=context,
+                periodic=validate_datetime,  # type: ignore[arg-type]
+            )
+            return self._register(wrapper)
+
+        return decorator
+
+    def _register(self, wrapper: TaskWrapper) -> TaskWrapper:
+        existing = self._registry.get(wrapper.name)
+        if existing is not None and getattr(existing.func, "__code__", None) is not getattr(
+            wrapper.func, "__code__", object()
+        ):
+            raise ConfigurationError(
+                f"a task named {wrapper.name!r} is already registered: "
+                "give one of them another name with @task(name=...)"
+            )
+        self._registry[wrapper.name] = wrapper
+        return wrapper
+
+    def registered(self, name: str) -> TaskWrapper | None:
+        return self._registry.get(name)
+
+    @property
+    def tasks(self) -> dict[str, TaskWrapper]:
+        return dict(self._registry)
+
+    def periodic_tasks(self) -> list[TaskWrapper]:
+        return [w for w in self._registry.values() if w.periodic is not None]
+
+    def signal(self, *signals: str) -> Callable[[Hook], Hook]:
+        def decorator(fn: Hook) -> Hook:
+            self.signals.connect(fn, *signals)
+            return fn
+
+        return decorator
+
+    def disconnect_signal(self, receiver: Hook, *signals: str) -> None:
+        self.signals.disconnect(receiver, *signals)
+
+    def _hook(self, registry: dict[str, Hook], name: str | None) -> Callable[[Hook], Hook]:
+        def decorator(fn: Hook) -> Hook:
+            registry[name or fn.__name__] = fn
+            return fn
+
+        return decorator
+
+    def pre_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        return self._hook(self._pre_execute, name)
+
+    def post_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        return self._hook(self._post_execute, name)
+
+    def on_startup(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        return self._hook(self._startup, name)
+
+    def on_shutdown(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        return self._hook(self._shutdown, name)
+
+    def unregister_pre_execute(self, name: str) -> bool:
+        return self._pre_execute.pop(name, None) is not None
+
+    def unregister_post_execute(self, name: str) -> bool:
+        return self._post_execute.pop(name, None) is not None
+
+    # --- time ------------------------------------------------------------------------
+    def to_timestamp(self, when: dt.datetime | float, naive_is_local: bool | None = None) -> float:
+        """Epoch seconds of ``when``. Naive datetimes are UTC in UTC mode and local
+        time otherwise, unless ``naive_is_local`` says which."""
+        if isinstance(when, (int, float)):
+            return float(when)
+        if not isinstance(when, dt.datetime):
+            raise ConfigurationError(
+                f"expected a datetime or epoch seconds, got {type(when).__name__}"
+            )
+        if when.tzinfo is not None:
+            return when.timestamp()
+        local = (not self.utc) if naive_is_local is None else naive_is_local
+        return when.timestamp() if local else when.replace(tzinfo=dt.UTC).timestamp()
+
+    def resolve_eta(
+        self,
+        eta: dt.datetime | float | None,
+        delay: float | dt.timedelta | None,
+        convert_utc: bool = True,
+    ) -> float:
+        """When a scheduled task is due, as epoch seconds.
+
+        A naive ``eta`` is local time when ``convert_utc`` is true (the default,
+        as in the guide: ``datetime.now() + ...``), and is read in the queue's
+        mode (UTC, or local with ``utc=False``) when ``convert_utc=False``.
+        """
+        if (eta is None) == (delay is None):
+            raise ConfigurationError("schedule() needs exactly one of eta= or delay=")
+        if delay is not None:
+            seconds = delay.total_seconds() if isinstance(delay, dt.timedelta) else float(delay)
+            return time.time() + seconds
+        assert eta is not None
+        return self.to_timestamp(eta, naive_is_local=True if convert_utc else None)
+
+    def _set_expiry(self, task: Task, expires: float | dt.timedelta | dt.datetime) -> None:
+        if isinstance(expires, dt.timedelta):
+            task.expires_in = expires.total_seconds()
+        elif isinstance(expires, dt.datetime):
+            task.expires = self.to_timestamp(expires)
+        else:
+            task.expires_in = float(expires)
+
+    # --- enqueueing -------------------------------------------------------------------------
+    def _prepare(self, task: Task, now: float) -> Message:
+        for stage in task.stages():
+            stage.enqueued_at = now
+            if stage.expires_in is not None and stage.expires is None:
+                stage.expires = now + stage.expires_in
+        return Message(task.id, self.envelope.encode(task), task.priority)
+
+    def _handles(self, task: Task) -> Result | ResultGroup:
+        results = [Result(self, stage) for stage in task.stages()]
+        return results[0] if len(results) == 1 else ResultGroup(results)
+
+    def enqueue(self, task: Task) -> Any:
+        """Put a task (or the head of a pipeline) on the queue. Returns a
+        :class:`Result`, or a :class:`ResultGroup` with one result per stage."""
+        if not isinstance(task, Task):
+            raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
+        now = time.time()
+        msg = self._prepare(task, now)
+        if task.eta is not None and task.eta > now:
+            self.storage.schedule([(msg, task.eta)])
+            self.signals.send(SIGNAL_SCHEDULED, task)
+        else:
+            self.storage.enqueue([msg])
+            self.signals.send(SIGNAL_ENQUEUED, task)
+            if self._immediate:
+                self._run_immediate()
+        return self._handles(task)
+
+    def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup:
+        """Enqueue many tasks in one round trip (bulk path)."""
+        tasks = list(tasks)
+        now = time.time()
+        msgs = [self._prepare(t, now) for t in tasks]
+        self.storage.enqueue(msgs)
+        for t in tasks:
+            self.signals.send(SIGNAL_ENQUEUED, t)
+        if self._immediate:
+            self._run_immediate()
+        return ResultGroup([Result(self, t) for t in tasks])
+
+    def _run_immediate(self) -> None:
+        from .worker import Worker
+
+        worker = Worker(self, consumer_id="immediate")
+        while worker.step(time.time()):
+            pass
+
+    # --- results and data ---------------------------------------------------------------
+    def encode_value(self, value: Any) -> bytes:
+        return canonical_json({"value": self.envelope.codec.encode(value)})
+
+    def encode_error(self, metadata: dict[str, Any]) -> bytes:
+        return canonical_json({"error": metadata})
+
+    def decode_value(self, data: bytes) -> dict[str, Any]:
+        rec = json.loads(data)
+        if "value" in rec:
+            rec["value"] = self.envelope.codec.decode(rec["value"])
+        return dict(rec)
+
+    def _read_result(self, task_id: str, preserve: bool) -> Any:
+        key = RESULT + task_id
+        data = self.storage.peek(key) if preserve else self.storage.pop(key)
+        return _EMPTY if data is None else self.decode_value(data)
+
+    def _has_result(self, task_id: str) -> bool:
+        return self.storage.peek(RESULT + task_id) is not None
+
+    def _unwrap_result(self, rec: dict[str, Any], task: Task | None = None) -> Any:
+        if "error" in rec:
+            raise TaskException(rec["error"])
+        return rec["value"]
+
+    def result(
+        self, task_id: str, blocking: bool = False, timeout: float | None = None,
+        backoff: float = 1.15, max_delay: float = 1.0, revoke_on_timeout: bool = False,
+        preserve: bool = False,
+    ) -> Any:
+        """The result of a task by id (see :meth:`Result.get`)."""
+        handle = Result(self, Task(name="?", id=task_id))
+        return handle.get(blocking, timeout, backoff, max_delay, revoke_on_timeout, preserve)
+
+    def put(self, key: str, data: Any) -> None:
+        self.storage.put(RESULT + key, self.encode_value(data))
+
+    def put_if_empty(self, key: str, data: Any) -> bool:
+        return self.storage.put_if_empty(RESULT + key, self.encode_value(data))
+
+    def get(self, key: str, peek: bool = False) -> Any:
+        data = self.storage.peek(RESULT + key) if peek else self.storage.pop(RESULT + key)
+        return None if data is None else self._unwrap_result(self.decode_value(data))
+
+    def delete(self, key: str) -> bool:
+        return self.storage.delete(RESULT + key)
+
+    def put_result(self, key: str, data: Any) -> None:
+        self.put(key, data)
+
+    def result_count(self) -> int:
+        return len(self.storage.keys(RESULT))
+
+    # --- revocation ----------------------------------------------------------------------------
+    def _revoke(self, key: str, until: dt.datetime | float | None, once: bool) -> None:
+        ts = None if until is None else self.to_timestamp(until)
+        self.storage.put(key, canonical_json({"until": ts, "once": once, "at": time.time()}))
+
+    def revoke_all(
+        self, name: str | TaskWrapper, revoke_until: dt.datetime | float | None = None,
+        revoke_once: bool = False,
+    ) -> None:
+        """Revoke every instance of a task, by task name (or the task itself)."""
+        self._revoke(REVOKE_TASK + _name(name), revoke_until, revoke_once)
+
+    def restore_all(self, name: str | TaskWrapper) -> bool:
+        return self.storage.delete(REVOKE_TASK + _name(name))
+
+    def revoke_by_id(
+        self, task_id: str, revoke_until: dt.datetime | float | None = None,
+        revoke_once: bool = True,
+    ) -> None:
+        self._revoke(REVOKE_ID + task_id, revoke_until, revoke_once)
+
+    def restore_by_id(self, task_id: str) -> bool:
+        return self.storage.delete(REVOKE_ID + task_id)
+
+    def revoke(self, task: Task | Result, **kwargs: Any) -> None:
+        self.revoke_by_id(task.id, **kwargs)
+
+    def restore(self, task: Task | Result) -> bool:
+        return self.restore_by_id(task.id)
+
+    def revocation(self, key: str, now: float | None = None) -> dict[str, Any] | None:
+        """The live revocation record at ``key`` (expired ``until`` ones are dropped)."""
+        data = self.storage.peek(key)
+        if data is None:
+            return None
+        rec: dict[str, Any] = json.loads(data)
+        now = time.time() if now is None else now
+        if rec.get("until") is not None and rec["until"] <= now:
+            self.storage.delete_if_equal(key, data)
+            return None
+        return rec
+
+    def is_revoked(
+        self, target: Task | Result | TaskWrapper | str, timestamp: float | None = None
+    ) -> bool:
+        """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
+        if isinstance(target, (Task, Result)):
+            task = target if isinstance(target, Task) else target.task
+            keys = [REVOKE_ID + task.id, REVOKE_TASK + task.name]
+        elif isinstance(target, TaskWrapper) or target in self._registry:
+            keys = [REVOKE_TASK + _name(target)]
+        else:
+            keys = [REVOKE_ID + target, REVOKE_TASK + target]
+        return any(self.revocation(k, timestamp) is not None for k in keys)
+
+    def consume_revocation(self, task: Task, now: float) -> bool:
+        """At execution: is this call revoked? Spends a once-only revocation."""
+        if self.storage.pop(REVOKE_ID + task.id) is not None:
+            return True
+        key = REVOKE_TASK + task.name
+        rec = self.revocation(key, now)
+        if rec is None:
+            return False
+        if rec.get("once"):
+            # Several consumers may race for a once-only revocation; one wins.
+            data = self.storage.peek(key)
+            return data is not None and self.storage.delete_if_equal(key, data)
+        return True
+
+    def reschedule(
+        self, result: Result, eta: dt.datetime | float | None, delay: float | dt.timedelta | None,
+        expires: float | dt.timedelta | dt.datetime | None, priority: int | None,
+        preserve_pipeline: bool,
+    ) -> Result:
+        result.revoke()
+        task = result.task.with_new_id()
+        if not preserve_pipeline:
+            task.on_complete = task.on_error = None
+        task.eta = None if eta is None and delay is None else self.resolve_eta(eta, delay)
+        if priority is not None:
+            task.priority = priority
+        if expires is not None:
+            task.expires = None
+            self._set_expiry(task, expires)
+        handle = self.enqueue(task)
+        return handle if isinstance(handle, Result) else handle[0]
+
+    # --- locks and rate limits -------------------------------------------------------------
+    def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
+        return TaskLock(self.storage, LOCK + lock_name, ttl)
+
+    def is_locked(self, lock_name: str) -> bool:
+        return self.storage.peek(LOCK + lock_name) is not None
+
+    def flush_locks(self, *names: str) -> list[str]:
+        keys = [LOCK + n for n in names] if names else self.storage.keys(LOCK)
+        return [k[len(LOCK) :] for k in keys if self.storage.delete(k)]
+
+    def rate_limit(self, name: str, limit: int, per: float) -> RateLimit:
+        return RateLimit(self.storage, "ratelimit:" + name, limit, per)
+
+    # --- inspection helpers (the read model lives in engine.inspect) -----------------------
+    def pending_count(self) -> int:
+        return self.storage.counts().ready
+
+    def scheduled_count(self) -> int:
+        return self.storage.counts().scheduled
+
+    __len__ = pending_count
+
+    def pending(self, limit: int | None = None) -> list[Task]:
+        return [self.envelope.decode(m.data) for m in self.storage.ready_items(0, limit or 10**9)]
+
+    def scheduled(self, limit: int | None = None) -> list[Task]:
+        items = self.storage.scheduled_items(0, limit or 10**9)
+        return [self.envelope.decode(m.data) for m, _ in items]
+
+    def all_results(self) -> dict[str, Any]:
+        out = {}
+        for key in self.storage.keys(RESULT):
+            data = self.storage.peek(key)
+            if data is not None:
+                out[key[len(RESULT) :]] = self.decode_value(data)
+        return out
+
+    def flush(self) -> None:
+        """Delete everything this queue holds: tasks, results, revocations, locks."""
+        self.storage.destroy()
+
+    # --- consuming ---------------------------------------------------------------------------
+    def create_consumer(self, **options: Any) -> Any:
+        from .consumer import Consumer
+
+        return Consumer(self, **options)
+
+    def run_hooks(self, kind: str, *args: Any) -> None:
+        registry = {"startup": self._startup, "shutdown": self._shutdown}[kind]
+        for hook in list(registry.values()):
+            hook(*args)
+
+
+def _name(target: str | TaskWrapper) -> str:
+    return target.name if isinstance(target, TaskWrapper) else target
+
+
+class MemoryHuey(Huey):
+    storage_class = MemoryStorage
+
+
+class RedisHuey(Huey):
+    def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
+        from .storage.redis import RedisStorage
+
+        kwargs.setdefault("storage_class", RedisStorage)
+        super().__init__(name, *args, **kwargs)
+
+
+class SqliteHuey(Huey):
+    def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
+        from .storage.sqlite import SqliteStorage
+
+        kwargs.setdefault("storage_class", SqliteStorage)
+        super().__init__(name, *args, **kwargs)
+
+
+PriorityRedisHuey = RedisHuey
+
+__all__: Sequence[str] = ("Huey", "MemoryHuey", "PriorityRedisHuey", "RedisHuey", "SqliteHuey")

@@ -1,0 +1,121 @@
+"""The task envelope: a small JSON record, readable without the application's code.
+
+Wire format (UTF-8 JSON, keys sorted, compact)::
+
+    {"v": 1, "id": "0190...", "task": "tasks.count_beans", "codec": "json",
+     "args": [100], "kwargs": {}, "eta": null, "retries": 0, "retry_delay": 0,
+     "retry_backoff": 1, "priority": 0, "expires": null, "timeout": null,
+     "enqueued_at": 1764196200.5, "attempt": 1,
+     "on_complete": {...nested envelope without "v"/"sig"...} | null,
+     "on_error": {...} | null,
+     "sig": "<hex HMAC-SHA256 of the record without sig>"}    # only with a key
+
+``args`` and ``kwargs`` are the payload, encoded by the queue's codec: with the
+default typed-JSON codec they are plain JSON (tuples, datetimes ... as tagged
+objects); with ``codec="pickle"`` each is a base64 string. Everything else is
+plain JSON, so ``hueyctl`` lists and shows tasks on a box without the code.
+
+Evolution: new fields are added with a default and old readers ignore fields
+they do not know, so a message written by an older release still loads.
+With a signing key, a message whose signature is missing or wrong raises
+:class:`SignatureError` before anything in it is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .codec import Codec, canonical_json, get_codec, sign, verify
+from .exceptions import CodecError
+from .task import Task
+
+VERSION = 1
+
+_OPTIONS = ("eta", "retries", "retry_delay", "retry_backoff", "priority", "expires",
+            "timeout", "enqueued_at", "attempt")
+
+
+class Envelope:
+    """Encodes tasks for one queue with its codec and optional signing key."""
+
+    def __init__(self, codec: str | Codec = "json", signing_key: bytes | str | None = None) -> None:
+        self.codec = get_codec(codec)
+        if isinstance(signing_key, str):
+            signing_key = signing_key.encode()
+        self.signing_key = signing_key
+
+    # --- encode ---------------------------------------------------------------
+    def record(self, task: Task) -> dict[str, Any]:
+        rec: dict[str, Any] = {
+            "id": task.id,
+            "task": task.name,
+            "codec": self.codec.name,
+            "args": self.codec.encode(list(task.args)),
+            "kwargs": self.codec.encode(task.kwargs),
+            "on_complete": self.record(task.on_complete) if task.on_complete else None,
+            "on_error": self.record(task.on_error) if task.on_error else None,
+        }
+        for name in _OPTIONS:
+            rec[name] = getattr(task, name)
+        return rec
+
+    def encode(self, task: Task) -> bytes:
+        rec = self.record(task)
+        rec["v"] = VERSION
+        if self.signing_key is not None:
+            rec["sig"] = sign(self.signing_key, canonical_json(rec))
+        return canonical_json(rec)
+
+    # --- decode ---------------------------------------------------------------------
+    def load(self, data: bytes) -> dict[str, Any]:
+        """Parse and verify a message without decoding its payload."""
+        try:
+            rec = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CodecError(f"message is not JSON: {exc}") from exc
+        if not isinstance(rec, dict) or not isinstance(rec.get("task"), str):
+            raise CodecError("message is not a task envelope (no 'task' field)")
+        if self.signing_key is not None:
+            sig = rec.pop("sig", None)
+            verify(self.signing_key, canonical_json(rec), sig)
+        return rec
+
+    def decode(self, data: bytes) -> Task:
+        return self.task(self.load(data))
+
+    def task(self, rec: dict[str, Any]) -> Task:
+        codec = self.codec
+        name = rec.get("codec", codec.name)
+        if name != codec.name:
+            # Typed JSON is always safe to read; anything else (pickle) only when opted in.
+            if name != "json":
+                raise CodecError(
+                    f"message uses the {name!r} codec but this queue uses {codec.name!r}: "
+                    f"set codec={name!r} on the queue to accept it"
+                )
+            codec = get_codec("json")
+        args = codec.decode(rec.get("args", []))
+        kwargs = codec.decode(rec.get("kwargs", {}))
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise CodecError("message args must be a list and kwargs a mapping")
+        task = Task(name=rec["task"], args=tuple(args), kwargs=kwargs, id=str(rec["id"]))
+        for name in _OPTIONS:
+            if rec.get(name) is not None:
+                setattr(task, name, rec[name])
+        if rec.get("on_complete"):
+            task.on_complete = self.task(rec["on_complete"])
+        if rec.get("on_error"):
+            task.on_error = self.task(rec["on_error"])
+        return task
+
+
+def describe(data: bytes) -> dict[str, Any]:
+    """Best-effort view of a message for inspection: never raises, never unpickles."""
+    try:
+        rec = json.loads(data)
+        if not isinstance(rec, dict):
+            raise ValueError("not an object")
+        return rec
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {"task": "?", "error": f"unreadable message: {exc}", "raw": data[:200].hex()}

@@ -1,0 +1,308 @@
+"""The storage contract: a small set of operations that move bytes.
+
+A task lives in exactly one place at a time, and every move between places is
+one atomic step of the backend (a Lua script on Redis, a transaction on SQLite,
+a lock in memory)::
+
+    schedule ──promote──► ready ──claim──► running ──finish──► (gone, result written)
+                            ▲                 │  └──finish(dead=...)──► dead
+                            └──recover/release┘  (lease lapsed / handed back)
+
+* ``claim`` records the task as running *for one consumer* in the same step that
+  takes it off the ready queue, and counts the delivery.
+* ``finish`` is the only way out of running for a live consumer. It is refused
+  (returns a reason) unless the caller still owns the task and holds a valid
+  lease, so a consumer that was frozen past its lease cannot commit a result
+  for a task that has meanwhile been handed to someone else. What a finished
+  task leaves behind (its result, the retry it schedules, the next stage of its
+  pipeline, its dead letter) is written in that same step.
+* ``recover`` returns the running tasks of consumers whose lease lapsed to the
+  ready queue; a task delivered ``max_deliveries`` times without finishing goes
+  to the dead-letter set with reason ``poison``.
+
+Messages are opaque bytes here; the envelope codec and the task registry live
+above (``engine.envelope``). Task ids are time-ordered strings
+(:func:`new_task_id`), which is what lets backends order equal priorities
+first-in first-out by id alone.
+
+Key/value data (results, revocations, periodic slots, locks, user ``put``) is a
+flat namespace of string keys with optional TTL; callers prefix their keys.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Claimed",
+    "Counts",
+    "DeadLetter",
+    "Located",
+    "Message",
+    "Outcome",
+    "Recovered",
+    "Running",
+    "Storage",
+    "new_task_id",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message as the store sees it."""
+
+    id: str
+    data: bytes
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: str
+    data: bytes
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    id: str
+    data: bytes
+    consumer: str
+    claimed_at: float
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    data: bytes
+    reason: str
+    error: str
+    failed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a task is now: state is ready, scheduled, running or dead."""
+
+    id: str
+    data: bytes
+    state: str
+    priority: int = 0
+    eta: float | None = None
+    consumer: str | None = None
+    deliveries: int = 0
+    reason: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Everything a finished task leaves behind, written atomically with the ack.
+
+    ``dead`` = (reason, error) keeps the message in the dead-letter set.
+    ``enqueue`` / ``schedule`` may reuse the finished task's id (a retry).
+    """
+
+    results: Sequence[tuple[str, bytes]] = ()
+    result_ttl: float | None = None
+    enqueue: Sequence[Message] = ()
+    schedule: Sequence[tuple[Message, float]] = ()
+    dead: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    requeued: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    ready: int
+    scheduled: int
+    running: int
+    dead: int
+
+
+# Refusals returned by finish(); None means the finish was committed.
+NOT_RUNNING = "not running"
+NOT_OWNER = "owned by another consumer"
+LEASE_LOST = "lease expired"
+
+
+class Storage(ABC):
+    """Base class of the three backends. ``name`` is the queue name."""
+
+    #: Whether the store supports ``priority`` ordering (all of ours do).
+    priority = True
+
+    def __init__(self, name: str = "hueyctl", dead_cap: int = 10_000, **kwargs: object) -> None:
+        if kwargs:
+            raise TypeError(f"unexpected storage option(s): {', '.join(sorted(kwargs))}")
+        self.name = name
+        self.dead_cap = dead_cap
+
+    # --- queue ------------------------------------------------------------
+    @abstractmethod
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        """Add messages to the ready queue."""
+
+    @abstractmethod
+    def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
+        """Add messages to the schedule, each with its eta (epoch seconds)."""
+
+    @abstractmethod
+    def promote(self, now: float, limit: int = 1000) -> list[str]:
+        """Move scheduled messages whose eta <= now to the ready queue; return their ids."""
+
+    @abstractmethod
+    def next_eta(self) -> float | None:
+        """The earliest eta in the schedule, or None when it is empty."""
+
+    @abstractmethod
+    def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
+        """Take up to ``limit`` ready messages for ``consumer`` (highest priority,
+        then oldest id first) and renew its lease to ``now + lease``."""
+
+    @abstractmethod
+    def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
+        """Ack a running task and write its outcome; None, or why it was refused."""
+
+    @abstractmethod
+    def heartbeat(self, consumer: str, now: float, lease: float) -> None:
+        """Renew ``consumer``'s lease to ``now + lease``."""
+
+    @abstractmethod
+    def recover(self, now: float, max_deliveries: int) -> Recovered:
+        """Requeue (or dead-letter as ``poison``) the tasks of lapsed consumers."""
+
+    @abstractmethod
+    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+        """Hand back ``consumer``'s running tasks (all when ``task_ids`` is None) to
+        the front of the ready queue without counting the delivery; with
+        ``task_ids`` None the consumer's lease is dropped as well."""
+
+    def wait(self, timeout: float) -> None:
+        """Block up to ``timeout`` seconds, returning early when work may have arrived."""
+        time.sleep(max(0.0, timeout))
+
+    # --- inspection and admin --------------------------------------------
+    @abstractmethod
+    def counts(self) -> Counts: ...
+
+    @abstractmethod
+    def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
+        """Ready messages in claim order."""
+
+    @abstractmethod
+    def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
+        """Scheduled messages by eta."""
+
+    @abstractmethod
+    def running_items(self) -> list[Running]: ...
+
+    @abstractmethod
+    def dead_items(self, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters, newest first."""
+
+    @abstractmethod
+    def locate(self, task_id: str) -> Located | None: ...
+
+    @abstractmethod
+    def remove(self, task_id: str) -> bool:
+        """Delete a ready, scheduled or dead message (not a running one)."""
+
+    @abstractmethod
+    def retry_dead(self, task_id: str) -> bool:
+        """Move a dead letter back to the ready queue."""
+
+    @abstractmethod
+    def flush(self, state: str) -> int:
+        """Delete every message in ``state`` (ready, scheduled or dead); return the count."""
+
+    @abstractmethod
+    def consumers(self, now: float) -> dict[str, float]:
+        """Consumers with a lease and when it ends (lapsed ones included until recovered)."""
+
+    # --- key/value ---------------------------------------------------------
+    @abstractmethod
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
+
+    @abstractmethod
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool: ...
+
+    @abstractmethod
+    def peek(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def pop(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        """Delete ``key`` only if it holds ``value`` (lock release by its owner)."""
+
+    @abstractmethod
+    def incr(self, key: str, ttl: float) -> int:
+        """Increment a counter; a new counter expires after ``ttl`` seconds."""
+
+    @abstractmethod
+    def keys(self, prefix: str) -> list[str]:
+        """Live keys starting with ``prefix``."""
+
+    def flush_keys(self, prefix: str) -> int:
+        n = 0
+        for key in self.keys(prefix):
+            n += self.delete(key)
+        return n
+
+    # --- lifecycle -----------------------------------------------------------
+    def close(self) -> None:
+        """Release connections; the storage must not be used afterwards."""
+
+    def destroy(self) -> None:
+        """Delete everything this queue holds (tests and ``purge --all``)."""
+        for state in ("ready", "scheduled", "dead"):
+            self.flush(state)
+        self.flush_keys("")
+
+    def describe(self) -> str:
+        """Where the store lives, with any password masked (for banners and errors)."""
+        return type(self).__name__
+
+
+_id_lock = threading.Lock()
+_id_last = [0, 0]  # last millisecond, counter within it
+
+
+def new_task_id(now: float | None = None) -> str:
+    """A UUID version 7: 48 bits of milliseconds, a 12-bit counter, 62 random bits.
+
+    Ids made later sort after ids made earlier in this process (ties broken by
+    the counter), so a backend can keep first-in first-out order within one
+    priority by ordering on the id.
+    """
+    ms = int((time.time() if now is None else now) * 1000)
+    with _id_lock:
+        if ms <= _id_last[0]:
+            ms = _id_last[0]
+            _id_last[1] += 1
+            if _id_last[1] > 0xFFF:  # counter exhausted: borrow the next millisecond
+                ms += 1
+                _id_last[1] = 0
+        else:
+            _id_last[1] = 0
+        _id_last[0] = ms
+        counter = _id_last[1]
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -1,0 +1,316 @@
+"""In-process storage for tests and immediate mode: one lock makes every step atomic."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .base import (
+    LEASE_LOST,
+    NOT_OWNER,
+    NOT_RUNNING,
+    Claimed,
+    Counts,
+    DeadLetter,
+    Located,
+    Message,
+    Outcome,
+    Recovered,
+    Running,
+    Storage,
+)
+
+
+@dataclass(slots=True)
+class _Entry:
+    msg: Message
+    state: str  # ready | scheduled | running | dead
+    eta: float | None = None
+    consumer: str | None = None
+    claimed_at: float = 0.0
+    deliveries: int = 0
+    reason: str | None = None
+    error: str | None = None
+    failed_at: float = 0.0
+
+
+def _ready_key(msg: Message) -> tuple[int, str]:
+    return (-msg.priority, msg.id)
+
+
+class MemoryStorage(Storage):
+    def __init__(self, name: str = "hueyctl", **kwargs: object) -> None:
+        super().__init__(name, **kwargs)  # type: ignore[arg-type]
+        self._lock = threading.Condition()
+        self._entries: dict[str, _Entry] = {}
+        self._ready: list[tuple[int, str]] = []  # sorted claim order
+        self._leases: dict[str, float] = {}
+        self._kv: dict[str, tuple[bytes, float | None]] = {}
+
+    # --- helpers (caller holds the lock) -----------------------------------
+    def _add_ready(self, msg: Message, deliveries: int = 0) -> None:
+        self._drop(msg.id)
+        self._entries[msg.id] = _Entry(msg, "ready", deliveries=deliveries)
+        bisect.insort(self._ready, _ready_key(msg))
+        self._lock.notify_all()
+
+    def _drop(self, task_id: str) -> _Entry | None:
+        entry = self._entries.pop(task_id, None)
+        if entry is not None and entry.state == "ready":
+            key = _ready_key(entry.msg)
+            i = bisect.bisect_left(self._ready, key)
+            if i < len(self._ready) and self._ready[i] == key:
+                del self._ready[i]
+        return entry
+
+    def _to_dead(self, entry: _Entry, reason: str, error: str, now: float) -> None:
+        entry.state, entry.reason, entry.error, entry.failed_at = "dead", reason, error, now
+        entry.consumer = None
+        dead = sorted((e.failed_at, e.msg.id) for e in self._entries.values() if e.state == "dead")
+        for _, task_id in dead[: max(0, len(dead) - self.dead_cap)]:
+            self._entries.pop(task_id, None)
+
+    def _by_state(self, state: str) -> list[_Entry]:
+        return [e for e in self._entries.values() if e.state == state]
+
+    # --- queue ----------------------------------------------------------------
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        with self._lock:
+            for msg in messages:
+                self._add_ready(msg)
+
+    def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
+        with self._lock:
+            for msg, eta in items:
+                self._drop(msg.id)
+                self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
+            self._lock.notify_all()
+
+    def promote(self, now: float, limit: int = 1000) -> list[str]:
+        with self._lock:
+            due = sorted(
+                (e.eta, e.msg.id) for e in self._by_state("scheduled") if (e.eta or 0) <= now
+            )[:limit]
+            for _, task_id in due:
+                self._add_ready(self._entries[task_id].msg)
+            return [task_id for _, task_id in due]
+
+    def next_eta(self) -> float | None:
+        with self._lock:
+            etas = [e.eta for e in self._by_state("scheduled") if e.eta is not None]
+            return min(etas) if etas else None
+
+    def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
+        with self._lock:
+            self._leases[consumer] = now + lease
+            taken, self._ready = self._ready[:limit], self._ready[limit:]
+            out = []
+            for _, task_id in taken:
+                entry = self._entries[task_id]
+                entry.state, entry.consumer, entry.claimed_at = "running", consumer, now
+                entry.deliveries += 1
+                out.append(Claimed(task_id, entry.msg.data, entry.deliveries))
+            return out
+
+    def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry.state != "running":
+                return NOT_RUNNING
+            if entry.consumer != consumer:
+                return NOT_OWNER
+            if self._leases.get(consumer, 0.0) < now:
+                return LEASE_LOST
+            if outcome.dead is not None:
+                self._to_dead(entry, *outcome.dead, now)
+            else:
+                self._drop(task_id)
+            for key, value in outcome.results:
+                self._put(key, value, outcome.result_ttl)
+            for msg in outcome.enqueue:
+                self._add_ready(msg)
+            for msg, eta in outcome.schedule:
+                self._drop(msg.id)
+                self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
+            self._lock.notify_all()
+            return None
+
+    def heartbeat(self, consumer: str, now: float, lease: float) -> None:
+        with self._lock:
+            self._leases[consumer] = now + lease
+
+    def recover(self, now: float, max_deliveries: int) -> Recovered:
+        report = Recovered()
+        with self._lock:
+            for entry in self._by_state("running"):
+                if self._leases.get(entry.consumer or "", 0.0) >= now:
+                    continue
+                if entry.deliveries >= max_deliveries:
+                    error = f"delivered {entry.deliveries} times without finishing"
+                    self._to_dead(entry, "poison", error, now)
+                    report.dead.append(entry.msg.id)
+                else:
+                    self._add_ready(entry.msg, entry.deliveries)
+                    report.requeued.append(entry.msg.id)
+            for consumer, until in list(self._leases.items()):
+                if until < now:
+                    del self._leases[consumer]
+        return report
+
+    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+        wanted = None if task_ids is None else set(task_ids)
+        with self._lock:
+            out = []
+            for entry in self._by_state("running"):
+                if entry.consumer == consumer and (wanted is None or entry.msg.id in wanted):
+                    self._add_ready(entry.msg, max(0, entry.deliveries - 1))
+                    out.append(entry.msg.id)
+            if wanted is None:
+                self._leases.pop(consumer, None)
+            return out
+
+    def wait(self, timeout: float) -> None:
+        with self._lock:
+            if not self._ready:
+                self._lock.wait(timeout)
+
+    # --- inspection -----------------------------------------------------------
+    def counts(self) -> Counts:
+        with self._lock:
+            states = [e.state for e in self._entries.values()]
+            return Counts(
+                ready=states.count("ready"),
+                scheduled=states.count("scheduled"),
+                running=states.count("running"),
+                dead=states.count("dead"),
+            )
+
+    def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
+        with self._lock:
+            return [self._entries[i].msg for _, i in self._ready[offset : offset + limit]]
+
+    def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
+        with self._lock:
+            items = sorted(
+                ((e.eta or 0.0, e.msg.id), e.msg) for e in self._by_state("scheduled")
+            )
+            return [(msg, key[0]) for key, msg in items[offset : offset + limit]]
+
+    def running_items(self) -> list[Running]:
+        with self._lock:
+            return [
+                Running(e.msg.id, e.msg.data, e.consumer or "", e.claimed_at, e.deliveries)
+                for e in sorted(self._by_state("running"), key=lambda e: e.claimed_at)
+            ]
+
+    def dead_items(self, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            dead = sorted(self._by_state("dead"), key=lambda e: (-e.failed_at, e.msg.id))
+            return [
+                DeadLetter(e.msg.id, e.msg.data, e.reason or "", e.error or "", e.failed_at)
+                for e in dead[offset : offset + limit]
+            ]
+
+    def locate(self, task_id: str) -> Located | None:
+        with self._lock:
+            e = self._entries.get(task_id)
+            if e is None:
+                return None
+            return Located(
+                task_id, e.msg.data, e.state, e.msg.priority, e.eta, e.consumer,
+                e.deliveries, e.reason, e.error,
+            )
+
+    def remove(self, task_id: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry.state == "running":
+                return False
+            self._drop(task_id)
+            return True
+
+    def retry_dead(self, task_id: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry.state != "dead":
+                return False
+            self._add_ready(entry.msg)
+            return True
+
+    def flush(self, state: str) -> int:
+        with self._lock:
+            ids = [e.msg.id for e in self._by_state(state)]
+            for task_id in ids:
+                self._drop(task_id)
+            return len(ids)
+
+    def consumers(self, now: float) -> dict[str, float]:
+        with self._lock:
+            return dict(self._leases)
+
+    # --- key/value ---------------------------------------------------------------
+    def _get(self, key: str) -> bytes | None:
+        item = self._kv.get(key)
+        if item is None:
+            return None
+        if item[1] is not None and item[1] <= time.time():
+            del self._kv[key]
+            return None
+        return item[0]
+
+    def _put(self, key: str, value: bytes, ttl: float | None) -> None:
+        self._kv[key] = (value, None if ttl is None else time.time() + ttl)
+
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        with self._lock:
+            self._put(key, value, ttl)
+
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        with self._lock:
+            if self._get(key) is not None:
+                return False
+            self._put(key, value, ttl)
+            return True
+
+    def peek(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._get(key)
+
+    def pop(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._get(key)
+            self._kv.pop(key, None)
+            return value
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            found = self._get(key) is not None
+            self._kv.pop(key, None)
+            return found
+
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        with self._lock:
+            if self._get(key) != value:
+                return False
+            del self._kv[key]
+            return True
+
+    def incr(self, key: str, ttl: float) -> int:
+        with self._lock:
+            current = self._get(key)
+            if current is None:
+                self._put(key, b"1", ttl)
+                return 1
+            value = int(current) + 1
+            self._kv[key] = (str(value).encode(), self._kv[key][1])
+            return value
+
+    def keys(self, prefix: str) -> list[str]:
+        with self._lock:
+            return sorted(k for k in list(self._kv) if k.startswith(prefix) and self._get(k) is not None)
+
+    def describe(self) -> str:
+        return f"memory://{self.name}"

@@ -1,0 +1,644 @@
+"""Redis storage: every transition that touches more than one key is one Lua script.
+
+Layout (all keys of one queue share the hash tag ``{<queue>}``, so every script
+runs unchanged on Redis Cluster; names are made only by :meth:`RedisStorage._k`):
+
+=====================  ======  ==================================================
+key                    type    content
+=====================  ======  ==================================================
+``ready``              zset    task id, score ``-priority``; equal scores order
+                               by id, and ids are time-ordered, so FIFO per level
+``sched``              zset    task id, score = eta (epoch seconds)
+``msg``                hash    task id -> envelope bytes (one copy, wherever the
+                               task is: ready, scheduled, running or dead)
+``prio``               hash    task id -> priority, only for non-zero priorities
+``running``            hash    task id -> ``<consumer>|<claimed at>``
+``deliv``              hash    task id -> deliveries since it last finished
+``leases``             zset    consumer id, score = lease end
+``dead``               zset    task id, score = failed at; capped at ``dead_cap``
+``deadinfo``           hash    task id -> ``<reason>\\n<error>``
+``wake``               list    tokens that wake idle consumers (BLPOP), capped
+``kv:<key>``           string  results, revocations, locks, periodic slots, data
+=====================  ======  ==================================================
+
+Why a hash of bodies plus a zset of ids instead of a list of bodies: a task can
+be found, shown, revoked or deleted by id in O(1)/O(log n), priority works, and
+a crash between two commands cannot happen because each move is one script.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..exceptions import ConfigurationError, StoreUnavailable
+from .base import (
+    Claimed,
+    Counts,
+    DeadLetter,
+    Located,
+    Message,
+    Outcome,
+    Recovered,
+    Running,
+    Storage,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_WAKE_CAP = 64
+
+_TRIM_DEAD = """
+local function trim_dead(dead, deadinfo, msg, prio, cap)
+  local extra = redis.call('ZCARD', dead) - cap
+  if extra > 0 then
+    local old = redis.call('ZRANGE', dead, 0, extra - 1)
+    for _, x in ipairs(old) do
+      redis.call('HDEL', msg, x)
+      redis.call('HDEL', deadinfo, x)
+      redis.call('HDEL', prio, x)
+    end
+    redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1)
+  end
+end
+local function wake(key)
+  if redis.call('LLEN', key) < %d then redis.call('LPUSH', key, 1) end
+end
+local function owner_of(v)
+  return string.match(v, '^(.*)|[^|]*$')
+end
+local function prio_of(prio, id)
+  return tonumber(redis.call('HGET', prio, id) or '0')
+end
+""" % _WAKE_CAP
+
+# KEYS: ready msg prio wake ; ARGV: (id prio data)*
+_ENQUEUE = """
+for i = 1, #ARGV, 3 do
+  local id, p = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('HSET', KEYS[2], id, ARGV[i + 2])
+  if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
+  redis.call('ZADD', KEYS[1], -p, id)
+end
+wake(KEYS[4])
+"""
+
+# KEYS: sched msg prio wake ; ARGV: (id prio eta data)*
+_SCHEDULE = """
+for i = 1, #ARGV, 4 do
+  local id, p = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('HSET', KEYS[2], id, ARGV[i + 3])
+  if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
+  redis.call('ZADD', KEYS[1], ARGV[i + 2], id)
+end
+wake(KEYS[4])
+"""
+
+# KEYS: sched ready prio wake ; ARGV: now limit
+_PROMOTE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZADD', KEYS[2], -prio_of(KEYS[3], id), id)
+end
+if #ids > 0 then wake(KEYS[4]) end
+return ids
+"""
+
+# KEYS: ready msg running deliv leases ; ARGV: consumer now limit lease_until
+_CLAIM = """
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
+local out = {}
+for i = 1, #popped, 2 do
+  local id = popped[i]
+  local data = redis.call('HGET', KEYS[2], id)
+  if data then
+    local d = redis.call('HINCRBY', KEYS[4], id, 1)
+    redis.call('HSET', KEYS[3], id, ARGV[1] .. '|' .. ARGV[2])
+    out[#out + 1] = id
+    out[#out + 1] = data
+    out[#out + 1] = d
+  end
+end
+return out
+"""
+
+# KEYS: running msg deliv leases ready sched prio dead deadinfo wake result_keys*
+# ARGV: consumer now id n_results results* ttl_ms dead_reason dead_error dead_cap
+#       n_enqueue (id prio data)* n_schedule (id prio eta data)*
+_FINISH = """
+local id = ARGV[3]
+local v = redis.call('HGET', KEYS[1], id)
+if not v then return 'not running' end
+if owner_of(v) ~= ARGV[1] then return 'owned by another consumer' end
+local lease = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if (not lease) or tonumber(lease) < tonumber(ARGV[2]) then return 'lease expired' end
+redis.call('HDEL', KEYS[1], id)
+redis.call('HDEL', KEYS[3], id)
+local nr = tonumber(ARGV[4])
+if ARGV[6 + nr] ~= '' then
+  redis.call('ZADD', KEYS[8], ARGV[2], id)
+  redis.call('HSET', KEYS[9], id, ARGV[6 + nr] .. '\\n' .. ARGV[7 + nr])
+  trim_dead(KEYS[8], KEYS[9], KEYS[2], KEYS[7], tonumber(ARGV[8 + nr]))
+else
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[7], id)
+end
+for r = 1, nr do
+  if ARGV[5 + nr] ~= '0' then
+    redis.call('SET', KEYS[10 + r], ARGV[4 + r], 'PX', ARGV[5 + nr])
+  else
+    redis.call('SET', KEYS[10 + r], ARGV[4 + r])
+  end
+end
+local i = 9 + nr
+local n = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, n do
+  local nid, p = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('HSET', KEYS[2], nid, ARGV[i + 2])
+  if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
+  redis.call('ZADD', KEYS[5], -p, nid)
+  i = i + 3
+end
+local m = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, m do
+  local nid, p = ARGV[i], tonumber(ARGV[i + 1])
+  redis.call('HSET', KEYS[2], nid, ARGV[i + 3])
+  if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
+  redis.call('ZADD', KEYS[6], ARGV[i + 2], nid)
+  i = i + 4
+end
+if n + m > 0 then wake(KEYS[10]) end
+return false
+"""
+
+# KEYS: running leases ready deliv dead deadinfo msg prio wake
+# ARGV: now max_deliveries dead_cap
+_RECOVER = """
+local now = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+local requeued, dead, alive = {}, {}, {}
+for i = 1, #all, 2 do
+  local id = all[i]
+  local owner = owner_of(all[i + 1])
+  local ok = alive[owner]
+  if ok == nil then
+    local lease = redis.call('ZSCORE', KEYS[2], owner)
+    ok = (lease ~= false) and tonumber(lease) >= now
+    alive[owner] = ok
+  end
+  if not ok then
+    redis.call('HDEL', KEYS[1], id)
+    local d = tonumber(redis.call('HGET', KEYS[4], id) or '0')
+    if d >= tonumber(ARGV[2]) then
+      redis.call('HDEL', KEYS[4], id)
+      redis.call('ZADD', KEYS[5], now, id)
+      redis.call('HSET', KEYS[6], id,
+        'poison\\ndelivered ' .. d .. ' times without finishing')
+      dead[#dead + 1] = id
+    else
+      redis.call('ZADD', KEYS[3], -prio_of(KEYS[8], id), id)
+      requeued[#requeued + 1] = id
+    end
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
+if #dead > 0 then trim_dead(KEYS[5], KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[3])) end
+if #requeued > 0 then wake(KEYS[9]) end
+return {requeued, dead}
+"""
+
+# KEYS: running leases ready deliv prio wake ; ARGV: consumer all_flag ids...
+_RELEASE = """
+local wanted = nil
+if ARGV[2] == '0' then
+  wanted = {}
+  for i = 3, #ARGV do wanted[ARGV[i]] = true end
+end
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local id = all[i]
+  if owner_of(all[i + 1]) == ARGV[1] and (wanted == nil or wanted[id]) then
+    redis.call('HDEL', KEYS[1], id)
+    if redis.call('HINCRBY', KEYS[4], id, -1) <= 0 then redis.call('HDEL', KEYS[4], id) end
+    redis.call('ZADD', KEYS[3], -prio_of(KEYS[5], id), id)
+    out[#out + 1] = id
+  end
+end
+if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if #out > 0 then wake(KEYS[6]) end
+return out
+"""
+
+# KEYS: ready sched dead running msg prio deadinfo deliv ; ARGV: id
+_REMOVE = """
+local id = ARGV[1]
+if redis.call('HEXISTS', KEYS[4], id) == 1 then return 0 end
+local n = redis.call('ZREM', KEYS[1], id) + redis.call('ZREM', KEYS[2], id)
+  + redis.call('ZREM', KEYS[3], id)
+if n == 0 then return 0 end
+redis.call('HDEL', KEYS[5], id)
+redis.call('HDEL', KEYS[6], id)
+redis.call('HDEL', KEYS[7], id)
+redis.call('HDEL', KEYS[8], id)
+return 1
+"""
+
+# KEYS: dead deadinfo deliv ready prio wake ; ARGV: id
+_RETRY_DEAD = """
+local id = ARGV[1]
+if redis.call('ZREM', KEYS[1], id) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], id)
+redis.call('HDEL', KEYS[3], id)
+redis.call('ZADD', KEYS[4], -prio_of(KEYS[5], id), id)
+wake(KEYS[6])
+return 1
+"""
+
+# KEYS: zset msg prio deadinfo deliv ; ARGV: batch
+_FLUSH = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[5], id)
+end
+return #ids
+"""
+
+# KEYS: key ; ARGV: value
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: key ; ARGV: ttl_ms
+_INCR = """
+local v = redis.call('INCR', KEYS[1])
+if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return v
+"""
+
+_STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
+
+
+def mask_url(url: str) -> str:
+    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _translated(method: F) -> F:
+    """Turn driver errors into one engine error that names the store."""
+
+    @functools.wraps(method)
+    def wrapper(self: RedisStorage, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
+        except redis.AuthenticationError as exc:
+            raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
+
+    return cast(F, wrapper)
+
+
+def _ms(seconds: float | None) -> str:
+    return "0" if not seconds else str(max(1, int(seconds * 1000)))
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+class RedisStorage(Storage):
+    def __init__(
+        self,
+        name: str = "hueyctl",
+        *,
+        url: str | None = None,
+        connection_pool: redis.ConnectionPool | None = None,
+        client: redis.Redis | None = None,
+        dead_cap: int = 10_000,
+        **connection_params: Any,
+    ) -> None:
+        super().__init__(name, dead_cap=dead_cap)
+        self.url = url
+        self.client = client or self._make_client(url, connection_pool, connection_params)
+        self._prefix = f"hueyctl:{{{name}}}:"
+        k = self._k
+        self._keys = {n: k(n) for n in (
+            "ready", "sched", "msg", "prio", "running", "deliv", "leases", "dead",
+            "deadinfo", "wake",
+        )}
+        self._scripts = {
+            name: self.client.register_script(_TRIM_DEAD + src)
+            for name, src in {
+                "enqueue": _ENQUEUE, "schedule": _SCHEDULE, "promote": _PROMOTE,
+                "claim": _CLAIM, "finish": _FINISH, "recover": _RECOVER,
+                "release": _RELEASE, "remove": _REMOVE, "retry_dead": _RETRY_DEAD,
+                "flush": _FLUSH, "delete_if_equal": _DELETE_IF_EQUAL, "incr": _INCR,
+            }.items()
+        }
+
+    @staticmethod
+    def _make_client(
+        url: str | None, pool: redis.ConnectionPool | None, params: dict[str, Any]
+    ) -> redis.Redis:
+        # Blocking reads wait at most 2 s, so 10 s never cuts one short; retries are
+        # off because a re-sent claim would take tasks nobody hears about: the
+        # callers decide what is safe to repeat.
+        params.setdefault("socket_timeout", 10)
+        params.setdefault("socket_connect_timeout", 5)
+        params.setdefault("retry", Retry(NoBackoff(), 0))
+        if pool is not None:
+            return redis.Redis(connection_pool=pool)
+        if url:
+            try:
+                return redis.Redis.from_url(url, **params)
+            except ValueError as exc:
+                raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
+        return redis.Redis(**params)
+
+    def _k(self, name: str) -> str:
+        return self._prefix + name
+
+    def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self._scripts[script](keys=list(keys), args=list(args))
+
+    def _ks(self, *names: str) -> list[str]:
+        return [self._keys[n] for n in names]
+
+    def describe(self) -> str:
+        if self.url:
+            return mask_url(self.url)
+        kw = self.client.connection_pool.connection_kwargs
+        if "path" in kw:
+            return f"unix://{kw['path']}?db={kw.get('db', 0)}"
+        return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+    # --- queue ----------------------------------------------------------------
+    @_translated
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        keys = self._ks("ready", "msg", "prio", "wake")
+        for start in range(0, len(messages), 1000):
+            args: list[Any] = []
+            for m in messages[start : start + 1000]:
+                args += (m.id, m.priority, m.data)
+            self._run("enqueue", keys, args)
+
+    @_translated
+    def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
+        keys = self._ks("sched", "msg", "prio", "wake")
+        for start in range(0, len(items), 1000):
+            args: list[Any] = []
+            for m, eta in items[start : start + 1000]:
+                args += (m.id, m.priority, repr(float(eta)), m.data)
+            self._run("schedule", keys, args)
+
+    @_translated
+    def promote(self, now: float, limit: int = 1000) -> list[str]:
+        ids = self._run("promote", self._ks("sched", "ready", "prio", "wake"), [repr(now), limit])
+        return [i.decode() for i in ids]
+
+    @_translated
+    def next_eta(self) -> float | None:
+        first = self.client.zrange(self._keys["sched"], 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    @_translated
+    def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
+        keys = self._ks("ready", "msg", "running", "deliv", "leases")
+        out = self._run("claim", keys, [consumer, repr(now), limit, repr(now + lease)])
+        return [
+            Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)
+        ]
+
+    @_translated
+    def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
+        keys = self._ks(
+            "running", "msg", "deliv", "leases", "ready", "sched", "prio", "dead",
+            "deadinfo", "wake",
+        )
+        keys += [self._kv(key) for key, _ in outcome.results]
+        reason, error = outcome.dead or ("", "")
+        args: list[Any] = [
+            consumer, repr(now), task_id, len(outcome.results),
+            *(value for _, value in outcome.results),
+            _ms(outcome.result_ttl), reason, error, self.dead_cap, len(outcome.enqueue),
+        ]
+        for m in outcome.enqueue:
+            args += (m.id, m.priority, m.data)
+        args.append(len(outcome.schedule))
+        for m, eta in outcome.schedule:
+            args += (m.id, m.priority, repr(float(eta)), m.data)
+        refused = self._run("finish", keys, args)
+        return refused.decode() if refused else None
+
+    @_translated
+    def heartbeat(self, consumer: str, now: float, lease: float) -> None:
+        self.client.zadd(self._keys["leases"], {consumer: now + lease})
+
+    @_translated
+    def recover(self, now: float, max_deliveries: int) -> Recovered:
+        keys = self._ks(
+            "running", "leases", "ready", "deliv", "dead", "deadinfo", "msg", "prio", "wake"
+        )
+        requeued, dead = self._run("recover", keys, [repr(now), max_deliveries, self.dead_cap])
+        return Recovered([i.decode() for i in requeued], [i.decode() for i in dead])
+
+    @_translated
+    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+        keys = self._ks("running", "leases", "ready", "deliv", "prio", "wake")
+        flag = "1" if task_ids is None else "0"
+        out = self._run("release", keys, [consumer, flag, *(task_ids or ())])
+        return [i.decode() for i in out]
+
+    @_translated
+    def wait(self, timeout: float) -> None:
+        timeout = min(timeout, 2.0)
+        if timeout <= 0:
+            return
+        # BLPOP takes whole seconds on old servers and fractions on >= 6.0.
+        self.client.blpop([self._keys["wake"]], timeout=max(0.01, round(timeout, 3)))
+
+    # --- inspection -------------------------------------------------------------
+    @_translated
+    def counts(self) -> Counts:
+        p = self.client.pipeline(transaction=False)
+        p.zcard(self._keys["ready"])
+        p.zcard(self._keys["sched"])
+        p.hlen(self._keys["running"])
+        p.zcard(self._keys["dead"])
+        ready, scheduled, running, dead = p.execute()
+        return Counts(ready, scheduled, running, dead)
+
+    def _bodies(self, ids: list[bytes]) -> list[bytes | None]:
+        return self.client.hmget(self._keys["msg"], ids) if ids else []
+
+    def _prios(self, ids: list[bytes]) -> list[int]:
+        return [int(p or 0) for p in self.client.hmget(self._keys["prio"], ids)] if ids else []
+
+    @_translated
+    def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
+        pairs = self.client.zrange(self._keys["ready"], offset, offset + limit - 1, withscores=True)
+        ids = [i for i, _ in pairs]
+        return [
+            Message(i.decode(), body, int(-score))
+            for (i, score), body in zip(pairs, self._bodies(ids), strict=True)
+            if body is not None
+        ]
+
+    @_translated
+    def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
+        pairs = self.client.zrange(self._keys["sched"], offset, offset + limit - 1, withscores=True)
+        ids = [i for i, _ in pairs]
+        return [
+            (Message(i.decode(), body, prio), float(eta))
+            for (i, eta), body, prio in zip(pairs, self._bodies(ids), self._prios(ids), strict=True)
+            if body is not None
+        ]
+
+    @_translated
+    def running_items(self) -> list[Running]:
+        running = self.client.hgetall(self._keys["running"])
+        ids = list(running)
+        deliv = self.client.hmget(self._keys["deliv"], ids) if ids else []
+        out = []
+        for i, body, d in zip(ids, self._bodies(ids), deliv, strict=True):
+            owner, _, claimed = running[i].decode().rpartition("|")
+            out.append(Running(i.decode(), body or b"", owner, float(claimed), int(d or 0)))
+        return sorted(out, key=lambda r: r.claimed_at)
+
+    @_translated
+    def dead_items(self, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
+        pairs = self.client.zrevrange(
+            self._keys["dead"], offset, offset + limit - 1, withscores=True
+        )
+        ids = [i for i, _ in pairs]
+        infos = self.client.hmget(self._keys["deadinfo"], ids) if ids else []
+        out = []
+        for (i, at), body, info in zip(pairs, self._bodies(ids), infos, strict=True):
+            reason, _, error = (info or b"").decode().partition("\n")
+            out.append(DeadLetter(i.decode(), body or b"", reason, error, float(at)))
+        return out
+
+    @_translated
+    def locate(self, task_id: str) -> Located | None:
+        k = self._keys
+        p = self.client.pipeline(transaction=True)
+        p.hget(k["msg"], task_id)
+        p.zscore(k["ready"], task_id)
+        p.zscore(k["sched"], task_id)
+        p.hget(k["running"], task_id)
+        p.zscore(k["dead"], task_id)
+        p.hget(k["deadinfo"], task_id)
+        p.hget(k["deliv"], task_id)
+        p.hget(k["prio"], task_id)
+        body, ready, eta, running, dead, info, deliv, prio = p.execute()
+        if body is None:
+            return None
+        consumer = reason = error = None
+        if running is not None:
+            state, consumer = "running", running.decode().rpartition("|")[0]
+        elif dead is not None:
+            state = "dead"
+            reason, _, error = (info or b"").decode().partition("\n")
+        elif eta is not None:
+            state = "scheduled"
+        elif ready is not None:
+            state = "ready"
+        else:
+            return None
+        return Located(
+            task_id, body, state, int(prio or 0), eta, consumer, int(deliv or 0), reason, error
+        )
+
+    @_translated
+    def remove(self, task_id: str) -> bool:
+        keys = self._ks("ready", "sched", "dead", "running", "msg", "prio", "deadinfo", "deliv")
+        return bool(self._run("remove", keys, [task_id]))
+
+    @_translated
+    def retry_dead(self, task_id: str) -> bool:
+        keys = self._ks("dead", "deadinfo", "deliv", "ready", "prio", "wake")
+        return bool(self._run("retry_dead", keys, [task_id]))
+
+    @_translated
+    def flush(self, state: str) -> int:
+        if state not in _STATE_KEY:
+            raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
+        keys = [self._keys[_STATE_KEY[state]], *self._ks("msg", "prio", "deadinfo", "deliv")]
+        total = 0
+        while n := int(self._run("flush", keys, [2000])):
+            total += n
+        return total
+
+    @_translated
+    def consumers(self, now: float) -> dict[str, float]:
+        pairs = self.client.zrange(self._keys["leases"], 0, -1, withscores=True)
+        return {c.decode(): float(until) for c, until in pairs}
+
+    # --- key/value ---------------------------------------------------------------------
+    def _kv(self, key: str) -> str:
+        return self._prefix + "kv:" + key
+
+    @_translated
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self.client.set(self._kv(key), value, px=int(_ms(ttl)) or None)
+
+    @_translated
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        return bool(self.client.set(self._kv(key), value, px=int(_ms(ttl)) or None, nx=True))
+
+    @_translated
+    def peek(self, key: str) -> bytes | None:
+        return cast(bytes | None, self.client.get(self._kv(key)))
+
+    @_translated
+    def pop(self, key: str) -> bytes | None:
+        return cast(bytes | None, self.client.getdel(self._kv(key)))
+
+    @_translated
+    def delete(self, key: str) -> bool:
+        return bool(self.client.delete(self._kv(key)))
+
+    @_translated
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        return bool(self._run("delete_if_equal", [self._kv(key)], [value]))
+
+    @_translated
+    def incr(self, key: str, ttl: float) -> int:
+        return int(self._run("incr", [self._kv(key)], [_ms(ttl)]))
+
+    @_translated
+    def keys(self, prefix: str) -> list[str]:
+        start = len(self._kv(""))
+        pattern = _glob_escape(self._kv(prefix)) + "*"
+        return sorted(k.decode()[start:] for k in self.client.scan_iter(match=pattern, count=1000))
+
+    @_translated
+    def destroy(self) -> None:
+        keys = list(self.client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000))
+        for start in range(0, len(keys), 500):
+            self.client.delete(*keys[start : start + 500])
+
+    def close(self) -> None:
+        self.client.close()

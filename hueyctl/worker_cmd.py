@@ -1,0 +1,82 @@
+"""``hueyctl worker APP``: run a consumer for the application's queue."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from engine import loader
+from engine.api import Huey
+from engine.exceptions import ConfigurationError
+
+from .cli import friendly, main
+
+
+def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler: logging.Handler = (
+        logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _banner(huey: Huey, consumer: Any, workers: int, periodic: bool) -> str:
+    tasks = huey.tasks
+    periodic_n = len(huey.periodic_tasks()) if periodic else 0
+    return (
+        f"hueyctl worker {consumer.consumer_id}: queue {huey.name!r} on "
+        f"{huey.storage.describe()}, {workers} thread worker(s), {len(tasks)} task(s), "
+        f"{periodic_n} periodic, {'UTC' if consumer.scheduler.utc else 'local time'}"
+    )
+
+
+@main.command()
+@click.argument("app")
+@click.option("-w", "--workers", default=1, show_default=True, help="Worker threads.")
+@click.option("-k", "--worker-type", type=click.Choice(["thread"]), default="thread",
+              show_default=True, help="Worker type.")
+@click.option("-n", "--no-periodic", is_flag=True, help="Do not fire periodic tasks.")
+@click.option("-s", "--scheduler-interval", default=1.0, show_default=True,
+              help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")
+@click.option("-o", "--localtime", is_flag=True, help="Evaluate crontabs in local time.")
+@click.option("-u", "--utc", is_flag=True, help="Evaluate crontabs in UTC (the default).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.option("-l", "--logfile", type=click.Path(dir_okay=False), help="Log to this file.")
+@click.option("-f", "--flush-locks", is_flag=True, help="Clear every task lock at start.")
+@click.option("-t", "--shutdown-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds running tasks get to finish on SIGTERM before being handed back.")
+@click.option("--lease", type=float, default=10.0, show_default=True,
+              help="Seconds without a heartbeat after which this worker's tasks are recovered.")
+@click.option("--max-deliveries", type=int, default=3, show_default=True,
+              help="Deliveries without finishing before a task is dead-lettered as poison.")
+@click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
+@friendly
+def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
+           scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
+           logfile: str | None, flush_locks: bool, shutdown_timeout: float, lease: float,
+           max_deliveries: int, max_tasks: int | None) -> None:
+    """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey)."""
+    if localtime and utc:
+        raise click.UsageError("choose one of -o/--localtime and -u/--utc")
+    huey = loader.load(app)
+    if not isinstance(huey, Huey):
+        raise ConfigurationError(f"{app!r} is a {type(huey).__name__}, not a Huey queue")
+    _setup_logging(verbose, quiet, logfile)
+    consumer = huey.create_consumer(
+        workers=workers, worker_type=worker_type, periodic=not no_periodic,
+        utc=False if localtime else (True if utc else None),
+        scheduler_interval=scheduler_interval, flush_locks=flush_locks,
+        shutdown_timeout=shutdown_timeout, lease=lease, max_deliveries=max_deliveries,
+        max_tasks=max_tasks,
+    )
+    logging.getLogger("hueyctl").info(_banner(huey, consumer, workers, not no_periodic))
+    consumer.run()
