@@ -382,14 +382,15 @@ class Huey:
         return self.restore_by_id(task.id)
 
     def revocation(self, key: str, now: float | None = None) -> dict[str, Any] | None:
-        """The live revocation record at ``key`` (expired ``until`` ones are dropped)."""
+        """The revocation record at ``key`` if in force at ``now`` (default: the
+        present, in which case a lapsed ``until`` record is also deleted)."""
         data = self.storage.peek(key)
         if data is None:
             return None
         rec: dict[str, Any] = json.loads(data)
-        now = time.time() if now is None else now
-        if rec.get("until") is not None and rec["until"] <= now:
-            self.storage.delete_if_equal(key, data)
+        if rec.get("until") is not None and rec["until"] <= (now or time.time()):
+            if now is None:
+                self.storage.delete_if_equal(key, data)
             return None
         return rec
 
@@ -411,8 +412,8 @@ class Huey:
         if self.storage.pop(REVOKE_ID + task.id) is not None:
             return True
         key = REVOKE_TASK + task.name
-        rec = self.revocation(key, now)
-        if rec is None:
+        rec = self.revocation(key)
+        if rec is None or (rec.get("until") is not None and rec["until"] <= now):
             return False
         if rec.get("once"):
             # Several consumers may race for a once-only revocation; one wins.

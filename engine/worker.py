@@ -198,6 +198,7 @@ class Worker:
         now = self.clock()
         if isinstance(exc, (TaskLockedException, RateLimitExceeded)):
             locked = isinstance(exc, TaskLockedException)
+            log.warning("task %s %s not run: %s", task.name, task.id, exc)
             send(SIGNAL_LOCKED if locked else SIGNAL_RATE_LIMITED, task)
             if task.retries:
                 return self._retry(task, now)

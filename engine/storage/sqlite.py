@@ -1,0 +1,500 @@
+"""SQLite storage: one file, shared by many queues and many processes.
+
+Schema (every table is keyed by ``queue``, so one file holds several queues; it
+is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
+
+    task(queue, id, data BLOB, priority, state, eta, consumer, claimed_at,
+         deliveries, reason, error, failed_at)   PRIMARY KEY (queue, id)
+    kv(queue, key, value BLOB, expires)          PRIMARY KEY (queue, key)
+    lease(queue, consumer, until)                PRIMARY KEY (queue, consumer)
+
+A task is one row wherever it is: ``state`` is ready, scheduled, running or
+dead, and every move is an UPDATE of that row. Indexes on ``(queue, state,
+priority DESC, id)`` (claim order; ids are time-ordered, so equal priorities are
+FIFO), ``(queue, state, eta, id)`` (schedule) and ``(queue, state, failed_at,
+id)`` (dead letters) serve the hot queries. ``kv.expires``
+is epoch seconds (``time.time()``) or NULL; expired rows count as absent and
+are deleted lazily (and swept by ``recover``).
+
+Why ``BEGIN IMMEDIATE``: a producer and several worker processes use the file
+at once. A deferred transaction reads first and asks for the write lock only at
+its first write, so two processes could read the same ready row, and in WAL mode
+the loser's upgrade fails with ``SQLITE_BUSY_SNAPSHOT`` without the busy handler
+ever waiting. ``BEGIN IMMEDIATE`` takes the write lock before the first read
+(waiting up to ``timeout`` seconds), so every read-modify-write step is
+serialised across processes and no task is claimed twice. Plain reads run in
+autocommit and, with WAL, never block the writer. In one process, all threads
+share one connection behind a lock (reopened after a fork).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+from ..exceptions import ConfigurationError, StoreUnavailable
+from .base import (
+    LEASE_LOST,
+    NOT_OWNER,
+    NOT_RUNNING,
+    Claimed,
+    Counts,
+    DeadLetter,
+    Located,
+    Message,
+    Outcome,
+    Recovered,
+    Running,
+    Storage,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+Conn = sqlite3.Connection
+
+_SCHEMA = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS task (
+    queue TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, eta REAL,
+    consumer TEXT, claimed_at REAL, deliveries INTEGER NOT NULL DEFAULT 0,
+    reason TEXT, error TEXT, failed_at REAL,
+    PRIMARY KEY (queue, id)
+);
+CREATE INDEX IF NOT EXISTS task_ready ON task (queue, state, priority DESC, id);
+CREATE INDEX IF NOT EXISTS task_eta ON task (queue, state, eta, id);
+CREATE INDEX IF NOT EXISTS task_dead ON task (queue, state, failed_at, id);
+CREATE TABLE IF NOT EXISTS kv (
+    queue TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires REAL,
+    PRIMARY KEY (queue, key)
+);
+CREATE INDEX IF NOT EXISTS kv_expires ON kv (queue, expires);
+CREATE TABLE IF NOT EXISTS lease (
+    queue TEXT NOT NULL, consumer TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (queue, consumer)
+);
+COMMIT;
+"""
+
+_JOURNAL_MODES = frozenset({"delete", "truncate", "persist", "memory", "wal", "off"})
+_FLUSHABLE = ("ready", "scheduled", "dead")
+_INSERT = (
+    "INSERT OR REPLACE INTO task (queue, id, data, priority, state, eta, deliveries)"
+    " VALUES (?, ?, ?, ?, ?, ?, 0)"
+)
+# {} is one of three SQL snippets below, never caller data.
+_TO_READY = (
+    "UPDATE task SET state = 'ready', eta = NULL, consumer = NULL, claimed_at = NULL,"
+    " reason = NULL, error = NULL, failed_at = NULL, deliveries = {} WHERE queue = ? AND id = ?"
+)
+_RESET, _KEEP, _UNCOUNT = "0", "deliveries", "max(0, deliveries - 1)"
+_READY = "FROM task WHERE queue = ? AND state = 'ready' ORDER BY priority DESC, id"
+
+
+def _translated(method: F) -> F:
+    """Turn driver errors about the file into one engine error that names it."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStorage, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            # OperationalError: locked, unable to open, I/O, read-only, disk full;
+            # plain DatabaseError: "file is not a database". Others are bugs.
+            if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                raise
+            raise StoreUnavailable(f"cannot use SQLite store {self.path}: {exc}") from exc
+
+    return cast(F, wrapper)
+
+
+class SqliteStorage(Storage):
+    def __init__(
+        self,
+        name: str = "hueyctl",
+        filename: str = "hueyctl.db",
+        dead_cap: int = 10_000,
+        timeout: float = 10.0,
+        *,
+        cache_mb: int | None = 8,
+        fsync: bool = False,
+        journal_mode: str | None = "wal",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(name, dead_cap=dead_cap, **kwargs)
+        if journal_mode is not None and journal_mode.lower() not in _JOURNAL_MODES:
+            modes = ", ".join(sorted(_JOURNAL_MODES))
+            raise ConfigurationError(f"unknown SQLite journal_mode {journal_mode!r}: use {modes}")
+        self.filename = filename
+        self.path = filename if filename == ":memory:" else os.path.abspath(filename)
+        self.timeout = float(timeout)
+        self.cache_mb = cache_mb
+        self.fsync = fsync
+        self.journal_mode = journal_mode
+        self._lock = threading.RLock()
+        self._db: Conn | None = None
+        self._pid = os.getpid()
+
+    def describe(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # --- connection and transactions ---------------------------------------------
+    def _open(self) -> Conn:
+        conn: Conn | None = None
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if self.journal_mode:
+                conn.execute(f"PRAGMA journal_mode = {self.journal_mode.lower()}")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
+            if self.cache_mb:
+                conn.execute(f"PRAGMA cache_size = {-1024 * int(self.cache_mb)}")
+            conn.executescript(_SCHEMA)
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[Conn]:
+        """This process's connection, opened on first use, for the calling thread alone."""
+        if self._pid != os.getpid():  # forked: the parent's connection and lock are not ours
+            self._lock, self._db, self._pid = threading.RLock(), None, os.getpid()
+        with self._lock:
+            if self._db is None:
+                self._db = self._open()
+            yield self._db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Conn]:
+        """One read-modify-write step: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+
+    def _x(self, conn: Conn, sql: str, *params: Any) -> sqlite3.Cursor:
+        """Run ``sql`` whose first placeholder is the queue name."""
+        return conn.execute(sql, (self.name, *params))
+
+    def _read(self, sql: str, *params: Any) -> list[Any]:
+        with self._locked() as conn:
+            return self._x(conn, sql, *params).fetchall()
+
+    # --- helpers (caller is inside a transaction) ---------------------------------
+    def _insert(self, conn: Conn, items: Iterable[tuple[Message, str, float | None]]) -> None:
+        rows = [(self.name, m.id, m.data, m.priority, st, eta) for m, st, eta in items]
+        conn.executemany(_INSERT, rows)
+
+    def _to_ready(self, conn: Conn, ids: Iterable[str], deliveries: str) -> None:
+        conn.executemany(_TO_READY.format(deliveries), [(self.name, i) for i in ids])
+
+    def _to_dead(self, conn: Conn, items: Iterable[tuple[str, str, str]], now: float) -> None:
+        conn.executemany(
+            "UPDATE task SET state = 'dead', reason = ?, error = ?, failed_at = ?, consumer = NULL"
+            " WHERE queue = ? AND id = ?",
+            [(reason, error, now, self.name, i) for i, reason, error in items],
+        )
+        # keep the newest dead_cap by (failed_at, id), as memory does
+        self._x(
+            conn,
+            "DELETE FROM task WHERE queue = ?1 AND id IN (SELECT id FROM task WHERE queue = ?1"
+            " AND state = 'dead' ORDER BY failed_at DESC, id DESC LIMIT -1 OFFSET ?2)",
+            max(0, self.dead_cap),
+        )
+
+    def _set_lease(self, conn: Conn, consumer: str, until: float) -> None:
+        self._x(conn, "INSERT OR REPLACE INTO lease VALUES (?, ?, ?)", consumer, until)
+
+    # --- queue ---------------------------------------------------------------------
+    @_translated
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        with self._tx() as conn:
+            self._insert(conn, [(m, "ready", None) for m in messages])
+
+    @_translated
+    def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
+        with self._tx() as conn:
+            self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in items])
+
+    @_translated
+    def promote(self, now: float, limit: int = 1000) -> list[str]:
+        with self._tx() as conn:
+            sql = (
+                "SELECT id FROM task WHERE queue = ? AND state = 'scheduled' AND eta <= ?"
+                " ORDER BY eta, id LIMIT ?"
+            )
+            ids = [r[0] for r in self._x(conn, sql, now, max(0, limit))]
+            self._to_ready(conn, ids, _RESET)
+            return ids
+
+    @_translated
+    def next_eta(self) -> float | None:
+        (eta,) = self._read("SELECT min(eta) FROM task WHERE queue = ? AND state = 'scheduled'")[0]
+        return None if eta is None else float(eta)
+
+    @_translated
+    def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
+        with self._tx() as conn:
+            self._set_lease(conn, consumer, now + lease)
+            sql = f"SELECT id, data, deliveries {_READY} LIMIT ?"
+            rows = self._x(conn, sql, max(0, limit)).fetchall()
+            conn.executemany(
+                "UPDATE task SET state = 'running', consumer = ?, claimed_at = ?,"
+                " deliveries = deliveries + 1 WHERE queue = ? AND id = ?",
+                [(consumer, now, self.name, r[0]) for r in rows],
+            )
+            return [Claimed(i, data, d + 1) for i, data, d in rows]
+
+    @_translated
+    def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
+        with self._tx() as conn:
+            refused = self._refusal(conn, consumer, task_id, now)
+            if refused:
+                return refused
+            if outcome.dead is not None:
+                self._to_dead(conn, [(task_id, outcome.dead[0], outcome.dead[1])], now)
+            else:
+                self._x(conn, "DELETE FROM task WHERE queue = ? AND id = ?", task_id)
+            for key, value in outcome.results:
+                self._kv_put(conn, key, value, outcome.result_ttl)
+            self._insert(conn, [(m, "ready", None) for m in outcome.enqueue])
+            self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in outcome.schedule])
+            return None
+
+    def _refusal(self, conn: Conn, consumer: str, task_id: str, now: float) -> str | None:
+        sql = "SELECT state, consumer FROM task WHERE queue = ? AND id = ?"
+        row = self._x(conn, sql, task_id).fetchone()
+        if row is None or row[0] != "running":
+            return NOT_RUNNING
+        if row[1] != consumer:
+            return NOT_OWNER
+        sql = "SELECT until FROM lease WHERE queue = ? AND consumer = ?"
+        lease = self._x(conn, sql, consumer).fetchone()
+        return LEASE_LOST if (lease[0] if lease else 0.0) < now else None
+
+    @_translated
+    def heartbeat(self, consumer: str, now: float, lease: float) -> None:
+        with self._tx() as conn:
+            self._set_lease(conn, consumer, now + lease)
+
+    @_translated
+    def recover(self, now: float, max_deliveries: int) -> Recovered:
+        report = Recovered()
+        with self._tx() as conn:
+            lapsed = self._x(
+                conn,
+                "SELECT t.id, t.deliveries FROM task t LEFT JOIN lease l ON l.queue = t.queue"
+                " AND l.consumer = t.consumer WHERE t.queue = ? AND t.state = 'running'"
+                " AND coalesce(l.until, 0.0) < ? ORDER BY t.id",
+                now,
+            ).fetchall()
+            poison = [(i, d) for i, d in lapsed if d >= max_deliveries]
+            report.dead.extend(i for i, _ in poison)
+            report.requeued.extend(i for i, d in lapsed if d < max_deliveries)
+            self._to_ready(conn, report.requeued, _KEEP)
+            if poison:
+                error = "delivered {} times without finishing"
+                self._to_dead(conn, [(i, "poison", error.format(d)) for i, d in poison], now)
+            self._x(conn, "DELETE FROM lease WHERE queue = ? AND until < ?", now)
+            self._x(conn, "DELETE FROM kv WHERE queue = ? AND expires <= ?", time.time())
+        return report
+
+    @_translated
+    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+        wanted = None if task_ids is None else set(task_ids)
+        with self._tx() as conn:
+            sql = "SELECT id FROM task WHERE queue = ? AND state = 'running' AND consumer = ?"
+            ids = [i for (i,) in self._x(conn, sql + " ORDER BY id", consumer)]
+            ids = [i for i in ids if wanted is None or i in wanted]
+            self._to_ready(conn, ids, _UNCOUNT)
+            if wanted is None:
+                self._x(conn, "DELETE FROM lease WHERE queue = ? AND consumer = ?", consumer)
+            return ids
+
+    @_translated
+    def wait(self, timeout: float) -> None:
+        """Poll for a ready task (20 ms doubling to 200 ms), never longer than ``timeout``."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        step = 0.02
+        while not self._read(f"SELECT 1 {_READY} LIMIT 1"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(step, left))
+            step = min(step * 2, 0.2)
+
+    # --- inspection and admin --------------------------------------------------------
+    @_translated
+    def counts(self) -> Counts:
+        sql = "SELECT state, count(*) FROM task WHERE queue = ? GROUP BY state"
+        n = dict(self._read(sql))
+        return Counts(*(n.get(s, 0) for s in ("ready", "scheduled", "running", "dead")))
+
+    @_translated
+    def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
+        sql = f"SELECT id, data, priority {_READY} LIMIT ? OFFSET ?"
+        return [Message(*r) for r in self._read(sql, max(0, limit), max(0, offset))]
+
+    @_translated
+    def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
+        sql = (
+            "SELECT id, data, priority, eta FROM task WHERE queue = ? AND state = 'scheduled'"
+            " ORDER BY eta, id LIMIT ? OFFSET ?"
+        )
+        rows = self._read(sql, max(0, limit), max(0, offset))
+        return [(Message(i, data, p), float(eta)) for i, data, p, eta in rows]
+
+    @_translated
+    def running_items(self) -> list[Running]:
+        sql = (
+            "SELECT id, data, consumer, claimed_at, deliveries FROM task WHERE queue = ?"
+            " AND state = 'running' ORDER BY claimed_at, id"
+        )
+        return [Running(i, b, c or "", at or 0.0, d) for i, b, c, at, d in self._read(sql)]
+
+    @_translated
+    def dead_items(self, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
+        sql = (
+            "SELECT id, data, reason, error, failed_at FROM task WHERE queue = ?"
+            " AND state = 'dead' ORDER BY failed_at DESC, id LIMIT ? OFFSET ?"
+        )
+        rows = self._read(sql, max(0, limit), max(0, offset))
+        return [DeadLetter(i, b, r or "", e or "", at) for i, b, r, e, at in rows]
+
+    @_translated
+    def locate(self, task_id: str) -> Located | None:
+        sql = (
+            "SELECT data, state, priority, eta, consumer, deliveries, reason, error"
+            " FROM task WHERE queue = ? AND id = ?"
+        )
+        rows = self._read(sql, task_id)
+        return Located(task_id, *rows[0]) if rows else None
+
+    @_translated
+    def remove(self, task_id: str) -> bool:
+        sql = "DELETE FROM task WHERE queue = ? AND id = ? AND state != 'running'"
+        with self._tx() as conn:
+            return self._x(conn, sql, task_id).rowcount > 0
+
+    @_translated
+    def retry_dead(self, task_id: str) -> bool:
+        sql = "SELECT 1 FROM task WHERE queue = ? AND id = ? AND state = 'dead'"
+        with self._tx() as conn:
+            found = self._x(conn, sql, task_id).fetchone() is not None
+            if found:
+                self._to_ready(conn, [task_id], _RESET)
+            return found
+
+    @_translated
+    def flush(self, state: str) -> int:
+        if state not in _FLUSHABLE:
+            raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
+        with self._tx() as conn:
+            return self._x(conn, "DELETE FROM task WHERE queue = ? AND state = ?", state).rowcount
+
+    @_translated
+    def consumers(self, now: float) -> dict[str, float]:
+        return dict(self._read("SELECT consumer, until FROM lease WHERE queue = ? ORDER BY 1"))
+
+    # --- key/value --------------------------------------------------------------------
+    def _kv_get(self, conn: Conn, key: str) -> bytes | None:
+        sql = "SELECT value, expires FROM kv WHERE queue = ? AND key = ?"
+        row = self._x(conn, sql, key).fetchone()
+        now = time.time()
+        if row is not None and row[1] is not None and row[1] <= now:
+            self._x(conn, "DELETE FROM kv WHERE queue = ? AND key = ? AND expires <= ?", key, now)
+            return None
+        return None if row is None else bytes(row[0])
+
+    def _kv_put(self, conn: Conn, key: str, value: bytes, ttl: float | None) -> None:
+        expires = None if ttl is None else time.time() + ttl
+        self._x(conn, "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", key, value, expires)
+
+    def _kv_take(self, conn: Conn, key: str) -> bytes | None:
+        value = self._kv_get(conn, key)
+        self._x(conn, "DELETE FROM kv WHERE queue = ? AND key = ?", key)
+        return value
+
+    @_translated
+    def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        with self._tx() as conn:
+            self._kv_put(conn, key, value, ttl)
+
+    @_translated
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        with self._tx() as conn:
+            if self._kv_get(conn, key) is not None:
+                return False
+            self._kv_put(conn, key, value, ttl)
+            return True
+
+    @_translated
+    def peek(self, key: str) -> bytes | None:
+        with self._locked() as conn:  # autocommit: the lazy DELETE is one atomic statement
+            return self._kv_get(conn, key)
+
+    @_translated
+    def pop(self, key: str) -> bytes | None:
+        with self._tx() as conn:
+            return self._kv_take(conn, key)
+
+    @_translated
+    def delete(self, key: str) -> bool:
+        with self._tx() as conn:
+            return self._kv_take(conn, key) is not None
+
+    @_translated
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        with self._tx() as conn:
+            if self._kv_get(conn, key) != value:
+                return False
+            return self._kv_take(conn, key) is not None
+
+    @_translated
+    def incr(self, key: str, ttl: float) -> int:
+        with self._tx() as conn:
+            current = self._kv_get(conn, key)
+            if current is None:
+                self._kv_put(conn, key, b"1", ttl)
+                return 1
+            value = int(current) + 1
+            sql = "UPDATE kv SET value = ? WHERE queue = ? AND key = ?"
+            conn.execute(sql, (str(value).encode(), self.name, key))
+            return value
+
+    @_translated
+    def keys(self, prefix: str) -> list[str]:
+        sql = (
+            "SELECT key FROM kv WHERE queue = ? AND key >= ?2 AND substr(key, 1, ?3) = ?2"
+            " AND (expires IS NULL OR expires > ?4)"
+        )
+        return sorted(k for (k,) in self._read(sql, prefix, len(prefix), time.time()))
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @_translated
+    def destroy(self) -> None:
+        """Delete every row of this queue (running tasks and leases included)."""
+        with self._tx() as conn:
+            for table in ("task", "kv", "lease"):
+                self._x(conn, f"DELETE FROM {table} WHERE queue = ?")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None

@@ -1,0 +1,46 @@
+# Shared by scripts/*.sh: a virtualenv with the project installed, and a Redis to talk to.
+VENV="${HUEYCTL_VENV:-.venv}"
+
+ensure_venv() {
+  local py="${PYTHON:-python3}"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$py" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat pyproject.toml | cksum | cut -d' ' -f1)"
+  if [ ! -e "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip >&2
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" >&2
+    touch "$stamp"
+  fi
+}
+
+_redis_ping() {  # url
+  "$VENV/bin/python" - "$1" <<'PY' >/dev/null 2>&1
+import sys, redis
+redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()
+PY
+}
+
+ensure_redis() {
+  export HUEYCTL_TEST_REDIS_URL="${HUEYCTL_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+  if _redis_ping "$HUEYCTL_TEST_REDIS_URL"; then return 0; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "no Redis answers; installing redis-server ..." >&2
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+    else
+      echo "no Redis at $HUEYCTL_TEST_REDIS_URL and no redis-server: install Redis (e.g. 'sudo apt-get install redis-server' or 'brew install redis') or set HUEYCTL_TEST_REDIS_URL" >&2
+      exit 69
+    fi
+  fi
+  local dir port
+  dir="$(mktemp -d)"
+  port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+  trap 'kill "$(cat "'"$dir"'/redis.pid")" 2>/dev/null; rm -rf "'"$dir"'"' EXIT
+  export HUEYCTL_TEST_REDIS_URL="redis://127.0.0.1:$port/15"
+  for _ in $(seq 50); do _redis_ping "$HUEYCTL_TEST_REDIS_URL" && return 0; sleep 0.1; done
+  echo "started redis-server on port $port but it does not answer; see $dir/redis.log" >&2
+  exit 69
+}
