@@ -35,4 +35,4 @@ def main() -> None:
     """Run, inspect and steer task queues."""
 
 
-from . import worker_cmd  # noqa: E402,F401  (registers the command)
+from . import demo, worker_cmd  # noqa: E402,F401  (register the commands)
