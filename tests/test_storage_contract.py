@@ -521,15 +521,8 @@ def test_flush_by_state(storage: Storage) -> None:
 # --- one place at a time ----------------------------------------------------------------
 
 
-def test_re_adding_an_id_moves_it(
-    storage: Storage, backend: str, request: pytest.FixtureRequest
-) -> None:
+def test_re_adding_an_id_moves_it(storage: Storage) -> None:
     """Module docstring: a task lives in exactly one place at a time."""
-    if backend == "redis":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "RedisStorage.enqueue/schedule add the id to ready/sched without removing it "
-            "from the other zset, so the task sits in both (and can run twice)"
-        )))
     a, b = new_ids(2)
     storage.schedule([(Message(a, b"s"), NOW + 10)])
     storage.enqueue([Message(a, b"r")])

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..exceptions import ConfigurationError
 from .base import (
     LEASE_LOST,
     NOT_OWNER,
@@ -241,6 +242,8 @@ class MemoryStorage(Storage):
             return True
 
     def flush(self, state: str) -> int:
+        if state not in ("ready", "scheduled", "dead"):
+            raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
         with self._lock:
             ids = [e.msg.id for e in self._by_state(state)]
             for task_id in ids:

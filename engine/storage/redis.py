@@ -56,7 +56,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _WAKE_CAP = 64
 
 _TRIM_DEAD = """
-local function trim_dead(dead, deadinfo, msg, prio, cap)
+local function trim_dead(dead, deadinfo, msg, prio, cap, deliv)
   local extra = redis.call('ZCARD', dead) - cap
   if extra > 0 then
     local old = redis.call('ZRANGE', dead, 0, extra - 1)
@@ -64,6 +64,7 @@ local function trim_dead(dead, deadinfo, msg, prio, cap)
       redis.call('HDEL', msg, x)
       redis.call('HDEL', deadinfo, x)
       redis.call('HDEL', prio, x)
+      redis.call('HDEL', deliv, x)
     end
     redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1)
   end
@@ -74,15 +75,21 @@ end
 local function owner_of(v)
   return string.match(v, '^(.*)|[^|]*$')
 end
+-- An id re-added elsewhere leaves where it was: a task is in one place at a time.
+local function forget(zset_a, zset_b, deadinfo, id)
+  redis.call('ZREM', zset_a, id)
+  if redis.call('ZREM', zset_b, id) == 1 then redis.call('HDEL', deadinfo, id) end
+end
 local function prio_of(prio, id)
   return tonumber(redis.call('HGET', prio, id) or '0')
 end
 """ % _WAKE_CAP
 
-# KEYS: ready msg prio wake ; ARGV: (id prio data)*
+# KEYS: ready msg prio wake sched dead deadinfo ; ARGV: (id prio data)*
 _ENQUEUE = """
 for i = 1, #ARGV, 3 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
+  forget(KEYS[5], KEYS[6], KEYS[7], id)
   redis.call('HSET', KEYS[2], id, ARGV[i + 2])
   if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
   redis.call('ZADD', KEYS[1], -p, id)
@@ -90,10 +97,11 @@ end
 wake(KEYS[4])
 """
 
-# KEYS: sched msg prio wake ; ARGV: (id prio eta data)*
+# KEYS: sched msg prio wake ready dead deadinfo ; ARGV: (id prio eta data)*
 _SCHEDULE = """
 for i = 1, #ARGV, 4 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
+  forget(KEYS[5], KEYS[6], KEYS[7], id)
   redis.call('HSET', KEYS[2], id, ARGV[i + 3])
   if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
   redis.call('ZADD', KEYS[1], ARGV[i + 2], id)
@@ -142,12 +150,12 @@ if owner_of(v) ~= ARGV[1] then return 'owned by another consumer' end
 local lease = redis.call('ZSCORE', KEYS[4], ARGV[1])
 if (not lease) or tonumber(lease) < tonumber(ARGV[2]) then return 'lease expired' end
 redis.call('HDEL', KEYS[1], id)
-redis.call('HDEL', KEYS[3], id)
 local nr = tonumber(ARGV[4])
+if ARGV[6 + nr] == '' then redis.call('HDEL', KEYS[3], id) end
 if ARGV[6 + nr] ~= '' then
   redis.call('ZADD', KEYS[8], ARGV[2], id)
   redis.call('HSET', KEYS[9], id, ARGV[6 + nr] .. '\\n' .. ARGV[7 + nr])
-  trim_dead(KEYS[8], KEYS[9], KEYS[2], KEYS[7], tonumber(ARGV[8 + nr]))
+  trim_dead(KEYS[8], KEYS[9], KEYS[2], KEYS[7], tonumber(ARGV[8 + nr]), KEYS[3])
 else
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[7], id)
@@ -164,6 +172,7 @@ local n = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, n do
   local nid, p = ARGV[i], tonumber(ARGV[i + 1])
+  forget(KEYS[6], KEYS[8], KEYS[9], nid)
   redis.call('HSET', KEYS[2], nid, ARGV[i + 2])
   if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
   redis.call('ZADD', KEYS[5], -p, nid)
@@ -173,6 +182,7 @@ local m = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, m do
   local nid, p = ARGV[i], tonumber(ARGV[i + 1])
+  forget(KEYS[5], KEYS[8], KEYS[9], nid)
   redis.call('HSET', KEYS[2], nid, ARGV[i + 3])
   if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
   redis.call('ZADD', KEYS[6], ARGV[i + 2], nid)
@@ -201,7 +211,6 @@ for i = 1, #all, 2 do
     redis.call('HDEL', KEYS[1], id)
     local d = tonumber(redis.call('HGET', KEYS[4], id) or '0')
     if d >= tonumber(ARGV[2]) then
-      redis.call('HDEL', KEYS[4], id)
       redis.call('ZADD', KEYS[5], now, id)
       redis.call('HSET', KEYS[6], id,
         'poison\\ndelivered ' .. d .. ' times without finishing')
@@ -213,7 +222,7 @@ for i = 1, #all, 2 do
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
-if #dead > 0 then trim_dead(KEYS[5], KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[3])) end
+if #dead > 0 then trim_dead(KEYS[5], KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[3]), KEYS[4]) end
 if #requeued > 0 then wake(KEYS[9]) end
 return {requeued, dead}
 """
@@ -397,7 +406,7 @@ class RedisStorage(Storage):
     # --- queue ----------------------------------------------------------------
     @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
-        keys = self._ks("ready", "msg", "prio", "wake")
+        keys = self._ks("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo")
         for start in range(0, len(messages), 1000):
             args: list[Any] = []
             for m in messages[start : start + 1000]:
@@ -406,7 +415,7 @@ class RedisStorage(Storage):
 
     @_translated
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
-        keys = self._ks("sched", "msg", "prio", "wake")
+        keys = self._ks("sched", "msg", "prio", "wake", "ready", "dead", "deadinfo")
         for start in range(0, len(items), 1000):
             args: list[Any] = []
             for m, eta in items[start : start + 1000]:

@@ -8,13 +8,12 @@ is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
     kv(queue, key, value BLOB, expires)          PRIMARY KEY (queue, key)
     lease(queue, consumer, until)                PRIMARY KEY (queue, consumer)
 
-A task is one row wherever it is: ``state`` is ready, scheduled, running or
-dead, and every move is an UPDATE of that row. Indexes on ``(queue, state,
-priority DESC, id)`` (claim order; ids are time-ordered, so equal priorities are
-FIFO), ``(queue, state, eta, id)`` (schedule) and ``(queue, state, failed_at,
-id)`` (dead letters) serve the hot queries. ``kv.expires``
-is epoch seconds (``time.time()``) or NULL; expired rows count as absent and
-are deleted lazily (and swept by ``recover``).
+A task is one row wherever it is (``state`` ready, scheduled, running or dead);
+every move is an UPDATE of that row. Indexes on ``(queue, state, priority DESC,
+id)`` (claim order: ids are time-ordered, so equal priorities are FIFO), ``(...,
+eta, id)`` and ``(..., failed_at, id)`` serve the hot queries. ``kv.expires`` is
+``time.time()`` based or NULL; expired rows count as absent and are deleted
+lazily (and swept by ``recover``).
 
 Why ``BEGIN IMMEDIATE``: a producer and several worker processes use the file
 at once. A deferred transaction reads first and asks for the write lock only at
@@ -30,13 +29,12 @@ share one connection behind a lock (reopened after a fork).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from ..exceptions import ConfigurationError, StoreUnavailable
 from .base import (
@@ -54,7 +52,6 @@ from .base import (
     Storage,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 Conn = sqlite3.Connection
 
 _SCHEMA = """
@@ -63,21 +60,15 @@ CREATE TABLE IF NOT EXISTS task (
     queue TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
     priority INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, eta REAL,
     consumer TEXT, claimed_at REAL, deliveries INTEGER NOT NULL DEFAULT 0,
-    reason TEXT, error TEXT, failed_at REAL,
-    PRIMARY KEY (queue, id)
-);
+    reason TEXT, error TEXT, failed_at REAL, PRIMARY KEY (queue, id));
 CREATE INDEX IF NOT EXISTS task_ready ON task (queue, state, priority DESC, id);
 CREATE INDEX IF NOT EXISTS task_eta ON task (queue, state, eta, id);
 CREATE INDEX IF NOT EXISTS task_dead ON task (queue, state, failed_at, id);
-CREATE TABLE IF NOT EXISTS kv (
-    queue TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, expires REAL,
-    PRIMARY KEY (queue, key)
-);
+CREATE TABLE IF NOT EXISTS kv (queue TEXT NOT NULL, key TEXT NOT NULL,
+    value BLOB NOT NULL, expires REAL, PRIMARY KEY (queue, key));
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (queue, expires);
-CREATE TABLE IF NOT EXISTS lease (
-    queue TEXT NOT NULL, consumer TEXT NOT NULL, until REAL NOT NULL,
-    PRIMARY KEY (queue, consumer)
-);
+CREATE TABLE IF NOT EXISTS lease (queue TEXT NOT NULL, consumer TEXT NOT NULL,
+    until REAL NOT NULL, PRIMARY KEY (queue, consumer));
 COMMIT;
 """
 
@@ -94,23 +85,6 @@ _TO_READY = (
 )
 _RESET, _KEEP, _UNCOUNT = "0", "deliveries", "max(0, deliveries - 1)"
 _READY = "FROM task WHERE queue = ? AND state = 'ready' ORDER BY priority DESC, id"
-
-
-def _translated(method: F) -> F:
-    """Turn driver errors about the file into one engine error that names it."""
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteStorage, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            # OperationalError: locked, unable to open, I/O, read-only, disk full;
-            # plain DatabaseError: "file is not a database". Others are bugs.
-            if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
-                raise
-            raise StoreUnavailable(f"cannot use SQLite store {self.path}: {exc}") from exc
-
-    return cast(F, wrapper)
 
 
 class SqliteStorage(Storage):
@@ -165,13 +139,21 @@ class SqliteStorage(Storage):
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[Conn]:
-        """This process's connection, opened on first use, for the calling thread alone."""
+        """This process's connection, for the calling thread alone; every method goes
+        through here, so this is where driver errors become :class:`StoreUnavailable`."""
         if self._pid != os.getpid():  # forked: the parent's connection and lock are not ours
             self._lock, self._db, self._pid = threading.RLock(), None, os.getpid()
         with self._lock:
             if self._db is None:
                 self._db = self._open()
-            yield self._db
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as exc:
+                # Operational: locked, I/O, read-only, disk full; plain: "file is not a
+                # database". Integrity and programming errors are bugs and pass through.
+                if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                    raise
+                raise StoreUnavailable(f"cannot use SQLite store {self.path}: {exc}") from exc
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Conn]:
@@ -221,17 +203,14 @@ class SqliteStorage(Storage):
         self._x(conn, "INSERT OR REPLACE INTO lease VALUES (?, ?, ?)", consumer, until)
 
     # --- queue ---------------------------------------------------------------------
-    @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
         with self._tx() as conn:
             self._insert(conn, [(m, "ready", None) for m in messages])
 
-    @_translated
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
         with self._tx() as conn:
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in items])
 
-    @_translated
     def promote(self, now: float, limit: int = 1000) -> list[str]:
         with self._tx() as conn:
             sql = (
@@ -242,12 +221,10 @@ class SqliteStorage(Storage):
             self._to_ready(conn, ids, _RESET)
             return ids
 
-    @_translated
     def next_eta(self) -> float | None:
         (eta,) = self._read("SELECT min(eta) FROM task WHERE queue = ? AND state = 'scheduled'")[0]
         return None if eta is None else float(eta)
 
-    @_translated
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
         with self._tx() as conn:
             self._set_lease(conn, consumer, now + lease)
@@ -260,7 +237,6 @@ class SqliteStorage(Storage):
             )
             return [Claimed(i, data, d + 1) for i, data, d in rows]
 
-    @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         with self._tx() as conn:
             refused = self._refusal(conn, consumer, task_id, now)
@@ -287,12 +263,10 @@ class SqliteStorage(Storage):
         lease = self._x(conn, sql, consumer).fetchone()
         return LEASE_LOST if (lease[0] if lease else 0.0) < now else None
 
-    @_translated
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
         with self._tx() as conn:
             self._set_lease(conn, consumer, now + lease)
 
-    @_translated
     def recover(self, now: float, max_deliveries: int) -> Recovered:
         report = Recovered()
         with self._tx() as conn:
@@ -314,7 +288,6 @@ class SqliteStorage(Storage):
             self._x(conn, "DELETE FROM kv WHERE queue = ? AND expires <= ?", time.time())
         return report
 
-    @_translated
     def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
         wanted = None if task_ids is None else set(task_ids)
         with self._tx() as conn:
@@ -326,7 +299,6 @@ class SqliteStorage(Storage):
                 self._x(conn, "DELETE FROM lease WHERE queue = ? AND consumer = ?", consumer)
             return ids
 
-    @_translated
     def wait(self, timeout: float) -> None:
         """Poll for a ready task (20 ms doubling to 200 ms), never longer than ``timeout``."""
         deadline = time.monotonic() + max(0.0, timeout)
@@ -339,18 +311,15 @@ class SqliteStorage(Storage):
             step = min(step * 2, 0.2)
 
     # --- inspection and admin --------------------------------------------------------
-    @_translated
     def counts(self) -> Counts:
         sql = "SELECT state, count(*) FROM task WHERE queue = ? GROUP BY state"
         n = dict(self._read(sql))
         return Counts(*(n.get(s, 0) for s in ("ready", "scheduled", "running", "dead")))
 
-    @_translated
     def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
         sql = f"SELECT id, data, priority {_READY} LIMIT ? OFFSET ?"
         return [Message(*r) for r in self._read(sql, max(0, limit), max(0, offset))]
 
-    @_translated
     def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
         sql = (
             "SELECT id, data, priority, eta FROM task WHERE queue = ? AND state = 'scheduled'"
@@ -359,7 +328,6 @@ class SqliteStorage(Storage):
         rows = self._read(sql, max(0, limit), max(0, offset))
         return [(Message(i, data, p), float(eta)) for i, data, p, eta in rows]
 
-    @_translated
     def running_items(self) -> list[Running]:
         sql = (
             "SELECT id, data, consumer, claimed_at, deliveries FROM task WHERE queue = ?"
@@ -367,7 +335,6 @@ class SqliteStorage(Storage):
         )
         return [Running(i, b, c or "", at or 0.0, d) for i, b, c, at, d in self._read(sql)]
 
-    @_translated
     def dead_items(self, offset: int = 0, limit: int = 100) -> list[DeadLetter]:
         sql = (
             "SELECT id, data, reason, error, failed_at FROM task WHERE queue = ?"
@@ -376,7 +343,6 @@ class SqliteStorage(Storage):
         rows = self._read(sql, max(0, limit), max(0, offset))
         return [DeadLetter(i, b, r or "", e or "", at) for i, b, r, e, at in rows]
 
-    @_translated
     def locate(self, task_id: str) -> Located | None:
         sql = (
             "SELECT data, state, priority, eta, consumer, deliveries, reason, error"
@@ -385,13 +351,11 @@ class SqliteStorage(Storage):
         rows = self._read(sql, task_id)
         return Located(task_id, *rows[0]) if rows else None
 
-    @_translated
     def remove(self, task_id: str) -> bool:
         sql = "DELETE FROM task WHERE queue = ? AND id = ? AND state != 'running'"
         with self._tx() as conn:
             return self._x(conn, sql, task_id).rowcount > 0
 
-    @_translated
     def retry_dead(self, task_id: str) -> bool:
         sql = "SELECT 1 FROM task WHERE queue = ? AND id = ? AND state = 'dead'"
         with self._tx() as conn:
@@ -400,14 +364,12 @@ class SqliteStorage(Storage):
                 self._to_ready(conn, [task_id], _RESET)
             return found
 
-    @_translated
     def flush(self, state: str) -> int:
         if state not in _FLUSHABLE:
             raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
         with self._tx() as conn:
             return self._x(conn, "DELETE FROM task WHERE queue = ? AND state = ?", state).rowcount
 
-    @_translated
     def consumers(self, now: float) -> dict[str, float]:
         return dict(self._read("SELECT consumer, until FROM lease WHERE queue = ? ORDER BY 1"))
 
@@ -430,12 +392,10 @@ class SqliteStorage(Storage):
         self._x(conn, "DELETE FROM kv WHERE queue = ? AND key = ?", key)
         return value
 
-    @_translated
     def put(self, key: str, value: bytes, ttl: float | None = None) -> None:
         with self._tx() as conn:
             self._kv_put(conn, key, value, ttl)
 
-    @_translated
     def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         with self._tx() as conn:
             if self._kv_get(conn, key) is not None:
@@ -443,29 +403,24 @@ class SqliteStorage(Storage):
             self._kv_put(conn, key, value, ttl)
             return True
 
-    @_translated
     def peek(self, key: str) -> bytes | None:
         with self._locked() as conn:  # autocommit: the lazy DELETE is one atomic statement
             return self._kv_get(conn, key)
 
-    @_translated
     def pop(self, key: str) -> bytes | None:
         with self._tx() as conn:
             return self._kv_take(conn, key)
 
-    @_translated
     def delete(self, key: str) -> bool:
         with self._tx() as conn:
             return self._kv_take(conn, key) is not None
 
-    @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:
         with self._tx() as conn:
             if self._kv_get(conn, key) != value:
                 return False
             return self._kv_take(conn, key) is not None
 
-    @_translated
     def incr(self, key: str, ttl: float) -> int:
         with self._tx() as conn:
             current = self._kv_get(conn, key)
@@ -477,7 +432,6 @@ class SqliteStorage(Storage):
             conn.execute(sql, (str(value).encode(), self.name, key))
             return value
 
-    @_translated
     def keys(self, prefix: str) -> list[str]:
         sql = (
             "SELECT key FROM kv WHERE queue = ? AND key >= ?2 AND substr(key, 1, ?3) = ?2"
@@ -486,7 +440,6 @@ class SqliteStorage(Storage):
         return sorted(k for (k,) in self._read(sql, prefix, len(prefix), time.time()))
 
     # --- lifecycle ------------------------------------------------------------------------
-    @_translated
     def destroy(self) -> None:
         """Delete every row of this queue (running tasks and leases included)."""
         with self._tx() as conn:
