@@ -1,14 +1,15 @@
 """hueyctl's engine: huey's programming model on Redis, SQLite and memory.
 
-    from engine import RedisHuey, crontab
-    huey = RedisHuey()
+from engine import RedisHuey, crontab
+huey = RedisHuey()
 
-    @huey.task()
-    def count_beans(num):
-        return 'Counted %s beans' % num
+@huey.task()
+def count_beans(num):
+    return 'Counted %s beans' % num
 """
 
 from .api import Huey, MemoryHuey, PriorityRedisHuey, RedisHuey, SqliteHuey
+from .chord import SKIPPED, ChordResult, Error, chord, group
 from .crontab import crontab
 from .exceptions import (
     CancelExecution,
@@ -21,6 +22,7 @@ from .exceptions import (
     StoreUnavailable,
     TaskException,
     TaskLockedException,
+    TaskTimeout,
 )
 from .result import Result, ResultGroup
 from .signals import *  # noqa: F403 - the SIGNAL_* / EVENT_* names are public API
@@ -36,6 +38,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_SIGNALS",
+    "SKIPPED",
+    "ChordResult",
+    "Error",
+    "TaskTimeout",
+    "chord",
+    "group",
     "CancelExecution",
     "ConfigurationError",
     "EngineError",

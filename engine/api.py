@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .chord import chord, enqueue_chord, group
 from .codec import Codec, canonical_json
 from .crontab import Crontab
 from .envelope import Envelope
 from .exceptions import ConfigurationError, TaskException
 from .locks import RateLimit, TaskLock
 from .result import _EMPTY, Result, ResultGroup
-from .signals import SIGNAL_ENQUEUED, SIGNAL_REVOKED, SIGNAL_SCHEDULED, Signals
+from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Signals
 from .storage.base import Message, Storage
 from .storage.memory import MemoryStorage
 from .task import Task, TaskWrapper
@@ -52,8 +54,16 @@ class Huey:
         result_store: bool | None = None,
         storage_class: type[Storage] | None = None,
         immediate_use_memory: bool = True,
+        serializer: Any = None,
+        compression: bool = False,
+        use_zlib: bool = False,
+        store_intermediate_errors: bool = False,
         **storage_kwargs: Any,
     ) -> None:
+        if serializer is not None:
+            raise ConfigurationError(
+                "serializer= is not supported: use codec='json' (default) or codec='pickle'"
+            )
         self.name = name
         self.results = results if result_store is None else result_store
         self.store_none = store_none
@@ -99,7 +109,7 @@ class Huey:
         self,
         retries: int = 0,
         retry_delay: float = 0,
-        retry_backoff: float = 1.0,
+        retry_backoff: float = 0.0,
         priority: int | None = None,
         expires: float | dt.timedelta | dt.datetime | None = None,
         timeout: float | None = None,
@@ -112,9 +122,16 @@ class Huey:
 
         def decorator(func: Callable[..., Any]) -> TaskWrapper:
             wrapper = TaskWrapper(
-                self, func, name=name, retries=retries, retry_delay=retry_delay,
-                retry_backoff=retry_backoff, priority=priority, expires=expires,
-                timeout=timeout, context=context,
+                self,
+                func,
+                name=name,
+                retries=retries,
+                retry_delay=retry_delay,
+                retry_backoff=retry_backoff,
+                priority=priority,
+                expires=expires,
+                timeout=timeout,
+                context=context,
             )
             return self._register(wrapper)
 
@@ -141,8 +158,15 @@ class Huey:
 
         def decorator(func: Callable[..., Any]) -> TaskWrapper:
             wrapper = TaskWrapper(
-                self, func, name=name, retries=retries, retry_delay=retry_delay,
-                priority=priority, expires=expires, timeout=timeout, context=context,
+                self,
+                func,
+                name=name,
+                retries=retries,
+                retry_delay=retry_delay,
+                priority=priority,
+                expires=expires,
+                timeout=timeout,
+                context=context,
                 periodic=validate_datetime,  # type: ignore[arg-type]
             )
             return self._register(wrapper)
@@ -200,11 +224,24 @@ class Huey:
     def on_shutdown(self, name: str | None = None) -> Callable[[Hook], Hook]:
         return self._hook(self._shutdown, name)
 
-    def unregister_pre_execute(self, name: str) -> bool:
-        return self._pre_execute.pop(name, None) is not None
+    def _unregister(self, registry: dict[str, Hook], name_or_fn: str | Hook) -> bool:
+        for name, fn in list(registry.items()):
+            if name_or_fn in (name, fn):
+                del registry[name]
+                return True
+        return False
 
-    def unregister_post_execute(self, name: str) -> bool:
-        return self._post_execute.pop(name, None) is not None
+    def unregister_pre_execute(self, name_or_fn: str | Hook) -> bool:
+        return self._unregister(self._pre_execute, name_or_fn)
+
+    def unregister_post_execute(self, name_or_fn: str | Hook) -> bool:
+        return self._unregister(self._post_execute, name_or_fn)
+
+    def unregister_on_startup(self, name_or_fn: str | Hook) -> bool:
+        return self._unregister(self._startup, name_or_fn)
+
+    def unregister_on_shutdown(self, name_or_fn: str | Hook) -> bool:
+        return self._unregister(self._shutdown, name_or_fn)
 
     # --- time ------------------------------------------------------------------------
     def to_timestamp(self, when: dt.datetime | float, naive_is_local: bool | None = None) -> float:
@@ -253,7 +290,7 @@ class Huey:
     def _prepare(self, task: Task, now: float) -> Message:
         for stage in task.stages():
             stage.enqueued_at = now
-            if stage.expires_in is not None and stage.expires is None:
+            if stage.expires_in is not None:
                 stage.expires = now + stage.expires_in
         return Message(task.id, self.envelope.encode(task), task.priority)
 
@@ -261,9 +298,14 @@ class Huey:
         results = [Result(self, stage) for stage in task.stages()]
         return results[0] if len(results) == 1 else ResultGroup(results)
 
-    def enqueue(self, task: Task) -> Any:
-        """Put a task (or the head of a pipeline) on the queue. Returns a
-        :class:`Result`, or a :class:`ResultGroup` with one result per stage."""
+    def enqueue(self, task: Task | group | chord) -> Any:
+        """Put a task (or the head of a pipeline, a group, a chord) on the queue.
+        Returns a :class:`Result`, a :class:`ResultGroup` with one result per
+        stage or group member, or a :class:`ChordResult`."""
+        if isinstance(task, chord):
+            return enqueue_chord(self, task)
+        if isinstance(task, group):
+            return ResultGroup([self.enqueue(t) for t in task.tasks])
         if not isinstance(task, Task):
             raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
         now = time.time()
@@ -324,8 +366,13 @@ class Huey:
         return rec["value"]
 
     def result(
-        self, task_id: str, blocking: bool = False, timeout: float | None = None,
-        backoff: float = 1.15, max_delay: float = 1.0, revoke_on_timeout: bool = False,
+        self,
+        task_id: str,
+        blocking: bool = False,
+        timeout: float | None = None,
+        backoff: float = 1.15,
+        max_delay: float = 1.0,
+        revoke_on_timeout: bool = False,
         preserve: bool = False,
     ) -> Any:
         """The result of a task by id (see :meth:`Result.get`)."""
@@ -335,8 +382,8 @@ class Huey:
     def put(self, key: str, data: Any) -> None:
         self.storage.put(RESULT + key, self.encode_value(data))
 
-    def put_if_empty(self, key: str, data: Any) -> bool:
-        return self.storage.put_if_empty(RESULT + key, self.encode_value(data))
+    def put_if_empty(self, key: str, data: Any, ttl: float | None = None) -> bool:
+        return self.storage.put_if_empty(RESULT + key, self.encode_value(data), ttl)
 
     def get(self, key: str, peek: bool = False) -> Any:
         data = self.storage.peek(RESULT + key) if peek else self.storage.pop(RESULT + key)
@@ -357,7 +404,9 @@ class Huey:
         self.storage.put(key, canonical_json({"until": ts, "once": once, "at": time.time()}))
 
     def revoke_all(
-        self, name: str | TaskWrapper, revoke_until: dt.datetime | float | None = None,
+        self,
+        name: str | TaskWrapper,
+        revoke_until: dt.datetime | float | None = None,
         revoke_once: bool = False,
     ) -> None:
         """Revoke every instance of a task, by task name (or the task itself)."""
@@ -367,7 +416,9 @@ class Huey:
         return self.storage.delete(REVOKE_TASK + _name(name))
 
     def revoke_by_id(
-        self, task_id: str, revoke_until: dt.datetime | float | None = None,
+        self,
+        task_id: str,
+        revoke_until: dt.datetime | float | None = None,
         revoke_once: bool = True,
     ) -> None:
         self._revoke(REVOKE_ID + task_id, revoke_until, revoke_once)
@@ -395,7 +446,10 @@ class Huey:
         return rec
 
     def is_revoked(
-        self, target: Task | Result | TaskWrapper | str, timestamp: float | None = None
+        self,
+        target: Task | Result | TaskWrapper | str,
+        timestamp: float | None = None,
+        peek: bool = True,
     ) -> bool:
         """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
         if isinstance(target, (Task, Result)):
@@ -422,8 +476,12 @@ class Huey:
         return True
 
     def reschedule(
-        self, result: Result, eta: dt.datetime | float | None, delay: float | dt.timedelta | None,
-        expires: float | dt.timedelta | dt.datetime | None, priority: int | None,
+        self,
+        result: Result,
+        eta: dt.datetime | float | None,
+        delay: float | dt.timedelta | None,
+        expires: float | dt.timedelta | dt.datetime | None,
+        priority: int | None,
         preserve_pipeline: bool,
     ) -> Result:
         result.revoke()
@@ -437,7 +495,7 @@ class Huey:
             task.expires = None
             self._set_expiry(task, expires)
         handle = self.enqueue(task)
-        return handle if isinstance(handle, Result) else handle[0]
+        return handle if isinstance(handle, Result) else next(iter(handle))
 
     # --- locks and rate limits -------------------------------------------------------------
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
@@ -446,12 +504,17 @@ class Huey:
     def is_locked(self, lock_name: str) -> bool:
         return self.storage.peek(LOCK + lock_name) is not None
 
-    def flush_locks(self, *names: str) -> list[str]:
+    def flush_locks(self, *names: str) -> set[str]:
+        """Clear the named locks (all locks when none are named); return those cleared."""
         keys = [LOCK + n for n in names] if names else self.storage.keys(LOCK)
-        return [k[len(LOCK) :] for k in keys if self.storage.delete(k)]
+        return {k[len(LOCK) :] for k in keys if self.storage.delete(k)}
 
-    def rate_limit(self, name: str, limit: int, per: float) -> RateLimit:
-        return RateLimit(self.storage, "ratelimit:" + name, limit, per)
+    def rate_limit(self, name: str, limit: int, per: float, retry: bool = True) -> RateLimit:
+        """At most ``limit`` calls per ``per`` seconds (fixed windows), across workers.
+
+        Over the limit, :class:`RateLimitExceeded` is raised; with ``retry=True`` the
+        worker retries the task when the window ends, without spending a retry."""
+        return RateLimit(self.storage, name, limit, per, retry)
 
     # --- inspection helpers (the read model lives in engine.inspect) -----------------------
     def pending_count(self) -> int:
@@ -489,8 +552,11 @@ class Huey:
 
     def run_hooks(self, kind: str, *args: Any) -> None:
         registry = {"startup": self._startup, "shutdown": self._shutdown}[kind]
-        for hook in list(registry.values()):
-            hook(*args)
+        for name, hook in list(registry.items()):
+            try:
+                hook(*args)
+            except Exception:
+                logging.getLogger("engine.api").exception("%s hook %s failed", kind, name)
 
 
 def _name(target: str | TaskWrapper) -> str:

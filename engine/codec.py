@@ -63,8 +63,9 @@ import hashlib
 import hmac
 import json
 import pickle
+import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -281,13 +282,30 @@ def _from_string(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
     return decode
 
 
+_OFFSET = re.compile(r"([+-])(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{6}))?)?$")
+
+
+def _parse_datetime(text: str) -> datetime:
+    """``datetime.fromisoformat``, but reading a UTC offset with microseconds itself:
+    Python 3.11 reads ``+00:00:00.000001`` as UTC."""
+    match = _OFFSET.search(text) if len(text) > 19 else None
+    if match is None:
+        return datetime.fromisoformat(text)
+    sign, hh, mm, ss, us = match.groups()
+    offset = timedelta(
+        hours=int(hh), minutes=int(mm), seconds=int(ss or 0), microseconds=int(us or 0)
+    )
+    naive = datetime.fromisoformat(text[: match.start()])
+    return naive.replace(tzinfo=timezone(-offset if sign == "-" else offset))
+
+
 # tag -> (decoder, what its payload must be, for error messages)
 _TAG_DECODERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "$tuple": (_decode_tuple, "a list"),
     "$set": (_decode_set, "a list of hashable items"),
     "$frozenset": (_decode_frozenset, "a list of hashable items"),
     "$dict": (_decode_dict_pairs, "a list of [key, value] pairs with hashable keys"),
-    "$datetime": (_from_string(datetime.fromisoformat), "an ISO 8601 datetime string"),
+    "$datetime": (_from_string(_parse_datetime), "an ISO 8601 datetime string"),
     "$date": (_from_string(date.fromisoformat), "an ISO 8601 date string"),
     "$time": (_from_string(time.fromisoformat), "an ISO 8601 time string"),
     "$timedelta": (_decode_timedelta, "a list of 3 ints [days, seconds, microseconds]"),

@@ -135,7 +135,8 @@ class Consumer:
             if report.requeued or report.dead:
                 log.warning(
                     "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
-                    len(report.requeued), len(report.dead),
+                    len(report.requeued),
+                    len(report.dead),
                 )
             self._next_recovery = now + self.recovery_interval
         wait = self.scheduler.step(now)
@@ -157,8 +158,10 @@ class Consumer:
         return max(0.0, wait)
 
     def _done(self) -> bool:
-        return self.max_tasks is not None and self._claimed_total >= self.max_tasks and not (
-            self.workers - self.idle
+        return (
+            self.max_tasks is not None
+            and self._claimed_total >= self.max_tasks
+            and not (self.workers - self.idle)
         )
 
     def loop(self) -> None:
@@ -167,7 +170,9 @@ class Consumer:
             try:
                 wait = self.step(self.clock())
                 if self._store_down_since is not None:
-                    log.warning("store reachable again after %.1fs", time.time() - self._store_down_since)
+                    log.warning(
+                        "store reachable again after %.1fs", time.time() - self._store_down_since
+                    )
                     self._store_down_since = None
             except StoreUnavailable as exc:
                 if self._store_down_since is None:

@@ -32,8 +32,18 @@ from .task import Task
 
 VERSION = 1
 
-_OPTIONS = ("eta", "retries", "retry_delay", "retry_backoff", "priority", "expires",
-            "timeout", "enqueued_at", "attempt")
+_OPTIONS = (
+    "eta",
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "priority",
+    "expires",
+    "timeout",
+    "enqueued_at",
+    "attempt",
+    "chord",
+)
 
 
 class Envelope:

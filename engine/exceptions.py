@@ -34,7 +34,18 @@ class TaskLockedException(EngineError):
 
 
 class RateLimitExceeded(EngineError):
-    """A rate limit refused the call."""
+    """A rate limit refused the call; ``delay`` is the wait until its window ends.
+
+    With ``retry=True`` the worker retries the task then, even without retries left.
+    """
+
+    def __init__(self, key: str = "", delay: float = 0.0, retry: bool = True) -> None:
+        self.key, self.delay, self.retry = key, delay, retry
+        super().__init__(f"rate limit {key!r} exceeded: retry in {delay:.1f}s")
+
+
+class TaskTimeout(EngineError):
+    """A task ran past its ``timeout`` (enforced in process workers, cooperative in threads)."""
 
 
 class CancelExecution(EngineError):

@@ -77,8 +77,14 @@ class Inspector:
         counts = storage.counts()
         live = [c for c, until in storage.consumers(now).items() if until >= now]
         return Overview(
-            self.huey.name, storage.describe(), counts.ready, counts.scheduled,
-            counts.running, counts.dead, len(live), now,
+            self.huey.name,
+            storage.describe(),
+            counts.ready,
+            counts.scheduled,
+            counts.running,
+            counts.dead,
+            len(live),
+            now,
         )
 
     def pending(self, offset: int = 0, limit: int = 50) -> list[TaskInfo]:
@@ -107,6 +113,11 @@ class Inspector:
         if loc is None:
             return None
         return _info(
-            loc.data, loc.state, eta=loc.eta, consumer=loc.consumer,
-            deliveries=loc.deliveries, reason=loc.reason, error=loc.error,
+            loc.data,
+            loc.state,
+            eta=loc.eta,
+            consumer=loc.consumer,
+            deliveries=loc.deliveries,
+            reason=loc.reason,
+            error=loc.error,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -50,7 +51,9 @@ class TaskLock:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.release()
@@ -65,22 +68,49 @@ class TaskLock:
 
 
 class RateLimit:
-    """At most ``limit`` calls per ``per`` seconds (fixed windows), across processes."""
+    """At most ``limit`` calls per ``per`` seconds (fixed windows), across processes.
 
-    def __init__(self, storage: Storage, key: str, limit: int, per: float) -> None:
-        self.storage, self.key, self.limit, self.per = storage, key, limit, per
+    ``with`` block or decorator; over the limit raises :class:`RateLimitExceeded`
+    carrying the seconds left in the window."""
 
-    def allow(self, now: float) -> bool:
-        window = int(now // self.per)
-        return self.storage.incr(f"{self.key}:{window}", self.per * 2) <= self.limit
+    def __init__(self, storage: Storage, name: str, limit: int, per: float, retry: bool = True):
+        if limit < 1 or per <= 0:
+            raise ValueError("rate_limit needs limit >= 1 and per > 0")
+        self.storage, self.name, self.limit, self.per, self.retry = (
+            storage,
+            name,
+            limit,
+            per,
+            retry,
+        )
+
+    def _key(self, now: float) -> str:
+        return f"ratelimit:{self.name}:{int(now // self.per)}"
+
+    def acquire(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if self.storage.incr(self._key(now), self.per * 2) > self.limit:
+            left = self.per - (now % self.per)
+            raise RateLimitExceeded(self.name, left, self.retry)
+
+    def current_usage(self, now: float | None = None) -> int:
+        data = self.storage.peek(self._key(time.time() if now is None else now))
+        return int(data) if data else 0
+
+    def reset(self) -> None:
+        self.storage.flush_keys(f"ratelimit:{self.name}:")
+
+    def __enter__(self) -> RateLimit:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        import time
-
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            if not self.allow(time.time()):
-                raise RateLimitExceeded(f"rate limit {self.key} exceeded")
+            self.acquire()
             return fn(*args, **kwargs)
 
         return inner

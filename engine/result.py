@@ -57,8 +57,12 @@ class Result:
         return self.huey._unwrap_result(self._value, self.task)
 
     def _wait(
-        self, timeout: float | None, backoff: float, max_delay: float,
-        revoke_on_timeout: bool, preserve: bool,
+        self,
+        timeout: float | None,
+        backoff: float,
+        max_delay: float,
+        revoke_on_timeout: bool,
+        preserve: bool,
     ) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
@@ -107,8 +111,9 @@ class ResultGroup:
     def __init__(self, results: list[Result]) -> None:
         self._results = results
 
-    def __getitem__(self, i: int) -> Result:
-        return self._results[i]
+    def __getitem__(self, i: int) -> Any:
+        """As in huey: the *value* of result ``i``, waiting for it (iterate for handles)."""
+        return self._results[i].get(blocking=True)
 
     def __iter__(self) -> Iterator[Result]:
         return iter(self._results)

@@ -17,7 +17,6 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     from .api import Huey
 
@@ -31,8 +30,12 @@ START_GRACE = 10.0
 
 class Scheduler:
     def __init__(
-        self, huey: Huey, periodic: bool = True, utc: bool | None = None,
-        interval: float = 1.0, slot_ttl: float = 3600.0,
+        self,
+        huey: Huey,
+        periodic: bool = True,
+        utc: bool | None = None,
+        interval: float = 1.0,
+        slot_ttl: float = 3600.0,
     ) -> None:
         self.huey = huey
         self.periodic = periodic

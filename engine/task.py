@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, TaskTimeout
 from .storage.base import new_task_id
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Task:
     eta: float | None = None
     retries: int = 0
     retry_delay: float = 0.0
-    retry_backoff: float = 1.0
+    retry_backoff: float = 0.0
     priority: int = 0
     expires: float | None = None  # absolute epoch seconds, resolved at enqueue
     timeout: float | None = None
@@ -44,6 +45,26 @@ class Task:
     huey: Huey | None = field(default=None, repr=False, compare=False)
     # Relative expiry given at .s() time, resolved to ``expires`` at enqueue.
     expires_in: float | None = field(default=None, repr=False, compare=False)
+    chord: dict[str, Any] | None = None  # {"id", "size", "index", "callback": envelope record}
+    # Set by the worker while the task runs (not part of the message).
+    deadline: float | None = field(default=None, repr=False, compare=False)
+    runtime: float | None = field(default=None, repr=False, compare=False)
+
+    # --- cooperative timeouts (pass context=True to get the task) -----------------
+    @property
+    def time_remaining(self) -> float:
+        if self.deadline is None:
+            return float("inf")
+        return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def is_timed_out(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def check_timeout(self) -> None:
+        """Raise :class:`TaskTimeout` if this task has run past its ``timeout``."""
+        if self.is_timed_out:
+            raise TaskTimeout(f"timeout {self.timeout}s")
 
     def then(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> Task:
         """Append a stage to the end of this pipeline; returns the head, for chaining."""
@@ -73,6 +94,19 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.name}, id={self.id})"
+
+
+RESERVED = (
+    "id",
+    "eta",
+    "delay",
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "priority",
+    "expires",
+    "timeout",
+)
 
 
 def _as_task(task: TaskWrapper | Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
@@ -106,7 +140,7 @@ class TaskWrapper:
         name: str | None = None,
         retries: int = 0,
         retry_delay: float = 0,
-        retry_backoff: float = 1.0,
+        retry_backoff: float = 0.0,
         priority: int | None = None,
         expires: float | dt.timedelta | dt.datetime | None = None,
         timeout: float | None = None,
@@ -136,8 +170,18 @@ class TaskWrapper:
 
     # --- building calls ---------------------------------------------------------
     def s(self, *args: Any, **kwargs: Any) -> Task:
-        """A call of this task, not yet enqueued (pipelines start here)."""
-        return self._task(args, kwargs)
+        """A call of this task, not yet enqueued (pipelines start here).
+
+        As in huey, the keyword arguments ``id, eta, delay, retries, retry_delay,
+        retry_backoff, priority, expires, timeout`` set options of this call and
+        are not passed to the function (pass such parameters positionally).
+        """
+        opts = {k: kwargs.pop(k) for k in RESERVED if k in kwargs}
+        eta, delay = opts.pop("eta", None), opts.pop("delay", None)
+        task = self._task(args, kwargs, **opts)
+        if eta is not None or delay is not None:
+            task.eta = self.huey.resolve_eta(eta, delay)
+        return task
 
     def _task(
         self,
@@ -147,8 +191,10 @@ class TaskWrapper:
         id: str | None = None,
         retries: int | None = None,
         retry_delay: float | None = None,
+        retry_backoff: float | None = None,
         priority: int | None = None,
         expires: float | dt.timedelta | dt.datetime | None = None,
+        timeout: float | None = None,
     ) -> Task:
         task = Task(
             name=self.name,
@@ -156,9 +202,9 @@ class TaskWrapper:
             kwargs=dict(kwargs or {}),
             retries=self.retries if retries is None else retries,
             retry_delay=self.retry_delay if retry_delay is None else retry_delay,
-            retry_backoff=self.retry_backoff,
+            retry_backoff=self.retry_backoff if retry_backoff is None else retry_backoff,
             priority=self.priority if priority is None else priority,
-            timeout=self.timeout,
+            timeout=self.timeout if timeout is None else timeout,
             huey=self.huey,
         )
         if id is not None:
@@ -184,11 +230,22 @@ class TaskWrapper:
         expires: float | dt.timedelta | dt.datetime | None = None,
         id: str | None = None,
         convert_utc: bool = True,
+        retry_backoff: float | None = None,
+        timeout: float | None = None,
     ) -> Result:
         """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`)."""
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise ConfigurationError("schedule(kwargs=...) must be a dict")
         task = self._task(
-            args or (), kwargs, id=id, retries=retries, retry_delay=retry_delay,
-            priority=priority, expires=expires,
+            args or (),
+            kwargs,
+            id=id,
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            priority=priority,
+            expires=expires,
+            timeout=timeout,
         )
         task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
         return self.huey.enqueue(task)
@@ -203,7 +260,9 @@ class TaskWrapper:
         return self.func(*args, **kwargs)
 
     # --- revocation ---------------------------------------------------------------------
-    def revoke(self, revoke_until: dt.datetime | float | None = None, revoke_once: bool = False) -> None:
+    def revoke(
+        self, revoke_until: dt.datetime | float | None = None, revoke_once: bool = False
+    ) -> None:
         """Stop every instance of this task (until a time, once, or until restored)."""
         self.huey.revoke_all(self.name, revoke_until=revoke_until, revoke_once=revoke_once)
 

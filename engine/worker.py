@@ -7,11 +7,18 @@ the task running (to be recovered and delivered again) or fully done.
 
 A message that cannot be decoded, or names a task this process does not know,
 is dead-lettered with the reason instead of crashing the worker.
+
+Exceptions follow huey 3: ``RetryTask`` and a rate limit with ``retry=True``
+retry without spending a retry; a held lock, a timeout or any other error
+spend one; ``CancelExecution`` drops the call (or retries it with
+``retry=True``). Only the final failure stores an error result, fails the later
+stages of a pipeline, runs the ``.error()`` handler and dead-letters the task.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -24,6 +31,7 @@ from .exceptions import (
     RateLimitExceeded,
     RetryTask,
     TaskLockedException,
+    TaskTimeout,
 )
 from .signals import (
     SIGNAL_CANCELED,
@@ -35,6 +43,7 @@ from .signals import (
     SIGNAL_RATE_LIMITED,
     SIGNAL_RETRYING,
     SIGNAL_REVOKED,
+    SIGNAL_TIMEOUT,
 )
 from .storage.base import Claimed, Message, Outcome
 from .task import Task, TaskWrapper
@@ -47,17 +56,18 @@ log = logging.getLogger("engine.worker")
 REASON_MALFORMED = "malformed"
 REASON_UNKNOWN = "unknown task"
 REASON_FAILED = "failed"
+CHORD_TTL = 7 * 86400.0
 
 
 def extend_args(task: Task, value: Any) -> None:
-    """Feed a stage's return value to the next stage: tuple → ``*args``,
-    dict → ``**kwargs``, None → nothing, anything else → one more argument."""
+    """Feed a stage's return value to the next stage: tuple → more ``*args``,
+    dict → ``**kwargs`` (not overriding ones given), None → nothing, else one more arg."""
     if value is None or value == ():
         return
     if isinstance(value, tuple):
         task.args = task.args + value
     elif isinstance(value, dict):
-        task.kwargs = {**task.kwargs, **value}
+        task.kwargs = {**value, **task.kwargs}
     else:
         task.args = task.args + (value,)
 
@@ -74,7 +84,11 @@ def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
 
 
 class Worker:
-    """Executes tasks for one consumer id; ``step(now)`` claims and runs one."""
+    """Executes tasks for one consumer id; ``step(now)`` claims and runs one.
+
+    Thread-safe: the consumer's worker threads share one Worker. ``current``
+    maps the ids running now to (task name, start time) for the registry.
+    """
 
     def __init__(
         self,
@@ -89,6 +103,8 @@ class Worker:
         self.clock = clock
         self.processed = 0
         self.failed = 0
+        self.current: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
 
     @property
     def storage(self) -> Any:
@@ -115,7 +131,13 @@ class Worker:
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.huey = self.huey
-        return self._execute(wrapper, task)
+        with self._lock:
+            self.current[task.id] = (task.name, self.clock())
+        try:
+            return self._execute(wrapper, task)
+        finally:
+            with self._lock:
+                self.current.pop(task.id, None)
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
         refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
@@ -124,29 +146,45 @@ class Worker:
         return refused
 
     def _skip_reason(self, task: Task, now: float) -> str | None:
-        if task.expires is not None and now > task.expires:
-            return SIGNAL_EXPIRED
         if self.huey.consume_revocation(task, now):
             return SIGNAL_REVOKED
+        if task.expires is not None and now > task.expires:
+            return SIGNAL_EXPIRED
         return None
+
+    def _pre_execute(self, task: Task) -> CancelExecution | None:
+        for hook in list(self.huey._pre_execute.values()):
+            try:
+                hook(task)
+            except CancelExecution as exc:
+                return exc
+            except Exception:
+                log.exception("pre_execute hook failed for %s", task.id)
+        return None
+
+    def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
+        self.huey.signals.send(signal, task)
+        outcome = outcome or Outcome(results=self._chord_results(task, {"skipped": True}))
+        refused = self._finish(task.id, outcome)
+        if not refused:
+            self._chord_report(task)
+        return refused
 
     def _execute(self, wrapper: TaskWrapper, task: Task) -> str | None:
         send = self.huey.signals.send
         now = self.clock()
         skipped = self._skip_reason(task, now)
         if skipped:
-            send(skipped, task)
-            return self._finish(task.id, Outcome())
-        try:
-            for hook in list(self.huey._pre_execute.values()):
-                hook(task)
-        except CancelExecution as exc:
-            send(SIGNAL_CANCELED, task)
-            if exc.retry or (exc.retry is None and task.retries):
-                return self._finish(task.id, self._retry(task, now))
-            return self._finish(task.id, Outcome())
+            return self._skip(task, skipped)
+        cancel = self._pre_execute(task)
+        if cancel is not None:
+            if cancel.retry or (cancel.retry is None and task.retries):
+                return self._skip(task, SIGNAL_CANCELED, self._retry(task, now, spend=True))
+            return self._skip(task, SIGNAL_CANCELED)
         send(SIGNAL_EXECUTING, task)
         started = time.monotonic()
+        if task.timeout:
+            task.deadline = started + task.timeout
         value: Any = None
         exception: BaseException | None = None
         try:
@@ -155,30 +193,32 @@ class Worker:
             outcome = self._success(wrapper, task, value)
         except Exception as exc:
             exception = exc
-            outcome = self._failure(task, exc, traceback.format_exc())
-        duration = time.monotonic() - started
+            outcome = self._failure(wrapper, task, exc, traceback.format_exc())
+        task.runtime = time.monotonic() - started
         refused = self._finish(task.id, outcome)
+        if not refused:
+            self._chord_report(task)
         for hook in list(self.huey._post_execute.values()):
             try:
                 hook(task, value, exception)
             except Exception:
                 log.exception("post_execute hook failed for %s", task.id)
+        with self._lock:
+            if exception is None:
+                self.processed += 1
+            else:
+                self.failed += 1
         if not refused and exception is None:
-            self.processed += 1
-            send(SIGNAL_COMPLETE, task, duration)
-        elif exception is not None:
-            self.failed += 1
+            send(SIGNAL_COMPLETE, task)
         return refused
 
     # --- outcomes ---------------------------------------------------------------
-    def _store(self, task: Task, wrapper: TaskWrapper | None) -> bool:
-        return self.huey.results and (wrapper is None or wrapper.periodic is None)
-
     def _success(self, wrapper: TaskWrapper, task: Task, value: Any) -> Outcome:
         huey = self.huey
         results: list[tuple[str, bytes]] = []
-        if self._store(task, wrapper) and (value is not None or huey.store_none):
+        if huey.results and wrapper.periodic is None and (value is not None or huey.store_none):
             results.append(("result:" + task.id, huey.encode_value(value)))
+        results += self._chord_results(task, {"value": value})
         enqueue = []
         if task.on_complete is not None:
             nxt = replace(task.on_complete, huey=huey)
@@ -189,44 +229,66 @@ class Worker:
     def _message(self, task: Task) -> Message:
         now = self.clock()
         task.enqueued_at = now
-        if task.expires_in is not None and task.expires is None:
+        if task.expires_in is not None:
             task.expires = now + task.expires_in
         return Message(task.id, self.huey.envelope.encode(task), task.priority)
 
-    def _failure(self, task: Task, exc: Exception, tb: str) -> Outcome:
+    def _failure(self, wrapper: TaskWrapper, task: Task, exc: Exception, tb: str) -> Outcome:
         send = self.huey.signals.send
         now = self.clock()
-        if isinstance(exc, (TaskLockedException, RateLimitExceeded)):
-            locked = isinstance(exc, TaskLockedException)
-            log.warning("task %s %s not run: %s", task.name, task.id, exc)
-            send(SIGNAL_LOCKED if locked else SIGNAL_RATE_LIMITED, task)
-            if task.retries:
-                return self._retry(task, now)
-            return self._give_up(task, exc, tb, dead=False)
         if isinstance(exc, RetryTask):
-            log.info("task %s asked for a retry", task.id)
-            return self._retry(task, now, exc, explicit=True)
-        log.error("task %s %s failed: %r", task.name, task.id, exc)
-        send(SIGNAL_ERROR, task, exc)
+            log.info("task %s %s asked to be retried", task.name, task.id)
+            return self._retry(task, now, exc=exc, spend=False)
+        if isinstance(exc, RateLimitExceeded):
+            send(SIGNAL_RATE_LIMITED, task)
+            if exc.retry or task.retries:
+                delay = task.retry_delay or exc.delay
+                return self._retry(task, now, at=now + delay, spend=not exc.retry)
+        elif isinstance(exc, CancelExecution):
+            send(SIGNAL_CANCELED, task)
+            if exc.retry or (exc.retry is None and task.retries):
+                return self._retry(task, now, spend=not task.retries == 0)
+            return Outcome(results=self._chord_results(task, {"skipped": True}))
+        elif isinstance(exc, TaskLockedException):
+            log.warning("task %s %s not run: %s", task.name, task.id, exc)
+            send(SIGNAL_LOCKED, task)
+        elif isinstance(exc, TaskTimeout):
+            log.error("task %s %s timed out: %s", task.name, task.id, exc)
+            send(SIGNAL_TIMEOUT, task)
+        else:
+            log.error("task %s %s failed: %r", task.name, task.id, exc)
+            send(SIGNAL_ERROR, task, exc)
         if task.retries:
             return self._retry(task, now)
-        return self._give_up(task, exc, tb, dead=True)
+        locked = isinstance(exc, (TaskLockedException, RateLimitExceeded))
+        return self._give_up(wrapper, task, exc, tb, dead=not locked)
 
     def _retry(
-        self, task: Task, now: float, exc: RetryTask | None = None, explicit: bool = False
+        self,
+        task: Task,
+        now: float,
+        exc: RetryTask | None = None,
+        at: float | None = None,
+        spend: bool = True,
     ) -> Outcome:
+        """The same call again (same id): now, at ``at``, at the RetryTask's time, or
+        after ``retry_delay`` (which then grows by ``retry_backoff`` for the next one)."""
         again = replace(
-            task, retries=task.retries if explicit and not task.retries else task.retries - 1,
+            task,
+            retries=max(0, task.retries - 1) if spend else task.retries,
             attempt=task.attempt + 1,
+            deadline=None,
+            runtime=None,
         )
-        delay = task.retry_delay * (task.retry_backoff ** (task.attempt - 1))
-        eta = None
+        eta = at
         if exc is not None and exc.eta is not None:
             eta = self.huey.to_timestamp(exc.eta)
         elif exc is not None and exc.delay is not None:
             eta = now + float(exc.delay)
-        elif delay > 0:
-            eta = now + delay
+        elif eta is None and task.retry_delay > 0:
+            eta = now + task.retry_delay
+            if task.retry_backoff:
+                again.retry_delay = task.retry_delay * task.retry_backoff
         again.eta = eta
         self.huey.signals.send(SIGNAL_RETRYING, again)
         msg = Message(again.id, self.huey.envelope.encode(again), again.priority)
@@ -234,26 +296,68 @@ class Worker:
             return Outcome(enqueue=[msg])
         return Outcome(schedule=[(msg, eta)])
 
-    def _give_up(self, task: Task, exc: Exception, tb: str, dead: bool) -> Outcome:
+    def _give_up(
+        self, wrapper: TaskWrapper, task: Task, exc: Exception, tb: str, dead: bool
+    ) -> Outcome:
         huey = self.huey
         meta = error_metadata(task, exc, tb)
         results = []
-        if huey.results:
+        if huey.results and wrapper.periodic is None:
             results.append(("result:" + task.id, huey.encode_error(meta)))
             # Later stages of a pipeline will never run: fail their results too.
             node = task.on_complete
             while node is not None:
-                upstream = dict(meta, error=f"pipeline stage {task.name} ({task.id}) failed: "
-                                f"{meta['error']}", task_id=node.id, task=node.name)
-                results.append(("result:" + node.id, huey.encode_error(upstream)))
+                results.append(("result:" + node.id, huey.encode_error(meta)))
                 node = node.on_complete
+        results += self._chord_results(task, {"error": meta})
         enqueue = []
         if task.on_error is not None:
             handler = replace(task.on_error, huey=huey)
-            extend_args(handler, ({k: meta[k] for k in ("error", "type", "traceback", "task_id")},))
+            info = {k: meta[k] for k in ("error", "type", "traceback", "task_id")}
+            extend_args(handler, (info,))
             enqueue.append(self._message(handler))
         last_line = (tb.strip().splitlines() or [repr(exc)])[-1]
         return Outcome(
-            results=results, result_ttl=huey.result_ttl, enqueue=enqueue,
+            results=results,
+            result_ttl=huey.result_ttl,
+            enqueue=enqueue,
             dead=(REASON_FAILED, f"{last_line}\n{tb}") if dead else None,
         )
+
+    # --- chords -------------------------------------------------------------------
+    def _chord_results(self, task: Task, rec: dict[str, Any]) -> list[tuple[str, bytes]]:
+        if not task.chord:
+            return []
+        if "value" in rec:
+            data = self.huey.encode_value(rec["value"])
+        elif "error" in rec:
+            data = self.huey.encode_error(rec["error"])
+        else:
+            data = b'{"skipped":true}'
+        return [(f"chord:{task.chord['id']}:{task.chord['index']}", data)]
+
+    def _chord_report(self, task: Task) -> None:
+        """Count this member in; the last one in enqueues the callback."""
+        ch = task.chord
+        if not ch:
+            return
+        storage, cid, size = self.storage, ch["id"], int(ch["size"])
+        if storage.incr(f"chord:{cid}", CHORD_TTL) != size:
+            return
+        from .chord import SKIPPED, Error
+
+        values: list[Any] = []
+        for index in range(size):
+            data = storage.pop(f"chord:{cid}:{index}")
+            rec = self.huey.decode_value(data) if data else {"skipped": True}
+            if "value" in rec:
+                values.append(rec["value"])
+            elif "error" in rec:
+                values.append(Error(rec["error"]))
+            else:
+                values.append(SKIPPED)
+        storage.delete(f"chord:{cid}")
+        callback = self.huey.envelope.task(ch["callback"])
+        callback.huey = self.huey
+        extend_args(callback, (values,))
+        storage.enqueue([self._message(callback)])

@@ -1,69 +1,21 @@
 """``hueyctl demo``: a worker with sample tasks and steady traffic on the embedded store.
 
-The sample application (``hueyctl.demo.huey``) has the guide's tasks, a pipeline,
-a periodic task and a flaky task that fails and retries, on an SQLite file, so
-the demo needs no server.
+The sample application lives in ``hueyctl.demo_app`` (imported only here).
 """
 
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import datetime
-from pathlib import Path
 
 import click
 
-from engine import SqliteHuey, TaskException, crontab
+from engine import TaskException
 from engine.inspect import Inspector
 
 from .cli import friendly, main
-
-DB_ENV = "HUEYCTL_DEMO_DB"
-huey = SqliteHuey("demo", filename=os.environ.get(DB_ENV, str(Path(tempfile.gettempdir()) / "hueyctl-demo.db")))
-
-
-@huey.task()
-def count_beans(num: int) -> str:
-    return "Counted %s beans" % num
-
-
-@huey.task()
-def add(a: int, b: int) -> int:
-    return a + b
-
-
-@huey.task(retries=2, retry_delay=1)
-def flaky(n: int) -> int:
-    time.sleep(random.random() * 0.05)
-    if random.random() < 0.3:
-        raise RuntimeError(f"flaky task {n} failed")
-    return n
-
-
-@huey.task()
-def slow(seconds: float) -> float:
-    time.sleep(seconds)
-    return seconds
-
-
-@huey.periodic_task(crontab(minute="*"))
-def print_time() -> None:
-    print(datetime.now())
-
-
-def _traffic(i: int) -> None:
-    count_beans(i)
-    if i % 3 == 0:
-        huey.enqueue(add.s(1, 2).then(add, 3).then(add, 4))
-    if i % 5 == 0:
-        flaky(i)
-    if i % 7 == 0:
-        slow.schedule(args=(0.2,), delay=2)
 
 
 @main.command()
@@ -73,14 +25,27 @@ def _traffic(i: int) -> None:
 @friendly
 def demo(duration: float | None, rate: float, workers: int) -> None:
     """Run a worker with sample tasks and steady traffic on an SQLite file (no set-up)."""
+    from .demo_app import DB_ENV, _traffic, add, huey
+
     db = huey.storage.describe().removeprefix("sqlite:///")
     env = dict(os.environ, **{DB_ENV: db})
     worker = subprocess.Popen(
-        [sys.executable, "-m", "hueyctl", "worker", "hueyctl.demo.huey", "-w", str(workers), "-q"],
+        [
+            sys.executable,
+            "-m",
+            "hueyctl",
+            "worker",
+            "hueyctl.demo_app.huey",
+            "-w",
+            str(workers),
+            "-q",
+        ],
         env=env,
     )
     inspector = Inspector(huey)
-    click.echo(f"demo: worker pid {worker.pid} on {huey.storage.describe()}; Ctrl-C stops", err=True)
+    click.echo(
+        f"demo: worker pid {worker.pid} on {huey.storage.describe()}; Ctrl-C stops", err=True
+    )
     started, i = time.monotonic(), 0
     try:
         while duration is None or time.monotonic() - started < duration:

@@ -41,29 +41,69 @@ def _banner(huey: Huey, consumer: Any, workers: int, periodic: bool) -> str:
 @main.command()
 @click.argument("app")
 @click.option("-w", "--workers", default=1, show_default=True, help="Worker threads.")
-@click.option("-k", "--worker-type", type=click.Choice(["thread"]), default="thread",
-              show_default=True, help="Worker type.")
+@click.option(
+    "-k",
+    "--worker-type",
+    type=click.Choice(["thread"]),
+    default="thread",
+    show_default=True,
+    help="Worker type.",
+)
 @click.option("-n", "--no-periodic", is_flag=True, help="Do not fire periodic tasks.")
-@click.option("-s", "--scheduler-interval", default=1.0, show_default=True,
-              help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")
+@click.option(
+    "-s",
+    "--scheduler-interval",
+    default=1.0,
+    show_default=True,
+    help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.",
+)
 @click.option("-o", "--localtime", is_flag=True, help="Evaluate crontabs in local time.")
 @click.option("-u", "--utc", is_flag=True, help="Evaluate crontabs in UTC (the default).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 @click.option("-l", "--logfile", type=click.Path(dir_okay=False), help="Log to this file.")
 @click.option("-f", "--flush-locks", is_flag=True, help="Clear every task lock at start.")
-@click.option("-t", "--shutdown-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds running tasks get to finish on SIGTERM before being handed back.")
-@click.option("--lease", type=float, default=10.0, show_default=True,
-              help="Seconds without a heartbeat after which this worker's tasks are recovered.")
-@click.option("--max-deliveries", type=int, default=3, show_default=True,
-              help="Deliveries without finishing before a task is dead-lettered as poison.")
+@click.option(
+    "-t",
+    "--shutdown-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds running tasks get to finish on SIGTERM before being handed back.",
+)
+@click.option(
+    "--lease",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which this worker's tasks are recovered.",
+)
+@click.option(
+    "--max-deliveries",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Deliveries without finishing before a task is dead-lettered as poison.",
+)
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
 @friendly
-def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
-           scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
-           logfile: str | None, flush_locks: bool, shutdown_timeout: float, lease: float,
-           max_deliveries: int, max_tasks: int | None) -> None:
+def worker(
+    app: str,
+    workers: int,
+    worker_type: str,
+    no_periodic: bool,
+    scheduler_interval: float,
+    localtime: bool,
+    utc: bool,
+    verbose: bool,
+    quiet: bool,
+    logfile: str | None,
+    flush_locks: bool,
+    shutdown_timeout: float,
+    lease: float,
+    max_deliveries: int,
+    max_tasks: int | None,
+) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey)."""
     if localtime and utc:
         raise click.UsageError("choose one of -o/--localtime and -u/--utc")
@@ -72,10 +112,15 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         raise ConfigurationError(f"{app!r} is a {type(huey).__name__}, not a Huey queue")
     _setup_logging(verbose, quiet, logfile)
     consumer = huey.create_consumer(
-        workers=workers, worker_type=worker_type, periodic=not no_periodic,
+        workers=workers,
+        worker_type=worker_type,
+        periodic=not no_periodic,
         utc=False if localtime else (True if utc else None),
-        scheduler_interval=scheduler_interval, flush_locks=flush_locks,
-        shutdown_timeout=shutdown_timeout, lease=lease, max_deliveries=max_deliveries,
+        scheduler_interval=scheduler_interval,
+        flush_locks=flush_locks,
+        shutdown_timeout=shutdown_timeout,
+        lease=lease,
+        max_deliveries=max_deliveries,
         max_tasks=max_tasks,
     )
     logging.getLogger("hueyctl").info(_banner(huey, consumer, workers, not no_periodic))

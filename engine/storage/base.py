@@ -47,6 +47,7 @@ __all__ = [
     "Outcome",
     "Recovered",
     "Running",
+    "StatRow",
     "Storage",
     "new_task_id",
 ]
@@ -120,6 +121,18 @@ class Outcome:
 class Recovered:
     requeued: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StatRow:
+    """Per-minute counters of one task name (``minute`` = epoch seconds // 60 * 60)."""
+
+    minute: int
+    task: str
+    count: int = 0
+    failures: int = 0
+    total: float = 0.0
+    max: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +242,28 @@ class Storage(ABC):
     @abstractmethod
     def consumers(self, now: float) -> dict[str, float]:
         """Consumers with a lease and when it ends (lapsed ones included until recovered)."""
+
+    # --- events and statistics ---------------------------------------------
+    @abstractmethod
+    def record(
+        self,
+        events: Sequence[bytes],
+        stats: Sequence[StatRow],
+        cap: int = 10_000,
+        ttl: float = 7200.0,
+    ) -> None:
+        """In one round trip: append events to the stream (keeping about the last
+        ``cap``) and add each row to its minute's counters (kept ``ttl`` seconds;
+        ``max`` is a maximum, the other fields are sums)."""
+
+    @abstractmethod
+    def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
+        """Events oldest first: those after the opaque id ``after``, or with
+        ``after=None`` the latest ``limit`` ones."""
+
+    @abstractmethod
+    def read_stats(self, since_minute: int) -> list[StatRow]:
+        """Counter rows of every minute >= ``since_minute``."""
 
     # --- key/value ---------------------------------------------------------
     @abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import collections
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from .base import (
     Outcome,
     Recovered,
     Running,
+    StatRow,
     Storage,
 )
 
@@ -50,6 +52,9 @@ class MemoryStorage(Storage):
         self._ready: list[tuple[int, str]] = []  # sorted claim order
         self._leases: dict[str, float] = {}
         self._kv: dict[str, tuple[bytes, float | None]] = {}
+        self._events: collections.deque[tuple[int, bytes]] = collections.deque()
+        self._event_seq = 0
+        self._stats: dict[tuple[int, str], StatRow] = {}
 
     # --- helpers (caller holds the lock) -----------------------------------
     def _add_ready(self, msg: Message, deliveries: int = 0) -> None:
@@ -195,9 +200,7 @@ class MemoryStorage(Storage):
 
     def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
         with self._lock:
-            items = sorted(
-                ((e.eta or 0.0, e.msg.id), e.msg) for e in self._by_state("scheduled")
-            )
+            items = sorted(((e.eta or 0.0, e.msg.id), e.msg) for e in self._by_state("scheduled"))
             return [(msg, key[0]) for key, msg in items[offset : offset + limit]]
 
     def running_items(self) -> list[Running]:
@@ -221,8 +224,15 @@ class MemoryStorage(Storage):
             if e is None:
                 return None
             return Located(
-                task_id, e.msg.data, e.state, e.msg.priority, e.eta, e.consumer,
-                e.deliveries, e.reason, e.error,
+                task_id,
+                e.msg.data,
+                e.state,
+                e.msg.priority,
+                e.eta,
+                e.consumer,
+                e.deliveries,
+                e.reason,
+                e.error,
             )
 
     def remove(self, task_id: str) -> bool:
@@ -253,6 +263,49 @@ class MemoryStorage(Storage):
     def consumers(self, now: float) -> dict[str, float]:
         with self._lock:
             return dict(self._leases)
+
+    # --- events and statistics -------------------------------------------------------
+    def record(
+        self,
+        events: Sequence[bytes],
+        stats: Sequence[StatRow],
+        cap: int = 10_000,
+        ttl: float = 7200.0,
+    ) -> None:
+        with self._lock:
+            for data in events:
+                self._event_seq += 1
+                self._events.append((self._event_seq, data))
+            while len(self._events) > cap:
+                self._events.popleft()
+            for row in stats:
+                old = self._stats.get((row.minute, row.task), StatRow(row.minute, row.task))
+                self._stats[(row.minute, row.task)] = StatRow(
+                    row.minute,
+                    row.task,
+                    old.count + row.count,
+                    old.failures + row.failures,
+                    old.total + row.total,
+                    max(old.max, row.max),
+                )
+            horizon = time.time() - ttl
+            for key in [k for k in self._stats if k[0] < horizon]:
+                del self._stats[key]
+
+    def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
+        with self._lock:
+            if after is None:
+                items = list(self._events)[-limit:]
+            else:
+                items = [e for e in self._events if e[0] > int(after)][:limit]
+            return [(str(seq), data) for seq, data in items]
+
+    def read_stats(self, since_minute: int) -> list[StatRow]:
+        with self._lock:
+            return sorted(
+                (r for (m, _), r in self._stats.items() if m >= since_minute),
+                key=lambda r: (r.minute, r.task),
+            )
 
     # --- key/value ---------------------------------------------------------------
     def _get(self, key: str) -> bytes | None:
@@ -313,7 +366,9 @@ class MemoryStorage(Storage):
 
     def keys(self, prefix: str) -> list[str]:
         with self._lock:
-            return sorted(k for k in list(self._kv) if k.startswith(prefix) and self._get(k) is not None)
+            return sorted(
+                k for k in list(self._kv) if k.startswith(prefix) and self._get(k) is not None
+            )
 
     def describe(self) -> str:
         return f"memory://{self.name}"

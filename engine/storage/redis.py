@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,7 @@ from .base import (
     Outcome,
     Recovered,
     Running,
+    StatRow,
     Storage,
 )
 
@@ -55,7 +57,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _WAKE_CAP = 64
 
-_TRIM_DEAD = """
+_TRIM_DEAD = (
+    """
 local function trim_dead(dead, deadinfo, msg, prio, cap, deliv)
   local extra = redis.call('ZCARD', dead) - cap
   if extra > 0 then
@@ -83,7 +86,9 @@ end
 local function prio_of(prio, id)
   return tonumber(redis.call('HGET', prio, id) or '0')
 end
-""" % _WAKE_CAP
+"""
+    % _WAKE_CAP
+)
 
 # KEYS: ready msg prio wake sched dead deadinfo ; ARGV: (id prio data)*
 _ENQUEUE = """
@@ -288,6 +293,25 @@ end
 return #ids
 """
 
+# KEYS: events stats_minute_keys* ; ARGV: cap ttl_ms n_events events* (slot task count
+# failures total max)*  -- slot = index of the row's minute key in KEYS (2-based)
+_RECORD = """
+local cap, ttl = tonumber(ARGV[1]), ARGV[2]
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*', 'e', ARGV[i])
+end
+for i = 4 + n, #ARGV, 6 do
+  local key, task = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
+  redis.call('HINCRBY', key, task .. '|count', ARGV[i + 2])
+  redis.call('HINCRBY', key, task .. '|failures', ARGV[i + 3])
+  redis.call('HINCRBYFLOAT', key, task .. '|total', ARGV[i + 4])
+  local old = tonumber(redis.call('HGET', key, task .. '|max') or '0')
+  if tonumber(ARGV[i + 5]) > old then redis.call('HSET', key, task .. '|max', ARGV[i + 5]) end
+  redis.call('PEXPIRE', key, ttl)
+end
+"""
+
 # KEYS: key ; ARGV: value
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -353,17 +377,37 @@ class RedisStorage(Storage):
         self.client = client or self._make_client(url, connection_pool, connection_params)
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
-        self._keys = {n: k(n) for n in (
-            "ready", "sched", "msg", "prio", "running", "deliv", "leases", "dead",
-            "deadinfo", "wake",
-        )}
+        self._keys = {
+            n: k(n)
+            for n in (
+                "ready",
+                "sched",
+                "msg",
+                "prio",
+                "running",
+                "deliv",
+                "leases",
+                "dead",
+                "deadinfo",
+                "wake",
+            )
+        }
         self._scripts = {
             name: self.client.register_script(_TRIM_DEAD + src)
             for name, src in {
-                "enqueue": _ENQUEUE, "schedule": _SCHEDULE, "promote": _PROMOTE,
-                "claim": _CLAIM, "finish": _FINISH, "recover": _RECOVER,
-                "release": _RELEASE, "remove": _REMOVE, "retry_dead": _RETRY_DEAD,
-                "flush": _FLUSH, "delete_if_equal": _DELETE_IF_EQUAL, "incr": _INCR,
+                "enqueue": _ENQUEUE,
+                "schedule": _SCHEDULE,
+                "promote": _PROMOTE,
+                "claim": _CLAIM,
+                "finish": _FINISH,
+                "recover": _RECOVER,
+                "release": _RELEASE,
+                "remove": _REMOVE,
+                "retry_dead": _RETRY_DEAD,
+                "flush": _FLUSH,
+                "record": _RECORD,
+                "delete_if_equal": _DELETE_IF_EQUAL,
+                "incr": _INCR,
             }.items()
         }
 
@@ -443,15 +487,30 @@ class RedisStorage(Storage):
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         keys = self._ks(
-            "running", "msg", "deliv", "leases", "ready", "sched", "prio", "dead",
-            "deadinfo", "wake",
+            "running",
+            "msg",
+            "deliv",
+            "leases",
+            "ready",
+            "sched",
+            "prio",
+            "dead",
+            "deadinfo",
+            "wake",
         )
         keys += [self._kv(key) for key, _ in outcome.results]
         reason, error = outcome.dead or ("", "")
         args: list[Any] = [
-            consumer, repr(now), task_id, len(outcome.results),
+            consumer,
+            repr(now),
+            task_id,
+            len(outcome.results),
             *(value for _, value in outcome.results),
-            _ms(outcome.result_ttl), reason, error, self.dead_cap, len(outcome.enqueue),
+            _ms(outcome.result_ttl),
+            reason,
+            error,
+            self.dead_cap,
+            len(outcome.enqueue),
         ]
         for m in outcome.enqueue:
             args += (m.id, m.priority, m.data)
@@ -604,6 +663,69 @@ class RedisStorage(Storage):
     def consumers(self, now: float) -> dict[str, float]:
         pairs = self.client.zrange(self._keys["leases"], 0, -1, withscores=True)
         return {c.decode(): float(until) for c, until in pairs}
+
+    # --- events and statistics -----------------------------------------------------------
+    @_translated
+    def record(
+        self,
+        events: Sequence[bytes],
+        stats: Sequence[StatRow],
+        cap: int = 10_000,
+        ttl: float = 7200.0,
+    ) -> None:
+        if not events and not stats:
+            return
+        keys = [self._k("events")]
+        slots: dict[int, int] = {}
+        args: list[Any] = [cap, _ms(ttl), len(events), *events]
+        for row in stats:
+            if row.minute not in slots:
+                keys.append(self._k(f"stats:{row.minute}"))
+                slots[row.minute] = len(keys)
+            args += (
+                slots[row.minute],
+                row.task,
+                row.count,
+                row.failures,
+                repr(row.total),
+                repr(row.max),
+            )
+        self._run("record", keys, args)
+
+    @_translated
+    def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
+        key = self._k("events")
+        if after is None:
+            items = list(reversed(self.client.xrevrange(key, "+", "-", count=limit)))
+        else:
+            items = self.client.xrange(key, f"({after}", "+", count=limit)
+        return [(i.decode(), fields[b"e"]) for i, fields in items]
+
+    @_translated
+    def read_stats(self, since_minute: int) -> list[StatRow]:
+        now_minute = int(time.time() // 60) * 60
+        minutes = list(range(since_minute, now_minute + 60, 60))[-1440:]
+        p = self.client.pipeline(transaction=False)
+        for m in minutes:
+            p.hgetall(self._k(f"stats:{m}"))
+        rows = []
+        for minute, fields in zip(minutes, p.execute(), strict=True):
+            by_task: dict[str, dict[str, float]] = {}
+            for f, v in fields.items():
+                task, _, name = f.decode().rpartition("|")
+                by_task.setdefault(task, {})[name] = float(v)
+            for task, c in sorted(by_task.items()):
+                rows.append(
+                    StatRow(
+                        minute,
+                        task,
+                        int(c.get("count", 0)),
+                        int(c.get("failures", 0)),
+                        c.get("total", 0.0),
+                        c.get("max", 0.0),
+                    )
+                )
+        return rows
 
     # --- key/value ---------------------------------------------------------------------
     def _kv(self, key: str) -> str:

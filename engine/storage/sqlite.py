@@ -7,6 +7,8 @@ is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
          deliveries, reason, error, failed_at)   PRIMARY KEY (queue, id)
     kv(queue, key, value BLOB, expires)          PRIMARY KEY (queue, key)
     lease(queue, consumer, until)                PRIMARY KEY (queue, consumer)
+    event(seq, queue, data BLOB)                 capped per queue by ``record``
+    stat(queue, minute, task, count, failures, total, max)
 
 A task is one row wherever it is (``state`` ready, scheduled, running or dead);
 every move is an UPDATE of that row. Indexes on ``(queue, state, priority DESC,
@@ -49,6 +51,7 @@ from .base import (
     Outcome,
     Recovered,
     Running,
+    StatRow,
     Storage,
 )
 
@@ -69,6 +72,12 @@ CREATE TABLE IF NOT EXISTS kv (queue TEXT NOT NULL, key TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (queue, expires);
 CREATE TABLE IF NOT EXISTS lease (queue TEXT NOT NULL, consumer TEXT NOT NULL,
     until REAL NOT NULL, PRIMARY KEY (queue, consumer));
+CREATE TABLE IF NOT EXISTS event (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS event_queue ON event (queue, seq);
+CREATE TABLE IF NOT EXISTS stat (queue TEXT NOT NULL, minute INTEGER NOT NULL,
+    task TEXT NOT NULL, count INTEGER NOT NULL, failures INTEGER NOT NULL,
+    total REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (queue, minute, task));
 COMMIT;
 """
 
@@ -373,6 +382,58 @@ class SqliteStorage(Storage):
     def consumers(self, now: float) -> dict[str, float]:
         return dict(self._read("SELECT consumer, until FROM lease WHERE queue = ? ORDER BY 1"))
 
+    # --- events and statistics ------------------------------------------------------------
+    def record(
+        self,
+        events: Sequence[bytes],
+        stats: Sequence[StatRow],
+        cap: int = 10_000,
+        ttl: float = 7200.0,
+    ) -> None:
+        if not events and not stats:
+            return
+        with self._tx() as conn:
+            for data in events:
+                self._x(conn, "INSERT INTO event (queue, data) VALUES (?, ?)", data)
+            if events:
+                self._x(
+                    conn,
+                    "DELETE FROM event WHERE queue = ?1 AND seq <= (SELECT seq FROM"
+                    " event WHERE queue = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                    cap,
+                )
+            for r in stats:
+                self._x(
+                    conn,
+                    "INSERT INTO stat VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT"
+                    " (queue, minute, task) DO UPDATE SET count = count + ?4, failures ="
+                    " failures + ?5, total = total + ?6, max = max(max, ?7)",
+                    r.minute,
+                    r.task,
+                    r.count,
+                    r.failures,
+                    r.total,
+                    r.max,
+                )
+            if stats:
+                self._x(conn, "DELETE FROM stat WHERE queue = ? AND minute < ?", time.time() - ttl)
+
+    def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
+        if after is None:
+            sql = "SELECT seq, data FROM event WHERE queue = ? ORDER BY seq DESC LIMIT ?"
+            rows = list(reversed(self._read(sql, limit)))
+        else:
+            sql = "SELECT seq, data FROM event WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?"
+            rows = self._read(sql, int(after), limit)
+        return [(str(seq), bytes(data)) for seq, data in rows]
+
+    def read_stats(self, since_minute: int) -> list[StatRow]:
+        sql = (
+            "SELECT minute, task, count, failures, total, max FROM stat WHERE queue = ?"
+            " AND minute >= ? ORDER BY minute, task"
+        )
+        return [StatRow(*row) for row in self._read(sql, since_minute)]
+
     # --- key/value --------------------------------------------------------------------
     def _kv_get(self, conn: Conn, key: str) -> bytes | None:
         sql = "SELECT value, expires FROM kv WHERE queue = ? AND key = ?"
@@ -443,7 +504,7 @@ class SqliteStorage(Storage):
     def destroy(self) -> None:
         """Delete every row of this queue (running tasks and leases included)."""
         with self._tx() as conn:
-            for table in ("task", "kv", "lease"):
+            for table in ("task", "kv", "lease", "event", "stat"):
                 self._x(conn, f"DELETE FROM {table} WHERE queue = ?")
 
     def close(self) -> None:
