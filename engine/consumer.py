@@ -1,14 +1,23 @@
-"""The consumer: a dispatcher loop feeding a pool of worker threads.
+"""The consumer: a dispatcher loop, worker threads, and a heartbeat.
 
-One loop iteration (:meth:`Consumer.step`) renews the lease, runs the recovery
-sweep when due, promotes scheduled tasks and fires periodic ones, and claims as
-many tasks as there are idle workers, in one round trip. Between iterations it
-blocks in ``storage.wait`` until the next due time, woken early by new work.
+* The dispatcher (:meth:`Consumer.step`) promotes scheduled tasks, fires
+  periodic ones, and claims as many tasks as there are idle workers in one
+  round trip; between rounds it blocks in ``storage.wait`` until the next due
+  time, woken early by new work.
+* Worker threads run tasks (``inline=True`` runs them on the dispatcher thread
+  instead, which is what process workers do, so SIGALRM can enforce timeouts).
+* The heartbeat thread renews the lease, writes the registry entry, flushes
+  events and counters (one round trip per beat), runs the recovery sweep, and
+  hands back tasks the store says we hold but we do not know about (a claim
+  whose reply was lost).
 
 Stopping (SIGINT/SIGTERM): claim nothing more, give running tasks up to
 ``shutdown_timeout`` seconds, hand back whatever is still running so another
-consumer takes it at once, drop the lease, return. A second signal skips the
-wait (tasks are handed back, not lost).
+consumer takes it at once, deregister. A second signal stops at once (tasks
+are handed back, not lost). SIGHUP does the same and sets ``restart``.
+
+For tests, ``step(now)`` does one whole round (heartbeat included) with an
+injected clock and no threads.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import StoreUnavailable
+from .exceptions import StoreUnavailable, TaskTimeout
 from .scheduler import Scheduler
 from .storage.base import Claimed
+from .telemetry import REGISTRY, Telemetry, registry_record
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -33,9 +44,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("engine.consumer")
 
+ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
+
 
 def make_consumer_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+@contextmanager
+def alarm_timeout(seconds: float | None) -> Iterator[None]:
+    """Raise TaskTimeout in the main thread after ``seconds`` (process workers)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TaskTimeout(f"timeout {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Consumer:
@@ -57,15 +89,16 @@ class Consumer:
         extra_locks: list[str] | None = None,
         consumer_id: str | None = None,
         clock: Callable[[], float] = time.time,
-        **unused: Any,
+        inline: bool = False,
     ) -> None:
-        if worker_type != "thread":
-            raise ValueError(f"worker type {worker_type!r} is not supported yet: use 'thread'")
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if heartbeat_interval >= lease:
+            raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
-        self.workers = workers
+        self.workers = 1 if inline else workers
         self.worker_type = worker_type
+        self.inline = inline
         self.lease = lease
         self.heartbeat_interval = heartbeat_interval
         self.recovery_interval = recovery_interval
@@ -75,126 +108,202 @@ class Consumer:
         self.clock = clock
         self.consumer_id = consumer_id or make_consumer_id()
         self.scheduler = Scheduler(huey, periodic=periodic, utc=utc, interval=scheduler_interval)
-        self.worker = Worker(huey, self.consumer_id, lease=lease, clock=clock)
+        self.worker = Worker(
+            huey,
+            self.consumer_id,
+            lease=lease,
+            clock=clock,
+            timeout_guard=alarm_timeout if inline else None,
+        )
+        self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.started_at = clock()
+        self.restart = False
+        # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
+        self.handle_sigint = not inline
         self._inbox: queue.Queue[Claimed | None] = queue.Queue()
-        self._busy = 0
-        self._busy_lock = threading.Lock()
+        self._claimed: set[str] = set()  # claimed by us and not yet finished
+        self._claimed_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._heart: threading.Thread | None = None
         self._stop = threading.Event()
         self._hurry = threading.Event()
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
+        self._beats = 0
         self._claimed_total = 0
-        self._store_down_since: float | None = None
+        self._down_since: float | None = None
         if flush_locks or extra_locks:
             flushed = huey.flush_locks(*(extra_locks or []))
             if flush_locks and extra_locks:
-                flushed += huey.flush_locks()
+                flushed |= huey.flush_locks()
             if flushed:
-                log.info("flushed locks: %s", ", ".join(flushed))
+                log.info("flushed locks: %s", ", ".join(sorted(flushed)))
 
-    # --- worker threads -----------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            item = self._inbox.get()
-            if item is None:
-                return
-            try:
-                self.worker.run(item)
-            except StoreUnavailable as exc:
-                # The task stays running in the store; recovery hands it to someone.
-                log.error("could not commit task %s: %s", item.id, exc)
-            except Exception:
-                log.exception("unexpected error running task %s", item.id)
-            finally:
-                with self._busy_lock:
-                    self._busy -= 1
-
-    def start(self) -> None:
-        self.huey.run_hooks("startup")
-        for i in range(self.workers):
-            t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
-            t.start()
-            self._threads.append(t)
+    # --- bookkeeping shared by the threads ------------------------------------------
+    @property
+    def busy(self) -> int:
+        with self._claimed_lock:
+            return len(self._claimed)
 
     @property
     def idle(self) -> int:
-        with self._busy_lock:
-            return self.workers - self._busy
+        return self.workers - self.busy
 
-    # --- one iteration -------------------------------------------------------------
-    def step(self, now: float) -> float:
-        """One dispatcher round; returns how long the loop may wait before the next."""
+    def _run_one(self, item: Claimed) -> None:
+        try:
+            self.worker.run(item)
+        except StoreUnavailable as exc:
+            # The task stays running in the store; recovery hands it to someone.
+            log.error("could not commit task %s: %s", item.id, exc)
+        except Exception:
+            log.exception("unexpected error running task %s", item.id)
+        finally:
+            with self._claimed_lock:
+                self._claimed.discard(item.id)
+
+    def _work(self) -> None:
+        while (item := self._inbox.get()) is not None:
+            self._run_one(item)
+
+    # --- heartbeat ----------------------------------------------------------------------
+    def beat(self, now: float) -> None:
+        """Renew the lease, publish the registry entry and telemetry, sweep when due."""
         storage = self.huey.storage
-        if now >= self._next_heartbeat:
-            storage.heartbeat(self.consumer_id, now, self.lease)
-            self._next_heartbeat = now + self.heartbeat_interval
+        storage.heartbeat(self.consumer_id, now, self.lease)
+        with self.worker._lock:
+            running = dict(self.worker.current)
+        storage.put(
+            REGISTRY + self.consumer_id,
+            registry_record(
+                self.consumer_id,
+                self.started_at,
+                now,
+                self.workers,
+                self.worker_type,
+                running,
+                self.worker.processed,
+                self.worker.failed,
+                self.huey.name,
+            ),
+            ttl=max(3 * self.lease, 30.0),
+        )
+        self.telemetry.flush()
+        self._beats += 1
         if now >= self._next_recovery:
-            report = storage.recover(now, self.max_deliveries)
-            if report.requeued or report.dead:
-                log.warning(
-                    "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
-                    len(report.requeued),
-                    len(report.dead),
-                )
+            self._recover(now)
             self._next_recovery = now + self.recovery_interval
+        if self._beats % 15 == 0:
+            self._hand_back_orphans(now)
+
+    def _recover(self, now: float) -> None:
+        report = self.huey.storage.recover(now, self.max_deliveries)
+        if report.requeued or report.dead:
+            log.warning(
+                "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
+                len(report.requeued),
+                len(report.dead),
+            )
+
+    def _hand_back_orphans(self, now: float) -> None:
+        storage = self.huey.storage
+        with self._claimed_lock:
+            known = set(self._claimed)
+        orphans = [
+            r.id
+            for r in storage.running_items()
+            if r.consumer == self.consumer_id
+            and r.id not in known
+            and now - r.claimed_at > ORPHAN_GRACE
+        ]
+        if orphans:
+            log.warning("handing back %d task(s) claimed but never received", len(orphans))
+            storage.release(self.consumer_id, orphans)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_interval):
+            self._guarded(lambda: self.beat(self.clock()))
+
+    def _guarded(self, fn: Callable[[], Any]) -> bool:
+        """Run fn; log store outages once per change of state, not once per attempt."""
+        try:
+            fn()
+        except StoreUnavailable as exc:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.error("%s; retrying", exc)
+            return False
+        if self._down_since is not None:
+            log.warning("store reachable again after %.1fs", time.monotonic() - self._down_since)
+            self._down_since = None
+        return True
+
+    # --- one dispatcher round -------------------------------------------------------------
+    def step(self, now: float) -> float:
+        """One round; returns how long the loop may wait before the next."""
+        if self._heart is None and now >= self._next_heartbeat:
+            self.beat(now)
+            self._next_heartbeat = now + self.heartbeat_interval
         wait = self.scheduler.step(now)
         free = self.idle
         if self.max_tasks is not None:
             free = min(free, self.max_tasks - self._claimed_total)
         if free <= 0:
             return min(wait, 0.05)
-        claimed = storage.claim(self.consumer_id, now, free, self.lease)
-        if claimed:
-            self._next_heartbeat = now + self.heartbeat_interval  # claim renewed the lease
-            self._claimed_total += len(claimed)
-            with self._busy_lock:
-                self._busy += len(claimed)
-            for item in claimed:
+        claimed = self.huey.storage.claim(self.consumer_id, now, free, self.lease)
+        if not claimed:
+            if self._heart is None:
+                wait = min(wait, self._next_heartbeat - now)
+            return max(0.0, wait)
+        self._claimed_total += len(claimed)
+        with self._claimed_lock:
+            self._claimed.update(item.id for item in claimed)
+        for item in claimed:
+            if self.inline:
+                self._run_one(item)
+            else:
                 self._inbox.put(item)
-            return 0.0
-        wait = min(wait, self._next_heartbeat - now, self._next_recovery - now)
-        return max(0.0, wait)
+        return 0.0
 
     def _done(self) -> bool:
         return (
-            self.max_tasks is not None
-            and self._claimed_total >= self.max_tasks
-            and not (self.workers - self.idle)
+            self.max_tasks is not None and self._claimed_total >= self.max_tasks and self.busy == 0
         )
+
+    # --- running ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.huey.run_hooks("startup")
+        self.telemetry.attach()
+        if not self.inline:
+            for i in range(self.workers):
+                t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        self._guarded(lambda: self.beat(self.clock()))
+        self._heart = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._heart.start()
 
     def loop(self) -> None:
         """Run until stop() is called (or ``max_tasks`` were run)."""
+        waits: list[float] = []
         while not self._stop.is_set() and not self._done():
-            try:
-                wait = self.step(self.clock())
-                if self._store_down_since is not None:
-                    log.warning(
-                        "store reachable again after %.1fs", time.time() - self._store_down_since
-                    )
-                    self._store_down_since = None
-            except StoreUnavailable as exc:
-                if self._store_down_since is None:
-                    self._store_down_since = time.time()
-                    log.error("%s; retrying", exc)
-                down = time.time() - self._store_down_since
-                self._stop.wait(min(5.0, 0.1 * 2 ** min(down, 6)))
+            waits.clear()
+            if not self._guarded(lambda: waits.append(self.step(self.clock()))):
+                self._stop.wait(
+                    min(5.0, 0.2 * 2 ** min(time.monotonic() - (self._down_since or 0), 5))
+                )
                 continue
+            wait = waits[0]
             if wait <= 0:
                 continue
             if self.idle <= 0:
-                self._stop.wait(min(wait, 0.05))
+                self._stop.wait(min(wait, 0.02))
                 continue
-            try:
-                self.huey.storage.wait(wait)
-            except StoreUnavailable:
-                pass
+            self._guarded(lambda: self.huey.storage.wait(waits[0]))
 
     def run(self) -> None:
-        """Start workers, install signal handlers, loop, and shut down cleanly."""
-        self.start()
+        """Start workers and heartbeat, install signal handlers, loop, shut down cleanly."""
         self._install_signals()
+        self.start()
         try:
             self.loop()
         finally:
@@ -210,29 +319,40 @@ class Consumer:
             return
 
         def handler(signum: int, frame: Any) -> None:
-            log.info("received %s: stopping", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                self.restart = True
+            log.info(
+                "received %s: %s",
+                name,
+                "stopping now" if self._stop.is_set() else "finishing running tasks, then stopping",
+            )
             self.stop()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            if sig != signal.SIGINT or self.handle_sigint:
+                signal.signal(sig, handler)
 
     def shutdown(self) -> None:
-        """Let running tasks finish (up to shutdown_timeout), hand back the rest."""
+        """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
-        deadline = None if self.shutdown_timeout is None else time.time() + self.shutdown_timeout
-        while self.idle < self.workers and not self._hurry.is_set():
-            if deadline is not None and time.time() >= deadline:
+        deadline = (
+            None if self.shutdown_timeout is None else time.monotonic() + self.shutdown_timeout
+        )
+        while self.busy and not self._hurry.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
                 break
-            self._hurry.wait(0.05)
+            self._hurry.wait(0.02)
         for _ in self._threads:
             self._inbox.put(None)
+        storage = self.huey.storage
         try:
-            handed = self.huey.storage.release(self.consumer_id)
+            handed = storage.release(self.consumer_id)
             if handed:
                 log.warning("handed back %d unfinished task(s): %s", len(handed), ", ".join(handed))
+            self.telemetry.flush()
+            storage.delete(REGISTRY + self.consumer_id)
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
-        try:
-            self.huey.run_hooks("shutdown")
-        except Exception:
-            log.exception("shutdown hook failed")
+        self.telemetry.detach()
+        self.huey.run_hooks("shutdown")

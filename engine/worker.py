@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from .exceptions import (
     CodecError,
     RateLimitExceeded,
     RetryTask,
+    StoreUnavailable,
     TaskLockedException,
     TaskTimeout,
 )
@@ -96,11 +98,15 @@ class Worker:
         consumer_id: str,
         lease: float = 30.0,
         clock: Callable[[], float] = time.time,
+        timeout_guard: Callable[[float | None], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.huey = huey
         self.consumer_id = consumer_id
         self.lease = lease
         self.clock = clock
+        # Enforces task.timeout around the call (SIGALRM in process workers);
+        # threads cannot be interrupted, so there the timeout is cooperative.
+        self.timeout_guard = timeout_guard or (lambda seconds: nullcontext())
         self.processed = 0
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
@@ -140,7 +146,18 @@ class Worker:
                 self.current.pop(task.id, None)
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
-        refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
+        """Commit the outcome, retrying while the store is unreachable for up to a
+        lease (after that the lease is gone and the task belongs to recovery)."""
+        deadline, pause = time.monotonic() + self.lease, 0.05
+        while True:
+            try:
+                refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
+                break
+            except StoreUnavailable:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
         if refused:
             log.warning("result of task %s not committed: %s", task_id, refused)
         return refused
@@ -186,15 +203,22 @@ class Worker:
         if task.timeout:
             task.deadline = started + task.timeout
         value: Any = None
-        exception: BaseException | None = None
+        exception: Exception | None = None
+        tb = ""
         try:
             kwargs = dict(task.kwargs, task=task) if wrapper.context else task.kwargs
-            value = wrapper.func(*task.args, **kwargs)
-            outcome = self._success(wrapper, task, value)
+            with self.timeout_guard(task.timeout):
+                value = wrapper.func(*task.args, **kwargs)
         except Exception as exc:
-            exception = exc
-            outcome = self._failure(wrapper, task, exc, traceback.format_exc())
+            exception, tb = exc, traceback.format_exc()
         task.runtime = time.monotonic() - started
+        try:
+            if exception is None:
+                outcome = self._success(wrapper, task, value)
+        except Exception as exc:  # e.g. a return value the codec cannot encode
+            exception, tb = exc, traceback.format_exc()
+        if exception is not None:
+            outcome = self._failure(wrapper, task, exception, tb)
         refused = self._finish(task.id, outcome)
         if not refused:
             self._chord_report(task)

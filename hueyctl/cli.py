@@ -4,6 +4,7 @@ engine (facade or ``engine.inspect``) and print; engine errors become one line."
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,7 +12,7 @@ import click
 
 from engine.exceptions import EngineError
 
-from .errors import translate
+from .errors import CommandError, translate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +30,26 @@ def friendly(fn: F) -> F:
     return inner  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """The root group: an unexpected error is one line, not a traceback
+    (``HUEYCTL_DEBUG=1`` shows the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            if os.environ.get("HUEYCTL_DEBUG"):
+                raise
+            raise CommandError(
+                f"internal error: {type(exc).__name__}: {exc} (HUEYCTL_DEBUG=1 shows the traceback)"
+            ) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hueyctl")
 def main() -> None:
     """Run, inspect and steer task queues."""

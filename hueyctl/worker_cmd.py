@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -21,107 +22,90 @@ def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
         logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(
-        logging.Formatter("[%(asctime)s] %(levelname)s %(threadName)s %(name)s: %(message)s")
+        logging.Formatter("[%(asctime)s] %(levelname)s %(processName)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
 
 
-def _banner(huey: Huey, consumer: Any, workers: int, periodic: bool) -> str:
-    tasks = huey.tasks
+def _banner(huey: Huey, who: str, workers: int, worker_type: str, periodic: bool,
+            utc: bool | None) -> str:
     periodic_n = len(huey.periodic_tasks()) if periodic else 0
+    clock = "UTC" if (huey.utc if utc is None else utc) else "local time"
     return (
-        f"hueyctl worker {consumer.consumer_id}: queue {huey.name!r} on "
-        f"{huey.storage.describe()}, {workers} thread worker(s), {len(tasks)} task(s), "
-        f"{periodic_n} periodic, {'UTC' if consumer.scheduler.utc else 'local time'}"
+        f"hueyctl worker {who}: queue {huey.name!r} on {huey.storage.describe()}, "
+        f"{workers} {worker_type} worker(s), {len(huey.tasks)} task(s), "
+        f"{periodic_n} periodic, {clock}"
     )
 
 
+# fmt: off
 @main.command()
 @click.argument("app")
-@click.option("-w", "--workers", default=1, show_default=True, help="Worker threads.")
-@click.option(
-    "-k",
-    "--worker-type",
-    type=click.Choice(["thread"]),
-    default="thread",
-    show_default=True,
-    help="Worker type.",
-)
+@click.option("-w", "--workers", default=1, show_default=True, help="Worker threads or processes.")
+@click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]), default="thread",
+              show_default=True,
+              help="Threads in one process, or one process per worker (enforces timeout=).")
 @click.option("-n", "--no-periodic", is_flag=True, help="Do not fire periodic tasks.")
-@click.option(
-    "-s",
-    "--scheduler-interval",
-    default=1.0,
-    show_default=True,
-    help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.",
-)
+@click.option("-s", "--scheduler-interval", default=1.0, show_default=True,
+              help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")
 @click.option("-o", "--localtime", is_flag=True, help="Evaluate crontabs in local time.")
 @click.option("-u", "--utc", is_flag=True, help="Evaluate crontabs in UTC (the default).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 @click.option("-l", "--logfile", type=click.Path(dir_okay=False), help="Log to this file.")
 @click.option("-f", "--flush-locks", is_flag=True, help="Clear every task lock at start.")
-@click.option(
-    "-t",
-    "--shutdown-timeout",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds running tasks get to finish on SIGTERM before being handed back.",
-)
-@click.option(
-    "--lease",
-    type=float,
-    default=10.0,
-    show_default=True,
-    help="Seconds without a heartbeat after which this worker's tasks are recovered.",
-)
-@click.option(
-    "--max-deliveries",
-    type=int,
-    default=3,
-    show_default=True,
-    help="Deliveries without finishing before a task is dead-lettered as poison.",
-)
+@click.option("-t", "--shutdown-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds running tasks get to finish on SIGTERM before being handed back.")
+@click.option("-c", "--health-check-interval", type=float, default=1.0, show_default=True,
+              help="How often process workers are checked and dead ones replaced (seconds).")
+@click.option("--lease", type=float, default=10.0, show_default=True,
+              help="Seconds without a heartbeat after which this worker's tasks are recovered.")
+@click.option("--heartbeat", type=float, default=2.0, show_default=True,
+              help="Seconds between heartbeats (lease, registry, statistics, recovery sweep).")
+@click.option("--max-deliveries", type=int, default=3, show_default=True,
+              help="Deliveries without finishing before a task is dead-lettered as poison.")
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
 @friendly
-def worker(
-    app: str,
-    workers: int,
-    worker_type: str,
-    no_periodic: bool,
-    scheduler_interval: float,
-    localtime: bool,
-    utc: bool,
-    verbose: bool,
-    quiet: bool,
-    logfile: str | None,
-    flush_locks: bool,
-    shutdown_timeout: float,
-    lease: float,
-    max_deliveries: int,
-    max_tasks: int | None,
-) -> None:
-    """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey)."""
+def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
+           scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
+           logfile: str | None, flush_locks: bool, shutdown_timeout: float,
+           health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
+           max_tasks: int | None) -> None:
+    """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
+
+    SIGINT/SIGTERM stop it gracefully (a second one at once); SIGHUP restarts it.
+    """
     if localtime and utc:
         raise click.UsageError("choose one of -o/--localtime and -u/--utc")
+    if heartbeat >= lease:
+        raise click.UsageError("--heartbeat must be shorter than --lease")
     huey = loader.load(app)
     if not isinstance(huey, Huey):
         raise ConfigurationError(f"{app!r} is a {type(huey).__name__}, not a Huey queue")
     _setup_logging(verbose, quiet, logfile)
-    consumer = huey.create_consumer(
-        workers=workers,
-        worker_type=worker_type,
-        periodic=not no_periodic,
-        utc=False if localtime else (True if utc else None),
-        scheduler_interval=scheduler_interval,
-        flush_locks=flush_locks,
-        shutdown_timeout=shutdown_timeout,
-        lease=lease,
-        max_deliveries=max_deliveries,
-        max_tasks=max_tasks,
+    options: dict[str, Any] = dict(
+        periodic=not no_periodic, utc=False if localtime else (True if utc else None),
+        scheduler_interval=scheduler_interval, shutdown_timeout=shutdown_timeout,
+        lease=lease, heartbeat_interval=heartbeat, recovery_interval=heartbeat,
+        max_deliveries=max_deliveries, max_tasks=max_tasks,
     )
-    logging.getLogger("hueyctl").info(_banner(huey, consumer, workers, not no_periodic))
-    consumer.run()
+    if flush_locks:
+        huey.flush_locks()
+    log = logging.getLogger("hueyctl")
+    runner: Any
+    if worker_type == "process":
+        from engine.supervisor import Supervisor
+
+        runner = Supervisor(huey, workers, check_interval=health_check_interval, **options)
+        who = f"supervisor pid {os.getpid()}"
+    else:
+        runner = huey.create_consumer(workers=workers, **options)
+        who = runner.consumer_id
+    log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
+    runner.run()
+    if runner.restart:
+        log.info("restarting (SIGHUP)")
+        os.execv(sys.executable, [sys.executable, "-m", "hueyctl", *sys.argv[1:]])
+# fmt: on

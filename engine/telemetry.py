@@ -1,0 +1,124 @@
+"""What a consumer tells the store about itself: registry, events, per-minute counters.
+
+All of it is buffered in memory and written by the consumer's heartbeat, one
+round trip per beat whatever the traffic (never one per task):
+
+* the worker registry entry ``worker:<consumer id>`` (JSON, expires if the
+  consumer dies without deregistering),
+* every signal as an event in the capped stream,
+* per task name and minute: runs, failures, total and max runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
+from .storage.base import StatRow
+
+if TYPE_CHECKING:
+    from .api import Huey
+    from .task import Task
+
+REGISTRY = "worker:"
+EVENT_CAP = 10_000
+STATS_TTL = 2 * 3600.0
+_FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)
+
+
+class Telemetry:
+    def __init__(self, huey: Huey, consumer_id: str, clock: Callable[[], float] = time.time):
+        self.huey = huey
+        self.consumer_id = consumer_id
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._events: list[bytes] = []
+        self._stats: dict[tuple[int, str], list[float]] = {}
+
+    def attach(self) -> None:
+        self.huey.signals.connect(self.on_signal)
+
+    def detach(self) -> None:
+        self.huey.signals.disconnect(self.on_signal)
+
+    def on_signal(self, signal: str, task: Task, *extra: Any) -> None:
+        now = self.clock()
+        event: dict[str, Any] = {
+            "ts": now,
+            "event": signal,
+            "id": task.id,
+            "task": task.name,
+            "worker": self.consumer_id,
+        }
+        if signal == SIGNAL_ERROR and extra:
+            event["error"] = repr(extra[0])[:300]
+        if task.runtime is not None:
+            event["runtime"] = round(task.runtime, 6)
+        with self._lock:
+            self._events.append(json.dumps(event, separators=(",", ":")).encode())
+            if signal == SIGNAL_COMPLETE or signal in _FAILED:
+                row = self._stats.setdefault((int(now // 60) * 60, task.name), [0, 0, 0.0, 0.0])
+                runtime = task.runtime or 0.0
+                row[0] += 1
+                row[1] += signal in _FAILED
+                row[2] += runtime
+                row[3] = max(row[3], runtime)
+
+    def flush(self) -> None:
+        """Write buffered events and counters (one round trip); on failure keep them."""
+        with self._lock:
+            events, stats = self._events, self._stats
+            self._events, self._stats = [], {}
+        rows = [StatRow(m, t, int(c), int(f), tot, mx) for (m, t), (c, f, tot, mx) in stats.items()]
+        try:
+            self.huey.storage.record(events, rows, EVENT_CAP, STATS_TTL)
+        except Exception:
+            with self._lock:  # put them back, oldest first, for the next beat
+                self._events[:0] = events[-EVENT_CAP:]
+                for key, (c, f, tot, mx) in stats.items():
+                    row = self._stats.setdefault(key, [0, 0, 0.0, 0.0])
+                    row[0] += c
+                    row[1] += f
+                    row[2] += tot
+                    row[3] = max(row[3], mx)
+            raise
+
+
+def registry_record(
+    consumer_id: str,
+    started: float,
+    now: float,
+    workers: int,
+    worker_type: str,
+    running: dict[str, tuple[str, float]],
+    processed: int,
+    failed: int,
+    queue: str,
+) -> bytes:
+    from . import __version__
+
+    return json.dumps(
+        {
+            "id": consumer_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "version": __version__,
+            "queue": queue,
+            "started": started,
+            "heartbeat": now,
+            "concurrency": workers,
+            "worker_type": worker_type,
+            "running": [
+                {"id": tid, "task": name, "started": at} for tid, (name, at) in running.items()
+            ],
+            "processed": processed,
+            "failed": failed,
+        },
+        separators=(",", ":"),
+    ).encode()
