@@ -516,6 +516,48 @@ class Huey:
         worker retries the task when the window ends, without spending a retry."""
         return RateLimit(self.storage, name, limit, per, retry)
 
+    # --- admin actions (what hueyctl and top do) ------------------------------------------
+    def enqueue_by_name(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        eta: dt.datetime | float | None = None,
+        delay: float | dt.timedelta | None = None,
+        priority: int | None = None,
+        retries: int | None = None,
+    ) -> Result:
+        """Enqueue a call by task name: works without the application's code (the
+        registered task's defaults apply when it is known here)."""
+        wrapper = self._registry.get(name)
+        task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}), huey=self)
+        if wrapper is not None:
+            task = wrapper._task(args, kwargs, retries=retries, priority=priority)
+        elif retries is not None:
+            task.retries = retries
+        if priority is not None:
+            task.priority = priority
+        if eta is not None or delay is not None:
+            task.eta = self.resolve_eta(eta, delay)
+        handle = self.enqueue(task)
+        return handle if isinstance(handle, Result) else next(iter(handle))
+
+    def retry_failed(self, task_id: str) -> bool:
+        """Put a dead letter back on the queue."""
+        return self.storage.retry_dead(task_id)
+
+    def delete_task(self, task_id: str) -> bool:
+        """Delete a ready, scheduled or dead task (a running one cannot be deleted)."""
+        return self.storage.remove(task_id)
+
+    def purge(self, what: str) -> int:
+        """Delete every ``pending``/``ready``, ``scheduled``, ``failed``/``dead`` task,
+        or every ``results`` entry; returns how many."""
+        state = {"pending": "ready", "failed": "dead"}.get(what, what)
+        if state == "results":
+            return self.storage.flush_keys(RESULT)
+        return self.storage.flush(state)
+
     # --- inspection helpers (the read model lives in engine.inspect) -----------------------
     def pending_count(self) -> int:
         return self.storage.counts().ready

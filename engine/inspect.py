@@ -3,19 +3,48 @@
 Everything here reads; nothing changes the queue. Listings are paginated
 (``offset``/``limit``) so a queue of a million tasks is browsed, never loaded.
 Messages are described from their envelope without the application's code and
-without ever unpickling.
+without ever unpickling, so all of this works with ``--url`` alone.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .envelope import describe
+from .scheduler import LAST_RUN, SPEC
+from .telemetry import REGISTRY
 
 if TYPE_CHECKING:
     from .api import Huey
+
+REVOKE_TASK = "revoke:task:"
+REVOKE_ID = "revoke:id:"
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    """Counters of one minute (all tasks, or one task)."""
+
+    minute: int
+    count: int = 0
+    failures: int = 0
+    total: float = 0.0
+    max: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStats:
+    """Per task name over a window: runs, failures, average and max runtime."""
+
+    task: str
+    count: int
+    failures: int
+    avg: float
+    max: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +55,16 @@ class Overview:
     scheduled: int
     running: int
     dead: int
-    consumers: int
+    workers: int
     at: float
+    throughput: tuple[Minute, ...] = ()  # oldest first, one per minute, zeros included
 
 
 @dataclass(frozen=True, slots=True)
 class TaskInfo:
     id: str
     name: str
-    state: str
+    state: str  # ready, scheduled, running, dead
     args: Any
     kwargs: Any
     priority: int = 0
@@ -42,10 +72,77 @@ class TaskInfo:
     retries: int = 0
     attempt: int = 1
     enqueued_at: float | None = None
+    expires: float | None = None
     consumer: str | None = None
     deliveries: int = 0
     reason: str | None = None
     error: str | None = None
+    revoked: bool = False
+    envelope: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningTask:
+    id: str
+    name: str
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    version: str
+    started: float
+    heartbeat: float
+    concurrency: int
+    worker_type: str
+    running: tuple[RunningTask, ...]
+    processed: int
+    failed: int
+    lease_until: float | None
+    alive: bool  # lease still valid
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicInfo:
+    name: str
+    crontab: str
+    utc: bool
+    next_run: float | None
+    last_run: float | None
+    revoked: bool
+    revoked_until: float | None
+    revoke_once: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    ts: float
+    event: str
+    task_id: str
+    task: str
+    worker: str
+    error: str | None = None
+    runtime: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInfo:
+    id: str
+    ok: bool
+    value: Any
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    target: str  # task name or task id
+    kind: str  # "task" or "id"
+    until: float | None
+    once: bool
 
 
 def _info(data: bytes, state: str, **extra: Any) -> TaskInfo:
@@ -61,58 +158,158 @@ def _info(data: bytes, state: str, **extra: Any) -> TaskInfo:
         retries=int(rec.get("retries") or 0),
         attempt=int(rec.get("attempt") or 1),
         enqueued_at=rec.get("enqueued_at"),
+        expires=rec.get("expires"),
+        envelope=rec,
         **extra,
     )
 
 
+def _matches(info: TaskInfo, task: str | None, id_prefix: str | None) -> bool:
+    return (task is None or info.name == task or info.name.endswith("." + task)) and (
+        id_prefix is None or info.id.startswith(id_prefix)
+    )
+
+
 class Inspector:
-    """Read-only view of one queue."""
+    """Read-only view of one queue. ``clock`` is injectable for tests and snapshots."""
 
-    def __init__(self, huey: Huey) -> None:
+    def __init__(self, huey: Huey, clock: Callable[[], float] = time.time) -> None:
         self.huey = huey
+        self.clock = clock
 
-    def overview(self, now: float | None = None) -> Overview:
-        now = time.time() if now is None else now
-        storage = self.huey.storage
-        counts = storage.counts()
-        live = [c for c, until in storage.consumers(now).items() if until >= now]
+    @property
+    def storage(self) -> Any:
+        return self.huey.storage
+
+    # --- summary -----------------------------------------------------------------
+    def overview(self, minutes: int = 60) -> Overview:
+        now = self.clock()
+        counts = self.storage.counts()
+        live = [c for c, until in self.storage.consumers(now).items() if until >= now]
         return Overview(
             self.huey.name,
-            storage.describe(),
+            self.storage.describe(),
             counts.ready,
             counts.scheduled,
             counts.running,
             counts.dead,
             len(live),
             now,
+            tuple(self.throughput(minutes)),
         )
 
-    def pending(self, offset: int = 0, limit: int = 50) -> list[TaskInfo]:
-        return [_info(m.data, "ready") for m in self.huey.storage.ready_items(offset, limit)]
+    def throughput(self, minutes: int = 60, task: str | None = None) -> list[Minute]:
+        """One row per minute for the last ``minutes`` minutes (oldest first)."""
+        now_minute = int(self.clock() // 60) * 60
+        first = now_minute - (minutes - 1) * 60
+        sums: dict[int, list[float]] = {
+            m: [0, 0, 0.0, 0.0] for m in range(first, now_minute + 60, 60)
+        }
+        for row in self.storage.read_stats(first):
+            if row.minute in sums and (task is None or row.task == task):
+                s = sums[row.minute]
+                s[0] += row.count
+                s[1] += row.failures
+                s[2] += row.total
+                s[3] = max(s[3], row.max)
+        return [Minute(m, int(c), int(f), t, mx) for m, (c, f, t, mx) in sorted(sums.items())]
 
-    def scheduled(self, offset: int = 0, limit: int = 50) -> list[TaskInfo]:
+    def task_stats(self, minutes: int = 60) -> list[TaskStats]:
+        first = int(self.clock() // 60) * 60 - (minutes - 1) * 60
+        acc: dict[str, list[float]] = {}
+        for row in self.storage.read_stats(first):
+            a = acc.setdefault(row.task, [0, 0, 0.0, 0.0])
+            a[0] += row.count
+            a[1] += row.failures
+            a[2] += row.total
+            a[3] = max(a[3], row.max)
         return [
-            _info(m.data, "scheduled", eta=eta)
-            for m, eta in self.huey.storage.scheduled_items(offset, limit)
+            TaskStats(name, int(c), int(f), (t / c) if c else 0.0, mx)
+            for name, (c, f, t, mx) in sorted(acc.items())
         ]
 
-    def running(self) -> list[TaskInfo]:
-        return [
-            _info(r.data, "running", consumer=r.consumer, deliveries=r.deliveries)
-            for r in self.huey.storage.running_items()
-        ]
+    # --- tasks --------------------------------------------------------------------------
+    def _filtered(
+        self,
+        fetch: Callable[[int, int], list[TaskInfo]],
+        offset: int,
+        limit: int,
+        task: str | None,
+        id_prefix: str | None,
+    ) -> list[TaskInfo]:
+        if task is None and id_prefix is None:
+            return fetch(offset, limit)
+        # Filtering walks the queue in pages; never loads it whole.
+        out: list[TaskInfo] = []
+        skipped, start, page = 0, 0, 500
+        while len(out) < limit:
+            batch = fetch(start, page)
+            for info in batch:
+                if _matches(info, task, id_prefix):
+                    if skipped < offset:
+                        skipped += 1
+                    elif len(out) < limit:
+                        out.append(info)
+            if len(batch) < page:
+                break
+            start += page
+        return out
 
-    def failed(self, offset: int = 0, limit: int = 50) -> list[TaskInfo]:
-        return [
-            _info(d.data, "dead", reason=d.reason, error=d.error)
-            for d in self.huey.storage.dead_items(offset, limit)
+    def pending(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        task: str | None = None,
+        id_prefix: str | None = None,
+    ) -> list[TaskInfo]:
+        def fetch(o: int, n: int) -> list[TaskInfo]:
+            return [_info(m.data, "ready") for m in self.storage.ready_items(o, n)]
+
+        return self._filtered(fetch, offset, limit, task, id_prefix)
+
+    def scheduled(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        task: str | None = None,
+        id_prefix: str | None = None,
+    ) -> list[TaskInfo]:
+        def fetch(o: int, n: int) -> list[TaskInfo]:
+            return [
+                _info(m.data, "scheduled", eta=eta) for m, eta in self.storage.scheduled_items(o, n)
+            ]
+
+        return self._filtered(fetch, offset, limit, task, id_prefix)
+
+    def running(self, task: str | None = None, id_prefix: str | None = None) -> list[TaskInfo]:
+        items = [
+            _info(r.data, "running", consumer=r.consumer, deliveries=r.deliveries, eta=r.claimed_at)
+            for r in self.storage.running_items()
         ]
+        return [i for i in items if _matches(i, task, id_prefix)]
+
+    def failed(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        task: str | None = None,
+        id_prefix: str | None = None,
+    ) -> list[TaskInfo]:
+        def fetch(o: int, n: int) -> list[TaskInfo]:
+            return [
+                _info(d.data, "dead", reason=d.reason, error=d.error, eta=d.failed_at)
+                for d in self.storage.dead_items(o, n)
+            ]
+
+        return self._filtered(fetch, offset, limit, task, id_prefix)
 
     def task(self, task_id: str) -> TaskInfo | None:
-        loc = self.huey.storage.locate(task_id)
+        """Everything known about one task (``eta`` is the claim time while running
+        and the failure time when dead)."""
+        loc = self.storage.locate(task_id)
         if loc is None:
             return None
-        return _info(
+        info = _info(
             loc.data,
             loc.state,
             eta=loc.eta,
@@ -121,3 +318,149 @@ class Inspector:
             reason=loc.reason,
             error=loc.error,
         )
+        revoked = self.huey.is_revoked(task_id) or self._revoked_name(info.name)
+        return info if not revoked else _replace(info, revoked=True)
+
+    def find(self, id_prefix: str) -> list[str]:
+        """Ids starting with ``id_prefix`` in any state (pages through the queues)."""
+        found = {i.id for i in self.running(id_prefix=id_prefix)}
+        for fetch in (self.pending, self.scheduled, self.failed):
+            found.update(i.id for i in fetch(0, 20, None, id_prefix))
+        found.update(r.id for r in self.results() if r.id.startswith(id_prefix))
+        return sorted(found)
+
+    def _revoked_name(self, name: str) -> bool:
+        return self.huey.revocation(REVOKE_TASK + name, self.clock()) is not None
+
+    # --- results ------------------------------------------------------------------------
+    def result(self, task_id: str) -> ResultInfo | None:
+        data = self.storage.peek("result:" + task_id)
+        return None if data is None else self._result(task_id, data)
+
+    def _result(self, task_id: str, data: bytes) -> ResultInfo:
+        try:
+            rec = json.loads(data)
+        except ValueError:
+            return ResultInfo(task_id, False, None, "unreadable result")
+        if "error" in rec:
+            err = rec["error"]
+            return ResultInfo(
+                task_id, False, None, err.get("error") if isinstance(err, dict) else str(err)
+            )
+        return ResultInfo(task_id, True, rec.get("value"))
+
+    def results(self, offset: int = 0, limit: int = 100) -> list[ResultInfo]:
+        keys = self.storage.keys("result:")[offset : offset + limit]
+        out = []
+        for key in keys:
+            data = self.storage.peek(key)
+            if data is not None:
+                out.append(self._result(key[len("result:") :], data))
+        return out
+
+    # --- workers, periodic tasks, revocations, events ----------------------------------
+    def workers(self) -> list[WorkerInfo]:
+        now = self.clock()
+        leases = self.storage.consumers(now)
+        out = []
+        for key in self.storage.keys(REGISTRY):
+            data = self.storage.peek(key)
+            if data is None:
+                continue
+            r = json.loads(data)
+            until = leases.get(r["id"])
+            out.append(
+                WorkerInfo(
+                    r["id"],
+                    r["host"],
+                    int(r["pid"]),
+                    r.get("version", "?"),
+                    r["started"],
+                    r["heartbeat"],
+                    int(r["concurrency"]),
+                    r.get("worker_type", "thread"),
+                    tuple(RunningTask(t["id"], t["task"], t["started"]) for t in r["running"]),
+                    int(r["processed"]),
+                    int(r["failed"]),
+                    until,
+                    until is not None and until >= now,
+                )
+            )
+        return sorted(out, key=lambda w: (w.host, w.started, w.id))
+
+    def periodic(self) -> list[PeriodicInfo]:
+        """Periodic tasks: from the application when loaded, else as workers published them."""
+        specs: dict[str, tuple[str, bool]] = {}
+        for key in self.storage.keys(SPEC):
+            data = self.storage.peek(key)
+            if data is not None:
+                rec = json.loads(data)
+                specs[key[len(SPEC) :]] = (rec["crontab"], bool(rec.get("utc", True)))
+        for wrapper in self.huey.periodic_tasks():
+            spec = getattr(wrapper.periodic, "spec", None) or repr(wrapper.periodic)
+            specs[wrapper.name] = (spec, self.huey.utc)
+        return [self._periodic(name, spec, utc) for name, (spec, utc) in sorted(specs.items())]
+
+    def _periodic(self, name: str, spec: str, utc: bool) -> PeriodicInfo:
+        from .crontab import parse_spec
+        from .scheduler import clock_time, from_clock_time
+
+        now = self.clock()
+        try:
+            nxt: float | None = from_clock_time(
+                parse_spec(spec).next_after(clock_time(now, utc)), utc
+            )
+        except Exception:
+            nxt = None
+        last = self.storage.peek(LAST_RUN + name)
+        rev = self.huey.revocation(REVOKE_TASK + name, now)
+        return PeriodicInfo(
+            name,
+            spec,
+            utc,
+            nxt,
+            float(last) if last else None,
+            rev is not None,
+            rev.get("until") if rev else None,
+            bool(rev.get("once")) if rev else False,
+        )
+
+    def revocations(self) -> list[Revocation]:
+        out = []
+        for prefix, kind in ((REVOKE_TASK, "task"), (REVOKE_ID, "id")):
+            for key in self.storage.keys(prefix):
+                rec = self.huey.revocation(key, self.clock())
+                if rec is not None:
+                    out.append(
+                        Revocation(
+                            key[len(prefix) :], kind, rec.get("until"), bool(rec.get("once"))
+                        )
+                    )
+        return out
+
+    def events(self, after: str | None = None, limit: int = 100) -> list[Event]:
+        out = []
+        for eid, data in self.storage.read_events(after, limit):
+            try:
+                e = json.loads(data)
+                out.append(
+                    Event(
+                        eid,
+                        e["ts"],
+                        e["event"],
+                        e["id"],
+                        e["task"],
+                        e["worker"],
+                        e.get("error"),
+                        e.get("runtime"),
+                    )
+                )
+            except (ValueError, KeyError):
+                continue
+        return out
+
+
+def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:
+    from dataclasses import replace
+
+    return replace(info, **changes)

@@ -40,3 +40,26 @@ def load(path: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigurationError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def connect(url: str, queue: str = "huey") -> Any:
+    """A queue from a URL, without the application's code.
+
+    ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
+    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
+    """
+    from .api import MemoryHuey, RedisHuey, SqliteHuey
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisHuey(queue, url=url)
+    if scheme == "sqlite":
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ConfigurationError(f"invalid SQLite URL {url!r}: use sqlite:///path/to/file.db")
+        return SqliteHuey(queue, filename=path)
+    if scheme == "memory":
+        return MemoryHuey(queue)
+    raise ConfigurationError(
+        f"unsupported store URL {url!r}: use redis://, rediss://, unix://, sqlite:/// or memory://"
+    )

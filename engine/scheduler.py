@@ -14,6 +14,7 @@ consumer ran is not fired later.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,21 @@ log = logging.getLogger("engine.scheduler")
 
 SLOT = "slot:"
 LAST_RUN = "periodic:last:"
+SPEC = "periodic:spec:"  # published by consumers so tools without the app can list them
 # A consumer starting this many seconds into a minute still fires that minute's slot.
 START_GRACE = 10.0
+
+
+def clock_time(ts: float, utc: bool) -> dt.datetime:
+    """The naive datetime crontabs see: UTC, or local time in localtime mode."""
+    if utc:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromtimestamp(ts)
+
+
+def from_clock_time(when: dt.datetime, utc: bool) -> float:
+    """Inverse of :func:`clock_time`."""
+    return when.replace(tzinfo=dt.UTC).timestamp() if utc else when.timestamp()
 
 
 class Scheduler:
@@ -59,15 +73,21 @@ class Scheduler:
         return max(0.0, wait)
 
     def clock_time(self, ts: float) -> dt.datetime:
-        """The naive datetime crontabs see: UTC, or local time in localtime mode."""
-        if self.utc:
-            return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
-        return dt.datetime.fromtimestamp(ts)
+        return clock_time(ts, self.utc)
+
+    def publish(self) -> None:
+        """Record every periodic task's crontab in the store, for ``hueyctl periodic``."""
+        for wrapper in self.huey.periodic_tasks():
+            spec = getattr(wrapper.periodic, "spec", None)
+            if spec:
+                rec = json.dumps({"crontab": spec, "utc": self.utc}).encode()
+                self.huey.storage.put(SPEC + wrapper.name, rec, ttl=7 * 86400)
 
     def _fire_periodic(self, now: float) -> None:
         minute = int(now // 60) * 60
         if self._last_minute is None:
             self._last_minute = minute - 60 if now - minute < START_GRACE else minute
+            self.publish()
         if minute <= self._last_minute:
             return
         self._last_minute = minute
