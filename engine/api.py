@@ -9,6 +9,7 @@ and in which clock periodic crontabs are evaluated.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
 import time
@@ -175,9 +176,8 @@ class Huey:
 
     def _register(self, wrapper: TaskWrapper) -> TaskWrapper:
         existing = self._registry.get(wrapper.name)
-        if existing is not None and getattr(existing.func, "__code__", None) is not getattr(
-            wrapper.func, "__code__", object()
-        ):
+        # The same function defined again (a module imported twice) is not a clash.
+        if existing is not None and _code(existing.func) is not _code(wrapper.func):
             raise ConfigurationError(
                 f"a task named {wrapper.name!r} is already registered: "
                 "give one of them another name with @task(name=...)"
@@ -324,8 +324,13 @@ class Huey:
         """Enqueue many tasks in one round trip (bulk path)."""
         tasks = list(tasks)
         now = time.time()
-        msgs = [self._prepare(t, now) for t in tasks]
-        self.storage.enqueue(msgs)
+        msgs = [(self._prepare(t, now), t.eta) for t in tasks]
+        ready = [m for m, eta in msgs if eta is None or eta <= now]
+        later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
+        if ready:
+            self.storage.enqueue(ready)
+        if later:
+            self.storage.schedule(later)
         for t in tasks:
             self.signals.send(SIGNAL_ENQUEUED, t)
         if self._immediate:
@@ -463,8 +468,11 @@ class Huey:
 
     def consume_revocation(self, task: Task, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
-        if self.storage.pop(REVOKE_ID + task.id) is not None:
-            return True
+        data = self.storage.pop(REVOKE_ID + task.id)
+        if data is not None:
+            until = json.loads(data).get("until")
+            if until is None or until > now:
+                return True
         key = REVOKE_TASK + task.name
         rec = self.revocation(key)
         if rec is None or (rec.get("until") is not None and rec["until"] <= now):
@@ -499,7 +507,7 @@ class Huey:
 
     # --- locks and rate limits -------------------------------------------------------------
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
-        return TaskLock(self.storage, LOCK + lock_name, ttl)
+        return TaskLock(lambda: self.storage, LOCK + lock_name, ttl)
 
     def is_locked(self, lock_name: str) -> bool:
         return self.storage.peek(LOCK + lock_name) is not None
@@ -514,7 +522,7 @@ class Huey:
 
         Over the limit, :class:`RateLimitExceeded` is raised; with ``retry=True`` the
         worker retries the task when the window ends, without spending a retry."""
-        return RateLimit(self.storage, name, limit, per, retry)
+        return RateLimit(lambda: self.storage, name, limit, per, retry)
 
     # --- admin actions (what hueyctl and top do) ------------------------------------------
     def enqueue_by_name(
@@ -599,6 +607,10 @@ class Huey:
                 hook(*args)
             except Exception:
                 logging.getLogger("engine.api").exception("%s hook %s failed", kind, name)
+
+
+def _code(func: Callable[..., Any]) -> Any:
+    return getattr(inspect.unwrap(func), "__code__", func)
 
 
 def _name(target: str | TaskWrapper) -> str:

@@ -299,6 +299,13 @@ def _parse_datetime(text: str) -> datetime:
     return naive.replace(tzinfo=timezone(-offset if sign == "-" else offset))
 
 
+def _parse_time(text: str) -> time:
+    if _OFFSET.search(text) is None:
+        return time.fromisoformat(text)
+    full = _parse_datetime("2000-01-01T" + text)
+    return full.timetz()
+
+
 # tag -> (decoder, what its payload must be, for error messages)
 _TAG_DECODERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "$tuple": (_decode_tuple, "a list"),
@@ -307,7 +314,7 @@ _TAG_DECODERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "$dict": (_decode_dict_pairs, "a list of [key, value] pairs with hashable keys"),
     "$datetime": (_from_string(_parse_datetime), "an ISO 8601 datetime string"),
     "$date": (_from_string(date.fromisoformat), "an ISO 8601 date string"),
-    "$time": (_from_string(time.fromisoformat), "an ISO 8601 time string"),
+    "$time": (_from_string(_parse_time), "an ISO 8601 time string"),
     "$timedelta": (_decode_timedelta, "a list of 3 ints [days, seconds, microseconds]"),
     "$decimal": (_from_string(Decimal), "a decimal number string"),
     "$uuid": (_from_string(UUID), "a UUID string"),

@@ -43,6 +43,7 @@ _OPTIONS = (
     "enqueued_at",
     "attempt",
     "chord",
+    "expires_in",
 )
 
 
@@ -86,6 +87,8 @@ class Envelope:
             raise CodecError(f"message is not JSON: {exc}") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("task"), str):
             raise CodecError("message is not a task envelope (no 'task' field)")
+        if not isinstance(rec.get("id"), str):
+            raise CodecError("message is not a task envelope (no 'id' field)")
         if self.signing_key is not None:
             sig = rec.pop("sig", None)
             verify(self.signing_key, canonical_json(rec), sig)

@@ -19,11 +19,21 @@ from .exceptions import RateLimitExceeded, TaskLockedException
 from .storage.base import Storage
 
 
-class TaskLock:
+class _Stored:
+    _storage: Callable[[], Storage]
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage()
+
+
+class TaskLock(_Stored):
     """``with huey.lock_task('name'):`` or ``@huey.lock_task('name')``."""
 
-    def __init__(self, storage: Storage, key: str, ttl: float | None = None) -> None:
-        self.storage, self.key, self.ttl = storage, key, ttl
+    def __init__(self, storage: Callable[[], Storage], key: str, ttl: float | None = None):
+        # The store is looked up at each use, so a lock follows the queue into
+        # immediate mode (which swaps the store).
+        self._storage, self.key, self.ttl = storage, key, ttl
         self.name = key.split(":", 1)[1]
         self._tokens: list[bytes] = []  # a stack: one per nested acquire in this object
 
@@ -67,22 +77,24 @@ class TaskLock:
         return inner
 
 
-class RateLimit:
+class RateLimit(_Stored):
     """At most ``limit`` calls per ``per`` seconds (fixed windows), across processes.
 
     ``with`` block or decorator; over the limit raises :class:`RateLimitExceeded`
     carrying the seconds left in the window."""
 
-    def __init__(self, storage: Storage, name: str, limit: int, per: float, retry: bool = True):
+    def __init__(
+        self,
+        storage: Callable[[], Storage],
+        name: str,
+        limit: int,
+        per: float,
+        retry: bool = True,
+    ) -> None:
         if limit < 1 or per <= 0:
             raise ValueError("rate_limit needs limit >= 1 and per > 0")
-        self.storage, self.name, self.limit, self.per, self.retry = (
-            storage,
-            name,
-            limit,
-            per,
-            retry,
-        )
+        self._storage = storage
+        self.name, self.limit, self.per, self.retry = name, limit, per, retry
 
     def _key(self, now: float) -> str:
         return f"ratelimit:{self.name}:{int(now // self.per)}"

@@ -829,12 +829,6 @@ def test_revoke_until_in_the_past_is_not_in_force(huey: Huey) -> None:
     assert res() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Huey.consume_revocation pops the revoke:id: record without looking at its "
-    "'until', so revoke_by_id(..., revoke_until=t) still skips the task after t "
-    "(while is_revoked() says it is no longer revoked)",
-)
 def test_revoke_by_id_until_lapses(huey: Huey) -> None:
     @huey.task()
     def work(x: int) -> int:
@@ -1031,12 +1025,6 @@ def test_s_takes_call_options(huey: Huey) -> None:
     assert res() == 7 and later() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Huey._prepare resolves a relative expires of every pipeline stage at the "
-    "head's enqueue, and expires_in is not in the envelope, so Worker._message cannot "
-    "re-resolve it: a later stage expires counting from the pipeline's start",
-)
 def test_pipeline_stage_expiry_counts_from_its_own_enqueue(huey: Huey) -> None:
     @huey.task()
     def slow() -> None:
@@ -1108,11 +1096,6 @@ def test_map_and_enqueue_many(huey: Huey) -> None:
 # --- scheduling -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Huey.enqueue_many ignores task.eta: a call built with .s(delay=...) or "
-    ".s(eta=...) goes straight to the ready queue instead of the schedule",
-)
 def test_enqueue_many_respects_eta(huey: Huey) -> None:
     @huey.task()
     def one(x: int) -> int:
@@ -1269,12 +1252,6 @@ def test_duplicate_task_name_with_another_function(mhuey: Huey) -> None:
     assert again.func is first.func
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Huey._register compares func.__code__, and every @lock_task-decorated "
-    "function is the same 'inner' closure: a second, different function under the same "
-    "task name silently replaces the first",
-)
 def test_duplicate_task_name_through_a_decorator(mhuey: Huey) -> None:
     @mhuey.task(name="locked-dup")
     @mhuey.lock_task("one")
@@ -1508,12 +1485,6 @@ def test_lock_clear(huey: Huey) -> None:
     assert not lock.is_locked()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TaskLock binds huey.storage when lock_task() is called (decoration time), so "
-    "after huey.immediate = True swaps in a memory store the task's lock is taken in the old "
-    "(live) store: huey.is_locked()/flush_locks() do not see it",
-)
 def test_decorated_lock_follows_the_queue_into_immediate_mode(
     make_storage: Callable[..., Storage],
 ) -> None:
@@ -1669,12 +1640,6 @@ def test_other_malformed_envelopes(mhuey: Huey, payload: bytes) -> None:
     assert dead.id == bad_id and dead.reason == REASON_MALFORMED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Envelope.task() reads rec['id'] unguarded: a JSON envelope without 'id' "
-    "raises KeyError out of Worker.run instead of being dead-lettered as malformed "
-    "(the message then stays 'running' for a live consumer)",
-)
 def test_envelope_without_id_is_dead_lettered(mhuey: Huey) -> None:
     good = _good_task(mhuey)
     bad_id = new_task_id()
