@@ -55,4 +55,5 @@ def main() -> None:
     """Run, inspect and steer task queues."""
 
 
-from . import demo, worker_cmd  # noqa: E402,F401  (register the commands)
+# Each module registers its commands on ``main``.
+from . import admin, demo, top_cmd, worker_cmd  # noqa: E402,F401

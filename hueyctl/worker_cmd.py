@@ -29,8 +29,9 @@ def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
     root.setLevel(level)
 
 
-def _banner(huey: Huey, who: str, workers: int, worker_type: str, periodic: bool,
-            utc: bool | None) -> str:
+def _banner(
+    huey: Huey, who: str, workers: int, worker_type: str, periodic: bool, utc: bool | None
+) -> str:
     periodic_n = len(huey.periodic_tasks()) if periodic else 0
     clock = "UTC" if (huey.utc if utc is None else utc) else "local time"
     return (

@@ -1,0 +1,1 @@
+"""Admin commands (status, listings, show, enqueue, revoke, retry, purge, events ...)."""

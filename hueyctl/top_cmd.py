@@ -1,0 +1,1 @@
+"""``hueyctl top``: the live dashboard (see hueyctl/tui/)."""
