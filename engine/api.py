@@ -543,6 +543,8 @@ class Huey:
             task = wrapper._task(args, kwargs, retries=retries, priority=priority)
         elif retries is not None:
             task.retries = retries
+        else:
+            task.defaults = True
         if priority is not None:
             task.priority = priority
         if eta is not None or delay is not None:

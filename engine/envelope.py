@@ -1,14 +1,17 @@
 """The task envelope: a small JSON record, readable without the application's code.
 
-Wire format (UTF-8 JSON, keys sorted, compact)::
+Wire format (UTF-8 JSON, keys sorted, compact); a plain call is ~80 bytes::
 
-    {"v": 1, "id": "0190...", "task": "tasks.count_beans", "codec": "json",
-     "args": [100], "kwargs": {}, "eta": null, "retries": 0, "retry_delay": 0,
-     "retry_backoff": 1, "priority": 0, "expires": null, "timeout": null,
-     "enqueued_at": 1764196200.5, "attempt": 1,
-     "on_complete": {...nested envelope without "v"/"sig"...} | null,
-     "on_error": {...} | null,
-     "sig": "<hex HMAC-SHA256 of the record without sig>"}    # only with a key
+    {"args":[100],"id":"01a2...","task":"tasks.count_beans","v":1}
+
+Always present: ``v`` (format version), ``id``, ``task`` (registered name) and
+``args``. Present only when not at their default: ``kwargs`` ({}), ``codec``
+("json"), ``eta``, ``retries`` (0), ``retry_delay`` (0), ``retry_backoff`` (0),
+``priority`` (0), ``expires`` / ``expires_in`` (absolute / relative expiry),
+``timeout``, ``enqueued_at``, ``attempt`` (1), ``chord``, ``defaults`` (false:
+apply the worker's registered defaults), ``on_complete`` / ``on_error`` (nested
+records of the next pipeline stage and the error handler, without ``v``), and
+``sig`` (hex HMAC-SHA256 of the record without ``sig``, only with a key).
 
 ``args`` and ``kwargs`` are the payload, encoded by the queue's codec: with the
 default typed-JSON codec they are plain JSON (tuples, datetimes ... as tagged
@@ -23,6 +26,7 @@ With a signing key, a message whose signature is missing or wrong raises
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -44,7 +48,11 @@ _OPTIONS = (
     "attempt",
     "chord",
     "expires_in",
+    "defaults",
 )
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
 
 
 class Envelope:
@@ -58,17 +66,25 @@ class Envelope:
 
     # --- encode ---------------------------------------------------------------
     def record(self, task: Task) -> dict[str, Any]:
+        """The JSON record of a task. Options still at their default are left out
+        (readers fill them in), which keeps every message small."""
         rec: dict[str, Any] = {
             "id": task.id,
             "task": task.name,
-            "codec": self.codec.name,
             "args": self.codec.encode(list(task.args)),
-            "kwargs": self.codec.encode(task.kwargs),
-            "on_complete": self.record(task.on_complete) if task.on_complete else None,
-            "on_error": self.record(task.on_error) if task.on_error else None,
         }
+        if self.codec.name != "json":
+            rec["codec"] = self.codec.name
+        if task.kwargs:
+            rec["kwargs"] = self.codec.encode(task.kwargs)
+        if task.on_complete:
+            rec["on_complete"] = self.record(task.on_complete)
+        if task.on_error:
+            rec["on_error"] = self.record(task.on_error)
         for name in _OPTIONS:
-            rec[name] = getattr(task, name)
+            value = getattr(task, name)
+            if value != _DEFAULTS[name]:
+                rec[name] = value
         return rec
 
     def encode(self, task: Task) -> bytes:
@@ -99,7 +115,7 @@ class Envelope:
 
     def task(self, rec: dict[str, Any]) -> Task:
         codec = self.codec
-        name = rec.get("codec", codec.name)
+        name = rec.get("codec", "json")
         if name != codec.name:
             # Typed JSON is always safe to read; anything else (pickle) only when opted in.
             if name != "json":
@@ -109,7 +125,7 @@ class Envelope:
                 )
             codec = get_codec("json")
         args = codec.decode(rec.get("args", []))
-        kwargs = codec.decode(rec.get("kwargs", {}))
+        kwargs = codec.decode(rec["kwargs"]) if "kwargs" in rec else {}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise CodecError("message args must be a list and kwargs a mapping")
         task = Task(name=rec["task"], args=tuple(args), kwargs=kwargs, id=str(rec["id"]))

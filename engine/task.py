@@ -46,6 +46,9 @@ class Task:
     # Relative expiry given at .s() time, resolved to ``expires`` at enqueue.
     expires_in: float | None = field(default=None, repr=False, compare=False)
     chord: dict[str, Any] | None = None  # {"id", "size", "index", "callback": envelope record}
+    # Enqueued by name without the task's code (hueyctl enqueue --url): the worker
+    # fills in the registered task's retries, retry delay and backoff, and timeout.
+    defaults: bool = False
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
@@ -88,6 +91,12 @@ class Task:
             out.append(node)
             node = node.on_complete
         return out
+
+    def apply_defaults(self, wrapper: TaskWrapper) -> None:
+        if self.defaults:
+            self.retries, self.retry_delay = wrapper.retries, wrapper.retry_delay
+            self.retry_backoff, self.timeout = wrapper.retry_backoff, wrapper.timeout
+            self.defaults = False
 
     def with_new_id(self) -> Task:
         return replace(self, id=new_task_id())

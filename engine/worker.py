@@ -137,6 +137,7 @@ class Worker:
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.huey = self.huey
+        task.apply_defaults(wrapper)
         with self._lock:
             self.current[task.id] = (task.name, self.clock())
         try:

@@ -38,6 +38,10 @@ def slow_pid(i, seconds):
     time.sleep(seconds)
     return os.getpid()
 
+@huey.task(timeout=0.5)
+def too_slow():
+    time.sleep(10)
+
 @huey.task()
 def poison():
     record(-1)
@@ -207,3 +211,16 @@ def test_three_consumers_fire_each_periodic_slot_exactly_once(redis_url: str) ->
         assert len(fired) == 3
     finally:
         huey.flush()
+
+
+def test_process_workers_enforce_timeout(redis_setup: tuple[App, Huey]) -> None:
+    from engine import TaskException
+
+    app, huey = redis_setup
+    res = huey.enqueue_by_name("app.too_slow")
+    app.start_worker("-k", "process", "-w", "1", *FAST)
+    started = time.monotonic()
+    with pytest.raises(TaskException) as info:
+        huey.result(res.id, blocking=True, timeout=10)
+    assert "TaskTimeout" in info.value.metadata["error"]
+    assert time.monotonic() - started < 5

@@ -309,10 +309,15 @@ class SqliteStorage(Storage):
             return ids
 
     def wait(self, timeout: float) -> None:
-        """Poll for a ready task (20 ms doubling to 200 ms), never longer than ``timeout``."""
+        """Poll for work (20 ms doubling to 200 ms), never longer than ``timeout``."""
         deadline = time.monotonic() + max(0.0, timeout)
         step = 0.02
-        while not self._read(f"SELECT 1 {_READY} LIMIT 1"):
+        due = (
+            "SELECT 1 FROM task WHERE queue = ? AND (state = 'ready' OR"
+            " (state = 'scheduled' AND eta <= ?)) LIMIT 1"
+        )
+        # Ready work, or a scheduled task that fell due (one scheduled while we slept).
+        while not self._read(due, time.time()):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
