@@ -86,7 +86,8 @@ class Task:
         return node
 
     def stages(self) -> list[Task]:
-        out, node = [], self
+        out: list[Task] = []
+        node: Task | None = self
         while node is not None:
             out.append(node)
             node = node.on_complete
@@ -225,7 +226,7 @@ class TaskWrapper:
 
     # --- enqueueing ----------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        return self.huey.enqueue(self.s(*args, **kwargs))
+        return self.huey.enqueue(self.s(*args, **kwargs))  # type: ignore[no-any-return]
 
     def schedule(
         self,
@@ -257,7 +258,7 @@ class TaskWrapper:
             timeout=timeout,
         )
         task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
-        return self.huey.enqueue(task)
+        return self.huey.enqueue(task)  # type: ignore[no-any-return]
 
     def map(self, it: Iterable[Any]) -> ResultGroup:
         """Enqueue one call per item (a tuple item is ``*args``), in one round trip."""

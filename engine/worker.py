@@ -47,7 +47,7 @@ from .signals import (
     SIGNAL_REVOKED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import Claimed, Message, Outcome
+from .storage.base import Claimed, Message, Outcome, Storage
 from .task import Task, TaskWrapper
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Worker:
         self._lock = threading.Lock()
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         return self.huey.storage
 
     def step(self, now: float) -> bool:
@@ -152,7 +152,9 @@ class Worker:
         deadline, pause = time.monotonic() + self.lease, 0.05
         while True:
             try:
-                refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
+                refused: str | None = self.storage.finish(
+                    self.consumer_id, task_id, self.clock(), outcome
+                )
                 break
             except StoreUnavailable:
                 if time.monotonic() + pause > deadline:
@@ -374,7 +376,7 @@ class Worker:
         values: list[Any] = []
         for index in range(size):
             data = storage.pop(f"chord:{cid}:{index}")
-            rec = self.huey.decode_value(data) if data else {"skipped": True}
+            rec: dict[str, Any] = self.huey.decode_value(data) if data else {}
             if "value" in rec:
                 values.append(rec["value"])
             elif "error" in rec:

@@ -374,7 +374,8 @@ class RedisStorage(Storage):
     ) -> None:
         super().__init__(name, dead_cap=dead_cap)
         self.url = url
-        self.client = client or self._make_client(url, connection_pool, connection_params)
+        # Any: redis-py's annotations cannot say that replies are bytes here.
+        self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
