@@ -87,6 +87,18 @@ class Huey:
     def create_storage(self) -> Storage:
         return self._storage_class(self.name, **self._storage_kwargs)
 
+    def use_store(self, url: str | None = None, name: str | None = None) -> None:
+        """Point this queue at another store URL and/or queue name (worker overrides)."""
+        from .loader import connect
+
+        if name:
+            self.name = name
+        if url:
+            other = connect(url, self.name)
+            self._storage_class, self._storage_kwargs = other._storage_class, other._storage_kwargs
+        self.storage.close()
+        self.storage = self.create_storage()
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} on {self.storage.describe()}>"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,25 @@ def friendly(fn: F) -> F:
 class Group(click.Group):
     """The root group: an unexpected error is one line, not a traceback
     (``HUEYCTL_DEBUG=1`` shows the traceback)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Every error, usage errors included, is one line on stderr."""
+        kwargs["standalone_mode"] = False
+        try:
+            super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"hueyctl: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("hueyctl: aborted", err=True)
+            sys.exit(1)
+        sys.exit(0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

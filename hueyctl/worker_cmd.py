@@ -68,12 +68,16 @@ def _banner(
 @click.option("--max-deliveries", type=int, default=3, show_default=True,
               help="Deliveries without finishing before a task is dead-lettered as poison.")
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
+@click.option("--url", envvar="HUEYCTL_URL", metavar="URL",
+              help="Use this store instead of the app's (redis://, sqlite:///path ...).")
+@click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
+              help="Consume this queue name instead of the app's.")
 @friendly
 def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
-           max_tasks: int | None) -> None:
+           max_tasks: int | None, url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     SIGINT/SIGTERM stop it gracefully (a second one at once); SIGHUP restarts it.
@@ -85,6 +89,8 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
     huey = loader.load(app)
     if not isinstance(huey, Huey):
         raise ConfigurationError(f"{app!r} is a {type(huey).__name__}, not a Huey queue")
+    if url or queue:
+        huey.use_store(url, queue)
     _setup_logging(verbose, quiet, logfile)
     options: dict[str, Any] = dict(
         periodic=not no_periodic, utc=False if localtime else (True if utc else None),

@@ -1,0 +1,284 @@
+"""The ``top`` application and its factory, shared by ``hueyctl top`` and the tests.
+
+Refresh loop: a timer ticks every ``interval`` seconds; each tick starts one
+thread worker that reads a :class:`~hueyctl.tui.data.Snapshot` and posts it back
+as a message. At most one read is in flight: a tick that finds one running only
+marks the view dirty, and the read that finishes starts the next, so a slow
+store coalesces ticks instead of piling up threads. A read that fails with an
+``EngineError`` leaves the last data on screen and marks the header
+"disconnected since …"; the next tick tries again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from engine.exceptions import EngineError
+from engine.inspect import Event, Inspector
+
+from . import fmt
+from .actions import Actions, RevokeChoice, Target
+from .data import TABS, fetch, load_detail
+from .messages import Act, ActionDone, Loaded, LoadFailed, OpenTask, QueryChanged
+from .screens.confirm import ConfirmScreen
+from .screens.dashboard import TITLES, DashboardScreen
+from .screens.detail import TaskDetailScreen
+from .screens.help import HelpScreen
+from .screens.revoke import RevokeScreen
+
+EVENT_BUFFER = 500
+
+
+class TopApp(App[None]):
+    CSS_PATH = "top.tcss"
+    TITLE = "hueyctl top"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(
+        self,
+        inspector: Inspector,
+        actions: Actions,
+        clock: Callable[[], float] = time.time,
+        interval: float = 1.0,
+        *,
+        tz: dt.tzinfo | None = None,
+        tab: str = "workers",
+    ) -> None:
+        super().__init__()
+        self.inspector = inspector
+        self.actions = actions
+        self.clock = clock
+        self.interval = interval
+        self.tz = tz
+        self.paused = False
+        self.connected: bool | None = None  # None until the first read
+        self.down_since: float | None = None
+        self.refreshes = 0  # reads applied (tests wait on it)
+        self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
+        self._fetching = False
+        self._again = False
+        self.dashboard = DashboardScreen(tz, tab)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.dashboard
+
+    def on_mount(self) -> None:
+        self.tick()
+        if self.interval > 0:
+            self.set_interval(self.interval, self.tick)
+
+    # --- refresh -----------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A read is in flight or asked for (tests wait for this to clear)."""
+        return self._fetching or self._again
+
+    def tick(self) -> None:
+        self.show_status()
+        if not self.paused:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        if self._fetching:
+            self._again = True
+            return
+        self._fetching = True
+        after = self.events[-1].id if self.events else None
+        self._fetch(self.dashboard.query_state, after)
+
+    @work(thread=True, exclusive=True, group="fetch", exit_on_error=False)
+    def _fetch(self, query: Any, after: str | None) -> None:
+        worker = get_current_worker()
+        message: Loaded | LoadFailed
+        try:
+            message = Loaded(fetch(self.inspector, query, after))
+        except EngineError as exc:
+            message = LoadFailed(str(exc))
+        except Exception as exc:  # a bug in a read must not take the screen down
+            message = LoadFailed(f"{type(exc).__name__}: {exc}")
+        if not worker.is_cancelled:
+            self.post_message(message)
+
+    def on_loaded(self, message: Loaded) -> None:
+        self._fetching = False
+        snap = message.snapshot
+        if self.connected is False:
+            self.notify("store reachable again", title="reconnected")
+        self.connected, self.down_since = True, None
+        if snap.events_reset:
+            self.events.clear()
+        self.events.extend(snap.events)
+        self.dashboard.apply(snap, list(self.events), self.clock())
+        self.refreshes += 1
+        self.show_status(snap.overview.queue, snap.overview.store)
+        self._next()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._fetching = False
+        if self.down_since is None:
+            self.down_since = self.clock()
+            self.notify(message.error, title="store unreachable", severity="error", timeout=6)
+        self.connected = False
+        self.show_status()
+        self._next()
+
+    def _next(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh_data()
+
+    def on_query_changed(self, message: QueryChanged) -> None:
+        self.refresh_data()
+
+    def show_status(self, queue: str | None = None, store: str | None = None) -> None:
+        if queue is None or store is None:
+            queue, store = self.inspector.huey.name, self.inspector.huey.storage.describe()
+        state = {None: "connecting", True: "connected", False: "disconnected"}[self.connected]
+        since = fmt.clock_time(self.down_since, self.tz) if self.down_since else None
+        self.dashboard.show_status(
+            queue=queue,
+            store=store,
+            state=state,
+            clock=fmt.clock_time(self.clock(), self.tz),
+            paused=self.paused,
+            down_since=since,
+        )
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.show_status()
+        if not self.paused:
+            self.refresh_data()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # --- detail ------------------------------------------------------------------
+    def on_open_task(self, message: OpenTask) -> None:
+        self.open_task(message.task_id)
+
+    def open_task(self, task_id: str) -> None:
+        load = partial(load_detail, self.inspector)
+        self.push_screen(TaskDetailScreen(task_id, load, self.clock, self.tz))
+
+    # --- actions -----------------------------------------------------------------
+    def on_act(self, message: Act) -> None:
+        self.act(message.kind, message.target)
+
+    def act(self, kind: str, target: Target | None) -> None:
+        if target is None:
+            self.notify("select a row first", severity="warning")
+        elif kind == "revoke":
+            self.push_screen(RevokeScreen(target), partial(self._revoke, target))
+        elif kind == "restore":
+            self._run(self.actions.restore, target)
+        elif kind == "retry":
+            self._confirm_retry(target)
+        elif kind == "delete":
+            self._confirm_delete(target)
+
+    def _revoke(self, target: Target, choice: RevokeChoice | None) -> None:
+        if choice is not None:
+            self._run(self.actions.revoke, target, choice)
+
+    def _confirm_retry(self, target: Target) -> None:
+        if target.state != "dead" or not target.task_id:
+            self.notify("R retries a dead letter: pick one in the Failed tab", severity="warning")
+            return
+        question = f"Put dead letter {target.name} {target.task_id} back on the queue?"
+        self._confirm("Retry dead letter", question, "Retry", self.actions.retry, target)
+
+    def _confirm_delete(self, target: Target) -> None:
+        if not target.task_id or target.state not in ("ready", "scheduled", "dead"):
+            self.notify("D deletes one pending, scheduled or dead task", severity="warning")
+            return
+        question = f"Delete {target.name} {target.task_id} ({target.state})? This cannot be undone."
+        self._confirm("Delete task", question, "Delete", self.actions.delete, target)
+
+    def _confirm(
+        self, title: str, question: str, yes: str, fn: Callable[..., str], target: Target
+    ) -> None:
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._run(fn, target)
+
+        self.push_screen(ConfirmScreen(title, question, yes), answered)
+
+    def _run(self, fn: Callable[..., str], *args: Any) -> None:
+        self._act_worker(fn, *args)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _act_worker(self, fn: Callable[..., str], *args: Any) -> None:
+        try:
+            message = ActionDone(fn(*args))
+        except EngineError as exc:
+            message = ActionDone(f"failed: {exc}", ok=False)
+        self.post_message(message)
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, severity="information" if message.ok else "error")
+        if isinstance(self.screen, TaskDetailScreen):
+            self.screen.reload()
+        self.refresh_data()
+
+    # --- command palette -------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        target = self.dashboard.current_target
+        acts = (
+            ("Revoke…", "revoke", "Revoke the selected task, or every call of its task"),
+            ("Restore", "restore", "Lift the revocation of the selected task or its task name"),
+            ("Retry dead letter", "retry", "Put the selected dead letter back on the queue (R)"),
+            ("Delete task", "delete", "Delete the selected pending, scheduled or dead task (D)"),
+        )
+        for title, kind, help_text in acts:
+            yield SystemCommand(title, help_text, lambda k=kind: self.act(k, target()))
+        yield SystemCommand(
+            "Pause / resume refresh", "Stop or restart the live refresh (p)", self.action_pause
+        )
+        yield SystemCommand("Filter…", "Filter listings by task name or id (/)", self._palette_filter)
+        yield SystemCommand("Sort task table", "Sort by the next column (s)", self._palette_sort)
+        for n, tab in enumerate(TABS, 1):
+            yield SystemCommand(
+                f"Show {TITLES[tab]}", f"Switch to the {TITLES[tab]} tab ({n})",
+                partial(self.dashboard.action_tab, tab),
+            )
+        yield SystemCommand("Keys", "Show the keys (?)", self.action_help)
+
+    def _palette_filter(self) -> None:
+        self.dashboard.action_filter()
+
+    def _palette_sort(self) -> None:
+        self.dashboard.action_sort()
+
+
+def make_app(
+    inspector: Inspector,
+    actions: Actions,
+    clock: Callable[[], float] = time.time,
+    interval: float = 1.0,
+    *,
+    tz: dt.tzinfo | None = None,
+    tab: str = "workers",
+) -> TopApp:
+    """The dashboard of ``inspector``'s queue. ``clock`` drives every displayed time
+    (inject a fixed one for snapshots); ``interval`` <= 0 disables the timer (one
+    read at start, then only on demand); ``tz`` None shows local time."""
+    if tab not in TABS:
+        raise ValueError(f"unknown tab {tab!r}: one of {', '.join(TABS)}")
+    return TopApp(inspector, actions, clock, interval, tz=tz, tab=tab)

@@ -1,0 +1,60 @@
+"""Messages that carry results up: from thread workers to the app, from screens to the app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from .actions import Target
+from .data import Detail, Snapshot
+
+
+class Loaded(Message):
+    """A refresh finished (posted by the fetch worker)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class LoadFailed(Message):
+    """A refresh could not reach the store; the screen keeps its last data."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class DetailLoaded(Message):
+    def __init__(self, detail: Detail) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class ActionDone(Message):
+    """An action (revoke, restore, retry, delete) ran; ``ok`` False if it raised."""
+
+    def __init__(self, text: str, ok: bool = True) -> None:
+        super().__init__()
+        self.text = text
+        self.ok = ok
+
+
+class Act(Message):
+    """A screen asks the app to act on a row: ``kind`` is revoke, restore, retry or delete."""
+
+    def __init__(self, kind: str, target: Target | None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.target = target
+
+
+class OpenTask(Message):
+    """Show the detail screen of one task."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+
+
+class QueryChanged(Message):
+    """The dashboard's tab or filter changed: refresh now."""

@@ -1,0 +1,246 @@
+"""The main screen: header, counts, plots, per-task table and the tabbed listings.
+
+It only displays what the app hands down (``apply``) and posts what the operator
+asked for (``messages.Act``, ``OpenTask``, ``QueryChanged``); it does no IO.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from engine.inspect import Event, Overview
+
+from .. import fmt
+from ..actions import Target
+from ..data import TABS, Filter, Listing, Query, Snapshot
+from ..messages import Act, OpenTask, QueryChanged
+from ..rows import (
+    COLUMNS,
+    Revoked,
+    Row,
+    event_rows,
+    failed_rows,
+    pending_rows,
+    periodic_rows,
+    running_rows,
+    scheduled_rows,
+    worker_rows,
+)
+from ..widgets.filter_bar import FilterBar
+from ..widgets.live_table import LiveTable
+from ..widgets.minute_plot import MinutePlot
+from ..widgets.queue_counts import QueueCounts
+from ..widgets.status_header import StatusHeader
+from ..widgets.task_stats_table import TaskStatsTable
+
+TITLES = {
+    "workers": "Workers",
+    "pending": "Pending",
+    "scheduled": "Scheduled",
+    "running": "Running",
+    "periodic": "Periodic",
+    "failed": "Failed",
+    "events": "Events",
+}
+TASK_ROWS = {
+    "pending": pending_rows,
+    "scheduled": scheduled_rows,
+    "running": running_rows,
+    "failed": failed_rows,
+}
+NOUN = {
+    "workers": "workers",
+    "pending": "pending tasks",
+    "scheduled": "scheduled tasks",
+    "running": "running tasks",
+    "periodic": "periodic tasks",
+    "failed": "dead letters",
+    "events": "events",
+}
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        *(Binding(str(n), f"tab('{tab}')", TITLES[tab], show=False) for n, tab in enumerate(TABS, 1)),
+        Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False),
+        Binding("left_square_bracket", "step_tab(-1)", "Previous tab", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("r", "act('revoke')", "Revoke"),
+        Binding("u", "act('restore')", "Restore"),
+        Binding("R", "act('retry')", "Retry"),
+        Binding("D", "act('delete')", "Delete"),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("p", "app.pause", "Pause"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, tz: dt.tzinfo | None = None, tab: str = "workers") -> None:
+        super().__init__()
+        self.tz = tz
+        self.tab = tab
+        self.filter: Filter | None = None
+
+    @property
+    def query_state(self) -> Query:
+        return Query(self.tab, self.filter)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        yield QueueCounts(id="counts")
+        with Horizontal(id="plots"):
+            yield MinutePlot("throughput /min", id="throughput")
+            yield MinutePlot("failures /min", id="failures")
+        yield TaskStatsTable(id="stats")
+        with TabbedContent(id="tabs", initial=self.tab):
+            for n, tab in enumerate(TABS, 1):
+                with TabPane(f"{n} {TITLES[tab]}", id=tab):
+                    yield LiveTable(COLUMNS[tab], id=f"{tab}-table", follow=tab == "events")
+                    yield Static("", id=f"{tab}-more", classes="more")
+        yield FilterBar(id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.table(self.tab).focus()
+
+    # --- what the app hands down ---------------------------------------------------
+    def table(self, tab: str) -> LiveTable:
+        return self.query_one(f"#{tab}-table", LiveTable)
+
+    def show_status(self, **status: object) -> None:
+        self.query_one(StatusHeader).show(**status)  # type: ignore[arg-type]
+
+    def apply(self, snap: Snapshot, events: Sequence[Event], now: float) -> None:
+        overview = snap.overview
+        self.query_one(QueueCounts).show(overview)
+        self.query_one("#throughput", MinutePlot).set_values([m.count for m in overview.throughput])
+        self.query_one("#failures", MinutePlot).set_values([m.failures for m in overview.throughput])
+        self.query_one(TaskStatsTable).show(
+            [s for s in snap.stats if self.filter is None or self.filter.matches(s.task)]
+        )
+        self._tab_labels(overview)
+        self._events(events)
+        if snap.query == self.query_state and snap.query.tab != "events":
+            self._listing(snap, now)
+
+    def _tab_labels(self, overview: Overview) -> None:
+        tabs = self.query_one(TabbedContent)
+        counts = {
+            "workers": overview.workers,
+            "pending": overview.ready,
+            "scheduled": overview.scheduled,
+            "running": overview.running,
+            "failed": overview.dead,
+        }
+        for n, tab in enumerate(TABS, 1):
+            label = f"{n} {TITLES[tab]}"
+            if tab in counts:
+                label += f" {fmt.count(counts[tab])}"
+            tab_widget = tabs.get_tab(tab)
+            if str(tab_widget.label) != label:
+                tab_widget.label = label
+
+    def _listing(self, snap: Snapshot, now: float) -> None:
+        tab, listing = snap.query.tab, snap.listing
+        rows: list[Row]
+        if tab in TASK_ROWS:
+            rows = TASK_ROWS[tab](listing.rows, now, Revoked(snap.revocations), self.tz)
+        elif tab == "workers":
+            rows = worker_rows(listing.rows, now)
+        else:
+            rows = periodic_rows(listing.rows, now, self.tz)
+        self.table(tab).sync(rows)
+        self.query_one(f"#{tab}-more", Static).update(self._more(tab, listing))
+
+    def _more(self, tab: str, listing: Listing) -> str:
+        shown, noun = len(listing.rows), NOUN[tab]
+        where = f" matching “{self.filter.text}”" if self.filter else ""
+        if self.filter is not None and listing.total is None:
+            if not listing.complete:
+                return (
+                    f"{shown} {noun}{where} in the first {fmt.count(listing.scanned)} "
+                    "(a filter looks at that many per refresh)"
+                )
+            return f"{shown} {noun}{where}" if shown else f"no {noun}{where}"
+        total = listing.total if listing.total is not None else shown
+        if total == 0:
+            return f"no {noun}{where}"
+        if total > shown:
+            return f"showing the first {fmt.count(shown)} of {fmt.count(total)} {noun}{where} · … and {fmt.count(total - shown)} more"
+        return f"{fmt.count(total)} {noun}{where}"
+
+    def _events(self, events: Sequence[Event]) -> None:
+        shown = [e for e in events if self.filter is None or self.filter.matches(e.task, e.task_id)]
+        self.table("events").sync(event_rows(shown, self.tz))
+        where = f" matching “{self.filter.text}”" if self.filter else ""
+        text = f"last {len(shown)} events{where} · live tail" if shown else f"no events{where} yet"
+        self.query_one("#events-more", Static).update(text)
+
+    # --- what the operator asks for ------------------------------------------------------
+    def current_target(self) -> Target | None:
+        focused = self.focused
+        table = focused if isinstance(focused, LiveTable) else self.table(self.tab)
+        return table.target()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_step_tab(self, step: int) -> None:
+        self.action_tab(TABS[(TABS.index(self.tab) + step) % len(TABS)])
+
+    def action_act(self, kind: str) -> None:
+        self.post_message(Act(kind, self.current_target()))
+
+    def action_sort(self) -> None:
+        self.query_one(TaskStatsTable).next_sort()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter.text if self.filter else "")
+
+    def action_clear_filter(self) -> None:
+        if self.filter is not None:
+            self.set_filter("")
+
+    def set_filter(self, text: str) -> None:
+        new = Filter(text) if text else None
+        if new != self.filter:
+            self.filter = new
+            self.table(self.tab).clear()
+            self.post_message(QueryChanged())
+
+    @on(FilterBar.Applied)
+    def _filter_applied(self, event: FilterBar.Applied) -> None:
+        self.set_filter(event.text)
+        self.table(self.tab).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = str(event.pane.id)
+        if tab != self.tab:
+            self.tab = tab
+            self.post_message(QueryChanged())
+        self.table(tab).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        if not isinstance(table, LiveTable):
+            return
+        target = table.target()
+        if target is None:
+            return
+        event.stop()
+        if target.task_id is not None:
+            self.post_message(OpenTask(target.task_id))
+        elif target.name is not None:
+            # A task name (task table, periodic tab): show that task's calls.
+            self.set_filter(f"task:{target.name}")
+
+

@@ -1,0 +1,85 @@
+"""One task in full: pushed by Enter on a row; loads in a thread worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from engine.exceptions import EngineError
+
+from ..actions import Target
+from ..data import Detail
+from ..messages import Act, DetailLoaded
+from ..widgets.task_detail import TaskDetail
+
+
+class TaskDetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("q", "app.pop_screen", "Back", show=False),
+        Binding("r", "act('revoke')", "Revoke"),
+        Binding("u", "act('restore')", "Restore"),
+        Binding("R", "act('retry')", "Retry"),
+        Binding("D", "act('delete')", "Delete"),
+    ]
+
+    def __init__(
+        self,
+        task_id: str,
+        load: Callable[[str], Detail],
+        clock: Callable[[], float],
+        tz: dt.tzinfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self._load = load
+        self._clock = clock
+        self.tz = tz
+        self.detail: Detail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f" task {self.task_id}", id="detail-title")
+        with VerticalScroll(id="detail-body"):
+            yield TaskDetail("loading…", id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self._fetch()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _fetch(self) -> None:
+        worker = get_current_worker()
+        try:
+            message: DetailLoaded | None = DetailLoaded(self._load(self.task_id))
+            error = ""
+        except EngineError as exc:
+            message, error = None, str(exc)
+        if worker.is_cancelled:
+            return
+        if message is not None:
+            self.post_message(message)
+        else:
+            self.app.call_from_thread(self.query_one(TaskDetail).update, f"cannot load: {error}")
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self.detail = message.detail
+        info = message.detail.info
+        title = f" {info.name} · {info.id} · {info.state}" if info else f" task {self.task_id}"
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one(TaskDetail).show(message.detail, self._clock(), self.tz)
+
+    def action_act(self, kind: str) -> None:
+        info = self.detail.info if self.detail else None
+        target = Target(self.task_id, info.name if info else None, info.state if info else None)
+        self.post_message(Act(kind, target))

@@ -1,0 +1,40 @@
+"""The ``/`` prompt: filter the listings by task name or task id."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    BINDINGS = [Binding("escape", "close", "Clear filter")]
+
+    class Applied(Message):
+        """The operator pressed Enter (``text`` empty: no filter) or Escape."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(
+            placeholder="filter: task name, or task id (id:… / task:… to force); "
+            "Enter applies, Esc clears",
+            id=id,
+        )
+
+    def open(self, text: str) -> None:
+        self.value = text
+        self.add_class("-open")
+        self.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.remove_class("-open")
+        self.post_message(self.Applied(event.value.strip()))
+
+    def action_close(self) -> None:
+        self.value = ""
+        self.remove_class("-open")
+        self.post_message(self.Applied(""))

@@ -1,0 +1,108 @@
+"""A ``DataTable`` refreshed in place: rows are matched by key, changed cells are
+updated, gone rows removed and new ones appended, so the cursor stays on the row
+the operator was looking at and the scroll position stays put."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..actions import Target
+from ..rows import Column, Row
+
+Signature = tuple[tuple[str, str], ...]
+
+
+def _signature(cells: Sequence[Text]) -> Signature:
+    return tuple((c.plain, str(c.style)) for c in cells)
+
+
+class LiveTable(DataTable[Text]):
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        follow: bool = False,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
+        self.spec = tuple(columns)
+        self.follow = follow  # keep the cursor on the last row while it is there (a tail)
+        self._signatures: dict[str, Signature] = {}
+        self._targets: dict[str, Target | None] = {}
+
+    def on_mount(self) -> None:
+        self.add_spec_columns()
+
+    def column_labels(self) -> dict[str, str]:
+        """Labels that differ from the spec's (a sort arrow, say)."""
+        return {}
+
+    def add_spec_columns(self) -> None:
+        labels = self.column_labels()
+        for col in self.spec:
+            label = labels.get(col.key, col.label)
+            self.add_column(Text(label, justify="right" if col.numeric else "left"), key=col.key)
+
+    # --- reading ---------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def cursor_key(self) -> str | None:
+        keys = self.keys()
+        return keys[self.cursor_row] if 0 <= self.cursor_row < len(keys) else None
+
+    def target(self) -> Target | None:
+        key = self.cursor_key()
+        return None if key is None else self._targets.get(key)
+
+    # --- writing ---------------------------------------------------------------------
+    def sync(self, rows: Sequence[Row]) -> None:
+        current = self.keys()
+        cursor_key, cursor_index = self.cursor_key(), self.cursor_row
+        at_end = self.follow and (not current or cursor_index >= len(current) - 1)
+        wanted = [r.key for r in rows]
+        present = set(current)
+        survivors = [k for k in wanted if k in present]
+        if survivors == wanted[: len(survivors)]:
+            self._update(rows, present, set(wanted))
+        else:
+            self._rebuild(rows)
+        self._targets = {r.key: r.target for r in rows}
+        if not wanted:
+            return
+        if at_end:
+            index = len(wanted) - 1
+        elif cursor_key in self._targets:
+            index = wanted.index(cursor_key)
+        else:
+            index = min(cursor_index, len(wanted) - 1)
+        if index != self.cursor_row:
+            self.move_cursor(row=index, scroll=at_end)
+
+    def _update(self, rows: Sequence[Row], present: set[str], wanted: set[str]) -> None:
+        for key in present - wanted:
+            self.remove_row(key)
+            self._signatures.pop(key, None)
+        for row in rows:
+            sig = _signature(row.cells)
+            if row.key not in present:
+                self.add_row(*row.cells, key=row.key)
+            elif self._signatures.get(row.key) != sig:
+                old = self._signatures.get(row.key, ())
+                for i, (col, cell) in enumerate(zip(self.spec, row.cells, strict=True)):
+                    if i >= len(old) or old[i] != sig[i]:
+                        self.update_cell(row.key, col.key, cell, update_width=True)
+            self._signatures[row.key] = sig
+
+    def _rebuild(self, rows: Sequence[Row]) -> None:
+        scroll_x, scroll_y = self.scroll_x, self.scroll_y
+        self.clear()
+        self._signatures = {}
+        for row in rows:
+            self.add_row(*row.cells, key=row.key)
+            self._signatures[row.key] = _signature(row.cells)
+        self.call_after_refresh(self.scroll_to, scroll_x, scroll_y, animate=False)

@@ -1,0 +1,47 @@
+"""The top line: queue, store, connection state, refresh state and the clock.
+
+Not Textual's ``Header``: its clock reads the wall clock, while this one shows
+the app's (injectable) clock, so snapshots stay still.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+
+class StatusHeader(Static):
+    def show(
+        self,
+        *,
+        queue: str,
+        store: str,
+        state: str,
+        clock: str,
+        paused: bool = False,
+        down_since: str | None = None,
+    ) -> None:
+        left = Text.assemble(
+            (" hueyctl top ", "bold reverse"),
+            "  queue ",
+            (queue, "bold"),
+            "  on ",
+            (store, "italic"),
+        )
+        right = Text()
+        if paused:
+            right.append(" ⏸ paused ", "bold black on yellow")
+            right.append("  ")
+        if state == "connected":
+            right.append("● connected", "bold green")
+        elif state == "disconnected":
+            right.append(f"✕ disconnected since {down_since} · retrying", "bold red")
+        else:
+            right.append("◌ connecting…", "yellow")
+        right.append(f"   {clock} ")
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_row(left, right)
+        self.update(grid)
