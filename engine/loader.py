@@ -46,12 +46,13 @@ def connect(url: str, queue: str = "huey") -> Any:
     """A queue from a URL, without the application's code.
 
     ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
+    ``redis+cluster://node:port`` (Redis Cluster), ``redis+sentinel://host:26379/master``,
     ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
     """
     from .api import MemoryHuey, RedisHuey, SqliteHuey
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix") or scheme.endswith(("+cluster", "+sentinel")):
         return RedisHuey(queue, url=url)
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""

@@ -23,7 +23,7 @@ import pytest
 from engine.storage.base import Storage
 
 REDIS_URL = os.environ.get("HUEYCTL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-BACKENDS = ("memory", "redis", "sqlite")
+BACKENDS = ("memory", "redis", "sqlite", "cluster")
 
 
 def _on_ci() -> bool:
@@ -49,6 +49,61 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster of our own, for the whole session."""
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        if _on_ci():
+            pytest.fail("redis-server and redis-cli are needed for the cluster tests")
+        pytest.skip("redis-server / redis-cli not installed")
+    from procs import free_cluster_port
+
+    root = tmp_path_factory.mktemp("cluster")
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = free_cluster_port()
+        if port not in ports:
+            ports.append(port)
+    procs = []
+    for port in ports:
+        d = root / str(port)
+        d.mkdir()
+        procs.append(subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+    try:
+        for port in ports:
+            deadline = time.monotonic() + 10
+            while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                                 text=True).stdout.strip() != "PONG":
+                assert time.monotonic() < deadline, f"cluster node {port} did not start"
+                time.sleep(0.05)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while "cluster_state:ok" not in subprocess.run(
+            ["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, text=True
+        ).stdout:
+            assert time.monotonic() < deadline, "cluster did not reach state ok"
+            time.sleep(0.1)
+        yield f"redis+cluster://127.0.0.1:{ports[0]}"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """The backend name; skips backends that cannot run here."""
@@ -62,7 +117,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def make_storage(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., Storage]]:
-    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    url = None
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+    elif backend == "cluster":
+        url = request.getfixturevalue("redis_cluster_url")
     created: list[Storage] = []
 
     def make(**options: object) -> Storage:
@@ -72,7 +131,7 @@ def make_storage(
             from engine.storage.memory import MemoryStorage
 
             store = MemoryStorage(name=name, **options)
-        elif backend == "redis":
+        elif backend in ("redis", "cluster"):
             from engine.storage.redis import RedisStorage
 
             store = RedisStorage(name=name, url=url, **options)  # type: ignore[arg-type]
@@ -94,3 +153,21 @@ def make_storage(
 @pytest.fixture
 def storage(make_storage: Callable[..., Storage]) -> Storage:
     return make_storage()
+
+
+# --- Textual snapshots (tests/test_tui.py) live in the top-level snapshots/ -------------
+# pytest-textual-snapshot stores them next to the tests (tests/__snapshots__/) and
+# syrupy has no option for another place, so its SVG extension is pointed at
+# snapshots/<test module>/ here. Unused-snapshot detection follows the same path.
+try:
+    from pytest_textual_snapshot import SVGImageExtension
+except ImportError:  # the plugin is a test extra; without it, test_tui is skipped
+    pass
+else:
+
+    def _top_level_snapshot_dir(cls: type, *, test_location: object) -> str:
+        module = test_location.basename  # type: ignore[attr-defined]
+        return str(Path(__file__).resolve().parent.parent / "snapshots" / module)
+
+    SVGImageExtension.dirname = classmethod(_top_level_snapshot_dir)  # type: ignore[assignment,method-assign]
+# --- end of the snapshot location override ---------------------------------------------

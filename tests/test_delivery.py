@@ -52,16 +52,17 @@ FAST = ("--lease", "2", "--heartbeat", "0.5")
 
 
 def _config(backend: str, url: str, name: str, tmp_path: Path) -> str:
-    if backend == "redis":
+    if backend in ("redis", "cluster"):
         return f"from engine import RedisHuey\nhuey = RedisHuey({name!r}, url={url!r})\n"
     return f"from engine import SqliteHuey\nhuey = SqliteHuey({name!r}, filename={url!r})\n"
 
 
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(params=["redis", "sqlite", "cluster"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[App, Huey]]:
     name = f"delivery-{uuid.uuid4().hex[:8]}"
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
+    if request.param in ("redis", "cluster"):
+        fixture = "redis_url" if request.param == "redis" else "redis_cluster_url"
+        url = request.getfixturevalue(fixture)
         huey = connect(url, name)
     else:
         url = str(tmp_path / "queue.db")

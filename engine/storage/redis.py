@@ -338,6 +338,23 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
+    from redis.sentinel import Sentinel
+
+    auth, _, location = rest.rpartition("@")
+    hosts, _, path = location.partition("/")
+    service, _, db = path.partition("/")
+    if not service:
+        raise ValueError("name the master: redis+sentinel://host:26379/mymaster")
+    nodes = []
+    for node in hosts.split(","):
+        host, _, port = node.partition(":")
+        nodes.append((host, int(port or 26379)))
+    password = auth.partition(":")[2] or None
+    kwargs = dict(params, db=int(db or 0), password=password, ssl=scheme == "rediss")
+    return Sentinel(nodes, socket_timeout=params["socket_timeout"]).master_for(service, **kwargs)
+
+
 def _translated(method: F) -> F:
     """Turn driver errors into one engine error that names the store."""
 
@@ -415,7 +432,10 @@ class RedisStorage(Storage):
     @staticmethod
     def _make_client(
         url: str | None, pool: redis.ConnectionPool | None, params: dict[str, Any]
-    ) -> redis.Redis:
+    ) -> Any:
+        """A client for ``redis://``, ``rediss://``, ``unix://``, and for Redis Cluster
+        (``redis+cluster://host:port``, any node) or Sentinel
+        (``redis+sentinel://host:26379[,host2:26379]/service[/db]``)."""
         # Blocking reads wait at most 2 s, so 10 s never cuts one short; retries are
         # off because a re-sent claim would take tasks nobody hears about: the
         # callers decide what is safe to repeat.
@@ -424,12 +444,20 @@ class RedisStorage(Storage):
         params.setdefault("retry", Retry(NoBackoff(), 0))
         if pool is not None:
             return redis.Redis(connection_pool=pool)
-        if url:
-            try:
-                return redis.Redis.from_url(url, **params)
-            except ValueError as exc:
-                raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
-        return redis.Redis(**params)
+        if not url:
+            return redis.Redis(**params)
+        try:
+            scheme, _, rest = url.partition("://")
+            if scheme.endswith("+cluster"):
+                from redis.cluster import RedisCluster
+
+                base = scheme.removesuffix("+cluster")
+                return RedisCluster.from_url(f"{base}://{rest}", **params)
+            if scheme.endswith("+sentinel"):
+                return _sentinel_client(scheme.removesuffix("+sentinel"), rest, params)
+            return redis.Redis.from_url(url, **params)
+        except (ValueError, IndexError) as exc:
+            raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
 
     def _k(self, name: str) -> str:
         return self._prefix + name
@@ -443,7 +471,11 @@ class RedisStorage(Storage):
     def describe(self) -> str:
         if self.url:
             return mask_url(self.url)
-        kw = self.client.connection_pool.connection_kwargs
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None:  # a cluster client: name one node
+            node = self.client.get_default_node()
+            return f"redis+cluster://{node.host}:{node.port}"
+        kw = pool.connection_kwargs
         if "path" in kw:
             return f"unix://{kw['path']}?db={kw.get('db', 0)}"
         return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
@@ -612,7 +644,7 @@ class RedisStorage(Storage):
     @_translated
     def locate(self, task_id: str) -> Located | None:
         k = self._keys
-        p = self.client.pipeline(transaction=True)
+        p = self.client.pipeline(transaction=False)
         p.hget(k["msg"], task_id)
         p.zscore(k["ready"], task_id)
         p.zscore(k["sched"], task_id)
