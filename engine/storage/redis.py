@@ -352,7 +352,8 @@ def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
         nodes.append((host, int(port or 26379)))
     password = auth.partition(":")[2] or None
     kwargs = dict(params, db=int(db or 0), password=password, ssl=scheme == "rediss")
-    return Sentinel(nodes, socket_timeout=params["socket_timeout"]).master_for(service, **kwargs)
+    sentinel = Sentinel(nodes, socket_timeout=params["socket_timeout"])  # type: ignore[no-untyped-call]
+    return sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def _translated(method: F) -> F:

@@ -76,7 +76,8 @@ class TopApp(App[None]):
     def get_default_screen(self) -> Screen[Any]:
         return self.dashboard
 
-    def on_mount(self) -> None:
+    def on_ready(self) -> None:
+        # Ready, not Mount: the dashboard is composed by then.
         self.tick()
         if self.interval > 0:
             self.set_interval(self.interval, self.tick)
