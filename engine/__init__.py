@@ -8,7 +8,15 @@ def count_beans(num):
     return 'Counted %s beans' % num
 """
 
-from .api import Huey, MemoryHuey, PriorityRedisHuey, RedisHuey, SqliteHuey
+from .api import (
+    Huey,
+    MemoryHuey,
+    PriorityRedisExpireHuey,
+    PriorityRedisHuey,
+    RedisExpireHuey,
+    RedisHuey,
+    SqliteHuey,
+)
 from .chord import SKIPPED, ChordResult, Error, chord, group
 from .crontab import crontab
 from .exceptions import (
@@ -50,7 +58,9 @@ __all__ = [
     "Huey",
     "HueyException",
     "MemoryHuey",
+    "PriorityRedisExpireHuey",
     "PriorityRedisHuey",
+    "RedisExpireHuey",
     "QueueTask",
     "RateLimitExceeded",
     "RedisHuey",

@@ -197,6 +197,9 @@ class Huey:
         self._registry[wrapper.name] = wrapper
         return wrapper
 
+    def unregister(self, wrapper: TaskWrapper | str) -> bool:
+        return self._registry.pop(_name(wrapper), None) is not None
+
     def registered(self, name: str) -> TaskWrapper | None:
         return self._registry.get(name)
 
@@ -651,6 +654,26 @@ class SqliteHuey(Huey):
         super().__init__(name, *args, **kwargs)
 
 
-PriorityRedisHuey = RedisHuey
+class RedisExpireHuey(RedisHuey):
+    """huey's Redis queue whose results expire (``expire_time`` seconds, default a day)."""
 
-__all__: Sequence[str] = ("Huey", "MemoryHuey", "PriorityRedisHuey", "RedisHuey", "SqliteHuey")
+    def __init__(
+        self, name: str = "huey", *args: Any, expire_time: float = 86400, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("result_ttl", expire_time)
+        super().__init__(name, *args, **kwargs)
+
+
+# Every Redis queue here supports priorities, so huey's priority variants are aliases.
+PriorityRedisHuey = RedisHuey
+PriorityRedisExpireHuey = RedisExpireHuey
+
+__all__: Sequence[str] = (
+    "Huey",
+    "MemoryHuey",
+    "PriorityRedisExpireHuey",
+    "PriorityRedisHuey",
+    "RedisExpireHuey",
+    "RedisHuey",
+    "SqliteHuey",
+)

@@ -282,5 +282,9 @@ class TaskWrapper:
     def is_revoked(self, timestamp: float | None = None) -> bool:
         return self.huey.is_revoked(self.name, timestamp=timestamp)
 
+    def unregister(self) -> bool:
+        """Forget this task in its queue's registry."""
+        return self.huey.unregister(self)
+
     def unwrap(self) -> Callable[..., Any]:
         return self.func
