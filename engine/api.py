@@ -23,14 +23,13 @@ from .envelope import Envelope
 from .exceptions import ConfigurationError, TaskException
 from .locks import RateLimit, TaskLock
 from .result import _EMPTY, Result, ResultGroup
+from .revocation import REVOKE_ID, REVOKE_TASK, Revocations
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Signals
 from .storage.base import Message, Storage
 from .storage.memory import MemoryStorage
 from .task import Task, TaskWrapper
 
 RESULT = "result:"
-REVOKE_ID = "revoke:id:"
-REVOKE_TASK = "revoke:task:"
 LOCK = "lock:"
 
 Hook = Callable[..., Any]
@@ -81,6 +80,7 @@ class Huey:
         self._storage_kwargs = storage_kwargs
         self._immediate_use_memory = immediate_use_memory
         self.storage = self.create_storage()
+        self.revocations = Revocations(lambda: self.storage)
         self._immediate = False
         self.immediate = immediate
 
@@ -421,7 +421,7 @@ class Huey:
     # --- revocation ----------------------------------------------------------------------------
     def _revoke(self, key: str, until: dt.datetime | float | None, once: bool) -> None:
         ts = None if until is None else self.to_timestamp(until)
-        self.storage.put(key, canonical_json({"until": ts, "once": once, "at": time.time()}))
+        self.revocations.put(key, ts, once)
 
     def revoke_all(
         self,
@@ -433,7 +433,7 @@ class Huey:
         self._revoke(REVOKE_TASK + _name(name), revoke_until, revoke_once)
 
     def restore_all(self, name: str | TaskWrapper) -> bool:
-        return self.storage.delete(REVOKE_TASK + _name(name))
+        return self.revocations.delete(REVOKE_TASK + _name(name))
 
     def revoke_by_id(
         self,
@@ -444,7 +444,7 @@ class Huey:
         self._revoke(REVOKE_ID + task_id, revoke_until, revoke_once)
 
     def restore_by_id(self, task_id: str) -> bool:
-        return self.storage.delete(REVOKE_ID + task_id)
+        return self.revocations.delete(REVOKE_ID + task_id)
 
     def revoke(self, task: Task | Result, **kwargs: Any) -> None:
         self.revoke_by_id(task.id, **kwargs)
@@ -453,17 +453,8 @@ class Huey:
         return self.restore_by_id(task.id)
 
     def revocation(self, key: str, now: float | None = None) -> dict[str, Any] | None:
-        """The revocation record at ``key`` if in force at ``now`` (default: the
-        present, in which case a lapsed ``until`` record is also deleted)."""
-        data = self.storage.peek(key)
-        if data is None:
-            return None
-        rec: dict[str, Any] = json.loads(data)
-        if rec.get("until") is not None and rec["until"] <= (now or time.time()):
-            if now is None:
-                self.storage.delete_if_equal(key, data)
-            return None
-        return rec
+        """The revocation record at ``key`` if in force at ``now``."""
+        return self.revocations.record(key, now)
 
     def is_revoked(
         self,
@@ -479,24 +470,11 @@ class Huey:
             keys = [REVOKE_TASK + _name(target)]
         else:
             keys = [REVOKE_ID + target, REVOKE_TASK + target]
-        return any(self.revocation(k, timestamp) is not None for k in keys)
+        return self.revocations.any_in_force(keys, timestamp)
 
     def consume_revocation(self, task: Task, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
-        data = self.storage.pop(REVOKE_ID + task.id)
-        if data is not None:
-            until = json.loads(data).get("until")
-            if until is None or until > now:
-                return True
-        key = REVOKE_TASK + task.name
-        rec = self.revocation(key)
-        if rec is None or (rec.get("until") is not None and rec["until"] <= now):
-            return False
-        if rec.get("once"):
-            # Several consumers may race for a once-only revocation; one wins.
-            data = self.storage.peek(key)
-            return data is not None and self.storage.delete_if_equal(key, data)
-        return True
+        return self.revocations.consume(task.id, task.name, now)
 
     def reschedule(
         self,

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import StoreUnavailable, TaskTimeout
+from .revocation import VERSION
 from .scheduler import Scheduler
 from .storage.base import Claimed
 from .telemetry import REGISTRY, Telemetry, registry_record
@@ -90,6 +91,7 @@ class Consumer:
         consumer_id: str | None = None,
         clock: Callable[[], float] = time.time,
         inline: bool = False,
+        prefetch: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -97,6 +99,7 @@ class Consumer:
             raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
         self.workers = 1 if inline else workers
+        prefetch = workers if prefetch is None else prefetch
         self.worker_type = worker_type
         self.inline = inline
         self.lease = lease
@@ -118,6 +121,9 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.started_at = clock()
         self.restart = False
+        # Tasks claimed ahead of free workers (thread workers only; a process runs one).
+        self.prefetch = 0 if inline else prefetch
+        self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
         self._inbox: queue.Queue[Claimed | None] = queue.Queue()
@@ -149,6 +155,12 @@ class Consumer:
     def idle(self) -> int:
         return self.workers - self.busy
 
+    @property
+    def room(self) -> int:
+        """How many more tasks to claim: idle workers plus a small prefetch, so a
+        worker that finishes finds its next task waiting instead of a round trip."""
+        return self.workers + self.prefetch - self.busy
+
     def _run_one(self, item: Claimed) -> None:
         try:
             self.worker.run(item)
@@ -160,6 +172,7 @@ class Consumer:
         finally:
             with self._claimed_lock:
                 self._claimed.discard(item.id)
+            self._slot_free.set()
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:
@@ -244,12 +257,17 @@ class Consumer:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
         wait = self.scheduler.step(now)
-        free = self.idle
+        free = self.room
         if self.max_tasks is not None:
             free = min(free, self.max_tasks - self._claimed_total)
         if free <= 0:
             return min(wait, 0.05)
-        claimed = self.huey.storage.claim(self.consumer_id, now, free, self.lease)
+        claimed, version = self.huey.storage.claim_watching(
+            self.consumer_id, now, free, self.lease, VERSION
+        )
+        if claimed:
+            # Revocations are checked against a local table, reloaded only when changed.
+            self.huey.revocations.refresh(version)
         if not claimed:
             if self._heart is None:
                 wait = min(wait, self._next_heartbeat - now)
@@ -295,8 +313,10 @@ class Consumer:
             wait = waits[0]
             if wait <= 0:
                 continue
-            if self.idle <= 0:
-                self._stop.wait(min(wait, 0.02))
+            if self.room <= 0:
+                # Every worker is busy: sleep until one finishes.
+                self._slot_free.wait(min(wait, 0.5))
+                self._slot_free.clear()
                 continue
             self._guarded(lambda: self.huey.storage.wait(waits[0]))
 

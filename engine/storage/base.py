@@ -183,6 +183,13 @@ class Storage(ABC):
         """Take up to ``limit`` ready messages for ``consumer`` (highest priority,
         then oldest id first) and renew its lease to ``now + lease``."""
 
+    def claim_watching(
+        self, consumer: str, now: float, limit: int, lease: float, key: str
+    ) -> tuple[list[Claimed], bytes | None]:
+        """``claim``, also returning the value at ``key`` as of the claim (one round
+        trip on Redis): consumers watch a version number this way for free."""
+        return self.claim(consumer, now, limit, lease), self.peek(key)
+
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         """Ack a running task and write its outcome; None, or why it was refused."""

@@ -125,7 +125,8 @@ if #ids > 0 then wake(KEYS[4]) end
 return ids
 """
 
-# KEYS: ready msg running deliv leases ; ARGV: consumer now limit lease_until
+# KEYS: ready msg running deliv leases [watched kv key] ; ARGV: consumer now limit lease_until
+# Returns (id data deliveries)* and, with a watched key, its value last (or false).
 _CLAIM = """
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
@@ -141,6 +142,7 @@ for i = 1, #popped, 2 do
     out[#out + 1] = d
   end
 end
+if KEYS[6] then out[#out + 1] = redis.call('GET', KEYS[6]) end
 return out
 """
 
@@ -371,6 +373,10 @@ def _translated(method: F) -> F:
     return cast(F, wrapper)
 
 
+def _claimed(out: list[Any]) -> list[Claimed]:
+    return [Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)]
+
+
 def _ms(seconds: float | None) -> str:
     return "0" if not seconds else str(max(1, int(seconds * 1000)))
 
@@ -514,9 +520,15 @@ class RedisStorage(Storage):
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
         keys = self._ks("ready", "msg", "running", "deliv", "leases")
         out = self._run("claim", keys, [consumer, repr(now), limit, repr(now + lease)])
-        return [
-            Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)
-        ]
+        return _claimed(out)
+
+    @_translated
+    def claim_watching(
+        self, consumer: str, now: float, limit: int, lease: float, key: str
+    ) -> tuple[list[Claimed], bytes | None]:
+        keys = [*self._ks("ready", "msg", "running", "deliv", "leases"), self._kv(key)]
+        out = self._run("claim", keys, [consumer, repr(now), limit, repr(now + lease)])
+        return _claimed(out[:-1]), out[-1] or None
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:

@@ -1,0 +1,113 @@
+"""Revoking calls (by id) and whole tasks (by name): records, checks, and a cache.
+
+A revocation is the key/value record ``revoke:id:<id>`` or ``revoke:task:<name>``
+holding ``{"until": epoch|null, "once": bool, "at": epoch}``. Every change bumps
+``revoke:version``. A consumer reads that version in the same round trip as each
+claim (``Storage.claim_watching``) and reloads its local table only when it
+changed, so checking a task before running it costs no round trip; only
+spending a revocation (skipping a revoked call) writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from .codec import canonical_json
+from .storage.base import Storage
+
+REVOKE_ID = "revoke:id:"
+REVOKE_TASK = "revoke:task:"
+VERSION = "revoke:version"
+_FOREVER = 10 * 365 * 86400.0
+_UNLOADED = object()
+
+
+class Revocations:
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage  # a callable returning the queue's current store
+        self._lock = threading.Lock()
+        self._version: object = _UNLOADED
+        self._table: dict[str, tuple[bytes, dict[str, Any]]] | None = None
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage()  # type: ignore[no-any-return]
+
+    # --- writing -------------------------------------------------------------
+    def put(self, key: str, until: float | None, once: bool) -> None:
+        self.storage.put(key, canonical_json({"until": until, "once": once, "at": time.time()}))
+        self._bump()
+
+    def delete(self, key: str, value: bytes | None = None) -> bool:
+        storage = self.storage
+        done = storage.delete(key) if value is None else storage.delete_if_equal(key, value)
+        if done:
+            self._bump()
+        return done
+
+    def _bump(self) -> None:
+        self.storage.incr(VERSION, _FOREVER)
+
+    # --- reading -------------------------------------------------------------
+    def record(self, key: str, now: float | None = None) -> dict[str, Any] | None:
+        """The record at ``key`` if in force at ``now`` (default: the present, in
+        which case a lapsed ``until`` record is also deleted)."""
+        data = self.storage.peek(key)
+        if data is None:
+            return None
+        rec: dict[str, Any] = json.loads(data)
+        if rec.get("until") is not None and rec["until"] <= (now or time.time()):
+            if now is None:
+                self.delete(key, data)
+            return None
+        return rec
+
+    def any_in_force(self, keys: list[str], now: float | None = None) -> bool:
+        return any(self.record(k, now) is not None for k in keys)
+
+    def listing(self) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for key in self.storage.keys("revoke:"):
+            if key != VERSION and (rec := self.record(key)) is not None:
+                out.append((key, rec))
+        return out
+
+    # --- the consumer's cache ------------------------------------------------------
+    def refresh(self, version: bytes | None) -> None:
+        """Reload the local table if the store's version moved (called after claims)."""
+        if version == self._version:
+            return
+        table = {}
+        for key in self.storage.keys("revoke:"):
+            data = self.storage.peek(key) if key != VERSION else None
+            if data is not None:
+                table[key] = (data, json.loads(data))
+        with self._lock:
+            self._table, self._version = table, version
+
+    def _lookup(self, key: str) -> tuple[bytes, dict[str, Any]] | None:
+        """From the cache when one is loaded (no round trip), else from the store."""
+        table = self._table
+        if table is not None:
+            return table.get(key)
+        data = self.storage.peek(key)
+        return None if data is None else (data, json.loads(data))
+
+    def consume(self, task_id: str, name: str, now: float) -> bool:
+        """At execution: is this call revoked? Spends a once-only revocation."""
+        for key in (REVOKE_ID + task_id, REVOKE_TASK + name):
+            found = self._lookup(key)
+            if found is None:
+                continue
+            data, rec = found
+            if rec.get("until") is not None and rec["until"] <= now:
+                continue
+            if key.startswith(REVOKE_ID) or rec.get("once"):
+                # Spend it; of several consumers racing for a once-only record, one wins.
+                if not self.delete(key, data):
+                    continue
+            return True
+        return False
