@@ -38,7 +38,7 @@ from .revocation import VERSION
 from .scheduler import Scheduler
 from .storage.base import Claimed
 from .telemetry import REGISTRY, Telemetry, registry_record
-from .worker import Worker
+from .worker import Committer, Worker
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -99,7 +99,7 @@ class Consumer:
             raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
         self.workers = 1 if inline else workers
-        prefetch = workers if prefetch is None else prefetch
+        prefetch = min(4 * workers, 64) if prefetch is None else prefetch
         self.worker_type = worker_type
         self.inline = inline
         self.lease = lease
@@ -157,9 +157,14 @@ class Consumer:
 
     @property
     def room(self) -> int:
-        """How many more tasks to claim: idle workers plus a small prefetch, so a
-        worker that finishes finds its next task waiting instead of a round trip."""
-        return self.workers + self.prefetch - self.busy
+        """How many tasks to claim now: idle workers plus the prefetch, so a worker
+        that finishes finds its next task waiting instead of a round trip. While
+        every worker is busy, wait until half the prefetch is free, so claims come
+        in batches rather than one per finished task."""
+        room = self.workers + self.prefetch - self.busy
+        if self.busy >= self.workers and room < max(1, self.prefetch // 2):
+            return 0
+        return room
 
     def _run_one(self, item: Claimed) -> None:
         try:
@@ -292,6 +297,8 @@ class Consumer:
         self.huey.run_hooks("startup")
         self.telemetry.attach()
         if not self.inline:
+            if self.workers > 1:
+                self.worker.committer = Committer(lambda: self.huey.storage, self.consumer_id)
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()
@@ -314,7 +321,7 @@ class Consumer:
             if wait <= 0:
                 continue
             if self.room <= 0:
-                # Every worker is busy: sleep until one finishes.
+                # Every worker is busy and enough is queued: sleep until one finishes.
                 self._slot_free.wait(min(wait, 0.5))
                 self._slot_free.clear()
                 continue
@@ -375,4 +382,6 @@ class Consumer:
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         self.telemetry.detach()
+        if self.worker.committer is not None:
+            self.worker.committer.close()
         self.huey.run_hooks("shutdown")

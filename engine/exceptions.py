@@ -21,6 +21,10 @@ class StoreUnavailable(EngineError):
     """The store (Redis, SQLite file) cannot be reached."""
 
 
+class StoreError(EngineError):
+    """The store refused an operation (e.g. Redis: a database index out of range)."""
+
+
 class CodecError(EngineError, ValueError):
     """A value could not be encoded, or a message could not be decoded."""
 

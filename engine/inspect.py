@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .envelope import describe
+from .revocation import REVOKE_ID, REVOKE_TASK, VERSION
 from .scheduler import LAST_RUN, SPEC
 from .telemetry import REGISTRY
 
 if TYPE_CHECKING:
     from .api import Huey
-
-REVOKE_TASK = "revoke:task:"
-REVOKE_ID = "revoke:id:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +133,7 @@ class ResultInfo:
     ok: bool
     value: Any
     error: str | None = None
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +228,19 @@ class Inspector:
         ]
 
     # --- tasks --------------------------------------------------------------------------
+    def _mark_revoked(self, items: list[TaskInfo]) -> list[TaskInfo]:
+        keys = [k for k in self.storage.keys("revoke:") if k != VERSION]
+        if not keys or not items:
+            return items
+        now = self.clock()
+        live = {k for k in keys if self.huey.revocation(k, now) is not None}
+        return [
+            _replace(i, revoked=True)
+            if REVOKE_ID + i.id in live or REVOKE_TASK + i.name in live
+            else i
+            for i in items
+        ]
+
     def _filtered(
         self,
         fetch: Callable[[int, int], list[TaskInfo]],
@@ -238,7 +250,7 @@ class Inspector:
         id_prefix: str | None,
     ) -> list[TaskInfo]:
         if task is None and id_prefix is None:
-            return fetch(offset, limit)
+            return self._mark_revoked(fetch(offset, limit))
         # Filtering walks the queue in pages; never loads it whole.
         out: list[TaskInfo] = []
         skipped, start, page = 0, 0, 500
@@ -253,7 +265,7 @@ class Inspector:
             if len(batch) < page:
                 break
             start += page
-        return out
+        return self._mark_revoked(out)
 
     def pending(
         self,
@@ -286,7 +298,7 @@ class Inspector:
             _info(r.data, "running", consumer=r.consumer, deliveries=r.deliveries, eta=r.claimed_at)
             for r in self.storage.running_items()
         ]
-        return [i for i in items if _matches(i, task, id_prefix)]
+        return self._mark_revoked([i for i in items if _matches(i, task, id_prefix)])
 
     def failed(
         self,
@@ -312,7 +324,7 @@ class Inspector:
         info = _info(
             loc.data,
             loc.state,
-            eta=loc.eta,
+            eta=loc.eta if loc.state == "scheduled" else loc.since,
             consumer=loc.consumer,
             deliveries=loc.deliveries,
             reason=loc.reason,
@@ -326,7 +338,7 @@ class Inspector:
         found = {i.id for i in self.running(id_prefix=id_prefix)}
         for fetch in (self.pending, self.scheduled, self.failed):
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
-        found.update(r.id for r in self.results() if r.id.startswith(id_prefix))
+        found.update(key[len("result:") :] for key in self.storage.keys("result:" + id_prefix))
         return sorted(found)
 
     def _revoked_name(self, name: str) -> bool:
@@ -343,10 +355,8 @@ class Inspector:
         except ValueError:
             return ResultInfo(task_id, False, None, "unreadable result")
         if "error" in rec:
-            err = rec["error"]
-            return ResultInfo(
-                task_id, False, None, err.get("error") if isinstance(err, dict) else str(err)
-            )
+            err = rec["error"] if isinstance(rec["error"], dict) else {"error": str(rec["error"])}
+            return ResultInfo(task_id, False, None, err.get("error"), err.get("traceback"))
         return ResultInfo(task_id, True, rec.get("value"))
 
     def results(self, offset: int = 0, limit: int = 100) -> list[ResultInfo]:
@@ -424,6 +434,10 @@ class Inspector:
             rev.get("until") if rev else None,
             bool(rev.get("once")) if rev else False,
         )
+
+    def locks(self) -> list[str]:
+        """Names of the task locks held now."""
+        return [key[len("lock:") :] for key in self.storage.keys("lock:")]
 
     def revocations(self) -> list[Revocation]:
         out = []

@@ -62,5 +62,20 @@ def connect(url: str, queue: str = "huey") -> Any:
     if scheme == "memory":
         return MemoryHuey(queue)
     raise ConfigurationError(
-        f"unsupported store URL {url!r}: use redis://, rediss://, unix://, sqlite:/// or memory://"
+        f"unsupported store URL {mask_url(url)!r}: use redis://, rediss://, unix://, "
+        "redis+cluster://, redis+sentinel://, sqlite:/// or memory://"
     )
+
+
+def mask_url(url: str) -> str:
+    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url.split("@")[-1]
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))

@@ -18,10 +18,12 @@ stages of a pipeline, runs the ``.error()`` handler and dead-letters the task.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -85,6 +87,50 @@ def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
     }
 
 
+class Committer:
+    """Sends the finishes of a consumer's worker threads to the store in batches:
+    whatever finishes while one batch is on the wire goes in the next, so under
+    load many tasks share one round trip, and alone a task waits for no one."""
+
+    def __init__(self, storage: Callable[[], Storage], consumer_id: str) -> None:
+        self._storage, self.consumer_id = storage, consumer_id
+        self._queue: queue.SimpleQueue[tuple[str, float, Outcome, Future[str | None]] | None]
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="committer", daemon=True)
+        self._thread.start()
+
+    def finish(self, task_id: str, now: float, outcome: Outcome) -> str | None:
+        done: Future[str | None] = Future()
+        self._queue.put((task_id, now, outcome, done))
+        return done.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _loop(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < 200:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                refusals = self._storage().finish_many(
+                    self.consumer_id, [(t, n, o) for t, n, o, _ in batch]
+                )
+            except BaseException as exc:
+                for *_, done in batch:
+                    done.set_exception(exc)
+            else:
+                for (*_, done), refused in zip(batch, refusals, strict=True):
+                    done.set_result(refused)
+
+
 class Worker:
     """Executes tasks for one consumer id; ``step(now)`` claims and runs one.
 
@@ -110,6 +156,7 @@ class Worker:
         self.processed = 0
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
+        self.committer: Committer | None = None  # set by a consumer with several threads
         self._lock = threading.Lock()
 
     @property
@@ -150,11 +197,13 @@ class Worker:
         """Commit the outcome, retrying while the store is unreachable for up to a
         lease (after that the lease is gone and the task belongs to recovery)."""
         deadline, pause = time.monotonic() + self.lease, 0.05
+        refused: str | None
         while True:
             try:
-                refused: str | None = self.storage.finish(
-                    self.consumer_id, task_id, self.clock(), outcome
-                )
+                if self.committer is not None:
+                    refused = self.committer.finish(task_id, self.clock(), outcome)
+                else:
+                    refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
                 break
             except StoreUnavailable:
                 if time.monotonic() + pause > deadline:

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -38,7 +39,17 @@ from .render import Column
 F = TypeVar("F", bound=Callable[..., Any])
 
 PAGE = 500  # ids fetched per round trip by bulk operations
-SCHEMES = ("redis", "rediss", "unix", "sqlite", "memory")
+SCHEMES = (
+    "redis",
+    "rediss",
+    "unix",
+    "sqlite",
+    "memory",
+    "redis+cluster",
+    "rediss+cluster",
+    "redis+sentinel",
+    "rediss+sentinel",
+)
 POLL = 0.5  # seconds between polls of events --follow
 _sleep = time.sleep  # tests replace it to drive --watch / --follow
 
@@ -71,18 +82,14 @@ def guarded(fn: F) -> F:
             err = translate(exc)
             raise CommandError(_scrubbed(err.format_message(), conn), err.exit_code) from None
         except click.ClickException as exc:
-            exc.message = _scrubbed(exc.message, conn)
+            text = _scrubbed(exc.format_message(), conn)
+            if text != exc.format_message():
+                raise CommandError(text, exc.exit_code) from None
             raise
         except Exception as exc:
             if type(exc).__module__.split(".")[0] not in ("redis", "sqlite3"):
                 raise
             text = _scrubbed(str(exc), conn)
-            if "DB index is out of range" in text:
-                raise CommandError(
-                    f"Redis refused the database number in the URL ({text}): "
-                    "use a database the server has (0-15 by default)",
-                    EXIT_USAGE,
-                ) from None
             raise CommandError(
                 f"the store failed: {type(exc).__name__}: {text}", EXIT_UNAVAILABLE
             ) from None
@@ -98,7 +105,8 @@ def open_huey(conn: Connection) -> Huey:
         if scheme not in SCHEMES:
             raise CommandError(
                 f"unsupported store URL {mask(conn.url)!r}: use redis://host[:port][/db], "
-                "rediss:// (TLS), unix:///path/to/redis.sock or sqlite:///path/to/file.db",
+                "rediss:// (TLS), unix:///path/to/redis.sock, redis+cluster://node:port, "
+                "redis+sentinel://host:26379/master or sqlite:///path/to/file.db",
                 EXIT_USAGE,
             )
     huey = conn.huey
@@ -353,7 +361,7 @@ def _args_cell(i: TaskInfo) -> str:
     return render.call_args(i.args, i.kwargs)
 
 
-ID = Column("ID", lambda i: i.id)
+ID = Column("ID", lambda i: i.id, wrap=False)
 TASK = Column("TASK", _task_cell)
 ARGS = Column("ARGS", _args_cell, width=60)
 COLUMNS: dict[str, list[Column]] = {
@@ -399,12 +407,12 @@ EMPTY = {
 LISTING_DROP = ("envelope",)  # in `show` only: listings stay one short line per task
 
 
-def _footer(conn: Connection, shown: int, offset: int, total: int | None) -> None:
+def _footer(conn: Connection, shown: int, offset: int, limit: int, total: int | None) -> None:
     """On a terminal, say where this page sits (stderr)."""
     if not render.stdout_is_tty() or not shown:
         return
     of = f" of {total}" if total is not None else ""
-    more = total is None or offset + shown < total
+    more = shown == limit if total is None else offset + shown < total
     tail = f"; --offset {offset + shown} for more" if more else ""
     render.note(f"{offset + 1}-{offset + shown}{of} ({queue_label(conn)}){tail}")
 
@@ -436,7 +444,7 @@ def _task_listing(
                 "running": counts.running,
                 "failed": counts.dead,
             }[kind]
-        _footer(conn, len(items), offset, total)
+        _footer(conn, len(items), offset, limit, total)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -510,8 +518,8 @@ def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> Non
     """
     if watch and fmt == render.JSON:
         raise CommandError("--watch prints a stream: use --jsonl, not --json", EXIT_USAGE)
-    insp = inspector(conn)
-    try:
+    try:  # Ctrl-C at any point ends --watch, with exit status 0
+        insp = inspector(conn)
         while True:
             rec = _status_record(insp, minutes)
             if fmt != render.TEXT:
@@ -526,7 +534,8 @@ def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> Non
                 click.echo("")
             _sleep(watch)
     except KeyboardInterrupt:
-        return
+        if not watch:
+            raise
 
 
 # --- listings -----------------------------------------------------------------------------
@@ -614,14 +623,14 @@ def results(
                         items.append(r)
             start += PAGE
     columns = [
-        Column("ID", lambda r: r.id),
+        Column("ID", lambda r: r.id, wrap=False),
         Column("STATUS", lambda r: "ok" if r.ok else "error"),
         Column("VALUE", lambda r: render.value(r.value) if r.ok else r.error, width=70),
     ]
     render.listing(fmt, items, columns, empty="no results")
     if fmt == render.TEXT:
         total = open_huey(conn).result_count() if id_prefix is None else None
-        _footer(conn, len(items), offset, total)
+        _footer(conn, len(items), offset, limit, total)
 
 
 # --- show -----------------------------------------------------------------------------------
@@ -643,11 +652,15 @@ def _result_detail(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any] 
 def show_record(conn: Connection, insp: Inspector, task_id: str) -> dict[str, Any]:
     info = insp.task(task_id)
     result = _result_detail(conn.huey, insp, task_id)
-    if info is not None and info.state == "dead" and info.eta is None:
-        # Inspector.task() leaves eta empty for dead letters on Redis; the listing has it
-        dead = insp.failed(0, 1, None, task_id)
-        if dead and dead[0].id == task_id:
-            info = dataclasses.replace(info, eta=dead[0].eta)
+    if info is not None and info.state in ("dead", "running") and info.eta is None:
+        # Inspector.task() leaves eta (failure / claim time) empty; the listings have it
+        same = (
+            insp.failed(0, 1, None, task_id)
+            if info.state == "dead"
+            else insp.running(None, task_id)
+        )
+        if same and same[0].id == task_id:
+            info = dataclasses.replace(info, eta=same[0].eta)
     if info is not None:
         rec: dict[str, Any] = render.record(info)
     else:  # finished: only its result is left
@@ -731,7 +744,7 @@ def workers(conn: Connection, fmt: str) -> None:
     insp = inspector(conn)
     now = time.time()
     columns = [
-        Column("WORKER", lambda w: w.id),
+        Column("WORKER", lambda w: w.id, wrap=False),
         Column("HOST", lambda w: w.host),
         Column("PID", lambda w: w.pid, right=True),
         Column("UPTIME", lambda w: render.duration(now - w.started)),
@@ -966,8 +979,13 @@ def resolve_target(conn: Connection, insp: Inspector, target: str, force: bool) 
         raise CommandError(f"{target!r} could be {', '.join(matches)}: give the full name")
     if force:
         return "task", target
-    if _ID_LIKE.fullmatch(target) and insp.result(target) is not None:
-        raise CommandError(f"task {target} has already finished: nothing to revoke")
+    if _ID_LIKE.fullmatch(target):
+        if insp.result(target) is not None:
+            raise CommandError(f"task {target} has already finished: nothing to revoke")
+        raise CommandError(
+            f"no task named {target!r}, and no queued task whose id starts with it, in "
+            f"{queue_label(conn)}: check it ('hueyctl pending --id PREFIX' lists ids)"
+        )
     raise _unknown_name(conn, target, names)
 
 
@@ -1063,9 +1081,7 @@ def batches(items: Sequence[Any], label: str) -> Iterator[Sequence[Any]]:
     if not render.stderr_is_tty() or len(items) <= PAGE:
         yield from chunks
         return
-    with click.progressbar(
-        length=len(items), label=label, file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=len(items), label=label, file=sys.stderr) as bar:
         for chunk in chunks:
             yield chunk
             bar.update(len(chunk))
@@ -1089,12 +1105,12 @@ def retry(conn: Connection, task_id: str | None, all_: bool, task: str | None, y
 
     One by ID (a prefix works), or --all of them (--task narrows it to one task).
     """
+    if task is not None and not all_:
+        raise CommandError("--task goes with --all", EXIT_USAGE)
     if bool(task_id) == all_:
         raise CommandError(
             "give a dead letter's ID, or --all (with --task NAME to narrow it)", EXIT_USAGE
         )
-    if task is not None and not all_:
-        raise CommandError("--task goes with --all", EXIT_USAGE)
     insp = inspector(conn)
     huey = conn.huey
     if task_id:
@@ -1185,7 +1201,7 @@ def _purge_in_batches(insp: Inspector, huey: Huey, what: str, total: int) -> int
         fetch, remove = (lambda: [i.id for i in lister(0, PAGE, None, None)]), huey.delete_task
     done = 0
     with click.progressbar(
-        length=total, label=f"purging {PURGE_WHAT[what]}", file=click.get_text_stream("stderr")
+        length=total, label=f"purging {PURGE_WHAT[what]}", file=sys.stderr
     ) as bar:
         while ids := fetch():
             n = sum(1 for i in ids if remove(i))
@@ -1290,18 +1306,19 @@ def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | Non
             for e in items:
                 click.echo(_event_line(e))
 
-    batch = insp.events(None, limit if task is None else max(limit, 1000))
-    shown = [e for e in batch if wanted(e)][-limit:]
     if not follow:
+        shown = [e for e in insp.events(None, limit if task is None else 1000) if wanted(e)]
         if fmt == render.TEXT and not shown:
             render.note("no events yet")
-        emit(shown)
+        emit(shown[-limit:])
         return
-    emit(shown)
-    last = batch[-1].id if batch else None
-    try:
+    try:  # Ctrl-C at any point ends the stream, with exit status 0
+        batch = insp.events(None, limit if task is None else 1000)
+        emit([e for e in batch if wanted(e)][-limit:])
+        last = batch[-1].id if batch else None
         while True:
             _sleep(POLL)
+            # With nothing seen yet, "the latest" are all new; then, what follows the last.
             batch = insp.events(last, 1000)
             if batch:
                 last = batch[-1].id

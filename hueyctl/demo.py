@@ -55,7 +55,7 @@ def demo(duration: float | None, rate: float, workers: int) -> None:
                 o = inspector.overview()
                 click.echo(
                     f"ready {o.ready:>4}  scheduled {o.scheduled:>3}  running {o.running:>2}  "
-                    f"dead {o.dead:>3}  workers {o.consumers}"
+                    f"dead {o.dead:>3}  workers {o.workers}"
                 )
             time.sleep(1 / rate)
         probe = add(20, 22)

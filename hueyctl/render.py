@@ -145,6 +145,7 @@ class Column:
     get: Callable[[Any], Any]
     width: int | None = None  # cut longer cells (tables only; JSON is never cut)
     right: bool = False
+    wrap: bool = True  # False: never folded on a terminal (ids stay copyable)
 
 
 def _cell(col: Column, row: Any) -> str:
@@ -177,7 +178,13 @@ def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = No
 
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", highlight=False)
     for c in columns:
-        t.add_column(c.header, justify="right" if c.right else "left", overflow="fold")
+        t.add_column(
+            c.header,
+            justify="right" if c.right else "left",
+            overflow="fold",
+            no_wrap=not c.wrap,
+            min_width=None if c.wrap else len(c.header),
+        )
     for r in rows:
         t.add_row(*(_cell(c, r) for c in columns))
     Console(highlight=False).print(t)

@@ -68,6 +68,8 @@ def _banner(
 @click.option("--max-deliveries", type=int, default=3, show_default=True,
               help="Deliveries without finishing before a task is dead-lettered as poison.")
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
+@click.option("--prefetch", type=int, default=None,
+              help="Tasks claimed ahead of free threads [default: 4 per thread, at most 64].")
 @click.option("--url", envvar="HUEYCTL_URL", metavar="URL",
               help="Use this store instead of the app's (redis://, sqlite:///path ...).")
 @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
@@ -77,7 +79,8 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
-           max_tasks: int | None, url: str | None, queue: str | None) -> None:
+           max_tasks: int | None, prefetch: int | None, url: str | None,
+           queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     SIGINT/SIGTERM stop it gracefully (a second one at once); SIGHUP restarts it.
@@ -108,7 +111,7 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         runner = Supervisor(huey, workers, check_interval=health_check_interval, **options)
         who = f"supervisor pid {os.getpid()}"
     else:
-        runner = huey.create_consumer(workers=workers, **options)
+        runner = huey.create_consumer(workers=workers, prefetch=prefetch, **options)
         who = runner.consumer_id
     log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
     runner.run()

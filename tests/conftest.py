@@ -34,7 +34,7 @@ def _on_ci() -> bool:
 def redis_url() -> str:
     import redis
 
-    from engine.storage.redis import mask_url
+    from engine.loader import mask_url
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
     try:

@@ -228,7 +228,7 @@ def test_refused_finish_changes_nothing(storage: Storage) -> None:
         dead=("error", "nope"),
     )
     before = storage.locate(task_id)
-    assert before == Located(task_id, b"payload", "running", 3, None, "c1", 1)
+    assert before == Located(task_id, b"payload", "running", 3, None, "c1", 1, since=NOW)
 
     assert storage.finish("c2", task_id, NOW + 1, outcome) == NOT_OWNER
     assert storage.finish("c1", task_id, NOW + LEASE + 0.001, outcome) == LEASE_LOST
@@ -374,7 +374,9 @@ def test_recover_dead_letters_poison_after_max_deliveries(storage: Storage) -> N
         assert (report.requeued, report.dead) == ([task_id], [])
         t += 10
     assert storage.claim("c3", t, 1, 1) == [Claimed(task_id, b"poison", 3)]
-    assert storage.locate(task_id) == Located(task_id, b"poison", "running", 3, None, "c3", 3)
+    assert storage.locate(task_id) == Located(
+        task_id, b"poison", "running", 3, None, "c3", 3, since=t
+    )
     report = storage.recover(t + 2, max_deliveries=3)
     assert (report.requeued, report.dead) == ([], [task_id])
     assert storage.counts() == counts(dead=1)
@@ -540,11 +542,13 @@ def test_re_adding_an_id_moves_it(storage: Storage) -> None:
 
 def test_locate_in_every_state(storage: Storage) -> None:
     running = run_one(storage, data=b"run", priority=6, consumer="worker-1:123")
-    expected = Located(running, b"run", "running", 6, None, "worker-1:123", 1)
+    expected = Located(running, b"run", "running", 6, None, "worker-1:123", 1, since=NOW)
     assert storage.locate(running) == expected
     storage.recover(NOW + LEASE + 1, 10)
     storage.claim("worker-2:9", NOW + 50, 1, LEASE)
-    assert storage.locate(running) == Located(running, b"run", "running", 6, None, "worker-2:9", 2)
+    assert storage.locate(running) == Located(
+        running, b"run", "running", 6, None, "worker-2:9", 2, since=NOW + 50
+    )
 
     dead = run_one(storage, data=b"dead", consumer="c9")
     kill(storage, dead, "c9", NOW + 1, reason="expired")
@@ -554,6 +558,7 @@ def test_locate_in_every_state(storage: Storage) -> None:
         dead, b"dead", "dead", 0, None, None,
     )
     assert (loc.reason, loc.error) == ("expired", f"boom {NOW + 1}")
+    assert loc.since == NOW + 1  # when it failed
 
     ready, scheduled = new_ids(2)
     storage.enqueue([Message(ready, b"r", 3)])

@@ -100,6 +100,7 @@ class Located:
     deliveries: int = 0
     reason: str | None = None
     error: str | None = None
+    since: float | None = None  # claimed at (running) or failed at (dead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,13 @@ class Storage(ABC):
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         """Ack a running task and write its outcome; None, or why it was refused."""
+
+    def finish_many(
+        self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
+    ) -> list[str | None]:
+        """Several ``finish`` calls (task id, now, outcome), each atomic on its own;
+        Redis sends them in one round trip."""
+        return [self.finish(consumer, task_id, now, outcome) for task_id, now, outcome in items]
 
     @abstractmethod
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:

@@ -223,6 +223,7 @@ class MemoryStorage(Storage):
             e = self._entries.get(task_id)
             if e is None:
                 return None
+            since = {"running": e.claimed_at, "dead": e.failed_at}.get(e.state)
             return Located(
                 task_id,
                 e.msg.data,
@@ -233,6 +234,7 @@ class MemoryStorage(Storage):
                 e.deliveries,
                 e.reason,
                 e.error,
+                since,
             )
 
     def remove(self, task_id: str) -> bool:

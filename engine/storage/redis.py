@@ -33,13 +33,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..exceptions import ConfigurationError, StoreUnavailable
+from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
+from ..loader import mask_url
 from .base import (
     Claimed,
     Counts,
@@ -330,16 +330,6 @@ return v
 _STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
 
 
-def mask_url(url: str) -> str:
-    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
 def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
     from redis.sentinel import Sentinel
 
@@ -369,6 +359,10 @@ def _translated(method: F) -> F:
             raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
         except redis.AuthenticationError as exc:
             raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
+        except redis.ResponseError as exc:
+            if "DB index" in str(exc):  # the URL's /db: a configuration mistake
+                raise ConfigurationError(f"invalid Redis URL {self.describe()}: {exc}") from exc
+            raise StoreError(f"Redis at {self.describe()} refused a command: {exc}") from exc
 
     return cast(F, wrapper)
 
@@ -400,6 +394,7 @@ class RedisStorage(Storage):
         self.url = url
         # Any: redis-py's annotations cannot say that replies are bytes here.
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
+        self._cluster = not hasattr(self.client, "connection_pool")
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
@@ -532,6 +527,27 @@ class RedisStorage(Storage):
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
+        keys, args = self._finish_call(consumer, task_id, now, outcome)
+        refused = self._run("finish", keys, args)
+        return refused.decode() if refused else None
+
+    @_translated
+    def finish_many(
+        self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
+    ) -> list[str | None]:
+        if len(items) == 1 or self._cluster:
+            # (A cluster pipeline cannot reload a script a node has not seen yet.)
+            return [self.finish(consumer, *item) for item in items]
+        pipe = self.client.pipeline(transaction=False)
+        script = self._scripts["finish"]
+        for task_id, now, outcome in items:
+            keys, args = self._finish_call(consumer, task_id, now, outcome)
+            script(keys=keys, args=args, client=pipe)
+        return [r.decode() if r else None for r in pipe.execute()]
+
+    def _finish_call(
+        self, consumer: str, task_id: str, now: float, outcome: Outcome
+    ) -> tuple[list[str], list[Any]]:
         keys = self._ks(
             "running",
             "msg",
@@ -563,8 +579,7 @@ class RedisStorage(Storage):
         args.append(len(outcome.schedule))
         for m, eta in outcome.schedule:
             args += (m.id, m.priority, repr(float(eta)), m.data)
-        refused = self._run("finish", keys, args)
-        return refused.decode() if refused else None
+        return keys, args
 
     @_translated
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
@@ -670,10 +685,12 @@ class RedisStorage(Storage):
         if body is None:
             return None
         consumer = reason = error = None
+        since: float | None = None
         if running is not None:
-            state, consumer = "running", running.decode().rpartition("|")[0]
+            consumer, _, claimed = running.decode().rpartition("|")
+            state, since = "running", float(claimed)
         elif dead is not None:
-            state = "dead"
+            state, since = "dead", float(dead)
             reason, _, error = (info or b"").decode().partition("\n")
         elif eta is not None:
             state = "scheduled"
@@ -682,7 +699,16 @@ class RedisStorage(Storage):
         else:
             return None
         return Located(
-            task_id, body, state, int(prio or 0), eta, consumer, int(deliv or 0), reason, error
+            task_id,
+            body,
+            state,
+            int(prio or 0),
+            eta,
+            consumer,
+            int(deliv or 0),
+            reason,
+            error,
+            since,
         )
 
     @_translated

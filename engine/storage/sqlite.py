@@ -359,7 +359,8 @@ class SqliteStorage(Storage):
 
     def locate(self, task_id: str) -> Located | None:
         sql = (
-            "SELECT data, state, priority, eta, consumer, deliveries, reason, error"
+            "SELECT data, state, priority, eta, consumer, deliveries, reason, error,"
+            " CASE state WHEN 'running' THEN claimed_at WHEN 'dead' THEN failed_at END"
             " FROM task WHERE queue = ? AND id = ?"
         )
         rows = self._read(sql, task_id)
