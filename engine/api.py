@@ -132,26 +132,20 @@ class Huey:
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         if unknown:
             raise ConfigurationError(f"unknown @task() option(s): {', '.join(sorted(unknown))}")
-
-        def decorator(func: Callable[..., Any]) -> TaskWrapper:
-            wrapper = TaskWrapper(
-                self,
-                func,
-                name=name,
-                retries=retries,
-                retry_delay=retry_delay,
-                retry_backoff=retry_backoff,
-                priority=priority,
-                expires=expires,
-                timeout=timeout,
-                context=context,
-            )
-            return self._register(wrapper)
-
+        settings = dict(
+            name=name,
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            priority=priority,
+            expires=expires,
+            timeout=timeout,
+            context=context,
+        )
         if callable(retries):  # @huey.task without parentheses
-            func, retries = retries, 0
-            return decorator(func)  # type: ignore[return-value]
-        return decorator
+            settings["retries"] = 0
+            return self._decorator(settings)(retries)  # type: ignore[return-value]
+        return self._decorator(settings)
 
     def periodic_task(
         self,
@@ -168,11 +162,8 @@ class Huey:
             raise ConfigurationError(
                 "periodic_task() takes a crontab(...) (or a function of a datetime)"
             )
-
-        def decorator(func: Callable[..., Any]) -> TaskWrapper:
-            wrapper = TaskWrapper(
-                self,
-                func,
+        return self._decorator(
+            dict(
                 name=name,
                 retries=retries,
                 retry_delay=retry_delay,
@@ -180,9 +171,13 @@ class Huey:
                 expires=expires,
                 timeout=timeout,
                 context=context,
-                periodic=validate_datetime,  # type: ignore[arg-type]
+                periodic=validate_datetime,
             )
-            return self._register(wrapper)
+        )
+
+    def _decorator(self, settings: dict[str, Any]) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            return self._register(TaskWrapper(self, func, **settings))
 
         return decorator
 
