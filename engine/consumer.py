@@ -22,6 +22,7 @@ injected clock and no threads.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -127,12 +128,15 @@ class Consumer:
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
         self._inbox: queue.Queue[Claimed | None] = queue.Queue()
-        self._claimed: set[str] = set()  # claimed by us and not yet finished
+        # Claimed by us and not yet finished: a multiset, since a retry may be claimed
+        # again (same id) before the first run's bookkeeping is done.
+        self._claimed: collections.Counter[str] = collections.Counter()
         self._claimed_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._heart: threading.Thread | None = None
         self._stop = threading.Event()
         self._hurry = threading.Event()
+        self._released = threading.Event()
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
         self._beats = 0
@@ -149,7 +153,7 @@ class Consumer:
     @property
     def busy(self) -> int:
         with self._claimed_lock:
-            return len(self._claimed)
+            return self._claimed.total()
 
     @property
     def idle(self) -> int:
@@ -172,22 +176,37 @@ class Consumer:
         except StoreUnavailable as exc:
             # The task stays running in the store; recovery hands it to someone.
             log.error("could not commit task %s: %s", item.id, exc)
-        except Exception:
+        except BaseException:
+            # Never lose a worker thread: the task stays running in the store and is
+            # handed back (its delivery counted) by the orphan sweep.
             log.exception("unexpected error running task %s", item.id)
         finally:
             with self._claimed_lock:
-                self._claimed.discard(item.id)
+                self._claimed[item.id] -= 1
+                if self._claimed[item.id] <= 0:
+                    del self._claimed[item.id]
             self._slot_free.set()
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:
+            if self._stop.is_set():
+                self._forget(item)  # stopping: handed back at shutdown, not started now
+                continue
             self._run_one(item)
+
+    def _forget(self, item: Claimed) -> None:
+        with self._claimed_lock:
+            self._claimed[item.id] -= 1
+            if self._claimed[item.id] <= 0:
+                del self._claimed[item.id]
+        self._slot_free.set()
 
     # --- heartbeat ----------------------------------------------------------------------
     def beat(self, now: float) -> None:
         """Renew the lease, publish the registry entry and telemetry, sweep when due."""
         storage = self.huey.storage
         storage.heartbeat(self.consumer_id, now, self.lease)
+        self.huey.revocations.refresh(storage.peek(VERSION))
         with self.worker._lock:
             running = dict(self.worker.current)
         storage.put(
@@ -235,10 +254,12 @@ class Consumer:
         ]
         if orphans:
             log.warning("handing back %d task(s) claimed but never received", len(orphans))
-            storage.release(self.consumer_id, orphans)
+            storage.release(self.consumer_id, orphans, count=True)
 
     def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(self.heartbeat_interval):
+        # Beats go on while stopping (running tasks keep their lease and can commit)
+        # until shutdown has handed back what is left.
+        while not self._released.wait(self.heartbeat_interval):
             self._guarded(lambda: self.beat(self.clock()))
 
     def _guarded(self, fn: Callable[[], Any]) -> bool:
@@ -270,16 +291,15 @@ class Consumer:
         claimed, version = self.huey.storage.claim_watching(
             self.consumer_id, now, free, self.lease, VERSION
         )
-        if claimed:
-            # Revocations are checked against a local table, reloaded only when changed.
-            self.huey.revocations.refresh(version)
+        self._claimed_total += len(claimed)
+        with self._claimed_lock:
+            self._claimed.update(item.id for item in claimed)
+        # Revocations are checked against a local table, reloaded only when it changed.
+        self.huey.revocations.refresh(version)
         if not claimed:
             if self._heart is None:
                 wait = min(wait, self._next_heartbeat - now)
             return max(0.0, wait)
-        self._claimed_total += len(claimed)
-        with self._claimed_lock:
-            self._claimed.update(item.id for item in claimed)
         for item in claimed:
             if self.inline:
                 self._run_one(item)
@@ -363,15 +383,23 @@ class Consumer:
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
+        while True:  # prefetched tasks no worker has started: not started now
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._forget(item)
+        for _ in self._threads:
+            self._inbox.put(None)
         deadline = (
             None if self.shutdown_timeout is None else time.monotonic() + self.shutdown_timeout
         )
         while self.busy and not self._hurry.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            self._hurry.wait(0.02)
-        for _ in self._threads:
-            self._inbox.put(None)
+            self._slot_free.wait(0.05)
+            self._slot_free.clear()
         storage = self.huey.storage
         try:
             handed = storage.release(self.consumer_id)
@@ -381,6 +409,8 @@ class Consumer:
             storage.delete(REGISTRY + self.consumer_id)
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
+        finally:
+            self._released.set()
         self.telemetry.detach()
         if self.worker.committer is not None:
             self.worker.committer.close()

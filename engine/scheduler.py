@@ -18,8 +18,11 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
+from .signals import SIGNAL_ENQUEUED
+
 if TYPE_CHECKING:
     from .api import Huey
+    from .task import TaskWrapper
 
 log = logging.getLogger("engine.scheduler")
 
@@ -90,7 +93,6 @@ class Scheduler:
             self.publish()
         if minute <= self._last_minute:
             return
-        self._last_minute = minute
         when = self.clock_time(minute)
         for wrapper in self.huey.periodic_tasks():
             assert wrapper.periodic is not None
@@ -99,11 +101,20 @@ class Scheduler:
             except Exception:
                 log.exception("crontab of %s failed", wrapper.name)
                 continue
-            if due and self.claim_slot(wrapper.name, minute):
-                task = wrapper.s()
-                self.huey.enqueue(task)
-                self.huey.storage.put(LAST_RUN + wrapper.name, str(minute).encode())
+            if due and self.fire(wrapper, minute, now):
                 log.info("periodic %s fired for %s", wrapper.name, when.isoformat())
+        # Only now: had the store failed above, the next step tries this minute again
+        # (slots already fired stay fired).
+        self._last_minute = minute
 
-    def claim_slot(self, name: str, minute: int) -> bool:
-        return self.huey.storage.put_if_empty(f"{SLOT}{name}:{minute}", b"1", self.slot_ttl)
+    def fire(self, wrapper: TaskWrapper, minute: int, now: float) -> bool:
+        """Enqueue the task for this slot unless some consumer already did: the slot
+        claim and the enqueue are one atomic step of the store."""
+        task = wrapper.s()
+        msg = self.huey._prepare(task, now)
+        slot = f"{SLOT}{wrapper.name}:{minute}"
+        if not self.huey.storage.enqueue_unique(slot, self.slot_ttl, msg):
+            return False
+        self.huey.signals.send(SIGNAL_ENQUEUED, task)
+        self.huey.storage.put(LAST_RUN + wrapper.name, str(minute).encode())
+        return True

@@ -175,9 +175,10 @@ class Worker:
         """Execute a claimed task; returns None, or why its finish was refused."""
         try:
             task = self.huey.envelope.decode(claimed.data)
-        except CodecError as exc:
-            log.error("task %s set aside: %s", claimed.id, exc)
-            return self._finish(claimed.id, Outcome(dead=(REASON_MALFORMED, str(exc))))
+        except Exception as exc:  # CodecError, or a record of the wrong shape
+            error = str(exc) if isinstance(exc, CodecError) else f"{type(exc).__name__}: {exc}"
+            log.error("task %s set aside: %s", claimed.id, error)
+            return self._finish(claimed.id, Outcome(dead=(REASON_MALFORMED, error)))
         wrapper = self.huey.registered(task.name)
         if wrapper is None:
             error = f"no task named {task.name!r} is registered in this worker"
@@ -263,6 +264,8 @@ class Worker:
                 value = wrapper.func(*task.args, **kwargs)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
+        except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
+            exception, tb = RuntimeError(f"task raised {exc!r}"), traceback.format_exc()
         task.runtime = time.monotonic() - started
         try:
             if exception is None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from engine.exceptions import ConfigurationError
 from engine.storage.base import (
     LEASE_LOST,
     NOT_OWNER,
@@ -332,7 +333,9 @@ def test_recover_requeues_tasks_of_lapsed_consumers(storage: Storage) -> None:
     storage.claim("live-consumer", NOW, 1, 100)
     storage.heartbeat("idle-consumer", NOW, 5)  # holds nothing
     assert storage.consumers(NOW) == {
-        "dead-consumer": NOW + 10, "live-consumer": NOW + 100, "idle-consumer": NOW + 5,
+        "dead-consumer": NOW + 10,
+        "live-consumer": NOW + 100,
+        "idle-consumer": NOW + 5,
     }
 
     report = storage.recover(NOW + 10, max_deliveries=5)  # lease end itself is still valid
@@ -383,7 +386,10 @@ def test_recover_dead_letters_poison_after_max_deliveries(storage: Storage) -> N
     assert storage.consumers(t + 2) == {}
     (letter,) = storage.dead_items()
     assert (letter.id, letter.data, letter.reason, letter.failed_at) == (
-        task_id, b"poison", "poison", t + 2,
+        task_id,
+        b"poison",
+        "poison",
+        t + 2,
     )
     loc = storage.locate(task_id)
     assert loc is not None and (loc.state, loc.reason, loc.priority) == ("dead", "poison", 3)
@@ -555,7 +561,12 @@ def test_locate_in_every_state(storage: Storage) -> None:
     loc = storage.locate(dead)
     assert loc is not None
     assert (loc.id, loc.data, loc.state, loc.priority, loc.eta, loc.consumer) == (
-        dead, b"dead", "dead", 0, None, None,
+        dead,
+        b"dead",
+        "dead",
+        0,
+        None,
+        None,
     )
     assert (loc.reason, loc.error) == ("expired", f"boom {NOW + 1}")
     assert loc.since == NOW + 1  # when it failed
@@ -674,3 +685,41 @@ def test_bytes_round_trip_through_key_value(storage: Storage, data: bytes) -> No
     assert storage.delete_if_equal("v", data + b"!") is False
     assert storage.delete_if_equal("v", data) is True
     assert storage.peek("v") is None
+
+
+# --- one call per id while it runs; unique enqueue ---------------------------------------
+
+
+def test_enqueueing_a_running_id_is_refused_and_writes_nothing(storage: Storage) -> None:
+    task_id = run_one(storage, data=b"v1")
+    (other,) = new_ids(1)
+    with pytest.raises(ConfigurationError, match="is running"):
+        storage.enqueue([Message(other, b"o"), Message(task_id, b"v2")])
+    with pytest.raises(ConfigurationError, match="is running"):
+        storage.schedule([(Message(task_id, b"v3"), NOW + 10)])
+    assert storage.counts() == counts(running=1)
+    assert storage.finish("c1", task_id, NOW, Outcome()) is None
+    storage.enqueue([Message(task_id, b"v2")])  # fine once it has finished
+    assert storage.locate(task_id) == Located(task_id, b"v2", "ready")
+
+
+def test_re_enqueue_resets_priority(storage: Storage) -> None:
+    (task_id,) = new_ids(1)
+    storage.schedule([(Message(task_id, b"a", 5), NOW + 10)])
+    storage.schedule([(Message(task_id, b"a", 0), NOW + 10)])
+    storage.promote(NOW + 10)
+    assert storage.ready_items() == [Message(task_id, b"a", 0)]
+
+
+def test_enqueue_unique_fires_once(storage: Storage) -> None:
+    a, b = new_ids(2)
+    assert storage.enqueue_unique("slot:x:1", 60, Message(a, b"a", 2)) is True
+    assert storage.enqueue_unique("slot:x:1", 60, Message(b, b"b")) is False
+    assert storage.ready_items() == [Message(a, b"a", 2)]
+    assert storage.peek("slot:x:1") is not None
+
+
+def test_release_with_count_keeps_the_delivery(storage: Storage) -> None:
+    task_id = run_one(storage)
+    assert storage.release("c1", [task_id], count=True) == [task_id]
+    assert storage.claim("c2", NOW, 1, LEASE) == [Claimed(task_id, b"x", 2)]

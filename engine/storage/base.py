@@ -144,6 +144,11 @@ class Counts:
     dead: int
 
 
+def refusal_running(task_id: str) -> str:
+    """Why enqueue/schedule refused an id: a running task keeps its id until it finishes."""
+    return f"task id {task_id} is running: a new call needs another id (or wait until it ends)"
+
+
 # Refusals returned by finish(); None means the finish was committed.
 NOT_RUNNING = "not running"
 NOT_OWNER = "owned by another consumer"
@@ -165,7 +170,14 @@ class Storage(ABC):
     # --- queue ------------------------------------------------------------
     @abstractmethod
     def enqueue(self, messages: Sequence[Message]) -> None:
-        """Add messages to the ready queue."""
+        """Add messages to the ready queue. An id already there (or scheduled, or
+        dead) moves; an id that is running is refused with ConfigurationError and
+        nothing is written."""
+
+    @abstractmethod
+    def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
+        """Atomically: unless key/value ``key`` exists, set it (expiring after ``ttl``)
+        and enqueue ``message``; whether it did (a periodic slot fires once)."""
 
     @abstractmethod
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
@@ -211,10 +223,13 @@ class Storage(ABC):
         """Requeue (or dead-letter as ``poison``) the tasks of lapsed consumers."""
 
     @abstractmethod
-    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+    def release(
+        self, consumer: str, task_ids: Iterable[str] | None = None, count: bool = False
+    ) -> list[str]:
         """Hand back ``consumer``'s running tasks (all when ``task_ids`` is None) to
-        the front of the ready queue without counting the delivery; with
-        ``task_ids`` None the consumer's lease is dropped as well."""
+        the front of the ready queue, without counting the delivery unless
+        ``count`` (a task whose run went wrong); with ``task_ids`` None the
+        consumer's lease is dropped as well."""
 
     def wait(self, timeout: float) -> None:
         """Block up to ``timeout`` seconds, returning early when work may have arrived."""

@@ -24,6 +24,7 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    refusal_running,
 )
 
 
@@ -83,13 +84,29 @@ class MemoryStorage(Storage):
         return [e for e in self._entries.values() if e.state == state]
 
     # --- queue ----------------------------------------------------------------
+    def _refuse_running(self, ids: Iterable[str]) -> None:
+        for task_id in ids:
+            entry = self._entries.get(task_id)
+            if entry is not None and entry.state == "running":
+                raise ConfigurationError(refusal_running(task_id))
+
     def enqueue(self, messages: Sequence[Message]) -> None:
         with self._lock:
+            self._refuse_running(m.id for m in messages)
             for msg in messages:
                 self._add_ready(msg)
 
+    def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
+        with self._lock:
+            if self._get(key) is not None:
+                return False
+            self._put(key, b"1", ttl)
+            self._add_ready(message)
+            return True
+
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
         with self._lock:
+            self._refuse_running(m.id for m, _ in items)
             for msg, eta in items:
                 self._drop(msg.id)
                 self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
@@ -166,13 +183,16 @@ class MemoryStorage(Storage):
                     del self._leases[consumer]
         return report
 
-    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+    def release(
+        self, consumer: str, task_ids: Iterable[str] | None = None, count: bool = False
+    ) -> list[str]:
         wanted = None if task_ids is None else set(task_ids)
         with self._lock:
             out = []
             for entry in self._by_state("running"):
                 if entry.consumer == consumer and (wanted is None or entry.msg.id in wanted):
-                    self._add_ready(entry.msg, max(0, entry.deliveries - 1))
+                    kept = entry.deliveries if count else max(0, entry.deliveries - 1)
+                    self._add_ready(entry.msg, kept)
                     out.append(entry.msg.id)
             if wanted is None:
                 self._leases.pop(consumer, None)

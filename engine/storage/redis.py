@@ -51,6 +51,7 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    refusal_running,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,6 +84,9 @@ local function forget(zset_a, zset_b, deadinfo, id)
   redis.call('ZREM', zset_a, id)
   if redis.call('ZREM', zset_b, id) == 1 then redis.call('HDEL', deadinfo, id) end
 end
+local function set_prio(prio, id, p)
+  if p ~= 0 then redis.call('HSET', prio, id, p) else redis.call('HDEL', prio, id) end
+end
 local function prio_of(prio, id)
   return tonumber(redis.call('HGET', prio, id) or '0')
 end
@@ -90,28 +94,52 @@ end
     % _WAKE_CAP
 )
 
-# KEYS: ready msg prio wake sched dead deadinfo ; ARGV: (id prio data)*
+# KEYS: ready msg prio wake sched dead deadinfo running deliv ; ARGV: (id prio data)*
+# Returns the first id that is running now (and writes nothing), or false.
 _ENQUEUE = """
+for i = 1, #ARGV, 3 do
+  if redis.call('HEXISTS', KEYS[8], ARGV[i]) == 1 then return ARGV[i] end
+end
 for i = 1, #ARGV, 3 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
   forget(KEYS[5], KEYS[6], KEYS[7], id)
+  redis.call('HDEL', KEYS[9], id)
   redis.call('HSET', KEYS[2], id, ARGV[i + 2])
-  if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
+  set_prio(KEYS[3], id, p)
   redis.call('ZADD', KEYS[1], -p, id)
 end
 wake(KEYS[4])
+return false
 """
 
-# KEYS: sched msg prio wake ready dead deadinfo ; ARGV: (id prio eta data)*
+# KEYS: ready msg prio wake sched dead deadinfo unique_key ; ARGV: ttl_ms id prio data
+_ENQUEUE_UNIQUE = """
+if not redis.call('SET', KEYS[8], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+local id, p = ARGV[2], tonumber(ARGV[3])
+forget(KEYS[5], KEYS[6], KEYS[7], id)
+redis.call('HSET', KEYS[2], id, ARGV[4])
+if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
+redis.call('ZADD', KEYS[1], -p, id)
+wake(KEYS[4])
+return 1
+"""
+
+# KEYS: sched msg prio wake ready dead deadinfo running deliv ; ARGV: (id prio eta data)*
+# Returns the first id that is running now (and writes nothing), or false.
 _SCHEDULE = """
+for i = 1, #ARGV, 4 do
+  if redis.call('HEXISTS', KEYS[8], ARGV[i]) == 1 then return ARGV[i] end
+end
 for i = 1, #ARGV, 4 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
   forget(KEYS[5], KEYS[6], KEYS[7], id)
+  redis.call('HDEL', KEYS[9], id)
   redis.call('HSET', KEYS[2], id, ARGV[i + 3])
-  if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
+  set_prio(KEYS[3], id, p)
   redis.call('ZADD', KEYS[1], ARGV[i + 2], id)
 end
 wake(KEYS[4])
+return false
 """
 
 # KEYS: sched ready prio wake ; ARGV: now limit
@@ -181,7 +209,7 @@ for _ = 1, n do
   local nid, p = ARGV[i], tonumber(ARGV[i + 1])
   forget(KEYS[6], KEYS[8], KEYS[9], nid)
   redis.call('HSET', KEYS[2], nid, ARGV[i + 2])
-  if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
+  set_prio(KEYS[7], nid, p)
   redis.call('ZADD', KEYS[5], -p, nid)
   i = i + 3
 end
@@ -191,7 +219,7 @@ for _ = 1, m do
   local nid, p = ARGV[i], tonumber(ARGV[i + 1])
   forget(KEYS[5], KEYS[8], KEYS[9], nid)
   redis.call('HSET', KEYS[2], nid, ARGV[i + 3])
-  if p ~= 0 then redis.call('HSET', KEYS[7], nid, p) end
+  set_prio(KEYS[7], nid, p)
   redis.call('ZADD', KEYS[6], ARGV[i + 2], nid)
   i = i + 4
 end
@@ -234,12 +262,12 @@ if #requeued > 0 then wake(KEYS[9]) end
 return {requeued, dead}
 """
 
-# KEYS: running leases ready deliv prio wake ; ARGV: consumer all_flag ids...
+# KEYS: running leases ready deliv prio wake ; ARGV: consumer all_flag count_flag ids...
 _RELEASE = """
 local wanted = nil
 if ARGV[2] == '0' then
   wanted = {}
-  for i = 3, #ARGV do wanted[ARGV[i]] = true end
+  for i = 4, #ARGV do wanted[ARGV[i]] = true end
 end
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
@@ -247,7 +275,9 @@ for i = 1, #all, 2 do
   local id = all[i]
   if owner_of(all[i + 1]) == ARGV[1] and (wanted == nil or wanted[id]) then
     redis.call('HDEL', KEYS[1], id)
-    if redis.call('HINCRBY', KEYS[4], id, -1) <= 0 then redis.call('HDEL', KEYS[4], id) end
+    if ARGV[3] == '0' and redis.call('HINCRBY', KEYS[4], id, -1) <= 0 then
+      redis.call('HDEL', KEYS[4], id)
+    end
     redis.call('ZADD', KEYS[3], -prio_of(KEYS[5], id), id)
     out[#out + 1] = id
   end
@@ -367,6 +397,11 @@ def _translated(method: F) -> F:
     return cast(F, wrapper)
 
 
+def _refuse_running(task_id: bytes | None) -> None:
+    if task_id:
+        raise ConfigurationError(refusal_running(task_id.decode()))
+
+
 def _claimed(out: list[Any]) -> list[Claimed]:
     return [Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)]
 
@@ -416,6 +451,7 @@ class RedisStorage(Storage):
             name: self.client.register_script(_TRIM_DEAD + src)
             for name, src in {
                 "enqueue": _ENQUEUE,
+                "enqueue_unique": _ENQUEUE_UNIQUE,
                 "schedule": _SCHEDULE,
                 "promote": _PROMOTE,
                 "claim": _CLAIM,
@@ -485,21 +521,34 @@ class RedisStorage(Storage):
     # --- queue ----------------------------------------------------------------
     @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
-        keys = self._ks("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo")
+        keys = self._ks(
+            "ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "running", "deliv"
+        )
         for start in range(0, len(messages), 1000):
             args: list[Any] = []
             for m in messages[start : start + 1000]:
                 args += (m.id, m.priority, m.data)
-            self._run("enqueue", keys, args)
+            _refuse_running(self._run("enqueue", keys, args))
+
+    @_translated
+    def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
+        keys = [
+            *self._ks("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo"),
+            self._kv(key),
+        ]
+        m = message
+        return bool(self._run("enqueue_unique", keys, [_ms(ttl), m.id, m.priority, m.data]))
 
     @_translated
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
-        keys = self._ks("sched", "msg", "prio", "wake", "ready", "dead", "deadinfo")
+        keys = self._ks(
+            "sched", "msg", "prio", "wake", "ready", "dead", "deadinfo", "running", "deliv"
+        )
         for start in range(0, len(items), 1000):
             args: list[Any] = []
             for m, eta in items[start : start + 1000]:
                 args += (m.id, m.priority, repr(float(eta)), m.data)
-            self._run("schedule", keys, args)
+            _refuse_running(self._run("schedule", keys, args))
 
     @_translated
     def promote(self, now: float, limit: int = 1000) -> list[str]:
@@ -594,10 +643,12 @@ class RedisStorage(Storage):
         return Recovered([i.decode() for i in requeued], [i.decode() for i in dead])
 
     @_translated
-    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+    def release(
+        self, consumer: str, task_ids: Iterable[str] | None = None, count: bool = False
+    ) -> list[str]:
         keys = self._ks("running", "leases", "ready", "deliv", "prio", "wake")
         flag = "1" if task_ids is None else "0"
-        out = self._run("release", keys, [consumer, flag, *(task_ids or ())])
+        out = self._run("release", keys, [consumer, flag, "1" if count else "0", *(task_ids or ())])
         return [i.decode() for i in out]
 
     @_translated

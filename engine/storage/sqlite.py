@@ -53,6 +53,7 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    refusal_running,
 )
 
 Conn = sqlite3.Connection
@@ -187,6 +188,15 @@ class SqliteStorage(Storage):
             return self._x(conn, sql, *params).fetchall()
 
     # --- helpers (caller is inside a transaction) ---------------------------------
+    def _refuse_running(self, conn: Conn, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id FROM task WHERE queue = ? AND state = 'running' AND id IN ({marks})"
+            row = self._x(conn, sql, *chunk).fetchone()
+            if row is not None:
+                raise ConfigurationError(refusal_running(row[0]))
+
     def _insert(self, conn: Conn, items: Iterable[tuple[Message, str, float | None]]) -> None:
         rows = [(self.name, m.id, m.data, m.priority, st, eta) for m, st, eta in items]
         conn.executemany(_INSERT, rows)
@@ -214,10 +224,20 @@ class SqliteStorage(Storage):
     # --- queue ---------------------------------------------------------------------
     def enqueue(self, messages: Sequence[Message]) -> None:
         with self._tx() as conn:
+            self._refuse_running(conn, [m.id for m in messages])
             self._insert(conn, [(m, "ready", None) for m in messages])
+
+    def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
+        with self._tx() as conn:
+            if self._kv_get(conn, key) is not None:
+                return False
+            self._kv_put(conn, key, b"1", ttl)
+            self._insert(conn, [(message, "ready", None)])
+            return True
 
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
         with self._tx() as conn:
+            self._refuse_running(conn, [m.id for m, _ in items])
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in items])
 
     def promote(self, now: float, limit: int = 1000) -> list[str]:
@@ -297,13 +317,15 @@ class SqliteStorage(Storage):
             self._x(conn, "DELETE FROM kv WHERE queue = ? AND expires <= ?", time.time())
         return report
 
-    def release(self, consumer: str, task_ids: Iterable[str] | None = None) -> list[str]:
+    def release(
+        self, consumer: str, task_ids: Iterable[str] | None = None, count: bool = False
+    ) -> list[str]:
         wanted = None if task_ids is None else set(task_ids)
         with self._tx() as conn:
             sql = "SELECT id FROM task WHERE queue = ? AND state = 'running' AND consumer = ?"
             ids = [i for (i,) in self._x(conn, sql + " ORDER BY id", consumer)]
             ids = [i for i in ids if wanted is None or i in wanted]
-            self._to_ready(conn, ids, _UNCOUNT)
+            self._to_ready(conn, ids, _KEEP if count else _UNCOUNT)
             if wanted is None:
                 self._x(conn, "DELETE FROM lease WHERE queue = ? AND consumer = ?", consumer)
             return ids

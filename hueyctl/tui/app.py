@@ -29,7 +29,7 @@ from engine.inspect import Event, Inspector
 
 from . import fmt
 from .actions import Actions, RevokeChoice, Target
-from .data import TABS, fetch, load_detail
+from .data import TABS, Query, fetch, load_detail
 from .messages import Act, ActionDone, Loaded, LoadFailed, OpenTask, QueryChanged
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import TITLES, DashboardScreen
@@ -38,6 +38,7 @@ from .screens.help import HelpScreen
 from .screens.revoke import RevokeScreen
 
 EVENT_BUFFER = 500
+STUCK = 1.0  # seconds after which a read in flight counts as stuck (see action_quit)
 
 
 class TopApp(App[None]):
@@ -70,6 +71,7 @@ class TopApp(App[None]):
         self.refreshes = 0  # reads applied (tests wait on it)
         self.events: deque[Event] = deque(maxlen=EVENT_BUFFER)
         self._fetching = False
+        self._fetch_started = 0.0
         self._again = False
         self.dashboard = DashboardScreen(tz, tab)
 
@@ -92,17 +94,20 @@ class TopApp(App[None]):
         self.show_status()
         if not self.paused:
             self.refresh_data()
+            if isinstance(self.screen, TaskDetailScreen):
+                self.screen.reload()
 
     def refresh_data(self) -> None:
         if self._fetching:
             self._again = True
             return
         self._fetching = True
+        self._fetch_started = time.monotonic()
         after = self.events[-1].id if self.events else None
         self._fetch(self.dashboard.query_state, after)
 
     @work(thread=True, exclusive=True, group="fetch", exit_on_error=False)
-    def _fetch(self, query: Any, after: str | None) -> None:
+    def _fetch(self, query: Query, after: str | None) -> None:
         worker = get_current_worker()
         message: Loaded | LoadFailed
         try:
@@ -150,6 +155,9 @@ class TopApp(App[None]):
             queue, store = self.inspector.huey.name, self.inspector.huey.storage.describe()
         state = {None: "connecting", True: "connected", False: "disconnected"}[self.connected]
         since = fmt.clock_time(self.down_since, self.tz) if self.down_since else None
+        waiting = time.monotonic() - self._fetch_started if self._fetching else 0.0
+        if state == "connected" and waiting > max(2.0, 2 * self.interval):
+            state, since = "waiting", fmt.duration(waiting)
         self.dashboard.show_status(
             queue=queue,
             store=store,
@@ -158,6 +166,16 @@ class TopApp(App[None]):
             paused=self.paused,
             down_since=since,
         )
+
+    async def action_quit(self) -> None:
+        if self._fetching and time.monotonic() - self._fetch_started > STUCK:
+            # A read is stuck on a hung store: exiting waits for worker threads, so
+            # close its sockets rather than sit out the client's socket timeout.
+            try:
+                self.inspector.huey.storage.close()
+            except Exception:
+                pass
+        self.exit()
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -252,11 +270,14 @@ class TopApp(App[None]):
         yield SystemCommand(
             "Pause / resume refresh", "Stop or restart the live refresh (p)", self.action_pause
         )
-        yield SystemCommand("Filter…", "Filter listings by task name or id (/)", self._palette_filter)
+        yield SystemCommand(
+            "Filter…", "Filter listings by task name or id (/)", self._palette_filter
+        )
         yield SystemCommand("Sort task table", "Sort by the next column (s)", self._palette_sort)
         for n, tab in enumerate(TABS, 1):
             yield SystemCommand(
-                f"Show {TITLES[tab]}", f"Switch to the {TITLES[tab]} tab ({n})",
+                f"Show {TITLES[tab]}",
+                f"Switch to the {TITLES[tab]} tab ({n})",
                 partial(self.dashboard.action_tab, tab),
             )
         yield SystemCommand("Keys", "Show the keys (?)", self.action_help)

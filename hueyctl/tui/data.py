@@ -124,7 +124,9 @@ def scan(page: Page, flt: Filter, limit: int = PAGE, budget: int = SCAN_BUDGET) 
     return Listing(tuple(out[:limit]), None, scanned, False)
 
 
-def _queued(inspector: Inspector, state: str, page: Page, total: int, flt: Filter | None) -> Listing:
+def _queued(
+    inspector: Inspector, state: str, page: Page, total: int, flt: Filter | None
+) -> Listing:
     if flt is None:
         return Listing(tuple(page(0, PAGE)), total)
     if flt.exact_id:  # one O(1) lookup instead of a scan

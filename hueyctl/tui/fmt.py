@@ -69,7 +69,7 @@ def _value(v: Any) -> str:
     """One argument as the envelope's typed JSON shows it, in Python-ish form."""
     if isinstance(v, dict):
         if len(v) == 1:
-            (key, inner), = v.items()
+            ((key, inner),) = v.items()
             if key == "$tuple" and isinstance(inner, list):
                 body = ", ".join(_value(x) for x in inner)
                 return f"({body},)" if len(inner) == 1 else f"({body})"

@@ -7,8 +7,9 @@ so that brackets in it are shown, never parsed as markup.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 
@@ -35,7 +36,13 @@ class Row:
 
 
 def _t(value: object, style: str = "", right: bool = False) -> Text:
-    return Text(str(value), style=style, justify="right" if right else "left", no_wrap=True)
+    return Text(
+        str(value),
+        style=style,
+        justify="right" if right else "left",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -141,14 +148,15 @@ class Revoked:
         rev = self.by_id.get(task_id)
         scope = ""
         if rev is None:
-            rev, scope = self.by_name.get(name), "all "
+            rev, scope = self.by_name.get(name), "task "
         if rev is None:
             return Text("")
         return Text(scope + revocation_text(rev.until, rev.once, tz), style="magenta")
 
 
 def revocation_text(until: float | None, once: bool, tz: dt.tzinfo | None) -> str:
-    text = "once" if once else "revoked"
+    """``revoked``, ``revoked once``, ``revoked until 12:30:00`` ..."""
+    text = "revoked once" if once else "revoked"
     return f"{text} until {fmt.clock_time(until, tz)}" if until is not None else text
 
 
@@ -311,7 +319,7 @@ def event_rows(events: Sequence[Event], tz: dt.tzinfo | None) -> list[Row]:
     ]
 
 
-STAT_KEYS = {
+STAT_KEYS: dict[str, Callable[[TaskStats], Any]] = {
     "task": lambda s: s.task,
     "runs": lambda s: s.count,
     "failures": lambda s: s.failures,

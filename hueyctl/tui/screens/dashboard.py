@@ -57,19 +57,25 @@ TASK_ROWS = {
     "failed": failed_rows,
 }
 NOUN = {
-    "workers": "workers",
-    "pending": "pending tasks",
-    "scheduled": "scheduled tasks",
-    "running": "running tasks",
-    "periodic": "periodic tasks",
-    "failed": "dead letters",
-    "events": "events",
+    "workers": ("worker", "workers"),
+    "pending": ("pending task", "pending tasks"),
+    "scheduled": ("scheduled task", "scheduled tasks"),
+    "running": ("running task", "running tasks"),
+    "periodic": ("periodic task", "periodic tasks"),
+    "failed": ("dead letter", "dead letters"),
 }
+
+
+def _noun(tab: str, n: int) -> str:
+    return NOUN[tab][0] if n == 1 else NOUN[tab][1]
 
 
 class DashboardScreen(Screen[None]):
     BINDINGS = [
-        *(Binding(str(n), f"tab('{tab}')", TITLES[tab], show=False) for n, tab in enumerate(TABS, 1)),
+        *(
+            Binding(str(n), f"tab('{tab}')", TITLES[tab], show=False)
+            for n, tab in enumerate(TABS, 1)
+        ),
         Binding("right_square_bracket", "step_tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "step_tab(-1)", "Previous tab", show=False),
         Binding("slash", "filter", "Filter"),
@@ -121,7 +127,9 @@ class DashboardScreen(Screen[None]):
         overview = snap.overview
         self.query_one(QueueCounts).show(overview)
         self.query_one("#throughput", MinutePlot).set_values([m.count for m in overview.throughput])
-        self.query_one("#failures", MinutePlot).set_values([m.failures for m in overview.throughput])
+        self.query_one("#failures", MinutePlot).set_values(
+            [m.failures for m in overview.throughput]
+        )
         self.query_one(TaskStatsTable).show(
             [s for s in snap.stats if self.filter is None or self.filter.matches(s.task)]
         )
@@ -160,7 +168,9 @@ class DashboardScreen(Screen[None]):
         self.query_one(f"#{tab}-more", Static).update(self._more(tab, listing))
 
     def _more(self, tab: str, listing: Listing) -> str:
-        shown, noun = len(listing.rows), NOUN[tab]
+        shown = len(listing.rows)
+        total = listing.total if listing.total is not None else shown
+        noun = _noun(tab, total if total else 2)
         where = f" matching “{self.filter.text}”" if self.filter else ""
         if self.filter is not None and listing.total is None:
             if not listing.complete:
@@ -169,11 +179,13 @@ class DashboardScreen(Screen[None]):
                     "(a filter looks at that many per refresh)"
                 )
             return f"{shown} {noun}{where}" if shown else f"no {noun}{where}"
-        total = listing.total if listing.total is not None else shown
         if total == 0:
             return f"no {noun}{where}"
         if total > shown:
-            return f"showing the first {fmt.count(shown)} of {fmt.count(total)} {noun}{where} · … and {fmt.count(total - shown)} more"
+            return (
+                f"showing the first {fmt.count(shown)} of {fmt.count(total)} {noun}{where}"
+                f" · … and {fmt.count(total - shown)} more"
+            )
         return f"{fmt.count(total)} {noun}{where}"
 
     def _events(self, events: Sequence[Event]) -> None:
@@ -242,5 +254,3 @@ class DashboardScreen(Screen[None]):
         elif target.name is not None:
             # A task name (task table, periodic tab): show that task's calls.
             self.set_filter(f"task:{target.name}")
-
-

@@ -44,6 +44,7 @@ class TaskDetailScreen(Screen[None]):
         self._clock = clock
         self.tz = tz
         self.detail: Detail | None = None
+        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Static(f" task {self.task_id}", id="detail-title")
@@ -55,7 +56,10 @@ class TaskDetailScreen(Screen[None]):
         self.reload()
 
     def reload(self) -> None:
-        self._fetch()
+        """Read the task again, unless a read is still on its way (a slow store)."""
+        if not self._loading:
+            self._loading = True
+            self._fetch()
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _fetch(self) -> None:
@@ -65,14 +69,21 @@ class TaskDetailScreen(Screen[None]):
             error = ""
         except EngineError as exc:
             message, error = None, str(exc)
+        except Exception as exc:  # a bug in a read must not leave the screen stuck
+            message, error = None, f"{type(exc).__name__}: {exc}"
         if worker.is_cancelled:
             return
         if message is not None:
             self.post_message(message)
         else:
-            self.app.call_from_thread(self.query_one(TaskDetail).update, f"cannot load: {error}")
+            self.app.call_from_thread(self._failed, error)
+
+    def _failed(self, error: str) -> None:
+        self._loading = False
+        self.query_one(TaskDetail).update(f"cannot load task {self.task_id}: {error}")
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self._loading = False
         self.detail = message.detail
         info = message.detail.info
         title = f" {info.name} · {info.id} · {info.state}" if info else f" task {self.task_id}"

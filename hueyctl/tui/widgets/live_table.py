@@ -1,6 +1,11 @@
 """A ``DataTable`` refreshed in place: rows are matched by key, changed cells are
 updated, gone rows removed and new ones appended, so the cursor stays on the row
-the operator was looking at and the scroll position stays put."""
+the operator was looking at and the scroll position stays put.
+
+Column widths are set here (grow-only, from the rows being shown) rather than
+left to ``DataTable``'s auto width: that one is measured on idle, and a frame
+painted between adding rows and that idle pass stays cached at the old widths.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from ..actions import Target
 from ..rows import Column, Row
 
 Signature = tuple[tuple[str, str], ...]
+MAX_WIDTH = 64  # a column never grows past this; longer cells are cut with an ellipsis
 
 
 def _signature(cells: Sequence[Text]) -> Signature:
@@ -45,7 +51,8 @@ class LiveTable(DataTable[Text]):
         labels = self.column_labels()
         for col in self.spec:
             label = labels.get(col.key, col.label)
-            self.add_column(Text(label, justify="right" if col.numeric else "left"), key=col.key)
+            text = Text(label, justify="right" if col.numeric else "left")
+            self.add_column(text, width=text.cell_len, key=col.key)
 
     # --- reading ---------------------------------------------------------------------
     def keys(self) -> list[str]:
@@ -67,6 +74,7 @@ class LiveTable(DataTable[Text]):
         wanted = [r.key for r in rows]
         present = set(current)
         survivors = [k for k in wanted if k in present]
+        self._grow_columns(rows)
         if survivors == wanted[: len(survivors)]:
             self._update(rows, present, set(wanted))
         else:
@@ -83,6 +91,14 @@ class LiveTable(DataTable[Text]):
         if index != self.cursor_row:
             self.move_cursor(row=index, scroll=at_end)
 
+    def _grow_columns(self, rows: Sequence[Row]) -> None:
+        # Before add_row/update_cell: they start a new render generation, so the
+        # next frame is painted at these widths.
+        for i, column in enumerate(self.ordered_columns):
+            needed = max((r.cells[i].cell_len for r in rows), default=0)
+            if min(needed, MAX_WIDTH) > column.width:
+                column.width = min(needed, MAX_WIDTH)
+
     def _update(self, rows: Sequence[Row], present: set[str], wanted: set[str]) -> None:
         for key in present - wanted:
             self.remove_row(key)
@@ -95,7 +111,7 @@ class LiveTable(DataTable[Text]):
                 old = self._signatures.get(row.key, ())
                 for i, (col, cell) in enumerate(zip(self.spec, row.cells, strict=True)):
                     if i >= len(old) or old[i] != sig[i]:
-                        self.update_cell(row.key, col.key, cell, update_width=True)
+                        self.update_cell(row.key, col.key, cell)
             self._signatures[row.key] = sig
 
     def _rebuild(self, rows: Sequence[Row]) -> None:

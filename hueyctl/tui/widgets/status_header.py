@@ -22,6 +22,8 @@ class StatusHeader(Static):
         paused: bool = False,
         down_since: str | None = None,
     ) -> None:
+        """``state``: connecting, connected, waiting (``down_since`` says how long) or
+        disconnected (``down_since`` says since when)."""
         left = Text.assemble(
             (" hueyctl top ", "bold reverse"),
             "  queue ",
@@ -37,6 +39,8 @@ class StatusHeader(Static):
             right.append("● connected", "bold green")
         elif state == "disconnected":
             right.append(f"✕ disconnected since {down_since} · retrying", "bold red")
+        elif state == "waiting":
+            right.append(f"◌ no answer from the store for {down_since}", "bold yellow")
         else:
             right.append("◌ connecting…", "yellow")
         right.append(f"   {clock} ")

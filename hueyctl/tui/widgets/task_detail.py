@@ -58,10 +58,11 @@ def render_detail(detail: Detail, now: float, tz: dt.tzinfo | None) -> Renderabl
         ("priority", str(info.priority)),
         ("enqueued", _when(info.enqueued_at, now, tz)),
     ]
-    if info.state in WHEN:
+    if info.state in WHEN and info.eta is not None:
         rows.append((WHEN[info.state], _when(info.eta, now, tz)))
+    if info.expires is not None:
+        rows.append(("expires", _when(info.expires, now, tz)))
     rows += [
-        ("expires", _when(info.expires, now, tz)),
         ("attempt", f"{info.attempt} ({info.retries} retries left)"),
         ("deliveries", str(info.deliveries)),
     ]

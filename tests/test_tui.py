@@ -1,0 +1,433 @@
+"""``hueyctl top``: snapshots of every tab and screen, and Pilot tests of the actions.
+
+Everything runs on a memory store filled through the facade, with fixed task ids,
+a fixed clock (2100-01-01 12:24:56 UTC, so nothing expires under real time), the
+worker registry, events and counters written with ``huey.storage`` exactly as a
+consumer's heartbeat would, the theme pinned and no refresh timer (``interval=0``:
+one read at start, then on demand). Snapshots live in the top-level ``snapshots/``
+(see the override at the end of ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import types
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+import engine.api
+from engine import MemoryHuey, crontab
+from engine.exceptions import StoreUnavailable
+from engine.inspect import Inspector
+from engine.scheduler import LAST_RUN
+from engine.storage.base import Outcome, StatRow
+from engine.telemetry import REGISTRY
+
+pytest.importorskip("textual")
+pytest.importorskip("pytest_textual_snapshot")
+
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import Input  # noqa: E402
+
+from hueyctl.tui import fmt  # noqa: E402
+from hueyctl.tui.actions import Actions  # noqa: E402
+from hueyctl.tui.app import TopApp, make_app  # noqa: E402
+from hueyctl.tui.data import Filter, Query, fetch, scan  # noqa: E402
+from hueyctl.tui.screens.confirm import ConfirmScreen  # noqa: E402
+from hueyctl.tui.screens.detail import TaskDetailScreen  # noqa: E402
+from hueyctl.tui.screens.revoke import RevokeScreen  # noqa: E402
+from hueyctl.tui.widgets.live_table import LiveTable  # noqa: E402
+
+NOW = 4102489496.0  # 2100-01-01 12:24:56 UTC
+SIZE = (124, 40)
+MINUTE = int(NOW // 60) * 60
+
+
+def tid(n: int) -> str:
+    return f"0190a000-0000-7000-8000-{n:012d}"
+
+
+PENDING = [tid(101 + i) for i in range(5)]
+EMAIL = tid(201)
+SCHEDULED = [tid(301), tid(302)]
+RUNNING = tid(401)
+DEAD = tid(501)
+TRACEBACK = (
+    "ValueError: smtp refused [550]\n"
+    "Traceback (most recent call last):\n"
+    '  File "jobs.py", line 12, in send_email\n'
+    "    smtp.send(to, subject)\n"
+    "ValueError: smtp refused [550]"
+)
+
+
+def _registry(wid: str, host: str, pid: int, beat: float, running: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {
+            "id": wid,
+            "host": host,
+            "pid": pid,
+            "version": "0.1.0",
+            "queue": "orders",
+            "started": NOW - 3725,
+            "heartbeat": beat,
+            "concurrency": 4,
+            "worker_type": "thread",
+            "running": running,
+            "processed": 1234,
+            "failed": 7,
+        }
+    ).encode()
+
+
+def _event(ts: float, event: str, task_id: str, task: str, **extra: Any) -> bytes:
+    rec = {"ts": ts, "event": event, "id": task_id, "task": task, "worker": "w1", **extra}
+    return json.dumps(rec).encode()
+
+
+def build_queue() -> MemoryHuey:
+    huey = MemoryHuey("orders")
+
+    @huey.task(name="jobs.add")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @huey.task(name="jobs.send_email", retries=2)
+    def send_email(to: str, subject: str = "hi") -> None: ...
+
+    @huey.task(name="jobs.resize")
+    def resize(path: str, width: int) -> None: ...
+
+    @huey.periodic_task(crontab(minute="*/5"), name="jobs.cleanup")
+    def cleanup() -> None: ...
+
+    @huey.periodic_task(crontab(minute="0"), name="jobs.report")
+    def report() -> None: ...
+
+    def put(task: Any, task_id: str, eta: float | None = None, priority: int = 0) -> None:
+        task.id, task.priority = task_id, priority
+        if eta is not None:
+            task.eta = eta
+        huey.enqueue(task)
+
+    # Running and dead first (high priority: claimed before the pending ones).
+    put(resize.s("/img/cat.png", width=640), RUNNING, priority=10)
+    huey.storage.claim("w1", NOW - 12, 1, 30)
+    put(send_email.s("bob@example.com", subject="invoice"), DEAD, priority=10)
+    huey.storage.claim("w1", NOW - 300, 1, 600)
+    huey.storage.finish("w1", DEAD, NOW - 240, Outcome(dead=("failed", TRACEBACK)))
+    for i, task_id in enumerate(PENDING, 1):
+        put(add.s(i, i * 10), task_id)
+    put(send_email.s("ops@example.com", subject="[weekly] report"), EMAIL)
+    put(send_email.s("late@example.com"), SCHEDULED[0], eta=NOW + 90)
+    put(add.s(40, 2), SCHEDULED[1], eta=NOW + 3600)
+    huey.revoke_by_id(PENDING[2])
+    huey.revoke_all("jobs.report", revoke_until=NOW + 1800)
+
+    storage = huey.storage
+    storage.heartbeat("w1", NOW - 1, 10)
+    storage.heartbeat("w2", NOW - 45, 10)
+    running = [{"id": RUNNING, "task": "jobs.resize", "started": NOW - 12}]
+    storage.put(REGISTRY + "w1", _registry("w1", "web-1", 4242, NOW - 1, running))
+    storage.put(REGISTRY + "w2", _registry("w2", "web-2", 5151, NOW - 45, []))
+    storage.put(LAST_RUN + "jobs.cleanup", str(MINUTE - 240).encode())
+    stats = []
+    for i in range(60):
+        minute = MINUTE - (59 - i) * 60
+        stats.append(StatRow(minute, "jobs.add", 20 + (i * 7) % 13, 0, 0.5, 0.05))
+        failures = 1 if i % 9 == 0 else 0
+        stats.append(StatRow(minute, "jobs.send_email", 3 + i % 4, failures, 6.0, 1.8))
+    stats.append(StatRow(MINUTE, "jobs.resize", 2, 0, 3.0, 2.25))
+    events = [
+        _event(NOW - 30, "executing", tid(601), "jobs.add"),
+        _event(NOW - 30, "complete", tid(601), "jobs.add", runtime=0.012),
+        _event(NOW - 20, "executing", tid(602), "jobs.send_email"),
+        _event(NOW - 19, "error", tid(602), "jobs.send_email", error="ValueError('[x] no')"),
+        _event(NOW - 19, "retrying", tid(602), "jobs.send_email"),
+        _event(NOW - 12, "executing", RUNNING, "jobs.resize"),
+    ]
+    storage.record(events, stats)
+    return huey
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryHuey]:
+    # The facade stamps enqueued_at and decides "scheduled or ready" with time.time():
+    # freeze it (for engine.api only) so ages and etas are the same on every run.
+    monkeypatch.setattr(engine.api, "time", types.SimpleNamespace(time=lambda: NOW - 42))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TEXTUAL_THEME", raising=False)
+    yield build_queue()
+
+
+def new_app(huey: MemoryHuey, tab: str = "workers", clock: Callable[[], float] | None = None):
+    clock = clock or (lambda: NOW)
+    app = make_app(Inspector(huey, clock=clock), Actions(huey, clock), clock, 0, tz=dt.UTC, tab=tab)
+    app.theme = "textual-dark"
+    app.animation_level = "none"  # the tab underline slides otherwise: caught mid-way
+    return app
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until the reads and actions in flight have landed on screen."""
+    app = pilot.app
+    assert isinstance(app, TopApp)
+    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass.
+    for _ in range(1000):
+        await asyncio.sleep(0.002)
+        if app.refreshes and not app.busy and not _running_workers(app):
+            break
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+def _running_workers(app: TopApp) -> bool:
+    return any(not w.is_finished for w in app.workers)
+
+
+# --- snapshots ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "tab", ["workers", "pending", "scheduled", "running", "periodic", "failed", "events"]
+)
+def test_snapshot_tab(tab: str, queue: MemoryHuey, snap_compare: Any) -> None:
+    assert snap_compare(new_app(queue, tab), terminal_size=SIZE, run_before=settle)
+
+
+def test_snapshot_task_detail(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def open_dead_letter(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    app = new_app(queue, "failed")
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_dead_letter)
+
+
+def test_snapshot_confirm_delete(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def ask(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("D")
+
+    assert snap_compare(new_app(queue, "pending"), terminal_size=SIZE, run_before=ask)
+
+
+def test_snapshot_revoke_dialog(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def ask(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("r")
+
+    assert snap_compare(new_app(queue, "pending"), terminal_size=SIZE, run_before=ask)
+
+
+def test_snapshot_help(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def ask(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(new_app(queue), terminal_size=SIZE, run_before=ask)
+
+
+def test_snapshot_filtered_and_disconnected(queue: MemoryHuey, snap_compare: Any) -> None:
+    """The header says since when the store is down; the last data stays on screen."""
+
+    async def go(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *"send", "enter")
+        await settle(pilot)
+        _break(queue)
+        pilot.app.refresh_data()
+        await settle(pilot)
+
+    assert snap_compare(new_app(queue, "pending"), terminal_size=SIZE, run_before=go)
+
+
+def _break(huey: MemoryHuey) -> None:
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("cannot reach memory://orders: connection refused")
+
+    huey.storage.counts = down  # type: ignore[method-assign]
+
+
+# --- Pilot: actions change the store -------------------------------------------------
+def run(huey: MemoryHuey, tab: str, script: Callable[[TopApp, Pilot[Any]], Awaitable[None]]):
+    async def main() -> None:
+        app = new_app(huey, tab)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await script(app, pilot)
+
+    asyncio.run(main())
+
+
+def cursor_to(app: TopApp, tab: str, key: str) -> None:
+    table = app.dashboard.table(tab)
+    table.move_cursor(row=table.keys().index(key))
+    table.focus()
+
+
+def test_revoke_and_restore_one_call_then_every_call(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "pending", PENDING[0])
+        await pilot.press("r")
+        assert isinstance(app.screen, RevokeScreen)
+        await pilot.click("#revoke")  # defaults: this call, once
+        await settle(pilot)
+        assert queue.is_revoked(PENDING[0])
+        assert app.dashboard.table("pending").cursor_key() == PENDING[0]
+        await pilot.press("u")
+        await settle(pilot)
+        assert not queue.is_revoked(PENDING[0])
+
+        cursor_to(app, "pending", EMAIL)
+        await pilot.press("r")
+        await pilot.click("#scope-task")
+        await pilot.click("#minutes")
+        await pilot.press("1", "5", "enter")
+        await settle(pilot)
+        rev = queue.revocation("revoke:task:jobs.send_email", NOW)
+        assert rev is not None and rev["until"] == NOW + 900 and not rev["once"]
+        await pilot.press("u")  # no revocation of this id: restores the task name
+        await settle(pilot)
+        assert queue.revocation("revoke:task:jobs.send_email", NOW) is None
+
+    run(queue, "pending", script)
+
+
+def test_retry_a_dead_letter_from_the_list_or_its_detail_screen(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert queue.storage.locate(DEAD).state == "dead"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen)
+        assert app.screen.detail is not None and app.screen.detail.info.state == "dead"
+        await pilot.press("R", "y")
+        await settle(pilot)
+        assert queue.storage.locate(DEAD).state == "ready"
+        assert app.screen.detail.info.state == "ready"  # reloaded after the action
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, TaskDetailScreen)
+        assert app.dashboard.table("failed").keys() == []
+
+    run(queue, "failed", script)
+
+
+def test_delete_asks_first_and_refuses_running_tasks(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "pending", PENDING[1])
+        await pilot.press("D")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert queue.storage.locate(PENDING[1]) is None
+        assert PENDING[1] not in app.dashboard.table("pending").keys()
+        await pilot.press("4")  # Running tab
+        await settle(pilot)
+        await pilot.press("D")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert queue.storage.locate(RUNNING).state == "running"
+
+    run(queue, "pending", script)
+
+
+def test_filter_by_name_and_by_id(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"send", "enter")
+        await settle(pilot)
+        assert app.dashboard.table("pending").keys() == [EMAIL]
+        await pilot.press("slash")
+        app.dashboard.query_one(Input).value = PENDING[3]  # typing 36 keys is slow
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.dashboard.table("pending").keys() == [PENDING[3]]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.dashboard.table("pending").keys() == [*PENDING, EMAIL]
+
+    run(queue, "pending", script)
+
+
+def test_refresh_keeps_the_cursor_on_its_row_and_recovers_after_an_outage(
+    queue: MemoryHuey,
+) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "pending", PENDING[3])
+        queue.delete_task(PENDING[0])  # a row above the cursor goes away
+        queue.enqueue_by_name("jobs.add", (9, 9))  # and one arrives at the end
+        app.refresh_data()
+        await settle(pilot)
+        table = app.dashboard.table("pending")
+        assert table.cursor_key() == PENDING[3] and len(table.keys()) == 6
+        original = queue.storage.counts
+        _break(queue)
+        app.refresh_data()
+        await settle(pilot)
+        assert app.connected is False and app.down_since == NOW
+        assert table.cursor_key() == PENDING[3]  # the last data stays
+        queue.storage.counts = original  # type: ignore[method-assign]
+        app.refresh_data()
+        await settle(pilot)
+        assert app.connected is True and app.down_since is None
+
+    run(queue, "pending", script)
+
+
+def test_tabs_sort_pause_and_palette(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        for key, tab in (("3", "scheduled"), ("]", "running"), ("[", "scheduled"), ("7", "events")):
+            await pilot.press(key)
+            assert app.dashboard.tab == tab
+        stats = app.dashboard.query_one("#stats", LiveTable)
+        assert stats.keys() == ["jobs.add", "jobs.send_email", "jobs.resize"]
+        await pilot.press("s")  # runs -> failures
+        assert stats.keys()[0] == "jobs.send_email"
+        await pilot.press("p")
+        assert app.paused
+        before = app.refreshes
+        app.tick()
+        await settle(pilot)
+        assert app.refreshes == before
+        await pilot.press("p")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Revoke…", "Restore", "Retry dead letter", "Delete task"} <= set(titles)
+
+    run(queue, "workers", script)
+
+
+# --- the data layer, without a screen ------------------------------------------------
+def test_filter_reads_names_and_ids() -> None:
+    assert not Filter("add").by_id and Filter("add").matches("jobs.add")
+    assert Filter("0190a000").by_id and Filter("id:add").by_id and not Filter("task:0190a0").by_id
+    assert Filter(PENDING[0]).exact_id == PENDING[0]
+    assert Filter("8000-0000").matches("x", PENDING[0])
+
+
+def test_filtered_scan_is_bounded(queue: MemoryHuey) -> None:
+    inspector = Inspector(queue, clock=lambda: NOW)
+    listing = scan(inspector.pending, Filter("add"), limit=200, budget=3)
+    assert listing.scanned == 3 and not listing.complete and len(listing.rows) == 3
+    full = fetch(inspector, Query("pending", Filter("send")))
+    assert [i.id for i in full.listing.rows] == [EMAIL] and full.listing.complete
+
+
+def test_fetch_reads_only_the_first_page(queue: MemoryHuey) -> None:
+    for n in range(250):
+        queue.enqueue_by_name("jobs.add", (n, n))
+    snap = fetch(Inspector(queue, clock=lambda: NOW), Query("pending"))
+    assert len(snap.listing.rows) == 200 and snap.listing.total == 256
+
+
+def test_formatting() -> None:
+    assert fmt.duration(3725) == "1h02m" and fmt.duration(65) == "1m05s"
+    assert fmt.call_args([1, {"$tuple": [2, 3]}], {"b": "x"}) == '1, (2, 3), b="x"'
+    assert fmt.countdown(NOW + 90, NOW) == "in 1m30s" and fmt.countdown(NOW - 1, NOW) == "due"
