@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import click
 
@@ -19,16 +21,29 @@ from .cli import friendly, main
 
 
 @main.command()
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (status lines; top runs until q).",
+)
 @click.option("--rate", type=float, default=5.0, show_default=True, help="Producer rounds/s.")
 @click.option("-w", "--workers", default=4, show_default=True, help="Worker threads.")
+@click.option(
+    "--no-top",
+    is_flag=True,
+    help="Print a status line per second instead of opening top (the default "
+    "when output is not a terminal).",
+)
 @friendly
-def demo(duration: float | None, rate: float, workers: int) -> None:
-    """Run a worker with sample tasks and steady traffic on an SQLite file (no set-up)."""
+def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> None:
+    """Run a worker with sample tasks and steady traffic on an SQLite file, and watch
+    it in `hueyctl top` (no set-up, no server)."""
     from .demo_app import DB_ENV, _traffic, add, huey
 
     db = huey.storage.describe().removeprefix("sqlite:///")
-    env = dict(os.environ, **{DB_ENV: db})
+    use_top = not no_top and sys.stdout.isatty() and sys.stdin.isatty()
+    log = os.path.join(os.path.dirname(db), "hueyctl-demo-worker.log")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -39,32 +54,51 @@ def demo(duration: float | None, rate: float, workers: int) -> None:
             "-w",
             str(workers),
             "-q",
+            *(["--logfile", log] if use_top else []),
         ],
-        env=env,
+        env=dict(os.environ, **{DB_ENV: db}),
     )
-    inspector = Inspector(huey)
-    click.echo(
-        f"demo: worker pid {worker.pid} on {huey.storage.describe()}; Ctrl-C stops", err=True
-    )
-    started, i = time.monotonic(), 0
-    try:
-        while duration is None or time.monotonic() - started < duration:
+    click.echo(f"demo: worker pid {worker.pid} on {huey.storage.describe()}", err=True)
+    stop = threading.Event()
+
+    def produce() -> None:
+        i = 0
+        while not stop.is_set():
             i += 1
             _traffic(i)
-            if i % max(1, int(rate)) == 0:
-                o = inspector.overview()
-                click.echo(
-                    f"ready {o.ready:>4}  scheduled {o.scheduled:>3}  running {o.running:>2}  "
-                    f"dead {o.dead:>3}  workers {o.workers}"
-                )
-            time.sleep(1 / rate)
-        probe = add(20, 22)
-        try:
-            click.echo(f"add(20, 22) -> {probe(blocking=True, timeout=10)}")
-        except TaskException as exc:
-            click.echo(f"add(20, 22) failed: {exc}")
+            stop.wait(1 / rate)
+
+    producer = threading.Thread(target=produce, name="traffic", daemon=True)
+    producer.start()
+    try:
+        if use_top:
+            from .top_cmd import run_top
+
+            run_top(huey)
+        else:
+            _status_lines(huey, 30.0 if duration is None else duration)
+            probe = add(20, 22)
+            try:
+                click.echo(f"add(20, 22) -> {probe(blocking=True, timeout=10)}")
+            except TaskException as exc:
+                click.echo(f"add(20, 22) failed: {exc}")
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        producer.join(timeout=5)
         worker.terminate()
         worker.wait(timeout=40)
+
+
+def _status_lines(huey: Any, duration: float | None) -> None:
+    inspector = Inspector(huey)
+    started = time.monotonic()
+    while duration is None or time.monotonic() - started < duration:
+        o = inspector.overview(minutes=1)
+        done = o.throughput[-1].count if o.throughput else 0
+        click.echo(
+            f"ready {o.ready:>4}  scheduled {o.scheduled:>3}  running {o.running:>2}  "
+            f"dead {o.dead:>3}  workers {o.workers}  done this minute {done}"
+        )
+        time.sleep(1.0)
