@@ -25,7 +25,7 @@ from .cli import friendly, main
     "--duration",
     type=float,
     default=None,
-    help="Stop after this many seconds (status lines; top runs until q).",
+    help="Seconds of status lines without top [default: 30]; top runs until q.",
 )
 @click.option("--rate", type=float, default=5.0, show_default=True, help="Producer rounds/s.")
 @click.option("-w", "--workers", default=4, show_default=True, help="Worker threads.")
