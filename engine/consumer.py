@@ -23,6 +23,7 @@ injected clock and no threads.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import queue
@@ -209,8 +210,9 @@ class Consumer:
         self.huey.revocations.refresh(storage.peek(VERSION))
         with self.worker._lock:
             running = dict(self.worker.current)
-        storage.put(
-            REGISTRY + self.consumer_id,
+        storage.map_set(
+            REGISTRY,
+            self.consumer_id,
             registry_record(
                 self.consumer_id,
                 self.started_at,
@@ -222,7 +224,6 @@ class Consumer:
                 self.worker.failed,
                 self.huey.name,
             ),
-            ttl=max(3 * self.lease, 30.0),
         )
         self.telemetry.flush()
         self._beats += 1
@@ -233,7 +234,12 @@ class Consumer:
             self._hand_back_orphans(now)
 
     def _recover(self, now: float) -> None:
-        report = self.huey.storage.recover(now, self.max_deliveries)
+        storage = self.huey.storage
+        report = storage.recover(now, self.max_deliveries)
+        # Registry entries of consumers that died without deregistering age out.
+        for consumer, data in storage.map_items(REGISTRY).items():
+            if json.loads(data).get("heartbeat", 0) < now - max(3 * self.lease, 30.0):
+                storage.map_delete(REGISTRY, consumer, data)
         if report.requeued or report.dead:
             log.warning(
                 "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
@@ -406,7 +412,7 @@ class Consumer:
             if handed:
                 log.warning("handed back %d unfinished task(s): %s", len(handed), ", ".join(handed))
             self.telemetry.flush()
-            storage.delete(REGISTRY + self.consumer_id)
+            storage.map_delete(REGISTRY, self.consumer_id)
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         finally:

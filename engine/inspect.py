@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .envelope import describe
-from .revocation import REVOKE_ID, REVOKE_TASK, VERSION
-from .scheduler import LAST_RUN, SPEC
+from .revocation import REVOKE_ID, REVOKE_TASK
+from .scheduler import LAST_RUN, SPECS
 from .telemetry import REGISTRY
 
 if TYPE_CHECKING:
@@ -229,11 +229,11 @@ class Inspector:
 
     # --- tasks --------------------------------------------------------------------------
     def _mark_revoked(self, items: list[TaskInfo]) -> list[TaskInfo]:
-        keys = [k for k in self.storage.keys("revoke:") if k != VERSION]
-        if not keys or not items:
+        if not items:
             return items
-        now = self.clock()
-        live = {k for k in keys if self.huey.revocation(k, now) is not None}
+        live = {key for key, _ in self.huey.revocations.listing(self.clock())}
+        if not live:
+            return items
         return [
             _replace(i, revoked=True)
             if REVOKE_ID + i.id in live or REVOKE_TASK + i.name in live
@@ -373,10 +373,7 @@ class Inspector:
         now = self.clock()
         leases = self.storage.consumers(now)
         out = []
-        for key in self.storage.keys(REGISTRY):
-            data = self.storage.peek(key)
-            if data is None:
-                continue
+        for data in self.storage.map_items(REGISTRY).values():
             r = json.loads(data)
             until = leases.get(r["id"])
             out.append(
@@ -401,11 +398,9 @@ class Inspector:
     def periodic(self) -> list[PeriodicInfo]:
         """Periodic tasks: from the application when loaded, else as workers published them."""
         specs: dict[str, tuple[str, bool]] = {}
-        for key in self.storage.keys(SPEC):
-            data = self.storage.peek(key)
-            if data is not None:
-                rec = json.loads(data)
-                specs[key[len(SPEC) :]] = (rec["crontab"], bool(rec.get("utc", True)))
+        for name, data in self.storage.map_items(SPECS).items():
+            rec = json.loads(data)
+            specs[name] = (rec["crontab"], bool(rec.get("utc", True)))
         for wrapper in self.huey.periodic_tasks():
             spec = getattr(wrapper.periodic, "spec", None) or repr(wrapper.periodic)
             specs[wrapper.name] = (spec, self.huey.utc)
@@ -422,7 +417,7 @@ class Inspector:
             )
         except Exception:
             nxt = None
-        last = self.storage.peek(LAST_RUN + name)
+        last = self.storage.map_get(LAST_RUN, name)
         rev = self.huey.revocation(REVOKE_TASK + name, now)
         return PeriodicInfo(
             name,
@@ -441,16 +436,10 @@ class Inspector:
 
     def revocations(self) -> list[Revocation]:
         out = []
-        for prefix, kind in ((REVOKE_TASK, "task"), (REVOKE_ID, "id")):
-            for key in self.storage.keys(prefix):
-                rec = self.huey.revocation(key, self.clock())
-                if rec is not None:
-                    out.append(
-                        Revocation(
-                            key[len(prefix) :], kind, rec.get("until"), bool(rec.get("once"))
-                        )
-                    )
-        return out
+        for key, rec in self.huey.revocations.listing(self.clock()):
+            kind, _, target = key.partition(":")
+            out.append(Revocation(target, kind, rec.get("until"), bool(rec.get("once"))))
+        return sorted(out, key=lambda r: (r.kind != "task", r.target))
 
     def events(self, after: str | None = None, limit: int = 100) -> list[Event]:
         out = []

@@ -1,11 +1,12 @@
 """Revoking calls (by id) and whole tasks (by name): records, checks, and a cache.
 
-A revocation is the key/value record ``revoke:id:<id>`` or ``revoke:task:<name>``
-holding ``{"until": epoch|null, "once": bool, "at": epoch}``. Every change bumps
-``revoke:version``. A consumer reads that version in the same round trip as each
-claim (``Storage.claim_watching``) and reloads its local table only when it
-changed, so checking a task before running it costs no round trip; only
-spending a revocation (skipping a revoked call) writes to the store.
+A revocation is the entry ``id:<id>`` or ``task:<name>`` of the store's map
+``revoked``, holding ``{"until": epoch|null, "once": bool, "at": epoch}``. Every
+change bumps the counter ``revoke:version``. A consumer reads that version in
+the same round trip as each claim (``Storage.claim_watching``) and in each
+heartbeat, and reloads its local table (one round trip) only when it changed,
+so checking a task before running it costs nothing; only spending a revocation
+(skipping a revoked call) writes to the store.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 from .codec import canonical_json
 from .storage.base import Storage
 
-REVOKE_ID = "revoke:id:"
-REVOKE_TASK = "revoke:task:"
+MAP = "revoked"
+REVOKE_ID = "id:"
+REVOKE_TASK = "task:"
 VERSION = "revoke:version"
 _FOREVER = 10 * 365 * 86400.0
 _UNLOADED = object()
@@ -38,12 +40,13 @@ class Revocations:
 
     # --- writing -------------------------------------------------------------
     def put(self, key: str, until: float | None, once: bool) -> None:
-        self.storage.put(key, canonical_json({"until": until, "once": once, "at": time.time()}))
+        self.storage.map_set(
+            MAP, key, canonical_json({"until": until, "once": once, "at": time.time()})
+        )
         self._bump()
 
     def delete(self, key: str, value: bytes | None = None) -> bool:
-        storage = self.storage
-        done = storage.delete(key) if value is None else storage.delete_if_equal(key, value)
+        done = self.storage.map_delete(MAP, key, value)
         if done:
             self._bump()
         return done
@@ -55,7 +58,7 @@ class Revocations:
     def record(self, key: str, now: float | None = None) -> dict[str, Any] | None:
         """The record at ``key`` if in force at ``now`` (default: the present, in
         which case a lapsed ``until`` record is also deleted)."""
-        data = self.storage.peek(key)
+        data = self.storage.map_get(MAP, key)
         if data is None:
             return None
         rec: dict[str, Any] = json.loads(data)
@@ -68,10 +71,13 @@ class Revocations:
     def any_in_force(self, keys: list[str], now: float | None = None) -> bool:
         return any(self.record(k, now) is not None for k in keys)
 
-    def listing(self) -> list[tuple[str, dict[str, Any]]]:
+    def listing(self, now: float | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Records in force: (``id:<id>`` or ``task:<name>``, record)."""
+        now = time.time() if now is None else now
         out = []
-        for key in self.storage.keys("revoke:"):
-            if key != VERSION and (rec := self.record(key)) is not None:
+        for key, data in sorted(self.storage.map_items(MAP).items()):
+            rec = json.loads(data)
+            if rec.get("until") is None or rec["until"] > now:
                 out.append((key, rec))
         return out
 
@@ -80,11 +86,7 @@ class Revocations:
         """Reload the local table if the store's version moved (called after claims)."""
         if version == self._version:
             return
-        table = {}
-        for key in self.storage.keys("revoke:"):
-            data = self.storage.peek(key) if key != VERSION else None
-            if data is not None:
-                table[key] = (data, json.loads(data))
+        table = {key: (data, json.loads(data)) for key, data in self.storage.map_items(MAP).items()}
         with self._lock:
             self._table, self._version = table, version
 
@@ -93,7 +95,7 @@ class Revocations:
         table = self._table
         if table is not None:
             return table.get(key)
-        data = self.storage.peek(key)
+        data = self.storage.map_get(MAP, key)
         return None if data is None else (data, json.loads(data))
 
     def consume(self, task_id: str, name: str, now: float) -> bool:

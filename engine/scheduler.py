@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.scheduler")
 
 SLOT = "slot:"
-LAST_RUN = "periodic:last:"
-SPEC = "periodic:spec:"  # published by consumers so tools without the app can list them
+# Maps, field = task name: crontabs published by consumers (so tools without the
+# application's code can list periodic tasks), and when each last fired.
+SPECS = "periodic"
+LAST_RUN = "periodic_runs"
 # A consumer starting this many seconds into a minute still fires that minute's slot.
 START_GRACE = 10.0
 
@@ -84,7 +86,7 @@ class Scheduler:
             spec = getattr(wrapper.periodic, "spec", None)
             if spec:
                 rec = json.dumps({"crontab": spec, "utc": self.utc}).encode()
-                self.huey.storage.put(SPEC + wrapper.name, rec, ttl=7 * 86400)
+                self.huey.storage.map_set(SPECS, wrapper.name, rec)
 
     def _fire_periodic(self, now: float) -> None:
         minute = int(now // 60) * 60
@@ -116,5 +118,5 @@ class Scheduler:
         if not self.huey.storage.enqueue_unique(slot, self.slot_ttl, msg):
             return False
         self.huey.signals.send(SIGNAL_ENQUEUED, task)
-        self.huey.storage.put(LAST_RUN + wrapper.name, str(minute).encode())
+        self.huey.storage.map_set(LAST_RUN, wrapper.name, str(minute).encode())
         return True

@@ -3,8 +3,8 @@
 All of it is buffered in memory and written by the consumer's heartbeat, one
 round trip per beat whatever the traffic (never one per task):
 
-* the worker registry entry ``worker:<consumer id>`` (JSON, expires if the
-  consumer dies without deregistering),
+* the worker registry entry (map ``workers``, field = consumer id; a consumer
+  that died without deregistering is pruned by a live one's sweep),
 * every signal as an event in the capped stream,
 * per task name and minute: runs, failures, total and max runtime.
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .api import Huey
     from .task import Task
 
-REGISTRY = "worker:"
+REGISTRY = "workers"  # map: consumer id -> registry record
 EVENT_CAP = 10_000
 STATS_TTL = 2 * 3600.0
 _FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)

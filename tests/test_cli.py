@@ -382,7 +382,7 @@ def test_workers_registry(q: Queue) -> None:
     now = time.time()
     running = {"01-task": ("tasks.add", now - 3)}
     record = registry_record("host-1:42:ab", now - 3600, now, 4, "thread", running, 10, 2, "q")
-    q.huey.storage.put("worker:host-1:42:ab", record, ttl=60)
+    q.huey.storage.map_set("workers", "host-1:42:ab", record)
     q.huey.storage.heartbeat("host-1:42:ab", now, 30)
     rows = q.json("workers")
     assert len(rows) == 1 and set(rows[0]) == WORKER_FIELDS

@@ -806,7 +806,7 @@ def test_revoke_until_naive_datetime_is_utc_in_utc_mode(local_tz: None) -> None:
     until = dt.datetime.now(UTC).replace(tzinfo=None, microsecond=0) + dt.timedelta(hours=1)
     expected = until.replace(tzinfo=UTC).timestamp()
     work.revoke(revoke_until=until)
-    rec = json.loads(h.storage.peek("revoke:task:" + work.name) or b"{}")
+    rec = json.loads(h.storage.map_get("revoked", "task:" + work.name) or b"{}")
     assert rec["until"] == expected
     assert work.is_revoked()
     assert work.is_revoked(timestamp=expected - 1)

@@ -219,7 +219,7 @@ def test_a_fired_slot_is_not_fired_again(huey: Huey) -> None:
     # A consumer restarting within the same minute (inside the start grace).
     Scheduler(huey).step(at(0, 5))
     assert fired(huey, task) == 1
-    assert huey.storage.peek(LAST_RUN + task.name) == str(int(BASE)).encode()
+    assert huey.storage.map_get(LAST_RUN, task.name) == str(int(BASE)).encode()
     assert huey.storage.peek(f"{SLOT}{task.name}:{int(BASE)}") is not None
 
 

@@ -723,3 +723,20 @@ def test_release_with_count_keeps_the_delivery(storage: Storage) -> None:
     task_id = run_one(storage)
     assert storage.release("c1", [task_id], count=True) == [task_id]
     assert storage.claim("c2", NOW, 1, LEASE) == [Claimed(task_id, b"x", 2)]
+
+
+def test_maps(storage: Storage) -> None:
+    assert storage.map_items("m") == {}
+    storage.map_set("m", "a", b"1")
+    storage.map_set("m", "b", b"\xff")
+    storage.map_set("other", "a", b"x")
+    assert storage.map_get("m", "a") == b"1"
+    assert storage.map_items("m") == {"a": b"1", "b": b"\xff"}
+    assert storage.map_delete("m", "a", b"2") is False
+    assert storage.map_delete("m", "a", b"1") is True
+    assert storage.map_delete("m", "b") is True
+    assert storage.map_delete("m", "b") is False
+    assert storage.map_items("m") == {}
+    assert storage.map_get("other", "a") == b"x"
+    storage.destroy()
+    assert storage.map_items("other") == {}

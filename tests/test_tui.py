@@ -132,9 +132,9 @@ def build_queue() -> MemoryHuey:
     storage.heartbeat("w1", NOW - 1, 10)
     storage.heartbeat("w2", NOW - 45, 10)
     running = [{"id": RUNNING, "task": "jobs.resize", "started": NOW - 12}]
-    storage.put(REGISTRY + "w1", _registry("w1", "web-1", 4242, NOW - 1, running))
-    storage.put(REGISTRY + "w2", _registry("w2", "web-2", 5151, NOW - 45, []))
-    storage.put(LAST_RUN + "jobs.cleanup", str(MINUTE - 240).encode())
+    storage.map_set(REGISTRY, "w1", _registry("w1", "web-1", 4242, NOW - 1, running))
+    storage.map_set(REGISTRY, "w2", _registry("w2", "web-2", 5151, NOW - 45, []))
+    storage.map_set(LAST_RUN, "jobs.cleanup", str(MINUTE - 240).encode())
     stats = []
     for i in range(60):
         minute = MINUTE - (59 - i) * 60
@@ -288,11 +288,11 @@ def test_revoke_and_restore_one_call_then_every_call(queue: MemoryHuey) -> None:
         await pilot.click("#minutes")
         await pilot.press("1", "5", "enter")
         await settle(pilot)
-        rev = queue.revocation("revoke:task:jobs.send_email", NOW)
+        rev = queue.revocation("task:jobs.send_email", NOW)
         assert rev is not None and rev["until"] == NOW + 900 and not rev["once"]
         await pilot.press("u")  # no revocation of this id: restores the task name
         await settle(pilot)
-        assert queue.revocation("revoke:task:jobs.send_email", NOW) is None
+        assert queue.revocation("task:jobs.send_email", NOW) is None
 
     run(queue, "pending", script)
 

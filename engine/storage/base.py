@@ -323,6 +323,21 @@ class Storage(ABC):
     def keys(self, prefix: str) -> list[str]:
         """Live keys starting with ``prefix``."""
 
+    # --- small named maps (registry, revocations, periodic specs) ------------------------
+    # Listed in one round trip, unlike keys(prefix), which walks the whole store on Redis.
+    @abstractmethod
+    def map_set(self, name: str, field: str, value: bytes) -> None: ...
+
+    @abstractmethod
+    def map_get(self, name: str, field: str) -> bytes | None: ...
+
+    @abstractmethod
+    def map_delete(self, name: str, field: str, value: bytes | None = None) -> bool:
+        """Delete ``field`` (only if it holds ``value``, when given)."""
+
+    @abstractmethod
+    def map_items(self, name: str) -> dict[str, bytes]: ...
+
     def flush_keys(self, prefix: str) -> int:
         n = 0
         for key in self.keys(prefix):

@@ -53,6 +53,7 @@ class MemoryStorage(Storage):
         self._ready: list[tuple[int, str]] = []  # sorted claim order
         self._leases: dict[str, float] = {}
         self._kv: dict[str, tuple[bytes, float | None]] = {}
+        self._maps: dict[str, dict[str, bytes]] = {}
         self._events: collections.deque[tuple[int, bytes]] = collections.deque()
         self._event_seq = 0
         self._stats: dict[tuple[int, str], StatRow] = {}
@@ -391,6 +392,36 @@ class MemoryStorage(Storage):
             return sorted(
                 k for k in list(self._kv) if k.startswith(prefix) and self._get(k) is not None
             )
+
+    def map_set(self, name: str, field: str, value: bytes) -> None:
+        with self._lock:
+            self._maps.setdefault(name, {})[field] = value
+
+    def map_get(self, name: str, field: str) -> bytes | None:
+        with self._lock:
+            return self._maps.get(name, {}).get(field)
+
+    def map_delete(self, name: str, field: str, value: bytes | None = None) -> bool:
+        with self._lock:
+            entries = self._maps.get(name, {})
+            if field not in entries or (value is not None and entries[field] != value):
+                return False
+            del entries[field]
+            return True
+
+    def map_items(self, name: str) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._maps.get(name, {}))
+
+    def destroy(self) -> None:
+        super().destroy()
+        with self._lock:
+            self._maps.clear()
+            self._events.clear()
+            self._stats.clear()
+            self._leases.clear()
+            self._entries.clear()
+            self._ready.clear()
 
     def describe(self) -> str:
         return f"memory://{self.name}"

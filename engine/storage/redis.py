@@ -344,6 +344,14 @@ for i = 4 + n, #ARGV, 6 do
 end
 """
 
+# KEYS: map ; ARGV: field value
+_MAP_DELETE_IF_EQUAL = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
 # KEYS: key ; ARGV: value
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -464,6 +472,7 @@ class RedisStorage(Storage):
                 "record": _RECORD,
                 "delete_if_equal": _DELETE_IF_EQUAL,
                 "incr": _INCR,
+                "map_delete_if_equal": _MAP_DELETE_IF_EQUAL,
             }.items()
         }
 
@@ -887,6 +896,28 @@ class RedisStorage(Storage):
         start = len(self._kv(""))
         pattern = _glob_escape(self._kv(prefix)) + "*"
         return sorted(k.decode()[start:] for k in self.client.scan_iter(match=pattern, count=1000))
+
+    # --- maps ------------------------------------------------------------------------------
+    def _map(self, name: str) -> str:
+        return self._prefix + "map:" + name
+
+    @_translated
+    def map_set(self, name: str, field: str, value: bytes) -> None:
+        self.client.hset(self._map(name), field, value)
+
+    @_translated
+    def map_get(self, name: str, field: str) -> bytes | None:
+        return cast(bytes | None, self.client.hget(self._map(name), field))
+
+    @_translated
+    def map_delete(self, name: str, field: str, value: bytes | None = None) -> bool:
+        if value is None:
+            return bool(self.client.hdel(self._map(name), field))
+        return bool(self._run("map_delete_if_equal", [self._map(name)], [field, value]))
+
+    @_translated
+    def map_items(self, name: str) -> dict[str, bytes]:
+        return {f.decode(): v for f, v in self.client.hgetall(self._map(name)).items()}
 
     @_translated
     def destroy(self) -> None:

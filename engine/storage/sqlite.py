@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS kv (queue TEXT NOT NULL, key TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (queue, expires);
 CREATE TABLE IF NOT EXISTS lease (queue TEXT NOT NULL, consumer TEXT NOT NULL,
     until REAL NOT NULL, PRIMARY KEY (queue, consumer));
+CREATE TABLE IF NOT EXISTS map (queue TEXT NOT NULL, name TEXT NOT NULL,
+    field TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (queue, name, field));
 CREATE TABLE IF NOT EXISTS event (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS event_queue ON event (queue, seq);
@@ -528,11 +530,32 @@ class SqliteStorage(Storage):
         )
         return sorted(k for (k,) in self._read(sql, prefix, len(prefix), time.time()))
 
+    # --- maps ---------------------------------------------------------------------------
+    def map_set(self, name: str, field: str, value: bytes) -> None:
+        with self._tx() as conn:
+            self._x(conn, "INSERT OR REPLACE INTO map VALUES (?, ?, ?, ?)", name, field, value)
+
+    def map_get(self, name: str, field: str) -> bytes | None:
+        sql = "SELECT value FROM map WHERE queue = ? AND name = ? AND field = ?"
+        rows = self._read(sql, name, field)
+        return bytes(rows[0][0]) if rows else None
+
+    def map_delete(self, name: str, field: str, value: bytes | None = None) -> bool:
+        sql = "DELETE FROM map WHERE queue = ? AND name = ? AND field = ?"
+        with self._tx() as conn:
+            if value is None:
+                return self._x(conn, sql, name, field).rowcount > 0
+            return self._x(conn, sql + " AND value = ?", name, field, value).rowcount > 0
+
+    def map_items(self, name: str) -> dict[str, bytes]:
+        sql = "SELECT field, value FROM map WHERE queue = ? AND name = ?"
+        return {f: bytes(v) for f, v in self._read(sql, name)}
+
     # --- lifecycle ------------------------------------------------------------------------
     def destroy(self) -> None:
         """Delete every row of this queue (running tasks and leases included)."""
         with self._tx() as conn:
-            for table in ("task", "kv", "lease", "event", "stat"):
+            for table in ("task", "kv", "lease", "event", "stat", "map"):
                 self._x(conn, f"DELETE FROM {table} WHERE queue = ?")
 
     def close(self) -> None:
