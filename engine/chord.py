@@ -29,17 +29,17 @@ if TYPE_CHECKING:
 SKIPPED = "__skipped__"
 
 
-class Error:
-    """A chord member's final failure, as seen by the callback."""
+class Error(dict[str, Any]):
+    """A chord member's final failure, as the callback sees it: the error metadata
+    (``error``, ``type``, ``traceback``, ``task_id``, ``retries``). It is a dict, so
+    with the JSON codec the callback receives the same keys as a plain dict."""
 
-    def __init__(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self)
 
     def __repr__(self) -> str:
-        return f"Error({self.metadata.get('error')!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Error) and other.metadata == self.metadata
+        return f"Error({self.get('error')!r})"
 
 
 class group:  # noqa: N801 - huey's public name

@@ -49,7 +49,7 @@ from .signals import (
     SIGNAL_REVOKED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import Claimed, Message, Outcome, Storage
+from .storage.base import NOT_RUNNING, Claimed, Message, Outcome, Storage
 from .task import Task, TaskWrapper
 
 if TYPE_CHECKING:
@@ -236,8 +236,7 @@ class Worker:
         self.huey.signals.send(signal, task)
         outcome = outcome or Outcome(results=self._chord_results(task, {"skipped": True}))
         refused = self._finish(task.id, outcome)
-        if not refused:
-            self._chord_report(task)
+        self._after_finish(task, outcome, refused)
         return refused
 
     def _execute(self, wrapper: TaskWrapper, task: Task) -> str | None:
@@ -275,8 +274,7 @@ class Worker:
         if exception is not None:
             outcome = self._failure(wrapper, task, exception, tb)
         refused = self._finish(task.id, outcome)
-        if not refused:
-            self._chord_report(task)
+        self._after_finish(task, outcome, refused)
         for hook in list(self.huey._post_execute.values()):
             try:
                 hook(task, value, exception)
@@ -303,7 +301,7 @@ class Worker:
             nxt = replace(task.on_complete, huey=huey)
             extend_args(nxt, value)
             enqueue.append(self._message(nxt))
-        return Outcome(results=results, result_ttl=huey.result_ttl, enqueue=enqueue)
+        return Outcome(results=results, result_ttl=self._ttl(task), enqueue=enqueue)
 
     def _message(self, task: Task) -> Message:
         now = self.clock()
@@ -398,7 +396,7 @@ class Worker:
         last_line = (tb.strip().splitlines() or [repr(exc)])[-1]
         return Outcome(
             results=results,
-            result_ttl=huey.result_ttl,
+            result_ttl=self._ttl(task),
             enqueue=enqueue,
             dead=(REASON_FAILED, f"{last_line}\n{tb}") if dead else None,
         )
@@ -415,19 +413,36 @@ class Worker:
             data = b'{"skipped":true}'
         return [(f"chord:{task.chord['id']}:{task.chord['index']}", data)]
 
-    def _chord_report(self, task: Task) -> None:
-        """Count this member in; the last one in enqueues the callback."""
-        ch = task.chord
-        if not ch:
+    def _ttl(self, task: Task) -> float | None:
+        """Results expire after ``result_ttl``, but a chord member's must outlive its chord."""
+        ttl = self.huey.result_ttl
+        return ttl if ttl is None or not task.chord else max(ttl, CHORD_TTL)
+
+    def _after_finish(self, task: Task, outcome: Outcome, refused: str | None) -> None:
+        """A chord member that is done for good reports in. 'Not running' may be our own
+        finish whose reply was lost, so that case re-checks without counting."""
+        if not task.chord or refused not in (None, NOT_RUNNING):
             return
+        again = [m.id for m in outcome.enqueue] + [m.id for m, _ in outcome.schedule]
+        if task.id in again:  # a retry: not done yet
+            return
+        self._chord_report(task, counted=refused is None)
+
+    def _chord_report(self, task: Task, counted: bool) -> None:
+        """The member that completes the chord enqueues the callback, exactly once: the
+        callback's enqueue is guarded by ``chord:<id>:fired`` in the same atomic step."""
+        ch = task.chord
+        assert ch is not None
         storage, cid, size = self.storage, ch["id"], int(ch["size"])
-        if storage.incr(f"chord:{cid}", CHORD_TTL) != size:
+        if counted and storage.incr(f"chord:{cid}", CHORD_TTL) < size:
+            return
+        members = [storage.peek(f"chord:{cid}:{index}") for index in range(size)]
+        if any(data is None for data in members):
             return
         from .chord import SKIPPED, Error
 
         values: list[Any] = []
-        for index in range(size):
-            data = storage.pop(f"chord:{cid}:{index}")
+        for data in members:
             rec: dict[str, Any] = self.huey.decode_value(data) if data else {}
             if "value" in rec:
                 values.append(rec["value"])
@@ -435,8 +450,10 @@ class Worker:
                 values.append(Error(rec["error"]))
             else:
                 values.append(SKIPPED)
-        storage.delete(f"chord:{cid}")
         callback = self.huey.envelope.task(ch["callback"])
         callback.huey = self.huey
         extend_args(callback, (values,))
-        storage.enqueue([self._message(callback)])
+        if storage.enqueue_unique(f"chord:{cid}:fired", CHORD_TTL, self._message(callback)):
+            for index in range(size):
+                storage.delete(f"chord:{cid}:{index}")
+            storage.delete(f"chord:{cid}")
