@@ -2,9 +2,10 @@
 
 Each child is a complete consumer (its own id, lease, heartbeat and scheduler)
 that runs one task at a time on its main thread, so ``timeout=`` is enforced
-with SIGALRM. The supervisor forwards SIGTERM/SIGINT/SIGHUP to the children,
-replaces a child that dies (its running task is recovered by a sibling once
-the dead child's lease lapses), and exits when they have all stopped.
+with SIGALRM. The supervisor turns SIGTERM/SIGINT/SIGHUP into SIGTERM for the
+children (each finishes its running task, then exits; a second signal kills
+them, and their tasks are recovered once their leases lapse), replaces a child
+that dies (its task is recovered by a sibling), and exits when all have stopped.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ log = logging.getLogger("engine.supervisor")
 def _child(huey: Huey, options: dict[str, Any]) -> None:
     from .consumer import Consumer
 
-    huey.storage = huey.create_storage()  # never share the parent's connections
+    # Until the consumer installs its own handlers, a stop request simply ends us (we
+    # hold no task yet); the supervisor's handlers must not run in a child.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches us via the supervisor
+    huey.storage = huey.create_storage()  # never share the parent's connections
     consumer = Consumer(huey, inline=True, worker_type="process", **options)
     consumer.run()
 
@@ -54,10 +59,12 @@ class Supervisor:
         if signum == signal.SIGHUP:
             self.restart = True
         self._stopping += 1
+        # First signal: each child finishes its task (or hands it back) and exits. A
+        # second one kills them: a task cut short is recovered once its lease lapses.
+        sig = signal.SIGTERM if self._stopping == 1 else signal.SIGKILL
         for child in self._children:
             if child.is_alive() and child.pid:
-                # A second signal makes the children hurry (hand back and exit).
-                os.kill(child.pid, signal.SIGTERM)
+                os.kill(child.pid, sig)
 
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
