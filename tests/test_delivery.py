@@ -226,3 +226,16 @@ def test_process_workers_enforce_timeout(redis_setup: tuple[App, Huey]) -> None:
         huey.result(res.id, blocking=True, timeout=10)
     assert "TaskTimeout" in info.value.metadata["error"]
     assert time.monotonic() - started < 5
+
+
+def test_sighup_restarts_in_place(redis_setup: tuple[App, Huey]) -> None:
+    app, huey = redis_setup
+    a = app.start_worker("-w", "2", *FAST)
+    first = huey.enqueue_by_name("app.work", args=(1,))
+    assert huey.result(first.id, blocking=True, timeout=10) == 1
+    a.send_signal(signal.SIGHUP)
+    wait_for(lambda: app.output(a).count("hueyctl worker") == 2, 20, "the restarted banner")
+    assert a.poll() is None  # same process (exec in place), still running
+    second = huey.enqueue_by_name("app.work", args=(2,))
+    assert huey.result(second.id, blocking=True, timeout=10) == 2
+    assert "restarting (SIGHUP)" in app.output(a)
