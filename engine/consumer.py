@@ -101,7 +101,8 @@ class Consumer:
             raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
         self.workers = 1 if inline else workers
-        prefetch = min(4 * workers, 64) if prefetch is None else prefetch
+        if prefetch is None:  # a process runs its batch one task after another
+            prefetch = 3 if inline else min(4 * workers, 64)
         self.worker_type = worker_type
         self.inline = inline
         self.lease = lease
@@ -124,7 +125,7 @@ class Consumer:
         self.started_at = clock()
         self.restart = False
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
-        self.prefetch = 0 if inline else prefetch
+        self.prefetch = prefetch
         self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
@@ -288,30 +289,37 @@ class Consumer:
         if self._heart is None and now >= self._next_heartbeat:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
-        wait = self.scheduler.step(now)
+        wait = self.scheduler.periodic_step(now)  # no store access but once a minute
         free = self.room
         if self.max_tasks is not None:
             free = min(free, self.max_tasks - self._claimed_total)
         if free <= 0:
             return min(wait, 0.05)
-        claimed, version = self.huey.storage.claim_watching(
-            self.consumer_id, now, free, self.lease, VERSION
-        )
+        # One round trip: promote due scheduled tasks, claim, read the revocation
+        # version and the next eta.
+        rnd = self.huey.storage.claim_round(self.consumer_id, now, free, self.lease, VERSION)
+        claimed = rnd.claimed
         self._claimed_total += len(claimed)
         with self._claimed_lock:
             self._claimed.update(item.id for item in claimed)
         # Revocations are checked against a local table, reloaded only when it changed.
-        self.huey.revocations.refresh(version)
-        if not claimed:
-            if self._heart is None:
-                wait = min(wait, self._next_heartbeat - now)
-            return max(0.0, wait)
-        for item in claimed:
-            if self.inline:
-                self._run_one(item)
-            else:
+        self.huey.revocations.refresh(rnd.watched)
+        for i, item in enumerate(claimed):
+            if not self.inline:
                 self._inbox.put(item)
-        return 0.0
+            elif self._stop.is_set():  # stopping: the rest are handed back, not started
+                for rest in claimed[i:]:
+                    self._forget(rest)
+                break
+            else:
+                self._run_one(item)
+        if len(claimed) == free:
+            return 0.0  # there may be more
+        if rnd.next_eta is not None:
+            wait = min(wait, rnd.next_eta - now)
+        if self._heart is None:
+            wait = min(wait, self._next_heartbeat - now)
+        return max(0.0, wait)
 
     def _done(self) -> bool:
         return (

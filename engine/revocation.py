@@ -3,7 +3,7 @@
 A revocation is the entry ``id:<id>`` or ``task:<name>`` of the store's map
 ``revoked``, holding ``{"until": epoch|null, "once": bool, "at": epoch}``. Every
 change bumps the counter ``revoke:version``. A consumer reads that version in
-the same round trip as each claim (``Storage.claim_watching``) and in each
+the same round trip as each claim (``Storage.claim_round``) and in each
 heartbeat, and reloads its local table (one round trip) only when it changed,
 so checking a task before running it costs nothing; only spending a revocation
 (skipping a revoked call) writes to the store.

@@ -77,6 +77,14 @@ class Scheduler:
             wait = min(wait, (int(now // 60) + 1) * 60 - now)
         return max(0.0, wait)
 
+    def periodic_step(self, now: float) -> float:
+        """Fire due periodic slots (the store is touched once a minute at most); return
+        how long until the next minute boundary, or the interval."""
+        if not self.periodic or not self.huey.periodic_tasks():
+            return self.interval
+        self._fire_periodic(now)
+        return max(0.0, min(self.interval, (int(now // 60) + 1) * 60 - now))
+
     def clock_time(self, ts: float) -> dt.datetime:
         return clock_time(ts, self.utc)
 

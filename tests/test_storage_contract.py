@@ -352,9 +352,26 @@ def test_recover_requeues_tasks_of_lapsed_consumers(storage: Storage) -> None:
     assert storage.locate(a) == Located(a, b"a", "ready", deliveries=1)
     assert storage.ready_items() == [Message(a, b"a"), Message(b, b"b")]
 
-    # Nothing left to recover; the redelivery is counted.
+    # Nothing left to recover; the redelivery is counted, and each redelivered task
+    # is claimed alone (no bystanders if it is the one that kills its worker).
     assert storage.recover(NOW + 12, max_deliveries=5).requeued == []
-    assert storage.claim("other", NOW + 12, 5, LEASE) == [Claimed(a, b"a", 2), Claimed(b, b"b", 2)]
+    assert storage.claim("other", NOW + 12, 5, LEASE) == [Claimed(a, b"a", 2)]
+    assert storage.claim("other", NOW + 12, 5, LEASE) == [Claimed(b, b"b", 2)]
+
+
+def test_a_redelivered_task_is_claimed_alone(storage: Storage) -> None:
+    a, b, c = new_ids(3)
+    storage.enqueue([Message(a, b"a"), Message(b, b"b"), Message(c, b"c")])
+    assert len(storage.claim("c1", NOW, 3, 1)) == 3
+    storage.recover(NOW + 5, max_deliveries=5)  # the worker died: all three come back
+    assert storage.claim("c2", NOW + 5, 3, LEASE) == [Claimed(a, b"a", 2)]
+    assert storage.finish("c2", a, NOW + 5, Outcome()) is None
+    (d,) = new_ids(1)
+    storage.enqueue([Message(d, b"d")])
+    # b is redelivered: alone again; after it, c, and the fresh d may come in a batch
+    assert storage.claim("c2", NOW + 5, 3, LEASE) == [Claimed(b, b"b", 2)]
+    assert storage.claim("c2", NOW + 5, 3, LEASE) == [Claimed(c, b"c", 2)]
+    assert storage.claim("c2", NOW + 5, 3, LEASE) == [Claimed(d, b"d", 1)]
 
 
 def test_heartbeat_keeps_tasks_from_recovery(storage: Storage) -> None:

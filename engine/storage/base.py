@@ -46,6 +46,7 @@ __all__ = [
     "Message",
     "Outcome",
     "Recovered",
+    "Round",
     "Running",
     "StatRow",
     "Storage",
@@ -67,6 +68,15 @@ class Claimed:
     id: str
     data: bytes
     deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What one consumer round got: claimed tasks, the watched value, the next eta."""
+
+    claimed: list[Claimed]
+    watched: bytes | None
+    next_eta: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +204,20 @@ class Storage(ABC):
     @abstractmethod
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
         """Take up to ``limit`` ready messages for ``consumer`` (highest priority,
-        then oldest id first) and renew its lease to ``now + lease``."""
+        then oldest id first) and renew its lease to ``now + lease``.
 
-    def claim_watching(
-        self, consumer: str, now: float, limit: int, lease: float, key: str
-    ) -> tuple[list[Claimed], bytes | None]:
-        """``claim``, also returning the value at ``key`` as of the claim (one round
-        trip on Redis): consumers watch a version number this way for free."""
-        return self.claim(consumer, now, limit, lease), self.peek(key)
+        A task delivered before without finishing is claimed *alone*: if it is the
+        one that keeps killing its worker, the tasks claimed beside it would be
+        counted as delivered too and end up dead-lettered as poison with it."""
+
+    def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
+        """A consumer's whole round in one step (one round trip on Redis): promote
+        due scheduled tasks, claim up to ``limit``, and report the value of the
+        key ``watch`` (a version number) and the next eta still scheduled."""
+        while len(self.promote(now)) >= 1000:
+            pass
+        claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
+        return Round(claimed, self.peek(watch), self.next_eta())
 
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:

@@ -130,7 +130,13 @@ class MemoryStorage(Storage):
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
         with self._lock:
             self._leases[consumer] = now + lease
-            taken, self._ready = self._ready[:limit], self._ready[limit:]
+            n = 0
+            for _, task_id in self._ready[: max(0, limit)]:
+                if self._entries[task_id].deliveries:  # redelivered: alone, or not now
+                    n = n or 1
+                    break
+                n += 1
+            taken, self._ready = self._ready[:n], self._ready[n:]
             out = []
             for _, task_id in taken:
                 entry = self._entries[task_id]

@@ -48,6 +48,7 @@ from .base import (
     Message,
     Outcome,
     Recovered,
+    Round,
     Running,
     StatRow,
     Storage,
@@ -86,6 +87,21 @@ local function forget(zset_a, zset_b, deadinfo, id)
 end
 local function set_prio(prio, id, p)
   if p ~= 0 then redis.call('HSET', prio, id, p) else redis.call('HDEL', prio, id) end
+end
+-- Up to n ids off the ready queue, in order; a task delivered before without
+-- finishing comes alone (so a task that kills its worker takes no bystanders).
+local function take(ready, deliv, n)
+  local ids = redis.call('ZRANGE', ready, 0, n - 1)
+  local out = {}
+  for _, id in ipairs(ids) do
+    if redis.call('HEXISTS', deliv, id) == 1 then
+      if #out == 0 then out[1] = id end
+      break
+    end
+    out[#out + 1] = id
+  end
+  if #out > 0 then redis.call('ZREM', ready, unpack(out)) end
+  return out
 end
 local function prio_of(prio, id)
   return tonumber(redis.call('HGET', prio, id) or '0')
@@ -157,10 +173,9 @@ return ids
 # Returns (id data deliveries)* and, with a watched key, its value last (or false).
 _CLAIM = """
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[3])
+local popped = take(KEYS[1], KEYS[4], tonumber(ARGV[3]))
 local out = {}
-for i = 1, #popped, 2 do
-  local id = popped[i]
+for _, id in ipairs(popped) do
   local data = redis.call('HGET', KEYS[2], id)
   if data then
     local d = redis.call('HINCRBY', KEYS[4], id, 1)
@@ -171,6 +186,37 @@ for i = 1, #popped, 2 do
   end
 end
 if KEYS[6] then out[#out + 1] = redis.call('GET', KEYS[6]) end
+return out
+"""
+
+# KEYS: ready msg running deliv leases watched sched prio wake
+# ARGV: consumer now limit lease_until
+# Promote due scheduled tasks, claim, and return (id data deliveries)* watched next_eta.
+_ROUND = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', ARGV[2], 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[7], id)
+  redis.call('ZADD', KEYS[1], -prio_of(KEYS[8], id), id)
+end
+local out = {}
+if tonumber(ARGV[3]) > 0 then
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+  local popped = take(KEYS[1], KEYS[4], tonumber(ARGV[3]))
+  for _, id in ipairs(popped) do
+    local data = redis.call('HGET', KEYS[2], id)
+    if data then
+      local d = redis.call('HINCRBY', KEYS[4], id, 1)
+      redis.call('HSET', KEYS[3], id, ARGV[1] .. '|' .. ARGV[2])
+      out[#out + 1] = id
+      out[#out + 1] = data
+      out[#out + 1] = d
+    end
+  end
+end
+if #due > 0 and redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[9]) end
+out[#out + 1] = redis.call('GET', KEYS[6])
+local first = redis.call('ZRANGE', KEYS[7], 0, 0, 'WITHSCORES')
+out[#out + 1] = first[2] or false
 return out
 """
 
@@ -463,6 +509,7 @@ class RedisStorage(Storage):
                 "schedule": _SCHEDULE,
                 "promote": _PROMOTE,
                 "claim": _CLAIM,
+                "round": _ROUND,
                 "finish": _FINISH,
                 "recover": _RECOVER,
                 "release": _RELEASE,
@@ -576,12 +623,15 @@ class RedisStorage(Storage):
         return _claimed(out)
 
     @_translated
-    def claim_watching(
-        self, consumer: str, now: float, limit: int, lease: float, key: str
-    ) -> tuple[list[Claimed], bytes | None]:
-        keys = [*self._ks("ready", "msg", "running", "deliv", "leases"), self._kv(key)]
-        out = self._run("claim", keys, [consumer, repr(now), limit, repr(now + lease)])
-        return _claimed(out[:-1]), out[-1] or None
+    def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
+        keys = [
+            *self._ks("ready", "msg", "running", "deliv", "leases"),
+            self._kv(watch),
+            *self._ks("sched", "prio", "wake"),
+        ]
+        out = self._run("round", keys, [consumer, repr(now), limit, repr(now + lease)])
+        eta = out[-1]
+        return Round(_claimed(out[:-2]), out[-2] or None, float(eta) if eta else None)
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
@@ -596,12 +646,22 @@ class RedisStorage(Storage):
         if len(items) == 1 or self._cluster:
             # (A cluster pipeline cannot reload a script a node has not seen yet.)
             return [self.finish(consumer, *item) for item in items]
-        pipe = self.client.pipeline(transaction=False)
+        calls = [self._finish_call(consumer, *item) for item in items]
         script = self._scripts["finish"]
-        for task_id, now, outcome in items:
-            keys, args = self._finish_call(consumer, task_id, now, outcome)
-            script(keys=keys, args=args, client=pipe)
-        return [r.decode() if r else None for r in pipe.execute()]
+        # EVALSHA straight into the pipeline: a Script object would make redis-py ask
+        # SCRIPT EXISTS before every pipeline, one more round trip per batch.
+        for _attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            if not any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
+                break
+            self.client.script_load(script.script)  # a restarted server forgot it
+        for r in replies:
+            if isinstance(r, Exception):
+                raise r
+        return [r.decode() if r else None for r in replies]
 
     def _finish_call(
         self, consumer: str, task_id: str, now: float, outcome: Outcome
@@ -662,11 +722,18 @@ class RedisStorage(Storage):
 
     @_translated
     def wait(self, timeout: float) -> None:
-        timeout = min(timeout, 2.0)
-        if timeout <= 0:
-            return
-        # BLPOP takes whole seconds on old servers and fractions on >= 6.0.
-        self.client.blpop([self._keys["wake"]], timeout=max(0.01, round(timeout, 3)))
+        """Block until a wake token arrives or ``timeout`` passes. Redis times blocked
+        clients out on its 100 ms tick, so BLPOP is used only for the part of the
+        wait that can be late by that much; the last stretch polls (LPOP every 2 ms)."""
+        deadline = time.monotonic() + timeout
+        key = self._keys["wake"]
+        if timeout > 0.25:
+            if self.client.blpop([key], timeout=round(min(timeout, 2.0) - 0.12, 3)):
+                return
+        while (left := deadline - time.monotonic()) > 0:
+            if self.client.lpop(key) is not None:
+                return
+            time.sleep(min(0.002, left))
 
     # --- inspection -------------------------------------------------------------
     @_translated

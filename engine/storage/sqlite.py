@@ -261,6 +261,10 @@ class SqliteStorage(Storage):
             self._set_lease(conn, consumer, now + lease)
             sql = f"SELECT id, data, deliveries {_READY} LIMIT ?"
             rows = self._x(conn, sql, max(0, limit)).fetchall()
+            for n, (_, _, delivered) in enumerate(rows):
+                if delivered:  # redelivered: alone, or not in this batch
+                    rows = rows[: n or 1]
+                    break
             conn.executemany(
                 "UPDATE task SET state = 'running', consumer = ?, claimed_at = ?,"
                 " deliveries = deliveries + 1 WHERE queue = ? AND id = ?",

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run the benchmark suite (ours vs huey 3.5, about 10 minutes):  bash benchmarks/run.sh [options]
+# Sets up .venv with the project and its `bench` extra (huey, py-spy, pyinstrument), makes
+# sure redis-server exists (Debian's package when missing and we are root), then runs
+# `python -m benchmarks.suite`, which starts and stops its own redis-server on a free port.
+# Options go to the suite: --smoke, --repeats N, --only W1,W2, --markdown FILE, --json FILE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_env.sh
+ensure_venv
+stamp="$VENV/.bench-installed-$(cat pyproject.toml | cksum | cut -d' ' -f1)"
+if [ ! -e "$stamp" ]; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,bench]" >&2
+  touch "$stamp"
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing redis-server ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+  else
+    echo "redis-server not found: install Redis (e.g. 'sudo apt-get install redis-server')" >&2
+    exit 69
+  fi
+fi
+exec "$VENV/bin/python" -m benchmarks.suite "$@"
