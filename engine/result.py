@@ -64,19 +64,20 @@ class Result:
         revoke_on_timeout: bool,
         preserve: bool,
     ) -> None:
+        # The store wakes us when the result is written (Redis), or polls quickly;
+        # ``backoff`` and ``max_delay`` are accepted for huey compatibility.
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.005
+        key = "result:" + self.id
         while True:
-            self._value = self.huey._read_result(self.id, preserve)
-            if self._value is not _EMPTY:
+            left = 1.5 if deadline is None else deadline - time.monotonic()
+            data = self.huey.storage.wait_result(key, max(0.0, min(left, 1.5)), not preserve)
+            if data is not None:
+                self._value = self.huey.decode_value(data)
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 if revoke_on_timeout:
                     self.revoke()
                 raise ResultTimeout(f"task {self.task.name} {self.id} not done within {timeout}s")
-            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause)
-            delay = min(delay * backoff * 2 if delay < 0.1 else delay * backoff, max_delay)
 
     def is_ready(self) -> bool:
         return self._value is not _EMPTY or self.huey._has_result(self.id)

@@ -354,6 +354,18 @@ class Storage(ABC):
     @abstractmethod
     def map_items(self, name: str) -> dict[str, bytes]: ...
 
+    def wait_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
+        """The value at ``key`` (taken when ``pop``), waiting up to ``timeout`` seconds
+        for it to be written. Redis is woken by the write; others poll (1 ms to 50 ms)."""
+        deadline, pause = time.monotonic() + timeout, 0.001
+        while True:
+            value = self.pop(key) if pop else self.peek(key)
+            left = deadline - time.monotonic()
+            if value is not None or left <= 0:
+                return value
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+
     def flush_keys(self, prefix: str) -> int:
         n = 0
         for key in self.keys(prefix):

@@ -58,6 +58,7 @@ from .base import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WAKE_CAP = 64
+_WAITER, _NOTIFY = "\x00waiter", "\x00notify"  # per result key, for wait_result
 
 _TRIM_DEAD = (
     """
@@ -247,6 +248,11 @@ for r = 1, nr do
   else
     redis.call('SET', KEYS[10 + r], ARGV[4 + r])
   end
+  -- Someone blocks on this result (wait_result): wake them.
+  if redis.call('DEL', KEYS[10 + nr + r]) == 1 then
+    redis.call('LPUSH', KEYS[10 + 2 * nr + r], 1)
+    redis.call('PEXPIRE', KEYS[10 + 2 * nr + r], 60000)
+  end
 end
 local i = 9 + nr
 local n = tonumber(ARGV[i])
@@ -398,6 +404,19 @@ end
 return 0
 """
 
+# KEYS: result waiter notify ; ARGV: pop ttl_ms
+# The result if it is there (taken when pop), else register a waiter for finish to wake.
+_WAIT_RESULT = """
+local v = redis.call('GET', KEYS[1])
+if v then
+  if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return v
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return false
+"""
+
 # KEYS: key ; ARGV: value
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -519,6 +538,7 @@ class RedisStorage(Storage):
                 "record": _RECORD,
                 "delete_if_equal": _DELETE_IF_EQUAL,
                 "incr": _INCR,
+                "wait_result": _WAIT_RESULT,
                 "map_delete_if_equal": _MAP_DELETE_IF_EQUAL,
             }.items()
         }
@@ -679,6 +699,8 @@ class RedisStorage(Storage):
             "wake",
         )
         keys += [self._kv(key) for key, _ in outcome.results]
+        keys += [self._kv(key + _WAITER) for key, _ in outcome.results]
+        keys += [self._kv(key + _NOTIFY) for key, _ in outcome.results]
         reason, error = outcome.dead or ("", "")
         args: list[Any] = [
             consumer,
@@ -949,6 +971,17 @@ class RedisStorage(Storage):
     @_translated
     def delete(self, key: str) -> bool:
         return bool(self.client.delete(self._kv(key)))
+
+    @_translated
+    def wait_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
+        keys = [self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY)]
+        args = ["1" if pop else "0", _ms(timeout + 5)]
+        value = self._run("wait_result", keys, args)
+        if value is not None:
+            return cast(bytes, value)
+        if timeout > 0 and self.client.blpop([keys[2]], timeout=round(max(timeout, 0.01), 3)):
+            value = self._run("wait_result", keys, args)
+        return cast(bytes | None, value)
 
     @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:
