@@ -114,15 +114,23 @@ end
 # KEYS: ready msg prio wake sched dead deadinfo running deliv ; ARGV: (id prio data)*
 # Returns the first id that is running now (and writes nothing), or false.
 _ENQUEUE = """
+-- Fast path: every id is new (no body stored under it anywhere).
+local fresh = true
 for i = 1, #ARGV, 3 do
-  if redis.call('HEXISTS', KEYS[8], ARGV[i]) == 1 then return ARGV[i] end
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    fresh = false
+    if redis.call('HEXISTS', KEYS[8], ARGV[i]) == 1 then return ARGV[i] end
+  end
 end
 for i = 1, #ARGV, 3 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
-  forget(KEYS[5], KEYS[6], KEYS[7], id)
-  redis.call('HDEL', KEYS[9], id)
+  if not fresh then
+    forget(KEYS[5], KEYS[6], KEYS[7], id)
+    redis.call('HDEL', KEYS[9], id)
+    redis.call('HDEL', KEYS[3], id)
+  end
   redis.call('HSET', KEYS[2], id, ARGV[i + 2])
-  set_prio(KEYS[3], id, p)
+  if p ~= 0 then redis.call('HSET', KEYS[3], id, p) end
   redis.call('ZADD', KEYS[1], -p, id)
 end
 wake(KEYS[4])
