@@ -337,9 +337,10 @@ class SqliteStorage(Storage):
             return ids
 
     def wait(self, timeout: float) -> None:
-        """Poll for work (20 ms doubling to 200 ms), never longer than ``timeout``."""
+        """Poll for work, never longer than ``timeout``: 2 ms doubling to 20 ms (about
+        50 cheap reads a second when idle, ~10 ms to notice new work)."""
         deadline = time.monotonic() + max(0.0, timeout)
-        step = 0.02
+        step = 0.002
         due = (
             "SELECT 1 FROM task WHERE queue = ? AND (state = 'ready' OR"
             " (state = 'scheduled' AND eta <= ?)) LIMIT 1"
@@ -350,7 +351,7 @@ class SqliteStorage(Storage):
             if left <= 0:
                 return
             time.sleep(min(step, left))
-            step = min(step * 2, 0.2)
+            step = min(step * 2, 0.02)
 
     # --- inspection and admin --------------------------------------------------------
     def counts(self) -> Counts:
