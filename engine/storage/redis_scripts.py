@@ -52,6 +52,23 @@ local function take(ready, deliv, n)
   if #out > 0 then redis.call('ZREM', ready, unpack(out)) end
   return out
 end
+-- KEYS: ready msg running deliv leases ; ARGV: consumer now limit lease_until.
+-- Renew the lease, take up to limit ids, record them as running for the consumer
+-- and count the delivery; returns (id data deliveries)*.
+local function claim(KEYS, ARGV)
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+  local out = {}
+  for _, id in ipairs(take(KEYS[1], KEYS[4], tonumber(ARGV[3]))) do
+    local data = redis.call('HGET', KEYS[2], id)
+    if data then
+      out[#out + 1] = id
+      out[#out + 1] = data
+      out[#out + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+      redis.call('HSET', KEYS[3], id, ARGV[1] .. '|' .. ARGV[2])
+    end
+  end
+  return out
+end
 local function prio_of(prio, id)
   return tonumber(redis.call('HGET', prio, id) or '0')
 end
@@ -129,19 +146,7 @@ return ids
 # KEYS: ready msg running deliv leases [watched kv key] ; ARGV: consumer now limit lease_until
 # Returns (id data deliveries)* and, with a watched key, its value last (or false).
 _CLAIM = """
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-local popped = take(KEYS[1], KEYS[4], tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(popped) do
-  local data = redis.call('HGET', KEYS[2], id)
-  if data then
-    local d = redis.call('HINCRBY', KEYS[4], id, 1)
-    redis.call('HSET', KEYS[3], id, ARGV[1] .. '|' .. ARGV[2])
-    out[#out + 1] = id
-    out[#out + 1] = data
-    out[#out + 1] = d
-  end
-end
+local out = claim(KEYS, ARGV)
 if KEYS[6] then out[#out + 1] = redis.call('GET', KEYS[6]) end
 return out
 """
@@ -156,20 +161,7 @@ for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], -prio_of(KEYS[8], id), id)
 end
 local out = {}
-if tonumber(ARGV[3]) > 0 then
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-  local popped = take(KEYS[1], KEYS[4], tonumber(ARGV[3]))
-  for _, id in ipairs(popped) do
-    local data = redis.call('HGET', KEYS[2], id)
-    if data then
-      local d = redis.call('HINCRBY', KEYS[4], id, 1)
-      redis.call('HSET', KEYS[3], id, ARGV[1] .. '|' .. ARGV[2])
-      out[#out + 1] = id
-      out[#out + 1] = data
-      out[#out + 1] = d
-    end
-  end
-end
+if tonumber(ARGV[3]) > 0 then out = claim(KEYS, ARGV) end
 if #due > 0 and redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[9]) end
 out[#out + 1] = redis.call('GET', KEYS[6])
 local first = redis.call('ZRANGE', KEYS[7], 0, 0, 'WITHSCORES')
