@@ -173,8 +173,10 @@ class Consumer:
         return room
 
     def _run_one(self, item: Claimed) -> None:
+        # The bookkeeping (``_forget``) happens once the outcome is committed, which
+        # with several threads is after this returns (the committer batches).
         try:
-            self.worker.run(item)
+            self.worker.run(item, done=lambda: self._forget(item))
         except StoreUnavailable as exc:
             # The task stays running in the store; recovery hands it to someone.
             log.error("could not commit task %s: %s", item.id, exc)
@@ -182,12 +184,6 @@ class Consumer:
             # Never lose a worker thread: the task stays running in the store and is
             # handed back (its delivery counted) by the orphan sweep.
             log.exception("unexpected error running task %s", item.id)
-        finally:
-            with self._claimed_lock:
-                self._claimed[item.id] -= 1
-                if self._claimed[item.id] <= 0:
-                    del self._claimed[item.id]
-            self._slot_free.set()
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:
@@ -332,7 +328,9 @@ class Consumer:
         self.telemetry.attach()
         if not self.inline:
             if self.workers > 1:
-                self.worker.committer = Committer(lambda: self.huey.storage, self.consumer_id)
+                self.worker.committer = Committer(
+                    lambda: self.huey.storage, self.consumer_id, self.lease
+                )
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()

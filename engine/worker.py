@@ -87,48 +87,93 @@ def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
     }
 
 
+Then = Callable[[str | None, BaseException | None], None]
+
+
 class Committer:
     """Sends the finishes of a consumer's worker threads to the store in batches:
     whatever finishes while one batch is on the wire goes in the next, so under
-    load many tasks share one round trip, and alone a task waits for no one."""
+    load many tasks share one round trip, and alone a task waits for no one.
 
-    def __init__(self, storage: Callable[[], Storage], consumer_id: str) -> None:
-        self._storage, self.consumer_id = storage, consumer_id
-        self._queue: queue.SimpleQueue[tuple[str, float, Outcome, Future[str | None]] | None]
+    ``submit`` does not wait: the worker thread goes on to its next task and the
+    callback runs here once the outcome is committed (the task stays running in
+    the store until then, so nothing is lost if we die first). While the store is
+    unreachable a batch is retried, for up to a lease."""
+
+    def __init__(self, storage: Callable[[], Storage], consumer_id: str, lease: float) -> None:
+        self._storage, self.consumer_id, self.lease = storage, consumer_id, lease
+        self._queue: queue.SimpleQueue[tuple[str, float, Outcome, Then] | None]
         self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="committer", daemon=True)
         self._thread.start()
 
+    def submit(self, task_id: str, now: float, outcome: Outcome, then: Then) -> None:
+        self._queue.put((task_id, now, outcome, then))
+
     def finish(self, task_id: str, now: float, outcome: Outcome) -> str | None:
         done: Future[str | None] = Future()
-        self._queue.put((task_id, now, outcome, done))
+
+        def then(refused: str | None, exc: BaseException | None) -> None:
+            if exc is None:
+                done.set_result(refused)
+            else:
+                done.set_exception(exc)
+
+        self.submit(task_id, now, outcome, then)
         return done.result()
 
     def close(self) -> None:
         self._queue.put(None)
 
-    def _loop(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch = [first]
-            while len(batch) < 200:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
+    def _batch(
+        self, first: tuple[str, float, Outcome, Then]
+    ) -> list[tuple[str, float, Outcome, Then]]:
+        batch = [first]
+        while len(batch) < 200:
             try:
-                refusals = self._storage().finish_many(
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _commit(self, batch: list[tuple[str, float, Outcome, Then]]) -> list[str | None]:
+        deadline, pause = time.monotonic() + self.lease, 0.05
+        while True:
+            try:
+                return self._storage().finish_many(
                     self.consumer_id, [(t, n, o) for t, n, o, _ in batch]
                 )
+            except StoreUnavailable:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _loop(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = self._batch(first)
+            try:
+                refusals = self._commit(batch)
             except BaseException as exc:
-                for *_, done in batch:
-                    done.set_exception(exc)
+                for *_, then in batch:
+                    _call(then, None, exc)
             else:
-                for (*_, done), refused in zip(batch, refusals, strict=True):
-                    done.set_result(refused)
+                for (*_, then), refused in zip(batch, refusals, strict=True):
+                    _call(then, refused, None)
+
+
+def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
+    try:
+        then(refused, exc)
+    except Exception:
+        log.exception("after-commit callback failed")
+
+
+_PENDING = "pending commit"  # run() handed the outcome to the committer
 
 
 class Worker:
@@ -171,8 +216,21 @@ class Worker:
         return bool(claimed)
 
     # --- one task ------------------------------------------------------------
-    def run(self, claimed: Claimed) -> str | None:
-        """Execute a claimed task; returns None, or why its finish was refused."""
+    def run(self, claimed: Claimed, done: Callable[[], None] | None = None) -> str | None:
+        """Execute a claimed task; returns None, or why its finish was refused.
+
+        With ``done`` and a committer, the outcome is committed in the background
+        and ``done()`` is called once it is (else before returning)."""
+        handed_off = False
+        try:
+            refused = self._run(claimed, done)
+            handed_off = refused == _PENDING
+            return None if handed_off else refused
+        finally:
+            if done is not None and not handed_off:
+                done()
+
+    def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> str | None:
         try:
             task = self.huey.envelope.decode(claimed.data)
         except Exception as exc:  # CodecError, or a record of the wrong shape
@@ -189,7 +247,7 @@ class Worker:
         with self._lock:
             self.current[task.id] = (task.name, self.clock())
         try:
-            return self._execute(wrapper, task)
+            return self._execute(wrapper, task, done)
         finally:
             with self._lock:
                 self.current.pop(task.id, None)
@@ -239,7 +297,9 @@ class Worker:
         self._after_finish(task, outcome, refused)
         return refused
 
-    def _execute(self, wrapper: TaskWrapper, task: Task) -> str | None:
+    def _execute(
+        self, wrapper: TaskWrapper, task: Task, done: Callable[[], None] | None = None
+    ) -> str | None:
         send = self.huey.signals.send
         now = self.clock()
         skipped = self._skip_reason(task, now)
@@ -273,7 +333,34 @@ class Worker:
             exception, tb = exc, traceback.format_exc()
         if exception is not None:
             outcome = self._failure(wrapper, task, exception, tb)
+        if done is not None and self.committer is not None:
+
+            def then(refused: str | None, exc: BaseException | None) -> None:
+                try:
+                    if exc is not None:
+                        log.error("could not commit task %s: %s", task.id, exc)
+                    else:
+                        if refused:
+                            log.warning("result of task %s not committed: %s", task.id, refused)
+                        self._completed(task, outcome, refused, value, exception)
+                finally:
+                    done()
+
+            self.committer.submit(task.id, self.clock(), outcome, then)
+            return _PENDING
         refused = self._finish(task.id, outcome)
+        self._completed(task, outcome, refused, value, exception)
+        return refused
+
+    def _completed(
+        self,
+        task: Task,
+        outcome: Outcome,
+        refused: str | None,
+        value: Any,
+        exception: Exception | None,
+    ) -> None:
+        """After the commit: chord bookkeeping, post-execute hooks, counters, signal."""
         self._after_finish(task, outcome, refused)
         for hook in list(self.huey._post_execute.values()):
             try:
@@ -286,8 +373,7 @@ class Worker:
             else:
                 self.failed += 1
         if not refused and exception is None:
-            send(SIGNAL_COMPLETE, task)
-        return refused
+            self.huey.signals.send(SIGNAL_COMPLETE, task)
 
     # --- outcomes ---------------------------------------------------------------
     def _success(self, wrapper: TaskWrapper, task: Task, value: Any) -> Outcome:
