@@ -326,11 +326,9 @@ class Consumer:
     def start(self) -> None:
         self.huey.run_hooks("startup")
         self.telemetry.attach()
+        # Outcomes are committed in the background, batched, while the next task runs.
+        self.worker.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
         if not self.inline:
-            if self.workers > 1:
-                self.worker.committer = Committer(
-                    lambda: self.huey.storage, self.consumer_id, self.lease
-                )
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()
