@@ -309,8 +309,8 @@ class Consumer:
                 break
             else:
                 self._run_one(item)
-        if len(claimed) == free:
-            return 0.0  # there may be more
+        if len(claimed) == free or rnd.more:
+            return 0.0  # there is more: claim again at once (room permitting)
         if rnd.next_eta is not None:
             wait = min(wait, rnd.next_eta - now)
         if self._heart is None:

@@ -77,6 +77,7 @@ class Round:
     claimed: list[Claimed]
     watched: bytes | None
     next_eta: float | None
+    more: bool = False  # ready tasks were left (e.g. a redelivered one, claimed alone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +218,7 @@ class Storage(ABC):
         while len(self.promote(now)) >= 1000:
             pass
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
-        return Round(claimed, self.peek(watch), self.next_eta())
+        return Round(claimed, self.peek(watch), self.next_eta(), self.counts().ready > 0)
 
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:

@@ -300,7 +300,7 @@ class RedisStorage(Storage):
         ]
         out = self._run("round", keys, [consumer, repr(now), limit, repr(now + lease)])
         eta = out[-1]
-        return Round(_claimed(out[:-2]), out[-2] or None, float(eta) if eta else None)
+        return Round(_claimed(out[:-3]), out[-2] or None, float(eta) if eta else None, out[-3] > 0)
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:

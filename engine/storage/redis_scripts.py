@@ -153,7 +153,8 @@ return out
 
 # KEYS: ready msg running deliv leases watched sched prio wake
 # ARGV: consumer now limit lease_until
-# Promote due scheduled tasks, claim, and return (id data deliveries)* watched next_eta.
+# Promote due scheduled tasks, claim, and return (id data deliveries)* ready_left
+# watched next_eta.
 _ROUND = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', ARGV[2], 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
@@ -163,6 +164,7 @@ end
 local out = {}
 if tonumber(ARGV[3]) > 0 then out = claim(KEYS, ARGV) end
 if #due > 0 and redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[9]) end
+out[#out + 1] = redis.call('ZCARD', KEYS[1])
 out[#out + 1] = redis.call('GET', KEYS[6])
 local first = redis.call('ZRANGE', KEYS[7], 0, 0, 'WITHSCORES')
 out[#out + 1] = first[2] or false
