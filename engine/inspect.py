@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .envelope import describe
 from .revocation import REVOKE_ID, REVOKE_TASK
 from .scheduler import LAST_RUN, SPECS
+from .storage.base import StatRow
 from .telemetry import REGISTRY
 
 if TYPE_CHECKING:
@@ -144,6 +145,14 @@ class Revocation:
     once: bool
 
 
+def _add(acc: list[float], row: StatRow) -> None:
+    """Fold a counter row into [count, failures, total, max]."""
+    acc[0] += row.count
+    acc[1] += row.failures
+    acc[2] += row.total
+    acc[3] = max(acc[3], row.max)
+
+
 def _info(data: bytes, state: str, **extra: Any) -> TaskInfo:
     rec = describe(data)
     return TaskInfo(
@@ -206,22 +215,14 @@ class Inspector:
         }
         for row in self.storage.read_stats(first):
             if row.minute in sums and (task is None or row.task == task):
-                s = sums[row.minute]
-                s[0] += row.count
-                s[1] += row.failures
-                s[2] += row.total
-                s[3] = max(s[3], row.max)
+                _add(sums[row.minute], row)
         return [Minute(m, int(c), int(f), t, mx) for m, (c, f, t, mx) in sorted(sums.items())]
 
     def task_stats(self, minutes: int = 60) -> list[TaskStats]:
         first = int(self.clock() // 60) * 60 - (minutes - 1) * 60
         acc: dict[str, list[float]] = {}
         for row in self.storage.read_stats(first):
-            a = acc.setdefault(row.task, [0, 0, 0.0, 0.0])
-            a[0] += row.count
-            a[1] += row.failures
-            a[2] += row.total
-            a[3] = max(a[3], row.max)
+            _add(acc.setdefault(row.task, [0, 0, 0.0, 0.0]), row)
         return [
             TaskStats(name, int(c), int(f), (t / c) if c else 0.0, mx)
             for name, (c, f, t, mx) in sorted(acc.items())

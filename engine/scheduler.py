@@ -67,14 +67,10 @@ class Scheduler:
         """Promote due tasks, fire due periodic slots; return seconds until next needed."""
         while len(self.huey.storage.promote(now)) >= 1000:
             pass
-        if self.periodic:
-            self._fire_periodic(now)
-        wait = self.interval
+        wait = self.periodic_step(now)
         next_eta = self.huey.storage.next_eta()
         if next_eta is not None:
             wait = min(wait, next_eta - now)
-        if self.periodic and self.huey.periodic_tasks():
-            wait = min(wait, (int(now // 60) + 1) * 60 - now)
         return max(0.0, wait)
 
     def periodic_step(self, now: float) -> float:

@@ -143,12 +143,10 @@ if #ids > 0 then wake(KEYS[4]) end
 return ids
 """
 
-# KEYS: ready msg running deliv leases [watched kv key] ; ARGV: consumer now limit lease_until
-# Returns (id data deliveries)* and, with a watched key, its value last (or false).
+# KEYS: ready msg running deliv leases ; ARGV: consumer now limit lease_until
+# Returns (id data deliveries)*.
 _CLAIM = """
-local out = claim(KEYS, ARGV)
-if KEYS[6] then out[#out + 1] = redis.call('GET', KEYS[6]) end
-return out
+return claim(KEYS, ARGV)
 """
 
 # KEYS: ready msg running deliv leases watched sched prio wake
