@@ -280,8 +280,10 @@ class Consumer:
         return True
 
     # --- one dispatcher round -------------------------------------------------------------
-    def step(self, now: float) -> float:
-        """One round; returns how long the loop may wait before the next."""
+    def step(self, now: float, block: float = 0.0) -> float:
+        """One round; returns how long the loop may wait before the next. With
+        ``block``, the round first waits up to that long for new work (the store
+        wakes it early), and what follows is reckoned from the clock after it."""
         if self._heart is None and now >= self._next_heartbeat:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
@@ -293,7 +295,16 @@ class Consumer:
             return min(wait, 0.05)
         # One round trip: promote due scheduled tasks, claim, read the revocation
         # version and the next eta.
-        rnd = self.huey.storage.claim_round(self.consumer_id, now, free, self.lease, VERSION)
+        storage = self.huey.storage
+        if block > 0:
+            rnd = storage.wait_and_claim_round(
+                block, self.consumer_id, now, free, self.lease, VERSION
+            )
+            after = self.clock()
+            wait -= after - now
+            now = after
+        else:
+            rnd = storage.claim_round(self.consumer_id, now, free, self.lease, VERSION)
         claimed = rnd.claimed
         self._claimed_total += len(claimed)
         with self._claimed_lock:
@@ -309,6 +320,8 @@ class Consumer:
                 break
             else:
                 self._run_one(item)
+        if claimed and not self.inline:
+            time.sleep(0)  # let a worker thread take the GIL and start at once
         if len(claimed) == free or rnd.more:
             return 0.0  # there is more: claim again at once (room permitting)
         if rnd.next_eta is not None:
@@ -339,15 +352,15 @@ class Consumer:
 
     def loop(self) -> None:
         """Run until stop() is called (or ``max_tasks`` were run)."""
-        waits: list[float] = []
+        block = 0.0  # the next round first waits this long for new work (woken early)
         while not self._stop.is_set() and not self._done():
-            waits.clear()
-            if not self._guarded(lambda: waits.append(self.step(self.clock()))):
+            wait = self._step_now(block)
+            block = 0.0
+            if wait is None:  # the store is unreachable: try again after a pause
                 self._stop.wait(
                     min(5.0, 0.2 * 2 ** min(time.monotonic() - (self._down_since or 0), 5))
                 )
                 continue
-            wait = waits[0]
             if wait <= 0:
                 continue
             if self.room <= 0:
@@ -355,7 +368,15 @@ class Consumer:
                 self._slot_free.wait(min(wait, 0.5))
                 self._slot_free.clear()
                 continue
-            self._guarded(lambda: self.huey.storage.wait(waits[0]))
+            # Nothing to do until new work arrives or ``wait`` passes: the next round
+            # waits in the store first, so new work is claimed the moment it lands.
+            block = wait
+
+    def _step_now(self, block: float) -> float | None:
+        """``step`` at the current time; None while the store is unreachable."""
+        waits: list[float] = []
+        ok = self._guarded(lambda: waits.append(self.step(self.clock(), block)))
+        return waits[0] if ok else None
 
     def run(self) -> None:
         """Start workers and heartbeat, install signal handlers, loop, shut down cleanly."""

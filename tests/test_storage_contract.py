@@ -8,6 +8,7 @@ the clock, except for key/value TTLs, which expire on the store's own clock
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -757,3 +758,54 @@ def test_maps(storage: Storage) -> None:
     assert storage.map_get("other", "a") == b"x"
     storage.destroy()
     assert storage.map_items("other") == {}
+
+
+# --- waiting for work and for results -------------------------------------------------
+
+
+def test_wait_and_claim_round_claims_work_that_arrives_while_it_waits(storage: Storage) -> None:
+    (task_id,) = new_ids(1)
+    enqueuer = threading.Timer(0.2, lambda: storage.enqueue([Message(task_id, b"late", 0)]))
+    enqueuer.start()
+    start = time.monotonic()
+    try:
+        rnd = storage.wait_and_claim_round(3.0, "c1", NOW, 5, LEASE, "revoke:version")
+    finally:
+        enqueuer.join()
+    assert [(c.id, c.data) for c in rnd.claimed] == [(task_id, b"late")]
+    assert time.monotonic() - start < 2.0  # woken by the work, not by the end of the wait
+    assert storage.counts() == counts(running=1)
+
+
+def test_wait_and_claim_round_without_work_claims_nothing(storage: Storage) -> None:
+    # It waits up to ``block`` (Redis stops early, leaving the last stretch to a poll).
+    start = time.monotonic()
+    rnd = storage.wait_and_claim_round(0.3, "c1", NOW, 5, LEASE, "revoke:version")
+    assert rnd.claimed == [] and rnd.more is False
+    assert time.monotonic() - start < 0.8
+
+
+def test_wait_result_returns_a_value_already_there_at_once(storage: Storage) -> None:
+    storage.put("result:x", b"v")
+    start = time.monotonic()
+    assert storage.wait_result("result:x", 3.0, pop=False) == b"v"
+    assert storage.wait_result("result:x", 3.0, pop=True) == b"v"
+    assert time.monotonic() - start < 2.0  # not held up by the 3 s wait
+    assert storage.peek("result:x") is None
+    start = time.monotonic()
+    assert storage.wait_result("result:x", 0.3, pop=True) is None
+    assert time.monotonic() - start >= 0.2
+
+
+def test_wait_result_is_woken_by_the_finish_that_writes_it(storage: Storage) -> None:
+    task_id = run_one(storage)
+    outcome = Outcome(results=[("result:" + task_id, b"42")])
+    finisher = threading.Timer(0.2, lambda: storage.finish("c1", task_id, NOW + 1, outcome))
+    finisher.start()
+    start = time.monotonic()
+    try:
+        assert storage.wait_result("result:" + task_id, 3.0, pop=True) == b"42"
+    finally:
+        finisher.join()
+    assert time.monotonic() - start < 2.0
+    assert storage.peek("result:" + task_id) is None

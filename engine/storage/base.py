@@ -220,6 +220,16 @@ class Storage(ABC):
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
         return Round(claimed, self.peek(watch), self.next_eta(), self.counts().ready > 0)
 
+    def wait_and_claim_round(
+        self, block: float, consumer: str, now: float, limit: int, lease: float, watch: str
+    ) -> Round:
+        """``wait(block)``, then ``claim_round`` at the time the wait ended (``now``
+        plus the time waited). Redis sends both in one round trip: the round runs
+        the moment new work wakes the wait."""
+        start = time.monotonic()
+        self.wait(block)
+        return self.claim_round(consumer, now + time.monotonic() - start, limit, lease, watch)
+
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         """Ack a running task and write its outcome; None, or why it was refused."""

@@ -288,19 +288,49 @@ class RedisStorage(Storage):
     @_translated
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
         keys = self._ks("ready", "msg", "running", "deliv", "leases")
-        out = self._run("claim", keys, [consumer, repr(now), limit, repr(now + lease)])
-        return _claimed(out)
+        return _claimed(self._run("claim", keys, self._round_args(consumer, now, limit, lease)))
 
     @_translated
     def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
-        keys = [
+        keys = self._round_keys(watch)
+        return self._round(self._run("round", keys, self._round_args(consumer, now, limit, lease)))
+
+    def _round_keys(self, watch: str) -> list[str]:
+        return [
             *self._ks("ready", "msg", "running", "deliv", "leases"),
             self._kv(watch),
             *self._ks("sched", "prio", "wake"),
         ]
-        out = self._run("round", keys, [consumer, repr(now), limit, repr(now + lease)])
+
+    @staticmethod
+    def _round_args(consumer: str, now: float, limit: int, lease: float) -> list[Any]:
+        return [consumer, repr(now), limit, repr(now + lease)]
+
+    @staticmethod
+    def _round(out: list[Any]) -> Round:
         eta = out[-1]
         return Round(_claimed(out[:-3]), out[-2] or None, float(eta) if eta else None, out[-3] > 0)
+
+    @_translated
+    def wait_and_claim_round(
+        self, block: float, consumer: str, now: float, limit: int, lease: float, watch: str
+    ) -> Round:
+        # BLPOP and the round go in one pipeline: Redis runs the round the moment a
+        # wake token ends the BLPOP, so new work costs no second round trip. The
+        # round's clock is the one read before blocking, at most a second old (the
+        # block is capped): due tasks it does not see yet come in the next round, and
+        # the lease it renews runs that much shorter (the heartbeat renews it anyway).
+        if block <= 0.25 or self._cluster:
+            return super().wait_and_claim_round(block, consumer, now, limit, lease, watch)
+        keys = self._round_keys(watch)
+        args = self._round_args(consumer, now, limit, lease)
+        _, out = self._pipelined(
+            lambda pipe, sha: (
+                pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3)),
+                pipe.evalsha(sha("round"), len(keys), *keys, *args),
+            )
+        )
+        return self._round(out)
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
@@ -316,21 +346,29 @@ class RedisStorage(Storage):
             # (A cluster pipeline cannot reload a script a node has not seen yet.)
             return [self.finish(consumer, *item) for item in items]
         calls = [self._finish_call(consumer, *item) for item in items]
-        script = self._scripts["finish"]
-        # EVALSHA straight into the pipeline: a Script object would make redis-py ask
-        # SCRIPT EXISTS before every pipeline, one more round trip per batch.
+        replies = self._pipelined(
+            lambda pipe, sha: [pipe.evalsha(sha("finish"), len(k), *k, *a) for k, a in calls]
+        )
+        return [r.decode() if r else None for r in replies]
+
+    def _pipelined(self, build: Callable[[Any, Callable[[str], str]], Any]) -> list[Any]:
+        """Run ``build(pipe, sha)``'s commands as one pipeline (not a transaction);
+        scripts go in as ``pipe.evalsha(sha(name), ...)``. EVALSHA goes straight into
+        the pipeline (a Script object would make redis-py ask SCRIPT EXISTS first, one
+        more round trip); a server that forgot the scripts (restarted) gets them again
+        and the pipeline is sent once more. The first error reply is raised."""
         for _attempt in range(2):
             pipe = self.client.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            build(pipe, lambda name: self._scripts[name].sha)
             replies = pipe.execute(raise_on_error=False)
             if not any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
                 break
-            self.client.script_load(script.script)  # a restarted server forgot it
+            for script in self._scripts.values():
+                self.client.script_load(script.script)
         for r in replies:
             if isinstance(r, Exception):
                 raise r
-        return [r.decode() if r else None for r in replies]
+        return list(replies)
 
     def _finish_call(
         self, consumer: str, task_id: str, now: float, outcome: Outcome
@@ -624,13 +662,24 @@ class RedisStorage(Storage):
     @_translated
     def wait_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
         keys = [self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY)]
-        args = ["1" if pop else "0", _ms(timeout + 5)]
-        value = self._run("wait_result", keys, args)
-        if value is not None:
-            return cast(bytes, value)
-        if timeout > 0 and self.client.blpop([keys[2]], timeout=round(max(timeout, 0.01), 3)):
-            value = self._run("wait_result", keys, args)
-        return cast(bytes | None, value)
+        flag = "1" if pop else "0"
+        if timeout <= 0:
+            return cast(bytes | None, self._run("wait_result", keys, [flag, "0", "0"]))
+        if self._cluster:
+            value = self._run("wait_result", keys, [flag, _ms(timeout + 5), "0"])
+            if value is None and self.client.blpop([keys[2]], timeout=round(timeout, 3)):
+                value = self._run("wait_result", keys, [flag, "0", "0"])
+            return cast(bytes | None, value)
+        # One round trip: look (registering as a waiter), block until finish wakes us,
+        # look again. A result already there pushes a token, so the BLPOP does not block.
+        first, _, last = self._pipelined(
+            lambda pipe, sha: (
+                pipe.evalsha(sha("wait_result"), 3, *keys, flag, _ms(timeout + 5), "1"),
+                pipe.blpop([keys[2]], timeout=round(timeout, 3)),
+                pipe.evalsha(sha("wait_result"), 3, *keys, flag, "0", "0"),
+            )
+        )
+        return cast(bytes | None, first if first is not None else last)
 
     @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:

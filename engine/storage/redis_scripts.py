@@ -352,16 +352,19 @@ end
 return 0
 """
 
-# KEYS: result waiter notify ; ARGV: pop ttl_ms
-# The result if it is there (taken when pop), else register a waiter for finish to wake.
+# KEYS: result waiter notify ; ARGV: pop ttl_ms token
+# The result if it is there (taken when pop), else (ttl_ms > 0) register a waiter for
+# finish to wake. Sent as one pipeline with a BLPOP on notify and a second call: with
+# token = 1, a result found at once pushes a token, so that BLPOP returns at once.
 _WAIT_RESULT = """
 local v = redis.call('GET', KEYS[1])
 if v then
   if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
   redis.call('DEL', KEYS[2], KEYS[3])
+  if ARGV[3] == '1' then redis.call('LPUSH', KEYS[3], 1) end
   return v
 end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if ARGV[2] ~= '0' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 return false
 """
 
