@@ -320,8 +320,10 @@ class Consumer:
                 break
             else:
                 self._run_one(item)
-        if claimed and not self.inline:
-            time.sleep(0)  # let a worker thread take the GIL and start at once
+        if claimed and not self.inline and len(claimed) >= self.busy:
+            # The workers were idle: let one take the GIL and start at once, rather
+            # than when this thread next blocks. (Busy workers take the GIL anyway.)
+            time.sleep(0)
         if len(claimed) == free or rnd.more:
             return 0.0  # there is more: claim again at once (room permitting)
         if rnd.next_eta is not None:

@@ -809,3 +809,29 @@ def test_wait_result_is_woken_by_the_finish_that_writes_it(storage: Storage) -> 
         finisher.join()
     assert time.monotonic() - start < 2.0
     assert storage.peek("result:" + task_id) is None
+
+
+def test_finish_many_finishes_each_task_on_its_own(storage: Storage) -> None:
+    """A batch mixing every kind of outcome, with a refused finish in the middle:
+    each task gets exactly its own outcome, the refused one writes nothing."""
+    a, b, c, d = (run_one(storage) for _ in range(4))
+    other = run_one(storage, consumer="c2")
+    retry_id, later_id = new_ids(2)
+    refusals = storage.finish_many(
+        "c1",
+        [
+            (a, NOW + 1, Outcome(results=[("result:" + a, b"A"), ("extra:" + a, b"A2")])),
+            (other, NOW + 1, Outcome(results=[("result:" + other, b"stolen")])),
+            (b, NOW + 1, Outcome(dead=("failed", "boom b"))),
+            (c, NOW + 1, Outcome(enqueue=[Message(retry_id, b"next", 2)])),
+            (d, NOW + 1, Outcome(schedule=[(Message(later_id, b"later", 0), NOW + 60)])),
+        ],
+    )
+    assert refusals == [None, NOT_OWNER, None, None, None]
+    assert storage.peek("result:" + a) == b"A" and storage.peek("extra:" + a) == b"A2"
+    assert storage.peek("result:" + other) is None
+    assert [x.id for x in storage.dead_items()] == [b]
+    assert [(m.id, m.data, m.priority) for m in storage.ready_items()] == [(retry_id, b"next", 2)]
+    assert [(m.id, eta) for m, eta in storage.scheduled_items()] == [(later_id, NOW + 60)]
+    assert [r.id for r in storage.running_items()] == [other]
+    assert storage.counts() == counts(ready=1, scheduled=1, running=1, dead=1)

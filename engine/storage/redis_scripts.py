@@ -169,62 +169,76 @@ out[#out + 1] = first[2] or false
 return out
 """
 
-# KEYS: running msg deliv leases ready sched prio dead deadinfo wake result_keys*
-# ARGV: consumer now id n_results results* ttl_ms dead_reason dead_error dead_cap
-#       n_enqueue (id prio data)* n_schedule (id prio eta data)*
+# KEYS: running msg deliv leases ready sched prio dead deadinfo wake, then for each task
+#       its result keys, their waiter keys and their notify keys
+# ARGV: consumer n_tasks, then for each task: now id n_results results* ttl_ms
+#       dead_reason dead_error dead_cap n_enqueue (id prio data)* n_schedule (id prio eta data)*
+# Finishes the tasks one after another (a batch of a consumer's finishes in one call);
+# returns, per task, false or why it was refused (a refused task writes nothing).
 _FINISH = """
-local id = ARGV[3]
-local v = redis.call('HGET', KEYS[1], id)
-if not v then return 'not running' end
-if owner_of(v) ~= ARGV[1] then return 'owned by another consumer' end
-local lease = redis.call('ZSCORE', KEYS[4], ARGV[1])
-if (not lease) or tonumber(lease) < tonumber(ARGV[2]) then return 'lease expired' end
-redis.call('HDEL', KEYS[1], id)
-local nr = tonumber(ARGV[4])
-if ARGV[6 + nr] == '' then redis.call('HDEL', KEYS[3], id) end
-if ARGV[6 + nr] ~= '' then
-  redis.call('ZADD', KEYS[8], ARGV[2], id)
-  redis.call('HSET', KEYS[9], id, ARGV[6 + nr] .. '\\n' .. ARGV[7 + nr])
-  trim_dead(KEYS[8], KEYS[9], KEYS[2], KEYS[7], tonumber(ARGV[8 + nr]), KEYS[3])
-else
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[7], id)
-end
-for r = 1, nr do
-  if ARGV[5 + nr] ~= '0' then
-    redis.call('SET', KEYS[10 + r], ARGV[4 + r], 'PX', ARGV[5 + nr])
+local function finish_one(i, k)
+  local now, id, nr = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local r0 = i + 2
+  local ttl, reason, err = ARGV[r0 + nr + 1], ARGV[r0 + nr + 2], ARGV[r0 + nr + 3]
+  local cap = tonumber(ARGV[r0 + nr + 4])
+  local e = r0 + nr + 5
+  local n = tonumber(ARGV[e])
+  local s = e + 1 + 3 * n
+  local m = tonumber(ARGV[s])
+  local after, knext = s + 1 + 4 * m, k + 3 * nr
+  local v = redis.call('HGET', KEYS[1], id)
+  if not v then return 'not running', after, knext end
+  if owner_of(v) ~= ARGV[1] then return 'owned by another consumer', after, knext end
+  local lease = redis.call('ZSCORE', KEYS[4], ARGV[1])
+  if (not lease) or tonumber(lease) < tonumber(now) then return 'lease expired', after, knext end
+  redis.call('HDEL', KEYS[1], id)
+  if reason ~= '' then
+    redis.call('ZADD', KEYS[8], now, id)
+    redis.call('HSET', KEYS[9], id, reason .. '\\n' .. err)
+    trim_dead(KEYS[8], KEYS[9], KEYS[2], KEYS[7], cap, KEYS[3])
   else
-    redis.call('SET', KEYS[10 + r], ARGV[4 + r])
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[7], id)
   end
-  -- Someone blocks on this result (wait_result): wake them.
-  if redis.call('DEL', KEYS[10 + nr + r]) == 1 then
-    redis.call('LPUSH', KEYS[10 + 2 * nr + r], 1)
-    redis.call('PEXPIRE', KEYS[10 + 2 * nr + r], 60000)
+  for r = 1, nr do
+    if ttl ~= '0' then
+      redis.call('SET', KEYS[k + r], ARGV[r0 + r], 'PX', ttl)
+    else
+      redis.call('SET', KEYS[k + r], ARGV[r0 + r])
+    end
+    -- Someone blocks on this result (wait_result): wake them.
+    if redis.call('DEL', KEYS[k + nr + r]) == 1 then
+      redis.call('LPUSH', KEYS[k + 2 * nr + r], 1)
+      redis.call('PEXPIRE', KEYS[k + 2 * nr + r], 60000)
+    end
   end
+  local j = e + 1
+  for _ = 1, n do
+    local nid, p = ARGV[j], tonumber(ARGV[j + 1])
+    forget(KEYS[6], KEYS[8], KEYS[9], nid)
+    redis.call('HSET', KEYS[2], nid, ARGV[j + 2])
+    set_prio(KEYS[7], nid, p)
+    redis.call('ZADD', KEYS[5], -p, nid)
+    j = j + 3
+  end
+  j = s + 1
+  for _ = 1, m do
+    local nid, p = ARGV[j], tonumber(ARGV[j + 1])
+    forget(KEYS[5], KEYS[8], KEYS[9], nid)
+    redis.call('HSET', KEYS[2], nid, ARGV[j + 3])
+    set_prio(KEYS[7], nid, p)
+    redis.call('ZADD', KEYS[6], ARGV[j + 2], nid)
+    j = j + 4
+  end
+  if n + m > 0 then wake(KEYS[10]) end
+  return false, after, knext
 end
-local i = 9 + nr
-local n = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, n do
-  local nid, p = ARGV[i], tonumber(ARGV[i + 1])
-  forget(KEYS[6], KEYS[8], KEYS[9], nid)
-  redis.call('HSET', KEYS[2], nid, ARGV[i + 2])
-  set_prio(KEYS[7], nid, p)
-  redis.call('ZADD', KEYS[5], -p, nid)
-  i = i + 3
+local out, i, k = {}, 3, 10
+for t = 1, tonumber(ARGV[2]) do
+  out[t], i, k = finish_one(i, k)
 end
-local m = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, m do
-  local nid, p = ARGV[i], tonumber(ARGV[i + 1])
-  forget(KEYS[5], KEYS[8], KEYS[9], nid)
-  redis.call('HSET', KEYS[2], nid, ARGV[i + 3])
-  set_prio(KEYS[7], nid, p)
-  redis.call('ZADD', KEYS[6], ARGV[i + 2], nid)
-  i = i + 4
-end
-if n + m > 0 then wake(KEYS[10]) end
-return false
+return out
 """
 
 # KEYS: running leases ready deliv dead deadinfo msg prio wake
