@@ -11,6 +11,7 @@ round trip per beat whatever the traffic (never one per task):
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import socket
@@ -30,6 +31,8 @@ REGISTRY = "workers"  # map: consumer id -> registry record
 EVENT_CAP = 10_000
 STATS_TTL = 2 * 3600.0
 _FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)
+# ts, signal, task id, task name, error summary, runtime
+_Event = tuple[float, str, str, str, "str | None", "float | None"]
 
 
 class Telemetry:
@@ -38,7 +41,8 @@ class Telemetry:
         self.consumer_id = consumer_id
         self.clock = clock
         self._lock = threading.Lock()
-        self._events: list[bytes] = []
+        # The newest EVENT_CAP events (the stream keeps no more): a deque drops the oldest.
+        self._events: collections.deque[_Event] = collections.deque(maxlen=EVENT_CAP)
         self._stats: dict[tuple[int, str], list[float]] = {}
 
     def attach(self) -> None:
@@ -48,39 +52,48 @@ class Telemetry:
         self.huey.signals.disconnect(self.on_signal)
 
     def on_signal(self, signal: str, task: Task, *extra: Any) -> None:
+        # Kept raw here and encoded at flush time: under load most events fall off the
+        # capped stream before they are written, and those are never encoded at all.
         now = self.clock()
-        event: dict[str, Any] = {
-            "ts": now,
-            "event": signal,
-            "id": task.id,
-            "task": task.name,
-            "worker": self.consumer_id,
-        }
-        if signal == SIGNAL_ERROR and extra:
-            event["error"] = repr(extra[0])[:300]
-        if task.runtime is not None:
-            event["runtime"] = round(task.runtime, 6)
+        error = repr(extra[0])[:300] if signal == SIGNAL_ERROR and extra else None
+        runtime = task.runtime
         with self._lock:
-            self._events.append(json.dumps(event, separators=(",", ":")).encode())
+            self._events.append((now, signal, task.id, task.name, error, runtime))
             if signal == SIGNAL_COMPLETE or signal in _FAILED:
                 row = self._stats.setdefault((int(now // 60) * 60, task.name), [0, 0, 0.0, 0.0])
-                runtime = task.runtime or 0.0
+                runtime = runtime or 0.0
                 row[0] += 1
                 row[1] += signal in _FAILED
                 row[2] += runtime
                 row[3] = max(row[3], runtime)
 
+    def _encode(self, event: _Event) -> bytes:
+        ts, signal, task_id, name, error, runtime = event
+        record: dict[str, Any] = {
+            "ts": ts,
+            "event": signal,
+            "id": task_id,
+            "task": name,
+            "worker": self.consumer_id,
+        }
+        if error is not None:
+            record["error"] = error
+        if runtime is not None:
+            record["runtime"] = round(runtime, 6)
+        return json.dumps(record, separators=(",", ":")).encode()
+
     def flush(self) -> None:
         """Write buffered events and counters (one round trip); on failure keep them."""
         with self._lock:
             events, stats = self._events, self._stats
-            self._events, self._stats = [], {}
+            self._events, self._stats = collections.deque(maxlen=EVENT_CAP), {}
         rows = [StatRow(m, t, int(c), int(f), tot, mx) for (m, t), (c, f, tot, mx) in stats.items()]
         try:
-            self.huey.storage.record(events, rows, EVENT_CAP, STATS_TTL)
+            self.huey.storage.record([self._encode(e) for e in events], rows, EVENT_CAP, STATS_TTL)
         except Exception:
             with self._lock:  # put them back, oldest first, for the next beat
-                self._events[:0] = events[-EVENT_CAP:]
+                events.extend(self._events)
+                self._events = events
                 for key, (c, f, tot, mx) in stats.items():
                     row = self._stats.setdefault(key, [0, 0, 0.0, 0.0])
                     row[0] += c
