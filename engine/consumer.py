@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.consumer")
 
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
+PREFETCH_BUDGET = 0.005  # process workers claim ahead about this many seconds of work
+PREFETCH_MAX = 16
 
 
 def make_consumer_id() -> str:
@@ -101,8 +103,13 @@ class Consumer:
             raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
         self.workers = 1 if inline else workers
-        if prefetch is None:  # a process runs its batch one task after another
+        # A process (inline) runs what it claimed one task after another, so what it
+        # claims ahead waits behind a slow task: unless told, it claims ahead only
+        # what takes about PREFETCH_BUDGET to run (by the average runtime so far).
+        self._adaptive = prefetch is None and inline
+        if prefetch is None:
             prefetch = 3 if inline else min(4 * workers, 64)
+        self._avg_runtime = PREFETCH_BUDGET / prefetch if self._adaptive else 0.0
         self.worker_type = worker_type
         self.inline = inline
         self.lease = lease
@@ -167,14 +174,18 @@ class Consumer:
         that finishes finds its next task waiting instead of a round trip. While
         every worker is busy, wait until half the prefetch is free, so claims come
         in batches rather than one per finished task."""
-        room = self.workers + self.prefetch - self.busy
-        if self.busy >= self.workers and room < max(1, self.prefetch // 2):
+        prefetch = self.prefetch
+        if self._adaptive:
+            prefetch = min(PREFETCH_MAX, int(PREFETCH_BUDGET / max(self._avg_runtime, 1e-6)))
+        room = self.workers + prefetch - self.busy
+        if self.busy >= self.workers and room < max(1, prefetch // 2):
             return 0
         return room
 
     def _run_one(self, item: Claimed) -> None:
         # The bookkeeping (``_forget``) happens once the outcome is committed, which
         # with several threads is after this returns (the committer batches).
+        start = time.perf_counter()
         try:
             self.worker.run(item, done=lambda: self._forget(item))
         except StoreUnavailable as exc:
@@ -184,6 +195,9 @@ class Consumer:
             # Never lose a worker thread: the task stays running in the store and is
             # handed back (its delivery counted) by the orphan sweep.
             log.exception("unexpected error running task %s", item.id)
+        finally:
+            if self._adaptive:  # a moving average over about the last 8 tasks
+                self._avg_runtime += (time.perf_counter() - start - self._avg_runtime) / 8
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:

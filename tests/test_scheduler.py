@@ -21,7 +21,7 @@ import pytest
 
 from engine import MemoryHuey, crontab
 from engine.api import Huey
-from engine.consumer import Consumer
+from engine.consumer import PREFETCH_MAX, Consumer
 from engine.scheduler import LAST_RUN, SLOT, START_GRACE, Scheduler
 from engine.storage.base import LEASE_LOST, NOT_OWNER, NOT_RUNNING, Message, Storage, new_task_id
 from engine.task import TaskWrapper
@@ -484,3 +484,40 @@ def test_consumer_flush_locks_with_extra_locks(huey: Huey) -> None:
         assert huey.lock_task(name).acquire()
     consumer(huey, "A", Clock(time.time()), flush_locks=True, extra_locks=["a"])
     assert not huey.is_locked("a") and not huey.is_locked("b")
+
+
+def test_process_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> None:
+    """A process worker runs its claims one after another: it claims ahead many short
+    tasks (few round trips) but only one slow task at a time (none held back)."""
+    naps: list[float] = []
+
+    @huey.task()
+    def work(seconds: float) -> None:
+        naps.append(seconds)
+        time.sleep(seconds)
+
+    t0 = time.time()
+    c = consumer(huey, "P", Clock(t0), inline=True, periodic=False)
+    huey.enqueue_many(work.s(0) for _ in range(60))
+    rounds = []
+    while len(naps) < 60:
+        before = c._claimed_total
+        c.step(t0)
+        rounds.append(c._claimed_total - before)
+    assert rounds[0] == 4  # one to run and 3 ahead until it knows how long tasks take
+    # Short tasks: many claimed ahead (up to the cap; a synchronous commit, as here
+    # without the committer thread, makes a task take a round trip on Redis).
+    assert 8 < max(rounds) <= 1 + PREFETCH_MAX
+
+    huey.enqueue_many(work.s(0.02) for _ in range(6))  # 20 ms each: over the 5 ms budget
+    for _ in range(30):  # let the average runtime catch up with the slow tasks
+        if len(naps) >= 66:
+            break
+        c.step(t0)
+    huey.enqueue_many(work.s(0.02) for _ in range(3))
+    rounds = []
+    while len(naps) < 69:
+        before = c._claimed_total
+        c.step(t0)
+        rounds.append(c._claimed_total - before)
+    assert set(rounds) == {1}  # slow tasks: one at a time
