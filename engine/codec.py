@@ -458,6 +458,9 @@ def get_codec(name_or_codec: str | Codec) -> Codec:
 # --------------------------------------------------------------------------- signing
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """Serialise ``obj`` the one way that is signed: compact, sorted keys, UTF-8.
 
@@ -466,7 +469,7 @@ def canonical_json(obj: Any) -> bytes:
     ``json.loads`` gives the same string back.
     """
     try:
-        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _CANONICAL.encode(obj)
     except (TypeError, ValueError) as exc:
         raise CodecError(f"cannot serialise to JSON: {_one_line(exc)}") from exc
     # Surrogates only occur inside string literals, where "\\udXXX" is their JSON escape.

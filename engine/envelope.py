@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from typing import Any
 
 from .codec import Codec, canonical_json, get_codec, sign, verify
@@ -53,6 +54,8 @@ _OPTIONS = (
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
+_DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
+_options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
 
 
 class Envelope:
@@ -81,9 +84,9 @@ class Envelope:
             rec["on_complete"] = self.record(task.on_complete)
         if task.on_error:
             rec["on_error"] = self.record(task.on_error)
-        for name in _OPTIONS:
-            value = getattr(task, name)
-            if value != _DEFAULTS[name]:
+        values = _options_of(task)
+        for name, value, default in zip(_OPTIONS, values, _DEFAULT_VALUES, strict=True):
+            if value != default:
                 rec[name] = value
         return rec
 
