@@ -15,6 +15,7 @@ from engine.api import Huey
 from engine.consumer import Consumer
 from engine.exceptions import ConfigurationError, StoreUnavailable
 from engine.loader import connect
+from engine.storage.base import Message
 
 
 @pytest.fixture
@@ -107,3 +108,29 @@ def test_unreachable_redis_names_the_url_without_password() -> None:
         huey.pending_count()
     assert "redis://:***@127.0.0.1:1/0" in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+def test_blocking_reads_do_not_wait_on_a_server_that_forgot_its_scripts(tmp_path: Path) -> None:
+    """After a restart (here: SCRIPT FLUSH on a server of our own), the pipelined waits
+    must not fail after blocking and block again."""
+    import redis as redis_py
+
+    from engine.storage.redis import RedisStorage
+
+    server = RedisServer(tmp_path, appendonly=False)
+    server.start()
+    try:
+        store = RedisStorage(name="forgetful", url=server.url)
+        store.put("result:x", b"v")
+        store.wait_result("result:x", 0.0, pop=False)  # scripts loaded
+        redis_py.Redis(port=server.port).script_flush()
+        start = time.monotonic()
+        assert store.wait_result("result:x", 3.0, pop=False) == b"v"
+        redis_py.Redis(port=server.port).script_flush()
+        store.enqueue([Message("01a2b3c4-0000-7000-8000-000000000001", b"x", 0)])
+        rnd = store.wait_and_claim_round(3.0, "c1", time.time(), 5, 30.0, "revoke:version")
+        assert [c.id for c in rnd.claimed] == ["01a2b3c4-0000-7000-8000-000000000001"]
+        assert time.monotonic() - start < 2.0
+        store.close()
+    finally:
+        server.stop()

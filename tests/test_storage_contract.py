@@ -835,3 +835,34 @@ def test_finish_many_finishes_each_task_on_its_own(storage: Storage) -> None:
     assert [(m.id, eta) for m, eta in storage.scheduled_items()] == [(later_id, NOW + 60)]
     assert [r.id for r in storage.running_items()] == [other]
     assert storage.counts() == counts(ready=1, scheduled=1, running=1, dead=1)
+
+
+def test_a_claim_never_moves_the_lease_back(storage: Storage) -> None:
+    # A worker's round may run with a clock read before it blocked (Redis): the lease
+    # a fresher heartbeat gave must survive it.
+    storage.heartbeat("c1", NOW + 5, LEASE)
+    task_id = run_one(storage)  # claims at NOW
+    assert storage.finish("c1", task_id, NOW + 4 + LEASE, Outcome()) is None
+
+
+def test_wait_result_with_a_tiny_timeout_just_looks(storage: Storage) -> None:
+    start = time.monotonic()
+    assert storage.wait_result("result:none", 0.0003, pop=True) is None
+    assert time.monotonic() - start < 0.5
+
+
+def test_wait_result_finds_a_value_at_once_while_others_wait(storage: Storage) -> None:
+    waited: list[bytes | None] = []
+    waiter = threading.Thread(
+        target=lambda: waited.append(storage.wait_result("result:y", 1.5, pop=False))
+    )
+    waiter.start()
+    try:
+        time.sleep(0.1)  # the other reader is blocked on the result
+        storage.put("result:y", b"v")
+        start = time.monotonic()
+        assert storage.wait_result("result:y", 3.0, pop=False) == b"v"
+        assert time.monotonic() - start < 1.0  # its own wake-up was not taken by the other
+    finally:
+        waiter.join()
+    assert waited == [b"v"]

@@ -128,8 +128,8 @@ class MemoryStorage(Storage):
             return min(etas) if etas else None
 
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
-        with self._lock:
-            self._leases[consumer] = now + lease
+        with self._lock:  # a claim renews the lease, never moves it back
+            self._leases[consumer] = max(self._leases.get(consumer, 0.0), now + lease)
             n = 0
             for _, task_id in self._ready[: max(0, limit)]:
                 if self._entries[task_id].deliveries:  # redelivered: alone, or not now

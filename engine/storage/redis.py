@@ -29,6 +29,7 @@ a crash between two commands cannot happen because each move is one script.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -170,7 +171,8 @@ class RedisStorage(Storage):
             )
         }
         self._scripts = {
-            name: self.client.register_script(PRELUDE + src)
+            # (wait_result needs no helpers: kept small, it is sent whole as EVAL)
+            name: self.client.register_script(src if name == "wait_result" else PRELUDE + src)
             for name, src in {
                 "enqueue": _ENQUEUE,
                 "enqueue_unique": _ENQUEUE_UNIQUE,
@@ -324,12 +326,15 @@ class RedisStorage(Storage):
             return super().wait_and_claim_round(block, consumer, now, limit, lease, watch)
         keys = self._round_keys(watch)
         args = self._round_args(consumer, now, limit, lease)
-        _, out = self._pipelined(
-            lambda pipe, sha: (
-                pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3)),
-                pipe.evalsha(sha("round"), len(keys), *keys, *args),
-            )
-        )
+        pipe = self.client.pipeline(transaction=False)
+        pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3))
+        pipe.evalsha(self._scripts["round"].sha, len(keys), *keys, *args)
+        _, out = pipe.execute(raise_on_error=False)
+        if isinstance(out, redis.exceptions.NoScriptError):
+            # The server forgot its scripts (restarted): we have waited, now just claim.
+            return self.claim_round(consumer, now, limit, lease, watch)
+        if isinstance(out, Exception):
+            raise out
         return self._round(out)
 
     @_translated
@@ -645,20 +650,26 @@ class RedisStorage(Storage):
     def wait_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
         keys = [self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY)]
         flag = "1" if pop else "0"
-        if timeout <= 0:
-            return cast(bytes | None, self._run("wait_result", keys, [flag, "0", "0"]))
+        if timeout < 0.001:  # (a BLPOP timeout of 0 would block for ever)
+            return cast(bytes | None, self._run("wait_result", keys, [flag, "0"]))
+        block = max(0.01, round(timeout, 3))
         if self._cluster:
-            value = self._run("wait_result", keys, [flag, _ms(timeout + 5), "0"])
-            if value is None and self.client.blpop([keys[2]], timeout=round(timeout, 3)):
-                value = self._run("wait_result", keys, [flag, "0", "0"])
+            value = self._run("wait_result", keys, [flag, _ms(timeout + 5)])
+            if value is None:
+                self.client.blpop([keys[2]], timeout=block)
+                value = self._run("wait_result", keys, [flag, "0"])
             return cast(bytes | None, value)
         # One round trip: look (registering as a waiter), block until finish wakes us,
-        # look again. A result already there pushes a token, so the BLPOP does not block.
+        # look again. A result already there pushes a token to a key of our own, so
+        # the BLPOP returns at once. The first look goes as EVAL, which a server that
+        # forgot its scripts (restarted) accepts, rather than failing and blocking.
+        own = self._kv(key + _WAITER + os.urandom(6).hex())
+        script = self._scripts["wait_result"]
         first, _, last = self._pipelined(
             lambda pipe, sha: (
-                pipe.evalsha(sha("wait_result"), 3, *keys, flag, _ms(timeout + 5), "1"),
-                pipe.blpop([keys[2]], timeout=round(timeout, 3)),
-                pipe.evalsha(sha("wait_result"), 3, *keys, flag, "0", "0"),
+                pipe.eval(script.script, 4, *keys, own, flag, _ms(timeout + 5)),
+                pipe.blpop([own, keys[2]], timeout=block),
+                pipe.evalsha(sha("wait_result"), 3, *keys, flag, "0"),
             )
         )
         return cast(bytes | None, first if first is not None else last)
@@ -675,7 +686,8 @@ class RedisStorage(Storage):
     def keys(self, prefix: str) -> list[str]:
         start = len(self._kv(""))
         pattern = _glob_escape(self._kv(prefix)) + "*"
-        return sorted(k.decode()[start:] for k in self.client.scan_iter(match=pattern, count=1000))
+        found = (k.decode()[start:] for k in self.client.scan_iter(match=pattern, count=1000))
+        return sorted(k for k in found if "\x00" not in k)  # not the waiters' own keys
 
     # --- maps ------------------------------------------------------------------------------
     def _map(self, name: str) -> str:

@@ -56,7 +56,7 @@ end
 -- Renew the lease, take up to limit ids, record them as running for the consumer
 -- and count the delivery; returns (id data deliveries)*.
 local function claim(KEYS, ARGV)
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+  redis.call('ZADD', KEYS[5], 'GT', ARGV[4], ARGV[1])  -- never moves a lease back
   local out = {}
   for _, id in ipairs(take(KEYS[1], KEYS[4], tonumber(ARGV[3]))) do
     local data = redis.call('HGET', KEYS[2], id)
@@ -366,16 +366,20 @@ end
 return 0
 """
 
-# KEYS: result waiter notify ; ARGV: pop ttl_ms token
+# KEYS: result waiter notify [own] ; ARGV: pop ttl_ms
 # The result if it is there (taken when pop), else (ttl_ms > 0) register a waiter for
-# finish to wake. Sent as one pipeline with a BLPOP on notify and a second call: with
-# token = 1, a result found at once pushes a token, so that BLPOP returns at once.
+# finish to wake. Sent as one pipeline with a BLPOP on (own, notify) and a second call:
+# a result found at once pushes a token to the caller's own key (no other waiter can
+# take it), so that BLPOP returns at once.
 _WAIT_RESULT = """
 local v = redis.call('GET', KEYS[1])
 if v then
   if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
   redis.call('DEL', KEYS[2], KEYS[3])
-  if ARGV[3] == '1' then redis.call('LPUSH', KEYS[3], 1) end
+  if KEYS[4] then
+    redis.call('LPUSH', KEYS[4], 1)
+    redis.call('PEXPIRE', KEYS[4], 10000)
+  end
   return v
 end
 if ARGV[2] ~= '0' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end

@@ -220,6 +220,11 @@ class SqliteStorage(Storage):
             max(0, self.dead_cap),
         )
 
+    def _lease_of(self, conn: Conn, consumer: str) -> float:
+        sql = "SELECT until FROM lease WHERE queue = ? AND consumer = ?"
+        row = self._x(conn, sql, consumer).fetchone()
+        return float(row[0]) if row else 0.0
+
     def _set_lease(self, conn: Conn, consumer: str, until: float) -> None:
         self._x(conn, "INSERT OR REPLACE INTO lease VALUES (?, ?, ?)", consumer, until)
 
@@ -257,8 +262,8 @@ class SqliteStorage(Storage):
         return None if eta is None else float(eta)
 
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
-        with self._tx() as conn:
-            self._set_lease(conn, consumer, now + lease)
+        with self._tx() as conn:  # a claim renews the lease, never moves it back
+            self._set_lease(conn, consumer, max(now + lease, self._lease_of(conn, consumer)))
             sql = f"SELECT id, data, deliveries {_READY} LIMIT ?"
             rows = self._x(conn, sql, max(0, limit)).fetchall()
             for n, (_, _, delivered) in enumerate(rows):
@@ -294,9 +299,7 @@ class SqliteStorage(Storage):
             return NOT_RUNNING
         if row[1] != consumer:
             return NOT_OWNER
-        sql = "SELECT until FROM lease WHERE queue = ? AND consumer = ?"
-        lease = self._x(conn, sql, consumer).fetchone()
-        return LEASE_LOST if (lease[0] if lease else 0.0) < now else None
+        return LEASE_LOST if self._lease_of(conn, consumer) < now else None
 
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
         with self._tx() as conn:
