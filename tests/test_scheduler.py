@@ -498,26 +498,23 @@ def test_process_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> Non
 
     t0 = time.time()
     c = consumer(huey, "P", Clock(t0), inline=True, periodic=False)
+
+    def claims_per_round(until_run: int) -> list[int]:
+        rounds = []
+        while len(naps) < until_run:
+            before = c._claimed_total
+            c.step(t0)
+            rounds.append(c._claimed_total - before)
+        return rounds
+
     huey.enqueue_many(work.s(0) for _ in range(60))
-    rounds = []
-    while len(naps) < 60:
-        before = c._claimed_total
-        c.step(t0)
-        rounds.append(c._claimed_total - before)
+    rounds = claims_per_round(60)
     assert rounds[0] == 4  # one to run and 3 ahead until it knows how long tasks take
     # Short tasks: many claimed ahead (up to the cap; a synchronous commit, as here
     # without the committer thread, makes a task take a round trip on Redis).
     assert 8 < max(rounds) <= 1 + PREFETCH_MAX
 
     huey.enqueue_many(work.s(0.02) for _ in range(6))  # 20 ms each: over the 5 ms budget
-    for _ in range(30):  # let the average runtime catch up with the slow tasks
-        if len(naps) >= 66:
-            break
-        c.step(t0)
+    claims_per_round(66)  # the average runtime catches up with the slow tasks
     huey.enqueue_many(work.s(0.02) for _ in range(3))
-    rounds = []
-    while len(naps) < 69:
-        before = c._claimed_total
-        c.step(t0)
-        rounds.append(c._claimed_total - before)
-    assert set(rounds) == {1}  # slow tasks: one at a time
+    assert set(claims_per_round(69)) == {1}  # slow tasks: one at a time
