@@ -59,6 +59,7 @@ from .redis_scripts import (
     _CLAIM,
     _DELETE_IF_EQUAL,
     _ENQUEUE,
+    _ENQUEUE_NEW,
     _ENQUEUE_UNIQUE,
     _FINISH,
     _FLUSH,
@@ -170,11 +171,15 @@ class RedisStorage(Storage):
                 "wake",
             )
         }
+        self._enqueue_new_keys = self._ks("ready", "msg", "prio", "wake")
         self._scripts = {
-            # (wait_result needs no helpers: kept small, it is sent whole as EVAL)
-            name: self.client.register_script(src if name == "wait_result" else PRELUDE + src)
+            # (these two need no helpers; wait_result, kept small, is sent whole as EVAL)
+            name: self.client.register_script(
+                src if name in ("wait_result", "enqueue_new") else PRELUDE + src
+            )
             for name, src in {
                 "enqueue": _ENQUEUE,
+                "enqueue_new": _ENQUEUE_NEW,
                 "enqueue_unique": _ENQUEUE_UNIQUE,
                 "schedule": _SCHEDULE,
                 "promote": _PROMOTE,
@@ -248,6 +253,10 @@ class RedisStorage(Storage):
     # --- queue ----------------------------------------------------------------
     @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
+        if len(messages) == 1:
+            m = messages[0]
+            if not self._run("enqueue_new", self._enqueue_new_keys, (m.id, m.priority, m.data)):
+                return
         keys = self._ks(
             "ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "running", "deliv"
         )
