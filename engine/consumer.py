@@ -48,8 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("engine.consumer")
 
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
-PREFETCH_BUDGET = 0.005  # process workers claim ahead about this many seconds of work
-PREFETCH_MAX = 16
+PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
+PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
 
 
 def make_consumer_id() -> str:
@@ -103,13 +103,17 @@ class Consumer:
             raise ValueError("the heartbeat interval must be shorter than the lease")
         self.huey = huey
         self.workers = 1 if inline else workers
-        # A process (inline) runs what it claimed one task after another, so what it
-        # claims ahead waits behind a slow task: unless told, it claims ahead only
-        # what takes about PREFETCH_BUDGET to run (by the average runtime so far).
-        self._adaptive = prefetch is None and inline
+        # What a consumer claims ahead waits for a free worker (a process runs its
+        # claims one after another): unless told how many, it claims ahead what it gets
+        # through in about PREFETCH_BUDGET, by the average time per finished task so far:
+        # many short tasks per round trip, and no slow task held back from another
+        # consumer. Until it knows, 3 (a process) or 4 per thread.
+        self._adaptive = prefetch is None
         if prefetch is None:
             prefetch = 3 if inline else min(4 * workers, 64)
-        self._avg_runtime = PREFETCH_BUDGET / prefetch if self._adaptive else 0.0
+        self._prefetch_cap = PREFETCH_MAX if inline else min(8 * workers, 64)
+        self._per_task = PREFETCH_BUDGET / prefetch  # seconds per finished task, averaged
+        self._last_done = 0.0
         self.worker_type = worker_type
         self.inline = inline
         self.lease = lease
@@ -176,7 +180,7 @@ class Consumer:
         in batches rather than one per finished task."""
         prefetch = self.prefetch
         if self._adaptive:
-            prefetch = min(PREFETCH_MAX, int(PREFETCH_BUDGET / max(self._avg_runtime, 1e-6)))
+            prefetch = min(self._prefetch_cap, int(PREFETCH_BUDGET / max(self._per_task, 1e-6)))
         room = self.workers + prefetch - self.busy
         if self.busy >= self.workers and room < max(1, prefetch // 2):
             return 0
@@ -196,8 +200,14 @@ class Consumer:
             # handed back (its delivery counted) by the orphan sweep.
             log.exception("unexpected error running task %s", item.id)
         finally:
-            if self._adaptive:  # a moving average over about the last 8 tasks
-                self._avg_runtime += (time.perf_counter() - start - self._avg_runtime) / 8
+            if self._adaptive:
+                # Time per task: since the last one finished (threads overlap), but never
+                # more than this one took (an idle spell is not slowness). A moving
+                # average over about 8 tasks; threads may race on it and lose an update.
+                end = time.perf_counter()
+                took = max(0.0, min(end - start, end - self._last_done))
+                self._last_done = end
+                self._per_task += (took - self._per_task) / 8
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:

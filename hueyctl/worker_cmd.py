@@ -69,8 +69,8 @@ def _banner(
               help="Deliveries without finishing before a task is dead-lettered as poison.")
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
 @click.option("--prefetch", type=int, default=None,
-              help="Tasks claimed ahead of free threads [default: 4 per thread, at most 64;"
-                   " process workers: about 5 ms of work, at most 16].")
+              help="Tasks claimed ahead of free workers [default: what the worker gets"
+                   " through in about 5 ms, up to 8 per thread (at most 64) or 32 per process].")
 @click.option("--url", envvar="HUEYCTL_URL", metavar="URL",
               help="Use this store instead of the app's (redis://, sqlite:///path ...).")
 @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",

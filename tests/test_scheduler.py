@@ -518,3 +518,19 @@ def test_process_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> Non
     claims_per_round(66)  # the average runtime catches up with the slow tasks
     huey.enqueue_many(work.s(0.02) for _ in range(3))
     assert set(claims_per_round(69)) == {1}  # slow tasks: one at a time
+
+
+def test_thread_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> None:
+    """Threads: what the consumer gets through in about 5 ms (between none and 8 per
+    thread), 4 per thread until it knows; a given --prefetch is kept."""
+    c = consumer(huey, "T", Clock(time.time()), workers=4)
+    assert c.room == 4 + 16  # idle threads plus 4 per thread
+    c._per_task = 0.00002  # a task finished every 20 µs
+    assert c.room == 4 + 32  # capped at 8 per thread
+    c._per_task = 0.0005  # every 0.5 ms: 10 in 5 ms
+    assert c.room == 4 + 10
+    c._per_task = 0.5  # slow tasks: only for idle threads
+    assert c.room == 4
+    fixed = consumer(huey, "F", Clock(time.time()), workers=4, prefetch=2)
+    fixed._per_task = 0.5
+    assert fixed.room == 4 + 2
