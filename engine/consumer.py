@@ -1,9 +1,10 @@
 """The consumer: a dispatcher loop, worker threads, and a heartbeat.
 
 * The dispatcher (:meth:`Consumer.step`) promotes scheduled tasks, fires
-  periodic ones, and claims as many tasks as there are idle workers in one
-  round trip; between rounds it blocks in ``storage.wait`` until the next due
-  time, woken early by new work.
+  periodic ones, and claims for its idle workers plus a prefetch (sized by how
+  fast tasks finish) in one round trip. With nothing to do, its next round
+  first blocks in the store (``wait_and_claim_round``) until the next due time,
+  woken early by new work, which it claims in that same round trip.
 * Worker threads run tasks (``inline=True`` runs them on the dispatcher thread
   instead, which is what process workers do, so SIGALRM can enforce timeouts).
 * The heartbeat thread renews the lease, writes the registry entry, flushes
