@@ -462,7 +462,13 @@ class Consumer:
         try:
             handed = storage.release(self.consumer_id)
             if handed:
-                log.warning("handed back %d unfinished task(s): %s", len(handed), ", ".join(handed))
+                more = f" and {len(handed) - 5} more" if len(handed) > 5 else ""
+                log.warning(
+                    "handed back %d unfinished task(s): %s%s",
+                    len(handed),
+                    ", ".join(handed[:5]),
+                    more,
+                )
             self.telemetry.flush()
             storage.map_delete(REGISTRY, self.consumer_id)
         except StoreUnavailable as exc:

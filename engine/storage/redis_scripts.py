@@ -105,14 +105,17 @@ return false
 # KEYS: ready msg prio wake ; ARGV: id prio data
 # The common case, one new task, in as few steps as it takes (no helpers needed): 1
 # when a body is already stored under the id (the caller then uses _ENQUEUE), else 0.
-_ENQUEUE_NEW = """
+_ENQUEUE_NEW = (
+    """
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then return 1 end
 local p = tonumber(ARGV[2])
 if p ~= 0 then redis.call('HSET', KEYS[3], ARGV[1], p) end
 redis.call('ZADD', KEYS[1], -p, ARGV[1])
 if redis.call('LLEN', KEYS[4]) < %d then redis.call('LPUSH', KEYS[4], 1) end
 return 0
-""" % _WAKE_CAP
+"""
+    % _WAKE_CAP
+)
 
 # KEYS: ready msg prio wake sched dead deadinfo unique_key ; ARGV: ttl_ms id prio data
 _ENQUEUE_UNIQUE = """
