@@ -13,13 +13,5 @@ if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,bench]" >&2
   touch "$stamp"
 fi
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing redis-server ..." >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
-  else
-    echo "redis-server not found: install Redis (e.g. 'sudo apt-get install redis-server')" >&2
-    exit 69
-  fi
-fi
+ensure_redis_server "the benchmarks start a redis-server of their own"
 exec "$VENV/bin/python" -m benchmarks.suite "$@"

@@ -221,6 +221,7 @@ class Adapter:
 
     name: str
     title: str
+    app: Any  # the benchmark app: .huey, .noop(i, payload), .stamp(t)
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -237,17 +238,18 @@ class Adapter:
     def preload(self, n: int) -> None:
         raise NotImplementedError
 
+    # Both engines are called the same way (huey's API): these work for either.
     def stamp(self, t: float) -> Any:
-        raise NotImplementedError
+        return self.app.stamp(t)
 
     def schedule_stamp(self, eta: float, delay: float) -> Any:
-        raise NotImplementedError
+        return self.app.stamp.schedule(args=(eta,), delay=delay)
 
     def call_and_wait(self, i: int, timeout: float) -> Any:
-        raise NotImplementedError
+        return self.app.noop(i, "x").get(blocking=True, timeout=timeout)
 
     def value(self, handle: Any, timeout: float) -> Any:
-        raise NotImplementedError
+        return handle.get(blocking=True, timeout=timeout)
 
     def progress(self, n: int) -> tuple[int, int]:  # (not yet claimed, finished)
         raise NotImplementedError
@@ -299,18 +301,6 @@ class Ours(Adapter):
 
     def preload(self, n: int) -> None:
         self.enqueue_bulk(n)
-
-    def stamp(self, t: float) -> Any:
-        return self.app.stamp(t)
-
-    def schedule_stamp(self, eta: float, delay: float) -> Any:
-        return self.app.stamp.schedule(args=(eta,), delay=delay)
-
-    def call_and_wait(self, i: int, timeout: float) -> Any:
-        return self.app.noop(i, "x").get(blocking=True, timeout=timeout)
-
-    def value(self, handle: Any, timeout: float) -> Any:
-        return handle.get(blocking=True, timeout=timeout)
 
     def progress(self, n: int) -> tuple[int, int]:
         # A result is written in the same atomic step that acknowledges its task.
@@ -426,18 +416,6 @@ class Huey(Adapter):
             if len(pipe) >= 1000:
                 pipe.execute()
         pipe.execute()
-
-    def stamp(self, t: float) -> Any:
-        return self.app.stamp(t)
-
-    def schedule_stamp(self, eta: float, delay: float) -> Any:
-        return self.app.stamp.schedule(args=(eta,), delay=delay)
-
-    def call_and_wait(self, i: int, timeout: float) -> Any:
-        return self.app.noop(i, "x").get(blocking=True, timeout=timeout)
-
-    def value(self, handle: Any, timeout: float) -> Any:
-        return handle.get(blocking=True, timeout=timeout)
 
     def progress(self, n: int) -> tuple[int, int]:
         pipe = self.server.pipeline(transaction=False)

@@ -21,18 +21,21 @@ redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()
 PY
 }
 
+ensure_redis_server() {  # why it is needed (for the message)
+  command -v redis-server >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "$1; installing redis-server ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
+  else
+    echo "$1 and no redis-server: install Redis (e.g. 'sudo apt-get install redis-server' or 'brew install redis')" >&2
+    exit 69
+  fi
+}
+
 ensure_redis() {
   export HUEYCTL_TEST_REDIS_URL="${HUEYCTL_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
   if _redis_ping "$HUEYCTL_TEST_REDIS_URL"; then return 0; fi
-  if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "no Redis answers; installing redis-server ..." >&2
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >&2
-    else
-      echo "no Redis at $HUEYCTL_TEST_REDIS_URL and no redis-server: install Redis (e.g. 'sudo apt-get install redis-server' or 'brew install redis') or set HUEYCTL_TEST_REDIS_URL" >&2
-      exit 69
-    fi
-  fi
+  ensure_redis_server "no Redis at $HUEYCTL_TEST_REDIS_URL (or set HUEYCTL_TEST_REDIS_URL)"
   local dir port
   dir="$(mktemp -d)"
   port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
