@@ -362,25 +362,6 @@ class RedisStorage(Storage):
             refusals += [r.decode() if r else None for r in self._run("finish", keys, args)]
         return refusals
 
-    def _pipelined(self, build: Callable[[Any, Callable[[str], str]], Any]) -> list[Any]:
-        """Run ``build(pipe, sha)``'s commands as one pipeline (not a transaction);
-        scripts go in as ``pipe.evalsha(sha(name), ...)``. EVALSHA goes straight into
-        the pipeline (a Script object would make redis-py ask SCRIPT EXISTS first, one
-        more round trip); a server that forgot the scripts (restarted) gets them again
-        and the pipeline is sent once more. The first error reply is raised."""
-        for _attempt in range(2):
-            pipe = self.client.pipeline(transaction=False)
-            build(pipe, lambda name: self._scripts[name].sha)
-            replies = pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
-                break
-            for script in self._scripts.values():
-                self.client.script_load(script.script)
-        for r in replies:
-            if isinstance(r, Exception):
-                raise r
-        return list(replies)
-
     def _finish_call(
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
@@ -672,15 +653,14 @@ class RedisStorage(Storage):
         # look again. A result already there pushes a token to a key of our own, so
         # the BLPOP returns at once. The first look goes as EVAL, which a server that
         # forgot its scripts (restarted) accepts, rather than failing and blocking.
+        # (The EVAL also caches the script, so the EVALSHA after it cannot miss.)
         own = self._kv(key + _WAITER + os.urandom(6).hex())
         script = self._scripts["wait_result"]
-        first, _, last = self._pipelined(
-            lambda pipe, sha: (
-                pipe.eval(script.script, 4, *keys, own, flag, _ms(timeout + 5)),
-                pipe.blpop([own, keys[2]], timeout=block),
-                pipe.evalsha(sha("wait_result"), 3, *keys, flag, "0"),
-            )
-        )
+        pipe = self.client.pipeline(transaction=False)
+        pipe.eval(script.script, 4, *keys, own, flag, _ms(timeout + 5))
+        pipe.blpop([own, keys[2]], timeout=block)
+        pipe.evalsha(script.sha, 3, *keys, flag, "0")
+        first, _, last = pipe.execute()
         return cast(bytes | None, first if first is not None else last)
 
     @_translated
