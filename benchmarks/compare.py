@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for metric in sorted(ratios["new"]):
         old, new = ratios["old"].get(metric, []), ratios["new"][metric]
-        pairs = [n / o if metric in HIGHER_IS_BETTER else o / n for o, n in zip(old, new)]
+        pairs = [
+            n / o if metric in HIGHER_IS_BETTER else o / n for o, n in zip(old, new, strict=False)
+        ]
         print(
             f"| {metric} | {statistics.median(old):.2f} ({min(old):.2f}–{max(old):.2f}) "
             f"| {statistics.median(new):.2f} ({min(new):.2f}–{max(new):.2f}) "
