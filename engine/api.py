@@ -67,11 +67,13 @@ class Huey:
             seeing each other's tasks. Default "huey".
           results: store what tasks return, so callers can read it through their
             Result. Default True.
-          store_none: store a None return value too. Without it nothing is stored, so
-            a non-blocking get() reads None and a blocking get() waits for its
-            timeout. Default False.
-          utc: read naive datetimes as UTC and evaluate periodic crontabs in UTC;
-            with False, both use local time. Default True.
+          store_none: store a None return value too. Without it a task returning None
+            stores nothing, so a blocking get() waits for its timeout.
+            Default False.
+          utc: evaluate periodic crontabs in UTC and read naive datetimes (as in
+            revoke_until) as UTC; with False, both use local time. A naive eta (of
+            schedule() or .s()) is local time either way, unless given to
+            schedule(convert_utc=False). Default True.
           immediate: run every task in this process at enqueue time (tests,
             development); see the immediate property. Default False.
           codec: how arguments and results are encoded: "json" (typed JSON that
@@ -80,8 +82,8 @@ class Huey:
           signing_key: sign every message with HMAC-SHA256 under this key; a message
             whose signature is missing or wrong is refused before it is decoded.
             Default None (no signature).
-          result_ttl: seconds a stored result is kept; None keeps it until it is read
-            or deleted. Default None.
+          result_ttl: seconds a task's stored result is kept; None keeps it until it
+            is read or deleted. Default None.
           result_store: huey's older name for results; wins over results when given.
             Default None.
           storage_class: the Storage class to use instead of the class attribute of
@@ -831,7 +833,8 @@ class SqliteHuey(Huey):
     """A queue in one SQLite file, shared by the processes of one machine. Options
     as Huey, plus the store's: filename (default "hueyctl.db"), timeout (seconds
     to wait for a lock, default 10), journal_mode (default "wal"), fsync
-    (default False) and cache_mb (default 8).
+    (default False), cache_mb (default 8) and dead_cap (how many dead letters
+    are kept, default 10000).
     """
 
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
