@@ -60,6 +60,46 @@ class Huey:
         store_intermediate_errors: bool = False,
         **storage_kwargs: Any,
     ) -> None:
+        """Create a queue. Options not named here go to the store class.
+
+        Options (all optional):
+          name: the queue's name; queues with different names share a store without
+            seeing each other's tasks. Default "huey".
+          results: store what tasks return, so callers can read it through their
+            Result. Default True.
+          store_none: store a None return value too. Without it a task returning None
+            stores nothing, so a blocking get() waits for its timeout.
+            Default False.
+          utc: evaluate periodic crontabs in UTC and read naive datetimes (as in
+            revoke_until) as UTC; with False, both use local time. A naive eta (of
+            schedule() or .s()) is local time either way, unless given to
+            schedule(convert_utc=False). Default True.
+          immediate: run every task in this process at enqueue time (tests,
+            development); see the immediate property. Default False.
+          codec: how arguments and results are encoded: "json" (typed JSON that
+            hueyctl can show without the application's code), "pickle", or a Codec
+            object. Default "json".
+          signing_key: sign every message with HMAC-SHA256 under this key; a message
+            whose signature is missing or wrong is refused before it is decoded.
+            Default None (no signature).
+          result_ttl: seconds a task's stored result is kept; None keeps it until it
+            is read or deleted. Default None.
+          result_store: huey's older name for results; wins over results when given.
+            Default None.
+          storage_class: the Storage class to use instead of the class attribute of
+            the same name (RedisHuey and SqliteHuey set it). Default None.
+          immediate_use_memory: in immediate mode, swap in an empty in-memory store
+            instead of using the configured one. Default True.
+          serializer: not supported; giving one raises ConfigurationError (use
+            codec). Default None.
+          compression, use_zlib: accepted for huey compatibility and ignored.
+            Default False.
+          store_intermediate_errors: accepted for huey compatibility and ignored: an
+            error result is stored only once a task's retries are exhausted.
+            Default False.
+          **storage_kwargs: passed to the store class, e.g. url= (Redis) or
+            filename= (SQLite).
+        """
         if serializer is not None:
             raise ConfigurationError(
                 "serializer= is not supported: use codec='json' (default) or codec='pickle'"
@@ -85,6 +125,9 @@ class Huey:
         self.immediate = immediate
 
     def create_storage(self) -> Storage:
+        """A new store object from this queue's store class and options (a forked
+        worker process calls it so as never to share its parent's connections).
+        """
         return self._storage_class(self.name, **self._storage_kwargs)
 
     def use_store(self, url: str | None = None, name: str | None = None) -> None:
@@ -105,6 +148,13 @@ class Huey:
     # --- immediate mode ---------------------------------------------------------
     @property
     def immediate(self) -> bool:
+        """Whether tasks run synchronously, in this process, when they are enqueued.
+
+        Setting it to True swaps in an empty in-memory store (unless the queue was
+        made with immediate_use_memory=False); setting it back to False restores the
+        configured store. A call with an eta or delay is kept in the schedule and
+        not run.
+        """
         return self._immediate
 
     @immediate.setter
@@ -130,6 +180,34 @@ class Huey:
         name: str | None = None,
         **unknown: Any,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator that registers a function as a task; returns its TaskWrapper.
+
+        Calling the wrapper enqueues a call and returns a Result; wrapper.s(...)
+        builds a call without enqueueing it (for pipelines, groups and chords). Both
+        @huey.task() and @huey.task work.
+
+        Options (all keyword, all optional):
+          retries: how many times a failed call is tried again. Default 0.
+          retry_delay: seconds to wait before each retry. Default 0 (at once).
+          retry_backoff: multiply the retry delay by this after each retry (2.0
+            doubles it); 0 keeps it constant. Default 0.0.
+          priority: calls with a higher priority are claimed first. Default None
+            (0).
+          expires: a call not started in time is skipped (SIGNAL_EXPIRED): seconds
+            or a timedelta counted from enqueue, or an absolute datetime.
+            Default None (never).
+          timeout: seconds a call may run. Process workers interrupt it and raise
+            TaskTimeout; thread workers cannot interrupt, so the task checks
+            task.check_timeout() itself (see context). A timeout counts as a failure.
+            Default None.
+          context: pass the running Task to the function as the keyword argument
+            task (its id, attempt, time_remaining ...). Default False.
+          name: the name the task is registered and enqueued under; workers find the
+            function by it. Default "<module>.<qualname>" of the function.
+
+        Any other keyword raises ConfigurationError, as does registering another
+        function under a name already taken.
+        """
         if unknown:
             raise ConfigurationError(f"unknown @task() option(s): {', '.join(sorted(unknown))}")
         settings = dict(
@@ -158,6 +236,28 @@ class Huey:
         expires: float | dt.timedelta | dt.datetime | None = None,
         timeout: float | None = None,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator that registers a function to run on a schedule; returns its
+        TaskWrapper.
+
+        Every minute a consumer with periodic tasks enabled asks validate_datetime
+        whether that minute is due, and enqueues one call (with no arguments) if so;
+        each minute fires once however many consumers run, and a minute missed while
+        none ran is not fired later. Periodic tasks never store a result.
+
+        Options:
+          validate_datetime: required; a crontab(...) or any function that takes a
+            naive datetime (in UTC, or local time with utc=False) and returns
+            whether that minute is due.
+          retries: how many times a failed run is tried again. Default 0.
+          retry_delay: seconds to wait before each retry. Default 0.
+          priority: a higher priority is claimed first. Default None (0).
+          context: pass the running Task as the keyword argument task.
+            Default False.
+          name: the registered name. Default "<module>.<qualname>".
+          expires: skip a run not started within this many seconds (or timedelta)
+            of being enqueued, or after this datetime. Default None.
+          timeout: seconds a run may take (see task()). Default None.
+        """
         if not callable(validate_datetime):
             raise ConfigurationError(
                 "periodic_task() takes a crontab(...) (or a function of a datetime)"
@@ -193,19 +293,35 @@ class Huey:
         return wrapper
 
     def unregister(self, wrapper: TaskWrapper | str) -> bool:
+        """Forget a task (its wrapper or its name) in this queue's registry; whether it
+        was registered. Calls already enqueued stay queued, and a worker that does
+        not know the name dead-letters them.
+        """
         return self._registry.pop(_name(wrapper), None) is not None
 
     def registered(self, name: str) -> TaskWrapper | None:
+        """The TaskWrapper registered under name, or None."""
         return self._registry.get(name)
 
     @property
     def tasks(self) -> dict[str, TaskWrapper]:
+        """A copy of the registry: every registered task by name."""
         return dict(self._registry)
 
     def periodic_tasks(self) -> list[TaskWrapper]:
+        """The registered tasks that have a schedule (see periodic_task())."""
         return [w for w in self._registry.values() if w.periodic is not None]
 
     def signal(self, *signals: str) -> Callable[[Hook], Hook]:
+        """Decorator that connects a receiver to the named signals (all of them when
+        none is named), e.g. @huey.signal(SIGNAL_ERROR).
+
+        A receiver is called as receiver(signal, task, *extra) in the process where
+        the event happens (SIGNAL_ERROR passes the exception as extra); one that
+        raises is logged and does not stop the others. Signals are listed in
+        engine.ALL_SIGNALS.
+        """
+
         def decorator(fn: Hook) -> Hook:
             self.signals.connect(fn, *signals)
             return fn
@@ -213,6 +329,7 @@ class Huey:
         return decorator
 
     def disconnect_signal(self, receiver: Hook, *signals: str) -> None:
+        """Disconnect a receiver from the named signals (all of them when none is named)."""
         self.signals.disconnect(receiver, *signals)
 
     def _hook(self, registry: dict[str, Hook], name: str | None) -> Callable[[Hook], Hook]:
@@ -223,15 +340,34 @@ class Huey:
         return decorator
 
     def pre_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        """Decorator that registers a hook called as hook(task) before each task runs,
+        in the worker. Raising CancelExecution there cancels the call; it is retried
+        with CancelExecution(retry=True), or when retry is left unset and the task
+        has retries left. Any other exception is logged and ignored.
+        name defaults to the function's name; a hook with the same name is replaced.
+        """
         return self._hook(self._pre_execute, name)
 
     def post_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        """Decorator that registers a hook called as hook(task, value, exception) after
+        each task ran and its outcome was committed; exception is None on success.
+        An exception in the hook is logged and ignored. name defaults to the
+        function's name.
+        """
         return self._hook(self._post_execute, name)
 
     def on_startup(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        """Decorator that registers a hook called with no arguments when a consumer
+        starts (before it takes tasks), e.g. to open connections. An exception is
+        logged and ignored. name defaults to the function's name.
+        """
         return self._hook(self._startup, name)
 
     def on_shutdown(self, name: str | None = None) -> Callable[[Hook], Hook]:
+        """Decorator that registers a hook called with no arguments when a consumer has
+        stopped. An exception is logged and ignored. name defaults to the function's
+        name.
+        """
         return self._hook(self._shutdown, name)
 
     def _unregister(self, registry: dict[str, Hook], name_or_fn: str | Hook) -> bool:
@@ -242,15 +378,19 @@ class Huey:
         return False
 
     def unregister_pre_execute(self, name_or_fn: str | Hook) -> bool:
+        """Remove a pre-execute hook by name or function; whether one was removed."""
         return self._unregister(self._pre_execute, name_or_fn)
 
     def unregister_post_execute(self, name_or_fn: str | Hook) -> bool:
+        """Remove a post-execute hook by name or function; whether one was removed."""
         return self._unregister(self._post_execute, name_or_fn)
 
     def unregister_on_startup(self, name_or_fn: str | Hook) -> bool:
+        """Remove a startup hook by name or function; whether one was removed."""
         return self._unregister(self._startup, name_or_fn)
 
     def unregister_on_shutdown(self, name_or_fn: str | Hook) -> bool:
+        """Remove a shutdown hook by name or function; whether one was removed."""
         return self._unregister(self._shutdown, name_or_fn)
 
     # --- time ------------------------------------------------------------------------
@@ -356,12 +496,17 @@ class Huey:
 
     # --- results and data ---------------------------------------------------------------
     def encode_value(self, value: Any) -> bytes:
+        """The stored form of a return value: a JSON record, the value in the queue's codec."""
         return canonical_json({"value": self.envelope.codec.encode(value)})
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
+        """The stored form of a final failure: a JSON record of its error metadata."""
         return canonical_json({"error": metadata})
 
     def decode_value(self, data: bytes) -> dict[str, Any]:
+        """Read a stored record back: {"value": ...} with the value decoded, or
+        {"error": metadata} for a failure.
+        """
         rec = json.loads(data)
         if "value" in rec:
             rec["value"] = self.envelope.codec.decode(rec["value"])
@@ -395,22 +540,35 @@ class Huey:
         return handle.get(blocking, timeout, backoff, max_delay, revoke_on_timeout, preserve)
 
     def put(self, key: str, data: Any) -> None:
+        """Store data under key in the queue's key/value space (the same space as task
+        results, so Result and get() read it too). Kept until read or deleted.
+        """
         self.storage.put(RESULT + key, self.encode_value(data))
 
     def put_if_empty(self, key: str, data: Any, ttl: float | None = None) -> bool:
+        """Store data under key unless something is stored there already; whether it
+        was stored. With ttl, the entry expires after that many seconds.
+        """
         return self.storage.put_if_empty(RESULT + key, self.encode_value(data), ttl)
 
     def get(self, key: str, peek: bool = False) -> Any:
+        """The data stored under key (by put() or as a task's result), or None when
+        there is none. Reading removes it unless peek=True. A stored task failure
+        raises TaskException.
+        """
         data = self.storage.peek(RESULT + key) if peek else self.storage.pop(RESULT + key)
         return None if data is None else self._unwrap_result(self.decode_value(data))
 
     def delete(self, key: str) -> bool:
+        """Delete what is stored under key; whether there was anything."""
         return self.storage.delete(RESULT + key)
 
     def put_result(self, key: str, data: Any) -> None:
+        """huey's older name for put()."""
         self.put(key, data)
 
     def result_count(self) -> int:
+        """How many results (and put() entries) are stored."""
         return len(self.storage.keys(RESULT))
 
     # --- revocation ----------------------------------------------------------------------------
@@ -428,6 +586,7 @@ class Huey:
         self._revoke(REVOKE_TASK + _name(name), revoke_until, revoke_once)
 
     def restore_all(self, name: str | TaskWrapper) -> bool:
+        """Lift a revoke_all() of a task (its wrapper or name); whether it was revoked."""
         return self.revocations.delete(REVOKE_TASK + _name(name))
 
     def revoke_by_id(
@@ -436,15 +595,28 @@ class Huey:
         revoke_until: dt.datetime | float | None = None,
         revoke_once: bool = True,
     ) -> None:
+        """Revoke one call by task id: when it comes up it is skipped (SIGNAL_REVOKED)
+        instead of run.
+
+        Options:
+          revoke_until: a datetime or epoch seconds after which the revocation
+            lapses. Default None (no end).
+          revoke_once: recorded for huey compatibility (hueyctl shows it); a
+            revocation by id is spent when its call is skipped either way.
+            Default True.
+        """
         self._revoke(REVOKE_ID + task_id, revoke_until, revoke_once)
 
     def restore_by_id(self, task_id: str) -> bool:
+        """Lift the revocation of one call by task id; whether it was revoked."""
         return self.revocations.delete(REVOKE_ID + task_id)
 
     def revoke(self, task: Task | Result, **kwargs: Any) -> None:
+        """Revoke one call, given as its Task or Result (keyword options as revoke_by_id())."""
         self.revoke_by_id(task.id, **kwargs)
 
     def restore(self, task: Task | Result) -> bool:
+        """Lift the revocation of one call, given as its Task or Result; whether it was revoked."""
         return self.restore_by_id(task.id)
 
     def revocation(self, key: str, now: float | None = None) -> dict[str, Any] | None:
@@ -480,6 +652,9 @@ class Huey:
         priority: int | None,
         preserve_pipeline: bool,
     ) -> Result:
+        """Revoke the call behind result and enqueue a copy with a new id; returns the
+        copy's Result. Use Result.reschedule(), which documents the options.
+        """
         result.revoke()
         task = result.task.with_new_id()
         if not preserve_pipeline:
@@ -495,9 +670,17 @@ class Huey:
 
     # --- locks and rate limits -------------------------------------------------------------
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
+        """A named lock shared by every process on this queue's store, used as a
+        context manager (with huey.lock_task("name"):) or a decorator. Entering
+        while someone else holds it raises TaskLockedException, which a task counts
+        as a failure (and retries if it has retries). ttl is how many seconds the
+        lock lasts at most, so a crashed holder cannot keep it forever; None holds
+        it until released. Default None.
+        """
         return TaskLock(lambda: self.storage, LOCK + lock_name, ttl)
 
     def is_locked(self, lock_name: str) -> bool:
+        """Whether the named task lock is held now."""
         return self.storage.peek(LOCK + lock_name) is not None
 
     def flush_locks(self, *names: str) -> set[str]:
@@ -558,21 +741,29 @@ class Huey:
 
     # --- inspection helpers (the read model lives in engine.inspect) -----------------------
     def pending_count(self) -> int:
+        """How many tasks are ready to run (not scheduled, not running)."""
         return self.storage.counts().ready
 
     def scheduled_count(self) -> int:
+        """How many tasks are scheduled for later."""
         return self.storage.counts().scheduled
 
     __len__ = pending_count
 
     def pending(self, limit: int | None = None) -> list[Task]:
+        """The ready tasks in the order they will be claimed, decoded (this needs the
+        queue's codec and signing key). limit caps how many; None means all. For
+        large queues use engine.inspect.Inspector, which pages and never unpickles.
+        """
         return [self.envelope.decode(m.data) for m in self.storage.ready_items(0, limit or 10**9)]
 
     def scheduled(self, limit: int | None = None) -> list[Task]:
+        """The scheduled tasks by eta, decoded; limit caps how many (None means all)."""
         items = self.storage.scheduled_items(0, limit or 10**9)
         return [self.envelope.decode(m.data) for m, _ in items]
 
     def all_results(self) -> dict[str, Any]:
+        """Every stored result (and put() entry) by key, decoded, without removing any."""
         out = {}
         for key in self.storage.keys(RESULT):
             data = self.storage.peek(key)
@@ -586,11 +777,18 @@ class Huey:
 
     # --- consuming ---------------------------------------------------------------------------
     def create_consumer(self, **options: Any) -> Any:
+        """A Consumer that runs this queue's tasks in this process; options are the
+        keyword arguments of engine.consumer.Consumer (workers, worker_type,
+        periodic, ...). hueyctl worker is the usual way to run one.
+        """
         from .consumer import Consumer
 
         return Consumer(self, **options)
 
     def run_hooks(self, kind: str, *args: Any) -> None:
+        """Call every startup or shutdown hook (kind is "startup" or "shutdown") with
+        args; a hook that raises is logged and the others still run.
+        """
         registry = {"startup": self._startup, "shutdown": self._shutdown}[kind]
         for name, hook in list(registry.items()):
             try:
@@ -608,10 +806,22 @@ def _name(target: str | TaskWrapper) -> str:
 
 
 class MemoryHuey(Huey):
+    """A queue in this process's memory: nothing survives the process and no other
+    process sees it. For tests and immediate mode; same options as Huey.
+    """
+
     storage_class = MemoryStorage
 
 
 class RedisHuey(Huey):
+    """A queue on Redis, the production store. Options as Huey, plus the store's:
+    url= (redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://),
+    or connection_pool= or client=, or redis-py connection keywords (host,
+    port, db, password ...), and dead_cap (how many dead letters are kept,
+    default 10000). Every Redis queue supports priorities, so
+    PriorityRedisHuey is the same class.
+    """
+
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
         from .storage.redis import RedisStorage
 
@@ -620,6 +830,13 @@ class RedisHuey(Huey):
 
 
 class SqliteHuey(Huey):
+    """A queue in one SQLite file, shared by the processes of one machine. Options
+    as Huey, plus the store's: filename (default "hueyctl.db"), timeout (seconds
+    to wait for a lock, default 10), journal_mode (default "wal"), fsync
+    (default False), cache_mb (default 8) and dead_cap (how many dead letters
+    are kept, default 10000).
+    """
+
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
         from .storage.sqlite import SqliteStorage
 

@@ -36,6 +36,7 @@ class Error(dict[str, Any]):
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The error metadata as a plain dict."""
         return dict(self)
 
     def __repr__(self) -> str:
@@ -43,6 +44,14 @@ class Error(dict[str, Any]):
 
 
 class group:  # noqa: N801 - huey's public name
+    """Calls to run side by side: group([a.s(1), b.s(2)]).
+
+    huey.enqueue(group) enqueues every member and returns a ResultGroup with one
+    Result per member. tasks is an iterable of calls built with .s() (each may
+    be a pipeline); a group cannot contain a group. .then(callback) turns it into
+    a chord.
+    """
+
     def __init__(self, tasks: Iterable[Task]) -> None:
         self.tasks = list(tasks)
         for t in self.tasks:
@@ -50,15 +59,34 @@ class group:  # noqa: N801 - huey's public name
                 raise ConfigurationError("a group cannot contain a group: enqueue them separately")
 
     def then(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> chord:
+        """A chord of this group's members and task as the callback (task is a call
+        built with .s(), or a task with its arguments given here).
+        """
         return chord(self.tasks, _as_task(task, args, kwargs))
 
     def error(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> group:
+        """Add the same error handler to every member: it runs with the error's details
+        if the member's last stage fails for good (see Task.error). Returns the group.
+        """
         for t in self.tasks:
             t.error(task, *args, **kwargs)
         return self
 
 
 class chord:  # noqa: N801 - huey's public name
+    """Calls run in parallel, then a callback with all their results:
+    chord([a.s(1), b.s(2)], cb.s()), or group([...]).then(cb).
+
+    When every member (the last stage of each member pipeline) is done for good,
+    callback is enqueued with one more positional argument: the list of the
+    members' results in member order. A member that failed for good contributes
+    an Error, one that was revoked, expired or cancelled contributes SKIPPED.
+
+    tasks is an iterable of calls built with .s() (not groups); callback is a
+    call built with .s(), or a task, called then with the results alone.
+    huey.enqueue(chord) returns a ChordResult.
+    """
+
     def __init__(self, tasks: Iterable[Task], callback: TaskWrapper | Task) -> None:
         self.tasks = list(tasks)
         for t in self.tasks:
@@ -67,26 +95,41 @@ class chord:  # noqa: N801 - huey's public name
         self.callback = _as_task(callback, (), {})
 
     def then(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> chord:
+        """Add a stage after the callback's pipeline so far; returns the chord."""
         self.callback.then(task, *args, **kwargs)
         return self
 
     def error(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> chord:
+        """Add an error handler to the last stage of the callback's pipeline so far
+        (see Task.error); returns the chord."""
         self.callback.error(task, *args, **kwargs)
         return self
 
 
 class ChordResult:
+    """What enqueueing a chord returns.
+
+    results is a ResultGroup with one Result per member (the last stage of
+    each member pipeline); callback is the Result of the callback;
+    pipeline_results is a ResultGroup of every stage of the callback's pipeline
+    when stages were added with chord.then(), else None.
+    """
+
     def __init__(self, results: ResultGroup, callback: Result, pipeline: ResultGroup | None):
         self.results = results
         self.callback = callback
         self.pipeline_results = pipeline
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
+        """The callback's value, with the options of Result.get (e.g.
+        get(blocking=True, timeout=30)).
+        """
         return self.callback.get(*args, **kwargs)
 
     __call__ = get
 
     def reset(self) -> None:
+        """Forget the callback value read so far (see Result.reset)."""
         self.callback.reset()
 
 

@@ -327,6 +327,14 @@ def crontab(
     ``day`` and ``day_of_week`` must *both* match, as in huey.  ``strict`` is
     accepted for huey compatibility only: parsing is always strict, so every
     bad field raises a one-line ``ValueError`` naming the field and bad part.
+
+    Options (each a str in the grammar above, or an int; all default to "*"):
+      minute: 0-59.
+      hour: 0-23.
+      day: day of the month, 1-31.
+      month: 1-12.
+      day_of_week: 0-7, where 0 and 7 are Sunday and 1 is Monday.
+      strict: ignored (see above). Default False.
     """
     del strict  # always strict; see the module docstring
     minute_spec, minutes = _parse_field(_MINUTE, minute)

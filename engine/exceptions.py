@@ -91,18 +91,22 @@ class TaskException(EngineError):
 
     @property
     def error(self) -> str | None:
+        """The failure as text (repr of the exception the task raised)."""
         return self.metadata.get("error")
 
     @property
     def traceback(self) -> str | None:
+        """The formatted traceback of the failure."""
         return self.metadata.get("traceback")
 
     @property
     def retries(self) -> int | None:
+        """How many retries the task had left when it failed for good."""
         return self.metadata.get("retries")
 
     @property
     def task_id(self) -> str | None:
+        """The id of the call that failed."""
         return self.metadata.get("task_id")
 
     def __str__(self) -> str:

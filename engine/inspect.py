@@ -48,6 +48,12 @@ class TaskStats:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
+    """The queue at a glance (the top of hueyctl top): its name, the store
+    (described with any password masked), how many tasks are ready, scheduled,
+    running and dead, how many workers hold a live lease, the time of the
+    reading (at, epoch seconds) and the per-minute throughput.
+    """
+
     queue: str
     store: str
     ready: int
@@ -61,6 +67,19 @@ class Overview:
 
 @dataclass(frozen=True, slots=True)
 class TaskInfo:
+    """One task as hueyctl lists and shows it, read from its envelope without the
+    application's code.
+
+    state is ready, scheduled, running or dead. args and kwargs are as stored:
+    plain JSON with the json codec, base64 text with pickle. eta is the due time
+    of a scheduled task, the claim time of a running one and the failure time of
+    a dead one. retries is how many retries are left and attempt which run this
+    is. consumer and deliveries (how many times it was claimed) are set for
+    running tasks; reason and error for dead ones. revoked says whether the call
+    or its task is revoked now. envelope is the whole stored record. Times are
+    epoch seconds.
+    """
+
     id: str
     name: str
     state: str  # ready, scheduled, running, dead
@@ -82,6 +101,8 @@ class TaskInfo:
 
 @dataclass(frozen=True, slots=True)
 class RunningTask:
+    """A task a worker reports as running: id, task name, start time (epoch seconds)."""
+
     id: str
     name: str
     started: float
@@ -89,6 +110,16 @@ class RunningTask:
 
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
+    """A consumer, from the registry it refreshes at each heartbeat.
+
+    id is the consumer id; host, pid and version (of the engine) say what runs;
+    started and heartbeat are epoch seconds; concurrency is its number of worker
+    threads or processes and worker_type "thread" or "process"; running lists
+    the tasks it is running; processed and failed count its tasks so far.
+    lease_until is when its lease ends (None without one); alive is whether that
+    lease is still valid, so a dead consumer not yet pruned shows alive=False.
+    """
+
     id: str
     host: str
     pid: int
@@ -106,6 +137,12 @@ class WorkerInfo:
 
 @dataclass(frozen=True, slots=True)
 class PeriodicInfo:
+    """A periodic task: its name, crontab spec and whether the spec is read in UTC;
+    next_run (None when the spec cannot be evaluated) and last_run (when a
+    consumer last fired it, None if never), as epoch seconds; and whether it is
+    revoked, until when (None: no end) and whether only once.
+    """
+
     name: str
     crontab: str
     utc: bool
@@ -118,6 +155,12 @@ class PeriodicInfo:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One entry of the event stream consumers write: id (opaque, pass it as
+    events(after=...)), ts (epoch seconds), event (the signal name, e.g.
+    "complete", "error"), task_id, task (its name), worker (the consumer id),
+    error (a summary, for failures) and runtime (seconds, when it ran).
+    """
+
     id: str
     ts: float
     event: str
@@ -130,6 +173,10 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class ResultInfo:
+    """A stored result, read without removing it: ok with the value (as stored:
+    plain JSON with the json codec), or not ok with the error and traceback.
+    """
+
     id: str
     ok: bool
     value: Any
@@ -139,6 +186,11 @@ class ResultInfo:
 
 @dataclass(frozen=True, slots=True)
 class Revocation:
+    """A revocation in force: target is a task name (kind "task") or a task id
+    (kind "id"); until is when it lapses (epoch seconds, None: no end); once
+    whether it is spent by the next call it stops.
+    """
+
     target: str  # task name or task id
     kind: str  # "task" or "id"
     until: float | None
@@ -187,10 +239,12 @@ class Inspector:
 
     @property
     def storage(self) -> Any:
+        """The queue's store (read, never written, through this class)."""
         return self.huey.storage
 
     # --- summary -----------------------------------------------------------------
     def overview(self, minutes: int = 60) -> Overview:
+        """The queue at a glance, with the throughput of the last minutes minutes."""
         now = self.clock()
         counts = self.storage.counts()
         live = [c for c, until in self.storage.consumers(now).items() if until >= now]
@@ -219,6 +273,9 @@ class Inspector:
         return [Minute(m, int(c), int(f), t, mx) for m, (c, f, t, mx) in sorted(sums.items())]
 
     def task_stats(self, minutes: int = 60) -> list[TaskStats]:
+        """Per task name, over the last minutes minutes: runs, failures, average and
+        max runtime, sorted by name. Consumers keep the counters for two hours.
+        """
         first = int(self.clock() // 60) * 60 - (minutes - 1) * 60
         acc: dict[str, list[float]] = {}
         for row in self.storage.read_stats(first):
@@ -275,6 +332,13 @@ class Inspector:
         task: str | None = None,
         id_prefix: str | None = None,
     ) -> list[TaskInfo]:
+        """A page of ready tasks in the order they will be claimed.
+
+        offset and limit select the page. task keeps only that task name (its full
+        name, or the part after the last dot); id_prefix keeps ids that start with
+        it. Filtering pages through the queue, so it never loads it whole.
+        """
+
         def fetch(o: int, n: int) -> list[TaskInfo]:
             return [_info(m.data, "ready") for m in self.storage.ready_items(o, n)]
 
@@ -287,6 +351,10 @@ class Inspector:
         task: str | None = None,
         id_prefix: str | None = None,
     ) -> list[TaskInfo]:
+        """A page of scheduled tasks by eta; offset, limit, task and id_prefix as in
+        pending().
+        """
+
         def fetch(o: int, n: int) -> list[TaskInfo]:
             return [
                 _info(m.data, "scheduled", eta=eta) for m, eta in self.storage.scheduled_items(o, n)
@@ -295,6 +363,7 @@ class Inspector:
         return self._filtered(fetch, offset, limit, task, id_prefix)
 
     def running(self, task: str | None = None, id_prefix: str | None = None) -> list[TaskInfo]:
+        """Every running task (not paged); task and id_prefix filter as in pending()."""
         items = [
             _info(r.data, "running", consumer=r.consumer, deliveries=r.deliveries, eta=r.claimed_at)
             for r in self.storage.running_items()
@@ -308,6 +377,10 @@ class Inspector:
         task: str | None = None,
         id_prefix: str | None = None,
     ) -> list[TaskInfo]:
+        """A page of dead letters, newest first, with the reason and error; offset,
+        limit, task and id_prefix as in pending().
+        """
+
         def fetch(o: int, n: int) -> list[TaskInfo]:
             return [
                 _info(d.data, "dead", reason=d.reason, error=d.error, eta=d.failed_at)
@@ -347,6 +420,7 @@ class Inspector:
 
     # --- results ------------------------------------------------------------------------
     def result(self, task_id: str) -> ResultInfo | None:
+        """The stored result of a task, without removing it; None when there is none."""
         data = self.storage.peek("result:" + task_id)
         return None if data is None else self._result(task_id, data)
 
@@ -361,6 +435,7 @@ class Inspector:
         return ResultInfo(task_id, True, rec.get("value"))
 
     def results(self, offset: int = 0, limit: int = 100) -> list[ResultInfo]:
+        """A page of stored results (offset, limit), without removing any."""
         keys = self.storage.keys("result:")[offset : offset + limit]
         out = []
         for key in keys:
@@ -371,6 +446,9 @@ class Inspector:
 
     # --- workers, periodic tasks, revocations, events ----------------------------------
     def workers(self) -> list[WorkerInfo]:
+        """Every consumer in the registry, sorted by host, start time and id, including
+        those whose lease has lapsed and that no live consumer has pruned yet.
+        """
         now = self.clock()
         leases = self.storage.consumers(now)
         out = []
@@ -436,6 +514,7 @@ class Inspector:
         return [key[len("lock:") :] for key in self.storage.keys("lock:")]
 
     def revocations(self) -> list[Revocation]:
+        """The revocations in force now: task revocations first, then by target."""
         out = []
         for key, rec in self.huey.revocations.listing(self.clock()):
             kind, _, target = key.partition(":")
@@ -443,6 +522,9 @@ class Inspector:
         return sorted(out, key=lambda r: (r.kind != "task", r.target))
 
     def events(self, after: str | None = None, limit: int = 100) -> list[Event]:
+        """Events, oldest first: the latest limit of them, or with after (an Event.id)
+        at most limit of those written after it. Unreadable entries are skipped.
+        """
         out = []
         for eid, data in self.storage.read_events(after, limit):
             try:

@@ -38,6 +38,9 @@ class TaskLock(_Stored):
         self._tokens: list[bytes] = []  # a stack: one per nested acquire in this object
 
     def acquire(self) -> bool:
+        """Take the lock if it is free; whether it was taken. With a ttl the lock
+        lapses after that many seconds even if never released.
+        """
         token = os.urandom(12).hex().encode()
         if not self.storage.put_if_empty(self.key, token, self.ttl):
             return False
@@ -45,14 +48,19 @@ class TaskLock(_Stored):
         return True
 
     def release(self) -> bool:
+        """Release the lock this object took last; whether it was still ours (a lock
+        whose ttl lapsed and was taken by someone else is left alone).
+        """
         if not self._tokens:
             return False
         return self.storage.delete_if_equal(self.key, self._tokens.pop())
 
     def is_locked(self) -> bool:
+        """Whether anyone holds the lock now."""
         return self.storage.peek(self.key) is not None
 
     def clear(self) -> bool:
+        """Delete the lock whoever holds it; whether it was held."""
         return self.storage.delete(self.key)
 
     def __enter__(self) -> TaskLock:
@@ -100,16 +108,21 @@ class RateLimit(_Stored):
         return f"ratelimit:{self.name}:{int(now // self.per)}"
 
     def acquire(self, now: float | None = None) -> None:
+        """Count one call in the current window (now defaults to the present); raise
+        RateLimitExceeded, with the seconds left in the window, when over the limit.
+        """
         now = time.time() if now is None else now
         if self.storage.incr(self._key(now), self.per * 2) > self.limit:
             left = self.per - (now % self.per)
             raise RateLimitExceeded(self.name, left, self.retry)
 
     def current_usage(self, now: float | None = None) -> int:
+        """How many calls the window containing now (default: the present) has counted."""
         data = self.storage.peek(self._key(time.time() if now is None else now))
         return int(data) if data else 0
 
     def reset(self) -> None:
+        """Forget the counts of every window."""
         self.storage.flush_keys(f"ratelimit:{self.name}:")
 
     def __enter__(self) -> RateLimit:

@@ -27,6 +27,7 @@ class Result:
 
     @property
     def id(self) -> str:
+        """The task id of the call this handle reads."""
         return self.task.id
 
     def __repr__(self) -> str:
@@ -46,7 +47,20 @@ class Result:
     ) -> Any:
         """The task's return value; None while not ready (non-blocking). A failed
         task raises :class:`TaskException`; ``blocking`` with ``timeout`` raises
-        :class:`ResultTimeout` when time runs out."""
+        :class:`ResultTimeout` when time runs out.
+
+        Options:
+          blocking: wait until the result is stored. Default False.
+          timeout: with blocking, seconds to wait before ResultTimeout is raised;
+            None waits for ever. Default None.
+          backoff, max_delay: accepted for huey compatibility; the wait is woken
+            when the result is written (Redis) or polls quickly. Defaults 1.15
+            and 1.0.
+          revoke_on_timeout: revoke the call when the wait times out.
+            Default False.
+          preserve: leave the result in the store for other readers; otherwise
+            reading removes it. Default False.
+        """
         if self._value is _EMPTY:
             if blocking:
                 self._wait(timeout, backoff, max_delay, revoke_on_timeout, preserve)
@@ -80,18 +94,25 @@ class Result:
                 raise ResultTimeout(f"task {self.task.name} {self.id} not done within {timeout}s")
 
     def is_ready(self) -> bool:
+        """Whether the result is stored (or already read by this handle), without reading it."""
         return self._value is not _EMPTY or self.huey._has_result(self.id)
 
     def reset(self) -> None:
+        """Forget the value this handle has read, so the next get() reads the store again."""
         self._value = _EMPTY
 
     def revoke(self, revoke_once: bool = True) -> None:
+        """Revoke this call: it is skipped instead of run when it comes up (see
+        Huey.revoke_by_id; revoke_once defaults to True).
+        """
         self.huey.revoke_by_id(self.id, revoke_once=revoke_once)
 
     def restore(self) -> bool:
+        """Lift the revocation of this call; whether it was revoked."""
         return self.huey.restore_by_id(self.id)
 
     def is_revoked(self) -> bool:
+        """Whether this call is revoked, by id or because its whole task is."""
         return self.huey.is_revoked(self.task)
 
     def reschedule(
@@ -102,7 +123,20 @@ class Result:
         priority: int | None = None,
         preserve_pipeline: bool = True,
     ) -> Result:
-        """Revoke this call and enqueue a copy (new id) at a new time."""
+        """Revoke this call and enqueue a copy (new id) at a new time; returns the
+        copy's Result.
+
+        Options:
+          eta: when the copy runs: a datetime (a naive one is local time) or epoch
+            seconds. Default None.
+          delay: or seconds (or a timedelta) from now. With neither eta nor delay
+            the copy runs as soon as a worker takes it. Default None.
+          expires: a new expiry, as task(expires=); None keeps the call's own.
+            Default None.
+          priority: a new priority; None keeps the call's own. Default None.
+          preserve_pipeline: keep the stages that follow this call and its error
+            handler. Default True.
+        """
         return self.huey.reschedule(self, eta, delay, expires, priority, preserve_pipeline)
 
 
@@ -126,6 +160,9 @@ class ResultGroup:
         return f"<ResultGroup of {len(self)}>"
 
     def get(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """The values of every result, in order; the options are those of Result.get
+        (e.g. get(blocking=True, timeout=10)). A failed member raises TaskException.
+        """
         return [r.get(*args, **kwargs) for r in self._results]
 
     __call__ = get

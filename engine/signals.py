@@ -63,11 +63,16 @@ log = logging.getLogger("engine.signals")
 
 
 class Signals:
+    """A queue's signal receivers (huey.signals); use Huey.signal() to connect one."""
+
     def __init__(self) -> None:
         self._receivers: dict[str, list[Receiver]] = {s: [] for s in ALL}
         self._lock = threading.Lock()
 
     def connect(self, receiver: Receiver, *signals: str) -> None:
+        """Call receiver for each named signal (every signal when none is named); an
+        unknown name raises ValueError. Connecting twice has no further effect.
+        """
         for s in signals or ALL:
             if s not in self._receivers:
                 raise ValueError(f"unknown signal {s!r}: use one of {', '.join(ALL)}")
@@ -76,6 +81,7 @@ class Signals:
                     self._receivers[s].append(receiver)
 
     def disconnect(self, receiver: Receiver, *signals: str) -> None:
+        """Stop calling receiver for the named signals (every signal when none is named)."""
         with self._lock:
             for s in signals or ALL:
                 if receiver in self._receivers.get(s, []):
