@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,16 @@ def test_every_option_is_in_operating_md() -> None:
 
 
 # --- JSON fields --------------------------------------------------------------------------
+def _resolve(annotation: Any, module: str) -> Any:
+    """An annotation as a type; a name only imported for type checking gives None."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, vars(sys.modules[module]))  # annotation text of our own modules
+    except NameError:
+        return None
+
+
 def _dataclass_fields(tp: Any, seen: set[type]) -> set[str]:
     """Field names of every dataclass reachable from type ``tp`` (through lists,
     tuples, optionals and the dataclasses' own field types)."""
@@ -98,10 +109,9 @@ def _dataclass_fields(tp: Any, seen: set[type]) -> set[str]:
         if tp in seen:
             return names
         seen.add(tp)
-        hints = typing.get_type_hints(tp)
         for f in dataclasses.fields(tp):
             names.add(f.name)
-            names |= _dataclass_fields(hints.get(f.name), seen)
+            names |= _dataclass_fields(_resolve(f.type, tp.__module__), seen)
     for arg in typing.get_args(tp):
         names |= _dataclass_fields(arg, seen)
     return names
@@ -114,8 +124,8 @@ def _read_model_fields() -> set[str]:
     names: set[str] = set()
     for attr, member in vars(Inspector).items():
         if not attr.startswith("_") and callable(member):
-            ret = typing.get_type_hints(member).get("return")
-            names |= _dataclass_fields(ret, seen)
+            returns = member.__annotations__.get("return")
+            names |= _dataclass_fields(_resolve(returns, Inspector.__module__), seen)
     return names
 
 
