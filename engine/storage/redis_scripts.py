@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -87,21 +87,28 @@ class Layout:
 
     name: str
     fields: tuple[str | Group, ...]
+    # Per field: None for a plain entry, else how many keys a group item has.
+    _key_counts: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = tuple(None if isinstance(f, str) else len(f.keys) for f in self.fields)
+        object.__setattr__(self, "_key_counts", counts)
 
     def pack(self, values: Sequence[Any], keys: list[Any], args: list[Any]) -> None:
         """Append one record: ``values`` in field order, a group's as a sequence of
         item tuples (its keys first, then its fields)."""
-        for field, value in zip(self.fields, values, strict=True):
-            if isinstance(field, str):
+        # (on the finish path for every task: one pass, no per-field type checks)
+        for nk, value in zip(self._key_counts, values, strict=True):
+            if nk is None:
                 args.append(value)
-                continue
-            args.append(len(value))
-            nk = len(field.keys)
-            for item in value:
-                if nk:
+            elif nk:
+                args.append(len(value))
+                for item in value:
                     keys += item[:nk]
                     args += item[nk:]
-                else:
+            else:
+                args.append(len(value))
+                for item in value:
                     args += item
 
     def group(self, name: str) -> Group:
