@@ -57,11 +57,12 @@ class Script:
     name: str
     keys: tuple[str, ...]
     argv: tuple[str, ...]
+    #: The keys before any variable-length tail (which the caller appends).
+    fixed_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def fixed_keys(self) -> tuple[str, ...]:
-        """The keys before any variable-length tail (which the caller appends)."""
-        return tuple(k for k in self.keys if not k.endswith("..."))
+    def __post_init__(self) -> None:
+        fixed = tuple(k for k in self.keys if not k.endswith("..."))
+        object.__setattr__(self, "fixed_keys", fixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +123,14 @@ class Layout:
                 lines.append(f"local {f} = ARGV[{_plus(base, off)}]")
                 off += 1
                 continue
-            lines.append(f"local {f.name}_n = tonumber(ARGV[{_plus(base, off)}])")
+            count = f"{f.name}_n"
+            lines.append(f"local {count} = tonumber(ARGV[{_plus(base, off)}])")
             lines.append(f"local {f.name}_at = {_plus(base, off + 1)}")
-            lines.append(f"local {f.name}_end = {f.name}_at + {_times(len(f.fields), f.name)}")
+            lines.append(f"local {f.name}_end = {f.name}_at + {_times(len(f.fields), count)}")
             base, off = f"{f.name}_end", 0
             if f.keys:
                 lines.append(f"local {f.name}_k = {kbase}")
-                kbase = f"{f.name}_k + {_times(len(f.keys), f.name)}"
+                kbase = f"{f.name}_k + {_times(len(f.keys), count)}"
         lines.append(f"local next_i, next_k = {_plus(base, off)}, {kbase}")
         return "\n".join(lines)
 
@@ -137,11 +139,11 @@ class Layout:
         g = self.group(group)
         lines = []
         if g.fields:
-            at = f"{g.name}_at + {_times(len(g.fields), j, count=False)}"
+            at = f"{g.name}_at + {_times(len(g.fields), j)}"
             values = ", ".join(f"ARGV[{_plus(at, n)}]" for n in range(len(g.fields)))
             lines.append(f"local {', '.join(g.fields)} = {values}")
         if g.keys:
-            at = f"{g.name}_k + {_times(len(g.keys), j, count=False)}"
+            at = f"{g.name}_k + {_times(len(g.keys), j)}"
             values = ", ".join(f"KEYS[{_plus(at, n)}]" for n in range(len(g.keys)))
             lines.append(f"local {', '.join(g.keys)} = {values}")
         return "\n".join(lines)
@@ -151,9 +153,8 @@ def _plus(base: str, off: int) -> str:
     return f"{base} + {off}" if off else base
 
 
-def _times(width: int, name: str, count: bool = True) -> str:
-    n = f"{name}_n" if count else name
-    return n if width == 1 else f"{width} * {n}"
+def _times(width: int, var: str) -> str:
+    return var if width == 1 else f"{width} * {var}"
 
 
 #: One finished task in the finish script's ARGV: its results (each with the result
