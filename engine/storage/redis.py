@@ -56,27 +56,30 @@ from .base import (
     refusal_running,
 )
 from .redis_scripts import (
-    _CLAIM,
-    _DELETE_IF_EQUAL,
-    _ENQUEUE,
-    _ENQUEUE_NEW,
-    _ENQUEUE_UNIQUE,
-    _FINISH,
-    _FLUSH,
-    _INCR,
-    _MAP_DELETE_IF_EQUAL,
     _NOTIFY,
-    _PROMOTE,
-    _RECORD,
-    _RECOVER,
-    _RELEASE,
-    _REMOVE,
-    _RETRY_DEAD,
-    _ROUND,
-    _SCHEDULE,
-    _WAIT_RESULT,
     _WAITER,
-    PRELUDE,
+    CLAIM,
+    DELETE_IF_EQUAL,
+    ENQUEUE,
+    ENQUEUE_NEW,
+    ENQUEUE_UNIQUE,
+    FINISH,
+    FINISH_TASK,
+    FLUSH,
+    INCR,
+    MAP_DELETE_IF_EQUAL,
+    PROMOTE,
+    RECORD,
+    RECOVER,
+    RELEASE,
+    REMOVE,
+    RETRY_DEAD,
+    ROUND,
+    SCHEDULE,
+    SCRIPTS,
+    WAIT_RESULT,
+    Script,
+    source,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,33 +174,10 @@ class RedisStorage(Storage):
                 "wake",
             )
         }
-        self._enqueue_new_keys = self._ks("ready", "msg", "prio", "wake")
-        self._scripts = {
-            # (these two need no helpers; wait_result, kept small, is sent whole as EVAL)
-            name: self.client.register_script(
-                src if name in ("wait_result", "enqueue_new") else PRELUDE + src
-            )
-            for name, src in {
-                "enqueue": _ENQUEUE,
-                "enqueue_new": _ENQUEUE_NEW,
-                "enqueue_unique": _ENQUEUE_UNIQUE,
-                "schedule": _SCHEDULE,
-                "promote": _PROMOTE,
-                "claim": _CLAIM,
-                "round": _ROUND,
-                "finish": _FINISH,
-                "recover": _RECOVER,
-                "release": _RELEASE,
-                "remove": _REMOVE,
-                "retry_dead": _RETRY_DEAD,
-                "flush": _FLUSH,
-                "record": _RECORD,
-                "delete_if_equal": _DELETE_IF_EQUAL,
-                "incr": _INCR,
-                "wait_result": _WAIT_RESULT,
-                "map_delete_if_equal": _MAP_DELETE_IF_EQUAL,
-            }.items()
-        }
+        # The KEYS lists that name only the queue's own keys, built once.
+        self._enqueue_new_keys = self._keys_for(ENQUEUE_NEW)
+        self._finish_keys = self._keys_for(FINISH)
+        self._scripts = {s.name: self.client.register_script(source(s.name)) for s in SCRIPTS}
 
     @staticmethod
     def _make_client(
@@ -232,11 +212,17 @@ class RedisStorage(Storage):
     def _k(self, name: str) -> str:
         return self._prefix + name
 
-    def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self._scripts[script](keys=list(keys), args=list(args))
+    def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self._scripts[script.name](keys=list(keys), args=list(args))
 
-    def _ks(self, *names: str) -> list[str]:
-        return [self._keys[n] for n in names]
+    def _keys_for(self, script: Script, **named: str) -> list[str]:
+        """The script's KEYS in the order of its table entry (redis_scripts.SCRIPTS):
+        the queue's own keys by name, the others from ``named``; a variable-length tail
+        is the caller's to append."""
+        keys = [named.pop(n) if n in named else self._keys[n] for n in script.fixed_keys]
+        if named:
+            raise TypeError(f"script {script.name} has no key {', '.join(named)}")
+        return keys
 
     def describe(self) -> str:
         if self.url:
@@ -255,40 +241,33 @@ class RedisStorage(Storage):
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
             m = messages[0]
-            if not self._run("enqueue_new", self._enqueue_new_keys, (m.id, m.priority, m.data)):
+            if not self._run(ENQUEUE_NEW, self._enqueue_new_keys, (m.id, m.priority, m.data)):
                 return
-        keys = self._ks(
-            "ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "running", "deliv"
-        )
+        keys = self._keys_for(ENQUEUE)
         for start in range(0, len(messages), 1000):
             args: list[Any] = []
             for m in messages[start : start + 1000]:
                 args += (m.id, m.priority, m.data)
-            _refuse_running(self._run("enqueue", keys, args))
+            _refuse_running(self._run(ENQUEUE, keys, args))
 
     @_translated
     def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
-        keys = [
-            *self._ks("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo"),
-            self._kv(key),
-        ]
+        keys = self._keys_for(ENQUEUE_UNIQUE, unique=self._kv(key))
         m = message
-        return bool(self._run("enqueue_unique", keys, [_ms(ttl), m.id, m.priority, m.data]))
+        return bool(self._run(ENQUEUE_UNIQUE, keys, [_ms(ttl), m.id, m.priority, m.data]))
 
     @_translated
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
-        keys = self._ks(
-            "sched", "msg", "prio", "wake", "ready", "dead", "deadinfo", "running", "deliv"
-        )
+        keys = self._keys_for(SCHEDULE)
         for start in range(0, len(items), 1000):
             args: list[Any] = []
             for m, eta in items[start : start + 1000]:
                 args += (m.id, m.priority, repr(float(eta)), m.data)
-            _refuse_running(self._run("schedule", keys, args))
+            _refuse_running(self._run(SCHEDULE, keys, args))
 
     @_translated
     def promote(self, now: float, limit: int = 1000) -> list[str]:
-        ids = self._run("promote", self._ks("sched", "ready", "prio", "wake"), [repr(now), limit])
+        ids = self._run(PROMOTE, self._keys_for(PROMOTE), [repr(now), limit])
         return [i.decode() for i in ids]
 
     @_translated
@@ -298,20 +277,16 @@ class RedisStorage(Storage):
 
     @_translated
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
-        keys = self._ks("ready", "msg", "running", "deliv", "leases")
-        return _claimed(self._run("claim", keys, self._round_args(consumer, now, limit, lease)))
+        keys = self._keys_for(CLAIM)
+        return _claimed(self._run(CLAIM, keys, self._round_args(consumer, now, limit, lease)))
 
     @_translated
     def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
         keys = self._round_keys(watch)
-        return self._round(self._run("round", keys, self._round_args(consumer, now, limit, lease)))
+        return self._round(self._run(ROUND, keys, self._round_args(consumer, now, limit, lease)))
 
     def _round_keys(self, watch: str) -> list[str]:
-        return [
-            *self._ks("ready", "msg", "running", "deliv", "leases"),
-            self._kv(watch),
-            *self._ks("sched", "prio", "wake"),
-        ]
+        return self._keys_for(ROUND, watched=self._kv(watch))
 
     @staticmethod
     def _round_args(consumer: str, now: float, limit: int, lease: float) -> list[Any]:
@@ -337,7 +312,7 @@ class RedisStorage(Storage):
         args = self._round_args(consumer, now, limit, lease)
         pipe = self.client.pipeline(transaction=False)
         pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3))
-        pipe.evalsha(self._scripts["round"].sha, len(keys), *keys, *args)
+        pipe.evalsha(self._scripts[ROUND.name].sha, len(keys), *keys, *args)
         _, out = pipe.execute(raise_on_error=False)
         if isinstance(out, redis.exceptions.NoScriptError):
             # The server forgot its scripts (restarted): we have waited, now just claim.
@@ -359,30 +334,32 @@ class RedisStorage(Storage):
         refusals: list[str | None] = []
         for start in range(0, len(items), 500):
             keys, args = self._finish_call(consumer, items[start : start + 500])
-            refusals += [r.decode() if r else None for r in self._run("finish", keys, args)]
+            refusals += [r.decode() if r else None for r in self._run(FINISH, keys, args)]
         return refusals
 
     def _finish_call(
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
-        keys = self._ks(
-            "running", "msg", "deliv", "leases", "ready", "sched", "prio", "dead", "deadinfo"
-        )
-        keys.append(self._keys["wake"])
+        keys = list(self._finish_keys)
         args: list[Any] = [consumer, len(items)]
+        kv = self._kv
         for task_id, now, outcome in items:
-            keys += [self._kv(key) for key, _ in outcome.results]
-            keys += [self._kv(key + _WAITER) for key, _ in outcome.results]
-            keys += [self._kv(key + _NOTIFY) for key, _ in outcome.results]
             reason, error = outcome.dead or ("", "")
-            args += (repr(now), task_id, len(outcome.results))
-            args += (value for _, value in outcome.results)
-            args += (_ms(outcome.result_ttl), reason, error, self.dead_cap, len(outcome.enqueue))
-            for m in outcome.enqueue:
-                args += (m.id, m.priority, m.data)
-            args.append(len(outcome.schedule))
-            for m, eta in outcome.schedule:
-                args += (m.id, m.priority, repr(float(eta)), m.data)
+            FINISH_TASK.pack(
+                (
+                    repr(now),
+                    task_id,
+                    [(kv(k), kv(k + _WAITER), kv(k + _NOTIFY), v) for k, v in outcome.results],
+                    _ms(outcome.result_ttl),
+                    reason,
+                    error,
+                    self.dead_cap,
+                    [(m.id, m.priority, m.data) for m in outcome.enqueue],
+                    [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
+                ),
+                keys,
+                args,
+            )
         return keys, args
 
     @_translated
@@ -391,19 +368,17 @@ class RedisStorage(Storage):
 
     @_translated
     def recover(self, now: float, max_deliveries: int) -> Recovered:
-        keys = self._ks(
-            "running", "leases", "ready", "deliv", "dead", "deadinfo", "msg", "prio", "wake"
-        )
-        requeued, dead = self._run("recover", keys, [repr(now), max_deliveries, self.dead_cap])
+        keys = self._keys_for(RECOVER)
+        requeued, dead = self._run(RECOVER, keys, [repr(now), max_deliveries, self.dead_cap])
         return Recovered([i.decode() for i in requeued], [i.decode() for i in dead])
 
     @_translated
     def release(
         self, consumer: str, task_ids: Iterable[str] | None = None, count: bool = False
     ) -> list[str]:
-        keys = self._ks("running", "leases", "ready", "deliv", "prio", "wake")
+        keys = self._keys_for(RELEASE)
         flag = "1" if task_ids is None else "0"
-        out = self._run("release", keys, [consumer, flag, "1" if count else "0", *(task_ids or ())])
+        out = self._run(RELEASE, keys, [consumer, flag, "1" if count else "0", *(task_ids or ())])
         return [i.decode() for i in out]
 
     @_translated
@@ -526,21 +501,19 @@ class RedisStorage(Storage):
 
     @_translated
     def remove(self, task_id: str) -> bool:
-        keys = self._ks("ready", "sched", "dead", "running", "msg", "prio", "deadinfo", "deliv")
-        return bool(self._run("remove", keys, [task_id]))
+        return bool(self._run(REMOVE, self._keys_for(REMOVE), [task_id]))
 
     @_translated
     def retry_dead(self, task_id: str) -> bool:
-        keys = self._ks("dead", "deadinfo", "deliv", "ready", "prio", "wake")
-        return bool(self._run("retry_dead", keys, [task_id]))
+        return bool(self._run(RETRY_DEAD, self._keys_for(RETRY_DEAD), [task_id]))
 
     @_translated
     def flush(self, state: str) -> int:
         if state not in _STATE_KEY:
             raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
-        keys = [self._keys[_STATE_KEY[state]], *self._ks("msg", "prio", "deadinfo", "deliv")]
+        keys = self._keys_for(FLUSH, zset=self._keys[_STATE_KEY[state]])
         total = 0
-        while n := int(self._run("flush", keys, [2000])):
+        while n := int(self._run(FLUSH, keys, [2000])):
             total += n
         return total
 
@@ -560,7 +533,7 @@ class RedisStorage(Storage):
     ) -> None:
         if not events and not stats:
             return
-        keys = [self._k("events")]
+        keys = self._keys_for(RECORD, events=self._k("events"))
         slots: dict[int, int] = {}
         args: list[Any] = [cap, _ms(ttl), len(events), *events]
         for row in stats:
@@ -575,7 +548,7 @@ class RedisStorage(Storage):
                 repr(row.total),
                 repr(row.max),
             )
-        self._run("record", keys, args)
+        self._run(RECORD, keys, args)
 
     @_translated
     def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
@@ -638,16 +611,21 @@ class RedisStorage(Storage):
 
     @_translated
     def wait_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
-        keys = [self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY)]
+        keys = self._keys_for(
+            WAIT_RESULT,
+            result=self._kv(key),
+            waiter=self._kv(key + _WAITER),
+            notify=self._kv(key + _NOTIFY),
+        )
         flag = "1" if pop else "0"
         if timeout < 0.001:  # (a BLPOP timeout of 0 would block for ever)
-            return cast(bytes | None, self._run("wait_result", keys, [flag, "0"]))
+            return cast(bytes | None, self._run(WAIT_RESULT, keys, [flag, "0"]))
         block = max(0.01, round(timeout, 3))
         if self._cluster:
-            value = self._run("wait_result", keys, [flag, _ms(timeout + 5)])
+            value = self._run(WAIT_RESULT, keys, [flag, _ms(timeout + 5)])
             if value is None:
                 self.client.blpop([keys[2]], timeout=block)
-                value = self._run("wait_result", keys, [flag, "0"])
+                value = self._run(WAIT_RESULT, keys, [flag, "0"])
             return cast(bytes | None, value)
         # One round trip: look (registering as a waiter), block until finish wakes us,
         # look again. A result already there pushes a token to a key of our own, so
@@ -655,7 +633,7 @@ class RedisStorage(Storage):
         # forgot its scripts (restarted) accepts, rather than failing and blocking.
         # (The EVAL also caches the script, so the EVALSHA after it cannot miss.)
         own = self._kv(key + _WAITER + os.urandom(6).hex())
-        script = self._scripts["wait_result"]
+        script = self._scripts[WAIT_RESULT.name]
         pipe = self.client.pipeline(transaction=False)
         pipe.eval(script.script, 4, *keys, own, flag, _ms(timeout + 5))
         pipe.blpop([own, keys[2]], timeout=block)
@@ -665,11 +643,13 @@ class RedisStorage(Storage):
 
     @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:
-        return bool(self._run("delete_if_equal", [self._kv(key)], [value]))
+        return bool(
+            self._run(DELETE_IF_EQUAL, self._keys_for(DELETE_IF_EQUAL, key=self._kv(key)), [value])
+        )
 
     @_translated
     def incr(self, key: str, ttl: float) -> int:
-        return int(self._run("incr", [self._kv(key)], [_ms(ttl)]))
+        return int(self._run(INCR, self._keys_for(INCR, key=self._kv(key)), [_ms(ttl)]))
 
     @_translated
     def keys(self, prefix: str) -> list[str]:
@@ -694,7 +674,13 @@ class RedisStorage(Storage):
     def map_delete(self, name: str, field: str, value: bytes | None = None) -> bool:
         if value is None:
             return bool(self.client.hdel(self._map(name), field))
-        return bool(self._run("map_delete_if_equal", [self._map(name)], [field, value]))
+        return bool(
+            self._run(
+                MAP_DELETE_IF_EQUAL,
+                self._keys_for(MAP_DELETE_IF_EQUAL, map=self._map(name)),
+                [field, value],
+            )
+        )
 
     @_translated
     def map_items(self, name: str) -> dict[str, bytes]:

@@ -1,0 +1,69 @@
+-- KEYS: running msg deliv leases ready sched prio dead deadinfo wake tasks...
+-- ARGV: consumer n_tasks tasks...
+-- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
+-- and its own KEYS after the ten above, are laid out by FINISH_TASK in
+-- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
+-- lines below into locals. Returns, per task, false or why it was refused (a refused
+-- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
+local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local consumer, n_tasks = ARGV[1], ARGV[2]
+-- #include lib
+
+-- Finish the task whose ARGV start at i and whose own KEYS start at k; returns false
+-- or the refusal, and where the next task starts in ARGV and in KEYS.
+local function finish_one(i, k)
+  -- #layout FINISH_TASK i k
+  local v = redis.call('HGET', running, id)
+  if not v then return NOT_RUNNING, next_i, next_k end
+  if owner_of(v) ~= consumer then return NOT_OWNER, next_i, next_k end
+  local lease = redis.call('ZSCORE', leases, consumer)
+  if (not lease) or tonumber(lease) < tonumber(now) then return LEASE_LOST, next_i, next_k end
+  redis.call('HDEL', running, id)
+  if dead_reason ~= '' then
+    redis.call('ZADD', dead, now, id)
+    redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
+    trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv)
+  else
+    redis.call('HDEL', deliv, id)
+    redis.call('HDEL', msg, id)
+    redis.call('HDEL', prio, id)
+  end
+  for r = 0, results_n - 1 do
+    -- #item FINISH_TASK results r
+    if ttl_ms ~= '0' then
+      redis.call('SET', result, value, 'PX', ttl_ms)
+    else
+      redis.call('SET', result, value)
+    end
+    -- Someone blocks on this result (wait_result): wake them.
+    if redis.call('DEL', waiter) == 1 then
+      redis.call('LPUSH', notify, 1)
+      redis.call('PEXPIRE', notify, 60000)
+    end
+  end
+  for e = 0, enqueue_n - 1 do
+    -- #item FINISH_TASK enqueue e
+    local p = tonumber(new_priority)
+    forget(sched, dead, deadinfo, new_id)
+    redis.call('HSET', msg, new_id, new_data)
+    set_prio(prio, new_id, p)
+    redis.call('ZADD', ready, -p, new_id)
+  end
+  for s = 0, schedule_n - 1 do
+    -- #item FINISH_TASK schedule s
+    local p = tonumber(new_priority)
+    forget(ready, dead, deadinfo, new_id)
+    redis.call('HSET', msg, new_id, new_data)
+    set_prio(prio, new_id, p)
+    redis.call('ZADD', sched, new_eta, new_id)
+  end
+  if enqueue_n + schedule_n > 0 then wake_up(wake) end
+  return false, next_i, next_k
+end
+
+local out, i, k = {}, 3, 11
+for t = 1, tonumber(n_tasks) do
+  out[t], i, k = finish_one(i, k)
+end
+return out

@@ -1,0 +1,76 @@
+-- Functions several scripts share. A script takes them with a line `-- #include lib`,
+-- which the loader (engine/storage/redis_scripts.py) replaces by this file. Not a script
+-- of its own: no KEYS, no ARGV. WAKE_CAP is a constant the loader defines.
+
+-- Keep the dead set at most cap long: the oldest go, with everything stored about them.
+local function trim_dead(dead, deadinfo, msg, prio, cap, deliv)
+  local extra = redis.call('ZCARD', dead) - cap
+  if extra > 0 then
+    local old = redis.call('ZRANGE', dead, 0, extra - 1)
+    for _, x in ipairs(old) do
+      redis.call('HDEL', msg, x)
+      redis.call('HDEL', deadinfo, x)
+      redis.call('HDEL', prio, x)
+      redis.call('HDEL', deliv, x)
+    end
+    redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1)
+  end
+end
+
+-- Push one wake token for an idle consumer; the list never grows past WAKE_CAP.
+local function wake_up(key)
+  if redis.call('LLEN', key) < WAKE_CAP then redis.call('LPUSH', key, 1) end
+end
+
+-- The consumer in a running entry `<consumer>|<claimed at>`.
+local function owner_of(v)
+  return string.match(v, '^(.*)|[^|]*$')
+end
+
+-- An id re-added elsewhere leaves where it was: a task is in one place at a time.
+local function forget(zset_a, zset_b, deadinfo, id)
+  redis.call('ZREM', zset_a, id)
+  if redis.call('ZREM', zset_b, id) == 1 then redis.call('HDEL', deadinfo, id) end
+end
+
+local function set_prio(prio, id, p)
+  if p ~= 0 then redis.call('HSET', prio, id, p) else redis.call('HDEL', prio, id) end
+end
+
+local function prio_of(prio, id)
+  return tonumber(redis.call('HGET', prio, id) or '0')
+end
+
+-- Up to n ids off the ready queue, in order; a task delivered before without
+-- finishing comes alone (so a task that kills its worker takes no bystanders).
+local function take(ready, deliv, n)
+  local ids = redis.call('ZRANGE', ready, 0, n - 1)
+  local out = {}
+  for _, id in ipairs(ids) do
+    if redis.call('HEXISTS', deliv, id) == 1 then
+      if #out == 0 then out[1] = id end
+      break
+    end
+    out[#out + 1] = id
+  end
+  if #out > 0 then redis.call('ZREM', ready, unpack(out)) end
+  return out
+end
+
+-- Renew the consumer's lease, take up to limit ids, record them as running for the
+-- consumer and count the delivery; returns (id data deliveries)*. Shared by claim.lua
+-- and round.lua.
+local function claim(ready, msg, running, deliv, leases, consumer, now, limit, lease_until)
+  redis.call('ZADD', leases, 'GT', lease_until, consumer)  -- never moves a lease back
+  local out = {}
+  for _, id in ipairs(take(ready, deliv, tonumber(limit))) do
+    local data = redis.call('HGET', msg, id)
+    if data then
+      out[#out + 1] = id
+      out[#out + 1] = data
+      out[#out + 1] = redis.call('HINCRBY', deliv, id, 1)
+      redis.call('HSET', running, id, consumer .. '|' .. now)
+    end
+  end
+  return out
+end

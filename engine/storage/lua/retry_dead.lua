@@ -1,0 +1,13 @@
+-- KEYS: dead deadinfo deliv ready prio wake
+-- ARGV: id
+-- Put a dead task back on the ready queue with its delivery count reset: 1 if it was dead.
+local dead, deadinfo, deliv, ready, prio, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id = ARGV[1]
+-- #include lib
+
+if redis.call('ZREM', dead, id) == 0 then return 0 end
+redis.call('HDEL', deadinfo, id)
+redis.call('HDEL', deliv, id)
+redis.call('ZADD', ready, -prio_of(prio, id), id)
+wake_up(wake)
+return 1

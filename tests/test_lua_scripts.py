@@ -1,0 +1,181 @@
+"""The Redis store's Lua files against the one Python table of their KEYS and ARGV.
+
+Each ``engine/storage/lua/<name>.lua`` names its KEYS and ARGV in a header and binds
+them to locals; ``engine.storage.redis_scripts.SCRIPTS`` is the only place Python
+writes key order. These tests hold the two together, and check that the finish
+script's generated Lua reads back exactly what :meth:`Layout.pack` wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+import redis
+
+from engine.storage import base
+from engine.storage.redis import RedisStorage
+from engine.storage.redis_scripts import (
+    CONSTANTS,
+    FINISH,
+    FINISH_TASK,
+    INCR,
+    LAYOUTS,
+    SCRIPTS,
+    Group,
+    Layout,
+    Script,
+    expand,
+    lua_file,
+    source,
+)
+
+_INCLUDES = {"lib"}  # files pasted into scripts, not scripts of their own
+_BY_NAME = {s.name: s for s in SCRIPTS}
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    """Header names: words, or a repeated group such as ``(id priority data)...``."""
+    return tuple(re.findall(r"\([^)]*\)\.\.\.|\S+", text))
+
+
+def _header(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    first, second = lua_file(name).splitlines()[:2]
+    assert first.startswith("-- KEYS: "), f"{name}.lua: first line must be '-- KEYS: ...'"
+    assert second.startswith("-- ARGV: "), f"{name}.lua: second line must be '-- ARGV: ...'"
+    return _tokens(first.removeprefix("-- KEYS: ")), _tokens(second.removeprefix("-- ARGV: "))
+
+
+def _fixed(names: tuple[str, ...]) -> list[str]:
+    """The names before the first variable-length one: those a script binds by index."""
+    out = []
+    for n in names:
+        if n.endswith("..."):
+            break
+        out.append(n)
+    return out
+
+
+def _bound(text: str, table: str) -> list[str]:
+    """The names of the first ``local a, b = T[1], T[2]`` statement, checking the indexes."""
+    m = re.search(rf"^local ([\w, ]+?)\s*=\s*((?:{table}\[\d+\],?\s*)+)$", text, re.M)
+    if m is None:
+        return []
+    names = [n.strip() for n in m[1].split(",")]
+    indexes = [int(i) for i in re.findall(rf"{table}\[(\d+)\]", m[2])]
+    assert indexes == list(range(1, len(names) + 1)), f"{table} bound out of order: {m[0]}"
+    return names
+
+
+def test_every_lua_file_is_a_script_or_an_include() -> None:
+    lua_dir = resources.files("engine.storage").joinpath("lua")
+    files = {p.name.removesuffix(".lua") for p in lua_dir.iterdir() if p.name.endswith(".lua")}
+    assert files == set(_BY_NAME) | _INCLUDES
+    assert len(_BY_NAME) == len(SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
+def test_header_matches_the_table(script: Script) -> None:
+    keys, argv = _header(script.name)
+    assert keys == script.keys, f"{script.name}.lua KEYS header differs from SCRIPTS"
+    assert argv == script.argv, f"{script.name}.lua ARGV header differs from SCRIPTS"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
+def test_header_names_are_bound_to_locals(script: Script) -> None:
+    text = lua_file(script.name)
+    assert _bound(text, "KEYS") == _fixed(script.keys)
+    assert _bound(text, "ARGV") == _fixed(script.argv)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
+def test_loaded_source_is_complete(script: Script) -> None:
+    text = source(script.name)
+    assert not re.search(r"^\s*-- #", text, re.M), "a directive was left unexpanded"
+    for name in CONSTANTS:
+        if re.search(rf"\b{name}\b", text):
+            assert f"local {name} = " in text
+
+
+def test_refusals_come_from_base() -> None:
+    text = source("finish")
+    for refusal in (base.NOT_RUNNING, base.NOT_OWNER, base.LEASE_LOST):
+        assert f"'{refusal}'" in text
+        assert refusal not in lua_file("finish")  # no copy in the file itself
+
+
+def test_keys_for_names_each_key() -> None:
+    storage = RedisStorage("t", client=redis.Redis())  # no connection is made
+    assert storage._keys_for(FINISH)[:2] == ["hueyctl:{t}:running", "hueyctl:{t}:msg"]
+    assert storage._keys_for(INCR, key="k") == ["k"]
+    with pytest.raises(TypeError, match="no key typo"):
+        storage._keys_for(INCR, key="k", typo="x")
+    with pytest.raises(KeyError):
+        storage._keys_for(INCR)  # a key that is not the queue's own must be given
+
+
+def test_layout_names_are_unique() -> None:
+    for layout in LAYOUTS.values():
+        names: list[str] = []
+        for f in layout.fields:
+            if isinstance(f, Group):
+                names += [f"{f.name}_n", f"{f.name}_at", f"{f.name}_end", f"{f.name}_k"]
+            else:
+                names.append(f)
+        assert len(names) == len(set(names)), layout.name
+
+
+def _echo_script(layout: Layout) -> str:
+    """Lua that reads records laid out by ``layout`` and returns every field it saw."""
+    lines = ["local out, i, k = {}, 1, 1", "for t = 1, tonumber(ARGV[#ARGV]) do"]
+    lines.append(f"  -- #layout {layout.name} i k")
+    for f in layout.fields:
+        if isinstance(f, str):
+            lines.append(f"  out[#out + 1] = {f}")
+            continue
+        lines.append(f"  out[#out + 1] = {f.name}_n")
+        lines.append(f"  for j = 0, {f.name}_n - 1 do")
+        lines.append(f"    -- #item {layout.name} {f.name} j")
+        for name in (*f.keys, *f.fields):
+            lines.append(f"    out[#out + 1] = {name}")
+        lines.append("  end")
+    lines += ["  i, k = next_i, next_k", "end", "return out"]
+    return "\n".join(lines)
+
+
+def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
+    """Pack two tasks, run the generated Lua on them, and get every value back in order."""
+    tasks = [
+        ("1.5", "a", [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")], "0", "", "", 9, [], []),
+        (
+            "2.5",
+            "b",
+            [],
+            "100",
+            "why",
+            "err",
+            9,
+            [("e1", 0, "d1")],
+            [("s1", 1, "3.0", "d2"), ("s2", 2, "4.0", "d3")],
+        ),
+    ]
+    keys: list[str] = []
+    args: list[object] = []
+    for values in tasks:
+        FINISH_TASK.pack(values, keys, args)
+    expected: list[object] = []  # counts come back as numbers, everything else as text
+    for values in tasks:
+        for field, value in zip(FINISH_TASK.fields, values, strict=True):
+            if isinstance(field, str):
+                expected.append(str(value))
+            else:
+                expected.append(len(value))
+                expected += [str(x) for item in value for x in item]
+    body = expand(_echo_script(FINISH_TASK))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got = client.eval(body, len(keys), *keys, *args, len(tasks))
+    finally:
+        client.close()
+    assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
