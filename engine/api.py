@@ -580,7 +580,7 @@ PriorityRedisHuey = RedisHuey
 PriorityRedisExpireHuey = RedisExpireHuey
 
 
-def connect(url: str, queue: str = "huey") -> Huey:
+def connect(url: str, queue: str = "huey") -> Any:
     """A queue from a URL, without the application's code.
 
     ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
