@@ -330,9 +330,7 @@ class Worker:
             exception, tb = exc, traceback.format_exc()
         if exception is not None:
             self._announce(task, exception)
-            outcome = self._retrying(
-                rules.failure(huey, spec, task, exception, tb, self.clock())
-            )
+            outcome = self._retrying(rules.failure(huey, spec, task, exception, tb, self.clock()))
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
