@@ -105,6 +105,7 @@ class AdaptivePrefetch:
         self.last_done = 0.0
 
     def size(self) -> int:
+        """How many to claim ahead now."""
         if not self.adaptive:
             return self.initial
         return min(self.cap, int(PREFETCH_BUDGET / max(self.per_task, 1e-6)))
