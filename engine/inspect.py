@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .core import QueueCore
-from .crontab import parse_spec
+from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
 from .keys import (
     LOCK,
@@ -33,7 +33,6 @@ from .keys import (
     RegistryRecord,
     result_key,
 )
-from .scheduler import clock_time, from_clock_time
 from .storage.base import StatRow
 
 

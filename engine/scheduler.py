@@ -21,6 +21,7 @@ import json
 import logging
 
 from .core import QueueCore
+from .crontab import clock_time, from_clock_time
 from .keys import PERIODIC, PERIODIC_RUNS, SLOT, PeriodicRecord, slot_key
 from .signals import SIGNAL_ENQUEUED
 from .task import TaskSpec
@@ -35,18 +36,6 @@ SPECS = PERIODIC
 LAST_RUN = PERIODIC_RUNS
 # A consumer starting this many seconds into a minute still fires that minute's slot.
 START_GRACE = 10.0
-
-
-def clock_time(ts: float, utc: bool) -> dt.datetime:
-    """The naive datetime crontabs see: UTC, or local time in localtime mode."""
-    if utc:
-        return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
-    return dt.datetime.fromtimestamp(ts)
-
-
-def from_clock_time(when: dt.datetime, utc: bool) -> float:
-    """Inverse of :func:`clock_time`."""
-    return when.replace(tzinfo=dt.UTC).timestamp() if utc else when.timestamp()
 
 
 class Scheduler:
