@@ -8,6 +8,7 @@ def count_beans(num):
     return 'Counted %s beans' % num
 """
 
+from ._version import __version__ as __version__
 from .api import (
     Huey,
     MemoryHuey,
@@ -35,14 +36,13 @@ from .exceptions import (
 from .result import Result, ResultGroup
 from .signals import *  # noqa: F403 - the SIGNAL_* / EVENT_* names are public API
 from .signals import ALL as ALL_SIGNALS
-from .task import Task, TaskWrapper
+from .task import Task
+from .wrapper import TaskWrapper
 
 # huey's older names, as used in the getting-started guide.
 TaskResultWrapper = Result
 QueueTask = Task
 HueyException = EngineError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ALL_SIGNALS",

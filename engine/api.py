@@ -1,5 +1,10 @@
 """The ``Huey`` facade: register tasks, enqueue them, read results, revoke, lock.
 
+Facade floor (top of the engine; see ``docs/design.md``): ``Huey`` subclasses
+:class:`~engine.core.QueueCore`, which holds what the runtime and the read model
+need (store, envelope, registry of task specs, hooks, result records), and adds
+the producer API here. Immediate mode runs the worker in-process.
+
 Time: every timestamp the engine stores is epoch seconds (absolute), so
 producers and consumers agree whatever their time zone. ``utc`` only decides
 how *naive* datetimes given by the user are read (see :meth:`Huey.resolve_eta`)
@@ -10,36 +15,42 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .chord import chord, enqueue_chord, group
-from .codec import Codec, canonical_json
+from .codec import Codec
+from .consumer import Consumer
+from .core import Hook, QueueCore
 from .crontab import Crontab
-from .envelope import Envelope
-from .exceptions import ConfigurationError, TaskException
-from .locks import RateLimit, TaskLock
-from .result import _EMPTY, Result, ResultGroup
-from .revocation import REVOKE_ID, REVOKE_TASK, Revocations
-from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Signals
-from .storage.base import Message, Storage
+from .exceptions import ConfigurationError
+from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
+from .locks import RateLimit, TaskLock, flush_locks
+from .result import Result, ResultGroup
+from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
+from .storage.base import Storage
 from .storage.memory import MemoryStorage
-from .task import Task, TaskWrapper
+from .task import Task
+from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
+from .worker import Worker
+from .wrapper import TaskWrapper
 
-RESULT = "result:"
-LOCK = "lock:"
+__all__: Sequence[str] = (
+    "Huey",
+    "MemoryHuey",
+    "PriorityRedisExpireHuey",
+    "PriorityRedisHuey",
+    "RedisExpireHuey",
+    "RedisHuey",
+    "SqliteHuey",
+    "connect",
+)
 
-Hook = Callable[..., Any]
 
-
-class Huey:
+class Huey(QueueCore):
     """A queue. Subclasses pick the store: :class:`RedisHuey`, :class:`SqliteHuey`,
     :class:`MemoryHuey`."""
-
-    storage_class: type[Storage] = MemoryStorage
 
     def __init__(
         self,
@@ -104,36 +115,25 @@ class Huey:
             raise ConfigurationError(
                 "serializer= is not supported: use codec='json' (default) or codec='pickle'"
             )
-        self.name = name
-        self.results = results if result_store is None else result_store
-        self.store_none = store_none
-        self.utc = utc
-        self.result_ttl = result_ttl
-        self.envelope = Envelope(codec, signing_key)
-        self.signals = Signals()
+        super().__init__(
+            name,
+            results=results if result_store is None else result_store,
+            store_none=store_none,
+            utc=utc,
+            codec=codec,
+            signing_key=signing_key,
+            result_ttl=result_ttl,
+            storage_class=storage_class,
+            storage_kwargs=storage_kwargs,
+        )
+        # The wrappers of the registered tasks; QueueCore.registry holds their specs.
         self._registry: dict[str, TaskWrapper] = {}
-        self._pre_execute: dict[str, Hook] = {}
-        self._post_execute: dict[str, Hook] = {}
-        self._startup: dict[str, Hook] = {}
-        self._shutdown: dict[str, Hook] = {}
-        self._storage_class = storage_class or self.storage_class
-        self._storage_kwargs = storage_kwargs
         self._immediate_use_memory = immediate_use_memory
-        self.storage = self.create_storage()
-        self.revocations = Revocations(lambda: self.storage)
         self._immediate = False
         self.immediate = immediate
 
-    def create_storage(self) -> Storage:
-        """A new store object from this queue's store class and options (a forked
-        worker process calls it so as never to share its parent's connections).
-        """
-        return self._storage_class(self.name, **self._storage_kwargs)
-
     def use_store(self, url: str | None = None, name: str | None = None) -> None:
         """Point this queue at another store URL and/or queue name (worker overrides)."""
-        from .loader import connect
-
         if name:
             self.name = name
         if url:
@@ -290,6 +290,7 @@ class Huey:
                 "give one of them another name with @task(name=...)"
             )
         self._registry[wrapper.name] = wrapper
+        self.registry[wrapper.name] = wrapper.spec
         return wrapper
 
     def unregister(self, wrapper: TaskWrapper | str) -> bool:
@@ -297,6 +298,7 @@ class Huey:
         was registered. Calls already enqueued stay queued, and a worker that does
         not know the name dead-letters them.
         """
+        self.registry.pop(_name(wrapper), None)
         return self._registry.pop(_name(wrapper), None) is not None
 
     def registered(self, name: str) -> TaskWrapper | None:
@@ -394,20 +396,6 @@ class Huey:
         return self._unregister(self._shutdown, name_or_fn)
 
     # --- time ------------------------------------------------------------------------
-    def to_timestamp(self, when: dt.datetime | float, naive_is_local: bool | None = None) -> float:
-        """Epoch seconds of ``when``. Naive datetimes are UTC in UTC mode and local
-        time otherwise, unless ``naive_is_local`` says which."""
-        if isinstance(when, (int, float)):
-            return float(when)
-        if not isinstance(when, dt.datetime):
-            raise ConfigurationError(
-                f"expected a datetime or epoch seconds, got {type(when).__name__}"
-            )
-        if when.tzinfo is not None:
-            return when.timestamp()
-        local = (not self.utc) if naive_is_local is None else naive_is_local
-        return when.timestamp() if local else when.replace(tzinfo=dt.UTC).timestamp()
-
     def resolve_eta(
         self,
         eta: dt.datetime | float | None,
@@ -428,22 +416,7 @@ class Huey:
         assert eta is not None
         return self.to_timestamp(eta, naive_is_local=True if convert_utc else None)
 
-    def _set_expiry(self, task: Task, expires: float | dt.timedelta | dt.datetime) -> None:
-        if isinstance(expires, dt.timedelta):
-            task.expires_in = expires.total_seconds()
-        elif isinstance(expires, dt.datetime):
-            task.expires = self.to_timestamp(expires)
-        else:
-            task.expires_in = float(expires)
-
     # --- enqueueing -------------------------------------------------------------------------
-    def _prepare(self, task: Task, now: float) -> Message:
-        for stage in task.stages():
-            stage.enqueued_at = now
-            if stage.expires_in is not None:
-                stage.expires = now + stage.expires_in
-        return Message(task.id, self.envelope.encode(task), task.priority)
-
     def _handles(self, task: Task) -> Result | ResultGroup:
         results = [Result(self, stage) for stage in task.stages()]
         return results[0] if len(results) == 1 else ResultGroup(results)
@@ -459,7 +432,7 @@ class Huey:
         if not isinstance(task, Task):
             raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
         now = time.time()
-        msg = self._prepare(task, now)
+        msg = self.prepare(task, now)
         if task.eta is not None and task.eta > now:
             self.storage.schedule([(msg, task.eta)])
             self.signals.send(SIGNAL_SCHEDULED, task)
@@ -474,7 +447,7 @@ class Huey:
         """Enqueue many tasks in one round trip (bulk path)."""
         tasks = list(tasks)
         now = time.time()
-        msgs = [(self._prepare(t, now), t.eta) for t in tasks]
+        msgs = [(self.prepare(t, now), t.eta) for t in tasks]
         ready = [m for m, eta in msgs if eta is None or eta <= now]
         later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
         if ready:
@@ -488,43 +461,11 @@ class Huey:
         return ResultGroup([Result(self, t) for t in tasks])
 
     def _run_immediate(self) -> None:
-        from .worker import Worker
-
         worker = Worker(self, consumer_id="immediate")
         while worker.step(time.time()):
             pass
 
     # --- results and data ---------------------------------------------------------------
-    def encode_value(self, value: Any) -> bytes:
-        """The stored form of a return value: a JSON record, the value in the queue's codec."""
-        return canonical_json({"value": self.envelope.codec.encode(value)})
-
-    def encode_error(self, metadata: dict[str, Any]) -> bytes:
-        """The stored form of a final failure: a JSON record of its error metadata."""
-        return canonical_json({"error": metadata})
-
-    def decode_value(self, data: bytes) -> dict[str, Any]:
-        """Read a stored record back: {"value": ...} with the value decoded, or
-        {"error": metadata} for a failure.
-        """
-        rec = json.loads(data)
-        if "value" in rec:
-            rec["value"] = self.envelope.codec.decode(rec["value"])
-        return dict(rec)
-
-    def _read_result(self, task_id: str, preserve: bool) -> Any:
-        key = RESULT + task_id
-        data = self.storage.peek(key) if preserve else self.storage.pop(key)
-        return _EMPTY if data is None else self.decode_value(data)
-
-    def _has_result(self, task_id: str) -> bool:
-        return self.storage.peek(RESULT + task_id) is not None
-
-    def _unwrap_result(self, rec: dict[str, Any], task: Task | None = None) -> Any:
-        if "error" in rec:
-            raise TaskException(rec["error"])
-        return rec["value"]
-
     def result(
         self,
         task_id: str,
@@ -543,25 +484,25 @@ class Huey:
         """Store data under key in the queue's key/value space (the same space as task
         results, so Result and get() read it too). Kept until read or deleted.
         """
-        self.storage.put(RESULT + key, self.encode_value(data))
+        self.storage.put(result_key(key), self.encode_value(data))
 
     def put_if_empty(self, key: str, data: Any, ttl: float | None = None) -> bool:
         """Store data under key unless something is stored there already; whether it
         was stored. With ttl, the entry expires after that many seconds.
         """
-        return self.storage.put_if_empty(RESULT + key, self.encode_value(data), ttl)
+        return self.storage.put_if_empty(result_key(key), self.encode_value(data), ttl)
 
     def get(self, key: str, peek: bool = False) -> Any:
         """The data stored under key (by put() or as a task's result), or None when
         there is none. Reading removes it unless peek=True. A stored task failure
         raises TaskException.
         """
-        data = self.storage.peek(RESULT + key) if peek else self.storage.pop(RESULT + key)
-        return None if data is None else self._unwrap_result(self.decode_value(data))
+        rec = self.read_result(key, preserve=peek)
+        return self.unwrap_result(rec) if isinstance(rec, dict) else None
 
     def delete(self, key: str) -> bool:
         """Delete what is stored under key; whether there was anything."""
-        return self.storage.delete(RESULT + key)
+        return self.storage.delete(result_key(key))
 
     def put_result(self, key: str, data: Any) -> None:
         """huey's older name for put()."""
@@ -664,7 +605,7 @@ class Huey:
             task.priority = priority
         if expires is not None:
             task.expires = None
-            self._set_expiry(task, expires)
+            self.set_expiry(task, expires)
         handle = self.enqueue(task)
         return handle if isinstance(handle, Result) else next(iter(handle))
 
@@ -677,16 +618,15 @@ class Huey:
         lock lasts at most, so a crashed holder cannot keep it forever; None holds
         it until released. Default None.
         """
-        return TaskLock(lambda: self.storage, LOCK + lock_name, ttl)
+        return TaskLock(lambda: self.storage, lock_key(lock_name), ttl)
 
     def is_locked(self, lock_name: str) -> bool:
         """Whether the named task lock is held now."""
-        return self.storage.peek(LOCK + lock_name) is not None
+        return self.storage.peek(lock_key(lock_name)) is not None
 
     def flush_locks(self, *names: str) -> set[str]:
         """Clear the named locks (all locks when none are named); return those cleared."""
-        keys = [LOCK + n for n in names] if names else self.storage.keys(LOCK)
-        return {k[len(LOCK) :] for k in keys if self.storage.delete(k)}
+        return flush_locks(self.storage, names)
 
     def rate_limit(self, name: str, limit: int, per: float, retry: bool = True) -> RateLimit:
         """At most ``limit`` calls per ``per`` seconds (fixed windows), across workers.
@@ -709,7 +649,7 @@ class Huey:
         """Enqueue a call by task name: works without the application's code (the
         registered task's defaults apply when it is known here)."""
         wrapper = self._registry.get(name)
-        task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}), huey=self)
+        task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}))
         if wrapper is not None:
             task = wrapper._task(args, kwargs, retries=retries, priority=priority)
         elif retries is not None:
@@ -781,20 +721,7 @@ class Huey:
         keyword arguments of engine.consumer.Consumer (workers, worker_type,
         periodic, ...). hueyctl worker is the usual way to run one.
         """
-        from .consumer import Consumer
-
         return Consumer(self, **options)
-
-    def run_hooks(self, kind: str, *args: Any) -> None:
-        """Call every startup or shutdown hook (kind is "startup" or "shutdown") with
-        args; a hook that raises is logged and the others still run.
-        """
-        registry = {"startup": self._startup, "shutdown": self._shutdown}[kind]
-        for name, hook in list(registry.items()):
-            try:
-                hook(*args)
-            except Exception:
-                logging.getLogger("engine.api").exception("%s hook %s failed", kind, name)
 
 
 def _code(func: Callable[..., Any]) -> Any:
@@ -858,12 +785,22 @@ class RedisExpireHuey(RedisHuey):
 PriorityRedisHuey = RedisHuey
 PriorityRedisExpireHuey = RedisExpireHuey
 
-__all__: Sequence[str] = (
-    "Huey",
-    "MemoryHuey",
-    "PriorityRedisExpireHuey",
-    "PriorityRedisHuey",
-    "RedisExpireHuey",
-    "RedisHuey",
-    "SqliteHuey",
-)
+
+def connect(url: str, queue: str = "huey") -> Any:
+    """A queue from a URL, without the application's code.
+
+    ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
+    ``redis+cluster://node:port`` (Redis Cluster), ``redis+sentinel://host:26379/master``,
+    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
+    """
+    kind = store_kind(url)
+    if kind == "redis":
+        return RedisHuey(queue, url=url)
+    if kind == "sqlite":
+        path = sqlite_path(url)
+        if not path:
+            raise ConfigurationError(f"invalid SQLite URL {url!r}: use sqlite:///path/to/file.db")
+        return SqliteHuey(queue, filename=path)
+    if kind == "memory":
+        return MemoryHuey(queue)
+    raise ConfigurationError(f"unsupported store URL {mask_url(url)!r}: use {SCHEMES_HELP}")

@@ -11,6 +11,12 @@ Bookkeeping lives in the key/value store: each member tail writes its result
 to ``chord:<id>:<index>`` atomically with its own acknowledgement, then bumps
 the counter ``chord:<id>``; whoever brings it to the chord's size enqueues the
 callback.
+
+Facade floor: this module builds groups and chords and enqueues them. The
+member side of the protocol runs in the worker: the member's record is part of
+its outcome and the callback's arguments are built by ``engine.outcome``, where
+:data:`SKIPPED` and :class:`Error` live (re-exported here, their public home).
+The key names are ``engine.keys``'.
 """
 
 from __future__ import annotations
@@ -19,28 +25,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigurationError
+from .ids import new_task_id
+from .outcome import SKIPPED, Error
 from .result import Result, ResultGroup
-from .storage.base import new_task_id
-from .task import Task, TaskWrapper, _as_task
+from .task import Task
+from .task import as_task as _as_task
+from .wrapper import TaskWrapper
 
 if TYPE_CHECKING:
     from .api import Huey
 
-SKIPPED = "__skipped__"
-
-
-class Error(dict[str, Any]):
-    """A chord member's final failure, as the callback sees it: the error metadata
-    (``error``, ``type``, ``traceback``, ``task_id``, ``retries``). It is a dict, so
-    with the JSON codec the callback receives the same keys as a plain dict."""
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The error metadata as a plain dict."""
-        return dict(self)
-
-    def __repr__(self) -> str:
-        return f"Error({self.get('error')!r})"
+__all__ = ["SKIPPED", "ChordResult", "Error", "chord", "enqueue_chord", "group"]
 
 
 class group:  # noqa: N801 - huey's public name

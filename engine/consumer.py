@@ -19,6 +19,9 @@ are handed back, not lost). SIGHUP does the same and sets ``restart``.
 
 For tests, ``step(now)`` does one whole round (heartbeat included) with an
 injected clock and no threads.
+
+Runtime floor: works on a :class:`~engine.core.QueueCore`. Its defaults live
+once, in :class:`ConsumerSettings`, which ``hueyctl worker`` reads too.
 """
 
 from __future__ import annotations
@@ -34,23 +37,88 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
+from .core import QueueCore
 from .exceptions import StoreUnavailable, TaskTimeout
-from .revocation import VERSION
+from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
+from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
-from .telemetry import REGISTRY, Telemetry, registry_record
+from .telemetry import Telemetry, registry_record
 from .worker import Committer, Worker
-
-if TYPE_CHECKING:
-    from .api import Huey
 
 log = logging.getLogger("engine.consumer")
 
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
 PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    """How a consumer runs: every default lives here (``hueyctl worker`` reads them).
+
+    ``utc=None`` evaluates crontabs in the queue's own mode; ``prefetch=None`` sizes
+    the claim-ahead by how fast tasks finish (:class:`AdaptivePrefetch`)."""
+
+    workers: int = 1
+    worker_type: str = "thread"
+    periodic: bool = True
+    utc: bool | None = None
+    scheduler_interval: float = 1.0
+    lease: float = 10.0
+    heartbeat_interval: float = 2.0
+    recovery_interval: float = 2.0
+    max_deliveries: int = 3
+    shutdown_timeout: float | None = 30.0
+    max_tasks: int | None = None
+    flush_locks: bool = False
+    extra_locks: tuple[str, ...] = ()
+    inline: bool = False
+    prefetch: int | None = None
+    # Process workers only: how often the supervisor checks on its children.
+    health_check_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.heartbeat_interval >= self.lease:
+            raise ValueError("the heartbeat interval must be shorter than the lease")
+
+
+class AdaptivePrefetch:
+    """How many tasks a consumer claims ahead of its free workers.
+
+    What is claimed ahead waits for a free worker (a process runs its claims one
+    after another): unless told how many, a consumer claims ahead what it gets
+    through in about PREFETCH_BUDGET, by the average time per finished task so far:
+    many short tasks per round trip, and no slow task held back from another
+    consumer. Until it knows, 3 (a process) or 4 per thread."""
+
+    def __init__(self, workers: int, inline: bool, fixed: int | None = None) -> None:
+        self.adaptive = fixed is None
+        self.initial = fixed if fixed is not None else (3 if inline else min(4 * workers, 64))
+        self.cap = PREFETCH_MAX if inline else min(8 * workers, 64)
+        self.per_task = PREFETCH_BUDGET / self.initial  # seconds per finished task, averaged
+        self.last_done = 0.0
+
+    def size(self) -> int:
+        """How many to claim ahead now."""
+        if not self.adaptive:
+            return self.initial
+        return min(self.cap, int(PREFETCH_BUDGET / max(self.per_task, 1e-6)))
+
+    def observe(self, start: float, end: float) -> None:
+        """A task ran from ``start`` to ``end`` (perf_counter): update the average.
+
+        Time per task: since the last one finished (threads overlap), but never more
+        than this one took (an idle spell is not slowness). A moving average over about
+        8 tasks; threads may race on it and lose an update."""
+        took = max(0.0, min(end - start, end - self.last_done))
+        self.last_done = end
+        self.per_task += (took - self.per_task) / 8
 
 
 def make_consumer_id() -> str:
@@ -77,59 +145,45 @@ def alarm_timeout(seconds: float | None) -> Iterator[None]:
 
 
 class Consumer:
+    """One consumer: ``Consumer(queue, settings)`` or ``Consumer(queue, lease=..., ...)``
+    with any :class:`ConsumerSettings` field as a keyword."""
+
     def __init__(
         self,
-        huey: Huey,
-        workers: int = 1,
-        worker_type: str = "thread",
-        periodic: bool = True,
-        utc: bool | None = None,
-        scheduler_interval: float = 1.0,
-        lease: float = 10.0,
-        heartbeat_interval: float = 2.0,
-        recovery_interval: float = 2.0,
-        max_deliveries: int = 3,
-        shutdown_timeout: float | None = 30.0,
-        max_tasks: int | None = None,
-        flush_locks: bool = False,
-        extra_locks: list[str] | None = None,
+        huey: QueueCore,
+        settings: ConsumerSettings | None = None,
+        *,
         consumer_id: str | None = None,
         clock: Callable[[], float] = time.time,
-        inline: bool = False,
-        prefetch: int | None = None,
+        **options: Any,
     ) -> None:
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
-        if heartbeat_interval >= lease:
-            raise ValueError("the heartbeat interval must be shorter than the lease")
+        if "extra_locks" in options:
+            options["extra_locks"] = tuple(options["extra_locks"] or ())
+        if settings is None:
+            settings = ConsumerSettings(**options)
+        elif options:
+            settings = replace(settings, **options)
+        self.settings = settings
         self.huey = huey
-        self.workers = 1 if inline else workers
-        # What a consumer claims ahead waits for a free worker (a process runs its
-        # claims one after another): unless told how many, it claims ahead what it gets
-        # through in about PREFETCH_BUDGET, by the average time per finished task so far:
-        # many short tasks per round trip, and no slow task held back from another
-        # consumer. Until it knows, 3 (a process) or 4 per thread.
-        self._adaptive = prefetch is None
-        if prefetch is None:
-            prefetch = 3 if inline else min(4 * workers, 64)
-        self._prefetch_cap = PREFETCH_MAX if inline else min(8 * workers, 64)
-        self._per_task = PREFETCH_BUDGET / prefetch  # seconds per finished task, averaged
-        self._last_done = 0.0
-        self.worker_type = worker_type
+        inline = settings.inline
+        self.workers = 1 if inline else settings.workers
+        self.worker_type = settings.worker_type
         self.inline = inline
-        self.lease = lease
-        self.heartbeat_interval = heartbeat_interval
-        self.recovery_interval = recovery_interval
-        self.max_deliveries = max_deliveries
-        self.shutdown_timeout = shutdown_timeout
-        self.max_tasks = max_tasks
+        self.lease = settings.lease
+        self.heartbeat_interval = settings.heartbeat_interval
+        self.recovery_interval = settings.recovery_interval
+        self.max_deliveries = settings.max_deliveries
+        self.shutdown_timeout = settings.shutdown_timeout
+        self.max_tasks = settings.max_tasks
         self.clock = clock
         self.consumer_id = consumer_id or make_consumer_id()
-        self.scheduler = Scheduler(huey, periodic=periodic, utc=utc, interval=scheduler_interval)
+        self.scheduler = Scheduler(
+            huey, periodic=settings.periodic, utc=settings.utc, interval=settings.scheduler_interval
+        )
         self.worker = Worker(
             huey,
             self.consumer_id,
-            lease=lease,
+            lease=settings.lease,
             clock=clock,
             timeout_guard=alarm_timeout if inline else None,
         )
@@ -137,7 +191,7 @@ class Consumer:
         self.started_at = clock()
         self.restart = False
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
-        self.prefetch = prefetch
+        self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
         self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
@@ -156,10 +210,11 @@ class Consumer:
         self._beats = 0
         self._claimed_total = 0
         self._down_since: float | None = None
-        if flush_locks or extra_locks:
-            flushed = huey.flush_locks(*(extra_locks or []))
-            if flush_locks and extra_locks:
-                flushed |= huey.flush_locks()
+        extra_locks = settings.extra_locks
+        if settings.flush_locks or extra_locks:
+            flushed = flush_locks(huey.storage, extra_locks)
+            if settings.flush_locks and extra_locks:
+                flushed |= flush_locks(huey.storage, ())
             if flushed:
                 log.info("flushed locks: %s", ", ".join(sorted(flushed)))
 
@@ -179,9 +234,7 @@ class Consumer:
         that finishes finds its next task waiting instead of a round trip. While
         every worker is busy, wait until half the prefetch is free, so claims come
         in batches rather than one per finished task."""
-        prefetch = self.prefetch
-        if self._adaptive:
-            prefetch = min(self._prefetch_cap, int(PREFETCH_BUDGET / max(self._per_task, 1e-6)))
+        prefetch = self.prefetch.size()
         room = self.workers + prefetch - self.busy
         if self.busy >= self.workers and room < max(1, prefetch // 2):
             return 0
@@ -201,14 +254,8 @@ class Consumer:
             # handed back (its delivery counted) by the orphan sweep.
             log.exception("unexpected error running task %s", item.id)
         finally:
-            if self._adaptive:
-                # Time per task: since the last one finished (threads overlap), but never
-                # more than this one took (an idle spell is not slowness). A moving
-                # average over about 8 tasks; threads may race on it and lose an update.
-                end = time.perf_counter()
-                took = max(0.0, min(end - start, end - self._last_done))
-                self._last_done = end
-                self._per_task += (took - self._per_task) / 8
+            if self.prefetch.adaptive:
+                self.prefetch.observe(start, time.perf_counter())
 
     def _work(self) -> None:
         while (item := self._inbox.get()) is not None:
@@ -229,11 +276,10 @@ class Consumer:
         """Renew the lease, publish the registry entry and telemetry, sweep when due."""
         storage = self.huey.storage
         storage.heartbeat(self.consumer_id, now, self.lease)
-        self.huey.revocations.refresh(storage.peek(VERSION))
-        with self.worker._lock:
-            running = dict(self.worker.current)
+        self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
+        running = self.worker.running()
         storage.map_set(
-            REGISTRY,
+            WORKERS,
             self.consumer_id,
             registry_record(
                 self.consumer_id,
@@ -259,9 +305,10 @@ class Consumer:
         storage = self.huey.storage
         report = storage.recover(now, self.max_deliveries)
         # Registry entries of consumers that died without deregistering age out.
-        for consumer, data in storage.map_items(REGISTRY).items():
-            if json.loads(data).get("heartbeat", 0) < now - max(3 * self.lease, 30.0):
-                storage.map_delete(REGISTRY, consumer, data)
+        for consumer, data in storage.map_items(WORKERS).items():
+            rec: RegistryRecord = json.loads(data)
+            if rec.get("heartbeat", 0) < now - max(3 * self.lease, 30.0):
+                storage.map_delete(WORKERS, consumer, data)
         if report.requeued or report.dead:
             log.warning(
                 "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
@@ -323,13 +370,13 @@ class Consumer:
         storage = self.huey.storage
         if block > 0:
             rnd = storage.wait_and_claim_round(
-                block, self.consumer_id, now, free, self.lease, VERSION
+                block, self.consumer_id, now, free, self.lease, REVOKE_VERSION
             )
             after = self.clock()
             wait -= after - now
             now = after
         else:
-            rnd = storage.claim_round(self.consumer_id, now, free, self.lease, VERSION)
+            rnd = storage.claim_round(self.consumer_id, now, free, self.lease, REVOKE_VERSION)
         claimed = rnd.claimed
         self._claimed_total += len(claimed)
         with self._claimed_lock:
@@ -470,7 +517,7 @@ class Consumer:
                     more,
                 )
             self.telemetry.flush()
-            storage.map_delete(REGISTRY, self.consumer_id)
+            storage.map_delete(WORKERS, self.consumer_id)
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         finally:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import MAXYEAR, date, datetime, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 
 from engine.exceptions import ConfigurationError
 
@@ -74,6 +74,19 @@ _HOUR = _Field("hour", 0, 23)
 _DAY = _Field("day", 1, 31)
 _MONTH = _Field("month", 1, 12)
 _DAY_OF_WEEK = _Field("day_of_week", 0, 7)
+
+
+def clock_time(ts: float, utc: bool) -> datetime:
+    """The naive datetime crontabs see at epoch ``ts``: UTC, or local time in
+    localtime mode (the scheduler fires by it, the read model shows next runs)."""
+    if utc:
+        return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+    return datetime.fromtimestamp(ts)
+
+
+def from_clock_time(when: datetime, utc: bool) -> float:
+    """Inverse of :func:`clock_time`."""
+    return when.replace(tzinfo=UTC).timestamp() if utc else when.timestamp()
 
 
 def _cron_weekday(day: date) -> int:

@@ -4,6 +4,9 @@ Everything here reads; nothing changes the queue. Listings are paginated
 (``offset``/``limit``) so a queue of a million tasks is browsed, never loaded.
 Messages are described from their envelope without the application's code and
 without ever unpickling, so all of this works with ``--url`` alone.
+
+Read-model floor (beside the runtime): works on a :class:`~engine.core.QueueCore`
+and reads the store's data by the names and record schemas of ``engine.keys``.
 """
 
 from __future__ import annotations
@@ -11,17 +14,26 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from .core import QueueCore
+from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
-from .revocation import REVOKE_ID, REVOKE_TASK
-from .scheduler import LAST_RUN, SPECS
+from .keys import (
+    LOCK,
+    PERIODIC,
+    PERIODIC_RUNS,
+    RESULT,
+    REVOKE_ID,
+    REVOKE_TASK,
+    WORKERS,
+    EventRecord,
+    PeriodicRecord,
+    RegistryRecord,
+    result_key,
+)
 from .storage.base import StatRow
-from .telemetry import REGISTRY
-
-if TYPE_CHECKING:
-    from .api import Huey
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +245,7 @@ def _matches(info: TaskInfo, task: str | None, id_prefix: str | None) -> bool:
 class Inspector:
     """Read-only view of one queue. ``clock`` is injectable for tests and snapshots."""
 
-    def __init__(self, huey: Huey, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, huey: QueueCore, clock: Callable[[], float] = time.time) -> None:
         self.huey = huey
         self.clock = clock
 
@@ -404,7 +416,8 @@ class Inspector:
             reason=loc.reason,
             error=loc.error,
         )
-        revoked = self.huey.is_revoked(task_id) or self._revoked_name(info.name)
+        by_id = [REVOKE_ID + task_id, REVOKE_TASK + task_id]
+        revoked = self.huey.revocations.any_in_force(by_id) or self._revoked_name(info.name)
         return info if not revoked else _replace(info, revoked=True)
 
     def find(self, id_prefix: str) -> list[str]:
@@ -412,16 +425,16 @@ class Inspector:
         found = {i.id for i in self.running(id_prefix=id_prefix)}
         for fetch in (self.pending, self.scheduled, self.failed):
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
-        found.update(key[len("result:") :] for key in self.storage.keys("result:" + id_prefix))
+        found.update(key[len(RESULT) :] for key in self.storage.keys(result_key(id_prefix)))
         return sorted(found)
 
     def _revoked_name(self, name: str) -> bool:
-        return self.huey.revocation(REVOKE_TASK + name, self.clock()) is not None
+        return self.huey.revocations.record(REVOKE_TASK + name, self.clock()) is not None
 
     # --- results ------------------------------------------------------------------------
     def result(self, task_id: str) -> ResultInfo | None:
         """The stored result of a task, without removing it; None when there is none."""
-        data = self.storage.peek("result:" + task_id)
+        data = self.storage.peek(result_key(task_id))
         return None if data is None else self._result(task_id, data)
 
     def _result(self, task_id: str, data: bytes) -> ResultInfo:
@@ -436,12 +449,12 @@ class Inspector:
 
     def results(self, offset: int = 0, limit: int = 100) -> list[ResultInfo]:
         """A page of stored results (offset, limit), without removing any."""
-        keys = self.storage.keys("result:")[offset : offset + limit]
+        keys = self.storage.keys(RESULT)[offset : offset + limit]
         out = []
         for key in keys:
             data = self.storage.peek(key)
             if data is not None:
-                out.append(self._result(key[len("result:") :], data))
+                out.append(self._result(key[len(RESULT) :], data))
         return out
 
     # --- workers, periodic tasks, revocations, events ----------------------------------
@@ -452,8 +465,8 @@ class Inspector:
         now = self.clock()
         leases = self.storage.consumers(now)
         out = []
-        for data in self.storage.map_items(REGISTRY).values():
-            r = json.loads(data)
+        for data in self.storage.map_items(WORKERS).values():
+            r: RegistryRecord = json.loads(data)
             until = leases.get(r["id"])
             out.append(
                 WorkerInfo(
@@ -477,18 +490,15 @@ class Inspector:
     def periodic(self) -> list[PeriodicInfo]:
         """Periodic tasks: from the application when loaded, else as workers published them."""
         specs: dict[str, tuple[str, bool]] = {}
-        for name, data in self.storage.map_items(SPECS).items():
-            rec = json.loads(data)
+        for name, data in self.storage.map_items(PERIODIC).items():
+            rec: PeriodicRecord = json.loads(data)
             specs[name] = (rec["crontab"], bool(rec.get("utc", True)))
-        for wrapper in self.huey.periodic_tasks():
-            spec = getattr(wrapper.periodic, "spec", None) or repr(wrapper.periodic)
-            specs[wrapper.name] = (spec, self.huey.utc)
+        for task in self.huey.periodic_specs():
+            spec = getattr(task.periodic, "spec", None) or repr(task.periodic)
+            specs[task.name] = (spec, self.huey.utc)
         return [self._periodic(name, spec, utc) for name, (spec, utc) in sorted(specs.items())]
 
     def _periodic(self, name: str, spec: str, utc: bool) -> PeriodicInfo:
-        from .crontab import parse_spec
-        from .scheduler import clock_time, from_clock_time
-
         now = self.clock()
         try:
             nxt: float | None = from_clock_time(
@@ -496,8 +506,8 @@ class Inspector:
             )
         except Exception:
             nxt = None
-        last = self.storage.map_get(LAST_RUN, name)
-        rev = self.huey.revocation(REVOKE_TASK + name, now)
+        last = self.storage.map_get(PERIODIC_RUNS, name)
+        rev = self.huey.revocations.record(REVOKE_TASK + name, now)
         return PeriodicInfo(
             name,
             spec,
@@ -511,7 +521,7 @@ class Inspector:
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""
-        return [key[len("lock:") :] for key in self.storage.keys("lock:")]
+        return [key[len(LOCK) :] for key in self.storage.keys(LOCK)]
 
     def revocations(self) -> list[Revocation]:
         """The revocations in force now: task revocations first, then by target."""
@@ -528,7 +538,7 @@ class Inspector:
         out = []
         for eid, data in self.storage.read_events(after, limit):
             try:
-                e = json.loads(data)
+                e: EventRecord = json.loads(data)
                 out.append(
                     Event(
                         eid,
@@ -547,6 +557,4 @@ class Inspector:
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:
-    from dataclasses import replace
-
     return replace(info, **changes)

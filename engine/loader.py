@@ -1,4 +1,9 @@
-"""Import an application's queue from a ``module.attr`` path."""
+"""Import an application's queue from a ``module.attr`` path, or open one from a URL.
+
+Facade floor. ``connect`` (a queue from a store URL) lives with the ``Huey``
+classes it builds in ``engine.api``, URL schemes and masking in ``engine.urls``;
+both stay importable from here for callers that know them by this path.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,11 @@ import os
 import sys
 from typing import Any
 
+from .api import connect
 from .exceptions import ConfigurationError
+from .urls import mask_url
+
+__all__ = ["connect", "load", "mask_url"]
 
 
 def load(path: str) -> Any:
@@ -40,42 +49,3 @@ def load(path: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigurationError(f"module {module_name!r} has no attribute {attr!r}") from None
-
-
-def connect(url: str, queue: str = "huey") -> Any:
-    """A queue from a URL, without the application's code.
-
-    ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
-    ``redis+cluster://node:port`` (Redis Cluster), ``redis+sentinel://host:26379/master``,
-    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
-    """
-    from .api import MemoryHuey, RedisHuey, SqliteHuey
-
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("redis", "rediss", "unix") or scheme.endswith(("+cluster", "+sentinel")):
-        return RedisHuey(queue, url=url)
-    if scheme == "sqlite":
-        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-        if not path:
-            raise ConfigurationError(f"invalid SQLite URL {url!r}: use sqlite:///path/to/file.db")
-        return SqliteHuey(queue, filename=path)
-    if scheme == "memory":
-        return MemoryHuey(queue)
-    raise ConfigurationError(
-        f"unsupported store URL {mask_url(url)!r}: use redis://, rediss://, unix://, "
-        "redis+cluster://, redis+sentinel://, sqlite:/// or memory://"
-    )
-
-
-def mask_url(url: str) -> str:
-    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return url.split("@")[-1]
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))

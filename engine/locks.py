@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from .exceptions import RateLimitExceeded, TaskLockedException
+from .keys import LOCK, lock_key, ratelimit_key, ratelimit_prefix
 from .storage.base import Storage
 
 
@@ -105,7 +106,7 @@ class RateLimit(_Stored):
         self.name, self.limit, self.per, self.retry = name, limit, per, retry
 
     def _key(self, now: float) -> str:
-        return f"ratelimit:{self.name}:{int(now // self.per)}"
+        return ratelimit_key(self.name, int(now // self.per))
 
     def acquire(self, now: float | None = None) -> None:
         """Count one call in the current window (now defaults to the present); raise
@@ -123,7 +124,7 @@ class RateLimit(_Stored):
 
     def reset(self) -> None:
         """Forget the counts of every window."""
-        self.storage.flush_keys(f"ratelimit:{self.name}:")
+        self.storage.flush_keys(ratelimit_prefix(self.name))
 
     def __enter__(self) -> RateLimit:
         self.acquire()
@@ -139,3 +140,9 @@ class RateLimit(_Stored):
             return fn(*args, **kwargs)
 
         return inner
+
+
+def flush_locks(storage: Storage, names: tuple[str, ...]) -> set[str]:
+    """Clear the named locks (all locks when none are named); return those cleared."""
+    keys = [lock_key(n) for n in names] if names else storage.keys(LOCK)
+    return {k[len(LOCK) :] for k in keys if storage.delete(k)}

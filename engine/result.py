@@ -1,4 +1,8 @@
-"""Result handles: what calling a task returns (huey's ``TaskResultWrapper``)."""
+"""Result handles: what calling a task returns (huey's ``TaskResultWrapper``).
+
+Facade floor: a handle reads through the queue's public core methods
+(``read_result``, ``unwrap_result``, ``has_result``) and revokes through ``Huey``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,14 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .core import EMPTY
 from .exceptions import ResultTimeout
+from .keys import result_key
 
 if TYPE_CHECKING:
     from .api import Huey
     from .task import Task
 
-_EMPTY = object()
 
 
 class Result:
@@ -23,7 +28,7 @@ class Result:
     def __init__(self, huey: Huey, task: Task) -> None:
         self.huey = huey
         self.task = task
-        self._value: Any = _EMPTY
+        self._value: Any = EMPTY
 
     @property
     def id(self) -> str:
@@ -61,14 +66,14 @@ class Result:
           preserve: leave the result in the store for other readers; otherwise
             reading removes it. Default False.
         """
-        if self._value is _EMPTY:
+        if self._value is EMPTY:
             if blocking:
                 self._wait(timeout, backoff, max_delay, revoke_on_timeout, preserve)
             else:
-                self._value = self.huey._read_result(self.id, preserve)
-        if self._value is _EMPTY:
+                self._value = self.huey.read_result(self.id, preserve)
+        if self._value is EMPTY:
             return None
-        return self.huey._unwrap_result(self._value, self.task)
+        return self.huey.unwrap_result(self._value)
 
     def _wait(
         self,
@@ -81,7 +86,7 @@ class Result:
         # The store wakes us when the result is written (Redis), or polls quickly;
         # ``backoff`` and ``max_delay`` are accepted for huey compatibility.
         deadline = None if timeout is None else time.monotonic() + timeout
-        key = "result:" + self.id
+        key = result_key(self.id)
         while True:
             left = 1.5 if deadline is None else deadline - time.monotonic()
             data = self.huey.storage.wait_result(key, max(0.0, min(left, 1.5)), not preserve)
@@ -95,11 +100,11 @@ class Result:
 
     def is_ready(self) -> bool:
         """Whether the result is stored (or already read by this handle), without reading it."""
-        return self._value is not _EMPTY or self.huey._has_result(self.id)
+        return self._value is not EMPTY or self.huey.has_result(self.id)
 
     def reset(self) -> None:
         """Forget the value this handle has read, so the next get() reads the store again."""
-        self._value = _EMPTY
+        self._value = EMPTY
 
     def revoke(self, revoke_once: bool = True) -> None:
         """Revoke this call: it is skipped instead of run when it comes up (see

@@ -7,6 +7,9 @@ the same round trip as each claim (``Storage.claim_round``) and in each
 heartbeat, and reloads its local table (one round trip) only when it changed,
 so checking a task before running it costs nothing; only spending a revocation
 (skipping a revoked call) writes to the store.
+
+Core floor (imports the model and storage): the key names are ``engine.keys``'
+and are re-exported here under their old names.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import time
 from typing import Any
 
 from .codec import canonical_json
+from .keys import REVOKE_ID, REVOKE_TASK
+from .keys import REVOKE_VERSION as VERSION
+from .keys import REVOKED as MAP
 from .storage.base import Storage
 
-MAP = "revoked"
-REVOKE_ID = "id:"
-REVOKE_TASK = "task:"
-VERSION = "revoke:version"
+__all__ = ["MAP", "REVOKE_ID", "REVOKE_TASK", "VERSION", "Revocations"]
 _FOREVER = 10 * 365 * 86400.0
 _UNLOADED = object()
 

@@ -9,6 +9,9 @@ whose crontab matches the slot is enqueued by whichever consumer first claims
 ``slot:<task>:<minute>`` in the store, so a slot fires once however many
 consumers run. Only the current minute is considered: a slot missed while no
 consumer ran is not fired later.
+
+Runtime floor: works on a :class:`~engine.core.QueueCore` and its registry of
+task specs; the slot and map names are ``engine.keys``'.
 """
 
 from __future__ import annotations
@@ -16,41 +19,29 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import TYPE_CHECKING
 
+from .core import QueueCore
+from .crontab import clock_time, from_clock_time
+from .keys import PERIODIC, PERIODIC_RUNS, SLOT, PeriodicRecord, slot_key
 from .signals import SIGNAL_ENQUEUED
-
-if TYPE_CHECKING:
-    from .api import Huey
-    from .task import TaskWrapper
+from .task import TaskSpec
 
 log = logging.getLogger("engine.scheduler")
 
-SLOT = "slot:"
+__all__ = ["LAST_RUN", "SLOT", "SPECS", "Scheduler", "clock_time", "from_clock_time"]
+
 # Maps, field = task name: crontabs published by consumers (so tools without the
 # application's code can list periodic tasks), and when each last fired.
-SPECS = "periodic"
-LAST_RUN = "periodic_runs"
+SPECS = PERIODIC
+LAST_RUN = PERIODIC_RUNS
 # A consumer starting this many seconds into a minute still fires that minute's slot.
 START_GRACE = 10.0
-
-
-def clock_time(ts: float, utc: bool) -> dt.datetime:
-    """The naive datetime crontabs see: UTC, or local time in localtime mode."""
-    if utc:
-        return dt.datetime.fromtimestamp(ts, dt.UTC).replace(tzinfo=None)
-    return dt.datetime.fromtimestamp(ts)
-
-
-def from_clock_time(when: dt.datetime, utc: bool) -> float:
-    """Inverse of :func:`clock_time`."""
-    return when.replace(tzinfo=dt.UTC).timestamp() if utc else when.timestamp()
 
 
 class Scheduler:
     def __init__(
         self,
-        huey: Huey,
+        huey: QueueCore,
         periodic: bool = True,
         utc: bool | None = None,
         interval: float = 1.0,
@@ -76,7 +67,7 @@ class Scheduler:
     def periodic_step(self, now: float) -> float:
         """Fire due periodic slots (the store is touched once a minute at most); return
         how long until the next minute boundary, or the interval."""
-        if not self.periodic or not self.huey.periodic_tasks():
+        if not self.periodic or not self.huey.periodic_specs():
             return self.interval
         self._fire_periodic(now)
         return max(0.0, min(self.interval, (int(now // 60) + 1) * 60 - now))
@@ -86,11 +77,11 @@ class Scheduler:
 
     def publish(self) -> None:
         """Record every periodic task's crontab in the store, for ``hueyctl periodic``."""
-        for wrapper in self.huey.periodic_tasks():
-            spec = getattr(wrapper.periodic, "spec", None)
+        for task in self.huey.periodic_specs():
+            spec = getattr(task.periodic, "spec", None)
             if spec:
-                rec = json.dumps({"crontab": spec, "utc": self.utc}).encode()
-                self.huey.storage.map_set(SPECS, wrapper.name, rec)
+                rec: PeriodicRecord = {"crontab": spec, "utc": self.utc}
+                self.huey.storage.map_set(SPECS, task.name, json.dumps(rec).encode())
 
     def _fire_periodic(self, now: float) -> None:
         minute = int(now // 60) * 60
@@ -100,27 +91,26 @@ class Scheduler:
         if minute <= self._last_minute:
             return
         when = self.clock_time(minute)
-        for wrapper in self.huey.periodic_tasks():
-            assert wrapper.periodic is not None
+        for spec in self.huey.periodic_specs():
+            assert spec.periodic is not None
             try:
-                due = wrapper.periodic(when)
+                due = spec.periodic(when)
             except Exception:
-                log.exception("crontab of %s failed", wrapper.name)
+                log.exception("crontab of %s failed", spec.name)
                 continue
-            if due and self.fire(wrapper, minute, now):
-                log.info("periodic %s fired for %s", wrapper.name, when.isoformat())
+            if due and self.fire(spec, minute, now):
+                log.info("periodic %s fired for %s", spec.name, when.isoformat())
         # Only now: had the store failed above, the next step tries this minute again
         # (slots already fired stay fired).
         self._last_minute = minute
 
-    def fire(self, wrapper: TaskWrapper, minute: int, now: float) -> bool:
+    def fire(self, spec: TaskSpec, minute: int, now: float) -> bool:
         """Enqueue the task for this slot unless some consumer already did: the slot
         claim and the enqueue are one atomic step of the store."""
-        task = wrapper.s()
-        msg = self.huey._prepare(task, now)
-        slot = f"{SLOT}{wrapper.name}:{minute}"
-        if not self.huey.storage.enqueue_unique(slot, self.slot_ttl, msg):
+        task = self.huey.new_call(spec)
+        msg = self.huey.prepare(task, now)
+        if not self.huey.storage.enqueue_unique(slot_key(spec.name, minute), self.slot_ttl, msg):
             return False
         self.huey.signals.send(SIGNAL_ENQUEUED, task)
-        self.huey.storage.map_set(LAST_RUN, wrapper.name, str(minute).encode())
+        self.huey.storage.map_set(LAST_RUN, spec.name, str(minute).encode())
         return True

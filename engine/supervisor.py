@@ -6,6 +6,9 @@ with SIGALRM. The supervisor turns SIGTERM/SIGINT/SIGHUP into SIGTERM for the
 children (each finishes its running task, then exits; a second signal kills
 them, and their tasks are recovered once their leases lapse), replaces a child
 that dies (its task is recovered by a sibling), and exits when all have stopped.
+
+Runtime floor: works on a :class:`~engine.core.QueueCore` and runs
+:class:`~engine.consumer.Consumer` in each child.
 """
 
 from __future__ import annotations
@@ -16,17 +19,15 @@ import os
 import signal
 import time
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .api import Huey
+from .consumer import Consumer
+from .core import QueueCore
 
 log = logging.getLogger("engine.supervisor")
 
 
-def _child(huey: Huey, options: dict[str, Any]) -> None:
-    from .consumer import Consumer
-
+def _child(huey: QueueCore, options: dict[str, Any]) -> None:
     # Until the consumer installs its own handlers, a stop request simply ends us (we
     # hold no task yet); the supervisor's handlers must not run in a child.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -39,7 +40,7 @@ def _child(huey: Huey, options: dict[str, Any]) -> None:
 
 class Supervisor:
     def __init__(
-        self, huey: Huey, processes: int, check_interval: float = 0.5, **options: Any
+        self, huey: QueueCore, processes: int, check_interval: float = 0.5, **options: Any
     ) -> None:
         self.huey = huey
         self.check_interval = check_interval

@@ -1,8 +1,11 @@
-"""Tasks: the decorated function (:class:`TaskWrapper`) and one call of it (:class:`Task`).
+"""Tasks as data: one call (:class:`Task`) and what the registry holds (:class:`TaskSpec`).
 
-A :class:`Task` is plain data (id, name, args, kwargs, options, the pipeline
-that follows it); the envelope codec turns it into bytes and back, and the
-worker runs it by looking its name up in the queue's registry.
+Model floor (imports only the ground): a :class:`Task` is plain data (id, name,
+args, kwargs, options, the pipeline that follows it); the envelope codec turns
+it into bytes and back, and the worker runs it by looking its name up in the
+queue's registry, which maps names to :class:`TaskSpec`. What ``@huey.task()``
+returns, :class:`~engine.wrapper.TaskWrapper`, lives with the facade because it
+enqueues through ``Huey``; this module only knows it as a :class:`CallBuilder`.
 """
 
 from __future__ import annotations
@@ -10,17 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .exceptions import ConfigurationError, TaskTimeout
-from .storage.base import new_task_id
-
-if TYPE_CHECKING:
-    from .api import Huey
-    from .crontab import Crontab
-    from .result import Result, ResultGroup
+from .ids import new_task_id
 
 
 @dataclass(slots=True)
@@ -42,7 +40,6 @@ class Task:
     on_error: Task | None = None
     enqueued_at: float | None = None
     attempt: int = 1
-    huey: Huey | None = field(default=None, repr=False, compare=False)
     # Relative expiry given at .s() time, resolved to ``expires`` at enqueue.
     expires_in: float | None = field(default=None, repr=False, compare=False)
     chord: dict[str, Any] | None = None  # {"id", "size", "index", "callback": envelope record}
@@ -69,14 +66,14 @@ class Task:
         if self.is_timed_out:
             raise TaskTimeout(f"timeout {self.timeout}s")
 
-    def then(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> Task:
+    def then(self, task: CallBuilder | Task, *args: Any, **kwargs: Any) -> Task:
         """Append a stage to the end of this pipeline; returns the head, for chaining."""
-        self._tail().on_complete = _as_task(task, args, kwargs)
+        self._tail().on_complete = as_task(task, args, kwargs)
         return self
 
-    def error(self, task: TaskWrapper | Task, *args: Any, **kwargs: Any) -> Task:
+    def error(self, task: CallBuilder | Task, *args: Any, **kwargs: Any) -> Task:
         """Run ``task`` with the exception's details if the last stage so far fails."""
-        self._tail().on_error = _as_task(task, args, kwargs)
+        self._tail().on_error = as_task(task, args, kwargs)
         return self
 
     def _tail(self) -> Task:
@@ -93,10 +90,11 @@ class Task:
             node = node.on_complete
         return out
 
-    def apply_defaults(self, wrapper: TaskWrapper) -> None:
+    def apply_defaults(self, spec: TaskSpec) -> None:
+        """A call enqueued by name without the code takes the registered task's options."""
         if self.defaults:
-            self.retries, self.retry_delay = wrapper.retries, wrapper.retry_delay
-            self.retry_backoff, self.timeout = wrapper.retry_backoff, wrapper.timeout
+            self.retries, self.retry_delay = spec.retries, spec.retry_delay
+            self.retry_backoff, self.timeout = spec.retry_backoff, spec.timeout
             self.defaults = False
 
     def with_new_id(self) -> Task:
@@ -104,6 +102,30 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task({self.name}, id={self.id})"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """What the queue's registry holds for one task name: the function and the
+    options every call starts from. The worker reads it to run a call;
+    ``TaskWrapper`` builds calls from it."""
+
+    func: Callable[..., Any]
+    name: str
+    retries: int = 0
+    retry_delay: float = 0
+    retry_backoff: float = 0.0
+    priority: int = 0
+    expires: float | dt.timedelta | dt.datetime | None = None
+    timeout: float | None = None
+    context: bool = False
+    # A crontab (or any function of a datetime) for periodic tasks, else None.
+    periodic: Callable[[dt.datetime], bool] | None = None
+
+    def __post_init__(self) -> None:
+        check_callable(self.func)
+        if self.retries < 0 or self.retry_delay < 0:
+            raise ConfigurationError("retries and retry_delay must be >= 0")
 
 
 RESERVED = (
@@ -119,17 +141,24 @@ RESERVED = (
 )
 
 
-def _as_task(task: TaskWrapper | Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
-    if isinstance(task, TaskWrapper):
-        return task.s(*args, **kwargs)
+class CallBuilder(Protocol):
+    """Anything that builds a call with ``.s(*args, **kwargs)``: a ``TaskWrapper``."""
+
+    def s(self, *args: Any, **kwargs: Any) -> Task: ...
+
+
+def as_task(task: CallBuilder | Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
+    """The call ``.then()``/``.error()`` and groups were given: a Task, or a wrapper's ``.s()``."""
     if isinstance(task, Task):
         if args or kwargs:
             raise ConfigurationError("pass arguments either to .s() or to .then(), not both")
         return task
+    if callable(getattr(task, "s", None)):
+        return task.s(*args, **kwargs)
     raise ConfigurationError(f"expected a task or task.s(...), got {type(task).__name__}")
 
 
-def _check_callable(func: Callable[..., Any]) -> None:
+def check_callable(func: Callable[..., Any]) -> None:
     if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
         raise ConfigurationError(
             f"task {func.__qualname__!r} is 'async def': tasks run in worker threads or "
@@ -137,154 +166,3 @@ def _check_callable(func: Callable[..., Any]) -> None:
         )
     if not callable(func):
         raise ConfigurationError(f"@task() decorates functions, got {type(func).__name__}")
-
-
-class TaskWrapper:
-    """What ``@huey.task()`` returns: call it to enqueue, ``.s()`` to build a call."""
-
-    def __init__(
-        self,
-        huey: Huey,
-        func: Callable[..., Any],
-        *,
-        name: str | None = None,
-        retries: int = 0,
-        retry_delay: float = 0,
-        retry_backoff: float = 0.0,
-        priority: int | None = None,
-        expires: float | dt.timedelta | dt.datetime | None = None,
-        timeout: float | None = None,
-        context: bool = False,
-        periodic: Crontab | None = None,
-    ) -> None:
-        _check_callable(func)
-        if retries < 0 or retry_delay < 0:
-            raise ConfigurationError("retries and retry_delay must be >= 0")
-        self.huey = huey
-        self.func = func
-        self.name = name or f"{func.__module__}.{func.__qualname__}"
-        self.retries = retries
-        self.retry_delay = retry_delay
-        self.retry_backoff = retry_backoff
-        self.priority = priority or 0
-        self.expires = expires
-        self.timeout = timeout
-        self.context = context
-        self.periodic = periodic
-        self.__doc__ = func.__doc__
-        self.__name__ = getattr(func, "__name__", self.name)
-        self.__wrapped__ = func
-
-    def __repr__(self) -> str:
-        return f"<TaskWrapper {self.name}>"
-
-    # --- building calls ---------------------------------------------------------
-    def s(self, *args: Any, **kwargs: Any) -> Task:
-        """A call of this task, not yet enqueued (pipelines start here).
-
-        As in huey, the keyword arguments ``id, eta, delay, retries, retry_delay,
-        retry_backoff, priority, expires, timeout`` set options of this call and
-        are not passed to the function (pass such parameters positionally).
-        """
-        opts = {k: kwargs.pop(k) for k in RESERVED if k in kwargs}
-        eta, delay = opts.pop("eta", None), opts.pop("delay", None)
-        task = self._task(args, kwargs, **opts)
-        if eta is not None or delay is not None:
-            task.eta = self.huey.resolve_eta(eta, delay)
-        return task
-
-    def _task(
-        self,
-        args: Iterable[Any],
-        kwargs: dict[str, Any] | None,
-        *,
-        id: str | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        retry_backoff: float | None = None,
-        priority: int | None = None,
-        expires: float | dt.timedelta | dt.datetime | None = None,
-        timeout: float | None = None,
-    ) -> Task:
-        task = Task(
-            name=self.name,
-            args=tuple(args),
-            kwargs=dict(kwargs or {}),
-            retries=self.retries if retries is None else retries,
-            retry_delay=self.retry_delay if retry_delay is None else retry_delay,
-            retry_backoff=self.retry_backoff if retry_backoff is None else retry_backoff,
-            priority=self.priority if priority is None else priority,
-            timeout=self.timeout if timeout is None else timeout,
-            huey=self.huey,
-        )
-        if id is not None:
-            task.id = id
-        exp = self.expires if expires is None else expires
-        if exp is not None:
-            self.huey._set_expiry(task, exp)
-        return task
-
-    # --- enqueueing ----------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        return self.huey.enqueue(self.s(*args, **kwargs))  # type: ignore[no-any-return]
-
-    def schedule(
-        self,
-        args: Iterable[Any] | None = None,
-        kwargs: dict[str, Any] | None = None,
-        eta: dt.datetime | float | None = None,
-        delay: float | dt.timedelta | None = None,
-        priority: int | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        expires: float | dt.timedelta | dt.datetime | None = None,
-        id: str | None = None,
-        convert_utc: bool = True,
-        retry_backoff: float | None = None,
-        timeout: float | None = None,
-    ) -> Result:
-        """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`)."""
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise ConfigurationError("schedule(kwargs=...) must be a dict")
-        task = self._task(
-            args or (),
-            kwargs,
-            id=id,
-            retries=retries,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            priority=priority,
-            expires=expires,
-            timeout=timeout,
-        )
-        task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
-        return self.huey.enqueue(task)  # type: ignore[no-any-return]
-
-    def map(self, it: Iterable[Any]) -> ResultGroup:
-        """Enqueue one call per item (a tuple item is ``*args``), in one round trip."""
-        calls = [self.s(*i) if isinstance(i, tuple) else self.s(i) for i in it]
-        return self.huey.enqueue_many(calls)
-
-    def call_local(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the function here and now, bypassing the queue."""
-        return self.func(*args, **kwargs)
-
-    # --- revocation ---------------------------------------------------------------------
-    def revoke(
-        self, revoke_until: dt.datetime | float | None = None, revoke_once: bool = False
-    ) -> None:
-        """Stop every instance of this task (until a time, once, or until restored)."""
-        self.huey.revoke_all(self.name, revoke_until=revoke_until, revoke_once=revoke_once)
-
-    def restore(self) -> bool:
-        return self.huey.restore_all(self.name)
-
-    def is_revoked(self, timestamp: float | None = None) -> bool:
-        return self.huey.is_revoked(self.name, timestamp=timestamp)
-
-    def unregister(self) -> bool:
-        """Forget this task in its queue's registry."""
-        return self.huey.unregister(self)
-
-    def unwrap(self) -> Callable[..., Any]:
-        return self.func

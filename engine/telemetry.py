@@ -7,6 +7,11 @@ round trip per beat whatever the traffic (never one per task):
   that died without deregistering is pruned by a live one's sweep),
 * every signal as an event in the capped stream,
 * per task name and minute: runs, failures, total and max runtime.
+
+Runtime floor: listens to a :class:`~engine.core.QueueCore`'s signals. The
+record schemas (:class:`~engine.keys.RegistryRecord`,
+:class:`~engine.keys.EventRecord`) live in ``engine.keys``, shared with the read
+model that parses them.
 """
 
 from __future__ import annotations
@@ -18,16 +23,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._version import __version__
+from .core import QueueCore
+from .keys import WORKERS, EventRecord, RegistryRecord
 from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
 from .storage.base import StatRow
+from .task import Task
 
-if TYPE_CHECKING:
-    from .api import Huey
-    from .task import Task
-
-REGISTRY = "workers"  # map: consumer id -> registry record
+REGISTRY = WORKERS  # map: consumer id -> registry record
 EVENT_CAP = 10_000
 STATS_TTL = 2 * 3600.0
 _FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)
@@ -36,7 +41,7 @@ _Event = tuple[float, str, str, str, "str | None", "float | None"]
 
 
 class Telemetry:
-    def __init__(self, huey: Huey, consumer_id: str, clock: Callable[[], float] = time.time):
+    def __init__(self, huey: QueueCore, consumer_id: str, clock: Callable[[], float] = time.time):
         self.huey = huey
         self.consumer_id = consumer_id
         self.clock = clock
@@ -69,7 +74,7 @@ class Telemetry:
 
     def _encode(self, event: _Event) -> bytes:
         ts, signal, task_id, name, error, runtime = event
-        record: dict[str, Any] = {
+        record: EventRecord = {
             "ts": ts,
             "event": signal,
             "id": task_id,
@@ -114,24 +119,20 @@ def registry_record(
     failed: int,
     queue: str,
 ) -> bytes:
-    from . import __version__
-
-    return json.dumps(
-        {
-            "id": consumer_id,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "version": __version__,
-            "queue": queue,
-            "started": started,
-            "heartbeat": now,
-            "concurrency": workers,
-            "worker_type": worker_type,
-            "running": [
-                {"id": tid, "task": name, "started": at} for tid, (name, at) in running.items()
-            ],
-            "processed": processed,
-            "failed": failed,
-        },
-        separators=(",", ":"),
-    ).encode()
+    record: RegistryRecord = {
+        "id": consumer_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "version": __version__,
+        "queue": queue,
+        "started": started,
+        "heartbeat": now,
+        "concurrency": workers,
+        "worker_type": worker_type,
+        "running": [
+            {"id": tid, "task": name, "started": at} for tid, (name, at) in running.items()
+        ],
+        "processed": processed,
+        "failed": failed,
+    }
+    return json.dumps(record, separators=(",", ":")).encode()

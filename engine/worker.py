@@ -1,22 +1,23 @@
-"""Running one claimed task, and the outcome it leaves behind.
+"""Running one claimed task, and committing the outcome it leaves behind.
 
 :meth:`Worker.run` turns a claimed message into exactly one ``storage.finish``
 call whose :class:`Outcome` holds everything the execution produced (result,
 retry, next pipeline stage, dead letter), so a crash at any point either leaves
-the task running (to be recovered and delivered again) or fully done.
+the task running (to be recovered and delivered again) or fully done. The
+rules that decide the outcome are pure functions in ``engine.outcome``; this
+module does the rest: decode → skip? → run under the timeout guard → outcome →
+commit → after-commit (chord report, post-execute hooks, counters, signal).
 
 A message that cannot be decoded, or names a task this process does not know,
 is dead-lettered with the reason instead of crashing the worker.
 
-Exceptions follow huey 3: ``RetryTask`` and a rate limit with ``retry=True``
-retry without spending a retry; a held lock, a timeout or any other error
-spend one; ``CancelExecution`` drops the call (or retries it with
-``retry=True``). Only the final failure stores an error result, fails the later
-stages of a pipeline, runs the ``.error()`` handler and dead-letters the task.
+Runtime floor: it works on a :class:`~engine.core.QueueCore` and never imports
+the facade (``engine.api``), which is what lets immediate mode import it.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import queue
 import threading
@@ -25,9 +26,10 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final, Literal, TypeVar
 
+from . import outcome as rules
+from .core import QueueCore
 from .exceptions import (
     CancelExecution,
     CodecError,
@@ -36,6 +38,15 @@ from .exceptions import (
     StoreUnavailable,
     TaskLockedException,
     TaskTimeout,
+)
+from .keys import chord_counter, chord_fired, chord_member
+from .outcome import (
+    CHORD_TTL,
+    REASON_FAILED,
+    REASON_MALFORMED,
+    REASON_UNKNOWN,
+    error_metadata,
+    extend_args,
 )
 from .signals import (
     SIGNAL_CANCELED,
@@ -49,42 +60,39 @@ from .signals import (
     SIGNAL_REVOKED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import NOT_RUNNING, Claimed, Message, Outcome, Storage
-from .task import Task, TaskWrapper
+from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
+from .task import Task, TaskSpec
 
-if TYPE_CHECKING:
-    from .api import Huey
+__all__ = [
+    "CHORD_TTL",
+    "PENDING",
+    "REASON_FAILED",
+    "REASON_MALFORMED",
+    "REASON_UNKNOWN",
+    "Committer",
+    "Worker",
+    "error_metadata",
+    "extend_args",
+    "retry_while_unavailable",
+]
 
 log = logging.getLogger("engine.worker")
 
-REASON_MALFORMED = "malformed"
-REASON_UNKNOWN = "unknown task"
-REASON_FAILED = "failed"
-CHORD_TTL = 7 * 86400.0
+T = TypeVar("T")
 
 
-def extend_args(task: Task, value: Any) -> None:
-    """Feed a stage's return value to the next stage: tuple → more ``*args``,
-    dict → ``**kwargs`` (not overriding ones given), None → nothing, else one more arg."""
-    if value is None or value == ():
-        return
-    if isinstance(value, tuple):
-        task.args = task.args + value
-    elif isinstance(value, dict):
-        task.kwargs = {**value, **task.kwargs}
-    else:
-        task.args = task.args + (value,)
-
-
-def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
-    return {
-        "error": repr(exc),
-        "type": type(exc).__name__,
-        "traceback": tb,
-        "retries": task.retries,
-        "task_id": task.id,
-        "task": task.name,
-    }
+def retry_while_unavailable(fn: Callable[[], T], budget: float) -> T:
+    """``fn()``, tried again with a growing pause while the store is unreachable, for
+    up to ``budget`` seconds (a lease: after that the task belongs to recovery)."""
+    deadline, pause = time.monotonic() + budget, 0.05
+    while True:
+        try:
+            return fn()
+        except StoreUnavailable:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 Then = Callable[[str | None, BaseException | None], None]
@@ -141,17 +149,10 @@ class Committer:
         return batch
 
     def _commit(self, batch: list[tuple[str, float, Outcome, Then]]) -> list[str | None]:
-        deadline, pause = time.monotonic() + self.lease, 0.05
-        while True:
-            try:
-                return self._storage().finish_many(
-                    self.consumer_id, [(t, n, o) for t, n, o, _ in batch]
-                )
-            except StoreUnavailable:
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        items = [(t, n, o) for t, n, o, _ in batch]
+        return retry_while_unavailable(
+            lambda: self._storage().finish_many(self.consumer_id, items), self.lease
+        )
 
     def _loop(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -173,7 +174,14 @@ def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
         log.exception("after-commit callback failed")
 
 
-_PENDING = "pending commit"  # run() handed the outcome to the committer
+class _Handed(enum.Enum):
+    PENDING = "pending commit"
+
+
+# What the inner run returns when it handed the outcome to the committer: neither
+# "committed" (None) nor a refusal reason (str).
+PENDING: Final = _Handed.PENDING
+Status = str | None | Literal[_Handed.PENDING]
 
 
 class Worker:
@@ -185,7 +193,7 @@ class Worker:
 
     def __init__(
         self,
-        huey: Huey,
+        huey: QueueCore,
         consumer_id: str,
         lease: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -208,6 +216,11 @@ class Worker:
     def storage(self) -> Storage:
         return self.huey.storage
 
+    def running(self) -> dict[str, tuple[str, float]]:
+        """A snapshot of ``current`` (for the registry record)."""
+        with self._lock:
+            return dict(self.current)
+
     def step(self, now: float) -> bool:
         """Claim one ready task and run it; False when the queue was empty."""
         claimed = self.storage.claim(self.consumer_id, now, 1, self.lease)
@@ -221,96 +234,80 @@ class Worker:
 
         With ``done`` and a committer, the outcome is committed in the background
         and ``done()`` is called once it is (else before returning)."""
-        handed_off = False
+        status: Status = None
         try:
-            refused = self._run(claimed, done)
-            handed_off = refused == _PENDING
-            return None if handed_off else refused
+            status = self._run(claimed, done)
+            return None if status is PENDING else status
         finally:
-            if done is not None and not handed_off:
+            if done is not None and status is not PENDING:
                 done()
 
-    def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> str | None:
+    def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> Status:
         try:
             task = self.huey.envelope.decode(claimed.data)
         except Exception as exc:  # CodecError, or a record of the wrong shape
             error = str(exc) if isinstance(exc, CodecError) else f"{type(exc).__name__}: {exc}"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_MALFORMED, error)))
-        wrapper = self.huey.registered(task.name)
-        if wrapper is None:
+        spec = self.huey.registry.get(task.name)
+        if spec is None:
             error = f"no task named {task.name!r} is registered in this worker"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
-        task.huey = self.huey
-        task.apply_defaults(wrapper)
+        task.apply_defaults(spec)
         with self._lock:
             self.current[task.id] = (task.name, self.clock())
         try:
-            return self._execute(wrapper, task, done)
+            return self._execute(spec, task, done)
         finally:
             with self._lock:
                 self.current.pop(task.id, None)
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
-        """Commit the outcome, retrying while the store is unreachable for up to a
-        lease (after that the lease is gone and the task belongs to recovery)."""
-        deadline, pause = time.monotonic() + self.lease, 0.05
-        refused: str | None
-        while True:
-            try:
-                if self.committer is not None:
-                    refused = self.committer.finish(task_id, self.clock(), outcome)
-                else:
-                    refused = self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
-                break
-            except StoreUnavailable:
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        """Commit the outcome, retrying while the store is unreachable for up to a lease."""
+        committer = self.committer
+
+        def commit() -> str | None:
+            if committer is not None:
+                return committer.finish(task_id, self.clock(), outcome)
+            return self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
+
+        refused = retry_while_unavailable(commit, self.lease)
         if refused:
             log.warning("result of task %s not committed: %s", task_id, refused)
         return refused
 
     def _skip_reason(self, task: Task, now: float) -> str | None:
-        if self.huey.consume_revocation(task, now):
+        if self.huey.revocations.consume(task.id, task.name, now):
             return SIGNAL_REVOKED
         if task.expires is not None and now > task.expires:
             return SIGNAL_EXPIRED
         return None
 
-    def _pre_execute(self, task: Task) -> CancelExecution | None:
-        for hook in list(self.huey._pre_execute.values()):
-            try:
-                hook(task)
-            except CancelExecution as exc:
-                return exc
-            except Exception:
-                log.exception("pre_execute hook failed for %s", task.id)
-        return None
-
     def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
         self.huey.signals.send(signal, task)
-        outcome = outcome or Outcome(results=self._chord_results(task, {"skipped": True}))
+        outcome = outcome or rules.skipped(task)
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
         return refused
 
-    def _execute(
-        self, wrapper: TaskWrapper, task: Task, done: Callable[[], None] | None = None
-    ) -> str | None:
-        send = self.huey.signals.send
+    def _retrying(self, decided: tuple[Outcome, Task | None]) -> Outcome:
+        outcome, again = decided
+        if again is not None:
+            self.huey.signals.send(SIGNAL_RETRYING, again)
+        return outcome
+
+    def _execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
+        huey = self.huey
         now = self.clock()
         skipped = self._skip_reason(task, now)
         if skipped:
             return self._skip(task, skipped)
-        cancel = self._pre_execute(task)
+        cancel = huey.run_pre_execute(task)
         if cancel is not None:
-            if cancel.retry or (cancel.retry is None and task.retries):
-                return self._skip(task, SIGNAL_CANCELED, self._retry(task, now, spend=True))
-            return self._skip(task, SIGNAL_CANCELED)
-        send(SIGNAL_EXECUTING, task)
+            outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
+            return self._skip(task, SIGNAL_CANCELED, outcome)
+        huey.signals.send(SIGNAL_EXECUTING, task)
         started = time.monotonic()
         if task.timeout:
             task.deadline = started + task.timeout
@@ -318,9 +315,9 @@ class Worker:
         exception: Exception | None = None
         tb = ""
         try:
-            kwargs = dict(task.kwargs, task=task) if wrapper.context else task.kwargs
+            kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
             with self.timeout_guard(task.timeout):
-                value = wrapper.func(*task.args, **kwargs)
+                value = spec.func(*task.args, **kwargs)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
@@ -328,11 +325,12 @@ class Worker:
         task.runtime = time.monotonic() - started
         try:
             if exception is None:
-                outcome = self._success(wrapper, task, value)
+                outcome = rules.success(huey, spec, task, value, self.clock())
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
         if exception is not None:
-            outcome = self._failure(wrapper, task, exception, tb)
+            self._announce(task, exception)
+            outcome = self._retrying(rules.failure(huey, spec, task, exception, tb, self.clock()))
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -347,10 +345,29 @@ class Worker:
                     done()
 
             self.committer.submit(task.id, self.clock(), outcome, then)
-            return _PENDING
+            return PENDING
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
         return refused
+
+    def _announce(self, task: Task, exc: Exception) -> None:
+        """The log line and signal of a failed call (before its outcome is decided)."""
+        send = self.huey.signals.send
+        if isinstance(exc, RetryTask):
+            log.info("task %s %s asked to be retried", task.name, task.id)
+        elif isinstance(exc, RateLimitExceeded):
+            send(SIGNAL_RATE_LIMITED, task)
+        elif isinstance(exc, CancelExecution):
+            send(SIGNAL_CANCELED, task)
+        elif isinstance(exc, TaskLockedException):
+            log.warning("task %s %s not run: %s", task.name, task.id, exc)
+            send(SIGNAL_LOCKED, task)
+        elif isinstance(exc, TaskTimeout):
+            log.error("task %s %s timed out: %s", task.name, task.id, exc)
+            send(SIGNAL_TIMEOUT, task)
+        else:
+            log.error("task %s %s failed: %r", task.name, task.id, exc)
+            send(SIGNAL_ERROR, task, exc)
 
     def _completed(
         self,
@@ -362,11 +379,7 @@ class Worker:
     ) -> None:
         """After the commit: chord bookkeeping, post-execute hooks, counters, signal."""
         self._after_finish(task, outcome, refused)
-        for hook in list(self.huey._post_execute.values()):
-            try:
-                hook(task, value, exception)
-            except Exception:
-                log.exception("post_execute hook failed for %s", task.id)
+        self.huey.run_post_execute(task, value, exception)
         with self._lock:
             if exception is None:
                 self.processed += 1
@@ -375,142 +388,13 @@ class Worker:
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
 
-    # --- outcomes ---------------------------------------------------------------
-    def _success(self, wrapper: TaskWrapper, task: Task, value: Any) -> Outcome:
-        huey = self.huey
-        results: list[tuple[str, bytes]] = []
-        if huey.results and wrapper.periodic is None and (value is not None or huey.store_none):
-            results.append(("result:" + task.id, huey.encode_value(value)))
-        results += self._chord_results(task, {"value": value})
-        enqueue = []
-        if task.on_complete is not None:
-            nxt = replace(task.on_complete, huey=huey)
-            extend_args(nxt, value)
-            enqueue.append(self._message(nxt))
-        return Outcome(results=results, result_ttl=self._ttl(task), enqueue=enqueue)
-
-    def _message(self, task: Task) -> Message:
-        now = self.clock()
-        task.enqueued_at = now
-        if task.expires_in is not None:
-            task.expires = now + task.expires_in
-        return Message(task.id, self.huey.envelope.encode(task), task.priority)
-
-    def _failure(self, wrapper: TaskWrapper, task: Task, exc: Exception, tb: str) -> Outcome:
-        send = self.huey.signals.send
-        now = self.clock()
-        if isinstance(exc, RetryTask):
-            log.info("task %s %s asked to be retried", task.name, task.id)
-            return self._retry(task, now, exc=exc, spend=False)
-        if isinstance(exc, RateLimitExceeded):
-            send(SIGNAL_RATE_LIMITED, task)
-            if exc.retry or task.retries:
-                delay = task.retry_delay or exc.delay
-                return self._retry(task, now, at=now + delay, spend=not exc.retry)
-        elif isinstance(exc, CancelExecution):
-            send(SIGNAL_CANCELED, task)
-            if exc.retry or (exc.retry is None and task.retries):
-                return self._retry(task, now, spend=not task.retries == 0)
-            return Outcome(results=self._chord_results(task, {"skipped": True}))
-        elif isinstance(exc, TaskLockedException):
-            log.warning("task %s %s not run: %s", task.name, task.id, exc)
-            send(SIGNAL_LOCKED, task)
-        elif isinstance(exc, TaskTimeout):
-            log.error("task %s %s timed out: %s", task.name, task.id, exc)
-            send(SIGNAL_TIMEOUT, task)
-        else:
-            log.error("task %s %s failed: %r", task.name, task.id, exc)
-            send(SIGNAL_ERROR, task, exc)
-        if task.retries:
-            return self._retry(task, now)
-        locked = isinstance(exc, (TaskLockedException, RateLimitExceeded))
-        return self._give_up(wrapper, task, exc, tb, dead=not locked)
-
-    def _retry(
-        self,
-        task: Task,
-        now: float,
-        exc: RetryTask | None = None,
-        at: float | None = None,
-        spend: bool = True,
-    ) -> Outcome:
-        """The same call again (same id): now, at ``at``, at the RetryTask's time, or
-        after ``retry_delay`` (which then grows by ``retry_backoff`` for the next one)."""
-        again = replace(
-            task,
-            retries=max(0, task.retries - 1) if spend else task.retries,
-            attempt=task.attempt + 1,
-            deadline=None,
-            runtime=None,
-        )
-        eta = at
-        if exc is not None and exc.eta is not None:
-            eta = self.huey.to_timestamp(exc.eta)
-        elif exc is not None and exc.delay is not None:
-            eta = now + float(exc.delay)
-        elif eta is None and task.retry_delay > 0:
-            eta = now + task.retry_delay
-            if task.retry_backoff:
-                again.retry_delay = task.retry_delay * task.retry_backoff
-        again.eta = eta
-        self.huey.signals.send(SIGNAL_RETRYING, again)
-        msg = Message(again.id, self.huey.envelope.encode(again), again.priority)
-        if eta is None or eta <= now:
-            return Outcome(enqueue=[msg])
-        return Outcome(schedule=[(msg, eta)])
-
-    def _give_up(
-        self, wrapper: TaskWrapper, task: Task, exc: Exception, tb: str, dead: bool
-    ) -> Outcome:
-        huey = self.huey
-        meta = error_metadata(task, exc, tb)
-        results = []
-        if huey.results and wrapper.periodic is None:
-            results.append(("result:" + task.id, huey.encode_error(meta)))
-            # Later stages of a pipeline will never run: fail their results too.
-            node = task.on_complete
-            while node is not None:
-                results.append(("result:" + node.id, huey.encode_error(meta)))
-                node = node.on_complete
-        results += self._chord_results(task, {"error": meta})
-        enqueue = []
-        if task.on_error is not None:
-            handler = replace(task.on_error, huey=huey)
-            info = {k: meta[k] for k in ("error", "type", "traceback", "task_id")}
-            extend_args(handler, (info,))
-            enqueue.append(self._message(handler))
-        last_line = (tb.strip().splitlines() or [repr(exc)])[-1]
-        return Outcome(
-            results=results,
-            result_ttl=self._ttl(task),
-            enqueue=enqueue,
-            dead=(REASON_FAILED, f"{last_line}\n{tb}") if dead else None,
-        )
-
     # --- chords -------------------------------------------------------------------
-    def _chord_results(self, task: Task, rec: dict[str, Any]) -> list[tuple[str, bytes]]:
-        if not task.chord:
-            return []
-        if "value" in rec:
-            data = self.huey.encode_value(rec["value"])
-        elif "error" in rec:
-            data = self.huey.encode_error(rec["error"])
-        else:
-            data = b'{"skipped":true}'
-        return [(f"chord:{task.chord['id']}:{task.chord['index']}", data)]
-
-    def _ttl(self, task: Task) -> float | None:
-        """Results expire after ``result_ttl``, but a chord member's must outlive its chord."""
-        ttl = self.huey.result_ttl
-        return ttl if ttl is None or not task.chord else max(ttl, CHORD_TTL)
-
     def _after_finish(self, task: Task, outcome: Outcome, refused: str | None) -> None:
         """A chord member that is done for good reports in. 'Not running' may be our own
         finish whose reply was lost, so that case re-checks without counting."""
         if not task.chord or refused not in (None, NOT_RUNNING):
             return
-        again = [m.id for m in outcome.enqueue] + [m.id for m, _ in outcome.schedule]
-        if task.id in again:  # a retry: not done yet
+        if rules.retried(outcome, task.id):  # a retry: not done yet
             return
         self._chord_report(task, counted=refused is None)
 
@@ -520,26 +404,16 @@ class Worker:
         ch = task.chord
         assert ch is not None
         storage, cid, size = self.storage, ch["id"], int(ch["size"])
-        if counted and storage.incr(f"chord:{cid}", CHORD_TTL) < size:
+        if counted and storage.incr(chord_counter(cid), CHORD_TTL) < size:
             return
-        members = [storage.peek(f"chord:{cid}:{index}") for index in range(size)]
+        members = [storage.peek(chord_member(cid, index)) for index in range(size)]
         if any(data is None for data in members):
             return
-        from .chord import SKIPPED, Error
-
-        values: list[Any] = []
-        for data in members:
-            rec: dict[str, Any] = self.huey.decode_value(data) if data else {}
-            if "value" in rec:
-                values.append(rec["value"])
-            elif "error" in rec:
-                values.append(Error(rec["error"]))
-            else:
-                values.append(SKIPPED)
+        records = [self.huey.decode_value(data) if data else {} for data in members]
         callback = self.huey.envelope.task(ch["callback"])
-        callback.huey = self.huey
-        extend_args(callback, (values,))
-        if storage.enqueue_unique(f"chord:{cid}:fired", CHORD_TTL, self._message(callback)):
+        extend_args(callback, (rules.member_values(records),))
+        message = self.huey.message(callback, self.clock())
+        if storage.enqueue_unique(chord_fired(cid), CHORD_TTL, message):
             for index in range(size):
-                storage.delete(f"chord:{cid}:{index}")
-            storage.delete(f"chord:{cid}")
+                storage.delete(chord_member(cid, index))
+            storage.delete(chord_counter(cid))

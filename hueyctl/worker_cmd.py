@@ -11,6 +11,7 @@ import click
 
 from engine import loader
 from engine.api import Huey
+from engine.consumer import ConsumerSettings
 from engine.exceptions import ConfigurationError
 
 from .cli import friendly, main
@@ -41,15 +42,20 @@ def _banner(
     )
 
 
+DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
+
+
 # fmt: off
 @main.command()
 @click.argument("app")
-@click.option("-w", "--workers", default=1, show_default=True, help="Worker threads or processes.")
-@click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]), default="thread",
+@click.option("-w", "--workers", default=DEFAULTS.workers, show_default=True,
+              help="Worker threads or processes.")
+@click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]),
+              default=DEFAULTS.worker_type,
               show_default=True,
               help="Threads in one process, or one process per worker (enforces timeout=).")
 @click.option("-n", "--no-periodic", is_flag=True, help="Do not fire periodic tasks.")
-@click.option("-s", "--scheduler-interval", default=1.0, show_default=True,
+@click.option("-s", "--scheduler-interval", default=DEFAULTS.scheduler_interval, show_default=True,
               help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")
 @click.option("-o", "--localtime", is_flag=True, help="Evaluate crontabs in local time.")
 @click.option("-u", "--utc", is_flag=True, help="Evaluate crontabs in UTC (the default).")
@@ -57,18 +63,20 @@ def _banner(
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 @click.option("-l", "--logfile", type=click.Path(dir_okay=False), help="Log to this file.")
 @click.option("-f", "--flush-locks", is_flag=True, help="Clear every task lock at start.")
-@click.option("-t", "--shutdown-timeout", type=float, default=30.0, show_default=True,
+@click.option("-t", "--shutdown-timeout", type=float, default=DEFAULTS.shutdown_timeout,
+              show_default=True,
               help="Seconds running tasks get to finish on SIGTERM before being handed back.")
-@click.option("-c", "--health-check-interval", type=float, default=1.0, show_default=True,
+@click.option("-c", "--health-check-interval", type=float,
+              default=DEFAULTS.health_check_interval, show_default=True,
               help="How often process workers are checked and dead ones replaced (seconds).")
-@click.option("--lease", type=float, default=10.0, show_default=True,
+@click.option("--lease", type=float, default=DEFAULTS.lease, show_default=True,
               help="Seconds without a heartbeat after which this worker's tasks are recovered.")
-@click.option("--heartbeat", type=float, default=2.0, show_default=True,
+@click.option("--heartbeat", type=float, default=DEFAULTS.heartbeat_interval, show_default=True,
               help="Seconds between heartbeats (lease, registry, statistics, recovery sweep).")
-@click.option("--max-deliveries", type=int, default=3, show_default=True,
+@click.option("--max-deliveries", type=int, default=DEFAULTS.max_deliveries, show_default=True,
               help="Deliveries without finishing before a task is dead-lettered as poison.")
 @click.option("--max-tasks", type=int, help="Exit after running this many tasks.")
-@click.option("--prefetch", type=int, default=None,
+@click.option("--prefetch", type=int, default=DEFAULTS.prefetch,
               help="Tasks claimed ahead of free workers [default: what the worker gets"
                    " through in about 5 ms, up to 8 per thread (at most 64) or 32 per process].")
 @click.option("--url", envvar="HUEYCTL_URL", metavar="URL",

@@ -159,7 +159,7 @@ def test_poison_task_is_dead_lettered_while_others_complete(
 ) -> None:
     app, huey = redis_setup
     bad = huey.enqueue_by_name("app.poison")
-    huey.enqueue_many([Task(name="app.work", args=(i,), huey=huey) for i in range(500)])
+    huey.enqueue_many([Task(name="app.work", args=(i,)) for i in range(500)])
     app.start_worker("-k", "process", "-w", "2", "-c", "0.2", *FAST)
     wait_for(
         lambda: _results(huey) == 500 and huey.storage.counts().dead == 1,

@@ -24,8 +24,8 @@ from engine.api import Huey
 from engine.consumer import PREFETCH_MAX, Consumer
 from engine.scheduler import LAST_RUN, SLOT, START_GRACE, Scheduler
 from engine.storage.base import LEASE_LOST, NOT_OWNER, NOT_RUNNING, Message, Storage, new_task_id
-from engine.task import TaskWrapper
 from engine.worker import Worker
+from engine.wrapper import TaskWrapper
 
 UTC = dt.UTC
 # 12:00:00 UTC on Monday 2 March 2026: a whole minute (and a whole hour).
@@ -525,12 +525,12 @@ def test_thread_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> None
     thread), 4 per thread until it knows; a given --prefetch is kept."""
     c = consumer(huey, "T", Clock(time.time()), workers=4)
     assert c.room == 4 + 16  # idle threads plus 4 per thread
-    c._per_task = 0.00002  # a task finished every 20 µs
+    c.prefetch.per_task = 0.00002  # a task finished every 20 µs
     assert c.room == 4 + 32  # capped at 8 per thread
-    c._per_task = 0.0005  # every 0.5 ms: 10 in 5 ms
+    c.prefetch.per_task = 0.0005  # every 0.5 ms: 10 in 5 ms
     assert c.room == 4 + 10
-    c._per_task = 0.5  # slow tasks: only for idle threads
+    c.prefetch.per_task = 0.5  # slow tasks: only for idle threads
     assert c.room == 4
     fixed = consumer(huey, "F", Clock(time.time()), workers=4, prefetch=2)
-    fixed._per_task = 0.5
+    fixed.prefetch.per_task = 0.5
     assert fixed.room == 4 + 2

@@ -31,12 +31,12 @@ flat namespace of string keys with optional TTL; callers prefix their keys.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from ..ids import new_task_id  # re-exported: the stores order equal priorities on it
 
 __all__ = [
     "Claimed",
@@ -396,32 +396,3 @@ class Storage(ABC):
     def describe(self) -> str:
         """Where the store lives, with any password masked (for banners and errors)."""
         return type(self).__name__
-
-
-_id_lock = threading.Lock()
-_id_last = [0, 0]  # last millisecond, counter within it
-
-
-def new_task_id(now: float | None = None) -> str:
-    """A UUID version 7: 48 bits of milliseconds, a 12-bit counter, 62 random bits.
-
-    Ids made later sort after ids made earlier in this process (ties broken by
-    the counter), so a backend can keep first-in first-out order within one
-    priority by ordering on the id.
-    """
-    ms = int((time.time() if now is None else now) * 1000)
-    with _id_lock:
-        if ms <= _id_last[0]:
-            ms = _id_last[0]
-            _id_last[1] += 1
-            if _id_last[1] > 0xFFF:  # counter exhausted: borrow the next millisecond
-                ms += 1
-                _id_last[1] = 0
-        else:
-            _id_last[1] = 0
-        _id_last[0] = ms
-        counter = _id_last[1]
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -40,7 +40,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
-from ..loader import mask_url
+from ..urls import mask_url
 from .base import (
     Claimed,
     Counts,

@@ -1,0 +1,235 @@
+"""The queue core: what every part of the engine needs to know about one queue.
+
+Core floor (imports the model, storage and the ground; never the runtime nor
+the facade). :class:`QueueCore` holds the queue's name, its store, its envelope
+(codec and signing), the registry of :class:`~engine.task.TaskSpec` by name,
+signals, execution hooks, revocations and result settings, and turns tasks into
+messages and values into result records and back.
+
+The runtime (worker, scheduler, consumer, telemetry, supervisor) and the read
+model (``engine.inspect``) are typed against this class, not against ``Huey``:
+that is what keeps the engine's import graph free of cycles (see
+``docs/design.md``). ``engine.api.Huey`` subclasses it and adds the producer
+API (decorators, enqueue, results, revoke, locks, admin verbs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from .codec import Codec, canonical_json
+from .envelope import Envelope
+from .exceptions import CancelExecution, ConfigurationError, TaskException
+from .keys import result_key
+from .revocation import Revocations
+from .signals import Signals
+from .storage.base import Message, Storage
+from .storage.memory import MemoryStorage
+from .task import Task, TaskSpec
+
+Hook = Callable[..., Any]
+
+# Logger names predate the core: hooks were run by the worker and the facade.
+_worker_log = logging.getLogger("engine.worker")
+_api_log = logging.getLogger("engine.api")
+
+
+class _Empty:
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Final = _Empty()  # "no result stored", as distinct from a stored None
+
+
+class QueueCore:
+    """One queue's store, codec, registry, hooks, revocations and result settings."""
+
+    storage_class: type[Storage] = MemoryStorage
+
+    def __init__(
+        self,
+        name: str = "huey",
+        results: bool = True,
+        store_none: bool = False,
+        utc: bool = True,
+        codec: str | Codec = "json",
+        signing_key: bytes | str | None = None,
+        result_ttl: float | None = None,
+        storage_class: type[Storage] | None = None,
+        storage_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.results = results
+        self.store_none = store_none
+        self.utc = utc
+        self.result_ttl = result_ttl
+        self.envelope = Envelope(codec, signing_key)
+        self.signals = Signals()
+        self.registry: dict[str, TaskSpec] = {}
+        self._pre_execute: dict[str, Hook] = {}
+        self._post_execute: dict[str, Hook] = {}
+        self._startup: dict[str, Hook] = {}
+        self._shutdown: dict[str, Hook] = {}
+        self._storage_class = storage_class or self.storage_class
+        self._storage_kwargs = storage_kwargs or {}
+        self.storage = self.create_storage()
+        self.revocations = Revocations(lambda: self.storage)
+
+    def create_storage(self) -> Storage:
+        """A new connection to this queue's store (a forked worker process makes its own)."""
+        return self._storage_class(self.name, **self._storage_kwargs)
+
+    # --- registry ---------------------------------------------------------------------
+    def spec(self, name: str) -> TaskSpec | None:
+        """The registered task of that name, if this process knows it."""
+        return self.registry.get(name)
+
+    def periodic_specs(self) -> list[TaskSpec]:
+        """The registered periodic tasks."""
+        return [s for s in self.registry.values() if s.periodic is not None]
+
+    # --- hooks --------------------------------------------------------------------------
+    def run_pre_execute(self, task: Task) -> CancelExecution | None:
+        """Run the pre-execute hooks; the ``CancelExecution`` one raised, if any (a hook
+        that fails otherwise is logged and does not stop the task)."""
+        for hook in list(self._pre_execute.values()):
+            try:
+                hook(task)
+            except CancelExecution as exc:
+                return exc
+            except Exception:
+                _worker_log.exception("pre_execute hook failed for %s", task.id)
+        return None
+
+    def run_post_execute(self, task: Task, value: Any, exception: Exception | None) -> None:
+        """Run the post-execute hooks (after the outcome is committed); failures are logged."""
+        for hook in list(self._post_execute.values()):
+            try:
+                hook(task, value, exception)
+            except Exception:
+                _worker_log.exception("post_execute hook failed for %s", task.id)
+
+    def run_hooks(self, kind: str, *args: Any) -> None:
+        """Run the ``startup`` or ``shutdown`` hooks of a consumer; failures are logged."""
+        registry = {"startup": self._startup, "shutdown": self._shutdown}[kind]
+        for name, hook in list(registry.items()):
+            try:
+                hook(*args)
+            except Exception:
+                _api_log.exception("%s hook %s failed", kind, name)
+
+    # --- time ------------------------------------------------------------------------
+    def to_timestamp(self, when: dt.datetime | float, naive_is_local: bool | None = None) -> float:
+        """Epoch seconds of ``when``. Naive datetimes are UTC in UTC mode and local
+        time otherwise, unless ``naive_is_local`` says which."""
+        if isinstance(when, (int, float)):
+            return float(when)
+        if not isinstance(when, dt.datetime):
+            raise ConfigurationError(
+                f"expected a datetime or epoch seconds, got {type(when).__name__}"
+            )
+        if when.tzinfo is not None:
+            return when.timestamp()
+        local = (not self.utc) if naive_is_local is None else naive_is_local
+        return when.timestamp() if local else when.replace(tzinfo=dt.UTC).timestamp()
+
+    def set_expiry(self, task: Task, expires: float | dt.timedelta | dt.datetime) -> None:
+        """Give a call its expiry: relative (seconds, timedelta: from enqueue) or absolute."""
+        if isinstance(expires, dt.timedelta):
+            task.expires_in = expires.total_seconds()
+        elif isinstance(expires, dt.datetime):
+            task.expires = self.to_timestamp(expires)
+        else:
+            task.expires_in = float(expires)
+
+    # --- calls and messages --------------------------------------------------------------
+    def new_call(
+        self,
+        spec: TaskSpec,
+        args: Iterable[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        retry_backoff: float | None = None,
+        priority: int | None = None,
+        expires: float | dt.timedelta | dt.datetime | None = None,
+        timeout: float | None = None,
+    ) -> Task:
+        """A call of a registered task; options left None take the spec's own."""
+        task = Task(
+            name=spec.name,
+            args=tuple(args),
+            kwargs=dict(kwargs or {}),
+            retries=spec.retries if retries is None else retries,
+            retry_delay=spec.retry_delay if retry_delay is None else retry_delay,
+            retry_backoff=spec.retry_backoff if retry_backoff is None else retry_backoff,
+            priority=spec.priority if priority is None else priority,
+            timeout=spec.timeout if timeout is None else timeout,
+        )
+        if id is not None:
+            task.id = id
+        exp = spec.expires if expires is None else expires
+        if exp is not None:
+            self.set_expiry(task, exp)
+        return task
+
+    def prepare(self, task: Task, now: float) -> Message:
+        """The message enqueuing a task (a whole pipeline) at ``now``: every stage is
+        stamped with its enqueue time and its relative expiry is made absolute."""
+        for stage in task.stages():
+            stage.enqueued_at = now
+            if stage.expires_in is not None:
+                stage.expires = now + stage.expires_in
+        return Message(task.id, self.envelope.encode(task), task.priority)
+
+    def message(self, task: Task, now: float) -> Message:
+        """The message enqueuing one stage at ``now`` (the next stage of a pipeline,
+        an error handler, a chord callback); later stages are stamped when they run."""
+        task.enqueued_at = now
+        if task.expires_in is not None:
+            task.expires = now + task.expires_in
+        return Message(task.id, self.envelope.encode(task), task.priority)
+
+    def encode_message(self, task: Task) -> Message:
+        """The message for a task as it is (a retry keeps its stamps)."""
+        return Message(task.id, self.envelope.encode(task), task.priority)
+
+    # --- result records ---------------------------------------------------------------------
+    def encode_value(self, value: Any) -> bytes:
+        """The result record of a return value (or of ``put`` data)."""
+        return canonical_json({"value": self.envelope.codec.encode(value)})
+
+    def encode_error(self, metadata: dict[str, Any]) -> bytes:
+        """The result record of a final failure (its error metadata)."""
+        return canonical_json({"error": metadata})
+
+    def decode_value(self, data: bytes) -> dict[str, Any]:
+        """A result record back: ``{"value": ...}``, ``{"error": {...}}`` or another marker."""
+        rec = json.loads(data)
+        if "value" in rec:
+            rec["value"] = self.envelope.codec.decode(rec["value"])
+        return dict(rec)
+
+    def read_result(self, task_id: str, preserve: bool) -> dict[str, Any] | _Empty:
+        """A task's decoded result record (removed unless ``preserve``), or :data:`EMPTY`."""
+        key = result_key(task_id)
+        data = self.storage.peek(key) if preserve else self.storage.pop(key)
+        return EMPTY if data is None else self.decode_value(data)
+
+    def has_result(self, task_id: str) -> bool:
+        """Whether a result is stored for the task (without reading it)."""
+        return self.storage.peek(result_key(task_id)) is not None
+
+    @staticmethod
+    def unwrap_result(rec: dict[str, Any]) -> Any:
+        """The value of a result record; a failure's record raises :class:`TaskException`."""
+        if "error" in rec:
+            raise TaskException(rec["error"])
+        return rec["value"]

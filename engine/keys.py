@@ -1,0 +1,125 @@
+"""Every name the engine gives to data in the store's key/value space, and the
+records it keeps there for other processes to read.
+
+Ground floor (imports nothing from the engine): the worker writes results and
+chord members, the consumer and telemetry write the registry, the scheduler
+writes periodic slots, and the read model (``engine.inspect``) and the facade
+read all of them back. One module holds each name and format so writers and
+readers cannot drift apart. The stores' own layout (queues, running set, dead
+letters, events stream) is theirs and lives in ``engine.storage``.
+
+Keys (flat namespace, optional TTL):
+
+* ``result:<task id>`` - a task's result record, and user data of ``huey.put``;
+* ``lock:<name>`` - a task lock held (``huey.lock_task``);
+* ``ratelimit:<name>:<window>`` - calls counted in one fixed window;
+* ``chord:<id>`` - how many members of a chord are done; ``chord:<id>:<index>`` -
+  one member's result; ``chord:<id>:fired`` - guards the callback's enqueue;
+* ``slot:<task>:<minute>`` - a periodic slot fired (once across consumers);
+* ``revoke:version`` - bumped on every change to the revocations.
+
+Maps (field -> value):
+
+* ``workers`` - consumer id -> :class:`RegistryRecord` (JSON);
+* ``periodic`` - task name -> :class:`PeriodicRecord` (JSON);
+* ``periodic_runs`` - task name -> epoch minute it last fired;
+* ``revoked`` - ``id:<task id>`` / ``task:<name>`` -> revocation record.
+
+Events in the store's capped stream are :class:`EventRecord` (JSON).
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+RESULT = "result:"
+LOCK = "lock:"
+RATELIMIT = "ratelimit:"
+CHORD = "chord:"
+SLOT = "slot:"
+REVOKE_VERSION = "revoke:version"
+
+WORKERS = "workers"
+PERIODIC = "periodic"
+PERIODIC_RUNS = "periodic_runs"
+REVOKED = "revoked"
+# Fields of the ``revoked`` map: one call by id, or every call of a task by name.
+REVOKE_ID = "id:"
+REVOKE_TASK = "task:"
+
+
+def result_key(task_id: str) -> str:
+    return RESULT + task_id
+
+
+def lock_key(name: str) -> str:
+    return LOCK + name
+
+
+def ratelimit_prefix(name: str) -> str:
+    """The keys of every window of one rate limit start with this."""
+    return f"{RATELIMIT}{name}:"
+
+
+def ratelimit_key(name: str, window: int) -> str:
+    return f"{RATELIMIT}{name}:{window}"
+
+
+def chord_counter(chord_id: str) -> str:
+    return CHORD + chord_id
+
+
+def chord_member(chord_id: str, index: int) -> str:
+    return f"{CHORD}{chord_id}:{index}"
+
+
+def chord_fired(chord_id: str) -> str:
+    return f"{CHORD}{chord_id}:fired"
+
+
+def slot_key(task_name: str, minute: int) -> str:
+    return f"{SLOT}{task_name}:{minute}"
+
+
+class RunningEntry(TypedDict):
+    """A task a consumer is running, in its registry record."""
+
+    id: str
+    task: str
+    started: float
+
+
+class RegistryRecord(TypedDict):
+    """What a consumer publishes about itself in the ``workers`` map each heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    queue: str
+    started: float
+    heartbeat: float
+    concurrency: int
+    worker_type: str
+    running: list[RunningEntry]
+    processed: int
+    failed: int
+
+
+class EventRecord(TypedDict):
+    """One signal, as written to the events stream."""
+
+    ts: float
+    event: str
+    id: str
+    task: str
+    worker: str
+    error: NotRequired[str]
+    runtime: NotRequired[float]
+
+
+class PeriodicRecord(TypedDict):
+    """A periodic task's schedule, published by consumers for tools without the code."""
+
+    crontab: str
+    utc: bool

@@ -1,0 +1,76 @@
+"""The engine's ground floor: store URLs and their masking, key formats, task ids,
+and the consumer's settings (one home for the defaults ``hueyctl worker`` shows)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import keys, loader
+from engine.consumer import ConsumerSettings
+from engine.ids import new_task_id
+from engine.storage import base
+from engine.urls import mask_url, sqlite_path, store_kind
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("redis://user:secret@host:6379/0", "redis://user:***@host:6379/0"),
+        ("redis://:secret@host", "redis://:***@host"),
+        ("redis://host/0?password=secret&db=1", "redis://host/0?password=***&db=1"),
+        (
+            "redis+sentinel://h:26379/m?sentinel_password=s",
+            "redis+sentinel://h:26379/m?sentinel_password=***",
+        ),
+        ("rediss://u:p@h?PASSWORD=x", "rediss://u:***@h?PASSWORD=***"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+        ("sqlite:///jobs.db", "sqlite:///jobs.db"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_mask_url_hides_passwords_in_user_info_and_query(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+    assert loader.mask_url is mask_url  # the old import path still works
+
+
+def test_store_kinds_and_sqlite_paths() -> None:
+    assert [store_kind(u) for u in ("redis://h", "UNIX:///s", "redis+cluster://h", "x://")] == [
+        "redis",
+        "redis",
+        "redis",
+        None,
+    ]
+    assert (store_kind("sqlite:///a.db"), store_kind("memory://")) == ("sqlite", "memory")
+    assert (sqlite_path("sqlite:///a.db"), sqlite_path("sqlite:////abs/a.db")) == (
+        "a.db",
+        "/abs/a.db",
+    )
+    assert sqlite_path("sqlite://a.db") == ""
+
+
+def test_key_formats() -> None:
+    assert keys.result_key("t1") == "result:t1"
+    assert keys.lock_key("l") == "lock:l"
+    assert keys.ratelimit_key("api", 7).startswith(keys.ratelimit_prefix("api"))
+    assert (keys.chord_counter("c"), keys.chord_member("c", 2), keys.chord_fired("c")) == (
+        "chord:c",
+        "chord:c:2",
+        "chord:c:fired",
+    )
+    assert keys.slot_key("app.tick", 60) == "slot:app.tick:60"
+
+
+def test_task_ids_are_time_ordered_and_still_importable_from_storage() -> None:
+    ids = [new_task_id() for _ in range(1000)]
+    assert ids == sorted(ids)
+    assert base.new_task_id is new_task_id
+
+
+def test_consumer_settings_validate() -> None:
+    assert ConsumerSettings().lease > ConsumerSettings().heartbeat_interval
+    with pytest.raises(ValueError, match="heartbeat"):
+        ConsumerSettings(lease=2.0, heartbeat_interval=2.0)
+    with pytest.raises(ValueError, match="workers"):
+        ConsumerSettings(workers=0)
+    with pytest.raises(TypeError):
+        ConsumerSettings(no_such_option=1)  # type: ignore[call-arg]
