@@ -13,8 +13,6 @@ from engine import loader
 from engine.api import Huey
 from engine.exceptions import ConfigurationError
 
-from .cli import friendly, main
-
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
@@ -42,7 +40,7 @@ def _banner(
 
 
 # fmt: off
-@main.command()
+@click.command()
 @click.argument("app")
 @click.option("-w", "--workers", default=1, show_default=True, help="Worker threads or processes.")
 @click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]), default="thread",
@@ -75,7 +73,6 @@ def _banner(
               help="Use this store instead of the app's (redis://, sqlite:///path ...).")
 @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
               help="Consume this queue name instead of the app's.")
-@friendly
 def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
