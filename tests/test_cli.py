@@ -230,7 +230,7 @@ def test_status_counts_throughput_and_json(q: Queue) -> None:
     assert set(rec["tasks"][0]) == TASK_STATS_FIELDS
 
     text = q.ok("status").stdout
-    assert "pending    3" in text and "scheduled  2" in text and "dead       1" in text
+    assert "pending    3" in text and "scheduled  2" in text and "failed     1" in text
     assert "2 done, 1 failed" in text
     assert "tasks.boom" in text  # the per-task table
 

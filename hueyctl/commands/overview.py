@@ -38,10 +38,10 @@ def _status_text(rec: dict[str, Any], minutes: int) -> None:
     render.fields(
         [
             ("queue", f"{rec['queue']} on {rec['store']}"),
-            ("pending", rec["ready"]),
+            (present.state_label("ready"), rec["ready"]),
             ("scheduled", rec["scheduled"]),
             ("running", rec["running"]),
-            ("dead", rec["dead"]),
+            (present.state_label("dead"), rec["dead"]),
             ("workers", f"{rec['workers']} alive"),
             (
                 f"last {minutes}m",
