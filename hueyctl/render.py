@@ -5,8 +5,8 @@
   unchanged, times as epoch floats), so the shape only changes with the read model.
 * Otherwise a table: drawn with rich when stdout is a terminal, plain text with
   aligned columns when it is not (pipes, files, ``grep``, ``awk``).
-* The columns of the task listings are defined once (:func:`task_columns`), for
-  these tables and for ``top``'s tabs alike; their text comes from ``present``.
+* The columns of each listing are defined once (:data:`LISTINGS`), for these
+  tables and for ``top``'s tabs alike; their text comes from ``present``.
 
 Data goes to stdout; messages (:func:`note`) go to stderr. rich is imported only
 when a terminal is there to draw on, so scripted calls start fast.
@@ -20,11 +20,14 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import present
+
+if TYPE_CHECKING:
+    from engine.inspect import PeriodicInfo, WorkerInfo
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 
@@ -112,8 +115,9 @@ class Column:
         return self.style(row) if callable(self.style) else self.style
 
 
-# --- the task listings: one definition for `hueyctl pending ...` and `top`'s tabs -----
+# --- the listings: one definition for `hueyctl pending ...` and `top`'s tabs ----------
 TASK_LISTINGS = ("pending", "scheduled", "running", "failed")
+STALE_AFTER = 10.0  # seconds without a heartbeat before a worker is flagged STALE
 
 
 def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
@@ -173,6 +177,97 @@ def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple
         ),
     }
     return columns[listing]
+
+
+def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``workers`` (WorkerInfo rows)."""
+
+    def stale(w: WorkerInfo) -> bool:
+        return not w.alive or now - w.heartbeat > STALE_AFTER
+
+    def busy(w: WorkerInfo) -> str:
+        return f"{len(w.running)}/{w.concurrency}"
+
+    return (
+        Column("WORKER", lambda w: w.id, wrap=False, style="dim"),
+        Column("HOST", lambda w: w.host, style="bold"),
+        Column("PID", lambda w: w.pid, right=True),
+        Column("UPTIME", lambda w: present.duration(now - w.started), right=True),
+        Column("TYPE", lambda w: w.worker_type),
+        Column(
+            "BUSY",
+            busy,
+            right=True,
+            style=lambda w: "yellow" if len(w.running) >= w.concurrency else "",
+        ),
+        Column("DONE", lambda w: present.count(w.processed), right=True),
+        Column(
+            "FAILED",
+            lambda w: present.count(w.failed),
+            right=True,
+            style=lambda w: "red" if w.failed else "",
+        ),
+        Column(
+            "HEARTBEAT",
+            lambda w: present.ago(w.heartbeat, now),
+            right=True,
+            style=lambda w: "bold red" if stale(w) else "",
+        ),
+        Column(
+            "STATE",
+            lambda w: "STALE" if stale(w) else "ok",
+            style=lambda w: "bold white on red" if stale(w) else "green",
+        ),
+        Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
+    )
+
+
+def periodic_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``periodic`` (PeriodicInfo rows)."""
+
+    def revoked(p: PeriodicInfo) -> str:
+        return present.revocation(p.revoked_until, p.revoke_once, now, tz) if p.revoked else ""
+
+    return (
+        Column("TASK", lambda p: p.name, style="bold"),
+        Column("CRONTAB", lambda p: p.crontab),
+        Column("CLOCK", lambda p: "UTC" if p.utc else "local"),
+        Column("NEXT RUN", lambda p: present.clock(p.next_run, now, tz), right=True),
+        Column("DUE", lambda p: present.ago(p.next_run, now), right=True, style="cyan"),
+        Column("LAST RUN", lambda p: present.ago(p.last_run, now), right=True),
+        Column("REVOKED", revoked, style="magenta"),
+    )
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """One listing as both front ends show it: its columns (functions of a read-model
+    row, relative times counted from ``now``) and what an empty one says."""
+
+    name: str
+    columns: Callable[[float, dt.tzinfo | None], tuple[Column, ...]]
+    empty: str
+
+
+def _task_spec(name: str, empty: str) -> ListingSpec:
+    def columns(now: float, tz: dt.tzinfo | None) -> tuple[Column, ...]:
+        return task_columns(name, now, tz)
+
+    return ListingSpec(name, columns, empty)
+
+
+LISTINGS: dict[str, ListingSpec] = {
+    "pending": _task_spec("pending", "no pending tasks"),
+    "scheduled": _task_spec("scheduled", "no scheduled tasks"),
+    "running": _task_spec("running", "no running tasks"),
+    "failed": _task_spec("failed", "no dead letters"),
+    "workers": ListingSpec("workers", worker_columns, "no workers registered"),
+    "periodic": ListingSpec(
+        "periodic",
+        periodic_columns,
+        "no periodic tasks known (load the app with --app, or start a worker)",
+    ),
+}
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Any]) -> list[str]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 import textwrap
 import threading
@@ -100,6 +102,7 @@ EVENT_FIELDS = {"id", "ts", "event", "task_id", "task", "worker", "error", "runt
 REVOCATION_FIELDS = {"target", "kind", "until", "once"}
 
 CLEAN_ENV = {"HUEYCTL_APP": None, "HUEYCTL_URL": None, "HUEYCTL_QUEUE": None}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def register(huey: Huey) -> None:
@@ -396,7 +399,7 @@ def test_workers_registry(q: Queue) -> None:
     assert w["running"] == [{"id": "01-task", "name": "tasks.add", "started": now - 3}]
     text = q.ok("workers").stdout.splitlines()
     assert text[0].split()[:4] == ["WORKER", "HOST", "PID", "UPTIME"]
-    assert "1h" in text[1] and "tasks.add" in text[1] and "yes" in text[1]
+    assert "1h" in text[1] and "tasks.add" in text[1] and " ok " in text[1]
     assert "no workers" in q.ok("workers", "--url", q.url, "--queue", "empty-q").stderr
 
 
@@ -962,3 +965,18 @@ def test_shell_completion_offers_task_names(app: Any) -> None:
     assert complete("hueyctl pending -A tasks.huey --task bo") == ["tasks.boom"]
     assert complete("hueyctl revoke print") == []  # no app: nothing to offer, no error
     assert "revoke" in complete("hueyctl rev")
+
+
+def test_a_closed_pipe_ends_a_listing_quietly(tmp_path: Path) -> None:
+    """`hueyctl pending | head -1`: no traceback, no "internal error", exit 1."""
+    store = SqliteHuey("q", filename=str(tmp_path / "q.db"))
+    for n in range(2000):  # far more than a pipe buffer holds
+        store.enqueue_by_name("tasks.add", (n, n))
+    argv = [sys.executable, "-m", "hueyctl", "pending", "--limit", "2000"]
+    argv += ["--url", f"sqlite:///{tmp_path / 'q.db'}", "--queue", "q"]
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().split()[:2] == [b"ID", b"TASK"]
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1 and proc.stderr.read() == b""

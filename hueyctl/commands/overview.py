@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.inspect import Event, Inspector, PeriodicInfo
+from engine.inspect import Event, Inspector
 
 from .. import present, render
 from ..errors import EXIT_USAGE, CommandError
@@ -121,30 +121,8 @@ def workers(conn: Connection, fmt: str) -> None:
     heartbeat. JSON: WorkerInfo objects (alive: its lease still holds).
     """
     insp = conn.inspector()
-    now = time.time()
-    columns = [
-        Column("WORKER", lambda w: w.id, wrap=False),
-        Column("HOST", lambda w: w.host),
-        Column("PID", lambda w: w.pid, right=True),
-        Column("UPTIME", lambda w: present.duration(now - w.started)),
-        Column("TYPE", lambda w: w.worker_type),
-        Column("CONC", lambda w: w.concurrency, right=True),
-        Column("BUSY", lambda w: len(w.running), right=True),
-        Column("DONE", lambda w: w.processed, right=True),
-        Column("FAILED", lambda w: w.failed, right=True),
-        Column("HEARTBEAT", lambda w: present.ago(w.heartbeat, now)),
-        Column("ALIVE", lambda w: "yes" if w.alive else "NO"),
-        Column("CURRENT", lambda w: ", ".join(t.name for t in w.running), width=60),
-    ]
-    render.listing(fmt, insp.workers(), columns, empty="no workers registered")
-
-
-def _revocation_cell(p: PeriodicInfo) -> str:
-    if not p.revoked:
-        return "-"
-    if p.revoked_until is not None:
-        return f"until {present.when(p.revoked_until)}"
-    return "next run only" if p.revoke_once else "yes"
+    spec = render.LISTINGS["workers"]
+    render.listing(fmt, insp.workers(), spec.columns(time.time(), None), empty=spec.empty)
 
 
 @click.command()
@@ -157,21 +135,8 @@ def periodic(conn: Connection, fmt: str) -> None:
     --app, else as workers published them. JSON: PeriodicInfo objects.
     """
     insp = conn.inspector()
-    now = time.time()
-    columns = [
-        Column("TASK", lambda p: p.name),
-        Column("CRONTAB", lambda p: p.crontab),
-        Column("CLOCK", lambda p: "UTC" if p.utc else "local"),
-        Column("NEXT RUN", lambda p: present.when_ago(p.next_run, now)),
-        Column("LAST RUN", lambda p: present.when_ago(p.last_run, now)),
-        Column("REVOKED", _revocation_cell),
-    ]
-    render.listing(
-        fmt,
-        insp.periodic(),
-        columns,
-        empty="no periodic tasks known (load the app with --app, or start a worker)",
-    )
+    spec = render.LISTINGS["periodic"]
+    render.listing(fmt, insp.periodic(), spec.columns(time.time(), None), empty=spec.empty)
 
 
 @click.command()

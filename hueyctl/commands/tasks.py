@@ -1,7 +1,7 @@
 """Look at tasks: the listings ``pending``, ``scheduled``, ``running``, ``failed``
 and ``results``, and ``show`` for everything about one task.
 
-The listings' columns are ``render.task_columns`` (``top`` draws the same ones);
+The listings' columns are ``render.LISTINGS`` (``top`` draws the same ones);
 JSON is the ``TaskInfo`` fields, envelope left to ``show``.
 """
 
@@ -23,12 +23,6 @@ from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, connection_options, listing_options, output_options
 from ..render import Column
 
-EMPTY = {
-    "pending": "no pending tasks",
-    "scheduled": "no scheduled tasks",
-    "running": "no running tasks",
-    "failed": "no dead letters",
-}
 LISTING_DROP = ("envelope",)  # in `show` only: listings stay one short line per task
 
 
@@ -74,8 +68,8 @@ def task_listing(
 ) -> None:
     insp = conn.inspector()
     items = fetch(insp, kind, limit, offset, task, id_prefix)
-    columns = render.task_columns(kind, time.time())
-    render.listing(fmt, items, columns, LISTING_DROP, EMPTY[kind])
+    spec = render.LISTINGS[kind]
+    render.listing(fmt, items, spec.columns(time.time(), None), LISTING_DROP, spec.empty)
     if fmt == render.TEXT:
         whole = task is None and id_prefix is None
         footer(insp, len(items), offset, limit, total(insp, kind) if whole else None)

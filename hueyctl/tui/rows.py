@@ -18,8 +18,6 @@ from engine.inspect import Event, PeriodicInfo, Revocation, TaskInfo, TaskStats,
 from .. import present, render
 from .actions import Target
 
-STALE_AFTER = 10.0  # seconds without a heartbeat before a worker is flagged
-
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -46,12 +44,13 @@ def _t(value: object, style: str = "", right: bool = False) -> Text:
 
 
 def _spec(listing: str) -> tuple[Column, ...]:
-    """A task listing's columns as ``render.task_columns`` defines them (the CLI's too)."""
-    return tuple(Column(c.key, c.header.lower(), c.right) for c in render.task_columns(listing, 0))
+    """A listing's columns as ``render.LISTINGS`` defines them (the CLI's too)."""
+    columns = render.LISTINGS[listing].columns(0.0, None)
+    return tuple(Column(c.key, c.header.lower(), c.right) for c in columns)
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    **{listing: _spec(listing) for listing in render.TASK_LISTINGS},
+    **{listing: _spec(listing) for listing in render.LISTINGS},
     "stats": (
         Column("task", "task"),
         Column("runs", "runs", True),
@@ -59,26 +58,6 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("rate", "fail %", True),
         Column("avg", "avg", True),
         Column("max", "max", True),
-    ),
-    "workers": (
-        Column("host", "host"),
-        Column("pid", "pid", True),
-        Column("id", "worker"),
-        Column("uptime", "uptime", True),
-        Column("busy", "busy", True),
-        Column("current", "current tasks"),
-        Column("done", "done", True),
-        Column("failed", "failed", True),
-        Column("heartbeat", "heartbeat", True),
-        Column("state", "state"),
-    ),
-    "periodic": (
-        Column("task", "task"),
-        Column("crontab", "crontab"),
-        Column("next", "next run", True),
-        Column("in", "in", True),
-        Column("last", "last run", True),
-        Column("revoked", "revoked"),
     ),
     "events": (
         Column("time", "time"),
@@ -129,72 +108,46 @@ def task_target(info: TaskInfo) -> Target:
     return Target(info.id, info.name, info.state)
 
 
+def cell(col: render.Column, row: Any) -> Text:
+    """A cell as the CLI writes it, in the column's style."""
+    return _t(col.text(row), col.style_of(row), col.right)
+
+
 def task_rows(
     listing: str, infos: Sequence[TaskInfo], now: float, revoked: Revoked, tz: dt.tzinfo | None
 ) -> list[Row]:
     """Rows of a task listing (``pending``, ``scheduled``, ``running``, ``failed``): the
     CLI's cells, styled; the revoked cell says by what and until when."""
-    columns = render.task_columns(listing, now, tz)
+    columns = render.LISTINGS[listing].columns(now, tz)
 
-    def cell(col: render.Column, info: TaskInfo) -> Text:
+    def task_cell(col: render.Column, info: TaskInfo) -> Text:
         if col.key == "revoked":
             return revoked.label(info.id, info.name, now, tz)
-        return _t(col.text(info), col.style_of(info), col.right)
+        return cell(col, info)
 
-    return [Row(i.id, tuple(cell(c, i) for c in columns), task_target(i)) for i in infos]
+    return [Row(i.id, tuple(task_cell(c, i) for c in columns), task_target(i)) for i in infos]
 
 
-def worker_rows(workers: Sequence[WorkerInfo], now: float) -> list[Row]:
-    rows = []
-    for w in workers:
-        age = now - w.heartbeat
-        stale = not w.alive or age > STALE_AFTER
-        busy = len(w.running)
-        current = ", ".join(sorted({t.name for t in w.running})) or "-"
-        rows.append(
-            Row(
-                w.id,
-                (
-                    _t(w.host, "bold"),
-                    _t(w.pid, right=True),
-                    _t(w.id, "dim"),
-                    _t(present.duration(now - w.started), right=True),
-                    _t(f"{busy}/{w.concurrency}", "yellow" if busy >= w.concurrency else "", True),
-                    _t(present.clip(current, 40)),
-                    _t(present.count(w.processed), right=True),
-                    _t(present.count(w.failed), "red" if w.failed else "", True),
-                    _t(present.ago(w.heartbeat, now), "bold red" if stale else "", True),
-                    Text("STALE", style="bold white on red") if stale else Text("ok", "green"),
-                ),
-                Target(w.running[0].id, w.running[0].name, "running") if w.running else None,
-            )
+def worker_rows(workers: Sequence[WorkerInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:
+    """Rows of the Workers tab; a row points at the first task its worker runs."""
+    columns = render.LISTINGS["workers"].columns(now, tz)
+    return [
+        Row(
+            w.id,
+            tuple(cell(c, w) for c in columns),
+            Target(w.running[0].id, w.running[0].name, "running") if w.running else None,
         )
-    return rows
+        for w in workers
+    ]
 
 
 def periodic_rows(periodic: Sequence[PeriodicInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:
-    rows = []
-    for p in periodic:
-        revoked = (
-            Text(present.revocation(p.revoked_until, p.revoke_once, now, tz), style="magenta")
-            if p.revoked
-            else Text("")
-        )
-        rows.append(
-            Row(
-                p.name,
-                (
-                    _t(p.name, "bold"),
-                    _t(p.crontab),
-                    _t(present.clock(p.next_run, now, tz), right=True),
-                    _t(present.ago(p.next_run, now), "cyan", True),
-                    _t(present.ago(p.last_run, now), right=True),
-                    revoked,
-                ),
-                Target(None, p.name, None),
-            )
-        )
-    return rows
+    """Rows of the Periodic tab; a row points at its task name."""
+    columns = render.LISTINGS["periodic"].columns(now, tz)
+    return [
+        Row(p.name, tuple(cell(c, p) for c in columns), Target(None, p.name, None))
+        for p in periodic
+    ]
 
 
 def event_rows(events: Sequence[Event], now: float, tz: dt.tzinfo | None) -> list[Row]:

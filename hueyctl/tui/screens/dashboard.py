@@ -145,7 +145,7 @@ class DashboardScreen(Screen[None]):
         if tab in TASK_LISTINGS:
             rows = task_rows(tab, listing.rows, now, Revoked(snap.revocations), self.tz)
         elif tab == "workers":
-            rows = worker_rows(listing.rows, now)
+            rows = worker_rows(listing.rows, now, self.tz)
         else:
             rows = periodic_rows(listing.rows, now, self.tz)
         self.table(tab).sync(rows)
