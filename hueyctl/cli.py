@@ -112,7 +112,7 @@ def main() -> None:
     """Run, inspect and steer task queues."""
 
 
-# In `hueyctl --help` order: see, then steer, then clean up, then run.
+# Each command module exports its commands; none of them imports this module.
 for _command in (
     *overview.COMMANDS,
     *tasks.COMMANDS,

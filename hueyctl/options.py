@@ -27,6 +27,7 @@ from engine.inspect import Inspector
 
 from . import render
 from .errors import EXIT_USAGE, CommandError
+from .resolve import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONNECTION = "hueyctl.connection"  # ctx.meta key: the error boundary reads the secrets
@@ -78,6 +79,10 @@ class Connection:
                     "store; the application or its worker does)"
                 )
         return insp
+
+    def app_tasks(self) -> App | None:
+        """The application's task names when --app loaded it (None with --url alone)."""
+        return App(self.app, frozenset(self.huey.tasks)) if self.app else None
 
     def secrets(self) -> list[str]:
         """Passwords in --url, which no message may show."""

@@ -14,6 +14,7 @@ import difflib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.inspect import Inspector
@@ -150,9 +151,17 @@ def store_names(insp: Inspector) -> set[str]:
     return names
 
 
-def known_names(insp: Inspector, app: str | None) -> set[str]:
-    """With the application loaded (``app``), its registry; else what the store has seen."""
-    return set(insp.huey.tasks) if app else store_names(insp)
+@dataclass(frozen=True)
+class App:
+    """The application loaded with --app: its import path and its registered task names."""
+
+    path: str
+    tasks: frozenset[str]
+
+
+def known_names(insp: Inspector, app: App | None) -> set[str]:
+    """With the application loaded, its registry; else what the store has seen."""
+    return set(app.tasks) if app else store_names(insp)
 
 
 def suffix_matches(name: str, names: set[str]) -> list[str]:
@@ -160,13 +169,13 @@ def suffix_matches(name: str, names: set[str]) -> list[str]:
     return sorted(n for n in names if n.endswith("." + name))
 
 
-def unknown_name(insp: Inspector, app: str | None, name: str, names: set[str]) -> CommandError:
+def unknown_name(insp: Inspector, app: App | None, name: str, names: set[str]) -> CommandError:
     """The error for a name nobody knows, with "did you mean …?"."""
     close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     if app:
         return CommandError(
-            f"no task named {name!r} is registered in {app}{hint}: check the name "
+            f"no task named {name!r} is registered in {app.path}{hint}: check the name "
             "(--force uses it anyway)"
         )
     return CommandError(
@@ -175,7 +184,7 @@ def unknown_name(insp: Inspector, app: str | None, name: str, names: set[str]) -
     )
 
 
-def resolve_name(insp: Inspector, app: str | None, name: str, force: bool) -> str:
+def resolve_name(insp: Inspector, app: App | None, name: str, force: bool) -> str:
     """A full task name from a full or short (last dotted part) name."""
     names = known_names(insp, app)
     if name in names:
@@ -230,7 +239,7 @@ def resolve_id(insp: Inspector, text: str, results: bool = True) -> str:
     )
 
 
-def resolve_target(insp: Inspector, app: str | None, target: str, force: bool) -> tuple[str, str]:
+def resolve_target(insp: Inspector, app: App | None, target: str, force: bool) -> tuple[str, str]:
     """("task", full name) or ("id", task id) for a revoke TARGET."""
     names = known_names(insp, app)
     if target in names:

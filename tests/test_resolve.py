@@ -98,6 +98,8 @@ def test_does_not_look_like_an_id(text: str) -> None:
 # --- names and ids against a queue ------------------------------------------------------
 @pytest.fixture
 def insp() -> Inspector:
+    """A queue whose store has seen jobs.add and jobs.send_email (reports.add is only
+    registered: the application knows it, the store does not)."""
     huey = MemoryHuey("orders")
 
     @huey.task(name="jobs.add")
@@ -117,23 +119,28 @@ def insp() -> Inspector:
     return Inspector(huey)
 
 
+@pytest.fixture
+def app(insp: Inspector) -> resolve.App:
+    return resolve.App("app.huey", frozenset(insp.huey.tasks))
+
+
 def _with_id(task: object, task_id: str) -> object:
     task.id = task_id  # type: ignore[attr-defined]
     return task
 
 
-def test_names_from_the_app_or_from_the_store(insp: Inspector) -> None:
-    assert resolve.known_names(insp, "app.huey") == {"jobs.add", "reports.add", "jobs.send_email"}
+def test_names_from_the_app_or_from_the_store(insp: Inspector, app: resolve.App) -> None:
+    assert resolve.known_names(insp, app) == {"jobs.add", "reports.add", "jobs.send_email"}
     assert resolve.known_names(insp, None) == {"jobs.add", "jobs.send_email"}  # what it has seen
 
 
-def test_resolve_name(insp: Inspector) -> None:
-    assert resolve.resolve_name(insp, "app.huey", "send_email", False) == "jobs.send_email"
+def test_resolve_name(insp: Inspector, app: resolve.App) -> None:
+    assert resolve.resolve_name(insp, app, "send_email", False) == "jobs.send_email"
     with pytest.raises(CommandError, match="could be jobs.add, reports.add"):
-        resolve.resolve_name(insp, "app.huey", "add", False)
+        resolve.resolve_name(insp, app, "add", False)
     with pytest.raises(CommandError, match="did you mean jobs.send_email"):
-        resolve.resolve_name(insp, "app.huey", "jobs.send_emial", False)
-    assert resolve.resolve_name(insp, "app.huey", "new.task", True) == "new.task"
+        resolve.resolve_name(insp, app, "jobs.send_emial", False)
+    assert resolve.resolve_name(insp, app, "new.task", True) == "new.task"
 
 
 def test_resolve_id(insp: Inspector) -> None:

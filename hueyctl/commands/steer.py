@@ -79,7 +79,7 @@ def enqueue(
         raise CommandError("--timeout goes with --wait", EXIT_USAGE)
     insp = conn.inspector()
     huey = conn.huey
-    name = resolve.resolve_name(insp, conn.app, task_name, force)
+    name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
     later = f", due {present.when_ago(when, time.time())}" if when else ""
     if not wait:
@@ -125,7 +125,7 @@ def revoke(conn: Connection, target: str, once: bool, until: str | None, force: 
     until_ts = resolve.parse_when(until, "--until", time.time()) if until is not None else None
     insp = conn.inspector()
     huey = conn.huey
-    kind, resolved = resolve.resolve_target(insp, conn.app, target, force)
+    kind, resolved = resolve.resolve_target(insp, conn.app_tasks(), target, force)
     span = f" until {present.when_ago(until_ts, time.time())}" if until_ts else ""
     if kind == "task":
         huey.revoke_all(resolved, revoke_until=until_ts, revoke_once=once)
