@@ -27,7 +27,7 @@ import click
 from . import present
 
 if TYPE_CHECKING:
-    from engine.inspect import PeriodicInfo, WorkerInfo
+    from engine.inspect import PeriodicInfo, TaskStats, WorkerInfo
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 
@@ -239,6 +239,30 @@ def periodic_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, .
     )
 
 
+def stats_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of the per-task statistics (TaskStats rows): ``status``'s table and
+    ``top``'s task table."""
+
+    def fail_rate(s: TaskStats) -> str:
+        return f"{100 * s.failures / s.count:.1f}" if s.count else ""
+
+    return (
+        Column("TASK", lambda s: s.task, style="bold"),
+        Column("RUNS", lambda s: present.count(s.count), right=True),
+        Column(
+            "FAILURES",
+            lambda s: present.count(s.failures),
+            right=True,
+            style=lambda s: "red" if s.failures else "",
+        ),
+        Column(
+            "FAIL %", lambda s: f"{100 * s.failures / s.count:.1f}" if s.count else "", right=True
+        ),
+        Column("AVG", lambda s: present.runtime(s.avg), right=True),
+        Column("MAX", lambda s: present.runtime(s.max), right=True),
+    )
+
+
 @dataclass(frozen=True)
 class ListingSpec:
     """One listing as both front ends show it: its columns (functions of a read-model
@@ -267,6 +291,7 @@ LISTINGS: dict[str, ListingSpec] = {
         periodic_columns,
         "no periodic tasks known (load the app with --app, or start a worker)",
     ),
+    "stats": ListingSpec("stats", stats_columns, "no task ran in this window"),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.inspect import Event, Inspector
+from engine.inspect import Event, Overview, TaskStats
 
 from .. import present, render
 from ..errors import EXIT_USAGE, CommandError
@@ -21,14 +21,13 @@ sleep = time.sleep  # tests replace it to drive --watch / --follow
 
 
 # --- status -------------------------------------------------------------------------------
-def _status_record(insp: Inspector, minutes: int) -> dict[str, Any]:
-    overview = insp.overview(minutes)
+def _status_record(overview: Overview, stats: list[TaskStats]) -> dict[str, Any]:
     out: dict[str, Any] = render.record(overview)
-    out["tasks"] = render.record(insp.task_stats(minutes))
+    out["tasks"] = render.record(stats)
     return out
 
 
-def _status_text(rec: dict[str, Any], minutes: int) -> None:
+def _status_text(rec: dict[str, Any], stats: list[TaskStats], minutes: int) -> None:
     rows = rec["throughput"]
     done = sum(m["count"] for m in rows)
     failed = sum(m["failures"] for m in rows)
@@ -50,19 +49,10 @@ def _status_text(rec: dict[str, Any], minutes: int) -> None:
             ("at", present.when(rec["at"])),
         ]
     )
-    tasks = sorted(rec["tasks"], key=lambda t: -t["count"])[:8]
-    if tasks:
+    busiest = sorted(stats, key=lambda s: -s.count)[:8]
+    if busiest:
         click.echo("")
-        render.table(
-            [
-                Column("TASK", lambda t: t["task"]),
-                Column("RUNS", lambda t: t["count"], right=True),
-                Column("FAILED", lambda t: t["failures"], right=True),
-                Column("AVG", lambda t: present.duration(t["avg"]), right=True),
-                Column("MAX", lambda t: present.duration(t["max"]), right=True),
-            ],
-            tasks,
-        )
+        render.table(render.LISTINGS["stats"].columns(rec["at"], None), busiest)
 
 
 @click.command()
@@ -93,13 +83,14 @@ def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> Non
     try:  # Ctrl-C at any point ends --watch, with exit status 0
         insp = conn.inspector()
         while True:
-            rec = _status_record(insp, minutes)
+            stats = insp.task_stats(minutes)
+            rec = _status_record(insp.overview(minutes), stats)
             if fmt != render.TEXT:
                 render.emit_json(rec, fmt)
             else:
                 if watch and render.stdout_is_tty():
                     click.clear()
-                _status_text(rec, minutes)
+                _status_text(rec, stats, minutes)
             if not watch:
                 return
             if fmt == render.TEXT and not render.stdout_is_tty():

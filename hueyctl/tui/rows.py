@@ -51,14 +51,6 @@ def _spec(listing: str) -> tuple[Column, ...]:
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     **{listing: _spec(listing) for listing in render.LISTINGS},
-    "stats": (
-        Column("task", "task"),
-        Column("runs", "runs", True),
-        Column("failures", "failures", True),
-        Column("rate", "fail %", True),
-        Column("avg", "avg", True),
-        Column("max", "max", True),
-    ),
     "events": (
         Column("time", "time"),
         Column("event", "event"),
@@ -169,31 +161,21 @@ def event_rows(events: Sequence[Event], now: float, tz: dt.tzinfo | None) -> lis
     ]
 
 
-STAT_KEYS: dict[str, Callable[[TaskStats], Any]] = {
+STAT_KEYS: dict[str, Callable[[TaskStats], Any]] = {  # sort keys of the task table
     "task": lambda s: s.task,
     "runs": lambda s: s.count,
     "failures": lambda s: s.failures,
-    "rate": lambda s: s.failures / s.count if s.count else 0.0,
+    "fail %": lambda s: s.failures / s.count if s.count else 0.0,
     "avg": lambda s: s.avg,
     "max": lambda s: s.max,
 }
 
 
 def stats_rows(stats: Sequence[TaskStats], sort: str, reverse: bool) -> list[Row]:
+    """The task table, ordered by the column ``sort``."""
     key = STAT_KEYS.get(sort, STAT_KEYS["runs"])
     ordered = sorted(stats, key=lambda s: (key(s), s.task), reverse=reverse)
+    columns = render.LISTINGS["stats"].columns(0.0, None)
     return [
-        Row(
-            s.task,
-            (
-                _t(s.task, "bold"),
-                _t(present.count(s.count), right=True),
-                _t(present.count(s.failures), "red" if s.failures else "", True),
-                _t(f"{100 * s.failures / s.count:.1f}" if s.count else "-", right=True),
-                _t(present.runtime(s.avg), right=True),
-                _t(present.runtime(s.max), right=True),
-            ),
-            Target(None, s.task, None),
-        )
-        for s in ordered
+        Row(s.task, tuple(cell(c, s) for c in columns), Target(None, s.task, None)) for s in ordered
     ]
