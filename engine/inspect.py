@@ -98,12 +98,14 @@ class TaskInfo:
     args: Any
     kwargs: Any
     priority: int = 0
-    eta: float | None = None
+    eta: float | None = None  # when it was scheduled to run (its envelope's eta), nothing else
     retries: int = 0
     attempt: int = 1
     enqueued_at: float | None = None
     expires: float | None = None
-    consumer: str | None = None
+    claimed_at: float | None = None  # running: when a worker claimed it
+    failed_at: float | None = None  # dead: when it failed for good
+    worker: str | None = None  # running: the id of the worker that holds it
     deliveries: int = 0
     reason: str | None = None
     error: str | None = None
@@ -254,6 +256,14 @@ class Inspector:
         """The queue's store (read, never written, through this class)."""
         return self.huey.storage
 
+    def describe(self) -> str:
+        """The store this queue lives on, password masked (``redis://:***@host:6379/0``)."""
+        return str(self.storage.describe())
+
+    def close(self) -> None:
+        """Close the store's connections: a read stuck on a hung store returns at once."""
+        self.storage.close()
+
     # --- summary -----------------------------------------------------------------
     def overview(self, minutes: int = 60) -> Overview:
         """The queue at a glance, with the throughput of the last minutes minutes."""
@@ -377,7 +387,13 @@ class Inspector:
     def running(self, task: str | None = None, id_prefix: str | None = None) -> list[TaskInfo]:
         """Every running task (not paged); task and id_prefix filter as in pending()."""
         items = [
-            _info(r.data, "running", consumer=r.consumer, deliveries=r.deliveries, eta=r.claimed_at)
+            _info(
+                r.data,
+                "running",
+                worker=r.consumer,
+                deliveries=r.deliveries,
+                claimed_at=r.claimed_at,
+            )
             for r in self.storage.running_items()
         ]
         return self._mark_revoked([i for i in items if _matches(i, task, id_prefix)])
@@ -395,23 +411,27 @@ class Inspector:
 
         def fetch(o: int, n: int) -> list[TaskInfo]:
             return [
-                _info(d.data, "dead", reason=d.reason, error=d.error, eta=d.failed_at)
+                _info(d.data, "dead", reason=d.reason, error=d.error, failed_at=d.failed_at)
                 for d in self.storage.dead_items(o, n)
             ]
 
         return self._filtered(fetch, offset, limit, task, id_prefix)
 
     def task(self, task_id: str) -> TaskInfo | None:
-        """Everything known about one task (``eta`` is the claim time while running
-        and the failure time when dead)."""
+        """Everything known about one task, wherever it is now."""
         loc = self.storage.locate(task_id)
         if loc is None:
             return None
+        when: dict[str, dict[str, float | None]] = {
+            "scheduled": {"eta": loc.eta},
+            "running": {"claimed_at": loc.since},
+            "dead": {"failed_at": loc.since},
+        }
         info = _info(
             loc.data,
             loc.state,
-            eta=loc.eta if loc.state == "scheduled" else loc.since,
-            consumer=loc.consumer,
+            **when.get(loc.state, {}),
+            worker=loc.consumer,
             deliveries=loc.deliveries,
             reason=loc.reason,
             error=loc.error,

@@ -1,45 +1,75 @@
-"""The ``hueyctl`` command group. Commands stay thin: they parse options, call the
-engine (facade or ``engine.inspect``) and print; engine errors become one line."""
+"""The ``hueyctl`` root group: the one error boundary and the list of commands.
+
+Commands stay thin: they parse options, call the engine (the facade or
+``engine.inspect``) and print. Whatever goes wrong in one ends here as one line
+on stderr with a password-free message and an exit code: 1 (failed, not found),
+2 (usage) or 69 (store unreachable); ``HUEYCTL_DEBUG=1`` shows a traceback for
+an unexpected error instead. Command modules never import this one: it imports
+them and adds each with ``main.add_command``.
+"""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from engine.exceptions import EngineError
+from engine.loader import mask_url
 
-from .errors import CommandError, translate
+from .commands import cleanup, demo, overview, steer, tasks, top, worker
+from .errors import EXIT_FAILED, EXIT_UNAVAILABLE, CommandError, translate
+from .options import CONNECTION, Connection
 
-F = TypeVar("F", bound=Callable[..., Any])
+DRIVERS = ("redis", "sqlite3")  # a driver error that got past the store is the store's
 
 
-def friendly(fn: F) -> F:
-    """Run a command body, turning engine errors into one-line messages."""
+def scrub(message: str, conn: Connection | None) -> str:
+    """``message`` without the password of --url (the engine's own messages are
+    masked already; a driver's may quote the URL or the password)."""
+    if conn is None or not conn.url:
+        return message
+    message = message.replace(conn.url, mask_url(conn.url))
+    for secret in conn.secrets():
+        message = message.replace(secret, "***")
+    return message
 
-    @functools.wraps(fn)
-    def inner(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EngineError as exc:
-            raise translate(exc) from None
 
-    return inner  # type: ignore[return-value]
+def one_line(exc: Exception, conn: Connection | None) -> click.ClickException | None:
+    """The one-line error an exception becomes; None for an unexpected one."""
+    if isinstance(exc, EngineError):
+        err = translate(exc)
+        return CommandError(scrub(err.format_message(), conn), err.exit_code)
+    if isinstance(exc, click.ClickException):
+        text = scrub(exc.format_message(), conn)
+        if text == exc.format_message():
+            return exc
+        return CommandError(text, exc.exit_code)
+    if type(exc).__module__.split(".")[0] in DRIVERS:
+        text = scrub(str(exc), conn)
+        return CommandError(f"the store failed: {type(exc).__name__}: {text}", EXIT_UNAVAILABLE)
+    return None
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """The reader of stdout went away (``hueyctl pending | head``): stop without a
+    word, and point stdout at /dev/null so the interpreter's last flush is silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_FAILED)
 
 
 class Group(click.Group):
-    """The root group: an unexpected error is one line, not a traceback
-    (``HUEYCTL_DEBUG=1`` shows the traceback)."""
+    """The root group: every error is one line on stderr, never a traceback."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         """Every error, usage errors included, is one line on stderr."""
         kwargs["standalone_mode"] = False
         try:
             super().main(*args, **kwargs)
+            sys.stdout.flush()
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
@@ -52,16 +82,23 @@ class Group(click.Group):
         except click.Abort:
             click.echo("hueyctl: aborted", err=True)
             sys.exit(1)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         sys.exit(0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        except (click.exceptions.Exit, click.Abort, SystemExit, BrokenPipeError):
             raise
         except KeyboardInterrupt:
             raise click.Abort() from None
         except Exception as exc:
+            err = one_line(exc, ctx.meta.get(CONNECTION))
+            if err is exc:
+                raise
+            if err is not None:
+                raise err from None
             if os.environ.get("HUEYCTL_DEBUG"):
                 raise
             raise CommandError(
@@ -75,5 +112,14 @@ def main() -> None:
     """Run, inspect and steer task queues."""
 
 
-# Each module registers its commands on ``main``.
-from . import admin, demo, top_cmd, worker_cmd  # noqa: E402,F401
+# Each command module exports its commands; none of them imports this module.
+for _command in (
+    *overview.COMMANDS,
+    *tasks.COMMANDS,
+    *steer.COMMANDS,
+    *cleanup.COMMANDS,
+    worker.worker,
+    top.top,
+    demo.demo,
+):
+    main.add_command(_command)

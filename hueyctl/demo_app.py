@@ -48,7 +48,7 @@ def print_time() -> None:
     print(datetime.now())
 
 
-def _traffic(i: int) -> None:
+def traffic(i: int) -> None:
     count_beans(i)
     if i % 3 == 0:
         huey.enqueue(add.s(1, 2).then(add, 3).then(add, 4))

@@ -16,7 +16,8 @@ class CommandError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code per class (a ClassVar); each of ours carries its own.
+        setattr(self, "exit_code", exit_code)  # noqa: B010
 
     def show(self, file: object = None) -> None:
         click.echo(f"hueyctl: {self.format_message()}", err=True)

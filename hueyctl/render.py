@@ -5,6 +5,8 @@
   unchanged, times as epoch floats), so the shape only changes with the read model.
 * Otherwise a table: drawn with rich when stdout is a terminal, plain text with
   aligned columns when it is not (pipes, files, ``grep``, ``awk``).
+* The columns of each listing are defined once (:data:`LISTINGS`), for these
+  tables and for ``top``'s tabs alike; their text comes from ``present``.
 
 Data goes to stdout; messages (:func:`note`) go to stderr. rich is imported only
 when a terminal is there to draw on, so scripted calls start fast.
@@ -16,12 +18,16 @@ import dataclasses
 import datetime as dt
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from . import present
+
+if TYPE_CHECKING:
+    from engine.inspect import PeriodicInfo, TaskStats, WorkerInfo
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 
@@ -75,87 +81,222 @@ def emit_json(data: Any, fmt: str) -> None:
         click.echo(dumps(data, indent=2 if stdout_is_tty() else None))
 
 
-# --- text --------------------------------------------------------------------------
-def when(ts: float | None) -> str:
-    """Local wall-clock time, to the second."""
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def duration(seconds: float) -> str:
-    """``0.35s``, ``42s``, ``4m 10s``, ``3h 5m``, ``2d 4h``."""
-    seconds = abs(seconds)
-    if seconds < 10:
-        return f"{seconds:.2f}s".replace(".00s", "s")
-    s = int(round(seconds))
-    for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
-        if s >= size:
-            rest = (s % size) // subsize
-            return f"{s // size}{unit}" + (f" {rest}{sub}" if rest else "")
-    if s >= 60:
-        return f"{s // 60}m" + (f" {s % 60}s" if s % 60 else "")
-    return f"{s}s"
-
-
-def ago(ts: float | None, now: float | None = None) -> str:
-    """``12s ago`` / ``in 4m`` relative to now."""
-    if ts is None:
-        return "-"
-    delta = ts - (time.time() if now is None else now)
-    if abs(delta) < 1:
-        return "now"
-    return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago"
-
-
-def when_ago(ts: float | None, now: float | None = None) -> str:
-    return "-" if ts is None else f"{when(ts)} ({ago(ts, now)})"
-
-
-def shorten(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
-
-
-def first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-
-
 def value(v: Any) -> str:
-    """A JSON value as it would be typed on the command line."""
+    """A JSON value as it would be typed on the command line (results, ``--wait``)."""
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     return json.dumps(v, default=_default, ensure_ascii=False, separators=(", ", ": "))
 
 
-def call_args(args: Any, kwargs: Any) -> str:
-    """``1, "x", n=2`` from an envelope's (codec-encoded) args and kwargs."""
-    args = [] if args is None else args
-    kwargs = {} if kwargs is None else kwargs  # the envelope omits empty ones
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
-        return "<encoded>"  # e.g. codec="pickle": base64, never unpickled here
-    parts = [value(a) for a in args] + [f"{k}={value(v)}" for k, v in kwargs.items()]
-    return ", ".join(parts)
-
-
 # --- tables -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Column:
+    """One column of a listing: its header and how a row's cell is written. ``top``
+    draws the same columns (lower-case headers, ``style`` applied)."""
+
     header: str
     get: Callable[[Any], Any]
     width: int | None = None  # cut longer cells (tables only; JSON is never cut)
     right: bool = False
     wrap: bool = True  # False: never folded on a terminal (ids stay copyable)
+    style: str | Callable[[Any], str] = ""  # rich style in ``top``; a function of the row
+
+    @property
+    def key(self) -> str:
+        return self.header.lower()
+
+    def text(self, row: Any) -> str:
+        """The cell as text: ``-`` when empty, cut to ``width``."""
+        v = self.get(row)
+        text = "-" if v is None or v == "" else str(v)
+        return present.clip(text, self.width) if self.width else text
+
+    def style_of(self, row: Any) -> str:
+        return self.style(row) if callable(self.style) else self.style
 
 
-def _cell(col: Column, row: Any) -> str:
-    v = col.get(row)
-    text = "-" if v is None or v == "" else str(v)
-    return shorten(text, col.width) if col.width else text
+# --- the listings: one definition for `hueyctl pending ...` and `top`'s tabs ----------
+TASK_LISTINGS = ("pending", "scheduled", "running", "failed")
+STALE_AFTER = 10.0  # seconds without a heartbeat before a worker is flagged STALE
+
+
+def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of a task listing (``pending``, ``scheduled``, ``running``,
+    ``failed``) as functions of ``TaskInfo``, relative times counted from ``now``."""
+
+    def ago(ts: float | None) -> str:
+        return present.ago(ts, now)
+
+    task_id = Column("ID", lambda i: i.id, wrap=False)
+    task = Column("TASK", lambda i: i.name, style="bold")
+    args = Column("ARGS", lambda i: present.call_args(i.args, i.kwargs), width=60)
+    revoked = Column("REVOKED", lambda i: "revoked" if i.revoked else "", style="magenta")
+    priority = Column("PRIORITY", lambda i: i.priority, right=True)
+    attempt = Column("ATTEMPT", lambda i: i.attempt, right=True)
+    columns = {
+        "pending": (
+            task_id,
+            task,
+            priority,
+            Column("ENQUEUED", lambda i: ago(i.enqueued_at), right=True),
+            attempt,
+            revoked,
+            args,
+        ),
+        "scheduled": (
+            task_id,
+            task,
+            Column("ETA", lambda i: present.clock(i.eta, now, tz), right=True),
+            Column("DUE", lambda i: ago(i.eta), right=True, style="cyan"),
+            priority,
+            attempt,
+            revoked,
+            args,
+        ),
+        "running": (
+            task_id,
+            task,
+            Column("WORKER", lambda i: i.worker),
+            Column("STARTED", lambda i: ago(i.claimed_at), right=True),
+            Column(
+                "DELIVERIES",
+                lambda i: i.deliveries,
+                right=True,
+                style=lambda i: "bold yellow" if i.deliveries > 1 else "",
+            ),
+            revoked,
+            args,
+        ),
+        "failed": (
+            task_id,
+            task,
+            Column("FAILED", lambda i: ago(i.failed_at), right=True),
+            Column("REASON", lambda i: i.reason, style="yellow"),
+            attempt,
+            Column("ERROR", lambda i: present.first_line(i.error), width=70, style="red"),
+        ),
+    }
+    return columns[listing]
+
+
+def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``workers`` (WorkerInfo rows)."""
+
+    def stale(w: WorkerInfo) -> bool:
+        return not w.alive or now - w.heartbeat > STALE_AFTER
+
+    def busy(w: WorkerInfo) -> str:
+        return f"{len(w.running)}/{w.concurrency}"
+
+    return (
+        Column("WORKER", lambda w: w.id, wrap=False, style="dim"),
+        Column("HOST", lambda w: w.host, style="bold"),
+        Column("PID", lambda w: w.pid, right=True),
+        Column("UPTIME", lambda w: present.duration(now - w.started), right=True),
+        Column("TYPE", lambda w: w.worker_type),
+        Column(
+            "BUSY",
+            busy,
+            right=True,
+            style=lambda w: "yellow" if len(w.running) >= w.concurrency else "",
+        ),
+        Column("DONE", lambda w: present.count(w.processed), right=True),
+        Column(
+            "FAILED",
+            lambda w: present.count(w.failed),
+            right=True,
+            style=lambda w: "red" if w.failed else "",
+        ),
+        Column(
+            "HEARTBEAT",
+            lambda w: present.ago(w.heartbeat, now),
+            right=True,
+            style=lambda w: "bold red" if stale(w) else "",
+        ),
+        Column(
+            "STATE",
+            lambda w: "STALE" if stale(w) else "ok",
+            style=lambda w: "bold white on red" if stale(w) else "green",
+        ),
+        Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
+    )
+
+
+def periodic_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``periodic`` (PeriodicInfo rows)."""
+
+    def revoked(p: PeriodicInfo) -> str:
+        return present.revocation(p.revoked_until, p.revoke_once, now, tz) if p.revoked else ""
+
+    return (
+        Column("TASK", lambda p: p.name, style="bold"),
+        Column("CRONTAB", lambda p: p.crontab),
+        Column("CLOCK", lambda p: "UTC" if p.utc else "local"),
+        Column("NEXT RUN", lambda p: present.clock(p.next_run, now, tz), right=True),
+        Column("DUE", lambda p: present.ago(p.next_run, now), right=True, style="cyan"),
+        Column("LAST RUN", lambda p: present.ago(p.last_run, now), right=True),
+        Column("REVOKED", revoked, style="magenta"),
+    )
+
+
+def stats_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of the per-task statistics (TaskStats rows): ``status``'s table and
+    ``top``'s task table."""
+
+    def fail_rate(s: TaskStats) -> str:
+        return f"{100 * s.failures / s.count:.1f}" if s.count else ""
+
+    return (
+        Column("TASK", lambda s: s.task, style="bold"),
+        Column("RUNS", lambda s: present.count(s.count), right=True),
+        Column(
+            "FAILURES",
+            lambda s: present.count(s.failures),
+            right=True,
+            style=lambda s: "red" if s.failures else "",
+        ),
+        Column(
+            "FAIL %", lambda s: f"{100 * s.failures / s.count:.1f}" if s.count else "", right=True
+        ),
+        Column("AVG", lambda s: present.runtime(s.avg), right=True),
+        Column("MAX", lambda s: present.runtime(s.max), right=True),
+    )
+
+
+@dataclass(frozen=True)
+class ListingSpec:
+    """One listing as both front ends show it: its columns (functions of a read-model
+    row, relative times counted from ``now``) and what an empty one says."""
+
+    name: str
+    columns: Callable[[float, dt.tzinfo | None], tuple[Column, ...]]
+    empty: str
+
+
+def _task_spec(name: str, empty: str) -> ListingSpec:
+    def columns(now: float, tz: dt.tzinfo | None) -> tuple[Column, ...]:
+        return task_columns(name, now, tz)
+
+    return ListingSpec(name, columns, empty)
+
+
+LISTINGS: dict[str, ListingSpec] = {
+    "pending": _task_spec("pending", "no pending tasks"),
+    "scheduled": _task_spec("scheduled", "no scheduled tasks"),
+    "running": _task_spec("running", "no running tasks"),
+    "failed": _task_spec("failed", "no dead letters"),
+    "workers": ListingSpec("workers", worker_columns, "no workers registered"),
+    "periodic": ListingSpec(
+        "periodic",
+        periodic_columns,
+        "no periodic tasks known (load the app with --app, or start a worker)",
+    ),
+    "stats": ListingSpec("stats", stats_columns, "no task ran in this window"),
+}
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Any]) -> list[str]:
-    cells = [[c.header for c in columns]] + [[_cell(c, r) for c in columns] for r in rows]
+    cells = [[c.header for c in columns]] + [[c.text(r) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     out = []
     for line in cells:
@@ -186,7 +327,7 @@ def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = No
             min_width=None if c.wrap else len(c.header),
         )
     for r in rows:
-        t.add_row(*(_cell(c, r) for c in columns))
+        t.add_row(*(c.text(r) for c in columns))
     Console(highlight=False).print(t)
 
 

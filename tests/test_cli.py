@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 import textwrap
 import threading
@@ -26,11 +28,13 @@ from click.testing import CliRunner, Result
 
 from engine import RedisHuey, SqliteHuey, crontab
 from engine.api import Huey
+from engine.inspect import Inspector
 from engine.scheduler import Scheduler
 from engine.telemetry import Telemetry, registry_record
 from engine.worker import Worker
-from hueyctl import admin, render
+from hueyctl import render, resolve
 from hueyctl.cli import main
+from hueyctl.commands import overview
 
 # Documented JSON field names: changing one of these is a breaking change.
 TASK_FIELDS = {
@@ -45,7 +49,9 @@ TASK_FIELDS = {
     "attempt",
     "enqueued_at",
     "expires",
-    "consumer",
+    "claimed_at",
+    "failed_at",
+    "worker",
     "deliveries",
     "reason",
     "error",
@@ -96,6 +102,7 @@ EVENT_FIELDS = {"id", "ts", "event", "task_id", "task", "worker", "error", "runt
 REVOCATION_FIELDS = {"target", "kind", "until", "once"}
 
 CLEAN_ENV = {"HUEYCTL_APP": None, "HUEYCTL_URL": None, "HUEYCTL_QUEUE": None}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def register(huey: Huey) -> None:
@@ -156,7 +163,7 @@ class Queue:
         return task_id
 
     def snapshot(self) -> tuple[Any, ...]:
-        insp = admin.Inspector(self.huey)
+        insp = Inspector(self.huey)
         o = insp.overview(1)
         ids = [i.id for i in insp.pending(0, 1000) + insp.scheduled(0, 1000)]
         return (
@@ -226,7 +233,7 @@ def test_status_counts_throughput_and_json(q: Queue) -> None:
     assert set(rec["tasks"][0]) == TASK_STATS_FIELDS
 
     text = q.ok("status").stdout
-    assert "pending    3" in text and "scheduled  2" in text and "dead       1" in text
+    assert "pending    3" in text and "scheduled  2" in text and "failed     1" in text
     assert "2 done, 1 failed" in text
     assert "tasks.boom" in text  # the per-task table
 
@@ -244,7 +251,7 @@ def test_status_watch_refreshes_until_ctrl_c(q: Queue, monkeypatch: pytest.Monke
         else:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(admin, "_sleep", sleep)
+    monkeypatch.setattr(overview, "sleep", sleep)
     r = q.ok("status", "--watch", "2", "--jsonl")
     frames = [json.loads(line) for line in r.stdout.splitlines()]
     assert [f["ready"] for f in frames] == [0, 2]
@@ -273,7 +280,7 @@ def test_pending_pagination_filters_and_formats(q: Queue) -> None:
     assert [json.loads(line)["id"] for line in lines] == ids[:2]
 
     text = q.ok("pending").stdout.splitlines()
-    assert text[0].split() == ["ID", "TASK", "PRIORITY", "ENQUEUED", "ATTEMPT", "ARGS"]
+    assert text[0].split() == ["ID", "TASK", "PRIORITY", "ENQUEUED", "ATTEMPT", "REVOKED", "ARGS"]
     assert len(text) == 9
     assert text[1].startswith(ids[0]) and "tasks.add" in text[1] and text[1].endswith("0, 0")
     assert "tasks.bad" in text[8] and text[8].endswith('"x", k=[1, 2]')
@@ -302,13 +309,13 @@ def test_running_listing_names_the_worker(q: Queue) -> None:
     claimed = q.huey.storage.claim("worker-9", time.time(), 2, 30.0)
     rows = q.json("running")
     assert sorted(r["id"] for r in rows) == sorted(c.id for c in claimed)
-    assert {r["consumer"] for r in rows} == {"worker-9"} and rows[0]["deliveries"] == 1
+    assert {r["worker"] for r in rows} == {"worker-9"} and rows[0]["deliveries"] == 1
     assert len(q.json("running", "--limit", "1")) == 1
     assert q.json("running", "--task", "boom") == []
     assert "worker-9" in q.ok("running").stdout
     shown = q.json("show", claimed[0].id)
-    assert shown["state"] == "running" and shown["consumer"] == "worker-9"
-    assert abs(shown["eta"] - time.time()) < 5  # eta: when it was claimed
+    assert shown["state"] == "running" and shown["worker"] == "worker-9"
+    assert abs(shown["claimed_at"] - time.time()) < 5 and shown["eta"] is None
     assert "started" in q.ok("show", claimed[0].id).stdout
 
 
@@ -347,11 +354,12 @@ def test_show_dead_letter_by_prefix_with_traceback(q: Queue) -> None:
     assert set(rec) == SHOW_FIELDS
     assert rec["id"] == task_id and rec["name"] == "tasks.boom" and rec["state"] == "dead"
     assert rec["reason"] == "failed" and "Traceback" in rec["error"]
-    assert rec["envelope"]["task"] == "tasks.boom" and rec["eta"] > 0  # eta: when it failed
+    assert rec["envelope"]["task"] == "tasks.boom" and rec["failed_at"] > 0
     assert rec["result"]["ok"] is False and "Traceback" in rec["result"]["traceback"]
 
     text = q.ok("show", task_id).stdout
-    assert "dead (failed)" in text and "ValueError: boom" in text and "Traceback" in text
+    assert re.search(r"^state +failed$", text, re.M)
+    assert "ValueError: boom" in text and "Traceback" in text
     assert "envelope" in text
 
 
@@ -361,7 +369,7 @@ def test_show_pending_finished_and_revoked(q: Queue) -> None:
     rec = q.json("show", pending)
     assert rec["state"] == "ready" and rec["priority"] == 3 and rec["revoked"] is True
     assert rec["args"] == [0, 0] and rec["result"] is None
-    assert "ready, revoked" in q.ok("show", pending).stdout
+    assert "pending, revoked" in q.ok("show", pending).stdout  # the label of "ready"
 
     done = q.result(5)
     rec = q.json("show", done)
@@ -391,7 +399,7 @@ def test_workers_registry(q: Queue) -> None:
     assert w["running"] == [{"id": "01-task", "name": "tasks.add", "started": now - 3}]
     text = q.ok("workers").stdout.splitlines()
     assert text[0].split()[:4] == ["WORKER", "HOST", "PID", "UPTIME"]
-    assert "1h" in text[1] and "tasks.add" in text[1] and "yes" in text[1]
+    assert "1h" in text[1] and "tasks.add" in text[1] and " ok " in text[1]
     assert "no workers" in q.ok("workers", "--url", q.url, "--queue", "empty-q").stderr
 
 
@@ -441,33 +449,33 @@ def test_enqueue_parses_json_args_and_prints_the_id(q: Queue) -> None:
     )
     task_id = r.stdout.strip()
     assert "enqueued tasks.add as " + task_id in r.stderr
-    info = admin.Inspector(q.huey).task(task_id)
+    info = Inspector(q.huey).task(task_id)
     assert info is not None and info.name == "tasks.add" and info.priority == 4
     assert info.args == [1, 2.5, True, None, [1, 2], "hello", "7"]
     assert info.kwargs == {"x": {"y": 1}}
 
     short = q.ok("enqueue", "add", "1", "2").stdout.strip()  # short name, known from the store
-    assert admin.Inspector(q.huey).task(short).name == "tasks.add"
+    assert Inspector(q.huey).task(short).name == "tasks.add"
     negative = q.ok("enqueue", "tasks.add", "--", "-1", "2").stdout.strip()
-    assert admin.Inspector(q.huey).task(negative).args == [-1, 2]
+    assert Inspector(q.huey).task(negative).args == [-1, 2]
 
 
 def test_enqueue_delay_and_eta(q: Queue) -> None:
     q.add(1)  # makes tasks.add known without the app
     delayed = q.ok("enqueue", "add", "1", "1", "--delay", "90s").stdout.strip()
-    info = admin.Inspector(q.huey).task(delayed)
+    info = Inspector(q.huey).task(delayed)
     assert info.state == "scheduled" and abs(info.eta - (time.time() + 90)) < 5
 
     seconds = q.ok("enqueue", "add", "1", "1", "--delay", "30").stdout.strip()
-    assert abs(admin.Inspector(q.huey).task(seconds).eta - (time.time() + 30)) < 5
+    assert abs(Inspector(q.huey).task(seconds).eta - (time.time() + 30)) < 5
 
     local = (dt.datetime.now() + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
     at = q.ok("enqueue", "add", "1", "1", "--eta", local.strftime("%Y-%m-%d %H:%M")).stdout
-    assert admin.Inspector(q.huey).task(at.strip()).eta == local.timestamp()  # naive = local
+    assert Inspector(q.huey).task(at.strip()).eta == local.timestamp()  # naive = local
 
     aware = "2099-01-01T00:00:00+00:00"
     at = q.ok("enqueue", "add", "1", "1", "--eta", aware).stdout.strip()
-    assert admin.Inspector(q.huey).task(at).eta == dt.datetime.fromisoformat(aware).timestamp()
+    assert Inspector(q.huey).task(at).eta == dt.datetime.fromisoformat(aware).timestamp()
 
 
 def test_enqueue_wait_prints_the_result(q: Queue) -> None:
@@ -523,7 +531,7 @@ def test_enqueue_bad_input_changes_nothing(
 
 def test_enqueue_unknown_name_with_force_and_ambiguous_short_name(q: Queue) -> None:
     forced = q.ok("enqueue", "brand.new_task", "--force").stdout.strip()
-    assert admin.Inspector(q.huey).task(forced).name == "brand.new_task"
+    assert Inspector(q.huey).task(forced).name == "brand.new_task"
     q.huey.enqueue_by_name("tasks.add", (1, 1))
     q.huey.enqueue_by_name("other.add", (1, 1))
     one_line_error(q.cli("enqueue", "add"), 1, "could be other.add, tasks.add")
@@ -628,7 +636,7 @@ def test_retry_all_with_task_filter_and_confirmation(q: Queue) -> None:
 
 def test_retry_all_shows_progress_on_a_terminal(q: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     tty(monkeypatch)
-    monkeypatch.setattr(admin, "PAGE", 2)
+    monkeypatch.setattr(resolve, "PAGE", 2)
     for _ in range(5):
         q.dead()
     r = q.ok("retry", "--all", "--yes")
@@ -679,7 +687,7 @@ def test_purge_reports_counts(q: Queue, what: str) -> None:
     }[what]
     assert f"purged 3 {label}" in r.stderr
     assert q.json(what) == []
-    assert admin.Inspector(q.huey).task(keep[0]) is not None  # the rest is untouched
+    assert Inspector(q.huey).task(keep[0]) is not None  # the rest is untouched
     assert "nothing to purge" in q.ok("purge", what, "--yes").stderr
 
 
@@ -687,7 +695,7 @@ def test_purge_in_batches_with_progress_on_a_terminal(
     q: Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tty(monkeypatch)
-    monkeypatch.setattr(admin, "PAGE", 4)
+    monkeypatch.setattr(resolve, "PAGE", 4)
     q.add(11)
     r = q.ok("purge", "pending", "--yes")
     assert "purging pending tasks" in r.stderr and "purged 11 pending tasks" in r.stderr
@@ -744,7 +752,7 @@ def test_events_follow_prints_new_events_until_ctrl_c(
         elif len(polls) == 4:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(admin, "_sleep", sleep)
+    monkeypatch.setattr(overview, "sleep", sleep)
     r = q.ok("events", "--follow", "-n", "1", "--jsonl")
     events = [json.loads(line)["event"] for line in r.stdout.splitlines()]
     assert events == ["complete", "enqueued", "executing", "complete"]
@@ -762,7 +770,7 @@ def test_events_follow_from_an_empty_stream(q: Queue, monkeypatch: pytest.Monkey
         elif len(polls) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(admin, "_sleep", sleep)
+    monkeypatch.setattr(overview, "sleep", sleep)
     r = q.ok("events", "-f")
     assert len(r.stdout.splitlines()) == 3  # printed once, not on every poll
 
@@ -915,7 +923,7 @@ def test_app_revoke_short_name_until_and_periodic(app: Any) -> None:
 
 def test_app_enqueue_uses_the_task_defaults(app: Any) -> None:
     task_id = app_cli("enqueue", "add", "1", "2").stdout.strip()
-    info = admin.Inspector(app.huey).task(task_id)
+    info = Inspector(app.huey).task(task_id)
     assert (info.name, info.priority, info.retries) == ("tasks.add", 5, 2)
     one_line_error(app_cli("enqueue", "nope"), 1, "no task named 'nope' is registered")
 
@@ -957,3 +965,18 @@ def test_shell_completion_offers_task_names(app: Any) -> None:
     assert complete("hueyctl pending -A tasks.huey --task bo") == ["tasks.boom"]
     assert complete("hueyctl revoke print") == []  # no app: nothing to offer, no error
     assert "revoke" in complete("hueyctl rev")
+
+
+def test_a_closed_pipe_ends_a_listing_quietly(tmp_path: Path) -> None:
+    """`hueyctl pending | head -1`: no traceback, no "internal error", exit 1."""
+    store = SqliteHuey("q", filename=str(tmp_path / "q.db"))
+    for n in range(2000):  # far more than a pipe buffer holds
+        store.enqueue_by_name("tasks.add", (n, n))
+    argv = [sys.executable, "-m", "hueyctl", "pending", "--limit", "2000"]
+    argv += ["--url", f"sqlite:///{tmp_path / 'q.db'}", "--queue", "q"]
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().split()[:2] == [b"ID", b"TASK"]
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1 and proc.stderr.read() == b""

@@ -124,7 +124,7 @@ def test_maintenance_flow(app: ModuleType, tmp_path: Path) -> None:
     (dead,) = sh.json("failed")
     assert dead["id"] == failing and "accounts service is down" in dead["error"]
     shown = sh.ok("show", failing[:-6]).stdout
-    assert "dead (failed)" in shown and "Traceback" in shown
+    assert "\nstate       failed\n" in shown and "Traceback" in shown
 
     # Pause the periodic job until the maintenance window is over (local time).
     window_end = (dt.datetime.now() + dt.timedelta(hours=6)).replace(second=0, microsecond=0)

@@ -11,6 +11,9 @@
   counts: module level, inside functions, and under ``if TYPE_CHECKING:``.
 * Only the facade's ``api.py`` (and ``core.py``, for its own names) reaches into
   the queue's private names (``huey._x``, ``core._x``).
+* ``hueyctl``'s modules import each other in no circle (function-level imports
+  included), and no command module imports the root group ``hueyctl.cli``: the
+  root group adds the commands.
 """
 
 from __future__ import annotations
@@ -36,6 +39,20 @@ def _imports(package: str) -> dict[str, set[str]]:
                 names.add(node.module)
         found[str(path.relative_to(ROOT))] = names
     return found
+
+
+def test_hueyctl_has_no_import_cycle() -> None:
+    graph = _graph("hueyctl")
+    assert "commands.tasks" in graph["cli"]  # the graph was read
+    assert _cycles(graph) == []
+
+
+def test_no_command_module_imports_the_root_group() -> None:
+    graph = _graph("hueyctl")
+    commands = [m for m in graph if m.startswith("commands.")]
+    assert len(commands) >= 7
+    importers = {m for m, deps in graph.items() if "cli" in deps}
+    assert importers <= {"__main__"}  # `python -m hueyctl` runs the root group
 
 
 def _offending(package: str, banned: tuple[str, ...]) -> list[str]:
@@ -111,17 +128,21 @@ FACADE_MODULES = {name for name, floor in FLOORS.items() if floor == FACADE}
 ENGINE = ROOT / "engine"
 
 
-def _module_name(path: Path) -> str:
+def _module_name(path: Path, package: str = "engine") -> str:
     """engine/api.py -> "api", engine/storage/base.py -> "storage.base",
     engine/storage/__init__.py -> "storage", engine/__init__.py -> "__init__"."""
-    parts = list(path.relative_to(ENGINE).with_suffix("").parts)
+    parts = list(path.relative_to(ROOT / package).with_suffix("").parts)
     if parts[-1] == "__init__" and len(parts) > 1:
         parts.pop()
     return ".".join(parts)
 
 
+def _modules(package: str = "engine") -> dict[str, Path]:
+    return {_module_name(p, package): p for p in (ROOT / package).rglob("*.py")}
+
+
 def _engine_modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in ENGINE.rglob("*.py")}
+    return _modules("engine")
 
 
 def _is_storage(module: str) -> bool:
@@ -132,29 +153,32 @@ def _floor(module: str) -> int:
     return STORAGE if _is_storage(module) else FLOORS[module]
 
 
-def _is_package(module: str) -> bool:
-    return module == "__init__" or (ENGINE / module.replace(".", "/") / "__init__.py").exists()
+def _is_package(module: str, package: str = "engine") -> bool:
+    path = ROOT / package / module.replace(".", "/") / "__init__.py"
+    return module == "__init__" or path.exists()
 
 
 def _dotted(parts: list[str]) -> str:
     return ".".join(parts) or "__init__"
 
 
-def _resolve(importer: str, node: ast.ImportFrom | ast.Import, known: set[str]) -> set[str]:
+def _resolve(
+    importer: str, node: ast.ImportFrom | ast.Import, known: set[str], package: str = "engine"
+) -> set[str]:
     """The engine modules one import statement names (relative or absolute): for
     ``from X import y`` that is ``X.y`` when it is a module, else ``X`` itself."""
     if isinstance(node, ast.Import):
         parts = [a.name.split(".") for a in node.names]
-        return {_dotted(p[1:]) for p in parts if p[0] == "engine"} & known
+        return {_dotted(p[1:]) for p in parts if p[0] == package} & known
     if node.level == 0:
         base = (node.module or "").split(".")
-        if base[0] != "engine":
+        if base[0] != package:
             return set()
         base = base[1:]
     else:
         here = [] if importer == "__init__" else importer.split(".")
-        package = here if _is_package(importer) else here[:-1]
-        base = package[: len(package) - (node.level - 1)] + (
+        parent = here if _is_package(importer, package) else here[:-1]
+        base = parent[: len(parent) - (node.level - 1)] + (
             node.module.split(".") if node.module else []
         )
     found = set()
@@ -165,15 +189,19 @@ def _resolve(importer: str, node: ast.ImportFrom | ast.Import, known: set[str]) 
 
 
 def _engine_graph() -> dict[str, set[str]]:
-    """Module -> the engine modules it imports, anywhere in its source."""
-    modules = _engine_modules()
+    return _graph("engine")
+
+
+def _graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports, anywhere in its source."""
+    modules = _modules(package)
     known = set(modules)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         edges: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                edges.update(_resolve(name, node, known))
+                edges.update(_resolve(name, node, known, package))
         edges.discard(name)
         graph[name] = edges
     return graph

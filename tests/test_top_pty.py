@@ -123,7 +123,7 @@ def _stable(inspector: Inspector) -> tuple[int, ...]:
 
 def _counts(text: str) -> tuple[int, ...] | None:
     found = re.search(
-        r"ready ([\d,]+) .* scheduled ([\d,]+) .* running ([\d,]+) .* dead letters ([\d,]+)"
+        r"pending ([\d,]+) .* scheduled ([\d,]+) .* running ([\d,]+) .* failed ([\d,]+)"
         r" .* workers ([\d,]+)",
         text,
     )

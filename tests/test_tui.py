@@ -33,7 +33,7 @@ pytest.importorskip("pytest_textual_snapshot")
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
-from hueyctl.tui import fmt  # noqa: E402
+from hueyctl import present  # noqa: E402
 from hueyctl.tui.actions import Actions  # noqa: E402
 from hueyctl.tui.app import TopApp, make_app  # noqa: E402
 from hueyctl.tui.data import Filter, Query, fetch, scan  # noqa: E402
@@ -428,6 +428,6 @@ def test_fetch_reads_only_the_first_page(queue: MemoryHuey) -> None:
 
 
 def test_formatting() -> None:
-    assert fmt.duration(3725) == "1h02m" and fmt.duration(65) == "1m05s"
-    assert fmt.call_args([1, {"$tuple": [2, 3]}], {"b": "x"}) == '1, (2, 3), b="x"'
-    assert fmt.countdown(NOW + 90, NOW) == "in 1m30s" and fmt.countdown(NOW - 1, NOW) == "due"
+    assert present.duration(3725) == "1h 2m" and present.duration(65) == "1m 5s"
+    assert present.call_args([1, {"$tuple": [2, 3]}], {"b": "x"}) == '1, (2, 3), b="x"'
+    assert present.ago(NOW + 90, NOW) == "in 1m 30s" and present.ago(NOW - 2, NOW) == "2s ago"

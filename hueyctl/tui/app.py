@@ -27,10 +27,19 @@ from textual.worker import get_current_worker
 from engine.exceptions import EngineError
 from engine.inspect import Event, Inspector
 
-from . import fmt
+from .. import present
 from .actions import Actions, RevokeChoice, Target
 from .data import TABS, Query, fetch, load_detail
-from .messages import Act, ActionDone, Loaded, LoadFailed, OpenTask, QueryChanged
+from .messages import (
+    ACT_KINDS,
+    Act,
+    ActionDone,
+    ActKind,
+    Loaded,
+    LoadFailed,
+    OpenTask,
+    QueryChanged,
+)
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import TITLES, DashboardScreen
 from .screens.detail import TaskDetailScreen
@@ -152,17 +161,17 @@ class TopApp(App[None]):
 
     def show_status(self, queue: str | None = None, store: str | None = None) -> None:
         if queue is None or store is None:
-            queue, store = self.inspector.huey.name, self.inspector.huey.storage.describe()
+            queue, store = self.inspector.huey.name, self.inspector.describe()
         state = {None: "connecting", True: "connected", False: "disconnected"}[self.connected]
-        since = fmt.clock_time(self.down_since, self.tz) if self.down_since else None
+        since = present.clock(self.down_since, self.clock(), self.tz) if self.down_since else None
         waiting = time.monotonic() - self._fetch_started if self._fetching else 0.0
         if state == "connected" and waiting > max(2.0, 2 * self.interval):
-            state, since = "waiting", fmt.duration(waiting)
+            state, since = "waiting", present.duration(waiting)
         self.dashboard.show_status(
             queue=queue,
             store=store,
             state=state,
-            clock=fmt.clock_time(self.clock(), self.tz),
+            clock=present.clock(self.clock(), self.clock(), self.tz),
             paused=self.paused,
             down_since=since,
         )
@@ -172,7 +181,7 @@ class TopApp(App[None]):
             # A read is stuck on a hung store: exiting waits for worker threads, so
             # close its sockets rather than sit out the client's socket timeout.
             try:
-                self.inspector.huey.storage.close()
+                self.inspector.close()
             except Exception:
                 pass
         self.exit()
@@ -199,17 +208,20 @@ class TopApp(App[None]):
     def on_act(self, message: Act) -> None:
         self.act(message.kind, message.target)
 
-    def act(self, kind: str, target: Target | None) -> None:
+    def act(self, kind: ActKind, target: Target | None) -> None:
         if target is None:
             self.notify("select a row first", severity="warning")
-        elif kind == "revoke":
-            self.push_screen(RevokeScreen(target), partial(self._revoke, target))
-        elif kind == "restore":
-            self._run(self.actions.restore, target)
-        elif kind == "retry":
-            self._confirm_retry(target)
-        elif kind == "delete":
-            self._confirm_delete(target)
+            return
+        handlers: dict[ActKind, Callable[[Target], None]] = {
+            "revoke": self._ask_revoke,
+            "restore": partial(self._run, self.actions.restore),
+            "retry": self._confirm_retry,
+            "delete": self._confirm_delete,
+        }
+        handlers[kind](target)
+
+    def _ask_revoke(self, target: Target) -> None:
+        self.push_screen(RevokeScreen(target), partial(self._revoke, target))
 
     def _revoke(self, target: Target, choice: RevokeChoice | None) -> None:
         if choice is not None:
@@ -258,15 +270,15 @@ class TopApp(App[None]):
     # --- command palette -------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        target = self.dashboard.current_target
-        acts = (
-            ("Revoke…", "revoke", "Revoke the selected task, or every call of its task"),
-            ("Restore", "restore", "Lift the revocation of the selected task or its task name"),
-            ("Retry dead letter", "retry", "Put the selected dead letter back on the queue (R)"),
-            ("Delete task", "delete", "Delete the selected pending, scheduled or dead task (D)"),
-        )
-        for title, kind, help_text in acts:
-            yield SystemCommand(title, help_text, lambda k=kind: self.act(k, target()))
+        acts: dict[ActKind, tuple[str, str]] = {
+            "revoke": ("Revoke…", "Revoke the selected task, or every call of its task"),
+            "restore": ("Restore", "Lift the revocation of the selected task or its task name"),
+            "retry": ("Retry dead letter", "Put the selected dead letter back on the queue (R)"),
+            "delete": ("Delete task", "Delete the selected pending, scheduled or dead task (D)"),
+        }
+        for kind in ACT_KINDS:
+            title, help_text = acts[kind]
+            yield SystemCommand(title, help_text, partial(self._act_on_selected, kind))
         yield SystemCommand(
             "Pause / resume refresh", "Stop or restart the live refresh (p)", self.action_pause
         )
@@ -281,6 +293,9 @@ class TopApp(App[None]):
                 partial(self.dashboard.action_tab, tab),
             )
         yield SystemCommand("Keys", "Show the keys (?)", self.action_help)
+
+    def _act_on_selected(self, kind: ActKind) -> None:
+        self.act(kind, self.dashboard.current_target())
 
     def _palette_filter(self) -> None:
         self.dashboard.action_filter()

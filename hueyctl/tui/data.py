@@ -9,7 +9,6 @@ fast as an empty one.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from engine.inspect import (
     WorkerInfo,
 )
 
+from ..resolve import looks_like_id
+
 TABS = ("workers", "pending", "scheduled", "running", "periodic", "failed", "events")
 PAGE = 200  # rows shown per listing
 SCAN_BUDGET = 10_000  # queued tasks a filtered listing looks at per refresh
@@ -34,16 +35,15 @@ SCAN_PAGE = 500
 EVENT_PAGE = 500
 EVENT_TAIL = 200  # events read on the first refresh, or after falling behind
 
-_ID_LIKE = re.compile(r"^[0-9a-f]{4,}(-[0-9a-f]*)*$")
-_FULL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+FULL_ID = 36  # characters of a whole task id (a UUID): looked up, not scanned for
 
 
 @dataclass(frozen=True, slots=True)
 class Filter:
     """What ``/`` typed: a task name (substring) or a task id (substring).
 
-    ``id:...`` and ``task:...`` force the reading; otherwise text made of hex
-    digits and dashes that contains a dash or is 8+ characters long is an id.
+    ``id:...`` and ``task:...`` force the reading; otherwise text is an id when
+    ``resolve.looks_like_id`` says so (the CLI's rule).
     """
 
     text: str
@@ -60,12 +60,12 @@ class Filter:
     def by_id(self) -> bool:
         if self.forced:
             return self.text.startswith("id:")
-        t = self.text.lower()
-        return bool(_ID_LIKE.match(t)) and ("-" in t or len(t) >= 8)
+        return looks_like_id(self.text)
 
     @property
     def exact_id(self) -> str | None:
-        return self.needle if self.by_id and _FULL_ID.match(self.needle) else None
+        whole = self.by_id and len(self.needle) == FULL_ID and looks_like_id(self.needle)
+        return self.needle if whole else None
 
     def matches(self, name: str, task_id: str = "") -> bool:
         return self.needle in (task_id if self.by_id else name).lower()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypeGuard
+
 from textual.message import Message
 
 from .actions import Target
@@ -39,10 +41,19 @@ class ActionDone(Message):
         self.ok = ok
 
 
-class Act(Message):
-    """A screen asks the app to act on a row: ``kind`` is revoke, restore, retry or delete."""
+ActKind = Literal["revoke", "restore", "retry", "delete"]
+ACT_KINDS: tuple[ActKind, ...] = ("revoke", "restore", "retry", "delete")
 
-    def __init__(self, kind: str, target: Target | None) -> None:
+
+def is_act_kind(kind: str) -> TypeGuard[ActKind]:
+    """Key bindings name the action as a string: check it is one of ours."""
+    return kind in ACT_KINDS
+
+
+class Act(Message):
+    """A screen asks the app to act on a row."""
+
+    def __init__(self, kind: ActKind, target: Target | None) -> None:
         super().__init__()
         self.kind = kind
         self.target = target

@@ -18,22 +18,12 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from engine.inspect import Event, Overview
 
-from .. import fmt
+from ... import present
+from ...render import TASK_LISTINGS
 from ..actions import Target
 from ..data import TABS, Filter, Listing, Query, Snapshot
-from ..messages import Act, OpenTask, QueryChanged
-from ..rows import (
-    COLUMNS,
-    Revoked,
-    Row,
-    event_rows,
-    failed_rows,
-    pending_rows,
-    periodic_rows,
-    running_rows,
-    scheduled_rows,
-    worker_rows,
-)
+from ..messages import Act, OpenTask, QueryChanged, is_act_kind
+from ..rows import COLUMNS, Revoked, Row, event_rows, periodic_rows, task_rows, worker_rows
 from ..widgets.filter_bar import FilterBar
 from ..widgets.live_table import LiveTable
 from ..widgets.minute_plot import MinutePlot
@@ -49,12 +39,6 @@ TITLES = {
     "periodic": "Periodic",
     "failed": "Failed",
     "events": "Events",
-}
-TASK_ROWS = {
-    "pending": pending_rows,
-    "scheduled": scheduled_rows,
-    "running": running_rows,
-    "failed": failed_rows,
 }
 NOUN = {
     "workers": ("worker", "workers"),
@@ -134,7 +118,7 @@ class DashboardScreen(Screen[None]):
             [s for s in snap.stats if self.filter is None or self.filter.matches(s.task)]
         )
         self._tab_labels(overview)
-        self._events(events)
+        self._events(events, now)
         if snap.query == self.query_state and snap.query.tab != "events":
             self._listing(snap, now)
 
@@ -150,7 +134,7 @@ class DashboardScreen(Screen[None]):
         for n, tab in enumerate(TABS, 1):
             label = f"{n} {TITLES[tab]}"
             if tab in counts:
-                label += f" {fmt.count(counts[tab])}"
+                label += f" {present.count(counts[tab])}"
             tab_widget = tabs.get_tab(tab)
             if str(tab_widget.label) != label:
                 tab_widget.label = label
@@ -158,10 +142,10 @@ class DashboardScreen(Screen[None]):
     def _listing(self, snap: Snapshot, now: float) -> None:
         tab, listing = snap.query.tab, snap.listing
         rows: list[Row]
-        if tab in TASK_ROWS:
-            rows = TASK_ROWS[tab](listing.rows, now, Revoked(snap.revocations), self.tz)
+        if tab in TASK_LISTINGS:
+            rows = task_rows(tab, listing.rows, now, Revoked(snap.revocations), self.tz)
         elif tab == "workers":
-            rows = worker_rows(listing.rows, now)
+            rows = worker_rows(listing.rows, now, self.tz)
         else:
             rows = periodic_rows(listing.rows, now, self.tz)
         self.table(tab).sync(rows)
@@ -175,7 +159,7 @@ class DashboardScreen(Screen[None]):
         if self.filter is not None and listing.total is None:
             if not listing.complete:
                 return (
-                    f"{shown} {noun}{where} in the first {fmt.count(listing.scanned)} "
+                    f"{shown} {noun}{where} in the first {present.count(listing.scanned)} "
                     "(a filter looks at that many per refresh)"
                 )
             return f"{shown} {noun}{where}" if shown else f"no {noun}{where}"
@@ -183,14 +167,14 @@ class DashboardScreen(Screen[None]):
             return f"no {noun}{where}"
         if total > shown:
             return (
-                f"showing the first {fmt.count(shown)} of {fmt.count(total)} {noun}{where}"
-                f" · … and {fmt.count(total - shown)} more"
+                f"showing the first {present.count(shown)} of {present.count(total)} {noun}{where}"
+                f" · … and {present.count(total - shown)} more"
             )
-        return f"{fmt.count(total)} {noun}{where}"
+        return f"{present.count(total)} {noun}{where}"
 
-    def _events(self, events: Sequence[Event]) -> None:
+    def _events(self, events: Sequence[Event], now: float) -> None:
         shown = [e for e in events if self.filter is None or self.filter.matches(e.task, e.task_id)]
-        self.table("events").sync(event_rows(shown, self.tz))
+        self.table("events").sync(event_rows(shown, now, self.tz))
         where = f" matching “{self.filter.text}”" if self.filter else ""
         text = f"last {len(shown)} events{where} · live tail" if shown else f"no events{where} yet"
         self.query_one("#events-more", Static).update(text)
@@ -208,7 +192,8 @@ class DashboardScreen(Screen[None]):
         self.action_tab(TABS[(TABS.index(self.tab) + step) % len(TABS)])
 
     def action_act(self, kind: str) -> None:
-        self.post_message(Act(kind, self.current_target()))
+        if is_act_kind(kind):
+            self.post_message(Act(kind, self.current_target()))
 
     def action_sort(self) -> None:
         self.query_one(TaskStatsTable).next_sort()

@@ -15,9 +15,10 @@ from textual.worker import get_current_worker
 
 from engine.exceptions import EngineError
 
+from ... import present
 from ..actions import Target
 from ..data import Detail
-from ..messages import Act, DetailLoaded
+from ..messages import Act, DetailLoaded, is_act_kind
 from ..widgets.task_detail import TaskDetail
 
 
@@ -86,11 +87,14 @@ class TaskDetailScreen(Screen[None]):
         self._loading = False
         self.detail = message.detail
         info = message.detail.info
-        title = f" {info.name} · {info.id} · {info.state}" if info else f" task {self.task_id}"
+        title = f" task {self.task_id}"
+        if info:
+            title = f" {info.name} · {info.id} · {present.state_label(info.state)}"
         self.query_one("#detail-title", Static).update(title)
         self.query_one(TaskDetail).show(message.detail, self._clock(), self.tz)
 
     def action_act(self, kind: str) -> None:
         info = self.detail.info if self.detail else None
         target = Target(self.task_id, info.name if info else None, info.state if info else None)
-        self.post_message(Act(kind, target))
+        if is_act_kind(kind):
+            self.post_message(Act(kind, target))

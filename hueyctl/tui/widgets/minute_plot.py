@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widget import Widget
 
-from .. import fmt
+from ... import present
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 MINUTES = 60
@@ -28,8 +28,8 @@ class MinutePlot(Widget):
             return
         self._values = window
         self.border_subtitle = (
-            f"now {fmt.count(window[-1])} · peak {fmt.count(max(window))}"
-            f" · {fmt.count(sum(window))} in {MINUTES} min"
+            f"now {present.count(window[-1])} · peak {present.count(max(window))}"
+            f" · {present.count(sum(window))} in {MINUTES} min"
         )
         self.refresh()
 

@@ -1,4 +1,4 @@
-"""One line of the queue's counts: ready, scheduled, running, dead letters, workers."""
+"""One line of the queue's counts: pending, scheduled, running, failed, workers."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from textual.widgets import Static
 
 from engine.inspect import Overview
 
-from .. import fmt
+from ... import present
 
 
 class QueueCounts(Static):
     def show(self, overview: Overview) -> None:
         parts: list[tuple[str, int, str]] = [
-            ("ready", overview.ready, "bold cyan"),
+            (present.state_label("ready"), overview.ready, "bold cyan"),
             ("scheduled", overview.scheduled, "bold blue"),
             ("running", overview.running, "bold yellow"),
-            ("dead letters", overview.dead, "bold red" if overview.dead else "bold"),
+            (present.state_label("dead"), overview.dead, "bold red" if overview.dead else "bold"),
             ("workers", overview.workers, "bold green" if overview.workers else "bold red"),
         ]
         text = Text(" ")
@@ -24,5 +24,5 @@ class QueueCounts(Static):
             if i:
                 text.append("   │   ", "dim")
             text.append(f"{label} ", "dim")
-            text.append(fmt.count(value), style)
+            text.append(present.count(value), style)
         self.update(text)

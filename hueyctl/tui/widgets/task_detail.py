@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from .. import fmt
+from ... import present
 from ..data import Detail
 from ..rows import Revoked
 
@@ -22,14 +22,10 @@ STATE_STYLE = {
     "running": "bold yellow",
     "dead": "bold white on red",
 }
-WHEN = {"scheduled": "due", "running": "claimed", "dead": "failed"}
 
 
 def _when(ts: float | None, now: float, tz: dt.tzinfo | None) -> str:
-    if ts is None:
-        return "-"
-    rel = fmt.countdown(ts, now) if ts > now else fmt.ago(ts, now)
-    return f"{fmt.clock_time(ts, tz, with_date=True)} ({rel})"
+    return present.when_ago(ts, now, tz)
 
 
 def render_detail(detail: Detail, now: float, tz: dt.tzinfo | None) -> RenderableType:
@@ -48,26 +44,28 @@ def render_detail(detail: Detail, now: float, tz: dt.tzinfo | None) -> Renderabl
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
-    revoked = Revoked(detail.revocations).label(info.id, info.name, tz)
+    revoked = Revoked(detail.revocations).label(info.id, info.name, now, tz)
     rows: list[tuple[str, Text | str]] = [
-        ("state", Text(info.state, style=STATE_STYLE.get(info.state, "bold"))),
+        ("state", Text(present.state_label(info.state), style=STATE_STYLE.get(info.state, "bold"))),
         ("task", Text(info.name, style="bold")),
         ("id", Text(info.id)),
-        ("args", Text(fmt.call_args(info.args, None, 200) or "-")),
-        ("kwargs", Text(fmt.call_args(None, info.kwargs, 200) or "-")),
+        ("args", Text(present.clip(present.call_args(info.args, None), 200) or "-")),
+        ("kwargs", Text(present.clip(present.call_args(None, info.kwargs), 200) or "-")),
         ("priority", str(info.priority)),
         ("enqueued", _when(info.enqueued_at, now, tz)),
     ]
-    if info.state in WHEN and info.eta is not None:
-        rows.append((WHEN[info.state], _when(info.eta, now, tz)))
+    for label, field in present.MOMENTS:
+        ts = getattr(info, field)
+        if ts is not None:
+            rows.append((label, _when(ts, now, tz)))
     if info.expires is not None:
         rows.append(("expires", _when(info.expires, now, tz)))
     rows += [
         ("attempt", f"{info.attempt} ({info.retries} retries left)"),
         ("deliveries", str(info.deliveries)),
     ]
-    if info.consumer:
-        rows.append(("worker", Text(info.consumer)))
+    if info.worker:
+        rows.append(("worker", Text(info.worker)))
     if info.reason:
         rows.append(("reason", Text(info.reason, style="yellow")))
     rows.append(("revoked", revoked if revoked.plain else Text("no")))

@@ -14,8 +14,6 @@ from engine.api import Huey
 from engine.consumer import ConsumerSettings
 from engine.exceptions import ConfigurationError
 
-from .cli import friendly, main
-
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
@@ -46,7 +44,7 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 
 
 # fmt: off
-@main.command()
+@click.command()
 @click.argument("app")
 @click.option("-w", "--workers", default=DEFAULTS.workers, show_default=True,
               help="Worker threads or processes.")
@@ -83,7 +81,6 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
               help="Use this store instead of the app's (redis://, sqlite:///path ...).")
 @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
               help="Consume this queue name instead of the app's.")
-@friendly
 def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,

@@ -17,10 +17,8 @@ import click
 from engine import TaskException
 from engine.inspect import Inspector
 
-from .cli import friendly, main
 
-
-@main.command()
+@click.command()
 @click.option(
     "--duration",
     type=float,
@@ -35,11 +33,10 @@ from .cli import friendly, main
     help="Print a status line per second instead of opening top (the default "
     "when output is not a terminal).",
 )
-@friendly
 def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> None:
     """Run a worker with sample tasks and steady traffic on an SQLite file, and watch
     it in `hueyctl top` (no set-up, no server)."""
-    from .demo_app import DB_ENV, _traffic, add, huey
+    from ..demo_app import DB_ENV, add, huey, traffic
 
     db = huey.storage.describe().removeprefix("sqlite:///")
     use_top = not no_top and sys.stdout.isatty() and sys.stdin.isatty()
@@ -65,14 +62,14 @@ def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> Non
         i = 0
         while not stop.is_set():
             i += 1
-            _traffic(i)
+            traffic(i)
             stop.wait(1 / rate)
 
     producer = threading.Thread(target=produce, name="traffic", daemon=True)
     producer.start()
     try:
         if use_top:
-            from .top_cmd import run_top
+            from .top import run_top
 
             run_top(huey)
         else:
@@ -98,7 +95,7 @@ def _status_lines(huey: Any, duration: float | None) -> None:
         o = inspector.overview(minutes=1)
         done = o.throughput[-1].count if o.throughput else 0
         click.echo(
-            f"ready {o.ready:>4}  scheduled {o.scheduled:>3}  running {o.running:>2}  "
-            f"dead {o.dead:>3}  workers {o.workers}  done this minute {done}"
+            f"pending {o.ready:>4}  scheduled {o.scheduled:>3}  running {o.running:>2}  "
+            f"failed {o.dead:>3}  workers {o.workers}  done this minute {done}"
         )
         time.sleep(1.0)

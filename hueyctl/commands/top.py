@@ -9,20 +9,19 @@ import click
 from engine.api import Huey
 from engine.inspect import Inspector
 
-from .cli import friendly, main
-from .context import Connection, connection_options
+from ..options import Connection, connection_options
 
 
 def run_top(huey: Huey, interval: float = 1.0) -> None:
     """Run the dashboard of ``huey``'s queue until the operator quits (``hueyctl demo``
     calls this too). Textual is imported here, not when the CLI loads."""
-    from .tui.actions import Actions
-    from .tui.app import make_app
+    from ..tui.actions import Actions
+    from ..tui.app import make_app
 
     make_app(Inspector(huey), Actions(huey), time.time, interval).run()
 
 
-@main.command()
+@click.command()
 @connection_options
 @click.option(
     "-i",
@@ -32,7 +31,6 @@ def run_top(huey: Huey, interval: float = 1.0) -> None:
     show_default=True,
     help="Seconds between refreshes.",
 )
-@friendly
 def top(conn: Connection, interval: float) -> None:
     """Live dashboard of the queue, like htop: counts, throughput, workers, listings.
 

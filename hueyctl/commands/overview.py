@@ -1,0 +1,222 @@
+"""See the queue as a whole: ``status``, ``workers``, ``periodic``, ``revocations``
+and ``events`` (the task listings and ``show`` are in ``tasks``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import click
+
+from engine.inspect import Event, Overview, TaskStats
+
+from .. import present, render
+from ..errors import EXIT_USAGE, CommandError
+from ..options import Connection, complete_task, connection_options, output_options
+from ..render import Column
+
+POLL = 0.5  # seconds between polls of events --follow
+sleep = time.sleep  # tests replace it to drive --watch / --follow
+
+
+# --- status -------------------------------------------------------------------------------
+def _status_record(overview: Overview, stats: list[TaskStats]) -> dict[str, Any]:
+    out: dict[str, Any] = render.record(overview)
+    out["tasks"] = render.record(stats)
+    return out
+
+
+def _status_text(rec: dict[str, Any], stats: list[TaskStats], minutes: int) -> None:
+    rows = rec["throughput"]
+    done = sum(m["count"] for m in rows)
+    failed = sum(m["failures"] for m in rows)
+    last = rows[-1]["count"] if rows else 0
+    rate = f"{done / max(1, minutes):.1f}/min"
+    spark = f"  {render.sparkline([m['count'] for m in rows])}" if render.stdout_is_tty() else ""
+    render.fields(
+        [
+            ("queue", f"{rec['queue']} on {rec['store']}"),
+            (present.state_label("ready"), rec["ready"]),
+            ("scheduled", rec["scheduled"]),
+            ("running", rec["running"]),
+            (present.state_label("dead"), rec["dead"]),
+            ("workers", f"{rec['workers']} alive"),
+            (
+                f"last {minutes}m",
+                f"{done} done, {failed} failed, {rate}, {last} this minute{spark}",
+            ),
+            ("at", present.when(rec["at"])),
+        ]
+    )
+    busiest = sorted(stats, key=lambda s: -s.count)[:8]
+    if busiest:
+        click.echo("")
+        render.table(render.LISTINGS["stats"].columns(rec["at"], None), busiest)
+
+
+@click.command()
+@click.option(
+    "--minutes",
+    type=click.IntRange(1, 120),
+    default=15,
+    show_default=True,
+    help="Throughput window.",
+)
+@click.option(
+    "--watch",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Refresh every SECONDS until Ctrl-C.",
+)
+@output_options
+@connection_options
+def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> None:
+    """Queue depth, workers and throughput at a glance.
+
+    One screen: pending, scheduled, running, dead letters, live workers, and tasks
+    run per minute over the last --minutes. JSON: the Overview fields plus "tasks"
+    (TaskStats per task name over the same window).
+    """
+    if watch and fmt == render.JSON:
+        raise CommandError("--watch prints a stream: use --jsonl, not --json", EXIT_USAGE)
+    try:  # Ctrl-C at any point ends --watch, with exit status 0
+        insp = conn.inspector()
+        while True:
+            stats = insp.task_stats(minutes)
+            rec = _status_record(insp.overview(minutes), stats)
+            if fmt != render.TEXT:
+                render.emit_json(rec, fmt)
+            else:
+                if watch and render.stdout_is_tty():
+                    click.clear()
+                _status_text(rec, stats, minutes)
+            if not watch:
+                return
+            if fmt == render.TEXT and not render.stdout_is_tty():
+                click.echo("")
+            sleep(watch)
+    except KeyboardInterrupt:
+        if not watch:
+            raise
+
+
+# --- workers, periodic, revocations ---------------------------------------------------------
+@click.command()
+@output_options
+@connection_options
+def workers(conn: Connection, fmt: str) -> None:
+    """List workers: host, pid, load, heartbeat.
+
+    The registry: host, pid, uptime, concurrency, busy threads, current tasks, last
+    heartbeat. JSON: WorkerInfo objects (alive: its lease still holds).
+    """
+    insp = conn.inspector()
+    spec = render.LISTINGS["workers"]
+    render.listing(fmt, insp.workers(), spec.columns(time.time(), None), empty=spec.empty)
+
+
+@click.command()
+@output_options
+@connection_options
+def periodic(conn: Connection, fmt: str) -> None:
+    """List periodic tasks and their next runs.
+
+    Crontab, next run, last run and revocation of each. From the application with
+    --app, else as workers published them. JSON: PeriodicInfo objects.
+    """
+    insp = conn.inspector()
+    spec = render.LISTINGS["periodic"]
+    render.listing(fmt, insp.periodic(), spec.columns(time.time(), None), empty=spec.empty)
+
+
+@click.command()
+@output_options
+@connection_options
+def revocations(conn: Connection, fmt: str) -> None:
+    """List revoked task names and task ids.
+
+    JSON: Revocation objects (target, kind "task" or "id", until, once).
+    """
+    insp = conn.inspector()
+    now = time.time()
+    columns = [
+        Column("TARGET", lambda r: r.target),
+        Column("KIND", lambda r: "task name" if r.kind == "task" else "task id"),
+        Column("UNTIL", lambda r: present.when_ago(r.until, now) if r.until else "restored"),
+        Column("ONCE", lambda r: "yes" if r.once else "no"),
+    ]
+    render.listing(fmt, insp.revocations(), columns, empty="nothing is revoked")
+
+
+# --- events -----------------------------------------------------------------------------------
+def event_line(e: Event) -> str:
+    """One event as a log line (``events`` without --json)."""
+    stamp = dt.datetime.fromtimestamp(e.ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    detail = e.error or (present.runtime(e.runtime) if e.runtime is not None else "")
+    name = click.style(f"{e.event:<12}", bold=True) if render.stdout_is_tty() else f"{e.event:<12}"
+    return f"{stamp}  {name}  {e.task}  {e.task_id}  {e.worker}  {detail}".rstrip()
+
+
+@click.command()
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events until Ctrl-C.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many recent events to print first.",
+)
+@click.option(
+    "--task",
+    "task",
+    metavar="NAME",
+    shell_complete=complete_task,
+    help="Only this task's events (full or last part of the name).",
+)
+@output_options
+@connection_options
+def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | None) -> None:
+    """Print the event stream (--follow: like tail -f).
+
+    Recent events (enqueued, executing, complete, error, retrying, revoked ...),
+    oldest first, like 'tail'; --follow then prints new ones as they come until
+    Ctrl-C. JSON: Event objects.
+    """
+    if follow and fmt == render.JSON:
+        raise CommandError("--follow prints a stream: use --jsonl, not --json", EXIT_USAGE)
+    insp = conn.inspector()
+
+    def wanted(e: Event) -> bool:
+        return task is None or e.task == task or e.task.endswith("." + task)
+
+    def emit(items: list[Event]) -> None:
+        if fmt != render.TEXT:
+            render.emit_json(items, render.JSONL if follow else fmt)
+        else:
+            for e in items:
+                click.echo(event_line(e))
+
+    if not follow:
+        shown = [e for e in insp.events(None, limit if task is None else 1000) if wanted(e)]
+        if fmt == render.TEXT and not shown:
+            render.note("no events yet")
+        emit(shown[-limit:])
+        return
+    try:  # Ctrl-C at any point ends the stream, with exit status 0
+        batch = insp.events(None, limit if task is None else 1000)
+        emit([e for e in batch if wanted(e)][-limit:])
+        last = batch[-1].id if batch else None
+        while True:
+            sleep(POLL)
+            # With nothing seen yet, "the latest" are all new; then, what follows the last.
+            batch = insp.events(last, 1000)
+            if batch:
+                last = batch[-1].id
+                emit([e for e in batch if wanted(e)])
+    except KeyboardInterrupt:
+        return
+
+
+COMMANDS = (status, workers, periodic, revocations, events)

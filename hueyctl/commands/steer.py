@@ -1,0 +1,176 @@
+"""Steer the queue: ``enqueue`` a call, ``revoke`` a task name or id, ``restore`` it.
+
+Every input is resolved (``resolve``) before anything changes, so a typo changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from engine.exceptions import ResultTimeout, TaskException
+
+from .. import present, render, resolve
+from ..errors import EXIT_USAGE, CommandError
+from ..options import Connection, complete_task, connection_options
+
+
+def print_value(v: Any) -> None:
+    if isinstance(v, str):
+        click.echo(v)
+    else:
+        click.echo(render.dumps(v))
+
+
+@click.command(
+    epilog="Arguments are JSON values when they parse, strings otherwise: "
+    "'hueyctl enqueue tasks.add 1 2', 'hueyctl enqueue tasks.greet Ann', "
+    '\'hueyctl enqueue tasks.f "[1, 2]" --kwargs "{\\"x\\": null}"\'. '
+    "Use -- before arguments that start with a dash: 'hueyctl enqueue tasks.add -- -1 2'."
+)
+@click.argument("task_name", metavar="TASK", shell_complete=complete_task)
+@click.argument("args", nargs=-1)
+@click.option("--kwargs", "kwargs_json", metavar="JSON", help="Keyword arguments, a JSON object.")
+@click.option("--delay", metavar="SECONDS", help="Run after this long: 30, 90s, 5m, 2h.")
+@click.option("--eta", metavar="WHEN", help=f"Run at this time: {resolve.WHEN_HELP}.")
+@click.option("--priority", type=int, metavar="N", help="Higher runs first (default: the task's).")
+@click.option(
+    "--retries", type=click.IntRange(min=0), metavar="N", help="Retries (default: the task's)."
+)
+@click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="With --wait: give up after."
+)
+@click.option("--force", is_flag=True, help="Enqueue a task name this queue does not know.")
+@connection_options
+def enqueue(
+    conn: Connection,
+    task_name: str,
+    args: tuple[str, ...],
+    kwargs_json: str | None,
+    delay: str | None,
+    eta: str | None,
+    priority: int | None,
+    retries: int | None,
+    wait: bool,
+    timeout: float | None,
+    force: bool,
+) -> None:
+    """Enqueue a call of TASK; print its id.
+
+    With --wait, wait for the result and print it instead (the id goes to stderr).
+
+    TASK is a registered name (tasks.count_beans) or its last part (count_beans) when
+    that is unambiguous. A task this queue has never seen is refused unless --force.
+    """
+    values = resolve.parse_args(args)
+    kwargs = resolve.parse_kwargs(kwargs_json)
+    if delay is not None and eta is not None:
+        raise CommandError("give --delay or --eta, not both", EXIT_USAGE)
+    when: float | None = None
+    if delay is not None:
+        when = resolve.parse_delay(delay, time.time())
+    elif eta is not None:
+        when = resolve.parse_when(eta, "--eta", time.time())
+    if timeout is not None and not wait:
+        raise CommandError("--timeout goes with --wait", EXIT_USAGE)
+    insp = conn.inspector()
+    huey = conn.huey
+    name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
+    res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
+    later = f", due {present.when_ago(when, time.time())}" if when else ""
+    if not wait:
+        click.echo(res.id)
+        render.note(f"enqueued {name} as {res.id}{later}")
+        return
+    render.note(f"enqueued {name} as {res.id}{later}; waiting for its result (Ctrl-C stops)")
+    try:
+        v = huey.result(res.id, blocking=True, timeout=timeout)
+    except TaskException as exc:
+        raise CommandError(
+            f"task {res.id} failed: {exc.error} ('hueyctl show {res.id}' has the traceback)"
+        ) from None
+    except ResultTimeout:
+        raise CommandError(
+            f"no result within {timeout:g}s: task {res.id} is still queued or running"
+        ) from None
+    except KeyboardInterrupt:
+        raise CommandError(f"stopped waiting: task {res.id} stays queued") from None
+    print_value(v)
+
+
+# --- revoke / restore ------------------------------------------------------------------------
+@click.command(
+    epilog="Examples: 'hueyctl revoke print_time --until \"2026-12-01 06:00\"' pauses a "
+    "periodic task until then (local time); 'hueyctl revoke tasks.send_mail --until 2h'; "
+    "'hueyctl revoke 0190ab12' cancels one queued call."
+)
+@click.argument("target", shell_complete=complete_task)
+@click.option("--once", is_flag=True, help="Skip only the next run of the task.")
+@click.option("--until", "until", metavar="WHEN", help=f"Until {resolve.WHEN_HELP}.")
+@click.option("--force", is_flag=True, help="Revoke a task name this queue does not know.")
+@connection_options
+def revoke(conn: Connection, target: str, once: bool, until: str | None, force: bool) -> None:
+    """Revoke a task name or one task id.
+
+    TARGET is a task name (every call, periodic runs included) or a task id (that one
+    call; a prefix works). Undo with 'hueyctl restore TARGET'.
+
+    TARGET may be a task's last name part (print_time for tasks.print_time) when that is
+    unambiguous. Without --until or --once it stays revoked until restored.
+    """
+    until_ts = resolve.parse_when(until, "--until", time.time()) if until is not None else None
+    insp = conn.inspector()
+    huey = conn.huey
+    kind, resolved = resolve.resolve_target(insp, conn.app_tasks(), target, force)
+    span = f" until {present.when_ago(until_ts, time.time())}" if until_ts else ""
+    if kind == "task":
+        huey.revoke_all(resolved, revoke_until=until_ts, revoke_once=once)
+        what = "the next run of" if once else "every call of"
+        render.note(f"revoked {what} {resolved}{span}; 'hueyctl restore {resolved}' undoes it")
+        return
+    info = insp.task(resolved)
+    huey.revoke_by_id(resolved, revoke_until=until_ts, revoke_once=True)
+    state = info.state if info is not None else "unknown"
+    extra = " (it is running now: this stops only its retries)" if state == "running" else ""
+    render.note(f"revoked task {resolved} ({info.name if info else '?'}, {state}){span}{extra}")
+
+
+@click.command()
+@click.argument("target", shell_complete=complete_task)
+@connection_options
+def restore(conn: Connection, target: str) -> None:
+    """Lift a revocation (undo revoke).
+
+    TARGET is a revoked task name (its last part works) or task id (a prefix works).
+    """
+    insp = conn.inspector()
+    huey = conn.huey
+    revs = insp.revocations()
+    exact = [r for r in revs if r.target == target]
+    if exact:
+        kind, resolved = exact[0].kind, target
+    else:
+        ids = [r.target for r in revs if r.kind == "id" and r.target.startswith(target)]
+        names = [r.target for r in revs if r.kind == "task" and r.target.endswith("." + target)]
+        candidates = [("id", i) for i in ids] + [("task", n) for n in names]
+        if len(candidates) > 1:
+            listed = ", ".join(c[1] for c in candidates[:5])
+            raise CommandError(f"{target!r} matches several revocations ({listed}): be precise")
+        if not candidates:
+            raise CommandError(
+                f"{target!r} is not revoked in {resolve.queue_label(insp)}: nothing changed "
+                "('hueyctl revocations' lists what is)"
+            )
+        kind, resolved = candidates[0]
+    done = huey.restore_all(resolved) if kind == "task" else huey.restore_by_id(resolved)
+    if not done:
+        raise CommandError(f"{resolved} was no longer revoked: nothing changed")
+    label = f"task {resolved}" if kind == "id" else f"every call of {resolved}"
+    render.note(f"restored {label}")
+
+
+COMMANDS = (enqueue, revoke, restore)

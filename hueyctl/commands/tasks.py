@@ -1,0 +1,266 @@
+"""Look at tasks: the listings ``pending``, ``scheduled``, ``running``, ``failed``
+and ``results``, and ``show`` for everything about one task.
+
+The listings' columns are ``render.LISTINGS`` (``top`` draws the same ones);
+JSON is the ``TaskInfo`` fields, envelope left to ``show``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import click
+
+from engine.api import Huey
+from engine.exceptions import EngineError, TaskException
+from engine.inspect import Inspector, ResultInfo, TaskInfo
+
+from .. import present, render, resolve
+from ..errors import EXIT_USAGE, CommandError
+from ..options import Connection, connection_options, listing_options, output_options
+from ..render import Column
+
+LISTING_DROP = ("envelope",)  # in `show` only: listings stay one short line per task
+
+
+def footer(insp: Inspector, shown: int, offset: int, limit: int, total: int | None) -> None:
+    """On a terminal, say where this page sits (stderr)."""
+    if not render.stdout_is_tty() or not shown:
+        return
+    of = f" of {total}" if total is not None else ""
+    more = shown == limit if total is None else offset + shown < total
+    tail = f"; --offset {offset + shown} for more" if more else ""
+    render.note(f"{offset + 1}-{offset + shown}{of} ({resolve.queue_label(insp)}){tail}")
+
+
+def fetch(
+    insp: Inspector, kind: str, limit: int, offset: int, task: str | None, id_prefix: str | None
+) -> list[TaskInfo]:
+    """One page of a task listing (the Inspector marks revoked rows)."""
+    if kind == "running":
+        return insp.running(task, id_prefix)[offset : offset + limit]
+    pages = {"pending": insp.pending, "scheduled": insp.scheduled, "failed": insp.failed}
+    return pages[kind](offset, limit, task, id_prefix)
+
+
+def total(insp: Inspector, kind: str) -> int:
+    counts = insp.overview(1)
+    by_kind = {
+        "pending": counts.ready,
+        "scheduled": counts.scheduled,
+        "running": counts.running,
+        "failed": counts.dead,
+    }
+    return by_kind[kind]
+
+
+def task_listing(
+    kind: str,
+    conn: Connection,
+    fmt: str,
+    limit: int,
+    offset: int,
+    task: str | None,
+    id_prefix: str | None,
+) -> None:
+    insp = conn.inspector()
+    items = fetch(insp, kind, limit, offset, task, id_prefix)
+    spec = render.LISTINGS[kind]
+    render.listing(fmt, items, spec.columns(time.time(), None), LISTING_DROP, spec.empty)
+    if fmt == render.TEXT:
+        whole = task is None and id_prefix is None
+        footer(insp, len(items), offset, limit, total(insp, kind) if whole else None)
+
+
+def _listing_command(kind: str, doc: str) -> click.Command:
+    @listing_options
+    @output_options
+    @connection_options
+    def command(
+        conn: Connection,
+        fmt: str,
+        limit: int,
+        offset: int,
+        task: str | None,
+        id_prefix: str | None,
+    ) -> None:
+        task_listing(kind, conn, fmt, limit, offset, task, id_prefix)
+
+    command.__doc__ = doc
+    return click.command(name=kind)(command)
+
+
+pending = _listing_command(
+    "pending",
+    "List tasks ready to run.\n\nIn the order workers claim them (priority, then "
+    "first in, first out). JSON: TaskInfo objects.",
+)
+scheduled = _listing_command(
+    "scheduled",
+    "List tasks waiting for their eta.\n\nSoonest first. JSON: TaskInfo objects.",
+)
+running = _listing_command(
+    "running",
+    "List tasks workers are running now.\n\nJSON: TaskInfo objects; claimed_at is when "
+    "the task was claimed, worker the worker that holds it.",
+)
+failed = _listing_command(
+    "failed",
+    "List failed tasks (dead letters), newest first.\n\nTasks that failed for good, or "
+    "could not be decoded or run (reason says which). JSON: TaskInfo objects; failed_at "
+    "is when it failed. 'hueyctl retry' puts them back on the queue.",
+)
+
+
+def _results_page(
+    insp: Inspector, limit: int, offset: int, id_prefix: str | None
+) -> list[ResultInfo]:
+    if id_prefix is None:
+        return insp.results(offset, limit)
+    items: list[ResultInfo] = []
+    skipped, start = 0, 0
+    while len(items) < limit and (batch := insp.results(start, resolve.PAGE)):
+        for r in batch:
+            if r.id.startswith(id_prefix):
+                if skipped < offset:
+                    skipped += 1
+                elif len(items) < limit:
+                    items.append(r)
+        start += resolve.PAGE
+    return items
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, metavar="N")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, metavar="N")
+@click.option("--task", "task", metavar="NAME", help="Not supported: see below.")
+@click.option("--id", "id_prefix", metavar="PREFIX", help="Only ids starting with PREFIX.")
+@output_options
+@connection_options
+def results(
+    conn: Connection,
+    fmt: str,
+    limit: int,
+    offset: int,
+    task: str | None,
+    id_prefix: str | None,
+) -> None:
+    """List stored results.
+
+    JSON: ResultInfo objects (id, ok, value, error).
+
+    A stored result does not record its task's name, so --task cannot filter them;
+    use --id, or 'hueyctl show ID'.
+    """
+    if task is not None:
+        raise CommandError(
+            "results cannot be filtered by --task: a stored result does not record its "
+            "task's name; filter by --id PREFIX",
+            EXIT_USAGE,
+        )
+    insp = conn.inspector()
+    items = _results_page(insp, limit, offset, id_prefix)
+    columns = [
+        Column("ID", lambda r: r.id, wrap=False),
+        Column("STATUS", lambda r: "ok" if r.ok else "error"),
+        Column("VALUE", lambda r: render.value(r.value) if r.ok else r.error, width=70),
+    ]
+    render.listing(fmt, items, columns, empty="no results")
+    if fmt == render.TEXT:
+        count = conn.huey.result_count() if id_prefix is None else None
+        footer(insp, len(items), offset, limit, count)
+
+
+# --- show -----------------------------------------------------------------------------------
+def _result_detail(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any] | None:
+    info = insp.result(task_id)
+    if info is None:
+        return None
+    out: dict[str, Any] = {**render.record(info), "traceback": None}
+    if not info.ok:
+        try:  # the traceback is in the stored error; ResultInfo keeps only its message
+            huey.result(task_id, preserve=True)
+        except TaskException as exc:
+            out["traceback"] = exc.traceback
+        except EngineError:
+            pass
+    return out
+
+
+def show_record(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any]:
+    """``show --json``: the TaskInfo fields (envelope included) plus ``result``."""
+    info = insp.task(task_id)
+    if info is not None:
+        rec: dict[str, Any] = render.record(info)
+    else:  # finished: only its result is left
+        rec = {f.name: None for f in dataclasses.fields(TaskInfo)}
+        rec.update(id=task_id, state="finished", revoked=False, envelope={})
+    rec["result"] = _result_detail(huey, insp, task_id)
+    return rec
+
+
+def _show_text(rec: dict[str, Any]) -> None:
+    now = time.time()
+    state = present.state_label(rec["state"])
+    if rec.get("reason") and rec["reason"] != state:  # not "failed (failed)"
+        state += f" ({rec['reason']})"
+    if rec["revoked"]:
+        state += ", revoked"
+    pairs: list[tuple[str, Any]] = [("id", rec["id"]), ("task", rec["name"]), ("state", state)]
+    if rec["state"] != "finished":
+        pairs += [
+            ("args", present.call_args(rec["args"], rec["kwargs"]) or "(none)"),
+            ("priority", rec["priority"]),
+            ("attempt", f"{rec['attempt']} ({rec['retries']} retries left)"),
+            ("deliveries", rec["deliveries"]),
+            ("enqueued", present.when_ago(rec["enqueued_at"], now)),
+        ]
+        for label, key in present.MOMENTS:
+            if rec[key] is not None:
+                pairs.append((label, present.when_ago(rec[key], now)))
+        pairs += [
+            ("expires", present.when_ago(rec["expires"], now)),
+            ("worker", rec["worker"]),
+        ]
+        if rec.get("error"):
+            pairs.append(("error", rec["error"]))
+    res = rec["result"]
+    if res is not None:
+        if res["ok"]:
+            pairs.append(("result", render.value(res["value"])))
+        else:
+            pairs.append(("result", f"error: {res['error']}"))
+            if res.get("traceback") and not rec.get("error"):
+                pairs.append(("traceback", res["traceback"].rstrip()))
+    elif rec["state"] != "finished":
+        pairs.append(("result", "(none yet)"))
+    if rec["envelope"]:
+        pairs.append(("envelope", json.dumps(rec["envelope"], sort_keys=True)))
+    render.fields(pairs)
+
+
+@click.command()
+@click.argument("task_id", metavar="ID")
+@output_options
+@connection_options
+def show(conn: Connection, fmt: str, task_id: str) -> None:
+    """Show everything known about one task.
+
+    Envelope, args, state, attempts, result or error with traceback. ID may be a
+    prefix that matches exactly one task.
+
+    JSON: the TaskInfo fields (envelope included) plus "result" (id, ok, value, error,
+    traceback, or null); state is "finished" when only the result is left.
+    """
+    insp = conn.inspector()
+    rec = show_record(conn.huey, insp, resolve.resolve_id(insp, task_id))
+    if fmt != render.TEXT:
+        render.emit_json(rec, fmt)
+    else:
+        _show_text(rec)
+
+
+COMMANDS = (pending, scheduled, running, failed, results, show)

@@ -1,0 +1,214 @@
+"""The options commands share, and the queue they name.
+
+``--app/-A module.attr`` imports the application's queue (task defaults and
+periodic crontabs known); ``--url`` + ``--queue`` need no application code at
+all (the envelope is readable without it). Both come from the environment too:
+``HUEYCTL_APP``, ``HUEYCTL_URL``, ``HUEYCTL_QUEUE``. Nothing connects until a
+command asks for ``conn.huey``. Also here: the output options (``--json`` /
+``--jsonl``), the listing options, shell completion of task names and the
+confirmation question, so a command module only declares what it is about.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import click
+from click.shell_completion import CompletionItem
+
+from engine import loader
+from engine.api import Huey
+from engine.exceptions import ConfigurationError, StoreUnavailable
+from engine.inspect import Inspector
+
+from . import render
+from .errors import EXIT_USAGE, CommandError
+from .resolve import App
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONNECTION = "hueyctl.connection"  # ctx.meta key: the error boundary reads the secrets
+
+
+class Connection:
+    """The queue named by --app or --url/--queue, opened on first use."""
+
+    def __init__(self, app: str | None, url: str | None, queue: str | None) -> None:
+        self.app, self.url, self.queue = app, url, queue
+        self._huey: Huey | None = None
+
+    @property
+    def huey(self) -> Huey:
+        if self._huey is None:
+            self._huey = self._resolve()
+        return self._huey
+
+    def _resolve(self) -> Huey:
+        if self.app:
+            huey = loader.load(self.app)
+            if not isinstance(huey, Huey):
+                raise ConfigurationError(
+                    f"{self.app!r} is a {type(huey).__name__}, not a Huey queue"
+                )
+            if self.queue and self.queue != huey.name:
+                raise ConfigurationError(
+                    f"--queue {self.queue!r} does not match the app's queue {huey.name!r}"
+                )
+            return huey
+        if self.url:
+            # The engine owns the URL schemes: an unknown one is its ConfigurationError.
+            return loader.connect(self.url, self.queue or "huey")  # type: ignore[no-any-return]
+        raise click.UsageError(
+            "say which queue: --app module.attr (or HUEYCTL_APP), "
+            "or --url URL --queue NAME (or HUEYCTL_URL / HUEYCTL_QUEUE)"
+        )
+
+    def inspector(self) -> Inspector:
+        """The read model of the queue, checked first: an SQLite file must exist (a
+        typo must not create one)."""
+        insp = Inspector(self.huey)
+        store = insp.describe()
+        if store.startswith("sqlite:///"):
+            path = store[len("sqlite:///") :]
+            if path != ":memory:" and not os.path.isfile(path):
+                raise StoreUnavailable(
+                    f"no SQLite store at {path}: check the path (hueyctl never creates a "
+                    "store; the application or its worker does)"
+                )
+        return insp
+
+    def app_tasks(self) -> App | None:
+        """The application's task names when --app loaded it (None with --url alone)."""
+        return App(self.app, frozenset(self.huey.tasks)) if self.app else None
+
+    def secrets(self) -> list[str]:
+        """Passwords in --url, which no message may show."""
+        if not self.url or "://" not in self.url:
+            return []
+        try:
+            parts = urlsplit(self.url)
+            found = [parts.password] if parts.password else []
+        except ValueError:
+            return []
+        return found + [p for p in parse_qs(parts.query).get("password", []) if p]
+
+
+def connection_options(fn: F) -> F:
+    """Add --app/--url/--queue and pass ``conn: Connection`` to the command."""
+
+    @click.option(
+        "-A",
+        "--app",
+        envvar="HUEYCTL_APP",
+        metavar="MODULE.ATTR",
+        help="The application's queue, e.g. main.huey [env HUEYCTL_APP].",
+    )
+    @click.option(
+        "--url",
+        envvar="HUEYCTL_URL",
+        metavar="URL",
+        help="Store URL without app code: redis://, rediss://, unix://, "
+        "sqlite:///path [env HUEYCTL_URL].",
+    )
+    @click.option(
+        "--queue",
+        envvar="HUEYCTL_QUEUE",
+        metavar="NAME",
+        help="Queue name with --url (default huey) [env HUEYCTL_QUEUE].",
+    )
+    @functools.wraps(fn)
+    def inner(
+        *args: Any, app: str | None, url: str | None, queue: str | None, **kwargs: Any
+    ) -> Any:
+        conn = Connection(app, url, queue)
+        click.get_current_context().meta[CONNECTION] = conn
+        return fn(*args, conn=conn, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
+def output_options(fn: F) -> F:
+    """Add --json/--jsonl and pass ``fmt`` (``render.TEXT``, ``JSON`` or ``JSONL``)."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+    @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per line.")
+    @functools.wraps(fn)
+    def inner(*args: Any, as_json: bool, as_jsonl: bool, **kwargs: Any) -> Any:
+        if as_json and as_jsonl:
+            raise CommandError("choose one of --json and --jsonl", EXIT_USAGE)
+        fmt = render.JSON if as_json else render.JSONL if as_jsonl else render.TEXT
+        return fn(*args, fmt=fmt, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
+def app_task_names(ctx: click.Context) -> list[str]:
+    """Task names of the application, for shell completion (never raises)."""
+    app = ctx.params.get("app") or os.environ.get("HUEYCTL_APP")
+    if not app:
+        return []
+    try:
+        huey = loader.load(app)
+        return sorted(huey.tasks) if isinstance(huey, Huey) else []
+    except Exception:
+        return []
+
+
+def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Full task names matching what was typed, also by their last part (``print`` →
+    ``tasks.print_time``)."""
+    return [
+        CompletionItem(n)
+        for n in app_task_names(ctx)
+        if n.startswith(incomplete) or n.rsplit(".", 1)[-1].startswith(incomplete)
+    ]
+
+
+def listing_options(fn: F) -> F:
+    """Add --limit/--offset/--task/--id to a listing."""
+
+    @click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=50,
+        show_default=True,
+        metavar="N",
+        help="Rows to show.",
+    )
+    @click.option(
+        "--offset",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Rows to skip.",
+    )
+    @click.option(
+        "--task",
+        "task",
+        metavar="NAME",
+        shell_complete=complete_task,
+        help="Only this task (full name, or its last part: count_beans).",
+    )
+    @click.option("--id", "id_prefix", metavar="PREFIX", help="Only ids starting with PREFIX.")
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on stderr (``--yes`` skips it); anything but yes changes nothing."""
+    if yes:
+        return
+    try:
+        ok = click.confirm(question, default=False, err=True)
+    except click.Abort:  # end of input: no answer
+        click.echo("", err=True)
+        ok = False
+    if not ok:
+        raise CommandError("not confirmed: nothing changed (--yes skips the question)")

@@ -1,0 +1,137 @@
+"""The one text layer: how hueyctl writes a duration, a moment, "ago", a call's
+arguments and a task's state, for the CLI (``render``) and ``top`` (``tui``) alike.
+
+Pure functions of their arguments (the clock and the time zone are passed in), no
+IO and no rich, so both front ends print the same thing for the same fact and a
+test can hold them to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+# The engine's state words are the truth; these are the words the operator reads
+# (the commands are named after them: `hueyctl pending`, `hueyctl failed`).
+STATE_LABEL = {
+    "ready": "pending",
+    "scheduled": "scheduled",
+    "running": "running",
+    "dead": "failed",
+    "finished": "finished",
+}
+
+
+# A task's moments, as `show` and `top`'s detail label them: (label, TaskInfo field).
+MOMENTS = (("eta", "eta"), ("started", "claimed_at"), ("failed at", "failed_at"))
+
+
+def state_label(state: str) -> str:
+    """``ready`` → ``pending``, ``dead`` → ``failed``; other states as they are."""
+    return STATE_LABEL.get(state, state)
+
+
+def count(n: int) -> str:
+    """``1,234``."""
+    return f"{n:,}"
+
+
+def duration(seconds: float) -> str:
+    """``0.35s``, ``4s``, ``42s``, ``4m 10s``, ``3h 5m``, ``2d 4h`` (sign dropped)."""
+    seconds = abs(seconds)
+    if seconds < 10:
+        return f"{seconds:.2f}s".replace(".00s", "s")
+    s = int(round(seconds))
+    for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60)):
+        if s >= size:
+            rest = (s % size) // subsize
+            return f"{s // size}{unit}" + (f" {rest}{sub}" if rest else "")
+    if s >= 60:
+        return f"{s // 60}m" + (f" {s % 60}s" if s % 60 else "")
+    return f"{s}s"
+
+
+def runtime(seconds: float | None) -> str:
+    """A task's run time: ``17µs``, ``3ms``, then as :func:`duration`."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms" if seconds >= 0.001 else f"{seconds * 1e6:.0f}µs"
+    return duration(seconds)
+
+
+def ago(ts: float | None, now: float) -> str:
+    """``12s ago`` or ``in 4m`` relative to ``now``; ``now`` within a second."""
+    if ts is None:
+        return "-"
+    delta = ts - now
+    if abs(delta) < 1:
+        return "now"
+    return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago"
+
+
+def when(ts: float | None, tz: dt.tzinfo | None = None) -> str:
+    """``2026-12-01 06:00:00`` in ``tz`` (local time when None)."""
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def clock(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
+    """``06:00:00`` when ``ts`` falls on the same day as ``now``, else with the date."""
+    if ts is None:
+        return "-"
+    moment, today = dt.datetime.fromtimestamp(ts, tz), dt.datetime.fromtimestamp(now, tz)
+    return moment.strftime("%H:%M:%S") if moment.date() == today.date() else when(ts, tz)
+
+
+def when_ago(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
+    """``2026-12-01 06:00:00 (in 2h)``."""
+    return "-" if ts is None else f"{when(ts, tz)} ({ago(ts, now)})"
+
+
+def clip(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, cut with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def first_line(text: str | None) -> str:
+    """The first non-blank line of an error (its summary)."""
+    stripped = (text or "").strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def arg(v: Any) -> str:
+    """One argument as the envelope's typed JSON holds it, written as Python would
+    (``(2, 3)`` for a tuple, ``{1, 2}`` for a set, ``None``)."""
+    if isinstance(v, dict):
+        if len(v) == 1:
+            ((key, inner),) = v.items()
+            if key == "$tuple" and isinstance(inner, list):
+                body = ", ".join(arg(x) for x in inner)
+                return f"({body},)" if len(inner) == 1 else f"({body})"
+            if key == "$set" and isinstance(inner, list):
+                return "{" + ", ".join(arg(x) for x in inner) + "}"
+            if key.startswith("$"):
+                return str(inner) if not isinstance(inner, (dict, list)) else arg(inner)
+        return "{" + ", ".join(f"{arg(k)}: {arg(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(arg(x) for x in v) + "]"
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else repr(v)
+
+
+def call_args(args: Any, kwargs: Any) -> str:
+    """``1, "x", n=2`` from an envelope's (codec-encoded) args and kwargs."""
+    args = [] if args is None else args
+    kwargs = {} if kwargs is None else kwargs  # the envelope omits empty ones
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return "<encoded>"  # e.g. codec="pickle": base64, never unpickled here
+    return ", ".join([arg(a) for a in args] + [f"{k}={arg(v)}" for k, v in kwargs.items()])
+
+
+def revocation(until: float | None, once: bool, now: float, tz: dt.tzinfo | None = None) -> str:
+    """``revoked``, ``revoked once``, ``revoked until 12:30:00`` ..."""
+    text = "revoked once" if once else "revoked"
+    return f"{text} until {clock(until, now, tz)}" if until is not None else text
