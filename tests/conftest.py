@@ -60,7 +60,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         if _on_ci():
             pytest.fail("redis-server and redis-cli are needed for the cluster tests")
         pytest.skip("redis-server / redis-cli not installed")
-    from procs import free_cluster_port
+    from support.procs import free_cluster_port
 
     root = tmp_path_factory.mktemp("cluster")
     ports: list[int] = []
@@ -155,7 +155,7 @@ def storage(make_storage: Callable[..., Storage]) -> Storage:
     return make_storage()
 
 
-# --- Textual snapshots (tests/test_tui.py) live in the top-level snapshots/ -------------
+# --- Textual snapshots (tests/tui/test_tui.py) live in the top-level snapshots/ -------------
 # pytest-textual-snapshot stores them next to the tests (tests/__snapshots__/) and
 # syrupy has no option for another place, so its SVG extension is pointed at
 # snapshots/<test module>/ here. Unused-snapshot detection follows the same path.

@@ -30,7 +30,7 @@ from engine import SqliteHuey
 from engine.inspect import Inspector
 from hueyctl.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 OPERATING = ROOT / "docs" / "operating.md"
 DOCUMENTS = [

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import RedisServer, free_port, wait_for
+from support.procs import RedisServer, free_port, wait_for
 
 from engine import TaskException
 from engine.api import Huey

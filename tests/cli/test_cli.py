@@ -102,7 +102,7 @@ EVENT_FIELDS = {"id", "ts", "event", "task_id", "task", "worker", "error", "runt
 REVOCATION_FIELDS = {"target", "kind", "until", "once"}
 
 CLEAN_ENV = {"HUEYCTL_APP": None, "HUEYCTL_URL": None, "HUEYCTL_QUEUE": None}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def register(huey: Huey) -> None:

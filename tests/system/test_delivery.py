@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import App, RedisServer, wait_for
+from support.procs import App, RedisServer, wait_for
 
 from engine import RedisHuey, crontab
 from engine.api import Huey
