@@ -1,0 +1,192 @@
+"""Pre- and post-execute hooks, startup/shutdown hooks and error handlers.
+
+Each test runs the worker one step at a time with an explicit ``now`` (see
+``support/steps.py``); fixtures are in this folder's ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.steps import (
+    drain,
+    names,
+    record_signals,
+)
+
+from engine import (
+    SIGNAL_CANCELED,
+    SIGNAL_COMPLETE,
+    SIGNAL_ERROR,
+    SIGNAL_EXECUTING,
+    CancelExecution,
+    TaskException,
+)
+from engine.api import Huey
+from engine.task import Task
+
+# --- hooks ----------------------------------------------------------------------------
+
+
+def test_cancel_execution_from_pre_execute(huey: Huey) -> None:
+    calls: list[int] = []
+
+    @huey.task()
+    def work() -> int:
+        calls.append(1)
+        return 1
+
+    @huey.pre_execute()
+    def cancel(task: Task) -> None:
+        raise CancelExecution()
+
+    sent = record_signals(huey, SIGNAL_CANCELED, SIGNAL_EXECUTING, SIGNAL_COMPLETE)
+    res = work()
+    assert drain(huey) == 1
+    assert calls == []
+    assert names(sent) == [SIGNAL_CANCELED]
+    assert res() is None
+    assert huey.storage.counts() == huey.storage.counts().__class__(0, 0, 0, 0)
+
+    assert huey.unregister_pre_execute("cancel")
+    res = work()
+    drain(huey)
+    assert res() == 1
+
+
+def test_cancel_execution_with_retry(huey: Huey) -> None:
+    calls: list[int] = []
+    canceled: list[str] = []
+
+    @huey.task(retries=1)
+    def work() -> int:
+        calls.append(1)
+        return 1
+
+    @huey.pre_execute()
+    def cancel_first(task: Task) -> None:
+        if not canceled:
+            canceled.append(task.id)
+            raise CancelExecution()  # retry=None: retried since the task has retries
+
+    res = work()
+    assert drain(huey) == 2
+    assert calls == [1]
+    assert res() == 1
+
+
+def test_cancel_with_retry_does_not_give_a_task_negative_retries(mhuey: Huey) -> None:
+    canceled: list[str] = []
+
+    @mhuey.task()
+    def boom() -> None:
+        raise ValueError("fails")
+
+    @mhuey.pre_execute()
+    def cancel_first(task: Task) -> None:
+        if not canceled:
+            canceled.append(task.id)
+            raise CancelExecution(retry=True)
+
+    res = boom()
+    n = drain(mhuey, limit=10)
+    assert n == 2  # canceled once, then run once and given up
+    with pytest.raises(TaskException) as info:
+        res()
+    assert info.value.retries == 0
+
+
+def test_post_execute_hook_args(huey: Huey) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    @huey.task()
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @huey.task()
+    def boom() -> None:
+        raise KeyError("k")
+
+    @huey.post_execute()
+    def after(task: Task, value: Any, exc: BaseException | None) -> None:
+        seen.append((task.id, value, exc))
+
+    @huey.post_execute("broken")
+    def broken(task: Task, value: Any, exc: BaseException | None) -> None:
+        raise RuntimeError("hook failed")
+
+    r1, r2 = add(1, 2), boom()
+    assert drain(huey) == 2
+    assert seen[0] == (r1.id, 3, None)
+    assert seen[1][0] == r2.id and seen[1][1] is None
+    assert isinstance(seen[1][2], KeyError)
+    assert r1() == 3  # a failing hook changes nothing
+    assert huey.unregister_post_execute("broken")
+    assert not huey.unregister_post_execute("broken")
+
+
+def test_pre_execute_hook_sees_the_task(huey: Huey) -> None:
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+
+    @huey.task()
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @huey.pre_execute()
+    def before(task: Task) -> None:
+        seen.append((task.name, task.args))
+
+    add(1, 2)
+    drain(huey)
+    assert seen == [(add.name, (1, 2))]
+
+
+def test_failing_pre_execute_hook_does_not_stop_the_task(huey: Huey) -> None:
+    @huey.task()
+    def one() -> int:
+        return 1
+
+    @huey.pre_execute()
+    def broken(task: Task) -> None:
+        raise RuntimeError("hook bug")
+
+    res = one()
+    drain(huey)
+    assert res() == 1
+    assert huey.unregister_pre_execute(broken)  # by function as well as by name
+
+
+def test_cancel_execution_raised_in_a_task(huey: Huey) -> None:
+    calls: list[int] = []
+
+    @huey.task()
+    def cancels() -> None:
+        calls.append(1)
+        raise CancelExecution()
+
+    @huey.task()
+    def cancels_and_retries() -> str:
+        calls.append(2)
+        if calls.count(2) == 1:
+            raise CancelExecution(retry=True)
+        return "second time"
+
+    sent = record_signals(huey, SIGNAL_CANCELED, SIGNAL_ERROR)
+    r1, r2 = cancels(), cancels_and_retries()
+    assert drain(huey) == 3
+    assert calls == [1, 2, 2]
+    assert r1() is None and r2() == "second time"
+    assert names(sent) == [SIGNAL_CANCELED, SIGNAL_CANCELED]
+    assert huey.storage.counts().dead == 0
+
+
+def test_context_true_passes_the_task(huey: Huey) -> None:
+    @huey.task(context=True)
+    def who(x: int, task: Task | None = None) -> list[Any]:
+        assert task is not None
+        return [x, task.id, task.name, task.attempt]
+
+    res = who(5)
+    drain(huey)
+    assert res() == [5, res.id, who.name, 1]
