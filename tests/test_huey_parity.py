@@ -191,7 +191,19 @@ def test_chord_fires_when_member_pipeline_head_fails(
     r = h.enqueue(chord([boom.s().then(add, 1), add.s(1, 2)], collect.s()))
     drain(h)
     values = r.get()
-    assert "boom" in values[0]["error"] and values[1] == 3
+    assert "ValueError('boom')" in str(values[0]) and values[1] == 3
+
+
+@xfail("with the JSON codec a chord callback gets a plain dict, not an Error (not in the list)")
+def test_chord_callback_sees_error_objects(h: MemoryHuey, add: Any, boom: Any) -> None:
+    @h.task()
+    def errors(results: list[Any]) -> list[Any]:
+        # As a huey user writes it: a member that failed for good is an Error.
+        return [r.metadata["error"] if isinstance(r, engine.Error) else r for r in results]
+
+    r = h.enqueue(chord([boom.s(), add.s(1, 2)], errors.s()))
+    drain(h)
+    assert r.get() == ["ValueError('boom')", 3]
 
 
 @xfail("a chord never fires when a member pipeline's first step is revoked")
@@ -528,16 +540,19 @@ def test_rate_limit_zero_refuses_every_call(h: MemoryHuey) -> None:
     ids=["seconds", "timedelta", "datetime"],
 )
 def test_schedule_shorthand(h: MemoryHuey, when: Any) -> None:
+    runs: list[int] = []
+
     @h.task()
-    def ping() -> str:
-        return "pong"
+    def ping() -> None:
+        runs.append(1)
 
     if when == "eta":
         when = dt.datetime.now() + dt.timedelta(minutes=1)
     ping.schedule(when)
-    assert h.scheduled_count() == 1
+    drain(h)
+    assert runs == []
     drain(h, at=120)
-    assert h.scheduled_count() == 0
+    assert runs == [1]
 
 
 def test_schedule_takes_a_list_as_args(h: MemoryHuey, add: Any) -> None:
