@@ -33,11 +33,12 @@ import pytest
 import engine
 from engine import ConfigurationError
 
-H = pytest.importorskip("huey.api", minversion=None)
+H = pytest.importorskip("huey.api")
 HUEY = pytest.importorskip("huey")
 HC = pytest.importorskip("huey.consumer")
 HE = pytest.importorskip("huey.exceptions")
 HS = pytest.importorskip("huey.signals")
+HST = pytest.importorskip("huey.storage")
 
 if HUEY.__version__ != "3.5.4":  # the cases below were checked against this version
     pytest.skip(f"needs huey 3.5.4, found {HUEY.__version__}", allow_module_level=True)
@@ -262,7 +263,7 @@ def _our_store(huey_store: str) -> type:
     [
         case((store, p.name), KNOWN_STORE_DEFAULTS, (store, p.name), store, p)
         for store in ("RedisStorage", "SqliteStorage")
-        for p in named(getattr(pytest.importorskip("huey.storage"), store).__init__, ("name",))
+        for p in named(getattr(HST, store).__init__, ("name",))
     ],
 )
 def test_store_option_default(store: str, param: Param) -> None:
