@@ -48,12 +48,15 @@ def count_beans(num):
     return 'Counted %s beans' % num
 """
 
-TASKS_RETRY = TASKS_V2 + """
+TASKS_RETRY = (
+    TASKS_V2
+    + """
 @huey.task(retries=3, retry_delay=RETRY_DELAY)
 def try_thrice():
     print('trying....%s' % datetime.now(), flush=True)
     raise Exception('nope')
 """
+)
 
 TASKS_FULL = """
 from datetime import datetime
@@ -152,7 +155,10 @@ class Project:
         self._log_file = self.log.open("ab")
         self.worker = subprocess.Popen(
             [*HUEYCTL, "worker", "main.huey", "-w", str(workers), *([] if periodic else ["-n"])],
-            cwd=self.root, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            cwd=self.root,
+            env=self.env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
         self.wait_for_log("hueyctl worker")
 
@@ -180,8 +186,12 @@ class Project:
     def python(self, code: str, stdin: str = "", timeout: float = 30.0) -> str:
         """Run a snippet as the guide's interpreter session; return its stdout."""
         proc = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)], cwd=self.root, env=self.env,
-            input=stdin.encode(), capture_output=True, timeout=timeout,
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=self.root,
+            env=self.env,
+            input=stdin.encode(),
+            capture_output=True,
+            timeout=timeout,
         )
         assert proc.returncode == 0, proc.stderr.decode() + proc.stdout.decode()
         return proc.stdout.decode()
@@ -203,7 +213,7 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]
             # config.py
             from engine import SqliteHuey
 
-            huey = SqliteHuey(filename={str(tmp_path / 'huey.db')!r})
+            huey = SqliteHuey(filename={str(tmp_path / "huey.db")!r})
         """
     proj = Project(tmp_path, config)
     try:
@@ -264,13 +274,19 @@ def test_executing_tasks_in_the_future(project: Project) -> None:
         print(time.time() - started < 3)
     """)
     assert out.splitlines() == [
-        "60", "60", "None", "Counted 100 beans", "Counted 101 beans", "True",
+        "60",
+        "60",
+        "None",
+        "Counted 100 beans",
+        "Counted 101 beans",
+        "True",
     ]
 
 
 def test_retrying_tasks_that_fail(project: Project) -> None:
-    project.write("tasks.py", "from datetime import datetime\n" + TASKS_RETRY.replace(
-        "RETRY_DELAY", "1"))
+    project.write(
+        "tasks.py", "from datetime import datetime\n" + TASKS_RETRY.replace("RETRY_DELAY", "1")
+    )
     project.start()
     out = project.python("""
         import time
@@ -331,7 +347,10 @@ def test_canceling_or_pausing_tasks(project: Project) -> None:
         print(huey.result({revoked_id!r}))
     """)
     assert out.splitlines() == [
-        "Counted 100000 beans", "Counted 1 beans", "Counted 100 beans", "None",
+        "Counted 100000 beans",
+        "Counted 1 beans",
+        "Counted 100 beans",
+        "None",
     ]
 
 

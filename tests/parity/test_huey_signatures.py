@@ -43,7 +43,7 @@ HST = pytest.importorskip("huey.storage")
 if HUEY.__version__ != "3.5.4":  # the cases below were checked against this version
     pytest.skip(f"needs huey 3.5.4, found {HUEY.__version__}", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUEUES = (
     "Huey",
     "RedisHuey",
@@ -324,7 +324,6 @@ KNOWN_CONSUMER = {
         "backoff",
         "max_delay",
         "check_worker_health",
-        "health_check_interval",
         "graceful_signal",
     )
 }
