@@ -2,5 +2,5 @@
 
 Run everything with ``bash benchmarks/run.sh`` (installs the ``bench`` extra, then
 ``python -m benchmarks.suite``); ``python -m benchmarks.suite --smoke`` is the
-tiny version CI runs (``tests/test_benchmarks_smoke.py``).
+tiny version CI runs (``tests/meta/test_benchmarks_smoke.py``).
 """

@@ -6,7 +6,7 @@ raised and the time, each function returns the :class:`Outcome` the worker
 commits in one atomic ``finish`` (results to write, messages to enqueue or
 schedule, a dead letter). The worker keeps the side effects (signals, logs,
 hooks, the commit), so these rules are unit-tested without a store
-(``tests/test_outcome.py``).
+(``tests/unit/test_outcome.py``).
 
 Exceptions follow huey 3: ``RetryTask`` and a rate limit with ``retry=True``
 retry without spending a retry; a held lock, a timeout or any other error spend

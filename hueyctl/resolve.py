@@ -4,7 +4,7 @@ Pure, apart from reading the queue through the ``Inspector`` it is given: no
 click context, no printing. A bad input raises ``CommandError`` with a message
 that says how to fix it (exit 2 for a malformed input, 1 for one that names
 nothing), before anything changes. ``now`` is a parameter wherever time is read,
-so every rule here is unit-tested without a terminal (tests/test_resolve.py).
+so every rule here is unit-tested without a terminal (tests/unit/test_resolve.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ header naming its KEYS and ARGV in order::
 and binds them to locals of those names. :data:`SCRIPTS` below repeats each header as a
 :class:`Script`; it is the only place on the Python side where key order is written
 (``RedisStorage`` builds every KEYS list from it by name), and
-``tests/test_lua_scripts.py`` holds the headers against it. A name ending in ``...``
+``tests/unit/test_lua_scripts.py`` holds the headers against it. A name ending in ``...``
 is a variable-length tail (``(a b)...`` repeats a group). Every key of a queue shares
 the hash tag ``{<queue>}``, and every key a script touches is in its KEYS (Redis
 Cluster refuses others).

@@ -1,4 +1,4 @@
-"""ruff over the whole tree and mypy --strict over the engine, as part of the suite."""
+"""ruff over the whole tree and mypy --strict over engine and hueyctl, as part of the suite."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def test_ruff() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_mypy_strict_engine() -> None:
+def test_mypy_strict_engine_and_hueyctl() -> None:
     if _run("mypy", "--version").returncode != 0:
         pytest.skip("mypy is not installed")
-    out = _run("mypy", "--strict", "engine")
+    out = _run("mypy", "--strict", "engine", "hueyctl")
     assert out.returncode == 0, out.stdout + out.stderr
