@@ -83,13 +83,13 @@ class TaskInfo:
     application's code.
 
     state is ready, scheduled, running or dead. args and kwargs are as stored:
-    plain JSON with the json codec, base64 text with pickle. eta is the due time
-    of a scheduled task, the claim time of a running one and the failure time of
-    a dead one. retries is how many retries are left and attempt which run this
-    is. consumer and deliveries (how many times it was claimed) are set for
-    running tasks; reason and error for dead ones. revoked says whether the call
-    or its task is revoked now. envelope is the whole stored record. Times are
-    epoch seconds.
+    plain JSON with the json codec, base64 text with pickle. eta is the eta in
+    the task's envelope (when it was scheduled to run), in every state. retries is
+    how many retries are left and attempt which run this is. claimed_at, worker
+    (the id of the worker that holds it) and deliveries (how many times it was
+    claimed) are set for running tasks; failed_at, reason and error for dead ones.
+    revoked says whether the call or its task is revoked now. envelope is the whole
+    stored record. Times are epoch seconds.
     """
 
     id: str
