@@ -651,7 +651,7 @@ class Huey(QueueCore):
         wrapper = self._registry.get(name)
         task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}))
         if wrapper is not None:
-            task = wrapper._task(args, kwargs, retries=retries, priority=priority)
+            task = self.new_call(wrapper.spec, args, kwargs, retries=retries, priority=priority)
         elif retries is not None:
             task.retries = retries
         else:

@@ -38,7 +38,12 @@ from dataclasses import dataclass, field
 
 from ..ids import new_task_id  # re-exported: the stores order equal priorities on it
 
+# Due scheduled tasks moved per promote() step; a full batch means more may be due.
+# (Redis's round script, engine/storage/lua/round.lua, promotes the same number.)
+PROMOTE_BATCH = 1000
+
 __all__ = [
+    "PROMOTE_BATCH",
     "Claimed",
     "Counts",
     "DeadLetter",
@@ -195,8 +200,18 @@ class Storage(ABC):
         """Add messages to the schedule, each with its eta (epoch seconds)."""
 
     @abstractmethod
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         """Move scheduled messages whose eta <= now to the ready queue; return their ids."""
+
+    def promote_all(self, now: float) -> int:
+        """Promote every task due at ``now``, a batch at a time, until a batch comes
+        back short; return how many moved."""
+        moved = 0
+        while True:
+            batch = len(self.promote(now))
+            moved += batch
+            if batch < PROMOTE_BATCH:
+                return moved
 
     @abstractmethod
     def next_eta(self) -> float | None:
@@ -215,8 +230,7 @@ class Storage(ABC):
         """A consumer's whole round in one step (one round trip on Redis): promote
         due scheduled tasks, claim up to ``limit``, and report the value of the
         key ``watch`` (a version number) and the next eta still scheduled."""
-        while len(self.promote(now)) >= 1000:
-            pass
+        self.promote_all(now)
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
         return Round(claimed, self.peek(watch), self.next_eta(), self.counts().ready > 0)
 

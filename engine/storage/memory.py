@@ -14,6 +14,7 @@ from .base import (
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
+    PROMOTE_BATCH,
     Claimed,
     Counts,
     DeadLetter,
@@ -113,7 +114,7 @@ class MemoryStorage(Storage):
                 self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
             self._lock.notify_all()
 
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         with self._lock:
             due = sorted(
                 (e.eta, e.msg.id) for e in self._by_state("scheduled") if (e.eta or 0) <= now

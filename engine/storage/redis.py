@@ -42,6 +42,7 @@ from redis.retry import Retry
 from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
 from ..urls import mask_url
 from .base import (
+    PROMOTE_BATCH,
     Claimed,
     Counts,
     DeadLetter,
@@ -266,7 +267,7 @@ class RedisStorage(Storage):
             _refuse_running(self._run(SCHEDULE, keys, args))
 
     @_translated
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         ids = self._run(PROMOTE, self._keys_for(PROMOTE), [repr(now), limit])
         return [i.decode() for i in ids]
 

@@ -43,6 +43,7 @@ from .base import (
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
+    PROMOTE_BATCH,
     Claimed,
     Counts,
     DeadLetter,
@@ -247,7 +248,7 @@ class SqliteStorage(Storage):
             self._refuse_running(conn, [m.id for m, _ in items])
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in items])
 
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         with self._tx() as conn:
             sql = (
                 "SELECT id FROM task WHERE queue = ? AND state = 'scheduled' AND eta <= ?"
