@@ -28,6 +28,7 @@ from .exceptions import ConfigurationError
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
+from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -573,7 +574,7 @@ class Huey(QueueCore):
         """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
         if isinstance(target, (Task, Result)):
             task = target if isinstance(target, Task) else target.task
-            keys = [REVOKE_ID + task.id, REVOKE_TASK + task.name]
+            keys = list(call_keys(task.id, task.name))
         elif isinstance(target, TaskWrapper) or target in self._registry:
             keys = [REVOKE_TASK + _name(target)]
         else:

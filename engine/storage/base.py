@@ -41,9 +41,15 @@ from ..ids import new_task_id  # re-exported: the stores order equal priorities 
 # Due scheduled tasks moved per promote() step; a full batch means more may be due.
 # (Redis's round script, engine/storage/lua/round.lua, promotes the same number.)
 PROMOTE_BATCH = 1000
+# record(): the events stream keeps about the last EVENT_CAP events, and the
+# per-minute counters live STATS_TTL seconds (hueyctl status reads two hours back).
+EVENT_CAP = 10_000
+STATS_TTL = 2 * 3600.0
 
 __all__ = [
+    "EVENT_CAP",
     "PROMOTE_BATCH",
+    "STATS_TTL",
     "Claimed",
     "Counts",
     "DeadLetter",
@@ -320,8 +326,8 @@ class Storage(ABC):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         """In one round trip: append events to the stream (keeping about the last
         ``cap``) and add each row to its minute's counters (kept ``ttl`` seconds;

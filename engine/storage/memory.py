@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from ..exceptions import ConfigurationError
 from .base import (
+    EVENT_CAP,
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -299,8 +301,8 @@ class MemoryStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         with self._lock:
             for data in events:

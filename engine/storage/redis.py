@@ -42,7 +42,9 @@ from redis.retry import Retry
 from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
 from ..urls import mask_url
 from .base import (
+    EVENT_CAP,
     PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -529,8 +531,8 @@ class RedisStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         if not events and not stats:
             return

@@ -40,10 +40,12 @@ from typing import Any
 
 from ..exceptions import ConfigurationError, StoreUnavailable
 from .base import (
+    EVENT_CAP,
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -426,8 +428,8 @@ class SqliteStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         if not events and not stats:
             return

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from engine.api import Huey
-from engine.inspect import Inspector
+from engine.inspect import Inspector, name_matches, scan
 
 from .. import render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -22,14 +22,8 @@ from ..options import Connection, complete_task, confirm, connection_options
 def dead_ids(insp: Inspector, task: str | None) -> list[str]:
     """Every dead letter's id (optionally one task's), snapshotted before acting so
     tasks that fail again while we work are not picked up twice."""
-    ids: list[str] = []
-    offset = 0
-    while batch := insp.failed(offset, resolve.PAGE, task, None):
-        ids.extend(i.id for i in batch)
-        offset += len(batch)
-        if len(batch) < resolve.PAGE:
-            break
-    return list(dict.fromkeys(ids))
+    dead = scan(insp.failed, lambda i: name_matches(i.name, task), page=resolve.PAGE)
+    return list(dict.fromkeys(i.id for i in dead.items))
 
 
 def batches(items: Sequence[Any], label: str) -> Iterator[Sequence[Any]]:

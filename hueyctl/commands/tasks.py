@@ -16,7 +16,7 @@ import click
 
 from engine.api import Huey
 from engine.exceptions import EngineError, TaskException
-from engine.inspect import Inspector, ResultInfo, TaskInfo
+from engine.inspect import Inspector, ResultInfo, TaskInfo, scan
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -120,17 +120,10 @@ def _results_page(
 ) -> list[ResultInfo]:
     if id_prefix is None:
         return insp.results(offset, limit)
-    items: list[ResultInfo] = []
-    skipped, start = 0, 0
-    while len(items) < limit and (batch := insp.results(start, resolve.PAGE)):
-        for r in batch:
-            if r.id.startswith(id_prefix):
-                if skipped < offset:
-                    skipped += 1
-                elif len(items) < limit:
-                    items.append(r)
-        start += resolve.PAGE
-    return items
+    found = scan(
+        insp.results, lambda r: r.id.startswith(id_prefix), offset=offset, limit=limit, gaps=True
+    )
+    return found.items
 
 
 @click.command()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import inspect
 from engine.inspect import (
     Event,
     Inspector,
@@ -112,16 +113,10 @@ Page = Callable[[int, int], list[TaskInfo]]
 
 def scan(page: Page, flt: Filter, limit: int = PAGE, budget: int = SCAN_BUDGET) -> Listing:
     """Matches among the first ``budget`` tasks of a queue, read page by page."""
-    out: list[TaskInfo] = []
-    scanned = 0
-    while scanned < budget and len(out) < limit:
-        size = min(SCAN_PAGE, budget - scanned)
-        batch = page(scanned, size)
-        scanned += len(batch)
-        out.extend(i for i in batch if flt.matches(i.name, i.id))
-        if len(batch) < size:
-            return Listing(tuple(out[:limit]), None, scanned, True)
-    return Listing(tuple(out[:limit]), None, scanned, False)
+    found = inspect.scan(
+        page, lambda i: flt.matches(i.name, i.id), limit=limit, page=SCAN_PAGE, budget=budget
+    )
+    return Listing(tuple(found.items), None, found.scanned, found.complete)
 
 
 def _queued(
