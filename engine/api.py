@@ -717,7 +717,7 @@ class Huey(QueueCore):
         self.storage.destroy()
 
     # --- consuming ---------------------------------------------------------------------------
-    def create_consumer(self, **options: Any) -> Any:
+    def create_consumer(self, **options: Any) -> Consumer:
         """A Consumer that runs this queue's tasks in this process; options are the
         keyword arguments of engine.consumer.Consumer (workers, worker_type,
         periodic, ...). hueyctl worker is the usual way to run one.
@@ -787,7 +787,7 @@ PriorityRedisHuey = RedisHuey
 PriorityRedisExpireHuey = RedisExpireHuey
 
 
-def connect(url: str, queue: str = "huey") -> Any:
+def connect(url: str, queue: str = "huey") -> Huey:
     """A queue from a URL, without the application's code.
 
     ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
