@@ -25,8 +25,6 @@ from .keys import (
     PERIODIC,
     PERIODIC_RUNS,
     RESULT,
-    REVOKE_ID,
-    REVOKE_TASK,
     WORKERS,
     EventRecord,
     PeriodicRecord,
@@ -484,9 +482,7 @@ class Inspector:
             reason=loc.reason,
             error=loc.error,
         )
-        by_id = [REVOKE_ID + task_id, REVOKE_TASK + task_id]
-        revoked = self.huey.revocations.any_in_force(by_id) or self._revoked_name(info.name)
-        return info if not revoked else _replace(info, revoked=True)
+        return self._mark_revoked([info])[0]
 
     def find(self, id_prefix: str) -> list[str]:
         """Ids starting with ``id_prefix`` in any state (pages through the queues)."""
@@ -495,9 +491,6 @@ class Inspector:
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
         found.update(key[len(RESULT) :] for key in self.storage.keys(result_key(id_prefix)))
         return sorted(found)
-
-    def _revoked_name(self, name: str) -> bool:
-        return self.huey.revocations.record(REVOKE_TASK + name, self.clock()) is not None
 
     # --- results ------------------------------------------------------------------------
     def result(self, task_id: str) -> ResultInfo | None:
@@ -564,9 +557,13 @@ class Inspector:
         for task in self.huey.periodic_specs():
             spec = getattr(task.periodic, "spec", None) or repr(task.periodic)
             specs[task.name] = (spec, self.huey.utc)
-        return [self._periodic(name, spec, utc) for name, (spec, utc) in sorted(specs.items())]
+        index = RevocationIndex(self.revocations())
+        return [
+            self._periodic(name, spec, utc, index.by_name.get(name))
+            for name, (spec, utc) in sorted(specs.items())
+        ]
 
-    def _periodic(self, name: str, spec: str, utc: bool) -> PeriodicInfo:
+    def _periodic(self, name: str, spec: str, utc: bool, rev: Revocation | None) -> PeriodicInfo:
         now = self.clock()
         try:
             nxt: float | None = from_clock_time(
@@ -575,7 +572,6 @@ class Inspector:
         except Exception:
             nxt = None
         last = self.storage.map_get(PERIODIC_RUNS, name)
-        rev = self.huey.revocations.record(REVOKE_TASK + name, now)
         return PeriodicInfo(
             name,
             spec,
@@ -583,8 +579,8 @@ class Inspector:
             nxt,
             float(last) if last else None,
             rev is not None,
-            rev.get("until") if rev else None,
-            bool(rev.get("once")) if rev else False,
+            rev.until if rev else None,
+            rev.once if rev else False,
         )
 
     def locks(self) -> list[str]:
