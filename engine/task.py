@@ -80,10 +80,7 @@ class Task:
         return self
 
     def _tail(self) -> Task:
-        node = self
-        while node.on_complete is not None:
-            node = node.on_complete
-        return node
+        return self.stages()[-1]
 
     def stages(self) -> list[Task]:
         """This call and each pipeline stage after it (``then()``), in order."""

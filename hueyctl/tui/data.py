@@ -32,7 +32,7 @@ from ..resolve import looks_like_id
 TABS = ("workers", "pending", "scheduled", "running", "periodic", "failed", "events")
 PAGE = 200  # rows shown per listing
 SCAN_BUDGET = 10_000  # queued tasks a filtered listing looks at per refresh
-SCAN_PAGE = 500
+SCAN_PAGE = inspect.PAGE  # queued tasks read per round trip while scanning
 EVENT_PAGE = 500
 EVENT_TAIL = 200  # events read on the first refresh, or after falling behind
 
