@@ -22,6 +22,7 @@ from engine import envelope, task
 from engine.api import Huey, MemoryHuey
 from engine.core import QueueCore
 from engine.exceptions import ConfigurationError
+from engine.ids import ID_LENGTH, new_task_id
 from engine.inspect import Inspector, Revocation, RevocationIndex, Scan, name_matches, scan
 from engine.loader import load_queue
 from engine.revocation import call_keys
@@ -209,6 +210,11 @@ def test_listings_mark_revoked_rows_by_the_same_rule() -> None:
 )
 def test_name_matches(name: str, task_: str | None, expected: bool) -> None:
     assert name_matches(name, task_) is expected
+
+
+# --- task ids ---------------------------------------------------------------------------------
+def test_id_length_is_what_new_task_id_makes() -> None:
+    assert len(new_task_id()) == ID_LENGTH
 
 
 # --- a URL's secrets -------------------------------------------------------------------------

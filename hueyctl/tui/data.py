@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import inspect
+from engine.ids import ID_LENGTH
 from engine.inspect import (
     Event,
     Inspector,
@@ -36,7 +37,7 @@ SCAN_PAGE = inspect.PAGE  # queued tasks read per round trip while scanning
 EVENT_PAGE = 500
 EVENT_TAIL = 200  # events read on the first refresh, or after falling behind
 
-FULL_ID = 36  # characters of a whole task id (a UUID): looked up, not scanned for
+FULL_ID = ID_LENGTH  # a whole task id is looked up, not scanned for
 
 
 @dataclass(frozen=True, slots=True)
