@@ -77,6 +77,16 @@ class Overview:
     at: float
     throughput: tuple[Minute, ...] = ()  # oldest first, one per minute, zeros included
 
+    def in_state(self, state: str) -> int:
+        """How many tasks are in ``state``: ready, scheduled, running or dead."""
+        counts = {
+            "ready": self.ready,
+            "scheduled": self.scheduled,
+            "running": self.running,
+            "dead": self.dead,
+        }
+        return counts[state]
+
 
 @dataclass(frozen=True, slots=True)
 class TaskInfo:
@@ -409,6 +419,24 @@ class Inspector:
             limit=limit,
         )
         return self._mark_revoked(found.items)
+
+    def tasks(
+        self,
+        state: str,
+        offset: int = 0,
+        limit: int = 50,
+        task: str | None = None,
+        id_prefix: str | None = None,
+    ) -> list[TaskInfo]:
+        """A page of the tasks in ``state`` by the engine's state word: ``ready``
+        (pending()), ``scheduled`` (scheduled()), ``running`` (running(), paged
+        here) or ``dead`` (failed()); offset, limit, task and id_prefix as in
+        pending()."""
+        if state == "running":
+            return self.running(task, id_prefix)[offset : offset + limit]
+        if state not in ("ready", "scheduled", "dead"):
+            raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
+        return self._listing(state, offset, limit, task, id_prefix)
 
     def pending(
         self,

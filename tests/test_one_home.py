@@ -237,3 +237,28 @@ def test_load_queue_refuses_what_is_not_a_queue(monkeypatch: pytest.MonkeyPatch)
     assert load_queue("one_home_app.huey") is module.huey  # type: ignore[attr-defined]
     with pytest.raises(ConfigurationError, match="'one_home_app.other' is a int, not a Huey"):
         load_queue("one_home_app.other")
+
+
+# --- a listing's name, its state, its count and its page ----------------------------------------
+def test_listing_words_map_to_states_counts_and_pages() -> None:
+    from hueyctl import present, render
+
+    huey = MemoryHuey("one-home")
+
+    @huey.task(name="jobs.add")
+    def add(a: int) -> int:
+        return a
+
+    add(1)
+    add.schedule((2,), delay=3600)
+    insp = Inspector(huey)
+    overview = insp.overview(1)
+    for listing in render.TASK_LISTINGS:
+        state = present.label_state(listing)
+        assert present.state_label(state) == listing
+        rows = insp.tasks(state, 0, 10)
+        assert len(rows) == overview.in_state(state)
+        assert all(r.state == state for r in rows)
+    assert [i.id for i in insp.tasks("ready")] == [i.id for i in insp.pending()]
+    with pytest.raises(ValueError, match="unknown state"):
+        insp.tasks("pending")

@@ -40,21 +40,11 @@ def fetch(
     insp: Inspector, kind: str, limit: int, offset: int, task: str | None, id_prefix: str | None
 ) -> list[TaskInfo]:
     """One page of a task listing (the Inspector marks revoked rows)."""
-    if kind == "running":
-        return insp.running(task, id_prefix)[offset : offset + limit]
-    pages = {"pending": insp.pending, "scheduled": insp.scheduled, "failed": insp.failed}
-    return pages[kind](offset, limit, task, id_prefix)
+    return insp.tasks(present.label_state(kind), offset, limit, task, id_prefix)
 
 
 def total(insp: Inspector, kind: str) -> int:
-    counts = insp.overview(1)
-    by_kind = {
-        "pending": counts.ready,
-        "scheduled": counts.scheduled,
-        "running": counts.running,
-        "failed": counts.dead,
-    }
-    return by_kind[kind]
+    return insp.overview(1).in_state(present.label_state(kind))
 
 
 def task_listing(

@@ -9,6 +9,7 @@ fast as an empty one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from engine.inspect import (
     WorkerInfo,
 )
 
+from .. import present
 from ..resolve import looks_like_id
 
 TABS = ("workers", "pending", "scheduled", "running", "periodic", "failed", "events")
@@ -134,12 +136,10 @@ def _queued(
 
 def listing(inspector: Inspector, query: Query, overview: Overview) -> Listing:
     flt, tab = query.filter, query.tab
-    if tab == "pending":
-        return _queued(inspector, "ready", inspector.pending, overview.ready, flt)
-    if tab == "scheduled":
-        return _queued(inspector, "scheduled", inspector.scheduled, overview.scheduled, flt)
-    if tab == "failed":
-        return _queued(inspector, "dead", inspector.failed, overview.dead, flt)
+    if tab in ("pending", "scheduled", "failed"):
+        state = present.label_state(tab)
+        page = functools.partial(inspector.tasks, state)
+        return _queued(inspector, state, page, overview.in_state(state), flt)
     if tab == "running":
         rows = [i for i in inspector.running() if flt is None or flt.matches(i.name, i.id)]
         return Listing(tuple(rows[:PAGE]), len(rows))
