@@ -578,7 +578,7 @@ class Huey(QueueCore):
         elif isinstance(target, TaskWrapper) or target in self._registry:
             keys = [REVOKE_TASK + _name(target)]
         else:
-            keys = [REVOKE_ID + target, REVOKE_TASK + target]
+            keys = list(call_keys(target, target))  # an id, or a task name
         return self.revocations.any_in_force(keys, timestamp)
 
     def consume_revocation(self, task: Task, now: float) -> bool:
