@@ -7,6 +7,9 @@ without ever unpickling, so all of this works with ``--url`` alone.
 
 Read-model floor (beside the runtime): works on a :class:`~engine.core.QueueCore`
 and reads the store's data by the names and record schemas of ``engine.keys``.
+The CLI and ``top`` reuse its rules rather than keep copies: :func:`scan` (walk a
+listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
+:class:`RevocationIndex` (is this call revoked, and by what).
 """
 
 from __future__ import annotations
