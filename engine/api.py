@@ -28,6 +28,7 @@ from .exceptions import ConfigurationError
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
+from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -573,11 +574,11 @@ class Huey(QueueCore):
         """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
         if isinstance(target, (Task, Result)):
             task = target if isinstance(target, Task) else target.task
-            keys = [REVOKE_ID + task.id, REVOKE_TASK + task.name]
+            keys = list(call_keys(task.id, task.name))
         elif isinstance(target, TaskWrapper) or target in self._registry:
             keys = [REVOKE_TASK + _name(target)]
         else:
-            keys = [REVOKE_ID + target, REVOKE_TASK + target]
+            keys = list(call_keys(target, target))  # an id, or a task name
         return self.revocations.any_in_force(keys, timestamp)
 
     def consume_revocation(self, task: Task, now: float) -> bool:
@@ -651,7 +652,7 @@ class Huey(QueueCore):
         wrapper = self._registry.get(name)
         task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}))
         if wrapper is not None:
-            task = wrapper._task(args, kwargs, retries=retries, priority=priority)
+            task = self.new_call(wrapper.spec, args, kwargs, retries=retries, priority=priority)
         elif retries is not None:
             task.retries = retries
         else:
@@ -716,7 +717,7 @@ class Huey(QueueCore):
         self.storage.destroy()
 
     # --- consuming ---------------------------------------------------------------------------
-    def create_consumer(self, **options: Any) -> Any:
+    def create_consumer(self, **options: Any) -> Consumer:
         """A Consumer that runs this queue's tasks in this process; options are the
         keyword arguments of engine.consumer.Consumer (workers, worker_type,
         periodic, ...). hueyctl worker is the usual way to run one.
@@ -786,7 +787,7 @@ PriorityRedisHuey = RedisHuey
 PriorityRedisExpireHuey = RedisExpireHuey
 
 
-def connect(url: str, queue: str = "huey") -> Any:
+def connect(url: str, queue: str = "huey") -> Huey:
     """A queue from a URL, without the application's code.
 
     ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,

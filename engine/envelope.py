@@ -33,26 +33,13 @@ from typing import Any
 
 from .codec import Codec, canonical_json, get_codec, sign, verify
 from .exceptions import CodecError
-from .task import Task
+from .task import CALL_OPTIONS, Task
 
 VERSION = 1
 
-_OPTIONS = (
-    "eta",
-    "retries",
-    "retry_delay",
-    "retry_backoff",
-    "priority",
-    "expires",
-    "timeout",
-    "enqueued_at",
-    "attempt",
-    "chord",
-    "expires_in",
-    "defaults",
-)
-
-
+# The fields of a Task written to the record when not at their default: the call's
+# options (engine.task.CALL_OPTIONS) and what enqueueing and running stamp on it.
+_OPTIONS = ("eta", *CALL_OPTIONS, "enqueued_at", "attempt", "chord", "expires_in", "defaults")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
 _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order

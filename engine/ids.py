@@ -11,6 +11,8 @@ import os
 import threading
 import time
 
+ID_LENGTH = 36  # characters of a task id (a UUID: 32 hex digits, 4 dashes)
+
 _id_lock = threading.Lock()
 _id_last = [0, 0]  # last millisecond, counter within it
 

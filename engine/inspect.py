@@ -7,15 +7,18 @@ without ever unpickling, so all of this works with ``--url`` alone.
 
 Read-model floor (beside the runtime): works on a :class:`~engine.core.QueueCore`
 and reads the store's data by the names and record schemas of ``engine.keys``.
+The CLI and ``top`` reuse its rules rather than keep copies: :func:`scan` (walk a
+listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
+:class:`RevocationIndex` (is this call revoked, and by what).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
@@ -25,15 +28,16 @@ from .keys import (
     PERIODIC,
     PERIODIC_RUNS,
     RESULT,
-    REVOKE_ID,
-    REVOKE_TASK,
     WORKERS,
     EventRecord,
     PeriodicRecord,
     RegistryRecord,
     result_key,
 )
-from .storage.base import StatRow
+from .storage.base import StatRow, Storage
+
+T = TypeVar("T")
+PAGE = 500  # items read per round trip when a listing is walked page by page
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,16 @@ class Overview:
     workers: int
     at: float
     throughput: tuple[Minute, ...] = ()  # oldest first, one per minute, zeros included
+
+    def in_state(self, state: str) -> int:
+        """How many tasks are in ``state``: ready, scheduled, running or dead."""
+        counts = {
+            "ready": self.ready,
+            "scheduled": self.scheduled,
+            "running": self.running,
+            "dead": self.dead,
+        }
+        return counts[state]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +225,23 @@ class Revocation:
     once: bool
 
 
+class RevocationIndex:
+    """The revocations in force, looked up the way a worker checks a call: by the
+    call's id first, then by its task's name (``engine.revocation.call_keys``).
+    Built from one ``Inspector.revocations()`` read; ``hueyctl`` and ``top`` mark
+    revoked rows with it."""
+
+    def __init__(self, revocations: Iterable[Revocation]) -> None:
+        self.by_id: dict[str, Revocation] = {}
+        self.by_name: dict[str, Revocation] = {}
+        for r in revocations:
+            (self.by_id if r.kind == "id" else self.by_name)[r.target] = r
+
+    def of(self, task_id: str, name: str) -> Revocation | None:
+        """The revocation that stops this call, or None."""
+        return self.by_id.get(task_id) or self.by_name.get(name)
+
+
 def _add(acc: list[float], row: StatRow) -> None:
     """Fold a counter row into [count, failures, total, max]."""
     acc[0] += row.count
@@ -238,10 +269,63 @@ def _info(data: bytes, state: str, **extra: Any) -> TaskInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Scan(Generic[T]):
+    """What :func:`scan` found: the items kept, how many it read, and whether it
+    read the listing to its end (False: it stopped at the limit or the budget)."""
+
+    items: list[T]
+    scanned: int
+    complete: bool
+
+
+def scan(
+    fetch: Callable[[int, int], Sequence[T]],
+    keep: Callable[[T], bool],
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    page: int = PAGE,
+    budget: int | None = None,
+    gaps: bool = False,
+) -> Scan[T]:
+    """Walk a listing page by page from its start, never loading it whole.
+
+    ``fetch(start, n)`` reads up to ``n`` items from position ``start``; ``keep``
+    filters them. The first ``offset`` kept items are skipped and at most ``limit``
+    (None: all) returned. ``budget`` caps how many items are read. A page that
+    comes back short ends the listing, unless ``gaps`` says a page may be short
+    with more after it (results: a key that vanished between listing and reading),
+    in which case only an empty page ends it. The one paging loop of the CLI, the
+    read model and ``top``.
+    """
+    out: list[T] = []
+    skipped = scanned = start = 0
+    while (limit is None or len(out) < limit) and (budget is None or start < budget):
+        n = page if budget is None else min(page, budget - start)
+        batch = fetch(start, n)
+        scanned += len(batch)
+        start += n
+        for item in batch:
+            if not keep(item):
+                continue
+            if skipped < offset:
+                skipped += 1
+            elif limit is None or len(out) < limit:
+                out.append(item)
+        if not batch or (len(batch) < n and not gaps):
+            return Scan(out, scanned, True)
+    return Scan(out, scanned, False)
+
+
+def name_matches(name: str, task: str | None) -> bool:
+    """The one rule of ``--task NAME``: ``name`` is ``task`` or ends with it as its
+    last dotted part(s) (``add`` matches ``tasks.add``); None matches every name."""
+    return task is None or name == task or name.endswith("." + task)
+
+
 def _matches(info: TaskInfo, task: str | None, id_prefix: str | None) -> bool:
-    return (task is None or info.name == task or info.name.endswith("." + task)) and (
-        id_prefix is None or info.id.startswith(id_prefix)
-    )
+    return name_matches(info.name, task) and (id_prefix is None or info.id.startswith(id_prefix))
 
 
 class Inspector:
@@ -252,7 +336,7 @@ class Inspector:
         self.clock = clock
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         """The queue's store (read, never written, through this class)."""
         return self.huey.storage
 
@@ -311,41 +395,51 @@ class Inspector:
     def _mark_revoked(self, items: list[TaskInfo]) -> list[TaskInfo]:
         if not items:
             return items
-        live = {key for key, _ in self.huey.revocations.listing(self.clock())}
-        if not live:
-            return items
+        index = RevocationIndex(self.revocations())
+        return [_replace(i, revoked=True) if index.of(i.id, i.name) else i for i in items]
+
+    def _page(self, state: str, offset: int, limit: int) -> list[TaskInfo]:
+        """One unfiltered page of the ready, scheduled or dead tasks, in listing order."""
+        if state == "ready":
+            return [_info(m.data, "ready") for m in self.storage.ready_items(offset, limit)]
+        if state == "scheduled":
+            items = self.storage.scheduled_items(offset, limit)
+            return [_info(m.data, "scheduled", eta=eta) for m, eta in items]
         return [
-            _replace(i, revoked=True)
-            if REVOKE_ID + i.id in live or REVOKE_TASK + i.name in live
-            else i
-            for i in items
+            _info(d.data, "dead", reason=d.reason, error=d.error, failed_at=d.failed_at)
+            for d in self.storage.dead_items(offset, limit)
         ]
 
-    def _filtered(
-        self,
-        fetch: Callable[[int, int], list[TaskInfo]],
-        offset: int,
-        limit: int,
-        task: str | None,
-        id_prefix: str | None,
+    def _listing(
+        self, state: str, offset: int, limit: int, task: str | None, id_prefix: str | None
     ) -> list[TaskInfo]:
         if task is None and id_prefix is None:
-            return self._mark_revoked(fetch(offset, limit))
-        # Filtering walks the queue in pages; never loads it whole.
-        out: list[TaskInfo] = []
-        skipped, start, page = 0, 0, 500
-        while len(out) < limit:
-            batch = fetch(start, page)
-            for info in batch:
-                if _matches(info, task, id_prefix):
-                    if skipped < offset:
-                        skipped += 1
-                    elif len(out) < limit:
-                        out.append(info)
-            if len(batch) < page:
-                break
-            start += page
-        return self._mark_revoked(out)
+            return self._mark_revoked(self._page(state, offset, limit))
+        found = scan(
+            lambda o, n: self._page(state, o, n),
+            lambda info: _matches(info, task, id_prefix),
+            offset=offset,
+            limit=limit,
+        )
+        return self._mark_revoked(found.items)
+
+    def tasks(
+        self,
+        state: str,
+        offset: int = 0,
+        limit: int = 50,
+        task: str | None = None,
+        id_prefix: str | None = None,
+    ) -> list[TaskInfo]:
+        """A page of the tasks in ``state`` by the engine's state word: ``ready``
+        (pending()), ``scheduled`` (scheduled()), ``running`` (running(), paged
+        here) or ``dead`` (failed()); offset, limit, task and id_prefix as in
+        pending()."""
+        if state == "running":
+            return self.running(task, id_prefix)[offset : offset + limit]
+        if state not in ("ready", "scheduled", "dead"):
+            raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
+        return self._listing(state, offset, limit, task, id_prefix)
 
     def pending(
         self,
@@ -360,11 +454,7 @@ class Inspector:
         name, or the part after the last dot); id_prefix keeps ids that start with
         it. Filtering pages through the queue, so it never loads it whole.
         """
-
-        def fetch(o: int, n: int) -> list[TaskInfo]:
-            return [_info(m.data, "ready") for m in self.storage.ready_items(o, n)]
-
-        return self._filtered(fetch, offset, limit, task, id_prefix)
+        return self._listing("ready", offset, limit, task, id_prefix)
 
     def scheduled(
         self,
@@ -376,13 +466,7 @@ class Inspector:
         """A page of scheduled tasks by eta; offset, limit, task and id_prefix as in
         pending().
         """
-
-        def fetch(o: int, n: int) -> list[TaskInfo]:
-            return [
-                _info(m.data, "scheduled", eta=eta) for m, eta in self.storage.scheduled_items(o, n)
-            ]
-
-        return self._filtered(fetch, offset, limit, task, id_prefix)
+        return self._listing("scheduled", offset, limit, task, id_prefix)
 
     def running(self, task: str | None = None, id_prefix: str | None = None) -> list[TaskInfo]:
         """Every running task (not paged); task and id_prefix filter as in pending()."""
@@ -408,14 +492,7 @@ class Inspector:
         """A page of dead letters, newest first, with the reason and error; offset,
         limit, task and id_prefix as in pending().
         """
-
-        def fetch(o: int, n: int) -> list[TaskInfo]:
-            return [
-                _info(d.data, "dead", reason=d.reason, error=d.error, failed_at=d.failed_at)
-                for d in self.storage.dead_items(o, n)
-            ]
-
-        return self._filtered(fetch, offset, limit, task, id_prefix)
+        return self._listing("dead", offset, limit, task, id_prefix)
 
     def task(self, task_id: str) -> TaskInfo | None:
         """Everything known about one task, wherever it is now."""
@@ -436,9 +513,7 @@ class Inspector:
             reason=loc.reason,
             error=loc.error,
         )
-        by_id = [REVOKE_ID + task_id, REVOKE_TASK + task_id]
-        revoked = self.huey.revocations.any_in_force(by_id) or self._revoked_name(info.name)
-        return info if not revoked else _replace(info, revoked=True)
+        return self._mark_revoked([info])[0]
 
     def find(self, id_prefix: str) -> list[str]:
         """Ids starting with ``id_prefix`` in any state (pages through the queues)."""
@@ -447,9 +522,6 @@ class Inspector:
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
         found.update(key[len(RESULT) :] for key in self.storage.keys(result_key(id_prefix)))
         return sorted(found)
-
-    def _revoked_name(self, name: str) -> bool:
-        return self.huey.revocations.record(REVOKE_TASK + name, self.clock()) is not None
 
     # --- results ------------------------------------------------------------------------
     def result(self, task_id: str) -> ResultInfo | None:
@@ -516,9 +588,13 @@ class Inspector:
         for task in self.huey.periodic_specs():
             spec = getattr(task.periodic, "spec", None) or repr(task.periodic)
             specs[task.name] = (spec, self.huey.utc)
-        return [self._periodic(name, spec, utc) for name, (spec, utc) in sorted(specs.items())]
+        index = RevocationIndex(self.revocations())
+        return [
+            self._periodic(name, spec, utc, index.by_name.get(name))
+            for name, (spec, utc) in sorted(specs.items())
+        ]
 
-    def _periodic(self, name: str, spec: str, utc: bool) -> PeriodicInfo:
+    def _periodic(self, name: str, spec: str, utc: bool, rev: Revocation | None) -> PeriodicInfo:
         now = self.clock()
         try:
             nxt: float | None = from_clock_time(
@@ -527,7 +603,6 @@ class Inspector:
         except Exception:
             nxt = None
         last = self.storage.map_get(PERIODIC_RUNS, name)
-        rev = self.huey.revocations.record(REVOKE_TASK + name, now)
         return PeriodicInfo(
             name,
             spec,
@@ -535,8 +610,8 @@ class Inspector:
             nxt,
             float(last) if last else None,
             rev is not None,
-            rev.get("until") if rev else None,
-            bool(rev.get("once")) if rev else False,
+            rev.until if rev else None,
+            rev.once if rev else False,
         )
 
     def locks(self) -> list[str]:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
 
-from .api import connect
+from .api import Huey, connect
 from .exceptions import ConfigurationError
 from .urls import mask_url
 
-__all__ = ["connect", "load", "mask_url"]
+__all__ = ["connect", "load", "load_queue", "mask_url"]
 
 
-def load(path: str) -> Any:
+def load(path: str) -> object:
     """``main.huey`` → the ``huey`` attribute of module ``main`` (cwd on sys.path).
 
     Errors are one line saying what to fix; an ImportError raised *inside* the
@@ -49,3 +48,12 @@ def load(path: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigurationError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def load_queue(path: str) -> Huey:
+    """:func:`load`, for a path that must name a queue (``hueyctl --app``, ``hueyctl
+    worker``): anything else is a ConfigurationError saying what it is instead."""
+    huey = load(path)
+    if not isinstance(huey, Huey):
+        raise ConfigurationError(f"{path!r} is a {type(huey).__name__}, not a Huey queue")
+    return huey

@@ -224,10 +224,7 @@ def give_up(
         error = q.encode_error(meta)
         results.append((result_key(task.id), error))
         # Later stages of a pipeline will never run: fail their results too.
-        node = task.on_complete
-        while node is not None:
-            results.append((result_key(node.id), error))
-            node = node.on_complete
+        results += [(result_key(stage.id), error) for stage in task.stages()[1:]]
     results += chord_error(q, task, meta)
     enqueue = []
     if task.on_error is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .codec import canonical_json
@@ -25,21 +26,32 @@ from .keys import REVOKE_VERSION as VERSION
 from .keys import REVOKED as MAP
 from .storage.base import Storage
 
-__all__ = ["MAP", "REVOKE_ID", "REVOKE_TASK", "VERSION", "Revocations"]
+__all__ = ["MAP", "REVOKE_ID", "REVOKE_TASK", "VERSION", "Revocations", "call_keys"]
 _FOREVER = 10 * 365 * 86400.0
 _UNLOADED = object()
 
 
+def call_keys(task_id: str, name: str) -> tuple[str, str]:
+    """The revocations that stop one call, in the order they are checked: its own
+    id, then its task's name (the runtime, the facade and the read model agree)."""
+    return REVOKE_ID + task_id, REVOKE_TASK + name
+
+
 class Revocations:
-    def __init__(self, storage: Any) -> None:
-        self._storage = storage  # a callable returning the queue's current store
+    """A queue's revocations: written by the facade, checked by the worker before it
+    runs a call, listed by the read model."""
+
+    def __init__(self, storage: Callable[[], Storage]) -> None:
+        # A callable, not the store: immediate mode and use_store() swap the store.
+        self._storage = storage
         self._lock = threading.Lock()
         self._version: object = _UNLOADED
         self._table: dict[str, tuple[bytes, dict[str, Any]]] | None = None
 
     @property
     def storage(self) -> Storage:
-        return self._storage()  # type: ignore[no-any-return]
+        """The queue's current store."""
+        return self._storage()
 
     # --- writing -------------------------------------------------------------
     def put(self, key: str, until: float | None, once: bool) -> None:
@@ -103,7 +115,7 @@ class Revocations:
 
     def consume(self, task_id: str, name: str, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
-        for key in (REVOKE_ID + task_id, REVOKE_TASK + name):
+        for key in call_keys(task_id, name):
             found = self._lookup(key)
             if found is None:
                 continue

@@ -56,8 +56,7 @@ class Scheduler:
 
     def step(self, now: float) -> float:
         """Promote due tasks, fire due periodic slots; return seconds until next needed."""
-        while len(self.huey.storage.promote(now)) >= 1000:
-            pass
+        self.huey.storage.promote_all(now)
         wait = self.periodic_step(now)
         next_eta = self.huey.storage.next_eta()
         if next_eta is not None:

@@ -21,10 +21,11 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .consumer import Consumer
+from .consumer import Consumer, ConsumerSettings
 from .core import QueueCore
 
 log = logging.getLogger("engine.supervisor")
+_DEFAULTS = ConsumerSettings()  # the default health-check interval lives there
 
 
 def _child(huey: QueueCore, options: dict[str, Any]) -> None:
@@ -40,7 +41,11 @@ def _child(huey: QueueCore, options: dict[str, Any]) -> None:
 
 class Supervisor:
     def __init__(
-        self, huey: QueueCore, processes: int, check_interval: float = 0.5, **options: Any
+        self,
+        huey: QueueCore,
+        processes: int,
+        check_interval: float = _DEFAULTS.health_check_interval,
+        **options: Any,
     ) -> None:
         self.huey = huey
         self.check_interval = check_interval

@@ -53,12 +53,15 @@ class Task:
     # --- cooperative timeouts (pass context=True to get the task) -----------------
     @property
     def time_remaining(self) -> float:
+        """Seconds this call may still run before its ``timeout``; infinity without one
+        (or when it is not running)."""
         if self.deadline is None:
             return float("inf")
         return max(0.0, self.deadline - time.monotonic())
 
     @property
     def is_timed_out(self) -> bool:
+        """Whether this running call has passed its ``timeout``."""
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def check_timeout(self) -> None:
@@ -77,12 +80,10 @@ class Task:
         return self
 
     def _tail(self) -> Task:
-        node = self
-        while node.on_complete is not None:
-            node = node.on_complete
-        return node
+        return self.stages()[-1]
 
     def stages(self) -> list[Task]:
+        """This call and each pipeline stage after it (``then()``), in order."""
         out: list[Task] = []
         node: Task | None = self
         while node is not None:
@@ -98,6 +99,7 @@ class Task:
             self.defaults = False
 
     def with_new_id(self) -> Task:
+        """A copy of this call under a fresh id (how a call is rescheduled)."""
         return replace(self, id=new_task_id())
 
     def __repr__(self) -> str:
@@ -128,17 +130,13 @@ class TaskSpec:
             raise ConfigurationError("retries and retry_delay must be >= 0")
 
 
-RESERVED = (
-    "id",
-    "eta",
-    "delay",
-    "retries",
-    "retry_delay",
-    "retry_backoff",
-    "priority",
-    "expires",
-    "timeout",
-)
+# The options a task is registered with (``@huey.task(...)``, :class:`TaskSpec`) that
+# each call may override (``.s(...)``, ``schedule(...)``, ``QueueCore.new_call``) and
+# that a :class:`Task` carries: the one list of their names. The keyword lists that
+# spell them out are public signatures, held to this tuple by a test.
+CALL_OPTIONS = ("retries", "retry_delay", "retry_backoff", "priority", "expires", "timeout")
+# Keyword arguments of ``.s()`` that set the call's options instead of reaching the function.
+RESERVED = ("id", "eta", "delay", *CALL_OPTIONS)
 
 
 class CallBuilder(Protocol):

@@ -29,12 +29,10 @@ from ._version import __version__
 from .core import QueueCore
 from .keys import WORKERS, EventRecord, RegistryRecord
 from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
-from .storage.base import StatRow
+from .storage.base import EVENT_CAP, STATS_TTL, StatRow
 from .task import Task
 
 REGISTRY = WORKERS  # map: consumer id -> registry record
-EVENT_CAP = 10_000
-STATS_TTL = 2 * 3600.0
 _FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)
 # ts, signal, task id, task name, error summary, runtime
 _Event = tuple[float, str, str, str, "str | None", "float | None"]

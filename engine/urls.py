@@ -3,7 +3,8 @@
 Ground floor (imports nothing from the engine): the loader picks a store from a
 URL, the Redis store parses and describes it, and hueyctl prints it in banners
 and errors. A URL shown anywhere goes through :func:`mask_url`, the one masker,
-which hides both the user-info password and secret-bearing query parameters.
+which hides both the user-info password and secret-bearing query parameters;
+:func:`url_secrets` names the same secrets for text that quotes them alone.
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ def store_kind(url: str) -> str | None:
 def sqlite_path(url: str) -> str:
     """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db``; '' if not one."""
     return url[len(SQLITE_PREFIX) :] if url.startswith(SQLITE_PREFIX) else ""
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets of a URL: its user-info password and the value of each secret query
+    parameter, so that text quoting one alone (a driver's error, say) can be scrubbed
+    too. Empty for a URL without any, or one that does not parse."""
+    if "://" not in url:
+        return []
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+    except ValueError:
+        return []
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    return found + [v for k, v in pairs if v and k.lower() in SECRET_PARAMS]
 
 
 def mask_url(url: str) -> str:

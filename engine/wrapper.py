@@ -60,42 +60,52 @@ class TaskWrapper:
     # --- the spec's fields, read-only ------------------------------------------
     @property
     def func(self) -> Callable[..., Any]:
+        """The decorated function."""
         return self.spec.func
 
     @property
     def name(self) -> str:
+        """The name the task is registered and enqueued under."""
         return self.spec.name
 
     @property
     def retries(self) -> int:
+        """How many times a failed call is tried again, unless the call says otherwise."""
         return self.spec.retries
 
     @property
     def retry_delay(self) -> float:
+        """Seconds to wait before each retry."""
         return self.spec.retry_delay
 
     @property
     def retry_backoff(self) -> float:
+        """Factor the retry delay is multiplied by after each retry (0: constant)."""
         return self.spec.retry_backoff
 
     @property
     def priority(self) -> int:
+        """Priority of each call (higher is claimed first), unless the call says otherwise."""
         return self.spec.priority
 
     @property
     def expires(self) -> float | dt.timedelta | dt.datetime | None:
+        """When an unstarted call is skipped: seconds or timedelta from enqueue, or a datetime."""
         return self.spec.expires
 
     @property
     def timeout(self) -> float | None:
+        """Seconds a call may run, or None for no limit."""
         return self.spec.timeout
 
     @property
     def context(self) -> bool:
+        """Whether the running Task is passed to the function as the keyword argument task."""
         return self.spec.context
 
     @property
     def periodic(self) -> Callable[[dt.datetime], bool] | None:
+        """The schedule (a crontab or a function of a datetime) of a periodic task, else None."""
         return self.spec.periodic
 
     # --- building calls ---------------------------------------------------------
@@ -108,37 +118,10 @@ class TaskWrapper:
         """
         opts = {k: kwargs.pop(k) for k in RESERVED if k in kwargs}
         eta, delay = opts.pop("eta", None), opts.pop("delay", None)
-        task = self._task(args, kwargs, **opts)
+        task = self.huey.new_call(self.spec, args, kwargs, **opts)
         if eta is not None or delay is not None:
             task.eta = self.huey.resolve_eta(eta, delay)
         return task
-
-    def _task(
-        self,
-        args: Iterable[Any],
-        kwargs: dict[str, Any] | None,
-        *,
-        id: str | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
-        retry_backoff: float | None = None,
-        priority: int | None = None,
-        expires: float | dt.timedelta | dt.datetime | None = None,
-        timeout: float | None = None,
-    ) -> Task:
-        """A call with these arguments; options left None take the task's own."""
-        return self.huey.new_call(
-            self.spec,
-            args,
-            kwargs,
-            id=id,
-            retries=retries,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            priority=priority,
-            expires=expires,
-            timeout=timeout,
-        )
 
     # --- enqueueing ----------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
@@ -163,7 +146,8 @@ class TaskWrapper:
         """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`)."""
         if kwargs is not None and not isinstance(kwargs, dict):
             raise ConfigurationError("schedule(kwargs=...) must be a dict")
-        task = self._task(
+        task = self.huey.new_call(
+            self.spec,
             args or (),
             kwargs,
             id=id,

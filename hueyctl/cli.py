@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from engine.exceptions import EngineError
-from engine.loader import mask_url
+from engine.urls import MASK, mask_url
 
 from .commands import cleanup, demo, overview, steer, tasks, top, worker
 from .errors import EXIT_FAILED, EXIT_UNAVAILABLE, CommandError, translate
@@ -33,7 +33,7 @@ def scrub(message: str, conn: Connection | None) -> str:
         return message
     message = message.replace(conn.url, mask_url(conn.url))
     for secret in conn.secrets():
-        message = message.replace(secret, "***")
+        message = message.replace(secret, MASK)
     return message
 
 

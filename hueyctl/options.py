@@ -15,7 +15,6 @@ import functools
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import click
 from click.shell_completion import CompletionItem
@@ -24,6 +23,7 @@ from engine import loader
 from engine.api import Huey
 from engine.exceptions import ConfigurationError, StoreUnavailable
 from engine.inspect import Inspector
+from engine.urls import sqlite_path, url_secrets
 
 from . import render
 from .errors import EXIT_USAGE, CommandError
@@ -48,11 +48,7 @@ class Connection:
 
     def _resolve(self) -> Huey:
         if self.app:
-            huey = loader.load(self.app)
-            if not isinstance(huey, Huey):
-                raise ConfigurationError(
-                    f"{self.app!r} is a {type(huey).__name__}, not a Huey queue"
-                )
+            huey = loader.load_queue(self.app)
             if self.queue and self.queue != huey.name:
                 raise ConfigurationError(
                     f"--queue {self.queue!r} does not match the app's queue {huey.name!r}"
@@ -60,7 +56,7 @@ class Connection:
             return huey
         if self.url:
             # The engine owns the URL schemes: an unknown one is its ConfigurationError.
-            return loader.connect(self.url, self.queue or "huey")  # type: ignore[no-any-return]
+            return loader.connect(self.url, self.queue or "huey")
         raise click.UsageError(
             "say which queue: --app module.attr (or HUEYCTL_APP), "
             "or --url URL --queue NAME (or HUEYCTL_URL / HUEYCTL_QUEUE)"
@@ -70,14 +66,12 @@ class Connection:
         """The read model of the queue, checked first: an SQLite file must exist (a
         typo must not create one)."""
         insp = Inspector(self.huey)
-        store = insp.describe()
-        if store.startswith("sqlite:///"):
-            path = store[len("sqlite:///") :]
-            if path != ":memory:" and not os.path.isfile(path):
-                raise StoreUnavailable(
-                    f"no SQLite store at {path}: check the path (hueyctl never creates a "
-                    "store; the application or its worker does)"
-                )
+        path = sqlite_path(insp.describe())
+        if path and path != ":memory:" and not os.path.isfile(path):
+            raise StoreUnavailable(
+                f"no SQLite store at {path}: check the path (hueyctl never creates a "
+                "store; the application or its worker does)"
+            )
         return insp
 
     def app_tasks(self) -> App | None:
@@ -85,15 +79,8 @@ class Connection:
         return App(self.app, frozenset(self.huey.tasks)) if self.app else None
 
     def secrets(self) -> list[str]:
-        """Passwords in --url, which no message may show."""
-        if not self.url or "://" not in self.url:
-            return []
-        try:
-            parts = urlsplit(self.url)
-            found = [parts.password] if parts.password else []
-        except ValueError:
-            return []
-        return found + [p for p in parse_qs(parts.query).get("password", []) if p]
+        """Passwords and other secrets in --url, which no message may show."""
+        return url_secrets(self.url) if self.url else []
 
 
 def connection_options(fn: F) -> F:
@@ -151,8 +138,7 @@ def app_task_names(ctx: click.Context) -> list[str]:
     if not app:
         return []
     try:
-        huey = loader.load(app)
-        return sorted(huey.tasks) if isinstance(huey, Huey) else []
+        return sorted(loader.load_queue(app).tasks)
     except Exception:
         return []
 

@@ -32,6 +32,15 @@ def state_label(state: str) -> str:
     return STATE_LABEL.get(state, state)
 
 
+def label_state(label: str) -> str:
+    """Back from the operator's word to the engine's: ``pending`` → ``ready``,
+    ``failed`` → ``dead``; other words as they are."""
+    return _LABEL_STATE.get(label, label)
+
+
+_LABEL_STATE = {label: state for state, label in STATE_LABEL.items()}
+
+
 def count(n: int) -> str:
     """``1,234``."""
     return f"{n:,}"

@@ -255,9 +255,7 @@ def stats_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]
             right=True,
             style=lambda s: "red" if s.failures else "",
         ),
-        Column(
-            "FAIL %", lambda s: f"{100 * s.failures / s.count:.1f}" if s.count else "", right=True
-        ),
+        Column("FAIL %", fail_rate, right=True),
         Column("AVG", lambda s: present.runtime(s.avg), right=True),
         Column("MAX", lambda s: present.runtime(s.max), right=True),
     )

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.inspect import PAGE as INSPECT_PAGE
 from engine.inspect import Inspector
 
 from . import present
 from .errors import EXIT_USAGE, CommandError
 
-PAGE = 500  # ids fetched per round trip when paging through a queue
+PAGE = INSPECT_PAGE  # ids fetched per round trip when paging through a queue
 
 # --- task ids ---------------------------------------------------------------------------
 _HEX_DASH = re.compile(r"[0-9a-f][0-9a-f-]{3,}", re.IGNORECASE)
@@ -206,15 +207,13 @@ def queue_label(insp: Inspector) -> str:
 
 
 def find_ids(insp: Inspector, prefix: str, results: bool = True) -> list[str]:
-    """Ids starting with ``prefix`` in any state, and (``results``) among results."""
-    found = set(insp.find(prefix))
+    """Ids starting with ``prefix`` in any state, and (``results``) among results.
+
+    ``Inspector.find`` already lists every stored result under the prefix (one
+    ``keys`` read), so no further walk of the results is needed."""
+    found = insp.find(prefix)
     if not results:
-        found = {i for i in found if insp.task(i) is not None}
-    else:  # Inspector.find looks at the first 100 results only: page through all
-        offset = 0
-        while batch := insp.results(offset, PAGE):
-            found.update(r.id for r in batch if r.id.startswith(prefix))
-            offset += PAGE
+        found = [i for i in found if insp.task(i) is not None]
     return sorted(found)
 
 

@@ -38,7 +38,18 @@ from dataclasses import dataclass, field
 
 from ..ids import new_task_id  # re-exported: the stores order equal priorities on it
 
+# Due scheduled tasks moved per promote() step; a full batch means more may be due.
+# (Redis's round script, engine/storage/lua/round.lua, promotes the same number.)
+PROMOTE_BATCH = 1000
+# record(): the events stream keeps about the last EVENT_CAP events, and the
+# per-minute counters live STATS_TTL seconds (hueyctl status reads two hours back).
+EVENT_CAP = 10_000
+STATS_TTL = 2 * 3600.0
+
 __all__ = [
+    "EVENT_CAP",
+    "PROMOTE_BATCH",
+    "STATS_TTL",
     "Claimed",
     "Counts",
     "DeadLetter",
@@ -195,8 +206,18 @@ class Storage(ABC):
         """Add messages to the schedule, each with its eta (epoch seconds)."""
 
     @abstractmethod
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         """Move scheduled messages whose eta <= now to the ready queue; return their ids."""
+
+    def promote_all(self, now: float) -> int:
+        """Promote every task due at ``now``, a batch at a time, until a batch comes
+        back short; return how many moved."""
+        moved = 0
+        while True:
+            batch = len(self.promote(now))
+            moved += batch
+            if batch < PROMOTE_BATCH:
+                return moved
 
     @abstractmethod
     def next_eta(self) -> float | None:
@@ -215,8 +236,7 @@ class Storage(ABC):
         """A consumer's whole round in one step (one round trip on Redis): promote
         due scheduled tasks, claim up to ``limit``, and report the value of the
         key ``watch`` (a version number) and the next eta still scheduled."""
-        while len(self.promote(now)) >= 1000:
-            pass
+        self.promote_all(now)
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
         return Round(claimed, self.peek(watch), self.next_eta(), self.counts().ready > 0)
 
@@ -306,8 +326,8 @@ class Storage(ABC):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         """In one round trip: append events to the stream (keeping about the last
         ``cap``) and add each row to its minute's counters (kept ``ttl`` seconds;

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 from ..exceptions import ConfigurationError
 from .base import (
+    EVENT_CAP,
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
+    PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -113,7 +116,7 @@ class MemoryStorage(Storage):
                 self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
             self._lock.notify_all()
 
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         with self._lock:
             due = sorted(
                 (e.eta, e.msg.id) for e in self._by_state("scheduled") if (e.eta or 0) <= now
@@ -298,8 +301,8 @@ class MemoryStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         with self._lock:
             for data in events:

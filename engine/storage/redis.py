@@ -42,6 +42,9 @@ from redis.retry import Retry
 from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
 from ..urls import mask_url
 from .base import (
+    EVENT_CAP,
+    PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -266,7 +269,7 @@ class RedisStorage(Storage):
             _refuse_running(self._run(SCHEDULE, keys, args))
 
     @_translated
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         ids = self._run(PROMOTE, self._keys_for(PROMOTE), [repr(now), limit])
         return [i.decode() for i in ids]
 
@@ -528,8 +531,8 @@ class RedisStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         if not events and not stats:
             return

@@ -40,9 +40,12 @@ from typing import Any
 
 from ..exceptions import ConfigurationError, StoreUnavailable
 from .base import (
+    EVENT_CAP,
     LEASE_LOST,
     NOT_OWNER,
     NOT_RUNNING,
+    PROMOTE_BATCH,
+    STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
@@ -247,7 +250,7 @@ class SqliteStorage(Storage):
             self._refuse_running(conn, [m.id for m, _ in items])
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in items])
 
-    def promote(self, now: float, limit: int = 1000) -> list[str]:
+    def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         with self._tx() as conn:
             sql = (
                 "SELECT id FROM task WHERE queue = ? AND state = 'scheduled' AND eta <= ?"
@@ -425,8 +428,8 @@ class SqliteStorage(Storage):
         self,
         events: Sequence[bytes],
         stats: Sequence[StatRow],
-        cap: int = 10_000,
-        ttl: float = 7200.0,
+        cap: int = EVENT_CAP,
+        ttl: float = STATS_TTL,
     ) -> None:
         if not events and not stats:
             return

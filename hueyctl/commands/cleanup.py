@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from engine.api import Huey
-from engine.inspect import Inspector
+from engine.inspect import Inspector, name_matches, scan
 
-from .. import render, resolve
+from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, confirm, connection_options
 
@@ -22,14 +22,8 @@ from ..options import Connection, complete_task, confirm, connection_options
 def dead_ids(insp: Inspector, task: str | None) -> list[str]:
     """Every dead letter's id (optionally one task's), snapshotted before acting so
     tasks that fail again while we work are not picked up twice."""
-    ids: list[str] = []
-    offset = 0
-    while batch := insp.failed(offset, resolve.PAGE, task, None):
-        ids.extend(i.id for i in batch)
-        offset += len(batch)
-        if len(batch) < resolve.PAGE:
-            break
-    return list(dict.fromkeys(ids))
+    dead = scan(insp.failed, lambda i: name_matches(i.name, task), page=resolve.PAGE)
+    return list(dict.fromkeys(i.id for i in dead.items))
 
 
 def batches(items: Sequence[Any], label: str) -> Iterator[Sequence[Any]]:
@@ -140,8 +134,7 @@ PURGE_WHAT = {
 def _count(insp: Inspector, huey: Huey, what: str) -> int:
     if what == "results":
         return huey.result_count()
-    o = insp.overview(1)
-    return {"pending": o.ready, "scheduled": o.scheduled, "failed": o.dead}[what]
+    return insp.overview(1).in_state(present.label_state(what))
 
 
 def _purge_in_batches(insp: Inspector, huey: Huey, what: str, total: int) -> int:
@@ -152,9 +145,9 @@ def _purge_in_batches(insp: Inspector, huey: Huey, what: str, total: int) -> int
     if what == "results":
         fetch, remove = (lambda: [r.id for r in insp.results(0, resolve.PAGE)]), huey.delete
     else:
-        lister = {"pending": insp.pending, "scheduled": insp.scheduled, "failed": insp.failed}[what]
+        state = present.label_state(what)
         fetch, remove = (
-            (lambda: [i.id for i in lister(0, resolve.PAGE, None, None)]),
+            (lambda: [i.id for i in insp.tasks(state, 0, resolve.PAGE)]),
             huey.delete_task,
         )
     done = 0

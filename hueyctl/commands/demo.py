@@ -16,6 +16,7 @@ import click
 
 from engine import TaskException
 from engine.inspect import Inspector
+from engine.urls import sqlite_path
 
 
 @click.command()
@@ -38,7 +39,7 @@ def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> Non
     it in `hueyctl top` (no set-up, no server)."""
     from ..demo_app import DB_ENV, add, huey, traffic
 
-    db = huey.storage.describe().removeprefix("sqlite:///")
+    db = sqlite_path(huey.storage.describe())
     use_top = not no_top and sys.stdout.isatty() and sys.stdin.isatty()
     log = os.path.join(os.path.dirname(db), "hueyctl-demo-worker.log")
     worker = subprocess.Popen(

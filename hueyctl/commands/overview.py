@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.inspect import Event, Overview, TaskStats
+from engine.inspect import Event, Overview, TaskStats, name_matches
 
 from .. import present, render
 from ..errors import EXIT_USAGE, CommandError
@@ -189,7 +189,7 @@ def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | Non
     insp = conn.inspector()
 
     def wanted(e: Event) -> bool:
-        return task is None or e.task == task or e.task.endswith("." + task)
+        return name_matches(e.task, task)
 
     def emit(items: list[Event]) -> None:
         if fmt != render.TEXT:

@@ -16,7 +16,7 @@ import click
 
 from engine.api import Huey
 from engine.exceptions import EngineError, TaskException
-from engine.inspect import Inspector, ResultInfo, TaskInfo
+from engine.inspect import Inspector, ResultInfo, TaskInfo, scan
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -40,21 +40,11 @@ def fetch(
     insp: Inspector, kind: str, limit: int, offset: int, task: str | None, id_prefix: str | None
 ) -> list[TaskInfo]:
     """One page of a task listing (the Inspector marks revoked rows)."""
-    if kind == "running":
-        return insp.running(task, id_prefix)[offset : offset + limit]
-    pages = {"pending": insp.pending, "scheduled": insp.scheduled, "failed": insp.failed}
-    return pages[kind](offset, limit, task, id_prefix)
+    return insp.tasks(present.label_state(kind), offset, limit, task, id_prefix)
 
 
 def total(insp: Inspector, kind: str) -> int:
-    counts = insp.overview(1)
-    by_kind = {
-        "pending": counts.ready,
-        "scheduled": counts.scheduled,
-        "running": counts.running,
-        "failed": counts.dead,
-    }
-    return by_kind[kind]
+    return insp.overview(1).in_state(present.label_state(kind))
 
 
 def task_listing(
@@ -120,17 +110,10 @@ def _results_page(
 ) -> list[ResultInfo]:
     if id_prefix is None:
         return insp.results(offset, limit)
-    items: list[ResultInfo] = []
-    skipped, start = 0, 0
-    while len(items) < limit and (batch := insp.results(start, resolve.PAGE)):
-        for r in batch:
-            if r.id.startswith(id_prefix):
-                if skipped < offset:
-                    skipped += 1
-                elif len(items) < limit:
-                    items.append(r)
-        start += resolve.PAGE
-    return items
+    found = scan(
+        insp.results, lambda r: r.id.startswith(id_prefix), offset=offset, limit=limit, gaps=True
+    )
+    return found.items
 
 
 @click.command()

@@ -12,7 +12,6 @@ import click
 from engine import loader
 from engine.api import Huey
 from engine.consumer import ConsumerSettings
-from engine.exceptions import ConfigurationError
 
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
@@ -95,9 +94,7 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         raise click.UsageError("choose one of -o/--localtime and -u/--utc")
     if heartbeat >= lease:
         raise click.UsageError("--heartbeat must be shorter than --lease")
-    huey = loader.load(app)
-    if not isinstance(huey, Huey):
-        raise ConfigurationError(f"{app!r} is a {type(huey).__name__}, not a Huey queue")
+    huey = loader.load_queue(app)
     if url or queue:
         huey.use_store(url, queue)
     _setup_logging(verbose, quiet, logfile)

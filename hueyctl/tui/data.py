@@ -9,11 +9,14 @@ fast as an empty one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import inspect
+from engine.ids import ID_LENGTH
 from engine.inspect import (
     Event,
     Inspector,
@@ -26,16 +29,17 @@ from engine.inspect import (
     WorkerInfo,
 )
 
+from .. import present
 from ..resolve import looks_like_id
 
 TABS = ("workers", "pending", "scheduled", "running", "periodic", "failed", "events")
 PAGE = 200  # rows shown per listing
 SCAN_BUDGET = 10_000  # queued tasks a filtered listing looks at per refresh
-SCAN_PAGE = 500
+SCAN_PAGE = inspect.PAGE  # queued tasks read per round trip while scanning
 EVENT_PAGE = 500
 EVENT_TAIL = 200  # events read on the first refresh, or after falling behind
 
-FULL_ID = 36  # characters of a whole task id (a UUID): looked up, not scanned for
+FULL_ID = ID_LENGTH  # a whole task id is looked up, not scanned for
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +116,10 @@ Page = Callable[[int, int], list[TaskInfo]]
 
 def scan(page: Page, flt: Filter, limit: int = PAGE, budget: int = SCAN_BUDGET) -> Listing:
     """Matches among the first ``budget`` tasks of a queue, read page by page."""
-    out: list[TaskInfo] = []
-    scanned = 0
-    while scanned < budget and len(out) < limit:
-        size = min(SCAN_PAGE, budget - scanned)
-        batch = page(scanned, size)
-        scanned += len(batch)
-        out.extend(i for i in batch if flt.matches(i.name, i.id))
-        if len(batch) < size:
-            return Listing(tuple(out[:limit]), None, scanned, True)
-    return Listing(tuple(out[:limit]), None, scanned, False)
+    found = inspect.scan(
+        page, lambda i: flt.matches(i.name, i.id), limit=limit, page=SCAN_PAGE, budget=budget
+    )
+    return Listing(tuple(found.items), None, found.scanned, found.complete)
 
 
 def _queued(
@@ -138,12 +136,10 @@ def _queued(
 
 def listing(inspector: Inspector, query: Query, overview: Overview) -> Listing:
     flt, tab = query.filter, query.tab
-    if tab == "pending":
-        return _queued(inspector, "ready", inspector.pending, overview.ready, flt)
-    if tab == "scheduled":
-        return _queued(inspector, "scheduled", inspector.scheduled, overview.scheduled, flt)
-    if tab == "failed":
-        return _queued(inspector, "dead", inspector.failed, overview.dead, flt)
+    if tab in ("pending", "scheduled", "failed"):
+        state = present.label_state(tab)
+        page = functools.partial(inspector.tasks, state)
+        return _queued(inspector, state, page, overview.in_state(state), flt)
     if tab == "running":
         rows = [i for i in inspector.running() if flt is None or flt.matches(i.name, i.id)]
         return Listing(tuple(rows[:PAGE]), len(rows))

@@ -13,7 +13,15 @@ from typing import Any
 
 from rich.text import Text
 
-from engine.inspect import Event, PeriodicInfo, Revocation, TaskInfo, TaskStats, WorkerInfo
+from engine.inspect import (
+    Event,
+    PeriodicInfo,
+    Revocation,
+    RevocationIndex,
+    TaskInfo,
+    TaskStats,
+    WorkerInfo,
+)
 
 from .. import present, render
 from .actions import Target
@@ -78,21 +86,18 @@ EVENT_STYLE = {
 
 
 class Revoked:
-    """Which rows are revoked, from one ``Inspector.revocations()`` read."""
+    """Which rows are revoked, from one ``Inspector.revocations()`` read, by the read
+    model's rule (``RevocationIndex``: the call's id first, then its task's name)."""
 
     def __init__(self, revocations: Iterable[Revocation]) -> None:
-        self.by_id: dict[str, Revocation] = {}
-        self.by_name: dict[str, Revocation] = {}
-        for r in revocations:
-            (self.by_id if r.kind == "id" else self.by_name)[r.target] = r
+        self.index = RevocationIndex(revocations)
 
     def label(self, task_id: str, name: str, now: float, tz: dt.tzinfo | None) -> Text:
-        rev = self.by_id.get(task_id)
-        scope = ""
-        if rev is None:
-            rev, scope = self.by_name.get(name), "task "
+        """What the revoked cell says: by what, and until when ("" when not revoked)."""
+        rev = self.index.of(task_id, name)
         if rev is None:
             return Text("")
+        scope = "task " if rev.kind == "task" else ""
         return Text(scope + present.revocation(rev.until, rev.once, now, tz), style="magenta")
 
 

@@ -124,13 +124,8 @@ class DashboardScreen(Screen[None]):
 
     def _tab_labels(self, overview: Overview) -> None:
         tabs = self.query_one(TabbedContent)
-        counts = {
-            "workers": overview.workers,
-            "pending": overview.ready,
-            "scheduled": overview.scheduled,
-            "running": overview.running,
-            "failed": overview.dead,
-        }
+        counts = {"workers": overview.workers}
+        counts.update({t: overview.in_state(present.label_state(t)) for t in TASK_LISTINGS})
         for n, tab in enumerate(TABS, 1):
             label = f"{n} {TITLES[tab]}"
             if tab in counts:
