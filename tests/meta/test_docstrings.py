@@ -13,8 +13,7 @@ Checked here, each failing with the list of what lacks one:
 
 Not checked: dunder methods, and anything inherited from ``object`` or another
 builtin (``dict`` for ``Error``, ``Exception`` for the errors). ``TaskWrapper``
-and ``Task`` have their own tests, expected to fail until their module gets
-its docstrings (see the xfail reasons).
+and ``Task`` have a test each.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Iterable
-
-import pytest
 
 import engine
 import engine.inspect
@@ -126,21 +123,11 @@ def test_read_model_classes_have_docstrings() -> None:
     assert not missing, _message(missing)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="TaskWrapper is moving to engine/wrapper.py on another branch, which documents "
-    "it; flip this to a plain test once that branch is merged",
-)
 def test_task_wrapper_methods_have_docstrings() -> None:
     missing = _undocumented_members([engine.TaskWrapper])
     assert not missing, _message(missing)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Task lives in engine/task.py, being reworked on another branch; its methods "
-    "(stages, with_new_id, time_remaining ...) need docstrings there",
-)
 def test_task_methods_have_docstrings() -> None:
     missing = _undocumented_members([engine.Task])
     assert not missing, _message(missing)
