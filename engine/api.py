@@ -25,6 +25,7 @@ from .consumer import Consumer
 from .core import Hook, QueueCore
 from .crontab import Crontab
 from .exceptions import ConfigurationError
+from .executor import Executor
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
@@ -34,7 +35,6 @@ from .storage.base import Storage
 from .storage.memory import MemoryStorage
 from .task import Task
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
-from .worker import Worker
 from .wrapper import TaskWrapper
 
 __all__: Sequence[str] = (
@@ -462,7 +462,7 @@ class Huey(QueueCore):
         return ResultGroup([Result(self, t) for t in tasks])
 
     def _run_immediate(self) -> None:
-        worker = Worker(self, consumer_id="immediate")
+        worker = Executor(self, consumer_id="immediate")
         while worker.step(time.time()):
             pass
 

@@ -42,12 +42,12 @@ from typing import Any
 
 from .core import QueueCore
 from .exceptions import StoreUnavailable, TaskTimeout
+from .executor import Committer, Executor
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
 from .telemetry import Telemetry, registry_record
-from .worker import Committer, Worker
 
 log = logging.getLogger("engine.consumer")
 
@@ -180,7 +180,7 @@ class Consumer:
         self.scheduler = Scheduler(
             huey, periodic=settings.periodic, utc=settings.utc, interval=settings.scheduler_interval
         )
-        self.worker = Worker(
+        self.executor = Executor(
             huey,
             self.consumer_id,
             lease=settings.lease,
@@ -245,7 +245,7 @@ class Consumer:
         # with several threads is after this returns (the committer batches).
         start = time.perf_counter()
         try:
-            self.worker.run(item, done=lambda: self._forget(item))
+            self.executor.run(item, done=lambda: self._forget(item))
         except StoreUnavailable as exc:
             # The task stays running in the store; recovery hands it to someone.
             log.error("could not commit task %s: %s", item.id, exc)
@@ -277,7 +277,7 @@ class Consumer:
         storage = self.huey.storage
         storage.heartbeat(self.consumer_id, now, self.lease)
         self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
-        running = self.worker.running()
+        running = self.executor.running()
         storage.map_set(
             WORKERS,
             self.consumer_id,
@@ -288,8 +288,8 @@ class Consumer:
                 self.workers,
                 self.worker_type,
                 running,
-                self.worker.processed,
-                self.worker.failed,
+                self.executor.processed,
+                self.executor.failed,
                 self.huey.name,
             ),
         )
@@ -414,7 +414,7 @@ class Consumer:
         self.huey.run_hooks("startup")
         self.telemetry.attach()
         # Outcomes are committed in the background, batched, while the next task runs.
-        self.worker.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
+        self.executor.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
         if not self.inline:
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
@@ -523,6 +523,6 @@ class Consumer:
         finally:
             self._released.set()
         self.telemetry.detach()
-        if self.worker.committer is not None:
-            self.worker.committer.close()
+        if self.executor.committer is not None:
+            self.executor.committer.close()
         self.huey.run_hooks("shutdown")

@@ -18,9 +18,9 @@ from support.cli import (
     tty,
 )
 
+from engine.executor import Executor
 from engine.inspect import Inspector
 from engine.scheduler import Scheduler
-from engine.worker import Worker
 from hueyctl import resolve
 
 
@@ -75,7 +75,7 @@ def test_enqueue_delay_and_eta(q: Queue) -> None:
 
 def test_enqueue_wait_prints_the_result(q: Queue) -> None:
     stop = threading.Event()
-    worker = Worker(q.huey, "c-wait")
+    worker = Executor(q.huey, "c-wait")
 
     def run() -> None:
         while not stop.is_set():

@@ -29,8 +29,8 @@ from support.cli import (
 )
 
 from engine import SqliteHuey
+from engine.executor import Executor
 from engine.inspect import Inspector
-from engine.worker import Worker
 from hueyctl.cli import main
 
 
@@ -175,7 +175,7 @@ def test_app_enqueue_uses_the_task_defaults(app: Any) -> None:
 
 def test_app_show_failed_and_retry(app: Any) -> None:
     task_id = app.boom().id
-    Worker(app.huey, "c1").step(time.time())
+    Executor(app.huey, "c1").step(time.time())
     rec = json.loads(app_cli("show", task_id[:-5], "--json").stdout)
     assert rec["state"] == "dead" and "ValueError: boom" in rec["error"]
     assert app_cli("retry", task_id).exit_code == 0

@@ -27,9 +27,9 @@ from engine import (
 from engine.api import Huey
 from engine.envelope import Envelope
 from engine.exceptions import CodecError
+from engine.executor import REASON_MALFORMED, REASON_UNKNOWN
 from engine.storage.base import Message, Storage, new_task_id
 from engine.task import Task
-from engine.worker import REASON_MALFORMED, REASON_UNKNOWN
 
 # --- messages the worker cannot run ---------------------------------------------------
 

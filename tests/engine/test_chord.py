@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 from engine import SKIPPED, MemoryHuey, chord, group
-from engine.worker import Worker
+from engine.executor import Executor
 
 
 def drain(huey: MemoryHuey, now: float | None = None) -> int:
-    worker, n = Worker(huey, "c1"), 0
+    worker, n = Executor(huey, "c1"), 0
     while worker.step(time.time() if now is None else now):
         n += 1
     return n
@@ -90,7 +90,7 @@ def test_failed_and_revoked_members_are_reported() -> None:
 def test_a_lost_finish_reply_still_fires_the_callback_once() -> None:
     huey, add, total, _ = make()
     res = huey.enqueue(chord([add.s(1, 1), add.s(2, 2)], total))
-    worker = Worker(huey, "c1")
+    worker = Executor(huey, "c1")
     real_finish = huey.storage.finish
     calls = {"n": 0}
 

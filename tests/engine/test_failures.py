@@ -26,9 +26,9 @@ from engine import (
     TaskException,
 )
 from engine.api import Huey
+from engine.executor import REASON_FAILED
 from engine.scheduler import Scheduler
 from engine.task import Task
-from engine.worker import REASON_FAILED
 
 # --- failures -------------------------------------------------------------------------
 

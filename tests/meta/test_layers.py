@@ -110,7 +110,7 @@ FLOORS: dict[str, int] = {
     "core": CORE,
     # runtime and read model
     "outcome": RUNTIME,
-    "worker": RUNTIME,
+    "executor": RUNTIME,
     "scheduler": RUNTIME,
     "telemetry": RUNTIME,
     "consumer": RUNTIME,
@@ -248,10 +248,10 @@ def test_every_engine_module_has_a_floor() -> None:
 
 def test_the_import_graph_sees_every_kind_of_import() -> None:
     graph = _engine_graph()
-    assert "storage.base" in graph["worker"]  # module level, relative
+    assert "storage.base" in graph["executor"]  # module level, relative
     assert "exceptions" in graph["codec"]  # absolute
     assert "api" in graph["result"]  # under TYPE_CHECKING
-    assert "outcome" in graph["worker"]  # "from . import outcome"
+    assert "outcome" in graph["executor"]  # "from . import outcome"
 
 
 def test_engine_has_no_cycle_outside_the_facade() -> None:

@@ -5,7 +5,7 @@ the whole minute ``now`` falls in (once per slot across consumers) and returns
 how long it may sleep. ``Consumer.step(now)`` adds the lease: heartbeat,
 recovery of lapsed consumers' tasks, and claiming; it is only ever stepped
 here (never ``run()``/``start()``), and claimed tasks are run by hand from its
-inbox with ``consumer.worker.run(...)``.
+inbox with ``consumer.executor.run(...)``.
 
 No sleeps and no threads: every time is an explicit epoch float.
 """
@@ -22,9 +22,9 @@ import pytest
 from engine import MemoryHuey, crontab
 from engine.api import Huey
 from engine.consumer import PREFETCH_MAX, Consumer
+from engine.executor import Executor
 from engine.scheduler import LAST_RUN, SLOT, START_GRACE, Scheduler
 from engine.storage.base import LEASE_LOST, NOT_OWNER, NOT_RUNNING, Message, Storage, new_task_id
-from engine.worker import Worker
 from engine.wrapper import TaskWrapper
 
 UTC = dt.UTC
@@ -112,7 +112,7 @@ def test_promotes_due_scheduled_tasks(huey: Huey) -> None:
     assert {t.id for t in huey.pending()} == {soon.id, later.id}
     assert huey.scheduled_count() == 0
 
-    w = Worker(huey, "c1", clock=lambda: eta2 + 500)
+    w = Executor(huey, "c1", clock=lambda: eta2 + 500)
     while w.step(eta2 + 500):
         pass
     assert soon() == 3 and later() == 7
@@ -346,7 +346,7 @@ def test_periodic_tasks_store_no_result(huey: Huey) -> None:
     task = every_five(huey)
     Scheduler(huey).step(at(0))
     (call,) = huey.pending()
-    w = Worker(huey, "c1", clock=lambda: at(0, 2))
+    w = Executor(huey, "c1", clock=lambda: at(0, 2))
     assert w.step(at(0, 2))
     assert huey.result_count() == 0
     assert huey.result(call.id) is None
@@ -378,7 +378,7 @@ def test_consumer_step_promotes_and_claims(huey: Huey) -> None:
     item = c._inbox.get_nowait()
     assert item.id == res.id and item.deliveries == 1
     assert c.idle == 0
-    assert c.worker.run(item) is None
+    assert c.executor.run(item) is None
     assert res() == 3
 
 
@@ -410,12 +410,12 @@ def test_lapsed_consumer_task_is_recovered_by_another(huey: Huey) -> None:
     assert item_b.id == res.id and item_b.deliveries == 2
     assert [r.consumer for r in huey.storage.running_items()] == ["B"]
 
-    assert b.worker.run(item_b) is None
+    assert b.executor.run(item_b) is None
     assert res(preserve=True) == 1
 
     # A wakes up and finishes late: its commit is refused, B's result stands.
     clock_a.now = t0 + 12
-    refused = a.worker.run(item_a)
+    refused = a.executor.run(item_a)
     assert refused in (NOT_OWNER, NOT_RUNNING, LEASE_LOST)
     assert calls == [1, 1]
     assert res() == 1
@@ -441,7 +441,7 @@ def test_heartbeat_keeps_a_busy_consumer_lease(huey: Huey) -> None:
     assert b._inbox.empty()
     assert [r.consumer for r in huey.storage.running_items()] == ["A"]
     clock_a.now = t0 + 16
-    assert a.worker.run(item) is None
+    assert a.executor.run(item) is None
     assert res() == 1
 
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from engine import crontab
 from engine.api import Huey
+from engine.executor import Executor
 from engine.inspect import Inspector
-from engine.worker import Worker
 from hueyctl import render
 from hueyctl.cli import main
 
@@ -154,14 +154,14 @@ class Queue:
     def dead(self, name: str = "tasks.boom") -> str:
         """A dead letter: the task fails in an in-process worker step."""
         task_id = self.huey.enqueue_by_name(name, priority=100).id
-        assert Worker(self.huey, "c1").step(time.time())
+        assert Executor(self.huey, "c1").step(time.time())
         assert self.huey.storage.locate(task_id).state == "dead"
         return task_id
 
     def result(self, a: int = 1) -> str:
         """A finished task with a stored result."""
         task_id = self.huey.enqueue_by_name("tasks.add", (a, a), priority=100).id
-        assert Worker(self.huey, "c1").step(time.time())
+        assert Executor(self.huey, "c1").step(time.time())
         return task_id
 
     def snapshot(self) -> tuple[Any, ...]:

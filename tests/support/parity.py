@@ -21,11 +21,11 @@ def xfail(what: str) -> pytest.MarkDecorator:
 def drain(h: Any, limit: int = 30, at: float = 0.0) -> int:
     """Run ready tasks (promoting due scheduled ones first) until none is left or
     ``limit`` have run; returns how many ran. ``at`` is an offset from now."""
+    from engine.executor import Executor
     from engine.scheduler import Scheduler
-    from engine.worker import Worker
 
     now = time.time() + at
-    worker = Worker(h, "c1", clock=lambda: now)
+    worker = Executor(h, "c1", clock=lambda: now)
     ran = 0
     Scheduler(h).step(now)
     while ran < limit and worker.step(now):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.api import Huey
+from engine.executor import Executor
 from engine.task import Task
-from engine.worker import Worker
 
 UTC = dt.UTC
 
@@ -22,8 +22,8 @@ NEPAL_TZ = "NPT-5:45"
 NEPAL = dt.timezone(dt.timedelta(hours=5, minutes=45))
 
 
-def worker(huey: Huey, now: float, consumer: str = "c1") -> Worker:
-    return Worker(huey, consumer, clock=lambda: now)
+def worker(huey: Huey, now: float, consumer: str = "c1") -> Executor:
+    return Executor(huey, consumer, clock=lambda: now)
 
 
 def step(huey: Huey, now: float | None = None) -> bool:

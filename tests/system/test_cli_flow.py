@@ -25,7 +25,7 @@ from types import ModuleType
 
 import pytest
 
-from engine.worker import Worker
+from engine.executor import Executor
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def test_maintenance_flow(app: ModuleType, tmp_path: Path) -> None:
     assert len(ids) == 50
 
     # A worker step (in this process, same store) runs the urgent job: it fails for good.
-    assert Worker(app.huey, "maint-worker").step(time.time())
+    assert Executor(app.huey, "maint-worker").step(time.time())
 
     # Look around.
     status = sh.json("status")
@@ -173,7 +173,7 @@ def test_events_follow_stops_cleanly_on_ctrl_c(app: ModuleType, tmp_path: Path) 
 
         telemetry = Telemetry(app.huey, "c1")
         telemetry.attach()
-        Worker(app.huey, "c1").step(time.time())
+        Executor(app.huey, "c1").step(time.time())
         telemetry.flush()
         telemetry.detach()
         assert follow.stdout is not None

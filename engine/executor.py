@@ -1,6 +1,6 @@
 """Running one claimed task, and committing the outcome it leaves behind.
 
-:meth:`Worker.run` turns a claimed message into exactly one ``storage.finish``
+:meth:`Executor.run` turns a claimed message into exactly one ``storage.finish``
 call whose :class:`Outcome` holds everything the execution produced (result,
 retry, next pipeline stage, dead letter), so a crash at any point either leaves
 the task running (to be recovered and delivered again) or fully done. The
@@ -70,13 +70,13 @@ __all__ = [
     "REASON_MALFORMED",
     "REASON_UNKNOWN",
     "Committer",
-    "Worker",
+    "Executor",
     "error_metadata",
     "extend_args",
     "retry_while_unavailable",
 ]
 
-log = logging.getLogger("engine.worker")
+log = logging.getLogger("engine.executor")
 
 T = TypeVar("T")
 
@@ -184,10 +184,10 @@ PENDING: Final = _Handed.PENDING
 Status = str | None | Literal[_Handed.PENDING]
 
 
-class Worker:
+class Executor:
     """Executes tasks for one consumer id; ``step(now)`` claims and runs one.
 
-    Thread-safe: the consumer's worker threads share one Worker. ``current``
+    Thread-safe: the consumer's worker threads share one Executor. ``current``
     maps the ids running now to (task name, start time) for the registry.
     """
 
