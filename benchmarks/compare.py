@@ -7,8 +7,8 @@ its own ``.venv`` holding the ``bench`` extra (``bash benchmarks/run.sh --smoke`
 tree sets one up). Each round runs the suite once in each tree (``--repeats 1``, ours and
 huey), the tree that goes first alternating, so the two runs of a round share the
 machine's load. For every metric it prints, per tree, the median over rounds of the
-per-round ratio ours/huey, and the median of new/old of those ratios: a change that
-costs nothing shows ~1.00 whatever the load did to both.
+per-round ratio ours/huey (or our figure alone with --no-huey), and the median of new/old
+of those: a change that costs nothing shows ~1.00 whatever the load did to both.
 """
 
 from __future__ import annotations
@@ -24,29 +24,22 @@ from pathlib import Path
 HIGHER_IS_BETTER = ("W1", "W1b", "W2t", "W2p", "W5")
 
 
-def run_suite(tree: Path, only: str, out: Path) -> dict[str, dict[str, list[float]]]:
+def run_suite(
+    tree: Path, only: str, out: Path, engines: str, n: int | None
+) -> dict[str, dict[str, list[float]]]:
     python = tree / ".venv" / "bin" / "python"
-    cmd = [
-        str(python),
-        "-m",
-        "benchmarks.suite",
-        "--repeats",
-        "1",
-        "--only",
-        only,
-        "--engines",
-        "ours,huey",
-        "--json",
-        str(out),
-    ]
+    cmd = [str(python), "-m", "benchmarks.suite", "--repeats", "1", "--only", only]
+    cmd += ["--engines", engines, "--json", str(out)] + (["-n", str(n)] if n else [])
     subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL)
     data: dict[str, dict[str, list[float]]] = json.loads(out.read_text())["data"]
     return data
 
 
 def ratio(data: dict[str, dict[str, list[float]]], metric: str) -> float:
-    ours, huey = data[metric].get("ours", [0.0])[0], data[metric].get("huey", [0.0])[0]
-    return ours / huey if huey else float("nan")
+    """ours/huey of one run, or ours alone when huey did not run (--no-huey)."""
+    ours = data[metric]["ours"][0]
+    huey = data[metric].get("huey", [0.0])[0]
+    return ours / huey if huey else ours
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("new", type=Path)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--only", default="W2")
+    p.add_argument("-n", type=int, help="tasks per workload (the suite's -n)")
+    p.add_argument(
+        "--no-huey",
+        action="store_true",
+        help="compare our figures directly (no huey runs: faster, more rounds)",
+    )
     args = p.parse_args(argv)
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     ratios: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
@@ -66,19 +65,20 @@ def main(argv: list[str] | None = None) -> int:
         for rnd in range(args.rounds):
             order = ("old", "new") if rnd % 2 == 0 else ("new", "old")
             for which in order:
-                data = run_suite(trees[which], args.only, Path(tmp) / f"{which}{rnd}.json")
+                engines = "ours" if args.no_huey else "ours,huey"
+                out = Path(tmp) / f"{which}{rnd}.json"
+                data = run_suite(trees[which], args.only, out, engines, args.n)
                 for metric in data:
-                    if "huey" in data[metric] and "ours" in data[metric]:
+                    if "ours" in data[metric]:
                         ratios[which].setdefault(metric, []).append(ratio(data, metric))
                 print(
                     f"round {rnd + 1} {which}: "
-                    + ", ".join(
-                        f"{m} {ratios[which][m][-1]:.2f}x huey" for m in sorted(ratios[which])
-                    ),
+                    + ", ".join(f"{m} {ratios[which][m][-1]:,.2f}" for m in sorted(ratios[which])),
                     file=sys.stderr,
                     flush=True,
                 )
-    print("| metric | old ours/huey | new ours/huey | new/old (median of rounds) |")
+    unit = "ours" if args.no_huey else "ours/huey"
+    print(f"| metric | old {unit} | new {unit} | new/old (median of rounds) |")
     print("|---|---|---|---|")
     for metric in sorted(ratios["new"]):
         old, new = ratios["old"].get(metric, []), ratios["new"][metric]
