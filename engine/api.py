@@ -104,17 +104,27 @@ class Huey(QueueCore):
             instead of using the configured one. Default True.
           serializer: not supported; giving one raises ConfigurationError (use
             codec). Default None.
-          compression, use_zlib: accepted for huey compatibility and ignored.
+          compression, use_zlib: not offered (messages are stored uncompressed);
+            True raises ConfigurationError. Default False.
+          store_intermediate_errors: not offered: an error result is stored only once
+            a task's retries are exhausted; True raises ConfigurationError.
             Default False.
-          store_intermediate_errors: accepted for huey compatibility and ignored: an
-            error result is stored only once a task's retries are exhausted.
-            Default False.
-          **storage_kwargs: passed to the store class, e.g. url= (Redis) or
-            filename= (SQLite).
+          **storage_kwargs: the store class's options, e.g. url= (Redis) or
+            filename= (SQLite); the store refuses one it does not know.
         """
         if serializer is not None:
             raise ConfigurationError(
                 "serializer= is not supported: use codec='json' (default) or codec='pickle'"
+            )
+        for option, given in (("compression", compression), ("use_zlib", use_zlib)):
+            if given:
+                raise ConfigurationError(
+                    f"{option}= is not offered: messages are stored uncompressed; drop it"
+                )
+        if store_intermediate_errors:
+            raise ConfigurationError(
+                "store_intermediate_errors=True is not offered: a result holds only the "
+                "task's final outcome (its error once retries are exhausted); drop it"
             )
         super().__init__(
             name,
@@ -719,8 +729,9 @@ class Huey(QueueCore):
     # --- consuming ---------------------------------------------------------------------------
     def create_consumer(self, **options: Any) -> Consumer:
         """A Consumer that runs this queue's tasks in this process; options are the
-        keyword arguments of engine.consumer.Consumer (workers, worker_type,
-        periodic, ...). hueyctl worker is the usual way to run one.
+        fields of engine.consumer.ConsumerSettings (workers, worker_type, periodic,
+        ..., and huey's other consumer options, some of them no-ops there). hueyctl
+        worker is the usual way to run one.
         """
         return Consumer(self, **options)
 

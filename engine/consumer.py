@@ -37,11 +37,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .core import QueueCore
-from .exceptions import StoreUnavailable, TaskTimeout
+from .exceptions import ConfigurationError, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
 from .locks import flush_locks
@@ -80,12 +80,37 @@ class ConsumerSettings:
     prefetch: int | None = None
     # Process workers only: how often the supervisor checks on its children.
     health_check_interval: float = 1.0
+    # huey's consumer options that have no effect here (docs/huey-differences.md):
+    # an idle consumer blocks in the store and is woken by new work, so it never
+    # polls (initial_delay, backoff, max_delay); dead worker processes are always
+    # replaced and worker threads never die (check_worker_health); SIGINT and
+    # SIGTERM both stop gracefully, a second one at once (graceful_signal).
+    initial_delay: float = 0.1
+    backoff: float = 1.15
+    max_delay: float = 10.0
+    check_worker_health: bool = True
+    graceful_signal: str = "INT"
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         if self.heartbeat_interval >= self.lease:
             raise ValueError("the heartbeat interval must be shorter than the lease")
+        if self.graceful_signal not in ("INT", "TERM"):
+            raise ConfigurationError(
+                f"graceful_signal={self.graceful_signal!r}: use 'INT' or 'TERM' "
+                "(both stop gracefully here)"
+            )
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Refuse, in one line, a keyword that is no consumer option."""
+        unknown = sorted(set(options) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigurationError(
+                f"unknown consumer option(s): {', '.join(unknown)}: "
+                f"the options are {', '.join(f.name for f in fields(cls))}"
+            )
 
 
 class AdaptivePrefetch:
@@ -146,7 +171,8 @@ def alarm_timeout(seconds: float | None) -> Iterator[None]:
 
 class Consumer:
     """One consumer: ``Consumer(queue, settings)`` or ``Consumer(queue, lease=..., ...)``
-    with any :class:`ConsumerSettings` field as a keyword."""
+    with any :class:`ConsumerSettings` field as a keyword (huey's consumer options
+    included); any other keyword raises ConfigurationError."""
 
     def __init__(
         self,
@@ -157,6 +183,7 @@ class Consumer:
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
+        ConsumerSettings.check_options(options)
         if "extra_locks" in options:
             options["extra_locks"] = tuple(options["extra_locks"] or ())
         if settings is None:

@@ -36,6 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..exceptions import ConfigurationError
 from ..ids import new_task_id  # re-exported: the stores order equal priorities on it
 
 # Due scheduled tasks moved per promote() step; a full batch means more may be due.
@@ -185,7 +186,10 @@ class Storage(ABC):
 
     def __init__(self, name: str = "hueyctl", dead_cap: int = 10_000, **kwargs: object) -> None:
         if kwargs:
-            raise TypeError(f"unexpected storage option(s): {', '.join(sorted(kwargs))}")
+            raise ConfigurationError(
+                f"unknown option(s) for {type(self).__name__}: {', '.join(sorted(kwargs))}: "
+                "check the spelling (the store's docstring lists its options)"
+            )
         self.name = name
         self.dead_cap = dead_cap
 

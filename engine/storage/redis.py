@@ -58,6 +58,7 @@ from .base import (
     Storage,
     refusal_running,
 )
+from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
     _WAITER,
@@ -153,9 +154,31 @@ class RedisStorage(Storage):
         connection_pool: redis.ConnectionPool | None = None,
         client: redis.Redis | None = None,
         dead_cap: int = 10_000,
+        client_name: str | None = None,
+        blocking: bool = True,
+        read_timeout: float = 1,
+        notify_result: bool = False,
+        notify_result_ttl: float = 60,
+        clean_name: bool = True,
         **connection_params: Any,
     ) -> None:
+        """A store on Redis. Where it is: url=, connection_pool=, client=, or redis-py
+        connection keywords (host, port, db, password ...; checked against redis-py's
+        connection classes, so a misspelt one fails here in one line). client_name
+        names every connection (CLIENT SETNAME). huey's blocking, read_timeout,
+        notify_result, notify_result_ttl and clean_name are accepted and have no
+        effect: see redis_options.HUEY_NOOPS for why."""
         super().__init__(name, dead_cap=dead_cap)
+        for p in ("host", "port", "db"):  # as huey: an unset value means the default
+            if connection_params.get(p, 0) is None:
+                del connection_params[p]
+        check_connection_params(connection_params, url)
+        check_one_connection(url, connection_pool, client, connection_params)
+        if client_name is not None:
+            if connection_pool is not None:
+                connection_pool.connection_kwargs["client_name"] = client_name
+            else:
+                connection_params["client_name"] = client_name
         self.url = url
         # Any: redis-py's annotations cannot say that replies are bytes here.
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)

@@ -111,10 +111,17 @@ class SqliteStorage(Storage):
         timeout: float = 10.0,
         *,
         cache_mb: int | None = 8,
-        fsync: bool = False,
+        fsync: bool | None = None,
         journal_mode: str | None = "wal",
+        strict_fifo: bool = False,
+        create_tables: bool = True,
         **kwargs: object,
     ) -> None:
+        """A store in one SQLite file. timeout: seconds a write waits for the file's
+        lock (huey's default is 5). fsync: True syncs every commit (synchronous=FULL);
+        False or None keep NORMAL (never OFF, as huey's fsync=False does).
+        create_tables=False leaves the schema to you (it must exist). strict_fifo is
+        accepted as a no-op: tasks of equal priority are always claimed in order."""
         super().__init__(name, dead_cap=dead_cap, **kwargs)
         if journal_mode is not None and journal_mode.lower() not in _JOURNAL_MODES:
             modes = ", ".join(sorted(_JOURNAL_MODES))
@@ -125,6 +132,7 @@ class SqliteStorage(Storage):
         self.cache_mb = cache_mb
         self.fsync = fsync
         self.journal_mode = journal_mode
+        self.create_tables = create_tables
         self._lock = threading.RLock()
         self._db: Conn | None = None
         self._pid = os.getpid()
@@ -145,7 +153,8 @@ class SqliteStorage(Storage):
             conn.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'NORMAL'}")
             if self.cache_mb:
                 conn.execute(f"PRAGMA cache_size = {-1024 * int(self.cache_mb)}")
-            conn.executescript(_SCHEMA)
+            if self.create_tables:
+                conn.executescript(_SCHEMA)
             return conn
         except sqlite3.DatabaseError as exc:
             if conn is not None:

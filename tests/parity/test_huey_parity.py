@@ -45,7 +45,6 @@ from engine import (
 # --- constructor and consumer options ---
 
 
-@xfail("RedisHuey storage options (blocking, read_timeout, notify_result) reach redis.Redis")
 def test_redis_huey_accepts_documented_storage_options(redis_url: str) -> None:
     # The example, as found in Django HUEY settings.
     q = engine.RedisHuey(
@@ -58,7 +57,6 @@ def test_redis_huey_accepts_documented_storage_options(redis_url: str) -> None:
         q.storage.close()
 
 
-@xfail("create_consumer() refuses huey's consumer options")
 def test_create_consumer_accepts_huey_options(h: MemoryHuey) -> None:
     consumer = h.create_consumer(
         workers=4, initial_delay=0.1, backoff=1.15, max_delay=10.0, check_worker_health=True

@@ -129,6 +129,9 @@ REFUSED = {
     "serializer": "we encode with codec='json' or 'pickle'",
     "compression": "not offered: refuse it rather than ignore it silently",
     "use_zlib": "not offered: refuse it rather than ignore it silently",
+    # README "Differences from huey": a result holds only the final outcome, so True
+    # is refused in one line (False, our default, is accepted).
+    "store_intermediate_errors": "results hold only the final outcome",
 }
 CORE_SAMPLES: dict[str, Callable[[], Any]] = {
     "results": lambda: False,
@@ -140,16 +143,11 @@ CORE_SAMPLES: dict[str, Callable[[], Any]] = {
     "use_zlib": lambda: True,
     "immediate_use_memory": lambda: False,
     "storage_class": _our_memory_store,
-    # README "Differences from huey": accepted, and an error is stored only once
-    # retries are exhausted.
     "store_intermediate_errors": lambda: True,
 }
 # Options huey reads back as attributes of the same name: their effect is visible.
 CORE_ATTRIBUTES = ("results", "store_none", "utc", "immediate")
-KNOWN_CORE = {
-    "compression": "compression= is silently ignored",
-    "use_zlib": "use_zlib= is silently ignored",
-}
+KNOWN_CORE: dict[str, str] = {}
 CORE_CASES = [
     case((queue, p.name), KNOWN_CORE, p.name, queue, p.name)
     for queue in QUEUES
@@ -175,10 +173,7 @@ def test_queue_option(ctx: Ctx, queue: str, option: str) -> None:
         q.storage.close()
 
 
-KNOWN_DEFAULTS = {
-    "store_intermediate_errors": "default False where huey's is True (README documents "
-    "the difference; decide whether passing True must then be refused)",
-}
+KNOWN_DEFAULTS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -214,15 +209,7 @@ STORE_SAMPLES: dict[str, Callable[[Ctx], Any]] = {
 }
 # Options that replace the base connection option instead of adding to it.
 REPLACES_BASE = {"url", "connection_pool", "filename"}
-KNOWN_STORE = {
-    "blocking": "redis option blocking= goes to redis-py and fails on first use",
-    "read_timeout": "redis option read_timeout= goes to redis-py and fails on first use",
-    "notify_result": "redis option notify_result= goes to redis-py and fails on first use",
-    "notify_result_ttl": "redis option notify_result_ttl= goes to redis-py and fails on use",
-    "clean_name": "redis option clean_name= goes to redis-py and fails on first use",
-    "strict_fifo": "sqlite option strict_fifo= raises TypeError",
-    "create_tables": "sqlite option create_tables= raises TypeError",
-}
+KNOWN_STORE: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -245,9 +232,12 @@ def test_store_option(ctx: Ctx, queue: str, option: str) -> None:
         q.storage.close()
 
 
-KNOWN_STORE_DEFAULTS = {
-    ("SqliteStorage", "filename"): "SqliteHuey's default file is hueyctl.db, huey's huey.db",
-    ("SqliteStorage", "timeout"): "SqliteHuey's default lock timeout is 10 s, huey's 5 s",
+KNOWN_STORE_DEFAULTS: dict[tuple[str, str], str] = {}
+# Defaults we keep on purpose: docs/huey-differences.md must give each with its reason
+# (the issue lets us keep a behaviour that is documented).
+DOCUMENTED_STORE_DEFAULTS = {
+    ("SqliteStorage", "filename"): "hueyctl.db",
+    ("SqliteStorage", "timeout"): "10",
 }
 
 
@@ -270,14 +260,17 @@ def test_store_option_default(store: str, param: Param) -> None:
     ours = inspect.signature(_our_store(store).__init__).parameters.get(param.name)
     if ours is None:
         pytest.skip(f"ours has no explicit {param.name}= (test_store_option checks it)")
+    if (store, param.name) in DOCUMENTED_STORE_DEFAULTS:
+        ours_default = DOCUMENTED_STORE_DEFAULTS[store, param.name]
+        assert str(ours.default).startswith(ours_default)
+        differences = (ROOT / "docs" / "huey-differences.md").read_text()
+        assert f"`{param.name}`" in differences and ours_default in differences
+        return
     both_off = ours.default in (None, False) and param.default in (None, False)
     assert both_off or ours.default == param.default
 
 
-@pytest.mark.parametrize(
-    "queue",
-    [case((q,), {q: f"{q}(bogus_option=1) is not refused in one line"}, q, q) for q in QUEUES],
-)
+@pytest.mark.parametrize("queue", QUEUES)
 def test_queue_refuses_unknown_option(ctx: Ctx, queue: str) -> None:
     cls = getattr(engine, queue)
     with pytest.raises(Exception) as info:
@@ -317,16 +310,7 @@ CONSUMER_SAMPLES: dict[str, Any] = {
     "shutdown_timeout": 5,
     "graceful_signal": "TERM",
 }
-KNOWN_CONSUMER = {
-    name: f"consumer option {name}= raises TypeError"
-    for name in (
-        "initial_delay",
-        "backoff",
-        "max_delay",
-        "check_worker_health",
-        "graceful_signal",
-    )
-}
+KNOWN_CONSUMER: dict[str, str] = {}
 
 
 def _consumer(entry: str, h: Any, **options: Any) -> Any:
@@ -350,7 +334,6 @@ def test_consumer_option(entry: str, option: str) -> None:
     _consumer(entry, h, **{option: CONSUMER_SAMPLES[option]})
 
 
-@xfail("an unknown consumer option raises TypeError, not a one-line ConfigurationError")
 @pytest.mark.parametrize("entry", ["create_consumer", "Consumer"])
 def test_consumer_refuses_unknown_option(entry: str) -> None:
     with pytest.raises(Exception) as info:
