@@ -10,6 +10,7 @@ def count_beans(num):
 
 from ._version import __version__ as __version__
 from .api import (
+    BlackHoleHuey,
     Huey,
     MemoryHuey,
     PriorityRedisExpireHuey,
@@ -55,6 +56,7 @@ __all__ = [
     "CancelExecution",
     "ConfigurationError",
     "EngineError",
+    "BlackHoleHuey",
     "Huey",
     "HueyException",
     "MemoryHuey",

@@ -32,12 +32,14 @@ from .result import Result, ResultGroup
 from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
 from .storage.base import Storage
+from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .task import Task
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
 from .wrapper import TaskWrapper
 
 __all__: Sequence[str] = (
+    "BlackHoleHuey",
     "Huey",
     "MemoryHuey",
     "PriorityRedisExpireHuey",
@@ -241,11 +243,13 @@ class Huey(QueueCore):
         validate_datetime: Crontab | Callable[[dt.datetime], bool],
         retries: int = 0,
         retry_delay: float = 0,
+        retry_backoff: float = 0.0,
         priority: int | None = None,
         context: bool = False,
         name: str | None = None,
         expires: float | dt.timedelta | dt.datetime | None = None,
         timeout: float | None = None,
+        **unknown: Any,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Decorator that registers a function to run on a schedule; returns its
         TaskWrapper.
@@ -261,6 +265,8 @@ class Huey(QueueCore):
             whether that minute is due.
           retries: how many times a failed run is tried again. Default 0.
           retry_delay: seconds to wait before each retry. Default 0.
+          retry_backoff: multiply the retry delay by this after each retry; 0 keeps
+            it constant. Default 0.0.
           priority: a higher priority is claimed first. Default None (0).
           context: pass the running Task as the keyword argument task.
             Default False.
@@ -268,7 +274,13 @@ class Huey(QueueCore):
           expires: skip a run not started within this many seconds (or timedelta)
             of being enqueued, or after this datetime. Default None.
           timeout: seconds a run may take (see task()). Default None.
+
+        Any other keyword raises ConfigurationError.
         """
+        if unknown:
+            raise ConfigurationError(
+                f"unknown @periodic_task() option(s): {', '.join(sorted(unknown))}"
+            )
         if not callable(validate_datetime):
             raise ConfigurationError(
                 "periodic_task() takes a crontab(...) (or a function of a datetime)"
@@ -278,6 +290,7 @@ class Huey(QueueCore):
                 name=name,
                 retries=retries,
                 retry_delay=retry_delay,
+                retry_backoff=retry_backoff,
                 priority=priority,
                 expires=expires,
                 timeout=timeout,
@@ -402,9 +415,12 @@ class Huey(QueueCore):
         """Remove a startup hook by name or function; whether one was removed."""
         return self._unregister(self._startup, name_or_fn)
 
-    def unregister_on_shutdown(self, name_or_fn: str | Hook) -> bool:
-        """Remove a shutdown hook by name or function; whether one was removed."""
-        return self._unregister(self._shutdown, name_or_fn)
+    def unregister_on_shutdown(self, name: str | Hook | None = None) -> bool:
+        """Remove a shutdown hook by name or function; whether one was removed. (huey's
+        signature gives name a default; it is still required.)"""
+        if name is None:
+            raise ConfigurationError("unregister_on_shutdown() takes the hook's name or function")
+        return self._unregister(self._shutdown, name)
 
     # --- time ------------------------------------------------------------------------
     def resolve_eta(
@@ -563,9 +579,14 @@ class Huey(QueueCore):
         """Lift the revocation of one call by task id; whether it was revoked."""
         return self.revocations.delete(REVOKE_ID + task_id)
 
-    def revoke(self, task: Task | Result, **kwargs: Any) -> None:
-        """Revoke one call, given as its Task or Result (keyword options as revoke_by_id())."""
-        self.revoke_by_id(task.id, **kwargs)
+    def revoke(
+        self,
+        task: Task | Result,
+        revoke_until: dt.datetime | float | None = None,
+        revoke_once: bool = False,
+    ) -> None:
+        """Revoke one call, given as its Task or Result (options as revoke_by_id())."""
+        self.revoke_by_id(task.id, revoke_until, revoke_once)
 
     def restore(self, task: Task | Result) -> bool:
         """Lift the revocation of one call, given as its Task or Result; whether it was revoked."""
@@ -750,6 +771,13 @@ class MemoryHuey(Huey):
     """
 
     storage_class = MemoryStorage
+
+
+class BlackHoleHuey(Huey):
+    """A queue that drops every task and result (huey's BlackHoleHuey): enqueueing
+    succeeds, nothing runs, nothing is kept. For tests; same options as Huey."""
+
+    storage_class = BlackHoleStorage
 
 
 class RedisHuey(Huey):

@@ -49,7 +49,7 @@ from .scheduler import Scheduler
 from .storage.base import Claimed
 from .telemetry import Telemetry, registry_record
 
-log = logging.getLogger("engine.consumer")
+log = logging.getLogger("huey.consumer")
 
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker

@@ -34,8 +34,8 @@ from .task import Task, TaskSpec
 Hook = Callable[..., Any]
 
 # Logger names predate the core: hooks were run by the worker and the facade.
-_worker_log = logging.getLogger("engine.executor")
-_api_log = logging.getLogger("engine.api")
+_worker_log = logging.getLogger("huey.executor")
+_api_log = logging.getLogger("huey.api")
 
 
 class _Empty:

@@ -76,7 +76,7 @@ __all__ = [
     "retry_while_unavailable",
 ]
 
-log = logging.getLogger("engine.executor")
+log = logging.getLogger("huey.executor")
 
 T = TypeVar("T")
 

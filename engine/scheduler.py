@@ -26,7 +26,7 @@ from .keys import PERIODIC, PERIODIC_RUNS, SLOT, PeriodicRecord, slot_key
 from .signals import SIGNAL_ENQUEUED
 from .task import TaskSpec
 
-log = logging.getLogger("engine.scheduler")
+log = logging.getLogger("huey.scheduler")
 
 __all__ = ["LAST_RUN", "SLOT", "SPECS", "Scheduler", "clock_time", "from_clock_time"]
 

@@ -59,7 +59,7 @@ EVENT_REVOKED, EVENT_SCHEDULED, EVENT_INTERRUPTED, EVENT_TIMEOUT, EVENT_ENQUEUED
 )
 
 Receiver = Callable[..., Any]
-log = logging.getLogger("engine.signals")
+log = logging.getLogger("huey.signals")
 
 
 class Signals:

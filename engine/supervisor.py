@@ -24,7 +24,7 @@ from typing import Any
 from .consumer import Consumer, ConsumerSettings
 from .core import QueueCore
 
-log = logging.getLogger("engine.supervisor")
+log = logging.getLogger("huey.supervisor")
 _DEFAULTS = ConsumerSettings()  # the default health-check interval lives there
 
 
