@@ -21,7 +21,7 @@ from typing import Any
 
 from .chord import chord, enqueue_chord, group
 from .codec import Codec
-from .consumer import Consumer
+from .consumer import Consumer, ConsumerSettings
 from .core import Hook, QueueCore
 from .crontab import Crontab
 from .exceptions import ConfigurationError
@@ -34,6 +34,7 @@ from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
 from .storage.base import Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
+from .supervisor import Supervisor
 from .task import Task
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
 from .wrapper import TaskWrapper
@@ -748,13 +749,30 @@ class Huey(QueueCore):
         self.storage.destroy()
 
     # --- consuming ---------------------------------------------------------------------------
-    def create_consumer(self, **options: Any) -> Consumer:
-        """A Consumer that runs this queue's tasks in this process; options are the
+    def create_consumer(self, **options: Any) -> Consumer | Supervisor:
+        """A consumer of this queue's tasks, to run() in this process; options are the
         fields of engine.consumer.ConsumerSettings (workers, worker_type, periodic,
-        ..., and huey's other consumer options, some of them no-ops there). hueyctl
-        worker is the usual way to run one.
+        ..., and huey's other consumer options, some of them no-ops there). With
+        worker_type="process", a Supervisor of that many worker processes (locks are
+        flushed once, here). hueyctl worker is the usual way to run one.
         """
-        return Consumer(self, **options)
+        if options.get("worker_type") != "process":
+            return Consumer(self, **options)
+        ConsumerSettings.check_options(options)
+        options = {k: v for k, v in options.items() if k != "worker_type"}
+        processes = options.pop("workers", 1)
+        interval = options.pop("health_check_interval", _CONSUMER.health_check_interval)
+        extra, flush_all = options.pop("extra_locks", None), options.pop("flush_locks", False)
+        if extra:
+            self.flush_locks(*extra)
+        if flush_all:
+            self.flush_locks()
+        options.pop("inline", None)
+        ConsumerSettings(inline=True, worker_type="process", **options)  # refuse bad values now
+        return Supervisor(self, processes, check_interval=interval, **options)
+
+
+_CONSUMER = ConsumerSettings()  # the consumer's defaults
 
 
 def _code(func: Callable[..., Any]) -> Any:

@@ -96,6 +96,15 @@ class ConsumerSettings:
             raise ValueError("workers must be at least 1")
         if self.heartbeat_interval >= self.lease:
             raise ValueError("the heartbeat interval must be shorter than the lease")
+        if self.worker_type not in ("thread", "process"):
+            raise ConfigurationError(
+                f"worker_type={self.worker_type!r} is not offered: use 'thread' or 'process'"
+            )
+        if self.worker_type == "process" and not self.inline:
+            raise ConfigurationError(
+                "a Consumer runs in this process: for process workers use "
+                "huey.create_consumer(worker_type='process') or hueyctl worker -k process"
+            )
         if self.graceful_signal not in ("INT", "TERM"):
             raise ConfigurationError(
                 f"graceful_signal={self.graceful_signal!r}: use 'INT' or 'TERM' "

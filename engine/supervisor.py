@@ -49,7 +49,7 @@ class Supervisor:
     ) -> None:
         self.huey = huey
         self.check_interval = check_interval
-        self.processes = processes
+        self.processes = self.workers = processes
         self.options = options
         self.restart = False
         self._stopping = 0

@@ -13,8 +13,8 @@ class BlackHoleStorage(MemoryStorage):
     """Drops every task, result and key it is given, so it always reads empty.
 
     As in huey: taking a lock always succeeds (``put_if_empty`` is True) and a rate
-    limit never trips (``incr`` is 1). Consumer bookkeeping (leases, the worker
-    registry) is kept in memory, so a consumer on it runs and finds nothing."""
+    limit never trips (``incr`` is 1); a revocation is dropped too. A consumer on it
+    runs and finds nothing (its lease is kept in memory, its registry entry dropped)."""
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         pass
@@ -33,6 +33,9 @@ class BlackHoleStorage(MemoryStorage):
 
     def incr(self, key: str, ttl: float) -> int:
         return 1
+
+    def map_set(self, name: str, field: str, value: bytes) -> None:
+        pass  # revocations and the worker registry
 
     def describe(self) -> str:
         return "blackhole://"
