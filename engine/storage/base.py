@@ -31,6 +31,7 @@ flat namespace of string keys with optional TTL; callers prefix their keys.
 
 from __future__ import annotations
 
+import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -178,6 +179,15 @@ NOT_OWNER = "owned by another consumer"
 LEASE_LOST = "lease expired"
 
 
+def _unknown_options(cls: type, given: dict[str, object]) -> str:
+    """One line naming the options a store does not take, and those it does."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = inspect.signature(cls).parameters.values()
+    known = [p.name for p in params if p.kind in kinds and p.name not in ("self", "name")]
+    takes = f"its options are {', '.join(known)}" if known else "it takes no options"
+    return f"unknown option(s) for {cls.__name__}: {', '.join(sorted(given))}: {takes}"
+
+
 class Storage(ABC):
     """Base class of the three backends. ``name`` is the queue name."""
 
@@ -186,10 +196,7 @@ class Storage(ABC):
 
     def __init__(self, name: str = "hueyctl", dead_cap: int = 10_000, **kwargs: object) -> None:
         if kwargs:
-            raise ConfigurationError(
-                f"unknown option(s) for {type(self).__name__}: {', '.join(sorted(kwargs))}: "
-                "check the spelling (the store's docstring lists its options)"
-            )
+            raise ConfigurationError(_unknown_options(type(self), kwargs))
         self.name = name
         self.dead_cap = dead_cap
 

@@ -68,7 +68,8 @@ def check_connection_params(params: Mapping[str, Any], url: str | None) -> None:
     if unknown:
         raise ConfigurationError(
             f"unknown Redis queue option(s): {', '.join(unknown)}: use huey's store options "
-            f"(url, connection_pool, client_name, {', '.join(HUEY_NOOPS)}) or redis-py "
+            f"(url, connection_pool, client, client_name, dead_cap, {', '.join(HUEY_NOOPS)}) "
+            "or redis-py "
             "connection keywords (host, port, db, password, socket_timeout ...)"
         )
 
