@@ -409,7 +409,6 @@ def test_failure_on_failed_subtask_records_inner_error(h: MemoryHuey, boom: Any)
 # --- queue order ---
 
 
-@xfail("a retry runs ahead of tasks enqueued after it (huey appends it)")
 def test_retry_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     order: list[str] = []
 
@@ -429,7 +428,6 @@ def test_retry_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     assert order == ["flaky", "later", "flaky"]
 
 
-@xfail("a pipeline continuation runs ahead of tasks enqueued after it (huey appends it)")
 def test_pipeline_continuation_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     order: list[str] = []
 
