@@ -111,7 +111,7 @@ def member_chord(task: Task) -> dict[str, Any] | None:
 def reported_chord(task: Task, outcome: Outcome) -> dict[str, Any] | None:
     """The chord whose member record ``outcome`` writes, if any: then the member is done
     for good and reports in (a retry or a pipeline's next stage writes none)."""
-    ch = member_chord(task)
+    ch = member_chord(task) if outcome.results else None
     if ch is None:
         return None
     key = chord_member(ch["id"], ch["index"])
