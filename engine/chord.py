@@ -8,25 +8,30 @@ contributes an :class:`Error`; one that was revoked, expired or cancelled
 contributes ``SKIPPED``.
 
 Bookkeeping lives in the key/value store: each member tail writes its result
-to ``chord:<id>:<index>`` atomically with its own acknowledgement, then bumps
-the counter ``chord:<id>``; whoever brings it to the chord's size enqueues the
-callback.
+to ``chord:<id>:<index>`` atomically with its own acknowledgement (a stage
+that ends its pipeline early, failed for good or skipped, writes it for the
+tail), then bumps the counter ``chord:<id>``; whoever brings it to the chord's
+size enqueues the callback. A chord may be a member: its callback's pipeline
+is then the member. ``chord([], cb)`` enqueues ``cb([])`` at once.
 
 Facade floor: this module builds groups and chords and enqueues them. The
 member side of the protocol runs in the worker: the member's record is part of
 its outcome and the callback's arguments are built by ``engine.outcome``, where
-:data:`SKIPPED` and :class:`Error` live (re-exported here, their public home).
+:data:`SKIPPED` lives; :class:`Error` lives in ``engine.codec``, which carries it
+through the json codec (both re-exported here, their public home).
 The key names are ``engine.keys``'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .codec import Error
 from .exceptions import ConfigurationError
 from .ids import new_task_id
-from .outcome import SKIPPED, Error
+from .outcome import SKIPPED, extend_args
 from .result import Result, ResultGroup
 from .task import Task
 from .task import as_task as _as_task
@@ -77,12 +82,14 @@ class chord:  # noqa: N801 - huey's public name
     members' results in member order. A member that failed for good contributes
     an Error, one that was revoked, expired or cancelled contributes SKIPPED.
 
-    tasks is an iterable of calls built with .s() (not groups); callback is a
-    call built with .s(), or a task, called then with the results alone.
-    huey.enqueue(chord) returns a ChordResult.
+    tasks is an iterable of calls built with .s() (not groups) or of chords (a
+    nested chord is done when its callback's pipeline is); callback is a call
+    built with .s(), or a task, called then with the results alone. An empty
+    chord enqueues callback([]) at once. huey.enqueue(chord) returns a
+    ChordResult.
     """
 
-    def __init__(self, tasks: Iterable[Task], callback: TaskWrapper | Task) -> None:
+    def __init__(self, tasks: Iterable[Task | chord], callback: TaskWrapper | Task) -> None:
         self.tasks = list(tasks)
         for t in self.tasks:
             if isinstance(t, group):
@@ -107,7 +114,8 @@ class ChordResult:
     results is a ResultGroup with one Result per member (the last stage of
     each member pipeline); callback is the Result of the callback;
     pipeline_results is a ResultGroup of every stage of the callback's pipeline
-    when stages were added with chord.then(), else None.
+    when stages were added with chord.then(), else None. As in huey, its first
+    Result *is* callback, so a value read through one is cached for the other.
     """
 
     def __init__(self, results: ResultGroup, callback: Result, pipeline: ResultGroup | None):
@@ -129,15 +137,34 @@ class ChordResult:
 
 
 def enqueue_chord(huey: Huey, c: chord) -> ChordResult:
-    cid = new_task_id()
+    """Enqueue a chord's members (a nested chord through its own members), each
+    pipeline's last stage marked as member ``index`` of this chord; an empty chord
+    enqueues its callback with ``[]`` at once."""
+    size = len(c.tasks)
     callback = huey.envelope.record(c.callback)
-    tails = []
+    cid = new_task_id()
+    tails: list[Task] = []
+    plain: list[Task] = []
+    nested: list[chord] = []
     for index, member in enumerate(c.tasks):
-        tail = member._tail()
-        tail.chord = {"id": cid, "size": len(c.tasks), "index": index, "callback": callback}
+        if isinstance(member, chord):
+            head = member.callback
+            nested.append(member)
+        else:
+            head = member
+            plain.append(member)
+        tail = head._tail()
+        tail.chord = {"id": cid, "size": size, "index": index, "callback": callback}
         tails.append(tail)
-    huey.enqueue_many(c.tasks)
+    if plain:
+        huey.enqueue_many(plain)
+    for inner in nested:
+        enqueue_chord(huey, inner)
+    if not size:
+        call = replace(c.callback)
+        extend_args(call, ([],))
+        huey.enqueue(call)
     stages = c.callback.stages()
     cb = Result(huey, stages[0])
-    rest = ResultGroup([Result(huey, s) for s in stages]) if len(stages) > 1 else None
+    rest = ResultGroup([cb, *(Result(huey, s) for s in stages[1:])]) if len(stages) > 1 else None
     return ChordResult(ResultGroup([Result(huey, t) for t in tails]), cb, rest)

@@ -27,6 +27,8 @@ the tag, which starts with ``$``::
     {"$decimal": "1.10"}                    str(Decimal), exponent kept
     {"$uuid": "12345678-1234-5678-1234-567812345678"}
     {"$bytes": "aGVsbG8="}                  standard base64
+    {"$error": {"error": ..., ...}}         :class:`Error`, a chord member's final
+                                            failure (its error metadata)
 
 Items, keys and values inside tagged objects are encoded the same way, so
 containers nest freely. On decode, any JSON object with exactly one key that
@@ -74,6 +76,7 @@ from engine.exceptions import CodecError, SignatureError
 
 __all__ = [
     "Codec",
+    "Error",
     "JsonCodec",
     "PickleCodec",
     "canonical_json",
@@ -96,6 +99,25 @@ class Codec(Protocol):
     def decode(self, data: Any) -> Any:
         """Return the Python value that ``encode`` turned into ``data``."""
         ...
+
+
+class Error(dict[str, Any]):
+    """A chord member's final failure, as the callback sees it (huey's ``Error``): the
+    error metadata (``error``, ``type``, ``traceback``, ``task_id``, ``retries``). A
+    dict, so code that reads it as one keeps working; the json codec carries it as
+    the tag ``$error``, so the callback receives an ``Error`` with either codec."""
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The error metadata as a plain dict."""
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"Error({self.get('error')!r})"
+
+
+# Its public home is engine.chord (pickled callback arguments name the class there).
+Error.__module__ = "engine.chord"
 
 
 # --------------------------------------------------------------------------- json
@@ -190,6 +212,8 @@ def _encode_items(items: Iterable[Any], *, sort: bool = False) -> list[Any]:
 
 def _encode_container(value: Any) -> Any:
     """Encode a dict, list, tuple, set or frozenset; return ``NotImplemented`` for others."""
+    if isinstance(value, Error):
+        return _tagged("$error", _encode_dict(dict(value)))
     if isinstance(value, dict):
         return _encode_dict(value)
     if isinstance(value, list):
@@ -263,6 +287,10 @@ def _decode_dict_pairs(payload: Any) -> dict[Any, Any]:
     return dict(_decode_pair(pair) for pair in _require(payload, list))
 
 
+def _decode_error(payload: Any) -> Error:
+    return Error(_require(_decode(payload), dict))
+
+
 def _decode_timedelta(payload: Any) -> timedelta:
     parts = _require(payload, list)
     if len(parts) != 3 or any(type(part) is not int for part in parts):
@@ -319,6 +347,7 @@ _TAG_DECODERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "$decimal": (_from_string(Decimal), "a decimal number string"),
     "$uuid": (_from_string(UUID), "a UUID string"),
     "$bytes": (_decode_bytes, "a base64 string"),
+    "$error": (_decode_error, "an object of error metadata"),
 }
 
 

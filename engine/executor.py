@@ -392,17 +392,17 @@ class Executor:
     def _after_finish(self, task: Task, outcome: Outcome, refused: str | None) -> None:
         """A chord member that is done for good reports in. 'Not running' may be our own
         finish whose reply was lost, so that case re-checks without counting."""
-        if not task.chord or refused not in (None, NOT_RUNNING):
+        if refused not in (None, NOT_RUNNING):
             return
-        if rules.retried(outcome, task.id):  # a retry: not done yet
-            return
-        self._chord_report(task, counted=refused is None)
+        # Only an outcome that writes the member's record reports: not a retry, not a
+        # pipeline stage that enqueues the next one; any stage that ends it early does.
+        ch = rules.reported_chord(task, outcome)
+        if ch is not None:
+            self._chord_report(ch, counted=refused is None)
 
-    def _chord_report(self, task: Task, counted: bool) -> None:
+    def _chord_report(self, ch: dict[str, Any], counted: bool) -> None:
         """The member that completes the chord enqueues the callback, exactly once: the
         callback's enqueue is guarded by ``chord:<id>:fired`` in the same atomic step."""
-        ch = task.chord
-        assert ch is not None
         storage, cid, size = self.storage, ch["id"], int(ch["size"])
         if counted and storage.incr(chord_counter(cid), CHORD_TTL) < size:
             return

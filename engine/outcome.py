@@ -27,6 +27,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any, Protocol
 
+from .codec import Error
 from .exceptions import CancelExecution, RateLimitExceeded, RetryTask, TaskLockedException
 from .keys import chord_member, result_key
 from .storage.base import Message, Outcome
@@ -38,24 +39,6 @@ REASON_FAILED = "failed"
 CHORD_TTL = 7 * 86400.0  # a chord's bookkeeping outlives its slowest member by this much
 SKIPPED = "__skipped__"  # a chord member that was revoked, expired or cancelled
 _SKIPPED_RECORD = b'{"skipped":true}'
-
-
-class Error(dict[str, Any]):
-    """A chord member's final failure, as the callback sees it: the error metadata
-    (``error``, ``type``, ``traceback``, ``task_id``, ``retries``). It is a dict, so
-    with the JSON codec the callback receives the same keys as a plain dict."""
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The error metadata as a plain dict."""
-        return dict(self)
-
-    def __repr__(self) -> str:
-        return f"Error({self.get('error')!r})"
-
-
-# Pickled callback arguments name the class by its public home, as before the split.
-Error.__module__ = "engine.chord"
 
 
 class Records(Protocol):
@@ -115,15 +98,35 @@ def chord_result(q: Records, task: Task, value: Any) -> list[tuple[str, bytes]]:
     return [] if not ch else [(chord_member(ch["id"], ch["index"]), q.encode_value(value))]
 
 
+def member_chord(task: Task) -> dict[str, Any] | None:
+    """The chord this call's pipeline is a member of: the chord of the first stage from
+    here on that carries one (the last), as huey's ``_abort_chord_member`` walks it. A
+    stage that ends its pipeline early (failed for good, skipped) reports for it."""
+    for stage in task.stages():
+        if stage.chord:
+            return stage.chord
+    return None
+
+
+def reported_chord(task: Task, outcome: Outcome) -> dict[str, Any] | None:
+    """The chord whose member record ``outcome`` writes, if any: then the member is done
+    for good and reports in (a retry or a pipeline's next stage writes none)."""
+    ch = member_chord(task) if outcome.results else None
+    if ch is None:
+        return None
+    key = chord_member(ch["id"], ch["index"])
+    return ch if any(k == key for k, _ in outcome.results) else None
+
+
 def chord_error(q: Records, task: Task, meta: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """A chord member's final failure, for ``chord:<id>:<index>``."""
-    ch = task.chord
+    """A chord member's final failure, for ``chord:<id>:<index>`` (from any stage)."""
+    ch = member_chord(task)
     return [] if not ch else [(chord_member(ch["id"], ch["index"]), q.encode_error(meta))]
 
 
 def chord_skipped(task: Task) -> list[tuple[str, bytes]]:
-    """A chord member that will not run (revoked, expired, cancelled)."""
-    ch = task.chord
+    """A chord member that will not run (revoked, expired, cancelled), from any stage."""
+    ch = member_chord(task)
     return [] if not ch else [(chord_member(ch["id"], ch["index"]), _SKIPPED_RECORD)]
 
 

@@ -21,9 +21,21 @@ a lock in memory)::
   to the dead-letter set with reason ``poison``.
 
 Messages are opaque bytes here; the envelope codec and the task registry live
-above (``engine.envelope``). Task ids are time-ordered strings
-(:func:`new_task_id`), which is what lets backends order equal priorities
-first-in first-out by id alone.
+above (``engine.envelope``).
+
+Queue order (the ``ORDER`` rule, held by the contract suite): ``claim`` takes the
+highest priority first and, within a priority, the task that was put on the ready
+queue first. Every way onto the ready queue (``enqueue``, ``enqueue_unique``,
+``promote``, a ``finish`` that enqueues a retry or a pipeline's next stage,
+``retry_dead``) puts the task at the *back* of its priority, as huey appends
+them: a retry keeps its id (result handles read by id) but not its old place.
+Each store keeps an enqueue sequence for this; task ids (time-ordered, made at
+``.s()`` time) only break ties the sequence cannot (memory: never; Redis: a
+priority beyond ±65,535, or 2^35 tasks added to one priority while it never
+emptied). A task handed back (``recover``, ``release``) goes to the *front* of its
+priority, several handed back at once in id order: it was claimed ahead of
+everything still waiting there, so the front is about where it was, and a
+stopping worker's claimed-ahead tasks are not pushed behind later work.
 
 Key/value data (results, revocations, periodic slots, locks, user ``put``) is a
 flat namespace of string keys with optional TTL; callers prefix their keys.
@@ -38,7 +50,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..exceptions import ConfigurationError
-from ..ids import new_task_id  # re-exported: the stores order equal priorities on it
+from ..ids import new_task_id  # re-exported: stores break order ties on it
 
 # Due scheduled tasks moved per promote() step; a full batch means more may be due.
 # (Redis's round script, engine/storage/lua/round.lua, promotes the same number.)

@@ -42,10 +42,17 @@ class _Entry:
     reason: str | None = None
     error: str | None = None
     failed_at: float = 0.0
+    order: int = 0  # place in the ready queue within its priority (see ORDER in base.py)
 
 
-def _ready_key(msg: Message) -> tuple[int, str]:
-    return (-msg.priority, msg.id)
+def _ready_key(entry: _Entry) -> tuple[int, int, str]:
+    return (-entry.msg.priority, entry.order, entry.msg.id)
+
+
+def _handing_back(entries: list[_Entry]) -> list[_Entry]:
+    """Tasks handed back at once, in the order that leaves them at the front of their
+    priority in id order: each goes to the front, so the last one put back comes first."""
+    return sorted(entries, key=lambda e: e.msg.id, reverse=True)
 
 
 class MemoryStorage(Storage):
@@ -53,7 +60,8 @@ class MemoryStorage(Storage):
         super().__init__(name, **kwargs)  # type: ignore[arg-type]
         self._lock = threading.Condition()
         self._entries: dict[str, _Entry] = {}
-        self._ready: list[tuple[int, str]] = []  # sorted claim order
+        self._ready: list[tuple[int, int, str]] = []  # sorted claim order
+        self._back = self._front = 0  # the last places given at the back and the front
         self._leases: dict[str, float] = {}
         self._kv: dict[str, tuple[bytes, float | None]] = {}
         self._maps: dict[str, dict[str, bytes]] = {}
@@ -62,16 +70,23 @@ class MemoryStorage(Storage):
         self._stats: dict[tuple[int, str], StatRow] = {}
 
     # --- helpers (caller holds the lock) -----------------------------------
-    def _add_ready(self, msg: Message, deliveries: int = 0) -> None:
+    def _add_ready(self, msg: Message, deliveries: int = 0, front: bool = False) -> None:
+        """Put a task at the back of its priority (or the front: a task handed back)."""
         self._drop(msg.id)
-        self._entries[msg.id] = _Entry(msg, "ready", deliveries=deliveries)
-        bisect.insort(self._ready, _ready_key(msg))
+        if front:
+            self._front -= 1
+        else:
+            self._back += 1
+        entry = _Entry(msg, "ready", deliveries=deliveries)
+        entry.order = self._front if front else self._back
+        self._entries[msg.id] = entry
+        bisect.insort(self._ready, _ready_key(entry))
         self._lock.notify_all()
 
     def _drop(self, task_id: str) -> _Entry | None:
         entry = self._entries.pop(task_id, None)
         if entry is not None and entry.state == "ready":
-            key = _ready_key(entry.msg)
+            key = _ready_key(entry)
             i = bisect.bisect_left(self._ready, key)
             if i < len(self._ready) and self._ready[i] == key:
                 del self._ready[i]
@@ -134,14 +149,14 @@ class MemoryStorage(Storage):
         with self._lock:  # a claim renews the lease, never moves it back
             self._leases[consumer] = max(self._leases.get(consumer, 0.0), now + lease)
             n = 0
-            for _, task_id in self._ready[: max(0, limit)]:
+            for *_, task_id in self._ready[: max(0, limit)]:
                 if self._entries[task_id].deliveries:  # redelivered: alone, or not now
                     n = n or 1
                     break
                 n += 1
             taken, self._ready = self._ready[:n], self._ready[n:]
             out = []
-            for _, task_id in taken:
+            for *_, task_id in taken:
                 entry = self._entries[task_id]
                 entry.state, entry.consumer, entry.claimed_at = "running", consumer, now
                 entry.deliveries += 1
@@ -178,7 +193,7 @@ class MemoryStorage(Storage):
     def recover(self, now: float, max_deliveries: int) -> Recovered:
         report = Recovered()
         with self._lock:
-            for entry in self._by_state("running"):
+            for entry in _handing_back(self._by_state("running")):
                 if self._leases.get(entry.consumer or "", 0.0) >= now:
                     continue
                 if entry.deliveries >= max_deliveries:
@@ -186,7 +201,7 @@ class MemoryStorage(Storage):
                     self._to_dead(entry, "poison", error, now)
                     report.dead.append(entry.msg.id)
                 else:
-                    self._add_ready(entry.msg, entry.deliveries)
+                    self._add_ready(entry.msg, entry.deliveries, front=True)
                     report.requeued.append(entry.msg.id)
             for consumer, until in list(self._leases.items()):
                 if until < now:
@@ -199,10 +214,10 @@ class MemoryStorage(Storage):
         wanted = None if task_ids is None else set(task_ids)
         with self._lock:
             out = []
-            for entry in self._by_state("running"):
+            for entry in _handing_back(self._by_state("running")):
                 if entry.consumer == consumer and (wanted is None or entry.msg.id in wanted):
                     kept = entry.deliveries if count else max(0, entry.deliveries - 1)
-                    self._add_ready(entry.msg, kept)
+                    self._add_ready(entry.msg, kept, front=True)
                     out.append(entry.msg.id)
             if wanted is None:
                 self._leases.pop(consumer, None)
@@ -226,7 +241,7 @@ class MemoryStorage(Storage):
 
     def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
         with self._lock:
-            return [self._entries[i].msg for _, i in self._ready[offset : offset + limit]]
+            return [self._entries[i].msg for *_, i in self._ready[offset : offset + limit]]
 
     def scheduled_items(self, offset: int = 0, limit: int = 100) -> list[tuple[Message, float]]:
         with self._lock:

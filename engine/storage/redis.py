@@ -6,8 +6,8 @@ runs unchanged on Redis Cluster; names are made only by :meth:`RedisStorage._k`)
 =====================  ======  ==================================================
 key                    type    content
 =====================  ======  ==================================================
-``ready``              zset    task id, score ``-priority``; equal scores order
-                               by id, and ids are time-ordered, so FIFO per level
+``ready``              zset    task id, score ``-priority`` ± a place within the
+                               priority (see "Queue order" below)
 ``sched``              zset    task id, score = eta (epoch seconds)
 ``msg``                hash    task id -> envelope bytes (one copy, wherever the
                                task is: ready, scheduled, running or dead)
@@ -24,6 +24,24 @@ key                    type    content
 Why a hash of bodies plus a zset of ids instead of a list of bodies: a task can
 be found, shown, revoked or deleted by id in O(1)/O(log n), priority works, and
 a crash between two commands cannot happen because each move is one script.
+
+Queue order (the ``ORDER`` rule of ``storage/base.py``): the ``ready`` scores of
+priority ``p`` lie in ``(-p - 0.5, -p + 0.5)``, ``2^-36`` apart. A task put on the
+queue (``at_back`` in ``lua/lib.lua``) scores one step after the last task of its
+priority (``-p`` when there is none), a task handed back (``to_front``) one step
+before the first, found with one ``ZREVRANGEBYSCORE``/``ZRANGEBYSCORE ... LIMIT 0 1``
+(O(log n)) inside the script that moves it, so no extra round trip; a batch looks
+up each priority once. No counter key: the place comes from the zset itself, and
+a level starts again at ``-p`` whenever it empties. Precision: scores stay exact
+doubles (53 bits) for priorities within ±65,535; a level keeps within ±0.25 of
+``-p`` (2^34 places each way while it never empties) and past that, or for larger
+priorities, equal scores order by id (the old rule), never across priorities.
+
+Upgrade: the previous layout scored every ready task exactly ``-priority``, the
+middle of its level now. Such tasks are still claimed, by priority, ahead of the
+tasks enqueued after the upgrade at their priority (and behind tasks handed back),
+in id order among themselves; nothing is rewritten or lost. A worker of the
+previous release beside new ones still claims by priority (it adds at ``-p``).
 """
 
 from __future__ import annotations
@@ -444,7 +462,7 @@ class RedisStorage(Storage):
         pairs = self.client.zrange(self._keys["ready"], offset, offset + limit - 1, withscores=True)
         ids = [i for i, _ in pairs]
         return [
-            Message(i.decode(), body, int(-score))
+            Message(i.decode(), body, round(-score))  # priority p scores -p ± 0.25
             for (i, score), body in zip(pairs, self._bodies(ids), strict=True)
             if body is not None
         ]

@@ -4,7 +4,7 @@ Schema (every table is keyed by ``queue``, so one file holds several queues; it
 is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
 
     task(queue, id, data BLOB, priority, state, eta, consumer, claimed_at,
-         deliveries, reason, error, failed_at)   PRIMARY KEY (queue, id)
+         deliveries, reason, error, failed_at, ord)   PRIMARY KEY (queue, id)
     kv(queue, key, value BLOB, expires)          PRIMARY KEY (queue, key)
     lease(queue, consumer, until)                PRIMARY KEY (queue, consumer)
     event(seq, queue, data BLOB)                 capped per queue by ``record``
@@ -12,8 +12,16 @@ is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
 
 A task is one row wherever it is (``state`` ready, scheduled, running or dead);
 every move is an UPDATE of that row. Indexes on ``(queue, state, priority DESC,
-id)`` (claim order: ids are time-ordered, so equal priorities are FIFO), ``(...,
-eta, id)`` and ``(..., failed_at, id)`` serve the hot queries. ``kv.expires`` is
+ord, id)`` (claim order), ``(..., eta, id)`` and ``(..., failed_at, id)`` serve the
+hot queries. ``ord`` is a task's place within its priority (the ``ORDER`` rule of
+``storage/base.py``): one more than the last ready task of that priority when it
+goes to the back, one less than the first when it is handed back to the front;
+each costs one index seek inside the statement that moves the task.
+
+Upgrade: a file written before ``ord`` existed gets the column on first open
+(``ALTER TABLE``, default 0) and the new index in place of ``task_ready``. Its
+waiting tasks then have ``ord`` 0: they keep their id order and are claimed ahead
+of the tasks enqueued after the upgrade at their priority. Nothing is lost. ``kv.expires`` is
 ``time.time()`` based or NULL; expired rows count as absent and are deleted
 lazily (and swept by ``recover``).
 
@@ -67,8 +75,8 @@ CREATE TABLE IF NOT EXISTS task (
     queue TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL,
     priority INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, eta REAL,
     consumer TEXT, claimed_at REAL, deliveries INTEGER NOT NULL DEFAULT 0,
-    reason TEXT, error TEXT, failed_at REAL, PRIMARY KEY (queue, id));
-CREATE INDEX IF NOT EXISTS task_ready ON task (queue, state, priority DESC, id);
+    reason TEXT, error TEXT, failed_at REAL, ord INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, id));
 CREATE INDEX IF NOT EXISTS task_eta ON task (queue, state, eta, id);
 CREATE INDEX IF NOT EXISTS task_dead ON task (queue, state, failed_at, id);
 CREATE TABLE IF NOT EXISTS kv (queue TEXT NOT NULL, key TEXT NOT NULL,
@@ -87,19 +95,38 @@ CREATE TABLE IF NOT EXISTS stat (queue TEXT NOT NULL, minute INTEGER NOT NULL,
 COMMIT;
 """
 
+# A file made before the ``ord`` column: add it, and the claim-order index that uses it.
+_UPGRADE = "ALTER TABLE task ADD COLUMN ord INTEGER NOT NULL DEFAULT 0"
+_ORDER_INDEX = """
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS task_ready;
+CREATE INDEX IF NOT EXISTS task_order ON task (queue, state, priority DESC, ord, id);
+COMMIT;
+"""
 _JOURNAL_MODES = frozenset({"delete", "truncate", "persist", "memory", "wal", "off"})
 _FLUSHABLE = ("ready", "scheduled", "dead")
-_INSERT = (
-    "INSERT OR REPLACE INTO task (queue, id, data, priority, state, eta, deliveries)"
-    " VALUES (?, ?, ?, ?, ?, ?, 0)"
+# The place at the back (after the last ready task of the priority) or at the front.
+_BACK = (
+    "(SELECT coalesce(max(o.ord), 0) + 1 FROM task o"
+    " WHERE o.queue = ?1 AND o.state = 'ready' AND o.priority = ?4)"
 )
-# {} is one of three SQL snippets below, never caller data.
+_FRONT = (
+    "(SELECT coalesce(min(o.ord), 0) - 1 FROM task o"
+    " WHERE o.queue = task.queue AND o.state = 'ready' AND o.priority = task.priority)"
+)
+_INSERT = (
+    "INSERT OR REPLACE INTO task (queue, id, data, priority, state, eta, deliveries, ord)"
+    f" VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, CASE ?5 WHEN 'ready' THEN {_BACK} ELSE 0 END)"
+)
+# {} are SQL snippets of this module (deliveries, place), never caller data.
 _TO_READY = (
     "UPDATE task SET state = 'ready', eta = NULL, consumer = NULL, claimed_at = NULL,"
-    " reason = NULL, error = NULL, failed_at = NULL, deliveries = {} WHERE queue = ? AND id = ?"
+    " reason = NULL, error = NULL, failed_at = NULL, deliveries = {}, ord = {}"
+    " WHERE queue = ? AND id = ?"
 )
 _RESET, _KEEP, _UNCOUNT = "0", "deliveries", "max(0, deliveries - 1)"
-_READY = "FROM task WHERE queue = ? AND state = 'ready' ORDER BY priority DESC, id"
+_TO_BACK = _BACK.replace("?1", "task.queue").replace("?4", "task.priority")
+_READY = "FROM task WHERE queue = ? AND state = 'ready' ORDER BY priority DESC, ord, id"
 
 
 class SqliteStorage(Storage):
@@ -155,6 +182,10 @@ class SqliteStorage(Storage):
                 conn.execute(f"PRAGMA cache_size = {-1024 * int(self.cache_mb)}")
             if self.create_tables:
                 conn.executescript(_SCHEMA)
+            if "ord" not in {row[1] for row in conn.execute("PRAGMA table_info(task)")}:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    conn.execute(_UPGRADE)
+            conn.executescript(_ORDER_INDEX)
             return conn
         except sqlite3.DatabaseError as exc:
             if conn is not None:
@@ -215,8 +246,14 @@ class SqliteStorage(Storage):
         rows = [(self.name, m.id, m.data, m.priority, st, eta) for m, st, eta in items]
         conn.executemany(_INSERT, rows)
 
-    def _to_ready(self, conn: Conn, ids: Iterable[str], deliveries: str) -> None:
-        conn.executemany(_TO_READY.format(deliveries), [(self.name, i) for i in ids])
+    def _to_ready(
+        self, conn: Conn, ids: Iterable[str], deliveries: str, front: bool = False
+    ) -> None:
+        """Back to ready: at the back of the priority, or (``front``, tasks handed back,
+        given in id order) at its front, keeping their id order."""
+        sql = _TO_READY.format(deliveries, _FRONT if front else _TO_BACK)
+        ordered = sorted(ids, reverse=True) if front else ids
+        conn.executemany(sql, [(self.name, i) for i in ordered])
 
     def _to_dead(self, conn: Conn, items: Iterable[tuple[str, str, str]], now: float) -> None:
         conn.executemany(
@@ -330,7 +367,7 @@ class SqliteStorage(Storage):
             poison = [(i, d) for i, d in lapsed if d >= max_deliveries]
             report.dead.extend(i for i, _ in poison)
             report.requeued.extend(i for i, d in lapsed if d < max_deliveries)
-            self._to_ready(conn, report.requeued, _KEEP)
+            self._to_ready(conn, report.requeued, _KEEP, front=True)
             if poison:
                 error = "delivered {} times without finishing"
                 self._to_dead(conn, [(i, "poison", error.format(d)) for i, d in poison], now)
@@ -346,7 +383,7 @@ class SqliteStorage(Storage):
             sql = "SELECT id FROM task WHERE queue = ? AND state = 'running' AND consumer = ?"
             ids = [i for (i,) in self._x(conn, sql + " ORDER BY id", consumer)]
             ids = [i for i in ids if wanted is None or i in wanted]
-            self._to_ready(conn, ids, _KEEP if count else _UNCOUNT)
+            self._to_ready(conn, ids, _KEEP if count else _UNCOUNT, front=True)
             if wanted is None:
                 self._x(conn, "DELETE FROM lease WHERE queue = ? AND consumer = ?", consumer)
             return ids

@@ -46,17 +46,17 @@ def test_empty_store(storage: Storage) -> None:
     assert storage.locate(new_task_id()) is None
 
 
-def test_claim_order_is_priority_then_fifo_by_id(storage: Storage) -> None:
+def test_claim_order_is_priority_then_fifo_by_arrival(storage: Storage) -> None:
     ids = new_ids(7)
     prios = [0, 5, 0, 5, -1, 0, 9]
     pairs = enumerate(zip(ids, prios, strict=True))
     msgs = [Message(i, f"m{n}".encode(), p) for n, (i, p) in pairs]
-    # Insertion order is scrambled: FIFO is by id, not by arrival.
+    # Arrival order is not id order: FIFO is by arrival (the ORDER rule), not by id.
     storage.enqueue([msgs[5], msgs[2]])
     storage.enqueue([msgs[4], msgs[3], msgs[0], msgs[6], msgs[1]])
     assert storage.counts() == counts(ready=7)
 
-    expected = [msgs[6], msgs[1], msgs[3], msgs[0], msgs[2], msgs[5], msgs[4]]
+    expected = [msgs[6], msgs[3], msgs[1], msgs[5], msgs[2], msgs[0], msgs[4]]
     assert storage.ready_items() == expected
 
     first = storage.claim("c1", NOW, 2, LEASE)
@@ -72,6 +72,58 @@ def test_claim_order_is_priority_then_fifo_by_id(storage: Storage) -> None:
     assert rest == [Claimed(m.id, m.data, 1) for m in expected[3:]]
     assert storage.counts() == counts(running=7)
     assert storage.claim("c1", NOW, 100, LEASE) == []
+
+
+def ready_ids(storage: Storage) -> list[str]:
+    return [m.id for m in storage.ready_items()]
+
+
+def test_a_retry_and_a_next_stage_go_to_the_back_of_their_priority(storage: Storage) -> None:
+    # huey enqueues them: a retry keeps its id (result handles read by id), not its place.
+    a, b, c, h = new_ids(4)
+    storage.enqueue([Message(a, b"a"), Message(b, b"b")])
+    assert [x.id for x in storage.claim("c1", NOW, 1, LEASE)] == [a]
+    storage.enqueue([Message(c, b"c"), Message(h, b"h", 5)])
+    (nxt,) = new_ids(1)  # the next stage has a newer id than c, the retry an older one
+    retry = Outcome(enqueue=[Message(a, b"a again"), Message(nxt, b"next")])
+    assert storage.finish("c1", a, NOW, retry) is None
+    assert ready_ids(storage) == [h, b, c, a, nxt]
+    assert [x.id for x in storage.claim("c2", NOW, 10, LEASE)] == [h, b, c, a, nxt]
+
+
+def test_promote_enqueue_unique_and_retry_dead_go_to_the_back(storage: Storage) -> None:
+    s, u, d, a = new_ids(4)  # ids older than the task already waiting
+    storage.schedule([(Message(s, b"s"), NOW + 1)])
+    storage.enqueue([Message(d, b"d")])
+    assert [x.id for x in storage.claim("c1", NOW, 1, LEASE)] == [d]
+    assert storage.finish("c1", d, NOW, Outcome(dead=("failed", "boom"))) is None
+    storage.enqueue([Message(a, b"a")])
+    assert storage.promote(NOW + 1) == [s]
+    assert storage.enqueue_unique("slot", 60, Message(u, b"u"))
+    assert storage.retry_dead(d)
+    assert ready_ids(storage) == [a, s, u, d]
+
+
+def test_enqueueing_a_waiting_id_again_moves_it_to_the_back(storage: Storage) -> None:
+    a, b = new_ids(2)
+    storage.enqueue([Message(a, b"a"), Message(b, b"b")])
+    storage.enqueue([Message(a, b"a2")])
+    assert storage.ready_items() == [Message(b, b"b"), Message(a, b"a2")]
+
+
+def test_recovered_tasks_go_to_the_front_of_their_priority_in_id_order(
+    storage: Storage,
+) -> None:
+    a, b, c, h = new_ids(4)
+    storage.enqueue([Message(a, b"a"), Message(b, b"b"), Message(h, b"h", 3)])
+    assert [x.id for x in storage.claim("c1", NOW, 2, 1)] == [h, a]
+    storage.enqueue([Message(c, b"c")])
+    (fresh,) = new_ids(1)
+    storage.enqueue([Message(fresh, b"f", 3)])
+    report = storage.recover(NOW + 5, max_deliveries=5)
+    assert sorted(report.requeued) == [a, h]
+    # Each comes back ahead of what waited behind it at its priority.
+    assert ready_ids(storage) == [h, fresh, a, b, c]
 
 
 def test_ready_items_paging(storage: Storage) -> None:

@@ -118,7 +118,6 @@ def test_pre_execute_cancel_execution_with_message_cancels_once(h: MemoryHuey) -
 # --- chords ---
 
 
-@xfail("a chord never fires when a member pipeline's first step fails for good")
 def test_chord_fires_when_member_pipeline_head_fails(
     h: MemoryHuey, add: Any, boom: Any, collect: Any
 ) -> None:
@@ -128,7 +127,6 @@ def test_chord_fires_when_member_pipeline_head_fails(
     assert "ValueError('boom')" in str(values[0]) and values[1] == 3
 
 
-@xfail("with the JSON codec a chord callback gets a plain dict, not an Error (not in the list)")
 def test_chord_callback_sees_error_objects(h: MemoryHuey, add: Any, boom: Any) -> None:
     @h.task()
     def errors(results: list[Any]) -> list[Any]:
@@ -140,7 +138,6 @@ def test_chord_callback_sees_error_objects(h: MemoryHuey, add: Any, boom: Any) -
     assert r.get() == ["ValueError('boom')", 3]
 
 
-@xfail("a chord never fires when a member pipeline's first step is revoked")
 def test_chord_fires_when_member_pipeline_head_is_revoked(
     h: MemoryHuey, add: Any, collect: Any
 ) -> None:
@@ -151,7 +148,6 @@ def test_chord_fires_when_member_pipeline_head_is_revoked(
     assert r.get() == [SKIPPED, 10]
 
 
-@xfail("ChordResult: reading r() empties r.pipeline_results() and the reverse")
 def test_chord_result_and_pipeline_results_share_the_callback(
     h: MemoryHuey, add: Any, collect: Any
 ) -> None:
@@ -168,7 +164,6 @@ def test_chord_result_and_pipeline_results_share_the_callback(
     assert second() == [3, 7]
 
 
-@xfail("a chord as a chord member raises AttributeError")
 def test_nested_chord(h: MemoryHuey, add: Any, collect: Any) -> None:
     @h.task()
     def total(results: list[int]) -> int:
@@ -180,7 +175,6 @@ def test_nested_chord(h: MemoryHuey, add: Any, collect: Any) -> None:
     assert r.get() == [10, 11]
 
 
-@xfail("chord([], cb) never runs cb([])")
 def test_empty_chord_runs_callback_at_once(h: MemoryHuey, collect: Any) -> None:
     r = h.enqueue(chord([], collect.s()))
     drain(h)
@@ -413,7 +407,6 @@ def test_failure_on_failed_subtask_records_inner_error(h: MemoryHuey, boom: Any)
 # --- queue order ---
 
 
-@xfail("a retry runs ahead of tasks enqueued after it (huey appends it)")
 def test_retry_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     order: list[str] = []
 
@@ -433,7 +426,6 @@ def test_retry_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     assert order == ["flaky", "later", "flaky"]
 
 
-@xfail("a pipeline continuation runs ahead of tasks enqueued after it (huey appends it)")
 def test_pipeline_continuation_goes_to_the_back_of_the_queue(every_store: MemoryHuey) -> None:
     order: list[str] = []
 

@@ -9,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.parity import (
-    xfail,
-)
 
 from engine import (
     chord,
@@ -58,29 +55,18 @@ def _chord_for(outcome: str, h: Any, t: dict[str, Any], label: int) -> Any:
     return chord([first, add.s(5, 6)], cb.s(label))
 
 
-REAL_CHORD_XFAIL = {
-    "pipeline_head_fails": "a chord never fires when a member pipeline's head fails for good",
-    "pipeline_head_revoked": "a chord never fires when a member pipeline's head is revoked",
-    "nested": "a chord as a chord member raises AttributeError",
-    "empty": "chord([], cb) never runs cb([])",
-}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["redis", "sqlite"])
 @pytest.mark.parametrize(
     "outcome",
     [
-        pytest.param(o, marks=[xfail(REAL_CHORD_XFAIL[o])] if o in REAL_CHORD_XFAIL else [])
-        for o in (
-            "success",
-            "member_fails",
-            "member_revoked",
-            "pipeline_head_fails",
-            "pipeline_head_revoked",
-            "nested",
-            "empty",
-        )
+        "success",
+        "member_fails",
+        "member_revoked",
+        "pipeline_head_fails",
+        "pipeline_head_revoked",
+        "nested",
+        "empty",
     ],
 )
 def test_chord_callback_fires_exactly_once_on_a_real_worker(

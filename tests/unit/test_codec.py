@@ -528,3 +528,16 @@ def test_verify_wrong_signature(signature: str) -> None:
 def test_signature_error_is_a_codec_error() -> None:
     with pytest.raises(CodecError):
         verify(KEY, BODY, None)
+
+
+def test_a_chord_error_round_trips_as_an_error() -> None:
+    from engine import Error
+
+    codec = JsonCodec()
+    err = Error({"error": "ValueError('x')", "type": "ValueError", "retries": 0})
+    wire = json.loads(json.dumps(codec.encode([err, {"error": "plain"}])))
+    back = codec.decode(wire)
+    assert isinstance(back[0], Error) and back[0] == err and back[0].metadata == dict(err)
+    assert type(back[1]) is dict
+    one_tag_like = Error({"$x": 1})
+    assert codec.decode(json.loads(json.dumps(codec.encode(one_tag_like)))) == one_tag_like

@@ -19,6 +19,7 @@ from engine.outcome import (
     Error,
     failure,
     member_values,
+    reported_chord,
     retried,
     skipped,
     success,
@@ -91,6 +92,20 @@ def test_a_chord_member_reports_its_value_and_keeps_its_result_for_the_chord() -
     assert out.result_ttl == CHORD_TTL
     assert skipped(task).results == [("chord:c:1", b'{"skipped":true}')]
     assert skipped(call()).results == []
+
+
+def test_a_member_pipeline_reports_from_the_stage_that_ends_it() -> None:
+    # The chord is carried by the tail; a head that fails for good or is skipped
+    # reports for it, a head that succeeds hands on to the next stage and does not.
+    head = call().then(call(chord={"id": "c", "size": 2, "index": 0, "callback": {}}))
+    done = success(Queue(), spec(), head, 5, NOW)
+    assert reported_chord(head, done) is None
+    failed, _ = failure(Queue(), spec(), head, ValueError("x"), "tb", NOW)
+    assert reported_chord(head, failed) == head.on_complete.chord  # type: ignore[union-attr]
+    assert [k for k, _ in failed.results if k.startswith("chord:")] == ["chord:c:0"]
+    assert skipped(head).results == [("chord:c:0", b'{"skipped":true}')]
+    retry, _ = failure(Queue(), spec(), call(retries=1).then(head), ValueError("x"), "tb", NOW)
+    assert reported_chord(head, retry) is None
 
 
 def test_an_error_with_retries_left_retries_later_with_backoff() -> None:

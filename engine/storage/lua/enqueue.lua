@@ -14,6 +14,7 @@ for i = 1, #ARGV, 3 do
     if redis.call('HEXISTS', running, ARGV[i]) == 1 then return ARGV[i] end
   end
 end
+local places = {}
 for i = 1, #ARGV, 3 do
   local id, p = ARGV[i], tonumber(ARGV[i + 1])
   if not fresh then
@@ -23,7 +24,7 @@ for i = 1, #ARGV, 3 do
   end
   redis.call('HSET', msg, id, ARGV[i + 2])
   if p ~= 0 then redis.call('HSET', prio, id, p) end
-  redis.call('ZADD', ready, -p, id)
+  redis.call('ZADD', ready, at_back(ready, p, places), id)
 end
 wake_up(wake)
 return false

@@ -12,6 +12,6 @@ local p = tonumber(priority)
 forget(sched, dead, deadinfo, id)
 redis.call('HSET', msg, id, data)
 if p ~= 0 then redis.call('HSET', prio, id, p) end
-redis.call('ZADD', ready, -p, id)
+redis.call('ZADD', ready, at_back(ready, p), id)
 wake_up(wake)
 return 1

@@ -10,6 +10,8 @@ local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake =
 local consumer, n_tasks = ARGV[1], ARGV[2]
 -- #include lib
 
+local places = {}  -- the last ready score given per priority (at_back)
+
 -- Finish the task whose ARGV start at i and whose own KEYS start at k; returns false
 -- or the refusal, and where the next task starts in ARGV and in KEYS.
 local function finish_one(i, k)
@@ -48,7 +50,7 @@ local function finish_one(i, k)
     forget(sched, dead, deadinfo, new_id)
     redis.call('HSET', msg, new_id, new_data)
     set_prio(prio, new_id, p)
-    redis.call('ZADD', ready, -p, new_id)
+    redis.call('ZADD', ready, at_back(ready, p, places), new_id)
   end
   for s = 0, schedule_n - 1 do
     -- #item FINISH_TASK schedule s

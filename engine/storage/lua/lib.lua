@@ -74,3 +74,35 @@ local function claim(ready, msg, running, deliv, leases, consumer, now, limit, l
   end
   return out
 end
+
+-- Queue order (the ORDER rule of storage/base.py; the layout is in storage/redis.py):
+-- the ready scores of priority p lie in (-p - 0.5, -p + 0.5), ORDER_UNIT apart, so
+-- levels never mix and each is first-in first-out. The score after the last task of
+-- priority p (an empty level starts at -p); places, when given, remembers the last
+-- score handed out per priority, so a batch costs one lookup per priority. A level
+-- that reaches +-0.25 stays there: its ties then order by id.
+local ORDER_UNIT = 2 ^ -36
+local function at_back(ready, p, places)
+  local last = places and places[p]
+  if not last then
+    local hit = redis.call('ZREVRANGEBYSCORE', ready, string.format('(%.17g', -p + 0.5),
+      string.format('(%.17g', -p - 0.5), 'WITHSCORES', 'LIMIT', 0, 1)
+    last = hit[2] and tonumber(hit[2]) or -p - ORDER_UNIT
+  end
+  local score = math.min(last + ORDER_UNIT, -p + 0.25)
+  if places then places[p] = score end
+  return score
+end
+
+-- Put tasks handed back (recover, release) at the front of their priority, in id order:
+-- each goes before the first task of its level, the highest id first.
+local function to_front(ready, prio, ids)
+  table.sort(ids, function(a, b) return a > b end)
+  for _, id in ipairs(ids) do
+    local p = prio_of(prio, id)
+    local hit = redis.call('ZRANGEBYSCORE', ready, string.format('(%.17g', -p - 0.5),
+      string.format('(%.17g', -p + 0.5), 'WITHSCORES', 'LIMIT', 0, 1)
+    local first = hit[2] and tonumber(hit[2]) or -p + ORDER_UNIT
+    redis.call('ZADD', ready, math.max(first - ORDER_UNIT, -p - 0.25), id)
+  end
+end

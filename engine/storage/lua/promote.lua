@@ -6,9 +6,10 @@ local now, limit = ARGV[1], ARGV[2]
 -- #include lib
 
 local ids = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, limit)
+local places = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', sched, id)
-  redis.call('ZADD', ready, -prio_of(prio, id), id)
+  redis.call('ZADD', ready, at_back(ready, prio_of(prio, id), places), id)
 end
 if #ids > 0 then wake_up(wake) end
 return ids

@@ -29,11 +29,11 @@ for i = 1, #all, 2 do
         'poison\ndelivered ' .. d .. ' times without finishing')
       buried[#buried + 1] = id
     else
-      redis.call('ZADD', ready, -prio_of(prio, id), id)
       requeued[#requeued + 1] = id
     end
   end
 end
+to_front(ready, prio, requeued)
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. now)
 if #buried > 0 then trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv) end
 if #requeued > 0 then wake_up(wake) end

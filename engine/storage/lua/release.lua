@@ -22,10 +22,10 @@ for i = 1, #entries, 2 do
     if count == '0' and redis.call('HINCRBY', deliv, id, -1) <= 0 then
       redis.call('HDEL', deliv, id)
     end
-    redis.call('ZADD', ready, -prio_of(prio, id), id)
     out[#out + 1] = id
   end
 end
+to_front(ready, prio, out)
 if all == '1' then redis.call('ZREM', leases, consumer) end
 if #out > 0 then wake_up(wake) end
 return out

@@ -8,6 +8,6 @@ local id = ARGV[1]
 if redis.call('ZREM', dead, id) == 0 then return 0 end
 redis.call('HDEL', deadinfo, id)
 redis.call('HDEL', deliv, id)
-redis.call('ZADD', ready, -prio_of(prio, id), id)
+redis.call('ZADD', ready, at_back(ready, prio_of(prio, id)), id)
 wake_up(wake)
 return 1

@@ -8,9 +8,10 @@ local consumer, now, limit, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 -- #include lib
 
 local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, 1000)
+local places = {}
 for _, id in ipairs(due) do
   redis.call('ZREM', sched, id)
-  redis.call('ZADD', ready, -prio_of(prio, id), id)
+  redis.call('ZADD', ready, at_back(ready, prio_of(prio, id), places), id)
 end
 local out = {}
 if tonumber(limit) > 0 then
