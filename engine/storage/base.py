@@ -45,8 +45,14 @@ PROMOTE_BATCH = 1000
 # per-minute counters live STATS_TTL seconds (hueyctl status reads two hours back).
 EVENT_CAP = 10_000
 STATS_TTL = 2 * 3600.0
+# The dead-letter set keeps at most DEAD_CAP letters and about DEAD_CAP_BYTES bytes of
+# their bodies (the oldest go first; the newest letter always stays).
+DEAD_CAP = 10_000
+DEAD_CAP_BYTES = 32 * 1024 * 1024
 
 __all__ = [
+    "DEAD_CAP",
+    "DEAD_CAP_BYTES",
     "EVENT_CAP",
     "PROMOTE_BATCH",
     "STATS_TTL",
@@ -178,16 +184,25 @@ LEASE_LOST = "lease expired"
 
 
 class Storage(ABC):
-    """Base class of the three backends. ``name`` is the queue name."""
+    """Base class of the three backends. ``name`` is the queue name; ``dead_cap`` and
+    ``dead_cap_bytes`` bound the dead-letter set by letters and by the bytes of their
+    bodies (0 bytes: no byte cap)."""
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
 
-    def __init__(self, name: str = "hueyctl", dead_cap: int = 10_000, **kwargs: object) -> None:
+    def __init__(
+        self,
+        name: str = "hueyctl",
+        dead_cap: int = DEAD_CAP,
+        dead_cap_bytes: int = DEAD_CAP_BYTES,
+        **kwargs: object,
+    ) -> None:
         if kwargs:
             raise TypeError(f"unexpected storage option(s): {', '.join(sorted(kwargs))}")
         self.name = name
         self.dead_cap = dead_cap
+        self.dead_cap_bytes = dead_cap_bytes
 
     # --- queue ------------------------------------------------------------
     @abstractmethod
