@@ -51,10 +51,11 @@ def free_cluster_port() -> int:
 class RedisServer:
     """A redis-server of our own (tests that restart Redis must not touch the shared one)."""
 
-    def __init__(self, workdir: Path, appendonly: bool = True) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = True, extra: tuple[str, ...] = ()) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
         self.dir, self.port, self.appendonly = workdir, free_port(), appendonly
+        self.extra = extra  # more redis-server options, e.g. ("--maxmemory", "4mb")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +78,7 @@ class RedisServer:
                 "yes" if self.appendonly else "no",
                 "--appendfsync",
                 "always",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
