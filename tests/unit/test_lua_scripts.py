@@ -165,7 +165,18 @@ def _echo_script(layout: Layout) -> str:
 def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     """Pack two tasks, run the generated Lua on them, and get every value back in order."""
     tasks = [
-        ("1.5", "a", [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")], "0", "", "", 9, 8, [], []),
+        (
+            "1.5",
+            "a",
+            [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")],
+            "0",
+            "",
+            "",
+            9,
+            8,
+            [],
+            [],
+        ),
         (
             "2.5",
             "b",
