@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .core import QueueCore
-from .exceptions import StoreUnavailable, TaskTimeout
+from .exceptions import ConfigurationError, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
 from .locks import flush_locks
@@ -121,6 +121,20 @@ class AdaptivePrefetch:
         self.per_task += (took - self.per_task) / 8
 
 
+def skewed_clock() -> Callable[[], float]:
+    """``time.time``, or shifted by ``HUEYCTL_CLOCK_SKEW`` seconds when that is set: for
+    tests that run a real worker whose clock is off (libfaketime breaks Python's timed
+    waits). Not for production: a worker's clock should be synced (NTP)."""
+    skew = os.environ.get("HUEYCTL_CLOCK_SKEW")
+    if not skew:
+        return time.time
+    try:
+        offset = float(skew)
+    except ValueError:
+        raise ConfigurationError(f"HUEYCTL_CLOCK_SKEW must be seconds, not {skew!r}") from None
+    return lambda: time.time() + offset
+
+
 def make_consumer_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
@@ -164,6 +178,8 @@ class Consumer:
         elif options:
             settings = replace(settings, **options)
         self.settings = settings
+        if clock is time.time:
+            clock = skewed_clock()
         self.huey = huey
         inline = settings.inline
         self.workers = 1 if inline else settings.workers

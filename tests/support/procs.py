@@ -125,12 +125,15 @@ class App:
         self.env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
         self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``hueyctl worker app.huey ARGS`` (``env``: more environment variables)."""
         out = self.root / f"worker{len(self.workers)}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "hueyctl", "worker", "app.huey", *args],
             cwd=self.root,
-            env=self.env,
+            env=dict(self.env, **(env or {})),
             stdout=out.open("wb"),
             stderr=subprocess.STDOUT,
         )
