@@ -43,7 +43,7 @@ from typing import Any
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor
-from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
+from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
@@ -206,6 +206,9 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.started_at = clock()
         self.restart = False
+        #: What the start-up check found about the store (engine.preflight), published
+        #: in the registry entry; set by whoever ran the check (``hueyctl worker``).
+        self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
         self._slot_free = threading.Event()
@@ -307,6 +310,7 @@ class Consumer:
                 self.executor.processed,
                 self.executor.failed,
                 self.huey.name,
+                self.store_record,
             ),
         )
         self.telemetry.flush()

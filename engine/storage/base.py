@@ -59,6 +59,7 @@ __all__ = [
     "Claimed",
     "Counts",
     "DeadLetter",
+    "Durability",
     "Located",
     "Message",
     "Outcome",
@@ -170,6 +171,26 @@ class Counts:
     scheduled: int
     running: int
     dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """What a store keeps across a restart, as far as the caller's rights let it see
+    (None: could not tell; ``unknown`` says why)."""
+
+    aof: bool | None = None  # Redis: appendonly
+    rdb: bool | None = None  # Redis: a save schedule (CONFIG GET save)
+    eviction: str | None = None  # Redis: maxmemory-policy
+    unknown: str = ""
+
+    @property
+    def persistent(self) -> bool | None:
+        """True if anything is written to disk, False if nothing is, None if unsure."""
+        if self.aof or self.rdb:
+            return True
+        if self.aof is False and self.rdb is False:
+            return False
+        return None
 
 
 def refusal_running(task_id: str) -> str:
@@ -427,6 +448,11 @@ class Storage(ABC):
         for state in ("ready", "scheduled", "dead"):
             self.flush(state)
         self.flush_keys("")
+
+    def durability(self) -> Durability | None:
+        """What the store keeps across a restart; None where that is not in question
+        (memory, SQLite). Called once by a starting worker, never on the hot path."""
+        return None
 
     def describe(self) -> str:
         """Where the store lives, with any password masked (for banners and errors)."""

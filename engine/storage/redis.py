@@ -70,6 +70,7 @@ from .base import (
     Claimed,
     Counts,
     DeadLetter,
+    Durability,
     Located,
     Message,
     Outcome,
@@ -272,6 +273,32 @@ class RedisStorage(Storage):
         if named:
             raise TypeError(f"script {script.name} has no key {', '.join(named)}")
         return keys
+
+    def durability(self) -> Durability | None:
+        """AOF from ``INFO persistence``, the eviction policy from ``INFO memory``, the RDB
+        schedule from ``CONFIG GET save`` where the ACL allows (else unknown)."""
+        unknown = []
+        aof = rdb = eviction = None
+        try:
+            info = self._info("persistence")
+            aof = bool(int(info["aof_enabled"]))
+            eviction = str(self._info("memory")["maxmemory_policy"])
+        except (redis.RedisError, KeyError, TypeError, ValueError) as exc:
+            unknown.append(f"INFO refused or unreadable: {exc}")
+        try:
+            save = self.client.config_get("save")
+            rdb = bool(str(next(iter(save.values()))).strip()) if save else None
+        except (redis.RedisError, StopIteration) as exc:
+            unknown.append(f"CONFIG GET save refused: {exc}")
+        return Durability(aof, rdb, eviction, "; ".join(unknown))
+
+    def _info(self, section: str) -> dict[str, Any]:
+        info: dict[str, Any] = self.client.info(section)
+        if "aof_enabled" not in info and "maxmemory_policy" not in info and info:
+            first = next(iter(info.values()))  # a cluster client: one node's answer each
+            if isinstance(first, dict):
+                return first
+        return info
 
     def describe(self) -> str:
         if self.url:

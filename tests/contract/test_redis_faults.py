@@ -177,3 +177,32 @@ def test_a_heartbeat_off_the_server_clock_warns_once(
         store.heartbeat("c1", time.time() + 30, 10)
     assert caplog.text.count("30.0s ahead of the Redis server's") == 1
     assert store.clock_offset is not None and -31 < store.clock_offset < -29
+
+
+def test_durability_says_what_the_store_keeps(tmp_path: Path) -> None:
+    evicts = ("--maxmemory-policy", "allkeys-lru")
+    bare = RedisServer(tmp_path / "bare", appendonly=False, extra=evicts)
+    aof = RedisServer(tmp_path / "aof", appendonly=True)
+    for server in (bare, aof):
+        server.dir.mkdir()
+        server.start()
+    try:
+        found = RedisStorage("d", url=bare.url).durability()
+        assert found is not None
+        assert (found.aof, found.rdb, found.persistent, found.eviction) == (
+            False, False, False, "allkeys-lru"
+        )
+        found = RedisStorage("d", url=aof.url).durability()
+        assert found is not None and (found.aof, found.persistent) == (True, True)
+        # A least-privilege user may not CONFIG GET: the RDB schedule is unknown.
+        admin = redis.Redis.from_url(bare.url)
+        admin.acl_setuser(
+            "worker", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-config"]
+        )
+        limited = RedisStorage("d", url=f"redis://worker:pw@127.0.0.1:{bare.port}/0")
+        found = limited.durability()
+        assert found is not None and (found.aof, found.rdb, found.persistent) == (False, None, None)
+        assert "CONFIG GET save refused" in found.unknown
+    finally:
+        bare.stop()
+        aof.stop()

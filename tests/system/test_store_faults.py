@@ -9,15 +9,19 @@ timed waits hang, so it cannot run a worker."""
 from __future__ import annotations
 
 import collections
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from support.procs import App, wait_for
+from support.procs import App, RedisServer, wait_for
 
 from engine.api import Huey
+from engine.keys import WORKERS
 from engine.loader import connect
 from engine.task import Task
 
@@ -93,3 +97,32 @@ def test_a_worker_with_a_fast_clock_steals_nothing(setup: tuple[App, Huey, str])
     assert "ahead of the Redis server's" in app.output(fast)
     assert "ahead of the Redis server's" not in app.output(honest)
     assert "recovered tasks" not in app.output(fast)
+
+
+def test_a_worker_checks_that_redis_keeps_the_queue(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=False)  # no AOF, no RDB saves
+    server.dir.mkdir()
+    server.start()
+    config = f"from engine import RedisHuey\nhuey = RedisHuey('p', url={server.url!r})\n"
+    app = App(tmp_path, config)
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-m", "hueyctl", "worker", "app.huey", "--require-persistence"],
+            cwd=tmp_path, env=app.env, capture_output=True, text=True, timeout=30,
+        )
+        assert refused.returncode == 69, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "refusing to start (--require-persistence)" in lines[0]
+        assert "keeps nothing on disk" in lines[0]
+
+        proc = app.start_worker(*FAST)
+        huey = connect(server.url, "p")
+        wait_for(lambda: bool(huey.storage.map_items(WORKERS)), 10, "the registry entry")
+        (record,) = (json.loads(v) for v in huey.storage.map_items(WORKERS).values())
+        assert record["store"] == {
+            "persistent": False, "aof": False, "rdb": False, "eviction": "noeviction"
+        }
+        assert app.output(proc).count("keeps nothing on disk") == 1
+    finally:
+        app.stop_all()
+        server.stop()
