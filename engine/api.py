@@ -745,8 +745,10 @@ class RedisHuey(Huey):
     """A queue on Redis, the production store. Options as Huey, plus the store's:
     url= (redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://),
     or connection_pool= or client=, or redis-py connection keywords (host,
-    port, db, password ...), and dead_cap (how many dead letters are kept,
-    default 10000). Every Redis queue supports priorities, so
+    port, db, password ...), dead_cap and dead_cap_bytes (how many dead letters,
+    and how many bytes of their bodies, are kept: 10000 and 32 MiB), and
+    lease_clock ("server", the default: leases on the Redis server's clock;
+    "caller": on each worker's). Every Redis queue supports priorities, so
     PriorityRedisHuey is the same class.
     """
 
@@ -761,8 +763,8 @@ class SqliteHuey(Huey):
     """A queue in one SQLite file, shared by the processes of one machine. Options
     as Huey, plus the store's: filename (default "hueyctl.db"), timeout (seconds
     to wait for a lock, default 10), journal_mode (default "wal"), fsync
-    (default False), cache_mb (default 8) and dead_cap (how many dead letters
-    are kept, default 10000).
+    (default False), cache_mb (default 8), dead_cap and dead_cap_bytes (how many
+    dead letters, and bytes of their bodies, are kept: 10000 and 32 MiB).
     """
 
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:
