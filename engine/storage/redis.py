@@ -405,7 +405,7 @@ class RedisStorage(Storage):
         if len(args) > 4:
             try:
                 self._run(SET_ASIDE, self._keys_for(SET_ASIDE), args)
-            except redis.RedisError as exc:  # they stay ours: recovered after our lease
+            except redis.RedisError as exc:  # they stay running for us until our lease ends
                 log.error("could not set aside %d bad entr(ies): %s", (len(args) - 4) // 4, exc)
             else:
                 log.warning(
