@@ -802,8 +802,10 @@ class RedisHuey(Huey):
     """A queue on Redis, the production store. Options as Huey, plus the store's:
     url= (redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://),
     or connection_pool= or client=, or redis-py connection keywords (host,
-    port, db, password ...), client_name, and dead_cap (how many dead letters
-    are kept, default 10000). huey's blocking, read_timeout, notify_result,
+    port, db, password ...), client_name, dead_cap and dead_cap_bytes (how many
+    dead letters, and how many bytes of their bodies, are kept: 10000 and 32 MiB),
+    and lease_clock ("server", the default: leases on the Redis server's clock;
+    "caller": on each worker's). huey's blocking, read_timeout, notify_result,
     notify_result_ttl and clean_name are accepted as no-ops; any other keyword
     raises ConfigurationError. Every Redis queue supports priorities, so
     PriorityRedisHuey is the same class.
@@ -821,8 +823,9 @@ class SqliteHuey(Huey):
     as Huey, plus the store's: filename (default "hueyctl.db"), timeout (seconds
     to wait for a lock, default 10), journal_mode (default "wal"), fsync
     (default None: synchronous=NORMAL; True: FULL), cache_mb (default 8),
-    create_tables (default True), strict_fifo (a no-op) and dead_cap (how many
-    dead letters are kept, default 10000).
+    create_tables (default True), strict_fifo (a no-op), dead_cap and
+    dead_cap_bytes (how many dead letters, and bytes of their bodies, are kept:
+    10000 and 32 MiB).
     """
 
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:

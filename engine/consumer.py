@@ -43,7 +43,7 @@ from typing import Any
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor
-from .keys import REVOKE_VERSION, WORKERS, RegistryRecord
+from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
@@ -155,6 +155,20 @@ class AdaptivePrefetch:
         self.per_task += (took - self.per_task) / 8
 
 
+def skewed_clock() -> Callable[[], float]:
+    """``time.time``, or shifted by ``HUEYCTL_CLOCK_SKEW`` seconds when that is set: for
+    tests that run a real worker whose clock is off (libfaketime breaks Python's timed
+    waits). Not for production: a worker's clock should be synced (NTP)."""
+    skew = os.environ.get("HUEYCTL_CLOCK_SKEW")
+    if not skew:
+        return time.time
+    try:
+        offset = float(skew)
+    except ValueError:
+        raise ConfigurationError(f"HUEYCTL_CLOCK_SKEW must be seconds, not {skew!r}") from None
+    return lambda: time.time() + offset
+
+
 def make_consumer_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
@@ -200,6 +214,8 @@ class Consumer:
         elif options:
             settings = replace(settings, **options)
         self.settings = settings
+        if clock is time.time:
+            clock = skewed_clock()
         self.huey = huey
         inline = settings.inline
         self.workers = 1 if inline else settings.workers
@@ -226,6 +242,9 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.started_at = clock()
         self.restart = False
+        #: What the start-up check found about the store (engine.preflight), published
+        #: in the registry entry; set by whoever ran the check (``hueyctl worker``).
+        self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
         self._slot_free = threading.Event()
@@ -327,6 +346,7 @@ class Consumer:
                 self.executor.processed,
                 self.executor.failed,
                 self.huey.name,
+                self.store_record,
             ),
         )
         self.telemetry.flush()

@@ -25,6 +25,13 @@ class StoreError(EngineError):
     """The store refused an operation (e.g. Redis: a database index out of range)."""
 
 
+class StoreFull(StoreError):
+    """The store is out of memory (Redis ``maxmemory`` reached) and refused to add work.
+
+    Nothing of the refused call was written. Work already queued still drains (finishing,
+    heartbeats, recovery and deletions stay allowed), which frees memory; try again then."""
+
+
 class CodecError(EngineError, ValueError):
     """A value could not be encoded, or a message could not be decoded."""
 

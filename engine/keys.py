@@ -89,6 +89,15 @@ class RunningEntry(TypedDict):
     started: float
 
 
+class StoreRecord(TypedDict):
+    """What a worker found about its store at start (engine.preflight): None = unknown."""
+
+    persistent: bool | None
+    aof: bool | None
+    rdb: bool | None
+    eviction: str | None
+
+
 class RegistryRecord(TypedDict):
     """What a consumer publishes about itself in the ``workers`` map each heartbeat."""
 
@@ -104,6 +113,7 @@ class RegistryRecord(TypedDict):
     running: list[RunningEntry]
     processed: int
     failed: int
+    store: NotRequired[StoreRecord]  # from the start-up check (engine.preflight)
 
 
 class EventRecord(TypedDict):

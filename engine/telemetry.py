@@ -27,7 +27,7 @@ from typing import Any
 
 from ._version import __version__
 from .core import QueueCore
-from .keys import WORKERS, EventRecord, RegistryRecord
+from .keys import WORKERS, EventRecord, RegistryRecord, StoreRecord
 from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
 from .storage.base import EVENT_CAP, STATS_TTL, StatRow
 from .task import Task
@@ -116,6 +116,7 @@ def registry_record(
     processed: int,
     failed: int,
     queue: str,
+    store: StoreRecord | None = None,
 ) -> bytes:
     record: RegistryRecord = {
         "id": consumer_id,
@@ -133,4 +134,6 @@ def registry_record(
         "processed": processed,
         "failed": failed,
     }
+    if store is not None:
+        record["store"] = store
     return json.dumps(record, separators=(",", ":")).encode()

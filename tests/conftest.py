@@ -134,6 +134,9 @@ def make_storage(
         elif backend in ("redis", "cluster"):
             from engine.storage.redis import RedisStorage
 
+            # Leases on the injected clock, as memory and SQLite: the contract stays
+            # deterministic. The server's clock (the default) is tested on its own.
+            options.setdefault("lease_clock", "caller")
             store = RedisStorage(name=name, url=url, **options)  # type: ignore[arg-type]
         else:
             sqlite = importlib.import_module("engine.storage.sqlite")

@@ -59,14 +59,21 @@ PROMOTE_BATCH = 1000
 # per-minute counters live STATS_TTL seconds (hueyctl status reads two hours back).
 EVENT_CAP = 10_000
 STATS_TTL = 2 * 3600.0
+# The dead-letter set keeps at most DEAD_CAP letters and about DEAD_CAP_BYTES bytes of
+# their bodies (the oldest go first; the newest letter always stays).
+DEAD_CAP = 10_000
+DEAD_CAP_BYTES = 32 * 1024 * 1024
 
 __all__ = [
+    "DEAD_CAP",
+    "DEAD_CAP_BYTES",
     "EVENT_CAP",
     "PROMOTE_BATCH",
     "STATS_TTL",
     "Claimed",
     "Counts",
     "DeadLetter",
+    "Durability",
     "Located",
     "Message",
     "Outcome",
@@ -180,6 +187,26 @@ class Counts:
     dead: int
 
 
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """What a store keeps across a restart, as far as the caller's rights let it see
+    (None: could not tell; ``unknown`` says why)."""
+
+    aof: bool | None = None  # Redis: appendonly
+    rdb: bool | None = None  # Redis: a save schedule (CONFIG GET save)
+    eviction: str | None = None  # Redis: maxmemory-policy
+    unknown: str = ""
+
+    @property
+    def persistent(self) -> bool | None:
+        """True if anything is written to disk, False if nothing is, None if unsure."""
+        if self.aof or self.rdb:
+            return True
+        if self.aof is False and self.rdb is False:
+            return False
+        return None
+
+
 def refusal_running(task_id: str) -> str:
     """Why enqueue/schedule refused an id: a running task keeps its id until it finishes."""
     return f"task id {task_id} is running: a new call needs another id (or wait until it ends)"
@@ -201,16 +228,25 @@ def _unknown_options(cls: type, given: dict[str, object]) -> str:
 
 
 class Storage(ABC):
-    """Base class of the three backends. ``name`` is the queue name."""
+    """Base class of the three backends. ``name`` is the queue name; ``dead_cap`` and
+    ``dead_cap_bytes`` bound the dead-letter set by letters and by the bytes of their
+    bodies (0 bytes: no byte cap)."""
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
 
-    def __init__(self, name: str = "hueyctl", dead_cap: int = 10_000, **kwargs: object) -> None:
+    def __init__(
+        self,
+        name: str = "hueyctl",
+        dead_cap: int = DEAD_CAP,
+        dead_cap_bytes: int = DEAD_CAP_BYTES,
+        **kwargs: object,
+    ) -> None:
         if kwargs:
             raise ConfigurationError(_unknown_options(type(self), kwargs))
         self.name = name
         self.dead_cap = dead_cap
+        self.dead_cap_bytes = dead_cap_bytes
 
     # --- queue ------------------------------------------------------------
     @abstractmethod
@@ -435,6 +471,11 @@ class Storage(ABC):
         for state in ("ready", "scheduled", "dead"):
             self.flush(state)
         self.flush_keys("")
+
+    def durability(self) -> Durability | None:
+        """What the store keeps across a restart; None where that is not in question
+        (memory, SQLite). Called once by a starting worker, never on the hot path."""
+        return None
 
     def describe(self) -> str:
         """Where the store lives, with any password masked (for banners and errors)."""

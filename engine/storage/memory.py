@@ -98,6 +98,13 @@ class MemoryStorage(Storage):
         dead = sorted((e.failed_at, e.msg.id) for e in self._entries.values() if e.state == "dead")
         for _, task_id in dead[: max(0, len(dead) - self.dead_cap)]:
             self._entries.pop(task_id, None)
+        del dead[: max(0, len(dead) - self.dead_cap)]
+        if self.dead_cap_bytes > 0:  # then by bytes, oldest first; the newest stays
+            total = sum(len(self._entries[i].msg.data) for _, i in dead)
+            for _, task_id in dead[:-1]:
+                if total <= self.dead_cap_bytes:
+                    break
+                total -= len(self._entries.pop(task_id).msg.data)
 
     def _by_state(self, state: str) -> list[_Entry]:
         return [e for e in self._entries.values() if e.state == state]

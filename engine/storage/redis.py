@@ -42,11 +42,31 @@ middle of its level now. Such tasks are still claimed, by priority, ahead of the
 tasks enqueued after the upgrade at their priority (and behind tasks handed back),
 in id order among themselves; nothing is rewritten or lost. A worker of the
 previous release beside new ones still claims by priority (it adds at ``-p``).
+
+Faults the store absorbs rather than passes up:
+
+- **A full Redis** (``maxmemory``): the scripts that add work are refused before they
+  write and raise :class:`~engine.exceptions.StoreFull`; those that drain the queue
+  (claim, finish, heartbeat, recover, release, delete) are flagged ``allow-oom`` (see
+  :mod:`engine.storage.redis_scripts`).
+- **Clock skew** (``lease_clock="server"``, the default): lease ends, the lease check of
+  ``finish`` and the recovery sweep use the Redis server's clock (``TIME`` in the
+  scripts), so a worker whose clock runs fast cannot steal live workers' tasks. The
+  caller's ``now`` still stamps claims (``claimed_at``), dead letters (``failed_at``)
+  and promotes etas: etas and crontabs follow the producer's and worker's own clocks.
+  A heartbeat whose clock is more than a second off the server's logs one warning.
+  ``lease_clock="caller"`` reckons leases on the caller's ``now`` (the storage contract's
+  injected clock).
+- **Bad entries**: a ready id that is not UTF-8 is dead-lettered as ``malformed`` under
+  a readable stand-in id (its ``\\xNN`` escaped form) with its body, since no task can be
+  given or retried by that id; a ready id without a body is dropped with one log line.
+  Ids read back for listings are decoded the same way, so nothing read here raises.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import time
@@ -57,15 +77,18 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
+from ..exceptions import ConfigurationError, StoreError, StoreFull, StoreUnavailable
 from ..urls import mask_url
 from .base import (
+    DEAD_CAP,
+    DEAD_CAP_BYTES,
     EVENT_CAP,
     PROMOTE_BATCH,
     STATS_TTL,
     Claimed,
     Counts,
     DeadLetter,
+    Durability,
     Located,
     Message,
     Outcome,
@@ -88,6 +111,7 @@ from .redis_scripts import (
     FINISH,
     FINISH_TASK,
     FLUSH,
+    HEARTBEAT,
     INCR,
     MAP_DELETE_IF_EQUAL,
     PROMOTE,
@@ -99,12 +123,16 @@ from .redis_scripts import (
     ROUND,
     SCHEDULE,
     SCRIPTS,
+    SET_ASIDE,
     WAIT_RESULT,
     Script,
     source,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("engine.storage.redis")
+SKEW_WARNING = 1.0  # seconds a heartbeat's clock may be off the server's before we say so
 
 _STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
 
@@ -139,6 +167,12 @@ def _translated(method: F) -> F:
         except redis.AuthenticationError as exc:
             raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
         except redis.ResponseError as exc:
+            if isinstance(exc, redis.exceptions.OutOfMemoryError) or str(exc).startswith("OOM"):
+                raise StoreFull(
+                    f"Redis at {self.describe()} is full (maxmemory reached) and refused to"
+                    " add work; nothing was written. Queued work still drains: free memory"
+                    " or raise maxmemory, then try again"
+                ) from exc
             if "DB index" in str(exc):  # the URL's /db: a configuration mistake
                 raise ConfigurationError(f"invalid Redis URL {self.describe()}: {exc}") from exc
             raise StoreError(f"Redis at {self.describe()} refused a command: {exc}") from exc
@@ -148,11 +182,13 @@ def _translated(method: F) -> F:
 
 def _refuse_running(task_id: bytes | None) -> None:
     if task_id:
-        raise ConfigurationError(refusal_running(task_id.decode()))
+        raise ConfigurationError(refusal_running(_text(task_id)))
 
 
-def _claimed(out: list[Any]) -> list[Claimed]:
-    return [Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)]
+def _text(raw: bytes) -> str:
+    """An id or name read back from Redis: never raises, bytes that are not UTF-8 come
+    out ``\\xNN`` escaped (a readable stand-in: no task can be found by that id)."""
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _ms(seconds: float | None) -> str:
@@ -171,7 +207,9 @@ class RedisStorage(Storage):
         url: str | None = None,
         connection_pool: redis.ConnectionPool | None = None,
         client: redis.Redis | None = None,
-        dead_cap: int = 10_000,
+        dead_cap: int = DEAD_CAP,
+        dead_cap_bytes: int = DEAD_CAP_BYTES,
+        lease_clock: str = "server",
         client_name: str | None = None,
         blocking: bool = True,
         read_timeout: float = 1,
@@ -183,10 +221,21 @@ class RedisStorage(Storage):
         """A store on Redis. Where it is: url=, connection_pool=, client=, or redis-py
         connection keywords (host, port, db, password ...; checked against redis-py's
         connection classes, so a misspelt one fails here in one line). client_name
-        names every connection (CLIENT SETNAME). huey's blocking, read_timeout,
-        notify_result, notify_result_ttl and clean_name are accepted and have no
-        effect: see redis_options.HUEY_NOOPS for why."""
-        super().__init__(name, dead_cap=dead_cap)
+        names every connection (CLIENT SETNAME). dead_cap and dead_cap_bytes bound the
+        dead-letter set by count and by bytes of bodies. lease_clock: "server" (leases
+        on the Redis server's clock) or "caller" (on the now passed in). huey's
+        blocking, read_timeout, notify_result, notify_result_ttl and clean_name are
+        accepted and have no effect: see redis_options.HUEY_NOOPS for why."""
+        super().__init__(name, dead_cap=dead_cap, dead_cap_bytes=dead_cap_bytes)
+        if lease_clock not in ("server", "caller"):
+            raise ConfigurationError(
+                f"lease_clock must be 'server' or 'caller', not {lease_clock!r}"
+            )
+        #: 'server': leases on the Redis server's clock; 'caller': on the ``now`` passed.
+        self.lease_clock = lease_clock
+        #: The server's clock minus the caller's, as the last heartbeat saw it.
+        self.clock_offset: float | None = None
+        self._skew_told = False
         for p in ("host", "port", "db"):  # as huey: an unset value means the default
             if connection_params.get(p, 0) is None:
                 del connection_params[p]
@@ -268,6 +317,32 @@ class RedisStorage(Storage):
             raise TypeError(f"script {script.name} has no key {', '.join(named)}")
         return keys
 
+    def durability(self) -> Durability | None:
+        """AOF from ``INFO persistence``, the eviction policy from ``INFO memory``, the RDB
+        schedule from ``CONFIG GET save`` where the ACL allows (else unknown)."""
+        unknown = []
+        aof = rdb = eviction = None
+        try:
+            info = self._info("persistence")
+            aof = bool(int(info["aof_enabled"]))
+            eviction = str(self._info("memory")["maxmemory_policy"])
+        except (redis.RedisError, KeyError, TypeError, ValueError) as exc:
+            unknown.append(f"INFO refused or unreadable: {exc}")
+        try:
+            save = self.client.config_get("save")
+            rdb = bool(str(next(iter(save.values()))).strip()) if save else None
+        except (redis.RedisError, StopIteration) as exc:
+            unknown.append(f"CONFIG GET save refused: {exc}")
+        return Durability(aof, rdb, eviction, "; ".join(unknown))
+
+    def _info(self, section: str) -> dict[str, Any]:
+        info: dict[str, Any] = self.client.info(section)
+        if "aof_enabled" not in info and "maxmemory_policy" not in info and info:
+            first = next(iter(info.values()))  # a cluster client: one node's answer each
+            if isinstance(first, dict):
+                return first
+        return info
+
     def describe(self) -> str:
         if self.url:
             return mask_url(self.url)
@@ -312,7 +387,7 @@ class RedisStorage(Storage):
     @_translated
     def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         ids = self._run(PROMOTE, self._keys_for(PROMOTE), [repr(now), limit])
-        return [i.decode() for i in ids]
+        return [_text(i) for i in ids]
 
     @_translated
     def next_eta(self) -> float | None:
@@ -321,25 +396,68 @@ class RedisStorage(Storage):
 
     @_translated
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
-        keys = self._keys_for(CLAIM)
-        return _claimed(self._run(CLAIM, keys, self._round_args(consumer, now, limit, lease)))
+        out = self._run(CLAIM, self._keys_for(CLAIM), self._round_args(consumer, now, limit, lease))
+        return self._claimed(consumer, now, out)
 
     @_translated
     def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
         keys = self._round_keys(watch)
-        return self._round(self._run(ROUND, keys, self._round_args(consumer, now, limit, lease)))
+        out = self._run(ROUND, keys, self._round_args(consumer, now, limit, lease))
+        return self._round(consumer, now, out)
 
     def _round_keys(self, watch: str) -> list[str]:
         return self._keys_for(ROUND, watched=self._kv(watch))
 
-    @staticmethod
-    def _round_args(consumer: str, now: float, limit: int, lease: float) -> list[Any]:
-        return [consumer, repr(now), limit, repr(now + lease)]
+    def _round_args(self, consumer: str, now: float, limit: int, lease: float) -> list[Any]:
+        return [consumer, repr(now), limit, repr(lease), self.lease_clock]
 
-    @staticmethod
-    def _round(out: list[Any]) -> Round:
+    def _round(self, consumer: str, now: float, out: list[Any]) -> Round:
         eta = out[-1]
-        return Round(_claimed(out[:-3]), out[-2] or None, float(eta) if eta else None, out[-3] > 0)
+        claimed = self._claimed(consumer, now, out[:-3])
+        return Round(claimed, out[-2] or None, float(eta) if eta else None, out[-3] > 0)
+
+    def _claimed(self, consumer: str, now: float, out: list[Any]) -> list[Claimed]:
+        """The claim script's (id data deliveries)* as Claimed: a bad entry is set aside
+        here (:meth:`_set_aside`), never raised to the worker."""
+        try:
+            items = [
+                Claimed(out[i].decode(), out[i + 1], int(out[i + 2])) for i in range(0, len(out), 3)
+            ]
+        except UnicodeDecodeError:
+            return self._set_aside(consumer, now, out)
+        if any(c.data is None for c in items):
+            return self._set_aside(consumer, now, out)
+        return items
+
+    def _set_aside(self, consumer: str, now: float, out: list[Any]) -> list[Claimed]:
+        """Sort a claim's reply into tasks to run and entries nobody can run: an id that
+        is not UTF-8 becomes a dead letter (``malformed``) under its escaped form, with
+        its body; an id with no body (the claim took it off ready) is logged."""
+        good: list[Claimed] = []
+        args: list[Any] = [consumer, repr(now), self.dead_cap, self.dead_cap_bytes]
+        for i in range(0, len(out), 3):
+            raw, data = out[i], out[i + 1]
+            if data is None:
+                log.warning("ready task %s had no body, so nothing to run: dropped", _text(raw))
+                continue
+            try:
+                good.append(Claimed(raw.decode(), data, int(out[i + 2])))
+            except UnicodeDecodeError:
+                error = f"task id is not UTF-8: {raw[:200]!r}"
+                args += (raw, _text(raw), "malformed", error)
+        if len(args) > 4:
+            try:
+                self._run(SET_ASIDE, self._keys_for(SET_ASIDE), args)
+            except redis.RedisError as exc:  # they stay running for us until our lease ends
+                log.error("could not set aside %d bad entr(ies): %s", (len(args) - 4) // 4, exc)
+            else:
+                log.warning(
+                    "set aside %d ready entr(ies) whose id is not UTF-8 as dead letters"
+                    " (malformed): %s",
+                    (len(args) - 4) // 4,
+                    ", ".join(args[5::4][:5]),
+                )
+        return good
 
     @_translated
     def wait_and_claim_round(
@@ -363,7 +481,7 @@ class RedisStorage(Storage):
             return self.claim_round(consumer, now, limit, lease, watch)
         if isinstance(out, Exception):
             raise out
-        return self._round(out)
+        return self._round(consumer, now, out)
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
@@ -385,7 +503,7 @@ class RedisStorage(Storage):
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
         keys = list(self._finish_keys)
-        args: list[Any] = [consumer, len(items)]
+        args: list[Any] = [consumer, len(items), self.lease_clock]
         kv = self._kv
         for task_id, now, outcome in items:
             reason, error = outcome.dead or ("", "")
@@ -398,6 +516,7 @@ class RedisStorage(Storage):
                     reason,
                     error,
                     self.dead_cap,
+                    self.dead_cap_bytes,
                     [(m.id, m.priority, m.data) for m in outcome.enqueue],
                     [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
                 ),
@@ -408,13 +527,27 @@ class RedisStorage(Storage):
 
     @_translated
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
-        self.client.zadd(self._keys["leases"], {consumer: now + lease})
+        # A script, not a ZADD: allowed when Redis is full, and it reads the server's clock.
+        args = [consumer, repr(now), repr(lease), self.lease_clock]
+        seconds, micros = self._run(HEARTBEAT, self._keys_for(HEARTBEAT), args)
+        self.clock_offset = int(seconds) + int(micros) / 1e6 - now
+        if self.lease_clock == "server" and not self._skew_told:
+            if abs(self.clock_offset) > SKEW_WARNING:
+                self._skew_told = True
+                log.warning(
+                    "this machine's clock is %.1fs %s the Redis server's: leases use the"
+                    " server's clock, but etas and crontabs follow this one (sync it, e.g."
+                    " with NTP)",
+                    abs(self.clock_offset),
+                    "behind" if self.clock_offset > 0 else "ahead of",
+                )
 
     @_translated
     def recover(self, now: float, max_deliveries: int) -> Recovered:
         keys = self._keys_for(RECOVER)
-        requeued, dead = self._run(RECOVER, keys, [repr(now), max_deliveries, self.dead_cap])
-        return Recovered([i.decode() for i in requeued], [i.decode() for i in dead])
+        args = [repr(now), max_deliveries, self.dead_cap, self.dead_cap_bytes, self.lease_clock]
+        requeued, dead = self._run(RECOVER, keys, args)
+        return Recovered([_text(i) for i in requeued], [_text(i) for i in dead])
 
     @_translated
     def release(
@@ -423,7 +556,7 @@ class RedisStorage(Storage):
         keys = self._keys_for(RELEASE)
         flag = "1" if task_ids is None else "0"
         out = self._run(RELEASE, keys, [consumer, flag, "1" if count else "0", *(task_ids or ())])
-        return [i.decode() for i in out]
+        return [_text(i) for i in out]
 
     @_translated
     def wait(self, timeout: float) -> None:
@@ -462,7 +595,7 @@ class RedisStorage(Storage):
         pairs = self.client.zrange(self._keys["ready"], offset, offset + limit - 1, withscores=True)
         ids = [i for i, _ in pairs]
         return [
-            Message(i.decode(), body, round(-score))  # priority p scores -p ± 0.25
+            Message(_text(i), body, round(-score))  # priority p scores -p ± 0.25
             for (i, score), body in zip(pairs, self._bodies(ids), strict=True)
             if body is not None
         ]
@@ -472,7 +605,7 @@ class RedisStorage(Storage):
         pairs = self.client.zrange(self._keys["sched"], offset, offset + limit - 1, withscores=True)
         ids = [i for i, _ in pairs]
         return [
-            (Message(i.decode(), body, prio), float(eta))
+            (Message(_text(i), body, prio), float(eta))
             for (i, eta), body, prio in zip(pairs, self._bodies(ids), self._prios(ids), strict=True)
             if body is not None
         ]
@@ -484,8 +617,8 @@ class RedisStorage(Storage):
         deliv = self.client.hmget(self._keys["deliv"], ids) if ids else []
         out = []
         for i, body, d in zip(ids, self._bodies(ids), deliv, strict=True):
-            owner, _, claimed = running[i].decode().rpartition("|")
-            out.append(Running(i.decode(), body or b"", owner, float(claimed), int(d or 0)))
+            owner, _, claimed = _text(running[i]).rpartition("|")
+            out.append(Running(_text(i), body or b"", owner, float(claimed), int(d or 0)))
         return sorted(out, key=lambda r: r.claimed_at)
 
     @_translated
@@ -497,8 +630,8 @@ class RedisStorage(Storage):
         infos = self.client.hmget(self._keys["deadinfo"], ids) if ids else []
         out = []
         for (i, at), body, info in zip(pairs, self._bodies(ids), infos, strict=True):
-            reason, _, error = (info or b"").decode().partition("\n")
-            out.append(DeadLetter(i.decode(), body or b"", reason, error, float(at)))
+            reason, _, error = _text(info or b"").partition("\n")
+            out.append(DeadLetter(_text(i), body or b"", reason, error, float(at)))
         return out
 
     @_translated
@@ -519,11 +652,11 @@ class RedisStorage(Storage):
         consumer = reason = error = None
         since: float | None = None
         if running is not None:
-            consumer, _, claimed = running.decode().rpartition("|")
+            consumer, _, claimed = _text(running).rpartition("|")
             state, since = "running", float(claimed)
         elif dead is not None:
             state, since = "dead", float(dead)
-            reason, _, error = (info or b"").decode().partition("\n")
+            reason, _, error = _text(info or b"").partition("\n")
         elif eta is not None:
             state = "scheduled"
         elif ready is not None:
@@ -564,7 +697,7 @@ class RedisStorage(Storage):
     @_translated
     def consumers(self, now: float) -> dict[str, float]:
         pairs = self.client.zrange(self._keys["leases"], 0, -1, withscores=True)
-        return {c.decode(): float(until) for c, until in pairs}
+        return {_text(c): float(until) for c, until in pairs}
 
     # --- events and statistics -----------------------------------------------------------
     @_translated
@@ -614,7 +747,7 @@ class RedisStorage(Storage):
         for minute, fields in zip(minutes, p.execute(), strict=True):
             by_task: dict[str, dict[str, float]] = {}
             for f, v in fields.items():
-                task, _, name = f.decode().rpartition("|")
+                task, _, name = _text(f).rpartition("|")
                 by_task.setdefault(task, {})[name] = float(v)
             for task, c in sorted(by_task.items()):
                 rows.append(
@@ -699,7 +832,7 @@ class RedisStorage(Storage):
     def keys(self, prefix: str) -> list[str]:
         start = len(self._kv(""))
         pattern = _glob_escape(self._kv(prefix)) + "*"
-        found = (k.decode()[start:] for k in self.client.scan_iter(match=pattern, count=1000))
+        found = (_text(k)[start:] for k in self.client.scan_iter(match=pattern, count=1000))
         return sorted(k for k in found if "\x00" not in k)  # not the waiters' own keys
 
     # --- maps ------------------------------------------------------------------------------
@@ -728,7 +861,7 @@ class RedisStorage(Storage):
 
     @_translated
     def map_items(self, name: str) -> dict[str, bytes]:
-        return {f.decode(): v for f, v in self.client.hgetall(self._map(name)).items()}
+        return {_text(f): v for f, v in self.client.hgetall(self._map(name)).items()}
 
     @_translated
     def destroy(self) -> None:

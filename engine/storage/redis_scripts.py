@@ -1,11 +1,23 @@
 """The Lua scripts of the Redis store: the one table of their KEYS and ARGV, and their loader.
 
 Every multi-key transition of :mod:`engine.storage.redis` is one script, a file
-``engine/storage/lua/<name>.lua`` shipped as package data. Each file starts with a
-header naming its KEYS and ARGV in order::
+``engine/storage/lua/<name>.lua`` shipped as package data. Each file starts with its
+Redis 7 flags line, then a header naming its KEYS and ARGV in order::
 
+    #!lua
     -- KEYS: ready msg prio wake
     -- ARGV: id priority data
+
+The flags decide what a full Redis (``maxmemory`` reached) does with the script. A
+script that adds work (enqueue, schedule, retry a dead letter, a counter, telemetry)
+has no flags (``#!lua``): Redis refuses it *before it writes anything*, and the store
+raises :class:`~engine.exceptions.StoreFull`. A script that finishes, heartbeats,
+claims, recovers, releases or deletes work is ``#!lua flags=allow-oom``: those are how
+the queue drains and frees the memory. (Without a flags line at all, Redis 7.0 applies
+its pre-7 rule, refusing a script only if it has not written yet, so a script whose
+first write is a deletion slips past the limit.) The finish script also enqueues a
+retry or the next pipeline stage in the same step as the ack: it stays allowed, since
+draining matters more than strictness there.
 
 and binds them to locals of those names. :data:`SCRIPTS` below repeats each header as a
 :class:`Script`; it is the only place on the Python side where key order is written
@@ -15,7 +27,8 @@ is a variable-length tail (``(a b)...`` repeats a group). Every key of a queue s
 the hash tag ``{<queue>}``, and every key a script touches is in its KEYS (Redis
 Cluster refuses others).
 
-Loading (:func:`source`) does three things to a file, once, in Python:
+Loading (:func:`source`) does three things to a file, once, in Python (the flags line
+stays first, as Redis requires):
 
 - ``-- #include lib`` becomes the text of ``lua/lib.lua`` (the functions several
   scripts share, such as ``claim`` for claim.lua and round.lua). One level only.
@@ -57,6 +70,9 @@ class Script:
     name: str
     keys: tuple[str, ...]
     argv: tuple[str, ...]
+    #: Redis 7 script flags (the file's ``#!lua flags=...`` line): ``allow-oom`` for the
+    #: scripts that drain the queue, none for those that add work (refused when full).
+    flags: tuple[str, ...] = ()
     #: The keys before any variable-length tail (which the caller appends).
     fixed_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
@@ -159,7 +175,8 @@ def _times(width: int, var: str) -> str:
 
 #: One finished task in the finish script's ARGV: its results (each with the result
 #: key, the key a waiter sets and the key that wakes it), the result TTL, why it died
-#: (empty: it did not), the dead set's cap, and the tasks it enqueues and schedules.
+#: (empty: it did not), the dead set's caps (letters, bytes), and the tasks it enqueues
+#: and schedules.
 FINISH_TASK = Layout(
     "FINISH_TASK",
     (
@@ -170,6 +187,7 @@ FINISH_TASK = Layout(
         "dead_reason",
         "dead_error",
         "dead_cap",
+        "dead_cap_bytes",
         Group("enqueue", ("new_id", "new_priority", "new_data")),
         Group("schedule", ("new_id", "new_priority", "new_eta", "new_data")),
     ),
@@ -177,7 +195,10 @@ FINISH_TASK = Layout(
 LAYOUTS = {FINISH_TASK.name: FINISH_TASK}
 
 _ROUND_KEYS = ("ready", "msg", "running", "deliv", "leases")
-_ROUND_ARGV = ("consumer", "now", "limit", "lease_until")
+# clock: 'server' (leases on the Redis server's clock, TIME in the script) or 'caller'
+# (leases on the caller's now: the storage contract's injected clock).
+_ROUND_ARGV = ("consumer", "now", "limit", "lease", "clock")
+_DRAIN = ("allow-oom",)
 
 ENQUEUE = Script(
     "enqueue",
@@ -195,9 +216,9 @@ SCHEDULE = Script(
     ("sched", "msg", "prio", "wake", "ready", "dead", "deadinfo", "running", "deliv"),
     ("(id priority eta data)...",),
 )
-PROMOTE = Script("promote", ("sched", "ready", "prio", "wake"), ("now", "limit"))
-CLAIM = Script("claim", _ROUND_KEYS, _ROUND_ARGV)
-ROUND = Script("round", (*_ROUND_KEYS, "watched", "sched", "prio", "wake"), _ROUND_ARGV)
+PROMOTE = Script("promote", ("sched", "ready", "prio", "wake"), ("now", "limit"), _DRAIN)
+CLAIM = Script("claim", _ROUND_KEYS, _ROUND_ARGV, _DRAIN)
+ROUND = Script("round", (*_ROUND_KEYS, "watched", "sched", "prio", "wake"), _ROUND_ARGV, _DRAIN)
 FINISH = Script(
     "finish",
     (
@@ -213,33 +234,46 @@ FINISH = Script(
         "wake",
         "tasks...",
     ),
-    ("consumer", "n_tasks", "tasks..."),
+    ("consumer", "n_tasks", "clock", "tasks..."),
+    _DRAIN,
 )
 RECOVER = Script(
     "recover",
     ("running", "leases", "ready", "deliv", "dead", "deadinfo", "msg", "prio", "wake"),
-    ("now", "max_deliveries", "dead_cap"),
+    ("now", "max_deliveries", "dead_cap", "dead_cap_bytes", "clock"),
+    _DRAIN,
+)
+HEARTBEAT = Script("heartbeat", ("leases",), ("consumer", "now", "lease", "clock"), _DRAIN)
+SET_ASIDE = Script(
+    "set_aside",
+    ("running", "msg", "deliv", "prio", "dead", "deadinfo"),
+    ("consumer", "now", "dead_cap", "dead_cap_bytes", "(id new_id reason error)..."),
+    _DRAIN,
 )
 RELEASE = Script(
     "release",
     ("running", "leases", "ready", "deliv", "prio", "wake"),
     ("consumer", "all", "count", "task_ids..."),
+    _DRAIN,
 )
 REMOVE = Script(
     "remove",
     ("ready", "sched", "dead", "running", "msg", "prio", "deadinfo", "deliv"),
     ("id",),
+    _DRAIN,
 )
 RETRY_DEAD = Script("retry_dead", ("dead", "deadinfo", "deliv", "ready", "prio", "wake"), ("id",))
-FLUSH = Script("flush", ("zset", "msg", "prio", "deadinfo", "deliv"), ("batch",))
+FLUSH = Script("flush", ("zset", "msg", "prio", "deadinfo", "deliv"), ("batch",), _DRAIN)
 RECORD = Script(
     "record",
     ("events", "minutes..."),
     ("cap", "ttl_ms", "n_events", "events...", "(slot task count failures total max)..."),
 )
-MAP_DELETE_IF_EQUAL = Script("map_delete_if_equal", ("map",), ("field", "value"))
-WAIT_RESULT = Script("wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms"))
-DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",))
+MAP_DELETE_IF_EQUAL = Script("map_delete_if_equal", ("map",), ("field", "value"), _DRAIN)
+WAIT_RESULT = Script(
+    "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms"), _DRAIN
+)
+DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",), _DRAIN)
 INCR = Script("incr", ("key",), ("ttl_ms",))
 
 #: Every script, in no particular order.
@@ -253,6 +287,8 @@ SCRIPTS: tuple[Script, ...] = (
     ROUND,
     FINISH,
     RECOVER,
+    HEARTBEAT,
+    SET_ASIDE,
     RELEASE,
     REMOVE,
     RETRY_DEAD,
@@ -276,9 +312,10 @@ def lua_file(name: str) -> str:
 def source(name: str) -> str:
     """The Lua that Redis runs for script ``name``: its file with the directives expanded
     and the constants it uses defined at the top."""
-    body = expand(lua_file(name))
+    flags, _, rest = lua_file(name).partition("\n")  # the #!lua line must stay first
+    body = expand(rest)
     used = [c for c in CONSTANTS if re.search(rf"\b{c}\b", body)]
-    return "".join(f"local {c} = {_lua_literal(CONSTANTS[c])}\n" for c in used) + body
+    return "\n".join([flags, *(f"local {c} = {_lua_literal(CONSTANTS[c])}" for c in used), body])
 
 
 def expand(text: str) -> str:

@@ -48,6 +48,8 @@ from typing import Any
 
 from ..exceptions import ConfigurationError, StoreUnavailable
 from .base import (
+    DEAD_CAP,
+    DEAD_CAP_BYTES,
     EVENT_CAP,
     LEASE_LOST,
     NOT_OWNER,
@@ -124,6 +126,12 @@ _TO_READY = (
     " reason = NULL, error = NULL, failed_at = NULL, deliveries = {}, ord = {}"
     " WHERE queue = ? AND id = ?"
 )
+_TRIM_DEAD_BYTES = (
+    "DELETE FROM task WHERE queue = ?1 AND id IN (SELECT id FROM (SELECT id,"
+    " SUM(length(data)) OVER w AS total, ROW_NUMBER() OVER w AS n FROM task"
+    " WHERE queue = ?1 AND state = 'dead' WINDOW w AS (ORDER BY failed_at DESC, id DESC))"
+    " WHERE total > ?2 AND n > 1)"
+)
 _RESET, _KEEP, _UNCOUNT = "0", "deliveries", "max(0, deliveries - 1)"
 _TO_BACK = _BACK.replace("?1", "task.queue").replace("?4", "task.priority")
 _READY = "FROM task WHERE queue = ? AND state = 'ready' ORDER BY priority DESC, ord, id"
@@ -134,7 +142,7 @@ class SqliteStorage(Storage):
         self,
         name: str = "hueyctl",
         filename: str = "hueyctl.db",
-        dead_cap: int = 10_000,
+        dead_cap: int = DEAD_CAP,
         timeout: float = 10.0,
         *,
         cache_mb: int | None = 8,
@@ -142,14 +150,16 @@ class SqliteStorage(Storage):
         journal_mode: str | None = "wal",
         strict_fifo: bool = False,
         create_tables: bool = True,
+        dead_cap_bytes: int = DEAD_CAP_BYTES,
         **kwargs: object,
     ) -> None:
         """A store in one SQLite file. timeout: seconds a write waits for the file's
         lock (huey's default is 5). fsync: True syncs every commit (synchronous=FULL);
         False or None keep NORMAL (never OFF, as huey's fsync=False does).
         create_tables=False leaves the schema to you (it must exist). strict_fifo is
-        accepted as a no-op: tasks of equal priority are always claimed in order."""
-        super().__init__(name, dead_cap=dead_cap, **kwargs)
+        accepted as a no-op: tasks of equal priority are always claimed in order.
+        dead_cap and dead_cap_bytes bound the dead-letter set by count and by bytes."""
+        super().__init__(name, dead_cap=dead_cap, dead_cap_bytes=dead_cap_bytes, **kwargs)
         if journal_mode is not None and journal_mode.lower() not in _JOURNAL_MODES:
             modes = ", ".join(sorted(_JOURNAL_MODES))
             raise ConfigurationError(f"unknown SQLite journal_mode {journal_mode!r}: use {modes}")
@@ -268,6 +278,8 @@ class SqliteStorage(Storage):
             " AND state = 'dead' ORDER BY failed_at DESC, id DESC LIMIT -1 OFFSET ?2)",
             max(0, self.dead_cap),
         )
+        if self.dead_cap_bytes > 0:  # then by bytes: the newest that fit (the newest stays)
+            self._x(conn, _TRIM_DEAD_BYTES, self.dead_cap_bytes)
 
     def _lease_of(self, conn: Conn, consumer: str) -> float:
         sql = "SELECT until FROM lease WHERE queue = ? AND consumer = ?"

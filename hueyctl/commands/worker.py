@@ -12,6 +12,7 @@ import click
 from engine import loader
 from engine.api import Huey
 from engine.consumer import ConsumerSettings
+from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
@@ -76,6 +77,8 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 @click.option("--prefetch", type=int, default=DEFAULTS.prefetch,
               help="Tasks claimed ahead of free workers [default: what the worker gets"
                    " through in about 5 ms, up to 8 per thread (at most 64) or 32 per process].")
+@click.option("--require-persistence", is_flag=True,
+              help="Refuse to start (exit 69) on a Redis that keeps nothing on disk.")
 @click.option("--url", envvar="HUEYCTL_URL", metavar="URL",
               help="Use this store instead of the app's (redis://, sqlite:///path ...).")
 @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
@@ -84,8 +87,8 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
-           max_tasks: int | None, prefetch: int | None, url: str | None,
-           queue: str | None) -> None:
+           max_tasks: int | None, prefetch: int | None, require_persistence: bool,
+           url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     SIGINT/SIGTERM stop it gracefully (a second one at once); SIGHUP restarts it.
@@ -104,6 +107,10 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         lease=lease, heartbeat_interval=heartbeat, recovery_interval=heartbeat,
         max_deliveries=max_deliveries, max_tasks=max_tasks,
     )
+    checked = check_store(huey.storage, require_persistence)  # warns once, here
+    if checked.refusal:
+        click.echo(f"hueyctl worker: {checked.refusal}", err=True)
+        sys.exit(EXIT_NOT_PERSISTENT)
     if flush_locks:
         huey.flush_locks()
     log = logging.getLogger("hueyctl")
@@ -115,6 +122,7 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         who = f"supervisor pid {os.getpid()}"
     else:
         runner = huey.create_consumer(workers=workers, prefetch=prefetch, **options)
+        runner.store_record = checked.record()
         who = runner.consumer_id
     log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
     runner.run()

@@ -115,6 +115,7 @@ FLOORS: dict[str, int] = {
     "telemetry": RUNTIME,
     "consumer": RUNTIME,
     "supervisor": RUNTIME,
+    "preflight": RUNTIME,
     "inspect": RUNTIME,
     # facade
     "wrapper": FACADE,

@@ -51,10 +51,11 @@ def free_cluster_port() -> int:
 class RedisServer:
     """A redis-server of our own (tests that restart Redis must not touch the shared one)."""
 
-    def __init__(self, workdir: Path, appendonly: bool = True) -> None:
+    def __init__(self, workdir: Path, appendonly: bool = True, extra: tuple[str, ...] = ()) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
         self.dir, self.port, self.appendonly = workdir, free_port(), appendonly
+        self.extra = extra  # more redis-server options, e.g. ("--maxmemory", "4mb")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +78,7 @@ class RedisServer:
                 "yes" if self.appendonly else "no",
                 "--appendfsync",
                 "always",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -123,12 +125,15 @@ class App:
         self.env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
         self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``hueyctl worker app.huey ARGS`` (``env``: more environment variables)."""
         out = self.root / f"worker{len(self.workers)}.log"
         proc = subprocess.Popen(
             [sys.executable, "-m", "hueyctl", "worker", "app.huey", *args],
             cwd=self.root,
-            env=self.env,
+            env=dict(self.env, **(env or {})),
             stdout=out.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -41,7 +41,7 @@ def _tokens(text: str) -> tuple[str, ...]:
 
 
 def _header(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    first, second = lua_file(name).splitlines()[:2]
+    first, second = lua_file(name).splitlines()[1:3]  # after the #!lua flags line
     assert first.startswith("-- KEYS: "), f"{name}.lua: first line must be '-- KEYS: ...'"
     assert second.startswith("-- ARGV: "), f"{name}.lua: second line must be '-- ARGV: ...'"
     return _tokens(first.removeprefix("-- KEYS: ")), _tokens(second.removeprefix("-- ARGV: "))
@@ -80,6 +80,24 @@ def test_header_matches_the_table(script: Script) -> None:
     keys, argv = _header(script.name)
     assert keys == script.keys, f"{script.name}.lua KEYS header differs from SCRIPTS"
     assert argv == script.argv, f"{script.name}.lua ARGV header differs from SCRIPTS"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
+def test_flags_line_matches_the_table(script: Script) -> None:
+    """Line 1 is the Redis 7 flags line: with it Redis checks maxmemory before the script
+    writes anything (without it, only before its first write)."""
+    flags = f" flags={','.join(script.flags)}" if script.flags else ""
+    assert lua_file(script.name).splitlines()[0] == f"#!lua{flags}"
+    assert source(script.name).splitlines()[0] == f"#!lua{flags}"  # still first when loaded
+    assert set(script.flags) <= {"allow-oom"}
+
+
+#: The scripts that add work: refused by a full Redis. Every other script drains.
+ADDS_WORK = {"enqueue", "enqueue_new", "enqueue_unique", "schedule", "retry_dead", "incr", "record"}
+
+
+def test_only_scripts_that_add_work_are_refused_when_full() -> None:
+    assert {s.name for s in SCRIPTS if "allow-oom" not in s.flags} == ADDS_WORK
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
@@ -147,7 +165,18 @@ def _echo_script(layout: Layout) -> str:
 def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     """Pack two tasks, run the generated Lua on them, and get every value back in order."""
     tasks = [
-        ("1.5", "a", [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")], "0", "", "", 9, [], []),
+        (
+            "1.5",
+            "a",
+            [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")],
+            "0",
+            "",
+            "",
+            9,
+            8,
+            [],
+            [],
+        ),
         (
             "2.5",
             "b",
@@ -156,6 +185,7 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
             "why",
             "err",
             9,
+            8,
             [("e1", 0, "d1")],
             [("s1", 1, "3.0", "d2"), ("s2", 2, "4.0", "d3")],
         ),

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: key
 -- ARGV: value
 -- Delete the key if it holds value (a lock's owner letting go): 1 if deleted.

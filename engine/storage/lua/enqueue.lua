@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: ready msg prio wake sched dead deadinfo running deliv
 -- ARGV: (id priority data)...
 -- Store each task and put it on the ready queue; an id stored before leaves wherever

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: ready msg prio wake
 -- ARGV: id priority data
 -- The common case, one new task, in as few steps as it takes (so no lib): returns 1

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: ready msg prio wake sched dead deadinfo unique
 -- ARGV: ttl_ms id priority data
 -- Enqueue the task only if no task holds the unique key (which then expires after

@@ -1,14 +1,17 @@
+#!lua flags=allow-oom
 -- KEYS: running msg deliv leases ready sched prio dead deadinfo wake tasks...
--- ARGV: consumer n_tasks tasks...
+-- ARGV: consumer n_tasks clock tasks...
 -- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
 -- and its own KEYS after the ten above, are laid out by FINISH_TASK in
 -- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
 -- lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
+-- Leases are checked against the server's clock (clock = 'server'), else each task's now.
 local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local consumer, n_tasks = ARGV[1], ARGV[2]
+local consumer, n_tasks, clock = ARGV[1], ARGV[2], ARGV[3]
 -- #include lib
+local lease_now = clock == 'server' and server_now() or nil
 
 local places = {}  -- the last ready score given per priority (at_back)
 
@@ -20,12 +23,13 @@ local function finish_one(i, k)
   if not v then return NOT_RUNNING, next_i, next_k end
   if owner_of(v) ~= consumer then return NOT_OWNER, next_i, next_k end
   local lease = redis.call('ZSCORE', leases, consumer)
-  if (not lease) or tonumber(lease) < tonumber(now) then return LEASE_LOST, next_i, next_k end
+  if (not lease) or tonumber(lease) < (lease_now or tonumber(now)) then return LEASE_LOST, next_i, next_k end
   redis.call('HDEL', running, id)
   if dead_reason ~= '' then
     redis.call('ZADD', dead, now, id)
     redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
-    trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv)
+    trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv,
+      tonumber(dead_cap_bytes), redis.call('HSTRLEN', msg, id))
   else
     redis.call('HDEL', deliv, id)
     redis.call('HDEL', msg, id)
@@ -64,7 +68,7 @@ local function finish_one(i, k)
   return false, next_i, next_k
 end
 
-local out, i, k = {}, 3, 11
+local out, i, k = {}, 4, 11
 for t = 1, tonumber(n_tasks) do
   out[t], i, k = finish_one(i, k)
 end

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: zset msg prio deadinfo deliv
 -- ARGV: batch
 -- Delete up to batch tasks of one state (zset: ready, sched or dead) with everything

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: key
 -- ARGV: ttl_ms
 -- Add 1 to a counter that expires ttl_ms after it was created; returns the new value.

@@ -2,8 +2,16 @@
 -- which the loader (engine/storage/redis_scripts.py) replaces by this file. Not a script
 -- of its own: no KEYS, no ARGV. WAKE_CAP is a constant the loader defines.
 
--- Keep the dead set at most cap long: the oldest go, with everything stored about them.
-local function trim_dead(dead, deadinfo, msg, prio, cap, deliv)
+-- The running total of the dead bodies' bytes, a field of deadinfo no task id takes.
+local DEAD_BYTES = '\0bytes'
+
+-- Keep the dead set at most cap long and its bodies at most about byte_cap bytes
+-- (0: no byte cap): the oldest go, with everything stored about them. added: the bytes
+-- of the bodies just set aside. The total in DEAD_BYTES only grows (ids that leave
+-- the dead set otherwise are not subtracted), so it never undercounts; past byte_cap
+-- the bodies are measured exactly and trimmed to 90% of it, so that O(n) count runs at
+-- most once per tenth of the cap set aside. The newest letter always stays.
+local function trim_dead(dead, deadinfo, msg, prio, cap, deliv, byte_cap, added)
   local extra = redis.call('ZCARD', dead) - cap
   if extra > 0 then
     local old = redis.call('ZRANGE', dead, 0, extra - 1)
@@ -15,6 +23,33 @@ local function trim_dead(dead, deadinfo, msg, prio, cap, deliv)
     end
     redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1)
   end
+  if byte_cap <= 0 then return end
+  if redis.call('HINCRBY', deadinfo, DEAD_BYTES, added) <= byte_cap then return end
+  local ids = redis.call('ZRANGE', dead, 0, -1)
+  local sizes, sum = {}, 0
+  for j, x in ipairs(ids) do
+    sizes[j] = redis.call('HSTRLEN', msg, x)
+    sum = sum + sizes[j]
+  end
+  local n, goal = 0, math.floor(byte_cap * 0.9)
+  while sum > goal and n < #ids - 1 do
+    n = n + 1
+    sum = sum - sizes[n]
+    local x = ids[n]
+    redis.call('HDEL', msg, x)
+    redis.call('HDEL', deadinfo, x)
+    redis.call('HDEL', prio, x)
+    redis.call('HDEL', deliv, x)
+  end
+  if n > 0 then redis.call('ZREMRANGEBYRANK', dead, 0, n - 1) end
+  redis.call('HSET', deadinfo, DEAD_BYTES, sum)
+end
+
+-- The server's clock, epoch seconds: leases are reckoned on it (clock = 'server'), so
+-- a worker whose own clock is off cannot declare live workers' leases lapsed.
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
 -- Push one wake token for an idle consumer; the list never grows past WAKE_CAP.
@@ -58,10 +93,13 @@ local function take(ready, deliv, n)
 end
 
 -- Renew the consumer's lease, take up to limit ids, record them as running for the
--- consumer and count the delivery; returns (id data deliveries)*. Shared by claim.lua
--- and round.lua.
-local function claim(ready, msg, running, deliv, leases, consumer, now, limit, lease_until)
-  redis.call('ZADD', leases, 'GT', lease_until, consumer)  -- never moves a lease back
+-- consumer and count the delivery; returns (id data deliveries)*, where an id with no
+-- body comes as (id false 0), so its loss is told. Shared by claim.lua and round.lua.
+-- The lease runs lease seconds from now, or from the server's clock (clock = 'server').
+local function claim(ready, msg, running, deliv, leases, consumer, now, limit, lease, clock)
+  local base = tonumber(now)
+  if clock == 'server' then base = server_now() end
+  redis.call('ZADD', leases, 'GT', base + tonumber(lease), consumer)  -- never moves a lease back
   local out = {}
   for _, id in ipairs(take(ready, deliv, tonumber(limit))) do
     local data = redis.call('HGET', msg, id)
@@ -70,6 +108,10 @@ local function claim(ready, msg, running, deliv, leases, consumer, now, limit, l
       out[#out + 1] = data
       out[#out + 1] = redis.call('HINCRBY', deliv, id, 1)
       redis.call('HSET', running, id, consumer .. '|' .. now)
+    else
+      out[#out + 1] = id
+      out[#out + 1] = false
+      out[#out + 1] = 0
     end
   end
   return out

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: map
 -- ARGV: field value
 -- Delete the map's field if it holds value: 1 if deleted.

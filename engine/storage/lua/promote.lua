@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: sched ready prio wake
 -- ARGV: now limit
 -- Move up to limit scheduled tasks that are due to the ready queue; returns their ids.

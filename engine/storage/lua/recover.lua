@@ -1,14 +1,20 @@
+#!lua flags=allow-oom
 -- KEYS: running leases ready deliv dead deadinfo msg prio wake
--- ARGV: now max_deliveries dead_cap
+-- ARGV: now max_deliveries dead_cap dead_cap_bytes clock
 -- Hand back the tasks of consumers whose lease ended before now: to the ready queue,
 -- or to the dead set once delivered max_deliveries times. Drops the ended leases.
+-- Leases are reckoned on the server's clock (clock = 'server'), else on now.
 -- Returns {requeued ids, dead ids}.
 local running, leases, ready, deliv, dead, deadinfo, msg, prio, wake =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local now, max_deliveries, dead_cap = ARGV[1], ARGV[2], ARGV[3]
+local now, max_deliveries, dead_cap, dead_cap_bytes, clock =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
 
 local now_n = tonumber(now)
+local lease_now = now_n
+if clock == 'server' then lease_now = server_now() end
+local added = 0
 local all = redis.call('HGETALL', running)
 local requeued, buried, alive = {}, {}, {}
 for i = 1, #all, 2 do
@@ -17,7 +23,7 @@ for i = 1, #all, 2 do
   local ok = alive[owner]
   if ok == nil then
     local lease = redis.call('ZSCORE', leases, owner)
-    ok = (lease ~= false) and tonumber(lease) >= now_n
+    ok = (lease ~= false) and tonumber(lease) >= lease_now
     alive[owner] = ok
   end
   if not ok then
@@ -28,13 +34,16 @@ for i = 1, #all, 2 do
       redis.call('HSET', deadinfo, id,
         'poison\ndelivered ' .. d .. ' times without finishing')
       buried[#buried + 1] = id
+      added = added + redis.call('HSTRLEN', msg, id)
     else
       requeued[#requeued + 1] = id
     end
   end
 end
 to_front(ready, prio, requeued)
-redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. now)
-if #buried > 0 then trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv) end
+redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. lease_now)
+if #buried > 0 then
+  trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv, tonumber(dead_cap_bytes), added)
+end
 if #requeued > 0 then wake_up(wake) end
 return {requeued, buried}

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: running leases ready deliv prio wake
 -- ARGV: consumer all count task_ids...
 -- Put the consumer's running tasks back on the ready queue: all of them (all = '1',

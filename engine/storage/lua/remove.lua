@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: ready sched dead running msg prio deadinfo deliv
 -- ARGV: id
 -- Delete a task that is ready, scheduled or dead (not a running one): 1 if deleted.

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: dead deadinfo deliv ready prio wake
 -- ARGV: id
 -- Put a dead task back on the ready queue with its delivery count reset: 1 if it was dead.

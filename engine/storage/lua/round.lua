@@ -1,10 +1,11 @@
+#!lua flags=allow-oom
 -- KEYS: ready msg running deliv leases watched sched prio wake
--- ARGV: consumer now limit lease_until
+-- ARGV: consumer now limit lease clock
 -- A consumer's round: promote due scheduled tasks, claim (when limit > 0), and return
 -- (id data deliveries)* ready_left watched next_eta.
 local ready, msg, running, deliv, leases, watched, sched, prio, wake =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local consumer, now, limit, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local consumer, now, limit, lease, clock = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
 
 local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, 1000)
@@ -15,7 +16,7 @@ for _, id in ipairs(due) do
 end
 local out = {}
 if tonumber(limit) > 0 then
-  out = claim(ready, msg, running, deliv, leases, consumer, now, limit, lease_until)
+  out = claim(ready, msg, running, deliv, leases, consumer, now, limit, lease, clock)
 end
 if #due > 0 and redis.call('ZCARD', ready) > 0 then wake_up(wake) end
 out[#out + 1] = redis.call('ZCARD', ready)

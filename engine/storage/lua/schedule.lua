@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: sched msg prio wake ready dead deadinfo running deliv
 -- ARGV: (id priority eta data)...
 -- Store each task and put it on the scheduled set at its eta; an id stored before

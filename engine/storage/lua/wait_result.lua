@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- KEYS: result waiter notify own...
 -- ARGV: pop ttl_ms
 -- The result if it is there (taken when pop = '1'), else (ttl_ms > 0) register a waiter
