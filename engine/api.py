@@ -344,9 +344,9 @@ class Huey(QueueCore):
 
     def pre_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
         """Decorator that registers a hook called as hook(task) before each task runs,
-        in the worker. Raising CancelExecution there cancels the call; it is retried
-        with CancelExecution(retry=True), or when retry is left unset and the task
-        has retries left. Any other exception is logged and ignored.
+        in the worker. Raising CancelExecution there drops the call without a result,
+        as in huey (CancelExecution(retry=True) retries it instead). Any other
+        exception is logged and ignored.
         name defaults to the function's name; a hook with the same name is replaced.
         """
         return self._hook(self._pre_execute, name)

@@ -10,7 +10,9 @@ hooks, the commit), so these rules are unit-tested without a store
 
 Exceptions follow huey 3: ``RetryTask`` and a rate limit with ``retry=True``
 retry without spending a retry; a held lock, a timeout or any other error spend
-one; ``CancelExecution`` drops the call (or retries it with ``retry=True``).
+one; ``CancelExecution`` in a task ends the call with an error result (or retries
+it with ``retry=True``, or ``retry=None`` while retries are left), and from a
+pre-execute hook drops it without a result (unless ``retry=True``).
 Only the final failure stores an error result, fails the later stages of a
 pipeline, enqueues the ``.error()`` handler and dead-letters the task.
 
@@ -206,9 +208,9 @@ def retry(
 def cancelled(
     q: Records, task: Task, retry_asked: bool | None, now: float
 ) -> tuple[Outcome, Task | None]:
-    """``CancelExecution`` (from a pre-execute hook or the task): dropped, or retried
-    when it asks to be or (``retry=None``) when the task has retries left."""
-    if retry_asked or (retry_asked is None and task.retries):
+    """``CancelExecution`` from a pre-execute hook: dropped without a result (huey),
+    or retried when it asks to be with ``retry=True``."""
+    if retry_asked:
         return retry(q, task, now, spend=task.retries != 0)
     return skipped(task), None
 
@@ -252,7 +254,11 @@ def failure(
             at = now + (task.retry_delay or exc.delay)
             return retry(q, task, now, at=at, spend=not exc.retry)
     elif isinstance(exc, CancelExecution):
-        return cancelled(q, task, exc.retry, now)
+        # As huey: retried when asked, or (retry=None) while retries are left; else
+        # a final failure whose result raises TaskException (but no dead letter).
+        if exc.retry or (exc.retry is None and task.retries):
+            return retry(q, task, now, spend=task.retries != 0)
+        return give_up(q, spec, task, exc, tb, now, dead=False), None
     if task.retries:
         return retry(q, task, now)
     locked = isinstance(exc, (TaskLockedException, RateLimitExceeded))

@@ -69,7 +69,6 @@ def test_create_consumer_accepts_huey_options(h: MemoryHuey) -> None:
 # --- CancelExecution ---
 
 
-@xfail("CancelExecution(msg) is read as CancelExecution(retry=msg): the task re-runs forever")
 def test_cancel_execution_with_message_runs_once_and_result_raises(h: MemoryHuey) -> None:
     runs: list[int] = []
 
@@ -86,7 +85,6 @@ def test_cancel_execution_with_message_runs_once_and_result_raises(h: MemoryHuey
     assert "not today" in str(info.value)
 
 
-@xfail("a plain CancelExecution() stores no error, so res() returns None")
 def test_plain_cancel_execution_result_raises_task_exception(h: MemoryHuey) -> None:
     @h.task()
     def cancel() -> None:
@@ -99,7 +97,6 @@ def test_plain_cancel_execution_result_raises_task_exception(h: MemoryHuey) -> N
     assert "CancelExecution" in str(info.value)
 
 
-@xfail("CancelExecution(msg) from a pre_execute hook re-runs the task forever")
 def test_pre_execute_cancel_execution_with_message_cancels_once(h: MemoryHuey) -> None:
     calls: list[str] = []
 
@@ -295,7 +292,6 @@ def test_a_new_revoke_replaces_the_old(h: MemoryHuey, add: Any) -> None:
 # --- crontab helpers ---
 
 
-@xfail("crontab.hourly() / crontab.daily() are missing")
 def test_crontab_hourly_and_daily() -> None:
     hourly, daily = crontab.hourly(), crontab.daily()  # type: ignore[attr-defined]
     assert hourly(dt.datetime(2026, 1, 5, 7, 0)) and not hourly(dt.datetime(2026, 1, 5, 7, 1))
@@ -453,7 +449,6 @@ def test_pipeline_continuation_goes_to_the_back_of_the_queue(every_store: Memory
 # --- rate limits, schedule shorthand, names, re-registration ---
 
 
-@xfail("RateLimitExceeded str()/pickling differ from huey's")
 def test_rate_limit_exceeded_str_and_pickle() -> None:
     ours = RateLimitExceeded("api", 2.0)
     theirs = hexc.RateLimitExceeded("api", 2.0)
