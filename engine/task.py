@@ -75,8 +75,14 @@ class Task:
         return self
 
     def error(self, task: CallBuilder | Task, *args: Any, **kwargs: Any) -> Task:
-        """Run ``task`` with the exception's details if the last stage so far fails."""
-        self._tail().on_error = as_task(task, args, kwargs)
+        """Run ``task`` with the exception's details if the last stage so far fails.
+        If that stage has a handler already, ``task`` handles the handler's failure
+        (``.error(a).error(b)``: ``b`` runs if ``a`` fails), as in huey."""
+        tail = self._tail()
+        if tail.on_error is not None:
+            tail.on_error.error(task, *args, **kwargs)
+        else:
+            tail.on_error = as_task(task, args, kwargs)
         return self
 
     def _tail(self) -> Task:
@@ -146,14 +152,24 @@ class CallBuilder(Protocol):
 
 
 def as_task(task: CallBuilder | Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
-    """The call ``.then()``/``.error()`` and groups were given: a Task, or a wrapper's ``.s()``."""
+    """The call ``.then()``/``.error()`` and groups were given: a Task, or a wrapper's
+    ``.s()``. Arguments given with a Task are appended to its own, as huey does
+    (positional ones after its args; keywords it already has are kept)."""
     if isinstance(task, Task):
-        if args or kwargs:
-            raise ConfigurationError("pass arguments either to .s() or to .then(), not both")
+        for extra in (args, kwargs):
+            if extra:
+                _extend(task, extra)
         return task
     if callable(getattr(task, "s", None)):
         return task.s(*args, **kwargs)
     raise ConfigurationError(f"expected a task or task.s(...), got {type(task).__name__}")
+
+
+def _extend(task: Task, extra: tuple[Any, ...] | dict[str, Any]) -> None:
+    if isinstance(extra, tuple):
+        task.args = task.args + extra
+    else:
+        task.kwargs = {**extra, **task.kwargs}
 
 
 def check_callable(func: Callable[..., Any]) -> None:

@@ -301,14 +301,12 @@ def test_crontab_hourly_and_daily() -> None:
 # --- then / error ---
 
 
-@xfail(".then(add.s(), 10) raises: huey appends the arguments")
 def test_then_appends_arguments_to_a_signature(h: MemoryHuey, add: Any) -> None:
     r = h.enqueue(add.s(1, 2).then(add.s(), 10))
     drain(h)
     assert r.get() == [3, 13]
 
 
-@xfail("group([...]).then(cb.s(), 'p', k=1) raises: huey appends the arguments")
 def test_group_then_appends_arguments(h: MemoryHuey, add: Any) -> None:
     @h.task()
     def tag(label: str, results: list[int], k: int = 0) -> list[Any]:
@@ -319,7 +317,6 @@ def test_group_then_appends_arguments(h: MemoryHuey, add: Any) -> None:
     assert r.get() == ["p", [3, 7], 1]
 
 
-@xfail(".error(a).error(b) replaces a; huey makes b handle a's failure")
 def test_error_handlers_chain(h: MemoryHuey, boom: Any) -> None:
     calls: list[str] = []
 

@@ -576,11 +576,7 @@ SAMPLE_MINUTES = [
 
 @pytest.mark.parametrize(
     "helper",
-    [
-        n
-        for n, v in vars(H.crontab).items()
-        if isinstance(v, functools.partial)
-    ],
+    [n for n, v in vars(H.crontab).items() if isinstance(v, functools.partial)],
 )
 def test_crontab_helper(helper: str) -> None:
     theirs, ours = getattr(H.crontab, helper)(), getattr(engine.crontab, helper)()
