@@ -30,7 +30,7 @@ from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
-from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
+from .signals import SIGNAL_ENQUEUED
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
 from .task import Task
@@ -278,6 +278,8 @@ class Huey(QueueCore):
 
     def _decorator(self, settings: dict[str, Any]) -> Callable[[Callable[..., Any]], TaskWrapper]:
         def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            if isinstance(func, TaskWrapper):  # as huey: register its function again
+                func = func.func
             return self._register(TaskWrapper(self, func, **settings))
 
         return decorator
@@ -425,27 +427,30 @@ class Huey(QueueCore):
     def enqueue(self, task: Task | group | chord) -> Any:
         """Put a task (or the head of a pipeline, a group, a chord) on the queue.
         Returns a :class:`Result`, a :class:`ResultGroup` with one result per
-        stage or group member, or a :class:`ChordResult`."""
+        stage or group member, or a :class:`ChordResult`; None for a task or a
+        group when the queue stores no results (results=False), as in huey.
+        SIGNAL_ENQUEUED is sent for a scheduled call too, as in huey."""
         if isinstance(task, chord):
             return enqueue_chord(self, task)
         if isinstance(task, group):
-            return ResultGroup([self.enqueue(t) for t in task.tasks])
+            handles = [self.enqueue(t) for t in task.tasks]
+            return ResultGroup(handles) if self.results else None
         if not isinstance(task, Task):
             raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
         now = time.time()
         msg = self.prepare(task, now)
+        self.signals.send(SIGNAL_ENQUEUED, task)
         if task.eta is not None and task.eta > now:
             self.storage.schedule([(msg, task.eta)])
-            self.signals.send(SIGNAL_SCHEDULED, task)
         else:
             self.storage.enqueue([msg])
-            self.signals.send(SIGNAL_ENQUEUED, task)
             if self._immediate:
                 self._run_immediate()
-        return self._handles(task)
+        return self._handles(task) if self.results else None
 
-    def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup:
-        """Enqueue many tasks in one round trip (bulk path)."""
+    def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup | None:
+        """Enqueue many tasks in one round trip (bulk path); None when the queue
+        stores no results (results=False)."""
         tasks = list(tasks)
         now = time.time()
         msgs = [(self.prepare(t, now), t.eta) for t in tasks]
@@ -459,7 +464,7 @@ class Huey(QueueCore):
             self.signals.send(SIGNAL_ENQUEUED, t)
         if self._immediate:
             self._run_immediate()
-        return ResultGroup([Result(self, t) for t in tasks])
+        return ResultGroup([Result(self, t) for t in tasks]) if self.results else None
 
     def _run_immediate(self) -> None:
         worker = Executor(self, consumer_id="immediate")
@@ -607,8 +612,8 @@ class Huey(QueueCore):
         if expires is not None:
             task.expires = None
             self.set_expiry(task, expires)
-        handle = self.enqueue(task)
-        return handle if isinstance(handle, Result) else next(iter(handle))
+        self.enqueue(task)
+        return Result(self, task)
 
     # --- locks and rate limits -------------------------------------------------------------
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
@@ -661,8 +666,8 @@ class Huey(QueueCore):
             task.priority = priority
         if eta is not None or delay is not None:
             task.eta = self.resolve_eta(eta, delay)
-        handle = self.enqueue(task)
-        return handle if isinstance(handle, Result) else next(iter(handle))
+        self.enqueue(task)
+        return Result(self, task)
 
     def retry_failed(self, task_id: str) -> bool:
         """Put a dead letter back on the queue."""

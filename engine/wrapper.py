@@ -143,7 +143,15 @@ class TaskWrapper:
         retry_backoff: float | None = None,
         timeout: float | None = None,
     ) -> Result:
-        """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`)."""
+        """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`).
+
+        As in huey, without ``eta`` and ``delay`` the first argument may be the
+        delay (seconds or a timedelta) or the eta (a datetime): ``schedule(60)``.
+        """
+        if eta is None and delay is None and isinstance(args, (int, float, dt.timedelta)):
+            args, delay = None, args
+        elif eta is None and delay is None and isinstance(args, dt.datetime):
+            args, eta = None, args
         if kwargs is not None and not isinstance(kwargs, dict):
             raise ConfigurationError("schedule(kwargs=...) must be a dict")
         task = self.huey.new_call(
@@ -161,8 +169,9 @@ class TaskWrapper:
         task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
         return self.huey.enqueue(task)  # type: ignore[no-any-return]
 
-    def map(self, it: Iterable[Any]) -> ResultGroup:
-        """Enqueue one call per item (a tuple item is ``*args``), in one round trip."""
+    def map(self, it: Iterable[Any]) -> ResultGroup | None:
+        """Enqueue one call per item (a tuple item is ``*args``), in one round trip;
+        None when the queue stores no results."""
         calls = [self.s(*i) if isinstance(i, tuple) else self.s(i) for i in it]
         return self.huey.enqueue_many(calls)
 

@@ -189,7 +189,6 @@ def test_empty_chord_runs_callback_at_once(h: MemoryHuey, collect: Any) -> None:
 # --- results=False ---
 
 
-@xfail("results=False / result_store=False still return Result handles")
 @pytest.mark.parametrize("option", ["results", "result_store"])
 def test_no_result_handles_without_results(option: str) -> None:
     q = MemoryHuey("parity-noresults", **{option: False})
@@ -206,7 +205,6 @@ def test_no_result_handles_without_results(option: str) -> None:
 # --- signals ---
 
 
-@xfail("schedule() sends SCHEDULED where huey sends ENQUEUED")
 def test_schedule_sends_enqueued(add: Any, signals: list[tuple[str, str]]) -> None:
     res = add.schedule((1, 2), delay=60)
     assert signals == [(SIGNAL_ENQUEUED, res.id)]
@@ -454,14 +452,12 @@ def test_rate_limit_exceeded_str_and_pickle() -> None:
     assert (again.key, again.delay, again.retry) == ("api", 2.0, True)
 
 
-@xfail("rate_limit(limit=0) raises; huey refuses every call instead")
 def test_rate_limit_zero_refuses_every_call(h: MemoryHuey) -> None:
     limit = h.rate_limit("closed", 0, 60)
     with pytest.raises(RateLimitExceeded):
         limit.acquire()
 
 
-@xfail("task.schedule(60) / schedule(timedelta) / schedule(datetime) shorthand fails")
 @pytest.mark.parametrize(
     "when",
     [60, dt.timedelta(minutes=1), "eta"],
@@ -508,7 +504,6 @@ def test_wire_name_stays_module_qualname(h: MemoryHuey, add: Any) -> None:
     assert describe(msg.data)["task"] == f"{add.func.__module__}.{add.func.__qualname__}"
 
 
-@xfail("a TaskWrapper cannot be registered on a second Huey")
 def test_wrapper_registers_on_a_second_huey(add: Any) -> None:
     other = MemoryHuey("parity-other")
     again = other.task(retries=1)(add)
