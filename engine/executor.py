@@ -51,6 +51,7 @@ from .outcome import (
 from .signals import (
     SIGNAL_CANCELED,
     SIGNAL_COMPLETE,
+    SIGNAL_ENQUEUED,
     SIGNAL_ERROR,
     SIGNAL_EXECUTING,
     SIGNAL_EXPIRED,
@@ -58,6 +59,7 @@ from .signals import (
     SIGNAL_RATE_LIMITED,
     SIGNAL_RETRYING,
     SIGNAL_REVOKED,
+    SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
 from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
@@ -289,7 +291,26 @@ class Executor:
         outcome = outcome or rules.skipped(task)
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
+        self._enqueued(outcome, refused)
         return refused
+
+    def _enqueued(self, outcome: Outcome, refused: str | None) -> None:
+        """After the commit, as huey: ENQUEUED for each call the outcome enqueued (a
+        retry, the next pipeline stage, an error handler), SCHEDULED for each it
+        scheduled (a delayed retry). Decoded only when someone listens."""
+        if refused:
+            return
+        signals, decode = self.huey.signals, self.huey.envelope.decode
+        for signal, messages in (
+            (SIGNAL_ENQUEUED, outcome.enqueue),
+            (SIGNAL_SCHEDULED, [m for m, _ in outcome.schedule]),
+        ):
+            if messages and signals.connected(signal):
+                for msg in messages:
+                    try:
+                        signals.send(signal, decode(msg.data))
+                    except Exception:  # our own message: never expected
+                        log.exception("could not send %s for task %s", signal, msg.id)
 
     def _retrying(self, decided: tuple[Outcome, Task | None]) -> Outcome:
         outcome, again = decided
@@ -387,6 +408,7 @@ class Executor:
                 self.failed += 1
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
+        self._enqueued(outcome, refused)
 
     # --- chords -------------------------------------------------------------------
     def _after_finish(self, task: Task, outcome: Outcome, refused: str | None) -> None:
@@ -414,6 +436,7 @@ class Executor:
         extend_args(callback, (rules.member_values(records),))
         message = self.huey.message(callback, self.clock())
         if storage.enqueue_unique(chord_fired(cid), CHORD_TTL, message):
+            self.huey.signals.send(SIGNAL_ENQUEUED, callback)
             for index in range(size):
                 storage.delete(chord_member(cid, index))
             storage.delete(chord_counter(cid))

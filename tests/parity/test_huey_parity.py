@@ -210,7 +210,6 @@ def test_schedule_sends_enqueued(add: Any, signals: list[tuple[str, str]]) -> No
     assert signals == [(SIGNAL_ENQUEUED, res.id)]
 
 
-@xfail("a retry sends no ENQUEUED")
 def test_retry_sends_enqueued(h: MemoryHuey, signals: list[tuple[str, str]]) -> None:
     @h.task(retries=1)
     def flaky() -> None:
@@ -221,7 +220,6 @@ def test_retry_sends_enqueued(h: MemoryHuey, signals: list[tuple[str, str]]) -> 
     assert signals.count((SIGNAL_ENQUEUED, res.id)) == 2
 
 
-@xfail("a delayed retry sends no SCHEDULED")
 def test_delayed_retry_sends_scheduled(h: MemoryHuey, signals: list[tuple[str, str]]) -> None:
     @h.task(retries=1, retry_delay=60)
     def flaky() -> None:
@@ -232,7 +230,6 @@ def test_delayed_retry_sends_scheduled(h: MemoryHuey, signals: list[tuple[str, s
     assert (SIGNAL_SCHEDULED, res.id) in signals
 
 
-@xfail("pipeline steps send no ENQUEUED")
 def test_pipeline_step_sends_enqueued(
     h: MemoryHuey, add: Any, signals: list[tuple[str, str]]
 ) -> None:
@@ -245,7 +242,6 @@ def test_pipeline_step_sends_enqueued(
     ]
 
 
-@xfail("a chord callback sends no ENQUEUED")
 def test_chord_callback_sends_enqueued(
     h: MemoryHuey, add: Any, collect: Any, signals: list[tuple[str, str]]
 ) -> None:
