@@ -29,7 +29,7 @@ from .revocation import Revocations
 from .signals import Signals
 from .storage.base import Message, Storage
 from .storage.memory import MemoryStorage
-from .task import Task, TaskSpec
+from .task import Task, TaskSpec, error_metadata
 
 Hook = Callable[..., Any]
 
@@ -205,6 +205,11 @@ class QueueCore:
     def encode_value(self, value: Any) -> bytes:
         """The result record of a return value (or of ``put`` data)."""
         return canonical_json({"value": self.envelope.codec.encode(value)})
+
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]:
+        """The error metadata stored when a task fails for good (huey's hook: override
+        it to add to or reshape what ``TaskException.metadata`` holds)."""
+        return error_metadata(task, exception)
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
         """The result record of a final failure (its error metadata)."""

@@ -45,7 +45,6 @@ from .outcome import (
     REASON_FAILED,
     REASON_MALFORMED,
     REASON_UNKNOWN,
-    error_metadata,
     extend_args,
 )
 from .signals import (
@@ -63,7 +62,7 @@ from .signals import (
     SIGNAL_TIMEOUT,
 )
 from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
-from .task import Task, TaskSpec
+from .task import Task, TaskSpec, error_metadata
 
 __all__ = [
     "CHORD_TTL",
@@ -342,7 +341,8 @@ class Executor:
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
-            exception, tb = RuntimeError(f"task raised {exc!r}"), traceback.format_exc()
+            exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
+            tb = traceback.format_exc()
         task.runtime = time.monotonic() - started
         try:
             if exception is None:

@@ -71,6 +71,8 @@ class Records(Protocol):
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes: ...
 
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]: ...
+
     def message(self, task: Task, now: float) -> Message: ...
 
     def encode_message(self, task: Task) -> Message: ...
@@ -91,17 +93,6 @@ def extend_args(task: Task, value: Any) -> None:
         task.kwargs = {**value, **task.kwargs}
     else:
         task.args = task.args + (value,)
-
-
-def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
-    return {
-        "error": repr(exc),
-        "type": type(exc).__name__,
-        "traceback": tb,
-        "retries": task.retries,
-        "task_id": task.id,
-        "task": task.name,
-    }
 
 
 def result_ttl(q: Records, task: Task) -> float | None:
@@ -220,7 +211,7 @@ def give_up(
 ) -> Outcome:
     """The final failure: error results for this stage and the later ones, the chord
     member's error, the ``.error()`` handler enqueued, and (``dead``) a dead letter."""
-    meta = error_metadata(task, exc, tb)
+    meta = q.build_error_result(task, exc)  # huey's hook: a queue may override it
     results = []
     if q.results and spec.periodic is None:
         error = q.encode_error(meta)
@@ -231,7 +222,7 @@ def give_up(
     enqueue = []
     if task.on_error is not None:
         handler = replace(task.on_error)
-        info = {k: meta[k] for k in ("error", "type", "traceback", "task_id")}
+        info = {k: meta.get(k) for k in ("error", "type", "traceback", "task_id")}
         extend_args(handler, (info,))
         enqueue.append(q.message(handler, now))
     last_line = (tb.strip().splitlines() or [repr(exc)])[-1]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .exceptions import ConfigurationError, TaskTimeout
+from .exceptions import ConfigurationError, TaskException, TaskTimeout
 from .ids import new_task_id
 
 
@@ -170,6 +171,23 @@ def _extend(task: Task, extra: tuple[Any, ...] | dict[str, Any]) -> None:
         task.args = task.args + extra
     else:
         task.kwargs = {**extra, **task.kwargs}
+
+
+def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dict[str, Any]:
+    """What a final failure stores (``Huey.build_error_result``'s default): huey's keys
+    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type`` and ``task``. A
+    task that failed on a failed subtask's result records the inner error, as huey."""
+    if tb is None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error = (exc.metadata.get("error") if isinstance(exc, TaskException) else None) or repr(exc)
+    return {
+        "error": error,
+        "type": type(exc).__name__,
+        "traceback": tb,
+        "retries": task.retries,
+        "task_id": task.id,
+        "task": task.name,
+    }
 
 
 def check_callable(func: Callable[..., Any]) -> None:

@@ -362,7 +362,6 @@ def test_notify_interrupted_tasks_exists(h: MemoryHuey) -> None:
     h.notify_interrupted_tasks()  # type: ignore[attr-defined]
 
 
-@xfail("an overridden Huey.build_error_result() is never called")
 def test_build_error_result_override_shapes_the_stored_error() -> None:
     class Tenant(MemoryHuey):
         def build_error_result(self, task: Any, exception: Exception) -> dict[str, Any]:
@@ -383,7 +382,6 @@ def test_build_error_result_override_shapes_the_stored_error() -> None:
     assert info.value.metadata["tenant"] == "acme"
 
 
-@xfail("a task failing on a failed subtask records 'TaskException()', not the inner error")
 def test_failure_on_failed_subtask_records_inner_error(h: MemoryHuey, boom: Any) -> None:
     inner = boom()
     drain(h)

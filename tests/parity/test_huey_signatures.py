@@ -646,7 +646,6 @@ DOCUMENTED_METHODS = {
 KNOWN_METHODS = {
     ("Huey", "context_task"): "Huey.context_task() is missing",
     ("Huey", "notify_interrupted_tasks"): "Huey.notify_interrupted_tasks() is missing",
-    ("Huey", "build_error_result"): "Huey.build_error_result() is missing",
     ("TaskWrapper", "is_revoked"): "TaskWrapper.is_revoked() refuses peek=",
     ("Huey", "periodic_task"): "Huey.periodic_task() has no retry_backoff=",
     ("Huey", "revoke"): "Huey.revoke(task, **kwargs) takes no positional revoke_until",

@@ -24,7 +24,7 @@ from engine.outcome import (
     success,
 )
 from engine.storage.base import Message
-from engine.task import Task, TaskSpec
+from engine.task import Task, TaskSpec, error_metadata
 
 NOW = 1_700_000_000.0
 
@@ -41,6 +41,9 @@ class Queue:
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
         return json.dumps({"error": metadata}).encode()
+
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]:
+        return error_metadata(task, exception)
 
     def message(self, task: Task, now: float) -> Message:
         task.enqueued_at = now
