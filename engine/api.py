@@ -35,7 +35,7 @@ from .storage.base import Storage
 from .storage.memory import MemoryStorage
 from .task import Task
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
-from .wrapper import TaskWrapper
+from .wrapper import TaskWrapper, with_context
 
 __all__: Sequence[str] = (
     "Huey",
@@ -275,6 +275,13 @@ class Huey(QueueCore):
                 periodic=validate_datetime,
             )
         )
+
+    def context_task(
+        self, obj: Any, as_argument: bool = False, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator: a task (keyword options as task()) whose every call runs inside
+        ``with obj:``, given what obj enters as its first argument with as_argument."""
+        return lambda func: self.task(**kwargs)(with_context(obj, func, as_argument))
 
     def _decorator(self, settings: dict[str, Any]) -> Callable[[Callable[..., Any]], TaskWrapper]:
         def decorator(func: Callable[..., Any]) -> TaskWrapper:

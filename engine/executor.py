@@ -336,6 +336,7 @@ class Executor:
         tb = ""
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
+            huey.in_flight[task.id] = task
             with self.timeout_guard(task.timeout):
                 value = spec.func(*task.args, **kwargs)
         except Exception as exc:
@@ -343,6 +344,7 @@ class Executor:
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
             exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
             tb = traceback.format_exc()
+        huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
         try:
             if exception is None:

@@ -8,6 +8,7 @@ here from ``engine.task`` so that the task model no longer imports the facade.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -201,3 +202,15 @@ class TaskWrapper:
     def unwrap(self) -> Callable[..., Any]:
         """The decorated function itself."""
         return self.func
+
+
+def with_context(obj: Any, func: Callable[..., Any], as_argument: bool) -> Callable[..., Any]:
+    """``func`` run inside ``with obj`` (huey's ``context_task``), given what ``obj``
+    enters as its first argument with ``as_argument``."""
+
+    @functools.wraps(func)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        with obj as ctx:
+            return func(ctx, *args, **kwargs) if as_argument else func(*args, **kwargs)
+
+    return inner

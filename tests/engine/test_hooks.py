@@ -199,3 +199,40 @@ def test_cancel_execution_old_retry_first_spelling_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="CancelExecution\\(retry=True\\)"):
         CancelExecution(True)  # type: ignore[arg-type]
+
+
+def test_notify_interrupted_tasks_signals_the_calls_in_flight(huey: Huey) -> None:
+    from engine import SIGNAL_INTERRUPTED
+
+    sent = record_signals(huey, SIGNAL_INTERRUPTED)
+
+    @huey.task()
+    def long_one() -> None:
+        huey.notify_interrupted_tasks()  # what a consumer does when it stops now
+
+    res = long_one()
+    drain(huey)
+    assert [(s, t.id) for s, t, *_ in sent] == [(SIGNAL_INTERRUPTED, res.id)]
+    huey.notify_interrupted_tasks()  # nothing in flight any more
+    assert len(sent) == 1
+
+
+def test_context_task_enters_the_object_around_each_call(huey: Huey) -> None:
+    seen: list[str] = []
+
+    class Conn:
+        def __enter__(self) -> str:
+            seen.append("enter")
+            return "conn"
+
+        def __exit__(self, *exc: object) -> None:
+            seen.append("exit")
+
+    @huey.context_task(Conn())
+    def plain(x: int) -> int:
+        seen.append("run")
+        return x
+
+    res = plain(2)
+    drain(huey)
+    assert res() == 2 and seen == ["enter", "run", "exit"]

@@ -343,7 +343,6 @@ class Resource:
         self.exited += 1
 
 
-@xfail("huey.context_task(obj) is missing")
 def test_context_task(h: MemoryHuey) -> None:
     resource = Resource()
 
@@ -357,7 +356,6 @@ def test_context_task(h: MemoryHuey) -> None:
     assert (resource.entered, resource.exited) == (1, 1)
 
 
-@xfail("huey.notify_interrupted_tasks() is missing")
 def test_notify_interrupted_tasks_exists(h: MemoryHuey) -> None:
     h.notify_interrupted_tasks()  # type: ignore[attr-defined]
 

@@ -433,7 +433,6 @@ def _job(*args: Any) -> tuple[Any, ...]:
     return args
 
 
-@xfail("Huey.context_task() is missing")
 @pytest.mark.parametrize("option", [p.name for p in named(H.Huey.context_task)] + ["retries"])
 def test_context_task_option(option: str) -> None:
     h = engine.MemoryHuey("parity-context")
@@ -644,8 +643,6 @@ DOCUMENTED_METHODS = {
     "ResultGroup": "get as_completed",
 }
 KNOWN_METHODS = {
-    ("Huey", "context_task"): "Huey.context_task() is missing",
-    ("Huey", "notify_interrupted_tasks"): "Huey.notify_interrupted_tasks() is missing",
     ("TaskWrapper", "is_revoked"): "TaskWrapper.is_revoked() refuses peek=",
     ("Huey", "periodic_task"): "Huey.periodic_task() has no retry_backoff=",
     ("Huey", "revoke"): "Huey.revoke(task, **kwargs) takes no positional revoke_until",
