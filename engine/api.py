@@ -580,10 +580,12 @@ class Huey(QueueCore):
     def is_revoked(
         self,
         target: Task | Result | TaskWrapper | str,
-        timestamp: float | None = None,
+        timestamp: dt.datetime | float | None = None,
         peek: bool = True,
     ) -> bool:
-        """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
+        """Whether a call (Task/Result), a whole task (wrapper or name) or an id is
+        revoked now, or at timestamp (a datetime, naive in the queue's utc mode, or
+        epoch seconds). peek=False spends a revoke_once, as in huey."""
         if isinstance(target, (Task, Result)):
             task = target if isinstance(target, Task) else target.task
             keys = list(call_keys(task.id, task.name))
@@ -591,7 +593,8 @@ class Huey(QueueCore):
             keys = [REVOKE_TASK + _name(target)]
         else:
             keys = list(call_keys(target, target))  # an id, or a task name
-        return self.revocations.any_in_force(keys, timestamp)
+        now = None if timestamp is None else self.to_timestamp(timestamp)
+        return self.revocations.any_in_force(keys, now, peek)
 
     def consume_revocation(self, task: Task, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""

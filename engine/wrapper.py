@@ -191,9 +191,10 @@ class TaskWrapper:
         """Lift a :meth:`revoke` of this task; False if it was not revoked."""
         return self.huey.restore_all(self.name)
 
-    def is_revoked(self, timestamp: float | None = None) -> bool:
-        """Whether every call of this task is revoked now (or at ``timestamp``)."""
-        return self.huey.is_revoked(self.name, timestamp=timestamp)
+    def is_revoked(self, timestamp: dt.datetime | float | None = None, peek: bool = True) -> bool:
+        """Whether every call of this task is revoked now (or at ``timestamp``);
+        ``peek=False`` spends a ``revoke_once`` (see :meth:`Huey.is_revoked`)."""
+        return self.huey.is_revoked(self, timestamp=timestamp, peek=peek)
 
     def unregister(self) -> bool:
         """Forget this task in its queue's registry."""

@@ -263,14 +263,12 @@ def test_task_eta_is_a_datetime(add: Any) -> None:
     assert isinstance(add.schedule((1, 2), delay=60).task.eta, dt.datetime)
 
 
-@xfail("is_revoked(timestamp=datetime) raises TypeError")
 def test_is_revoked_takes_a_datetime(add: Any) -> None:
     add.revoke(revoke_until=_utcnow() + dt.timedelta(hours=1))
     assert add.is_revoked(timestamp=_utcnow())
     assert not add.is_revoked(timestamp=_utcnow() + dt.timedelta(hours=2))
 
 
-@xfail("TaskWrapper.is_revoked(peek=False) is refused")
 def test_is_revoked_peek_false_spends_a_revoke_once(add: Any) -> None:
     add.revoke(revoke_once=True)
     assert add.is_revoked(peek=False)

@@ -643,7 +643,6 @@ DOCUMENTED_METHODS = {
     "ResultGroup": "get as_completed",
 }
 KNOWN_METHODS = {
-    ("TaskWrapper", "is_revoked"): "TaskWrapper.is_revoked() refuses peek=",
     ("Huey", "periodic_task"): "Huey.periodic_task() has no retry_backoff=",
     ("Huey", "revoke"): "Huey.revoke(task, **kwargs) takes no positional revoke_until",
     ("Huey", "unregister_on_shutdown"): "unregister_on_shutdown() has no name= keyword",
