@@ -447,8 +447,8 @@ class Huey(QueueCore):
         now = time.time()
         msg = self.prepare(task, now)
         self.signals.send(SIGNAL_ENQUEUED, task)
-        if task.eta is not None and task.eta > now:
-            self.storage.schedule([(msg, task.eta)])
+        if task.due_at is not None and task.due_at > now:
+            self.storage.schedule([(msg, task.due_at)])
         else:
             self.storage.enqueue([msg])
             if self._immediate:
@@ -460,7 +460,7 @@ class Huey(QueueCore):
         stores no results (results=False)."""
         tasks = list(tasks)
         now = time.time()
-        msgs = [(self.prepare(t, now), t.eta) for t in tasks]
+        msgs = [(self.prepare(t, now), t.due_at) for t in tasks]
         ready = [m for m, eta in msgs if eta is None or eta <= now]
         later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
         if ready:
@@ -616,7 +616,7 @@ class Huey(QueueCore):
         task = result.task.with_new_id()
         if not preserve_pipeline:
             task.on_complete = task.on_error = None
-        task.eta = None if eta is None and delay is None else self.resolve_eta(eta, delay)
+        task.due_at = None if eta is None and delay is None else self.resolve_eta(eta, delay)
         if priority is not None:
             task.priority = priority
         if expires is not None:
@@ -675,7 +675,7 @@ class Huey(QueueCore):
         if priority is not None:
             task.priority = priority
         if eta is not None or delay is not None:
-            task.eta = self.resolve_eta(eta, delay)
+            task.due_at = self.resolve_eta(eta, delay)
         self.enqueue(task)
         return Result(self, task)
 

@@ -189,7 +189,7 @@ def retry(
         eta = now + task.retry_delay
         if task.retry_backoff:
             again.retry_delay = task.retry_delay * task.retry_backoff
-    again.eta = eta
+    again.due_at = eta
     msg = q.encode_message(again)
     if eta is None or eta <= now:
         return Outcome(enqueue=[msg]), again

@@ -30,7 +30,7 @@ class Task:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_task_id)
-    eta: float | None = None
+    due_at: float | None = None  # epoch seconds, as stored and sent (``eta`` on the wire)
     retries: int = 0
     retry_delay: float = 0.0
     retry_backoff: float = 0.0
@@ -50,6 +50,21 @@ class Task:
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def eta(self) -> dt.datetime | None:
+        """When this call is due, as huey shows it: a naive UTC datetime, or None. The
+        message and the store keep epoch seconds (:attr:`due_at`)."""
+        if self.due_at is None:
+            return None
+        return dt.datetime.fromtimestamp(self.due_at, dt.UTC).replace(tzinfo=None)
+
+    @eta.setter
+    def eta(self, when: dt.datetime | float | None) -> None:
+        # A naive datetime is UTC here (Huey.resolve_eta reads local time for you).
+        if isinstance(when, dt.datetime):
+            when = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+        self.due_at = when
 
     # --- cooperative timeouts (pass context=True to get the task) -----------------
     @property

@@ -121,7 +121,7 @@ class TaskWrapper:
         eta, delay = opts.pop("eta", None), opts.pop("delay", None)
         task = self.huey.new_call(self.spec, args, kwargs, **opts)
         if eta is not None or delay is not None:
-            task.eta = self.huey.resolve_eta(eta, delay)
+            task.due_at = self.huey.resolve_eta(eta, delay)
         return task
 
     # --- enqueueing ----------------------------------------------------------------
@@ -167,7 +167,7 @@ class TaskWrapper:
             expires=expires,
             timeout=timeout,
         )
-        task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
+        task.due_at = self.huey.resolve_eta(eta, delay, convert_utc)
         return self.huey.enqueue(task)  # type: ignore[no-any-return]
 
     def map(self, it: Iterable[Any]) -> ResultGroup | None:

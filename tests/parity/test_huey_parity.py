@@ -257,7 +257,6 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-@xfail("Task.eta is epoch seconds; huey's is a datetime")
 def test_task_eta_is_a_datetime(add: Any) -> None:
     assert isinstance(add.s(1, 2, delay=60).eta, dt.datetime)
     assert isinstance(add.schedule((1, 2), delay=60).task.eta, dt.datetime)
