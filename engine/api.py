@@ -588,7 +588,7 @@ class Huey(QueueCore):
         epoch seconds). peek=False spends a revoke_once, as in huey."""
         if isinstance(target, (Task, Result)):
             task = target if isinstance(target, Task) else target.task
-            keys = list(call_keys(task.id, task.name))
+            keys = list(call_keys(task.id, task.registered_name))
         elif isinstance(target, TaskWrapper) or target in self._registry:
             keys = [REVOKE_TASK + _name(target)]
         else:
@@ -598,7 +598,7 @@ class Huey(QueueCore):
 
     def consume_revocation(self, task: Task, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
-        return self.revocations.consume(task.id, task.name, now)
+        return self.revocations.consume(task.id, task.registered_name, now)
 
     def reschedule(
         self,

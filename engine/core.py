@@ -177,7 +177,8 @@ class QueueCore:
     ) -> Task:
         """A call of a registered task; options left None take the spec's own."""
         task = Task(
-            name=spec.name,
+            name=spec.label or spec.name,
+            registered_name=spec.name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
             retries=spec.retries if retries is None else retries,

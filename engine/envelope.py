@@ -62,7 +62,7 @@ class Envelope:
         (readers fill them in), which keeps every message small."""
         rec: dict[str, Any] = {
             "id": task.id,
-            "task": task.name,
+            "task": task.registered_name,
             "args": self.codec.encode(list(task.args)),
         }
         if self.codec.name != "json":

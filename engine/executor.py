@@ -250,14 +250,15 @@ class Executor:
             error = str(exc) if isinstance(exc, CodecError) else f"{type(exc).__name__}: {exc}"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_MALFORMED, error)))
-        spec = self.huey.registry.get(task.name)
+        spec = self.huey.registry.get(task.registered_name)
         if spec is None:
-            error = f"no task named {task.name!r} is registered in this worker"
+            error = f"no task named {task.registered_name!r} is registered in this worker"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
+        task.name = spec.label or task.name  # as huey shows it to hooks and the task
         with self._lock:
-            self.current[task.id] = (task.name, self.clock())
+            self.current[task.id] = (task.registered_name, self.clock())
         try:
             return self._execute(spec, task, done)
         finally:
@@ -279,7 +280,7 @@ class Executor:
         return refused
 
     def _skip_reason(self, task: Task, now: float) -> str | None:
-        if self.huey.revocations.consume(task.id, task.name, now):
+        if self.huey.revocations.consume(task.id, task.registered_name, now):
             return SIGNAL_REVOKED
         if task.expires is not None and now > task.expires:
             return SIGNAL_EXPIRED
@@ -377,19 +378,19 @@ class Executor:
         """The log line and signal of a failed call (before its outcome is decided)."""
         send = self.huey.signals.send
         if isinstance(exc, RetryTask):
-            log.info("task %s %s asked to be retried", task.name, task.id)
+            log.info("task %s %s asked to be retried", task.registered_name, task.id)
         elif isinstance(exc, RateLimitExceeded):
             send(SIGNAL_RATE_LIMITED, task)
         elif isinstance(exc, CancelExecution):
             send(SIGNAL_CANCELED, task)
         elif isinstance(exc, TaskLockedException):
-            log.warning("task %s %s not run: %s", task.name, task.id, exc)
+            log.warning("task %s %s not run: %s", task.registered_name, task.id, exc)
             send(SIGNAL_LOCKED, task)
         elif isinstance(exc, TaskTimeout):
-            log.error("task %s %s timed out: %s", task.name, task.id, exc)
+            log.error("task %s %s timed out: %s", task.registered_name, task.id, exc)
             send(SIGNAL_TIMEOUT, task)
         else:
-            log.error("task %s %s failed: %r", task.name, task.id, exc)
+            log.error("task %s %s failed: %r", task.registered_name, task.id, exc)
             send(SIGNAL_ERROR, task, exc)
 
     def _completed(

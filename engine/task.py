@@ -24,7 +24,10 @@ from .ids import new_task_id
 
 @dataclass(slots=True)
 class Task:
-    """One invocation of a task, as enqueued (huey calls this ``QueueTask``)."""
+    """One invocation of a task, as enqueued (huey calls this ``QueueTask``).
+
+    ``name`` answers as huey's does (the function's name, or the ``name=`` the task
+    was registered with); the store and the wire use :attr:`registered_name`."""
 
     name: str
     args: tuple[Any, ...] = ()
@@ -50,6 +53,14 @@ class Task:
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
+    # The name the task is registered, enqueued and stored under ("task" in the
+    # envelope: module.qualname unless @task(name=...)); ``name`` is huey's name for
+    # it (the function's name). Defaults to ``name``.
+    registered_name: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.registered_name:
+            self.registered_name = self.name
 
     @property
     def eta(self) -> dt.datetime | None:
@@ -145,6 +156,9 @@ class TaskSpec:
     context: bool = False
     # A crontab (or any function of a datetime) for periodic tasks, else None.
     periodic: Callable[[dt.datetime], bool] | None = None
+    # What a call's ``Task.name`` answers, as huey: the function's name, or the
+    # ``name=`` given; empty means ``name``.
+    label: str = ""
 
     def __post_init__(self) -> None:
         check_callable(self.func)
@@ -201,7 +215,7 @@ def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dic
         "traceback": tb,
         "retries": task.retries,
         "task_id": task.id,
-        "task": task.name,
+        "task": task.registered_name,
     }
 
 

@@ -50,6 +50,7 @@ class TaskWrapper:
             timeout=timeout,
             context=context,
             periodic=periodic,
+            label=name or str(getattr(func, "__name__", "")),
         )
         self.__doc__ = func.__doc__
         self.__name__ = getattr(func, "__name__", self.spec.name)

@@ -474,7 +474,6 @@ def test_schedule_takes_a_list_as_args(h: MemoryHuey, add: Any) -> None:
     assert res() == 3
 
 
-@xfail("task.s().name is module.qualname; huey's is the function's name")
 def test_signature_name_is_the_function_name(h: MemoryHuey, add: Any) -> None:
     assert add.s(1, 2).name == "add"
 
