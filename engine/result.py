@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .task import Task
 
 
-
 class Result:
     """A handle on one task's result. Reading is destructive unless ``preserve=True``;
     the handle caches the value once read (``reset()`` forgets it)."""
