@@ -127,7 +127,8 @@ class TaskWrapper:
 
     # --- enqueueing ----------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        """Enqueue a call (same arguments as :meth:`s`); returns its :class:`Result`."""
+        """Enqueue a call (same arguments as :meth:`s`); returns its :class:`Result`
+        (None when the queue stores no results, as in huey)."""
         return self.huey.enqueue(self.s(*args, **kwargs))  # type: ignore[no-any-return]
 
     def schedule(
