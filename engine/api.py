@@ -30,14 +30,14 @@ from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
-from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED
+from .signals import SIGNAL_ENQUEUED
 from .storage.base import Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
 from .task import Task
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
-from .wrapper import TaskWrapper
+from .wrapper import TaskWrapper, with_context
 
 __all__: Sequence[str] = (
     "BlackHoleHuey",
@@ -300,8 +300,17 @@ class Huey(QueueCore):
             )
         )
 
+    def context_task(
+        self, obj: Any, as_argument: bool = False, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator: a task (keyword options as task()) whose every call runs inside
+        ``with obj:``, given what obj enters as its first argument with as_argument."""
+        return lambda func: self.task(**kwargs)(with_context(obj, func, as_argument))
+
     def _decorator(self, settings: dict[str, Any]) -> Callable[[Callable[..., Any]], TaskWrapper]:
         def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            if isinstance(func, TaskWrapper):  # as huey: register its function again
+                func = func.func
             return self._register(TaskWrapper(self, func, **settings))
 
         return decorator
@@ -368,9 +377,9 @@ class Huey(QueueCore):
 
     def pre_execute(self, name: str | None = None) -> Callable[[Hook], Hook]:
         """Decorator that registers a hook called as hook(task) before each task runs,
-        in the worker. Raising CancelExecution there cancels the call; it is retried
-        with CancelExecution(retry=True), or when retry is left unset and the task
-        has retries left. Any other exception is logged and ignored.
+        in the worker. Raising CancelExecution there drops the call without a result,
+        as in huey (CancelExecution(retry=True) retries it instead). Any other
+        exception is logged and ignored.
         name defaults to the function's name; a hook with the same name is replaced.
         """
         return self._hook(self._pre_execute, name)
@@ -452,30 +461,33 @@ class Huey(QueueCore):
     def enqueue(self, task: Task | group | chord) -> Any:
         """Put a task (or the head of a pipeline, a group, a chord) on the queue.
         Returns a :class:`Result`, a :class:`ResultGroup` with one result per
-        stage or group member, or a :class:`ChordResult`."""
+        stage or group member, or a :class:`ChordResult`; None for a task or a
+        group when the queue stores no results (results=False), as in huey.
+        SIGNAL_ENQUEUED is sent for a scheduled call too, as in huey."""
         if isinstance(task, chord):
             return enqueue_chord(self, task)
         if isinstance(task, group):
-            return ResultGroup([self.enqueue(t) for t in task.tasks])
+            handles = [self.enqueue(t) for t in task.tasks]
+            return ResultGroup(handles) if self.results else None
         if not isinstance(task, Task):
             raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
         now = time.time()
         msg = self.prepare(task, now)
-        if task.eta is not None and task.eta > now:
-            self.storage.schedule([(msg, task.eta)])
-            self.signals.send(SIGNAL_SCHEDULED, task)
+        self.signals.send(SIGNAL_ENQUEUED, task)
+        if task.due_at is not None and task.due_at > now:
+            self.storage.schedule([(msg, task.due_at)])
         else:
             self.storage.enqueue([msg])
-            self.signals.send(SIGNAL_ENQUEUED, task)
             if self._immediate:
                 self._run_immediate()
-        return self._handles(task)
+        return self._handles(task) if self.results else None
 
-    def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup:
-        """Enqueue many tasks in one round trip (bulk path)."""
+    def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup | None:
+        """Enqueue many tasks in one round trip (bulk path); None when the queue
+        stores no results (results=False)."""
         tasks = list(tasks)
         now = time.time()
-        msgs = [(self.prepare(t, now), t.eta) for t in tasks]
+        msgs = [(self.prepare(t, now), t.due_at) for t in tasks]
         ready = [m for m, eta in msgs if eta is None or eta <= now]
         later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
         if ready:
@@ -486,7 +498,7 @@ class Huey(QueueCore):
             self.signals.send(SIGNAL_ENQUEUED, t)
         if self._immediate:
             self._run_immediate()
-        return ResultGroup([Result(self, t) for t in tasks])
+        return ResultGroup([Result(self, t) for t in tasks]) if self.results else None
 
     def _run_immediate(self) -> None:
         worker = Executor(self, consumer_id="immediate")
@@ -600,22 +612,25 @@ class Huey(QueueCore):
     def is_revoked(
         self,
         target: Task | Result | TaskWrapper | str,
-        timestamp: float | None = None,
+        timestamp: dt.datetime | float | None = None,
         peek: bool = True,
     ) -> bool:
-        """Whether a call (Task/Result), a whole task (wrapper or name) or an id is revoked."""
+        """Whether a call (Task/Result), a whole task (wrapper or name) or an id is
+        revoked now, or at timestamp (a datetime, naive in the queue's utc mode, or
+        epoch seconds). peek=False spends a revoke_once, as in huey."""
         if isinstance(target, (Task, Result)):
             task = target if isinstance(target, Task) else target.task
-            keys = list(call_keys(task.id, task.name))
+            keys = list(call_keys(task.id, task.registered_name))
         elif isinstance(target, TaskWrapper) or target in self._registry:
             keys = [REVOKE_TASK + _name(target)]
         else:
             keys = list(call_keys(target, target))  # an id, or a task name
-        return self.revocations.any_in_force(keys, timestamp)
+        now = None if timestamp is None else self.to_timestamp(timestamp)
+        return self.revocations.any_in_force(keys, now, peek)
 
     def consume_revocation(self, task: Task, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
-        return self.revocations.consume(task.id, task.name, now)
+        return self.revocations.consume(task.id, task.registered_name, now)
 
     def reschedule(
         self,
@@ -633,14 +648,14 @@ class Huey(QueueCore):
         task = result.task.with_new_id()
         if not preserve_pipeline:
             task.on_complete = task.on_error = None
-        task.eta = None if eta is None and delay is None else self.resolve_eta(eta, delay)
+        task.due_at = None if eta is None and delay is None else self.resolve_eta(eta, delay)
         if priority is not None:
             task.priority = priority
         if expires is not None:
             task.expires = None
             self.set_expiry(task, expires)
-        handle = self.enqueue(task)
-        return handle if isinstance(handle, Result) else next(iter(handle))
+        self.enqueue(task)
+        return Result(self, task)
 
     # --- locks and rate limits -------------------------------------------------------------
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
@@ -692,9 +707,9 @@ class Huey(QueueCore):
         if priority is not None:
             task.priority = priority
         if eta is not None or delay is not None:
-            task.eta = self.resolve_eta(eta, delay)
-        handle = self.enqueue(task)
-        return handle if isinstance(handle, Result) else next(iter(handle))
+            task.due_at = self.resolve_eta(eta, delay)
+        self.enqueue(task)
+        return Result(self, task)
 
     def retry_failed(self, task_id: str) -> bool:
         """Put a dead letter back on the queue."""

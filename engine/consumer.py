@@ -572,6 +572,7 @@ class Consumer:
                     ", ".join(handed[:5]),
                     more,
                 )
+            self.huey.notify_interrupted_tasks()  # the calls handed back while running
             self.telemetry.flush()
             storage.map_delete(WORKERS, self.consumer_id)
         except StoreUnavailable as exc:

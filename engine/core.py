@@ -26,10 +26,10 @@ from .envelope import Envelope
 from .exceptions import CancelExecution, ConfigurationError, TaskException
 from .keys import result_key
 from .revocation import Revocations
-from .signals import Signals
+from .signals import SIGNAL_INTERRUPTED, Signals
 from .storage.base import Message, Storage
 from .storage.memory import MemoryStorage
-from .task import Task, TaskSpec
+from .task import Task, TaskSpec, error_metadata
 
 Hook = Callable[..., Any]
 
@@ -79,6 +79,8 @@ class QueueCore:
         self._storage_kwargs = storage_kwargs or {}
         self.storage = self.create_storage()
         self.revocations = Revocations(lambda: self.storage)
+        # The calls running in this process, by id (see notify_interrupted_tasks).
+        self.in_flight: dict[str, Task] = {}
 
     def create_storage(self) -> Storage:
         """A new connection to this queue's store (a forked worker process makes its own)."""
@@ -105,6 +107,17 @@ class QueueCore:
             except Exception:
                 _worker_log.exception("pre_execute hook failed for %s", task.id)
         return None
+
+    def notify_interrupted_tasks(self) -> None:
+        """Send SIGNAL_INTERRUPTED for each call still running in this process, as
+        huey. A consumer does it when it stops with calls unfinished: it has handed
+        them back, and they run again (at least once) on a worker."""
+        while self.in_flight:
+            try:
+                _, task = self.in_flight.popitem()
+            except KeyError:  # finished meanwhile
+                break
+            self.signals.send(SIGNAL_INTERRUPTED, task)
 
     def run_post_execute(self, task: Task, value: Any, exception: Exception | None) -> None:
         """Run the post-execute hooks (after the outcome is committed); failures are logged."""
@@ -164,7 +177,8 @@ class QueueCore:
     ) -> Task:
         """A call of a registered task; options left None take the spec's own."""
         task = Task(
-            name=spec.name,
+            name=spec.label or spec.name,
+            registered_name=spec.name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
             retries=spec.retries if retries is None else retries,
@@ -205,6 +219,11 @@ class QueueCore:
     def encode_value(self, value: Any) -> bytes:
         """The result record of a return value (or of ``put`` data)."""
         return canonical_json({"value": self.envelope.codec.encode(value)})
+
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]:
+        """The error metadata stored when a task fails for good (huey's hook: override
+        it to add to or reshape what ``TaskException.metadata`` holds)."""
+        return error_metadata(task, exception)
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
         """The result record of a final failure (its error metadata)."""

@@ -42,6 +42,7 @@ Semantics, and where they differ from classic cron or from huey:
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, date, datetime, timedelta
@@ -367,6 +368,12 @@ def crontab(
         month_spec,
         day_of_week_spec,
     )
+
+
+# huey's helpers: crontab.hourly() fires at minute 0 of every hour, crontab.daily() at
+# midnight; both take crontab()'s other options.
+crontab.hourly = functools.partial(crontab, minute="0")  # type: ignore[attr-defined]
+crontab.daily = functools.partial(crontab, minute="0", hour="0")  # type: ignore[attr-defined]
 
 
 def parse_spec(spec: str) -> Crontab:

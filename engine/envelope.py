@@ -39,10 +39,12 @@ VERSION = 1
 
 # The fields of a Task written to the record when not at their default: the call's
 # options (engine.task.CALL_OPTIONS) and what enqueueing and running stamp on it.
-_OPTIONS = ("eta", *CALL_OPTIONS, "enqueued_at", "attempt", "chord", "expires_in", "defaults")
+_OPTIONS = ("due_at", *CALL_OPTIONS, "enqueued_at", "attempt", "chord", "expires_in", "defaults")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
 _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
+# Each option's key in the record: the field's name, but for the eta (Task.due_at).
+_KEYS = tuple("eta" if name == "due_at" else name for name in _OPTIONS)
 
 
 class Envelope:
@@ -60,7 +62,7 @@ class Envelope:
         (readers fill them in), which keeps every message small."""
         rec: dict[str, Any] = {
             "id": task.id,
-            "task": task.name,
+            "task": task.registered_name,
             "args": self.codec.encode(list(task.args)),
         }
         if self.codec.name != "json":
@@ -72,9 +74,9 @@ class Envelope:
         if task.on_error:
             rec["on_error"] = self.record(task.on_error)
         values = _options_of(task)
-        for name, value, default in zip(_OPTIONS, values, _DEFAULT_VALUES, strict=True):
+        for key, value, default in zip(_KEYS, values, _DEFAULT_VALUES, strict=True):
             if value != default:
-                rec[name] = value
+                rec[key] = value
         return rec
 
     def encode(self, task: Task) -> bytes:
@@ -119,9 +121,9 @@ class Envelope:
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise CodecError("message args must be a list and kwargs a mapping")
         task = Task(name=rec["task"], args=tuple(args), kwargs=kwargs, id=str(rec["id"]))
-        for name in _OPTIONS:
-            if rec.get(name) is not None:
-                setattr(task, name, rec[name])
+        for name, key in zip(_OPTIONS, _KEYS, strict=True):
+            if rec.get(key) is not None:
+                setattr(task, name, rec[key])
         if rec.get("on_complete"):
             task.on_complete = self.task(rec["on_complete"])
         if rec.get("on_error"):

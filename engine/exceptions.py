@@ -50,9 +50,14 @@ class RateLimitExceeded(EngineError):
     With ``retry=True`` the worker retries the task then, even without retries left.
     """
 
-    def __init__(self, key: str = "", delay: float = 0.0, retry: bool = True) -> None:
+    def __init__(self, key: str, delay: float, retry: bool = True) -> None:
         self.key, self.delay, self.retry = key, delay, retry
-        super().__init__(f"rate limit {key!r} exceeded: retry in {delay:.1f}s")
+        super().__init__(key, delay, retry)  # as huey: pickles, and args are (key, delay, retry)
+
+    def __str__(self) -> str:
+        if self.retry:
+            return f'Rate limit exceeded on "{self.key}", retry in {self.delay:0.1f}s'
+        return f'Rate limit exceeded on "{self.key}"'
 
 
 class TaskTimeout(EngineError):
@@ -60,14 +65,22 @@ class TaskTimeout(EngineError):
 
 
 class CancelExecution(EngineError):
-    """Raised by a pre-execute hook (or a task) to cancel this execution.
+    """Raised by a task (or a pre-execute hook) to cancel this execution, as in huey.
 
-    ``retry=True`` asks for a retry as if the task had failed.
+    In a task: retried when ``retry`` is true, or when it is None and the task has
+    retries left; otherwise the call ends and its result raises
+    :class:`TaskException` carrying the message. From a pre-execute hook the call
+    is dropped, without a result (``retry=True`` retries it).
     """
 
-    def __init__(self, retry: bool | None = None, *args: Any) -> None:
+    def __init__(self, msg: str | None = None, retry: bool | None = None) -> None:
+        if isinstance(msg, bool):  # our old CancelExecution(retry, *args)
+            raise ConfigurationError(
+                f"CancelExecution(msg=None, retry=None) takes the message first: "
+                f"write CancelExecution(retry={msg!r})"
+            )
         self.retry = retry
-        super().__init__(*args)
+        super().__init__(*(() if msg is None else (msg,)))
 
 
 class RetryTask(EngineError):
@@ -117,4 +130,4 @@ class TaskException(EngineError):
         return self.metadata.get("task_id")
 
     def __str__(self) -> str:
-        return self.metadata.get("error") or super().__str__()
+        return self.metadata.get("error") or "unknown error"

@@ -45,12 +45,12 @@ from .outcome import (
     REASON_FAILED,
     REASON_MALFORMED,
     REASON_UNKNOWN,
-    error_metadata,
     extend_args,
 )
 from .signals import (
     SIGNAL_CANCELED,
     SIGNAL_COMPLETE,
+    SIGNAL_ENQUEUED,
     SIGNAL_ERROR,
     SIGNAL_EXECUTING,
     SIGNAL_EXPIRED,
@@ -58,10 +58,11 @@ from .signals import (
     SIGNAL_RATE_LIMITED,
     SIGNAL_RETRYING,
     SIGNAL_REVOKED,
+    SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
 from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
-from .task import Task, TaskSpec
+from .task import Task, TaskSpec, error_metadata
 
 __all__ = [
     "CHORD_TTL",
@@ -249,14 +250,15 @@ class Executor:
             error = str(exc) if isinstance(exc, CodecError) else f"{type(exc).__name__}: {exc}"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_MALFORMED, error)))
-        spec = self.huey.registry.get(task.name)
+        spec = self.huey.registry.get(task.registered_name)
         if spec is None:
-            error = f"no task named {task.name!r} is registered in this worker"
+            error = f"no task named {task.registered_name!r} is registered in this worker"
             log.error("task %s set aside: %s", claimed.id, error)
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
+        task.name = spec.label or task.name  # as huey shows it to hooks and the task
         with self._lock:
-            self.current[task.id] = (task.name, self.clock())
+            self.current[task.id] = (task.registered_name, self.clock())
         try:
             return self._execute(spec, task, done)
         finally:
@@ -278,7 +280,7 @@ class Executor:
         return refused
 
     def _skip_reason(self, task: Task, now: float) -> str | None:
-        if self.huey.revocations.consume(task.id, task.name, now):
+        if self.huey.revocations.consume(task.id, task.registered_name, now):
             return SIGNAL_REVOKED
         if task.expires is not None and now > task.expires:
             return SIGNAL_EXPIRED
@@ -289,7 +291,26 @@ class Executor:
         outcome = outcome or rules.skipped(task)
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
+        self._enqueued(outcome, refused)
         return refused
+
+    def _enqueued(self, outcome: Outcome, refused: str | None) -> None:
+        """After the commit, as huey: ENQUEUED for each call the outcome enqueued (a
+        retry, the next pipeline stage, an error handler), SCHEDULED for each it
+        scheduled (a delayed retry). Decoded only when someone listens."""
+        if refused:
+            return
+        signals, decode = self.huey.signals, self.huey.envelope.decode
+        for signal, messages in (
+            (SIGNAL_ENQUEUED, outcome.enqueue),
+            (SIGNAL_SCHEDULED, [m for m, _ in outcome.schedule]),
+        ):
+            if messages and signals.connected(signal):
+                for msg in messages:
+                    try:
+                        signals.send(signal, decode(msg.data))
+                    except Exception:  # our own message: never expected
+                        log.exception("could not send %s for task %s", signal, msg.id)
 
     def _retrying(self, decided: tuple[Outcome, Task | None]) -> Outcome:
         outcome, again = decided
@@ -316,12 +337,15 @@ class Executor:
         tb = ""
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
+            huey.in_flight[task.id] = task
             with self.timeout_guard(task.timeout):
                 value = spec.func(*task.args, **kwargs)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
-            exception, tb = RuntimeError(f"task raised {exc!r}"), traceback.format_exc()
+            exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
+            tb = traceback.format_exc()
+        huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
         try:
             if exception is None:
@@ -354,19 +378,19 @@ class Executor:
         """The log line and signal of a failed call (before its outcome is decided)."""
         send = self.huey.signals.send
         if isinstance(exc, RetryTask):
-            log.info("task %s %s asked to be retried", task.name, task.id)
+            log.info("task %s %s asked to be retried", task.registered_name, task.id)
         elif isinstance(exc, RateLimitExceeded):
             send(SIGNAL_RATE_LIMITED, task)
         elif isinstance(exc, CancelExecution):
             send(SIGNAL_CANCELED, task)
         elif isinstance(exc, TaskLockedException):
-            log.warning("task %s %s not run: %s", task.name, task.id, exc)
+            log.warning("task %s %s not run: %s", task.registered_name, task.id, exc)
             send(SIGNAL_LOCKED, task)
         elif isinstance(exc, TaskTimeout):
-            log.error("task %s %s timed out: %s", task.name, task.id, exc)
+            log.error("task %s %s timed out: %s", task.registered_name, task.id, exc)
             send(SIGNAL_TIMEOUT, task)
         else:
-            log.error("task %s %s failed: %r", task.name, task.id, exc)
+            log.error("task %s %s failed: %r", task.registered_name, task.id, exc)
             send(SIGNAL_ERROR, task, exc)
 
     def _completed(
@@ -387,6 +411,7 @@ class Executor:
                 self.failed += 1
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
+        self._enqueued(outcome, refused)
 
     # --- chords -------------------------------------------------------------------
     def _after_finish(self, task: Task, outcome: Outcome, refused: str | None) -> None:
@@ -414,6 +439,7 @@ class Executor:
         extend_args(callback, (rules.member_values(records),))
         message = self.huey.message(callback, self.clock())
         if storage.enqueue_unique(chord_fired(cid), CHORD_TTL, message):
+            self.huey.signals.send(SIGNAL_ENQUEUED, callback)
             for index in range(size):
                 storage.delete(chord_member(cid, index))
             storage.delete(chord_counter(cid))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from .exceptions import RateLimitExceeded, TaskLockedException
+from .exceptions import ConfigurationError, RateLimitExceeded, TaskLockedException
 from .keys import LOCK, lock_key, ratelimit_key, ratelimit_prefix
 from .storage.base import Storage
 
@@ -100,8 +100,8 @@ class RateLimit(_Stored):
         per: float,
         retry: bool = True,
     ) -> None:
-        if limit < 1 or per <= 0:
-            raise ValueError("rate_limit needs limit >= 1 and per > 0")
+        if limit < 0 or per <= 0:  # limit=0 refuses every call, as in huey
+            raise ConfigurationError(f"rate_limit({name!r}) needs limit >= 0 and per > 0")
         self._storage = storage
         self.name, self.limit, self.per, self.retry = name, limit, per, retry
 

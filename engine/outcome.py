@@ -10,7 +10,9 @@ hooks, the commit), so these rules are unit-tested without a store
 
 Exceptions follow huey 3: ``RetryTask`` and a rate limit with ``retry=True``
 retry without spending a retry; a held lock, a timeout or any other error spend
-one; ``CancelExecution`` drops the call (or retries it with ``retry=True``).
+one; ``CancelExecution`` in a task ends the call with an error result (or retries
+it with ``retry=True``, or ``retry=None`` while retries are left), and from a
+pre-execute hook drops it without a result (unless ``retry=True``).
 Only the final failure stores an error result, fails the later stages of a
 pipeline, enqueues the ``.error()`` handler and dead-letters the task.
 
@@ -52,6 +54,8 @@ class Records(Protocol):
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes: ...
 
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]: ...
+
     def message(self, task: Task, now: float) -> Message: ...
 
     def encode_message(self, task: Task) -> Message: ...
@@ -72,17 +76,6 @@ def extend_args(task: Task, value: Any) -> None:
         task.kwargs = {**value, **task.kwargs}
     else:
         task.args = task.args + (value,)
-
-
-def error_metadata(task: Task, exc: BaseException, tb: str) -> dict[str, Any]:
-    return {
-        "error": repr(exc),
-        "type": type(exc).__name__,
-        "traceback": tb,
-        "retries": task.retries,
-        "task_id": task.id,
-        "task": task.name,
-    }
 
 
 def result_ttl(q: Records, task: Task) -> float | None:
@@ -199,7 +192,7 @@ def retry(
         eta = now + task.retry_delay
         if task.retry_backoff:
             again.retry_delay = task.retry_delay * task.retry_backoff
-    again.eta = eta
+    again.due_at = eta
     msg = q.encode_message(again)
     if eta is None or eta <= now:
         return Outcome(enqueue=[msg]), again
@@ -209,9 +202,9 @@ def retry(
 def cancelled(
     q: Records, task: Task, retry_asked: bool | None, now: float
 ) -> tuple[Outcome, Task | None]:
-    """``CancelExecution`` (from a pre-execute hook or the task): dropped, or retried
-    when it asks to be or (``retry=None``) when the task has retries left."""
-    if retry_asked or (retry_asked is None and task.retries):
+    """``CancelExecution`` from a pre-execute hook: dropped without a result (huey),
+    or retried when it asks to be with ``retry=True``."""
+    if retry_asked:
         return retry(q, task, now, spend=task.retries != 0)
     return skipped(task), None
 
@@ -221,7 +214,7 @@ def give_up(
 ) -> Outcome:
     """The final failure: error results for this stage and the later ones, the chord
     member's error, the ``.error()`` handler enqueued, and (``dead``) a dead letter."""
-    meta = error_metadata(task, exc, tb)
+    meta = q.build_error_result(task, exc)  # huey's hook: a queue may override it
     results = []
     if q.results and spec.periodic is None:
         error = q.encode_error(meta)
@@ -232,7 +225,7 @@ def give_up(
     enqueue = []
     if task.on_error is not None:
         handler = replace(task.on_error)
-        info = {k: meta[k] for k in ("error", "type", "traceback", "task_id")}
+        info = {k: meta.get(k) for k in ("error", "type", "traceback", "task_id")}
         extend_args(handler, (info,))
         enqueue.append(q.message(handler, now))
     last_line = (tb.strip().splitlines() or [repr(exc)])[-1]
@@ -255,7 +248,11 @@ def failure(
             at = now + (task.retry_delay or exc.delay)
             return retry(q, task, now, at=at, spend=not exc.retry)
     elif isinstance(exc, CancelExecution):
-        return cancelled(q, task, exc.retry, now)
+        # As huey: retried when asked, or (retry=None) while retries are left; else
+        # a final failure whose result raises TaskException (but no dead letter).
+        if exc.retry or (exc.retry is None and task.retries):
+            return retry(q, task, now, spend=task.retries != 0)
+        return give_up(q, spec, task, exc, tb, now, dead=False), None
     if task.retries:
         return retry(q, task, now)
     locked = isinstance(exc, (TaskLockedException, RateLimitExceeded))

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .task import Task
 
 
-
 class Result:
     """A handle on one task's result. Reading is destructive unless ``preserve=True``;
     the handle caches the value once read (``reset()`` forgets it)."""
@@ -36,7 +35,7 @@ class Result:
         return self.task.id
 
     def __repr__(self) -> str:
-        return f"<Result {self.task.name} id={self.id}>"
+        return f"<Result {self.task.registered_name} id={self.id}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.get(*args, **kwargs)
@@ -96,7 +95,9 @@ class Result:
             if deadline is not None and time.monotonic() >= deadline:
                 if revoke_on_timeout:
                     self.revoke()
-                raise ResultTimeout(f"task {self.task.name} {self.id} not done within {timeout}s")
+                raise ResultTimeout(
+                    f"task {self.task.registered_name} {self.id} not done within {timeout}s"
+                )
 
     def is_ready(self) -> bool:
         """Whether the result is stored (or already read by this handle), without reading it."""

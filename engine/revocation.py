@@ -83,8 +83,25 @@ class Revocations:
             return None
         return rec
 
-    def any_in_force(self, keys: list[str], now: float | None = None) -> bool:
-        return any(self.record(k, now) is not None for k in keys)
+    def any_in_force(self, keys: list[str], now: float | None = None, peek: bool = True) -> bool:
+        """Whether a record at one of ``keys`` is in force at ``now``. With
+        ``peek=False`` (huey's), a once-only record found in force is spent and a
+        lapsed one is deleted."""
+        for key in keys:
+            if peek:
+                if self.record(key, now) is not None:
+                    return True
+                continue
+            data = self.storage.map_get(MAP, key)
+            if data is None:
+                continue
+            rec = json.loads(data)
+            lapsed = rec.get("until") is not None and rec["until"] <= (now or time.time())
+            if lapsed or rec.get("once"):
+                self.delete(key, data)
+            if not lapsed:
+                return True
+        return False
 
     def listing(self, now: float | None = None) -> list[tuple[str, dict[str, Any]]]:
         """Records in force: (``id:<id>`` or ``task:<name>``, record)."""

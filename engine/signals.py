@@ -87,6 +87,10 @@ class Signals:
                 if receiver in self._receivers.get(s, []):
                     self._receivers[s].remove(receiver)
 
+    def connected(self, signal: str) -> bool:
+        """Whether any receiver listens to the signal (to skip work made only for it)."""
+        return bool(self._receivers[signal])
+
     def send(self, signal: str, task: Any, *extra: Any) -> None:
         """Call every receiver; one that raises is logged and never stops the others."""
         for receiver in list(self._receivers[signal]):

@@ -13,23 +13,27 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .exceptions import ConfigurationError, TaskTimeout
+from .exceptions import ConfigurationError, TaskException, TaskTimeout
 from .ids import new_task_id
 
 
 @dataclass(slots=True)
 class Task:
-    """One invocation of a task, as enqueued (huey calls this ``QueueTask``)."""
+    """One invocation of a task, as enqueued (huey calls this ``QueueTask``).
+
+    ``name`` answers as huey's does (the function's name, or the ``name=`` the task
+    was registered with); the store and the wire use :attr:`registered_name`."""
 
     name: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_task_id)
-    eta: float | None = None
+    due_at: float | None = None  # epoch seconds, as stored and sent (``eta`` on the wire)
     retries: int = 0
     retry_delay: float = 0.0
     retry_backoff: float = 0.0
@@ -49,6 +53,29 @@ class Task:
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
+    # The name the task is registered, enqueued and stored under ("task" in the
+    # envelope: module.qualname unless @task(name=...)); ``name`` is huey's name for
+    # it (the function's name). Defaults to ``name``.
+    registered_name: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.registered_name:
+            self.registered_name = self.name
+
+    @property
+    def eta(self) -> dt.datetime | None:
+        """When this call is due, as huey shows it: a naive UTC datetime, or None. The
+        message and the store keep epoch seconds (:attr:`due_at`)."""
+        if self.due_at is None:
+            return None
+        return dt.datetime.fromtimestamp(self.due_at, dt.UTC).replace(tzinfo=None)
+
+    @eta.setter
+    def eta(self, when: dt.datetime | float | None) -> None:
+        # A naive datetime is UTC here (Huey.resolve_eta reads local time for you).
+        if isinstance(when, dt.datetime):
+            when = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+        self.due_at = when
 
     # --- cooperative timeouts (pass context=True to get the task) -----------------
     @property
@@ -75,8 +102,14 @@ class Task:
         return self
 
     def error(self, task: CallBuilder | Task, *args: Any, **kwargs: Any) -> Task:
-        """Run ``task`` with the exception's details if the last stage so far fails."""
-        self._tail().on_error = as_task(task, args, kwargs)
+        """Run ``task`` with the exception's details if the last stage so far fails.
+        If that stage has a handler already, ``task`` handles the handler's failure
+        (``.error(a).error(b)``: ``b`` runs if ``a`` fails), as in huey."""
+        tail = self._tail()
+        if tail.on_error is not None:
+            tail.on_error.error(task, *args, **kwargs)
+        else:
+            tail.on_error = as_task(task, args, kwargs)
         return self
 
     def _tail(self) -> Task:
@@ -123,6 +156,9 @@ class TaskSpec:
     context: bool = False
     # A crontab (or any function of a datetime) for periodic tasks, else None.
     periodic: Callable[[dt.datetime], bool] | None = None
+    # What a call's ``Task.name`` answers, as huey: the function's name, or the
+    # ``name=`` given; empty means ``name``.
+    label: str = ""
 
     def __post_init__(self) -> None:
         check_callable(self.func)
@@ -146,14 +182,41 @@ class CallBuilder(Protocol):
 
 
 def as_task(task: CallBuilder | Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
-    """The call ``.then()``/``.error()`` and groups were given: a Task, or a wrapper's ``.s()``."""
+    """The call ``.then()``/``.error()`` and groups were given: a Task, or a wrapper's
+    ``.s()``. Arguments given with a Task are appended to its own, as huey does
+    (positional ones after its args; keywords it already has are kept)."""
     if isinstance(task, Task):
-        if args or kwargs:
-            raise ConfigurationError("pass arguments either to .s() or to .then(), not both")
+        for extra in (args, kwargs):
+            if extra:
+                _extend(task, extra)
         return task
     if callable(getattr(task, "s", None)):
         return task.s(*args, **kwargs)
     raise ConfigurationError(f"expected a task or task.s(...), got {type(task).__name__}")
+
+
+def _extend(task: Task, extra: tuple[Any, ...] | dict[str, Any]) -> None:
+    if isinstance(extra, tuple):
+        task.args = task.args + extra
+    else:
+        task.kwargs = {**extra, **task.kwargs}
+
+
+def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dict[str, Any]:
+    """What a final failure stores (``Huey.build_error_result``'s default): huey's keys
+    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type`` and ``task``. A
+    task that failed on a failed subtask's result records the inner error, as huey."""
+    if tb is None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error = (exc.metadata.get("error") if isinstance(exc, TaskException) else None) or repr(exc)
+    return {
+        "error": error,
+        "type": type(exc).__name__,
+        "traceback": tb,
+        "retries": task.retries,
+        "task_id": task.id,
+        "task": task.registered_name,
+    }
 
 
 def check_callable(func: Callable[..., Any]) -> None:

@@ -61,9 +61,11 @@ class Telemetry:
         error = repr(extra[0])[:300] if signal == SIGNAL_ERROR and extra else None
         runtime = task.runtime
         with self._lock:
-            self._events.append((now, signal, task.id, task.name, error, runtime))
+            self._events.append((now, signal, task.id, task.registered_name, error, runtime))
             if signal == SIGNAL_COMPLETE or signal in _FAILED:
-                row = self._stats.setdefault((int(now // 60) * 60, task.name), [0, 0, 0.0, 0.0])
+                row = self._stats.setdefault(
+                    (int(now // 60) * 60, task.registered_name), [0, 0, 0.0, 0.0]
+                )
                 runtime = runtime or 0.0
                 row[0] += 1
                 row[1] += signal in _FAILED

@@ -8,6 +8,7 @@ here from ``engine.task`` so that the task model no longer imports the facade.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ class TaskWrapper:
             timeout=timeout,
             context=context,
             periodic=periodic,
+            label=name or str(getattr(func, "__name__", "")),
         )
         self.__doc__ = func.__doc__
         self.__name__ = getattr(func, "__name__", self.spec.name)
@@ -120,12 +122,13 @@ class TaskWrapper:
         eta, delay = opts.pop("eta", None), opts.pop("delay", None)
         task = self.huey.new_call(self.spec, args, kwargs, **opts)
         if eta is not None or delay is not None:
-            task.eta = self.huey.resolve_eta(eta, delay)
+            task.due_at = self.huey.resolve_eta(eta, delay)
         return task
 
     # --- enqueueing ----------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        """Enqueue a call (same arguments as :meth:`s`); returns its :class:`Result`."""
+        """Enqueue a call (same arguments as :meth:`s`); returns its :class:`Result`
+        (None when the queue stores no results, as in huey)."""
         return self.huey.enqueue(self.s(*args, **kwargs))  # type: ignore[no-any-return]
 
     def schedule(
@@ -143,7 +146,15 @@ class TaskWrapper:
         retry_backoff: float | None = None,
         timeout: float | None = None,
     ) -> Result:
-        """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`)."""
+        """Run later: after ``delay`` seconds, or at ``eta`` (see :meth:`Huey.resolve_eta`).
+
+        As in huey, without ``eta`` and ``delay`` the first argument may be the
+        delay (seconds or a timedelta) or the eta (a datetime): ``schedule(60)``.
+        """
+        if eta is None and delay is None and isinstance(args, (int, float, dt.timedelta)):
+            args, delay = None, args
+        elif eta is None and delay is None and isinstance(args, dt.datetime):
+            args, eta = None, args
         if kwargs is not None and not isinstance(kwargs, dict):
             raise ConfigurationError("schedule(kwargs=...) must be a dict")
         task = self.huey.new_call(
@@ -158,11 +169,12 @@ class TaskWrapper:
             expires=expires,
             timeout=timeout,
         )
-        task.eta = self.huey.resolve_eta(eta, delay, convert_utc)
+        task.due_at = self.huey.resolve_eta(eta, delay, convert_utc)
         return self.huey.enqueue(task)  # type: ignore[no-any-return]
 
-    def map(self, it: Iterable[Any]) -> ResultGroup:
-        """Enqueue one call per item (a tuple item is ``*args``), in one round trip."""
+    def map(self, it: Iterable[Any]) -> ResultGroup | None:
+        """Enqueue one call per item (a tuple item is ``*args``), in one round trip;
+        None when the queue stores no results."""
         calls = [self.s(*i) if isinstance(i, tuple) else self.s(i) for i in it]
         return self.huey.enqueue_many(calls)
 
@@ -181,9 +193,10 @@ class TaskWrapper:
         """Lift a :meth:`revoke` of this task; False if it was not revoked."""
         return self.huey.restore_all(self.name)
 
-    def is_revoked(self, timestamp: float | None = None) -> bool:
-        """Whether every call of this task is revoked now (or at ``timestamp``)."""
-        return self.huey.is_revoked(self.name, timestamp=timestamp)
+    def is_revoked(self, timestamp: dt.datetime | float | None = None, peek: bool = True) -> bool:
+        """Whether every call of this task is revoked now (or at ``timestamp``);
+        ``peek=False`` spends a ``revoke_once`` (see :meth:`Huey.is_revoked`)."""
+        return self.huey.is_revoked(self, timestamp=timestamp, peek=peek)
 
     def unregister(self) -> bool:
         """Forget this task in its queue's registry."""
@@ -192,3 +205,15 @@ class TaskWrapper:
     def unwrap(self) -> Callable[..., Any]:
         """The decorated function itself."""
         return self.func
+
+
+def with_context(obj: Any, func: Callable[..., Any], as_argument: bool) -> Callable[..., Any]:
+    """``func`` run inside ``with obj`` (huey's ``context_task``), given what ``obj``
+    enters as its first argument with ``as_argument``."""
+
+    @functools.wraps(func)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        with obj as ctx:
+            return func(ctx, *args, **kwargs) if as_argument else func(*args, **kwargs)
+
+    return inner

@@ -55,7 +55,7 @@ def test_cancel_execution_from_pre_execute(huey: Huey) -> None:
     assert res() == 1
 
 
-def test_cancel_execution_with_retry(huey: Huey) -> None:
+def test_cancel_execution_from_pre_execute_is_not_retried(huey: Huey) -> None:
     calls: list[int] = []
     canceled: list[str] = []
 
@@ -68,12 +68,12 @@ def test_cancel_execution_with_retry(huey: Huey) -> None:
     def cancel_first(task: Task) -> None:
         if not canceled:
             canceled.append(task.id)
-            raise CancelExecution()  # retry=None: retried since the task has retries
+            raise CancelExecution()  # as huey: dropped, even with retries left
 
     res = work()
-    assert drain(huey) == 2
-    assert calls == [1]
-    assert res() == 1
+    assert drain(huey) == 1
+    assert calls == []
+    assert res() is None
 
 
 def test_cancel_with_retry_does_not_give_a_task_negative_retries(mhuey: Huey) -> None:
@@ -139,7 +139,7 @@ def test_pre_execute_hook_sees_the_task(huey: Huey) -> None:
 
     add(1, 2)
     drain(huey)
-    assert seen == [(add.name, (1, 2))]
+    assert seen == [("add", (1, 2))]  # huey's task name: the function's
 
 
 def test_failing_pre_execute_hook_does_not_stop_the_task(huey: Huey) -> None:
@@ -176,7 +176,9 @@ def test_cancel_execution_raised_in_a_task(huey: Huey) -> None:
     r1, r2 = cancels(), cancels_and_retries()
     assert drain(huey) == 3
     assert calls == [1, 2, 2]
-    assert r1() is None and r2() == "second time"
+    with pytest.raises(TaskException, match="CancelExecution"):
+        r1()  # as huey: a cancelled call's result raises
+    assert r2() == "second time"
     assert names(sent) == [SIGNAL_CANCELED, SIGNAL_CANCELED]
     assert huey.storage.counts().dead == 0
 
@@ -189,4 +191,48 @@ def test_context_true_passes_the_task(huey: Huey) -> None:
 
     res = who(5)
     drain(huey)
-    assert res() == [5, res.id, who.name, 1]
+    assert res() == [5, res.id, "who", 1]
+
+
+def test_cancel_execution_old_retry_first_spelling_is_refused() -> None:
+    from engine import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="CancelExecution\\(retry=True\\)"):
+        CancelExecution(True)  # type: ignore[arg-type]
+
+
+def test_notify_interrupted_tasks_signals_the_calls_in_flight(huey: Huey) -> None:
+    from engine import SIGNAL_INTERRUPTED
+
+    sent = record_signals(huey, SIGNAL_INTERRUPTED)
+
+    @huey.task()
+    def long_one() -> None:
+        huey.notify_interrupted_tasks()  # what a consumer does when it stops now
+
+    res = long_one()
+    drain(huey)
+    assert [(s, t.id) for s, t, *_ in sent] == [(SIGNAL_INTERRUPTED, res.id)]
+    huey.notify_interrupted_tasks()  # nothing in flight any more
+    assert len(sent) == 1
+
+
+def test_context_task_enters_the_object_around_each_call(huey: Huey) -> None:
+    seen: list[str] = []
+
+    class Conn:
+        def __enter__(self) -> str:
+            seen.append("enter")
+            return "conn"
+
+        def __exit__(self, *exc: object) -> None:
+            seen.append("exit")
+
+    @huey.context_task(Conn())
+    def plain(x: int) -> int:
+        seen.append("run")
+        return x
+
+    res = plain(2)
+    drain(huey)
+    assert res() == 2 and seen == ["enter", "run", "exit"]

@@ -193,13 +193,14 @@ def test_error_handler_extra_args(huey: Huey) -> None:
     assert seen == [("tagged", "ValueError")]
 
 
-def test_then_rejects_args_twice(huey: Huey) -> None:
+def test_then_appends_arguments_to_a_call(huey: Huey) -> None:
     @huey.task()
     def add(a: int, b: int) -> int:
         return a + b
 
-    with pytest.raises(ConfigurationError):
-        add.s(1, 2).then(add.s(1), 2)
+    pipe = add.s(1, 2).then(add.s(), 2, b=5)  # as huey: appended to the call's own
+    assert pipe.on_complete is not None and pipe.on_complete.args == (2,)
+    assert pipe.on_complete.kwargs == {"b": 5}
     with pytest.raises(ConfigurationError):
         huey.enqueue(add)  # type: ignore[arg-type]
 

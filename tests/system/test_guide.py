@@ -255,11 +255,11 @@ def test_executing_tasks_in_the_future(project: Project) -> None:
 
         # The guide's calls, checked by what they stored.
         res = count_beans.schedule(args=(100,), delay=60)
-        eta = {t.id: t.eta for t in huey.scheduled()}[res.id]
+        eta = {t.id: t.due_at for t in huey.scheduled()}[res.id]
         print(round(eta - time.time()))
         in_a_minute = datetime.datetime.now() + datetime.timedelta(seconds=60)
         res2 = count_beans.schedule(args=(100,), eta=in_a_minute)
-        eta2 = {t.id: t.eta for t in huey.scheduled()}[res2.id]
+        eta2 = {t.id: t.due_at for t in huey.scheduled()}[res2.id]
         print(round(eta2 - time.time()))
         res.revoke(); res2.revoke()
 

@@ -25,7 +25,7 @@ from engine.outcome import (
     success,
 )
 from engine.storage.base import Message
-from engine.task import Task, TaskSpec
+from engine.task import Task, TaskSpec, error_metadata
 
 NOW = 1_700_000_000.0
 
@@ -42,6 +42,9 @@ class Queue:
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
         return json.dumps({"error": metadata}).encode()
+
+    def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]:
+        return error_metadata(task, exception)
 
     def message(self, task: Task, now: float) -> Message:
         task.enqueued_at = now
@@ -139,9 +142,13 @@ def test_a_held_lock_or_rate_limit_gives_up_without_a_dead_letter() -> None:
     assert again is None and limited.dead is None
 
 
-def test_cancel_execution_drops_the_call_or_retries_when_asked() -> None:
-    out, again = failure(Queue(), spec(), call(), CancelExecution(), "", NOW)
-    assert again is None and not out.results and out.dead is None
+def test_cancel_execution_fails_the_call_or_retries_when_asked() -> None:
+    out, again = failure(Queue(), spec(), call(), CancelExecution("no"), "", NOW)
+    assert again is None and out.results and out.dead is None
+    out, again = failure(Queue(), spec(), call(retries=2), CancelExecution(), "", NOW)
+    assert again is not None and again.retries == 1
+    out, again = failure(Queue(), spec(), call(retries=2), CancelExecution(retry=False), "", NOW)
+    assert again is None and out.results
     out, again = failure(Queue(), spec(), call(), CancelExecution(retry=True), "", NOW)
     assert again is not None and out.enqueue
 
