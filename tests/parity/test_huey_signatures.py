@@ -672,7 +672,6 @@ def test_public_name_exists(name: str) -> None:
     assert hasattr(engine, name)
 
 
-@xfail("the README does not say FileHuey, CySqliteHuey, PostgresHuey are not offered")
 @pytest.mark.parametrize("name", NOT_OFFERED)
 def test_not_offered_queue_is_documented(name: str) -> None:
     readme = (ROOT / "README.md").read_text()

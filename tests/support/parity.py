@@ -14,10 +14,6 @@ hexc = pytest.importorskip("huey.exceptions")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def xfail(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 10: {what}")
-
-
 def drain(h: Any, limit: int = 30, at: float = 0.0) -> int:
     """Run ready tasks (promoting due scheduled ones first) until none is left or
     ``limit`` have run; returns how many ran. ``at`` is an offset from now."""
