@@ -169,11 +169,15 @@ def test_top_shows_the_counts_and_workers_of_a_live_redis_queue(
         assert info.host in row and str(info.pid) in row and " ok" in row
         assert f"{len(info.running)}/{info.concurrency}" in row and "app.hold" in row
 
+        ids = [i.id for i in inspector.pending(0, 50)]
+        assert len(ids) == expected[0]
         term.child.send("2")  # the Pending tab lists the ready tasks
         noun = "pending task" if expected[0] == 1 else "pending tasks"
-        text = term.read_until(lambda t: f"{expected[0]} {noun}" in t, 10)
-        ids = [i.id for i in inspector.pending(0, 50)]
-        assert len(ids) == expected[0] and all(task_id in text for task_id in ids)
+        # The footer's count can be drawn a frame before the rows: wait for both.
+        text = term.read_until(
+            lambda t: f"{expected[0]} {noun}" in t and all(i in t for i in ids), 10
+        )
+        assert all(task_id in text for task_id in ids), text
     finally:
         if term is not None:
             term.close()
