@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -441,6 +441,40 @@ class Inspector:
             raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
         return self._listing(state, offset, limit, task, id_prefix)
 
+    def iter_tasks(
+        self,
+        state: str,
+        offset: int = 0,
+        task: str | None = None,
+        id_prefix: str | None = None,
+        page: int = PAGE,
+    ) -> Iterator[TaskInfo]:
+        """Every task in ``state`` (as :meth:`tasks`), page by page with bounded
+        memory: for ``--json``/``--jsonl`` listings of any size. Reading while
+        workers claim or tasks fail shifts later pages; a task seen on an earlier
+        page is never yielded twice (the ids yielded so far are remembered)."""
+        if state == "running":
+            yield from self.running(task, id_prefix)[offset:]
+            return
+        if state not in ("ready", "scheduled", "dead"):
+            raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
+        index = RevocationIndex(self.revocations())
+        seen: set[str] = set()
+        skipped = start = 0
+        while True:
+            batch = self._page(state, start, page)
+            start += page
+            for info in batch:
+                if info.id in seen or not _matches(info, task, id_prefix):
+                    continue
+                seen.add(info.id)
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                yield _replace(info, revoked=True) if index.of(info.id, info.name) else info
+            if len(batch) < page:
+                return
+
     def pending(
         self,
         offset: int = 0,
@@ -548,6 +582,16 @@ class Inspector:
             if data is not None:
                 out.append(self._result(key[len(RESULT) :], data))
         return out
+
+    def iter_results(self, offset: int = 0, page: int = PAGE) -> Iterator[ResultInfo]:
+        """Every stored result from ``offset`` on, read page by page (the key list
+        once, the values a page at a time)."""
+        keys = self.storage.keys(RESULT)[offset:]
+        for start in range(0, len(keys), page):
+            for key in keys[start : start + page]:
+                data = self.storage.peek(key)
+                if data is not None:
+                    yield self._result(key[len(RESULT) :], data)
 
     # --- workers, periodic tasks, revocations, events ----------------------------------
     def workers(self) -> list[WorkerInfo]:

@@ -153,17 +153,33 @@ def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -
     ]
 
 
+TABLE_ROWS = 50  # rows a table shows unless --limit/--all say otherwise
+
+
+def row_cap(fmt: str, limit: int | None, all_: bool) -> int | None:
+    """How many rows a listing prints (None: every one). JSON is for scripts, so it
+    is complete unless --limit says otherwise; a table stops at TABLE_ROWS and says
+    how many more there are."""
+    if all_ and limit is not None:
+        raise CommandError("give --limit N or --all, not both", EXIT_USAGE)
+    if all_:
+        return None
+    if limit is not None:
+        return limit
+    return TABLE_ROWS if fmt == render.TEXT else None
+
+
 def listing_options(fn: F) -> F:
-    """Add --limit/--offset/--task/--id to a listing."""
+    """Add --limit/--all/--offset/--task/--id to a listing."""
 
     @click.option(
         "--limit",
         type=click.IntRange(min=1),
-        default=50,
-        show_default=True,
+        default=None,
         metavar="N",
-        help="Rows to show.",
+        help=f"Rows to show [default: every row with --json/--jsonl, {TABLE_ROWS} in a table].",
     )
+    @click.option("--all", "all_", is_flag=True, help="Every row, in a table too.")
     @click.option(
         "--offset",
         type=click.IntRange(min=0),
