@@ -179,6 +179,7 @@ class PeriodicInfo:
     revoked: bool
     revoked_until: float | None
     revoke_once: bool
+    next_slot: float | None = None  # the crontab's next slot, revoked or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -641,11 +642,11 @@ class Inspector:
     def _periodic(self, name: str, spec: str, utc: bool, rev: Revocation | None) -> PeriodicInfo:
         now = self.clock()
         try:
-            nxt: float | None = from_clock_time(
-                parse_spec(spec).next_after(clock_time(now, utc)), utc
-            )
+            first = _next_slot(spec, utc, now)
+            slot: float | None = first
+            nxt = _next_run(spec, utc, first, rev)
         except Exception:
-            nxt = None
+            slot = nxt = None
         last = self.storage.map_get(PERIODIC_RUNS, name)
         return PeriodicInfo(
             name,
@@ -656,6 +657,7 @@ class Inspector:
             rev is not None,
             rev.until if rev else None,
             rev.once if rev else False,
+            slot,
         )
 
     def locks(self) -> list[str]:
@@ -693,6 +695,26 @@ class Inspector:
             except (ValueError, KeyError):
                 continue
         return out
+
+
+def _next_slot(spec: str, utc: bool, after: float) -> float:
+    """The first slot of crontab ``spec`` strictly after epoch ``after``."""
+    return from_clock_time(parse_spec(spec).next_after(clock_time(after, utc)), utc)
+
+
+def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> float | None:
+    """The next slot that will run, honouring the task's revocation: a window skips
+    every slot before its end (no end: None), a once-skip the next slot (if it
+    comes before the once-skip's ``until``)."""
+    if rev is None:
+        return slot
+    if not rev.once:
+        if rev.until is None:
+            return None
+        return max(slot, _next_slot(spec, utc, rev.until - 0.001))
+    if rev.until is None or slot < rev.until:
+        return _next_slot(spec, utc, slot)
+    return slot
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

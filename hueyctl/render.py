@@ -252,13 +252,20 @@ def periodic_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, .
     """The columns of ``periodic`` (PeriodicInfo rows)."""
 
     def revoked(p: PeriodicInfo) -> str:
-        return present.revocation(p.revoked_until, p.revoke_once, now, tz) if p.revoked else ""
+        if not p.revoked:
+            return ""
+        return present.periodic_revocation(p.revoked_until, p.revoke_once, p.next_slot, now, tz)
+
+    def next_run(p: PeriodicInfo) -> str:
+        if p.next_run is None and p.revoked:
+            return "none (revoked)"
+        return present.clock(p.next_run, now, tz)
 
     return (
         Column("TASK", lambda p: p.name, style="bold"),
         Column("CRONTAB", lambda p: p.crontab),
         Column("CLOCK", lambda p: "UTC" if p.utc else "local"),
-        Column("NEXT RUN", lambda p: present.clock(p.next_run, now, tz), right=True),
+        Column("NEXT RUN", next_run, right=True),
         Column("DUE", lambda p: present.ago(p.next_run, now), right=True, style="cyan"),
         Column("LAST RUN", lambda p: present.ago(p.last_run, now), right=True),
         Column("REVOKED", revoked, style="magenta"),
