@@ -21,7 +21,7 @@ from engine.urls import MASK, mask_url
 
 from .commands import cleanup, demo, overview, steer, tasks, top, worker
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
-from .options import CONNECTION, Connection
+from .options import CONNECTION, Connection, root_options
 
 DRIVERS = ("redis", "sqlite3")  # a driver error that got past the store is the store's
 
@@ -122,8 +122,13 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hueyctl")
+@root_options
 def main() -> None:
-    """Run, inspect and steer task queues."""
+    """Run, inspect and steer task queues.
+
+    -A/--app, --url and --queue go before the command or after it:
+    'hueyctl -A main.huey status' is 'hueyctl status -A main.huey'.
+    """
 
 
 # Each command module exports its commands; none of them imports this module.

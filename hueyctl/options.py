@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from click.shell_completion import CompletionItem
 
 from engine import loader
 from engine.api import Huey
-from engine.exceptions import ConfigurationError, StoreUnavailable
+from engine.exceptions import StoreUnavailable
 from engine.inspect import Inspector
 from engine.urls import sqlite_path, url_secrets
 
@@ -31,13 +32,30 @@ from .resolve import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONNECTION = "hueyctl.connection"  # ctx.meta key: the error boundary reads the secrets
+ROOT_OPTIONS = "hueyctl.root"  # ctx.meta key: -A/--url/--queue given before the subcommand
+APP_HELP = "The application's queue, e.g. main.huey [env HUEYCTL_APP]."
+URL_HELP = (
+    "Store URL without app code: redis://, rediss://, unix://, sqlite:///path [env HUEYCTL_URL]."
+)
+QUEUE_HELP = "Queue name (default: the app's, or huey) [env HUEYCTL_QUEUE]."
 
 
 class Connection:
-    """The queue named by --app or --url/--queue, opened on first use."""
+    """The queue named by --app or --url/--queue, opened on first use.
 
-    def __init__(self, app: str | None, url: str | None, queue: str | None) -> None:
+    With an app, its own store and queue name hold unless --url/--queue are given on
+    the command line (``given``): HUEYCTL_URL/HUEYCTL_QUEUE exported for admin work
+    never redirect an app (``--app X --queue Y`` is X's tasks on queue Y)."""
+
+    def __init__(
+        self,
+        app: str | None,
+        url: str | None,
+        queue: str | None,
+        given: frozenset[str] = frozenset(),
+    ) -> None:
         self.app, self.url, self.queue = app, url, queue
+        self.given = given
         self._huey: Huey | None = None
 
     @property
@@ -49,10 +67,10 @@ class Connection:
     def _resolve(self) -> Huey:
         if self.app:
             huey = loader.load_queue(self.app)
-            if self.queue and self.queue != huey.name:
-                raise ConfigurationError(
-                    f"--queue {self.queue!r} does not match the app's queue {huey.name!r}"
-                )
+            url = self.url if "url" in self.given else None
+            queue = self.queue if "queue" in self.given else None
+            if url or queue:
+                huey.use_store(url, queue)
             return huey
         if self.url:
             # The engine owns the URL schemes: an unknown one is its ConfigurationError.
@@ -83,35 +101,59 @@ class Connection:
         return url_secrets(self.url) if self.url else []
 
 
+def root_options(fn: F) -> F:
+    """-A/--app, --url, --queue before the subcommand (``hueyctl -A main.huey status``,
+    as ``celery -A app ...``); kept in ``ctx.meta`` for the subcommand. The
+    environment is read by the subcommand's own options."""
+
+    @click.option("-A", "--app", "root_app", metavar="MODULE.ATTR", help=APP_HELP)
+    @click.option("--url", "root_url", metavar="URL", help=URL_HELP)
+    @click.option("--queue", "root_queue", metavar="NAME", help=QUEUE_HELP)
+    @functools.wraps(fn)
+    def inner(
+        *args: Any,
+        root_app: str | None,
+        root_url: str | None,
+        root_queue: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        given = {"app": root_app, "url": root_url, "queue": root_queue}
+        click.get_current_context().meta[ROOT_OPTIONS] = {
+            k: v for k, v in given.items() if v is not None
+        }
+        return fn(*args, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
+def pick(ctx: click.Context, name: str, value: Any) -> tuple[Any, bool]:
+    """A connection option's value and whether the command line gave it: after the
+    subcommand, else before it (the root's), else the environment's (not given)."""
+    if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        return value, True
+    root = ctx.meta.get(ROOT_OPTIONS, {})
+    if name in root:
+        return root[name], True
+    return value, False
+
+
 def connection_options(fn: F) -> F:
     """Add --app/--url/--queue and pass ``conn: Connection`` to the command."""
 
-    @click.option(
-        "-A",
-        "--app",
-        envvar="HUEYCTL_APP",
-        metavar="MODULE.ATTR",
-        help="The application's queue, e.g. main.huey [env HUEYCTL_APP].",
-    )
-    @click.option(
-        "--url",
-        envvar="HUEYCTL_URL",
-        metavar="URL",
-        help="Store URL without app code: redis://, rediss://, unix://, "
-        "sqlite:///path [env HUEYCTL_URL].",
-    )
-    @click.option(
-        "--queue",
-        envvar="HUEYCTL_QUEUE",
-        metavar="NAME",
-        help="Queue name with --url (default huey) [env HUEYCTL_QUEUE].",
-    )
+    @click.option("-A", "--app", envvar="HUEYCTL_APP", metavar="MODULE.ATTR", help=APP_HELP)
+    @click.option("--url", envvar="HUEYCTL_URL", metavar="URL", help=URL_HELP)
+    @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME", help=QUEUE_HELP)
     @functools.wraps(fn)
     def inner(
         *args: Any, app: str | None, url: str | None, queue: str | None, **kwargs: Any
     ) -> Any:
-        conn = Connection(app, url, queue)
-        click.get_current_context().meta[CONNECTION] = conn
+        ctx = click.get_current_context()
+        app, _ = pick(ctx, "app", app)
+        url, url_given = pick(ctx, "url", url)
+        queue, queue_given = pick(ctx, "queue", queue)
+        given = frozenset(n for n, g in (("url", url_given), ("queue", queue_given)) if g)
+        conn = Connection(app, url, queue, given)
+        ctx.meta[CONNECTION] = conn
         return fn(*args, conn=conn, **kwargs)
 
     return inner  # type: ignore[return-value]

@@ -122,3 +122,16 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(piped: Piped, command: str) -> N
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert r.stderr == "", r.stderr
     assert r.stdout
+
+
+# --- item 10: connection options before the subcommand -----------------------------------
+def test_url_and_queue_before_the_subcommand(piped: Piped) -> None:
+    piped.pending(3)
+    bare = {k: v for k, v in piped.env.items() if not k.startswith("HUEYCTL_")}
+    opts = f"--url {piped.url} --queue {piped.huey.name}"
+    for script in (f"hueyctl {opts} status --json", f"hueyctl status {opts} --json"):
+        r = piped.sh(script, env=bare)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["ready"] == 3
+    r = piped.sh(f"hueyctl {opts} pending --jsonl | wc -l", env=bare)
+    assert int(r.stdout) == 3
