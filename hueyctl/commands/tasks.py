@@ -88,6 +88,10 @@ def task_listing(
     spec = render.LISTINGS[kind]
     columns = spec.columns(time.time(), None)
     shown, more = emit_rows(fmt, rows, cap, columns, LISTING_DROP, spec.empty)
+    if task is not None and not shown:
+        unknown = resolve.unknown_filter(insp, conn.app_tasks(), task)
+        if unknown:
+            render.note(unknown)
     whole = task is None and id_prefix is None
     if more or fmt == render.TEXT:
         footer(insp, shown, offset, more, total(insp, kind) if whole else None)
