@@ -35,6 +35,7 @@ from .keys import (
     result_key,
 )
 from .storage.base import StatRow, Storage
+from .storage.queues import queue_names
 
 T = TypeVar("T")
 PAGE = 500  # items read per round trip when a listing is walked page by page
@@ -659,6 +660,11 @@ class Inspector:
             rev.once if rev else False,
             slot,
         )
+
+    def queues(self) -> tuple[list[str], bool] | None:
+        """The queue names the store holds and whether that list is complete (a big
+        Redis is scanned only so far); None when the store cannot say (memory)."""
+        return queue_names(self.storage)
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""

@@ -80,9 +80,11 @@ class Connection:
             "or --url URL --queue NAME (or HUEYCTL_URL / HUEYCTL_QUEUE)"
         )
 
-    def inspector(self) -> Inspector:
+    def inspector(self, write: bool = False, force: bool = False) -> Inspector:
         """The read model of the queue, checked first: an SQLite file must exist (a
-        typo must not create one)."""
+        typo must not create one), and a queue named by --queue (or the default
+        ``huey`` of --url) that the store has never seen is warned about (a read) or
+        refused (a ``write`` without ``force``)."""
         insp = Inspector(self.huey)
         path = sqlite_path(insp.describe())
         if path and path != ":memory:" and not os.path.isfile(path):
@@ -90,6 +92,12 @@ class Connection:
                 f"no SQLite store at {path}: check the path (hueyctl never creates a "
                 "store; the application or its worker does)"
             )
+        if not self.app or "queue" in self.given:
+            unseen = unseen_queue(insp)
+            if unseen and write and not force:
+                raise CommandError(f"{unseen} (--force uses it anyway)")
+            if unseen:
+                render.note(f"hueyctl: warning: {unseen}")
         return insp
 
     def app_tasks(self) -> App | None:
@@ -135,6 +143,22 @@ def pick(ctx: click.Context, name: str, value: Any) -> tuple[Any, bool]:
     if name in root:
         return root[name], True
     return value, False
+
+
+def unseen_queue(insp: Inspector) -> str | None:
+    """What to say when the store has never seen this queue (a misspelled --queue,
+    or --url without --queue), listing the queues it has; None when it has seen it
+    or cannot say."""
+    found = insp.queues()
+    if found is None:
+        return None
+    names, complete = found
+    name = insp.huey.name
+    if name in names or not complete:
+        return None
+    listed = ", ".join(repr(n) for n in names[:10]) + (" ..." if len(names) > 10 else "")
+    has = f"it has {listed}" if names else "it holds no queue yet"
+    return f"queue {name!r} has never been seen on {insp.describe()}: {has} (check --queue)"
 
 
 def connection_options(fn: F) -> F:

@@ -78,7 +78,7 @@ def enqueue(
         when = resolve.parse_when(eta, "--eta", time.time())
     if timeout is not None and not wait:
         raise CommandError("--timeout goes with --wait", EXIT_USAGE)
-    insp = conn.inspector()
+    insp = conn.inspector(write=True, force=force)
     huey = conn.huey
     name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
@@ -156,7 +156,7 @@ def revoke(
     """
     now = time.time()
     until_ts = resolve.parse_when(until, "--until", now) if until is not None else None
-    insp = conn.inspector()
+    insp = conn.inspector(write=True, force=force)
     huey = conn.huey
     kind, resolved = resolve.resolve_target(insp, conn.app_tasks(), target, force)
     new = Revocation(resolved, kind, until_ts, once or kind == "id")

@@ -198,6 +198,8 @@ def test_options_before_the_subcommand_and_app_with_another_queue(app: Any) -> N
     name = app.huey.name
     other = f"{name}-other"
     r = run("-A", "tasks.huey", "--queue", other, "enqueue", "add", "1", "2")
+    assert r.exit_code == 1 and "has never been seen" in r.stderr  # a new queue: --force
+    r = run("-A", "tasks.huey", "--queue", other, "enqueue", "add", "1", "2", "--force")
     assert r.exit_code == 0, r.stderr
     status = json.loads(app_cli("status", "--queue", other, "--json").stdout)
     assert status["queue"] == other and status["ready"] == 1

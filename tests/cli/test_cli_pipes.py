@@ -135,3 +135,34 @@ def test_url_and_queue_before_the_subcommand(piped: Piped) -> None:
         assert json.loads(r.stdout)["ready"] == 3
     r = piped.sh(f"hueyctl {opts} pending --jsonl | wc -l", env=bare)
     assert int(r.stdout) == 3
+
+
+# --- item 4: a misspelled --queue is not a healthy empty queue --------------------------
+def test_a_queue_the_store_never_saw_is_warned_about_and_not_written(piped: Piped) -> None:
+    piped.pending(2)
+    typo = piped.huey.name[:-1]
+    env = dict(piped.env, HUEYCTL_QUEUE=typo)
+    r = piped.sh("hueyctl status --json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["ready"] == 0
+    assert f"warning: queue {typo!r} has never been seen" in r.stderr
+    assert repr(piped.huey.name) in r.stderr  # the queues the store has are listed
+    r = piped.sh("hueyctl enqueue tasks.add 1 2", env=env)
+    assert r.returncode == 1 and "--force uses it anyway" in r.stderr and r.stdout == ""
+    assert "never been seen" not in piped.sh("hueyctl status").stderr  # the real name
+
+
+def test_an_sqlite_url_without_queue_warns(tmp_path: Any) -> None:
+    from engine import SqliteHuey
+
+    db = tmp_path / "demo.db"
+    SqliteHuey("demo", filename=str(db)).enqueue_by_name("tasks.add", (1, 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUEYCTL_")}
+    r = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{HUEYCTL} status --url sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0
+    assert "queue 'huey' has never been seen" in r.stderr and "it has 'demo'" in r.stderr
