@@ -204,7 +204,8 @@ def test_options_before_the_subcommand_and_app_with_another_queue(app: Any) -> N
     status = json.loads(app_cli("status", "--queue", other, "--json").stdout)
     assert status["queue"] == other and status["ready"] == 1
     assert run("-A", "tasks.huey", "--queue", other, "purge", "pending", "--yes").exit_code == 0
-    app.huey.use_store(None, name)  # one process here: the loaded app was pointed at `other`
+    app.huey.flush()  # one process here: the loaded app was pointed at `other`
+    app.huey.use_store(None, name)
     assert app.huey.pending_count() == 0
 
 
