@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +35,7 @@ from .keys import (
     result_key,
 )
 from .storage.base import StatRow, Storage
+from .storage.queues import queue_names
 
 T = TypeVar("T")
 PAGE = 500  # items read per round trip when a listing is walked page by page
@@ -179,6 +180,7 @@ class PeriodicInfo:
     revoked: bool
     revoked_until: float | None
     revoke_once: bool
+    next_slot: float | None = None  # the crontab's next slot, revoked or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +443,40 @@ class Inspector:
             raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
         return self._listing(state, offset, limit, task, id_prefix)
 
+    def iter_tasks(
+        self,
+        state: str,
+        offset: int = 0,
+        task: str | None = None,
+        id_prefix: str | None = None,
+        page: int = PAGE,
+    ) -> Iterator[TaskInfo]:
+        """Every task in ``state`` (as :meth:`tasks`), page by page with bounded
+        memory: for ``--json``/``--jsonl`` listings of any size. Reading while
+        workers claim or tasks fail shifts later pages; a task seen on an earlier
+        page is never yielded twice (the ids yielded so far are remembered)."""
+        if state == "running":
+            yield from self.running(task, id_prefix)[offset:]
+            return
+        if state not in ("ready", "scheduled", "dead"):
+            raise ValueError(f"unknown state {state!r}: ready, scheduled, running or dead")
+        index = RevocationIndex(self.revocations())
+        seen: set[str] = set()
+        skipped = start = 0
+        while True:
+            batch = self._page(state, start, page)
+            start += page
+            for info in batch:
+                if info.id in seen or not _matches(info, task, id_prefix):
+                    continue
+                seen.add(info.id)
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                yield _replace(info, revoked=True) if index.of(info.id, info.name) else info
+            if len(batch) < page:
+                return
+
     def pending(
         self,
         offset: int = 0,
@@ -549,6 +585,16 @@ class Inspector:
                 out.append(self._result(key[len(RESULT) :], data))
         return out
 
+    def iter_results(self, offset: int = 0, page: int = PAGE) -> Iterator[ResultInfo]:
+        """Every stored result from ``offset`` on, read page by page (the key list
+        once, the values a page at a time)."""
+        keys = self.storage.keys(RESULT)[offset:]
+        for start in range(0, len(keys), page):
+            for key in keys[start : start + page]:
+                data = self.storage.peek(key)
+                if data is not None:
+                    yield self._result(key[len(RESULT) :], data)
+
     # --- workers, periodic tasks, revocations, events ----------------------------------
     def workers(self) -> list[WorkerInfo]:
         """Every consumer in the registry, sorted by host, start time and id, including
@@ -597,11 +643,11 @@ class Inspector:
     def _periodic(self, name: str, spec: str, utc: bool, rev: Revocation | None) -> PeriodicInfo:
         now = self.clock()
         try:
-            nxt: float | None = from_clock_time(
-                parse_spec(spec).next_after(clock_time(now, utc)), utc
-            )
+            first = _next_slot(spec, utc, now)
+            slot: float | None = first
+            nxt = _next_run(spec, utc, first, rev)
         except Exception:
-            nxt = None
+            slot = nxt = None
         last = self.storage.map_get(PERIODIC_RUNS, name)
         return PeriodicInfo(
             name,
@@ -612,7 +658,13 @@ class Inspector:
             rev is not None,
             rev.until if rev else None,
             rev.once if rev else False,
+            slot,
         )
+
+    def queues(self) -> tuple[list[str], bool] | None:
+        """The queue names the store holds and whether that list is complete (a big
+        Redis is scanned only so far); None when the store cannot say (memory)."""
+        return queue_names(self.storage)
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""
@@ -649,6 +701,26 @@ class Inspector:
             except (ValueError, KeyError):
                 continue
         return out
+
+
+def _next_slot(spec: str, utc: bool, after: float) -> float:
+    """The first slot of crontab ``spec`` strictly after epoch ``after``."""
+    return from_clock_time(parse_spec(spec).next_after(clock_time(after, utc)), utc)
+
+
+def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> float | None:
+    """The next slot that will run, honouring the task's revocation: a window skips
+    every slot before its end (no end: None), a once-skip the next slot (if it
+    comes before the once-skip's ``until``)."""
+    if rev is None:
+        return slot
+    if not rev.once:
+        if rev.until is None:
+            return None
+        return max(slot, _next_slot(spec, utc, rev.until - 0.001))
+    if rev.until is None or slot < rev.until:
+        return _next_slot(spec, utc, slot)
+    return slot
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

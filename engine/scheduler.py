@@ -22,7 +22,7 @@ import logging
 
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time
-from .keys import PERIODIC, PERIODIC_RUNS, SLOT, PeriodicRecord, slot_key
+from .keys import PERIODIC, PERIODIC_RUNS, REVOKE_TASK, SLOT, PeriodicRecord, slot_key
 from .signals import SIGNAL_ENQUEUED
 from .task import TaskSpec
 
@@ -111,5 +111,7 @@ class Scheduler:
         if not self.huey.storage.enqueue_unique(slot_key(spec.name, minute), self.slot_ttl, msg):
             return False
         self.huey.signals.send(SIGNAL_ENQUEUED, task)
-        self.huey.storage.map_set(LAST_RUN, spec.name, str(minute).encode())
+        # LAST RUN names a run that happens: a slot the task's revocation skips is not one.
+        if self.huey.revocations.record(REVOKE_TASK + spec.name, now) is None:
+            self.huey.storage.map_set(LAST_RUN, spec.name, str(minute).encode())
         return True

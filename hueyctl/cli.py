@@ -20,8 +20,8 @@ from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
 from .commands import cleanup, demo, overview, steer, tasks, top, worker
-from .errors import EXIT_FAILED, EXIT_UNAVAILABLE, CommandError, translate
-from .options import CONNECTION, Connection
+from .errors import EXIT_UNAVAILABLE, CommandError, translate
+from .options import CONNECTION, Connection, root_options
 
 DRIVERS = ("redis", "sqlite3")  # a driver error that got past the store is the store's
 
@@ -55,14 +55,26 @@ def one_line(exc: Exception, conn: Connection | None) -> click.ClickException | 
 
 def _quiet_broken_pipe() -> NoReturn:
     """The reader of stdout went away (``hueyctl pending | head``): stop without a
-    word, and point stdout at /dev/null so the interpreter's last flush is silent."""
+    word and with exit 0, as ``head`` asked for no more (``set -o pipefail`` scripts
+    go on), and point stdout at /dev/null so the interpreter's last flush is silent."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(EXIT_FAILED)
+    sys.exit(0)
+
+
+class PipeClosed(Exception):
+    """stdout's reader went away. Not an OSError, so click's own handler (exit 1)
+    leaves it to ours (exit 0)."""
 
 
 class Group(click.Group):
     """The root group: every error is one line on stderr, never a traceback."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # --help is printed while the arguments are parsed
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise PipeClosed() from None
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Every error, usage errors included, is one line on stderr."""
@@ -82,15 +94,17 @@ class Group(click.Group):
         except click.Abort:
             click.echo("hueyctl: aborted", err=True)
             sys.exit(1)
-        except BrokenPipeError:
+        except (BrokenPipeError, PipeClosed):
             _quiet_broken_pipe()
         sys.exit(0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.Abort, SystemExit, BrokenPipeError):
+        except (click.exceptions.Exit, click.Abort, SystemExit, PipeClosed):
             raise
+        except BrokenPipeError:
+            raise PipeClosed() from None
         except KeyboardInterrupt:
             raise click.Abort() from None
         except Exception as exc:
@@ -108,8 +122,13 @@ class Group(click.Group):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hueyctl")
+@root_options
 def main() -> None:
-    """Run, inspect and steer task queues."""
+    """Run, inspect and steer task queues.
+
+    -A/--app, --url and --queue go before the command or after it:
+    'hueyctl -A main.huey status' is 'hueyctl status -A main.huey'.
+    """
 
 
 # Each command module exports its commands; none of them imports this module.

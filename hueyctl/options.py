@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from click.shell_completion import CompletionItem
 
 from engine import loader
 from engine.api import Huey
-from engine.exceptions import ConfigurationError, StoreUnavailable
+from engine.exceptions import StoreUnavailable
 from engine.inspect import Inspector
 from engine.urls import sqlite_path, url_secrets
 
@@ -31,13 +32,30 @@ from .resolve import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONNECTION = "hueyctl.connection"  # ctx.meta key: the error boundary reads the secrets
+ROOT_OPTIONS = "hueyctl.root"  # ctx.meta key: -A/--url/--queue given before the subcommand
+APP_HELP = "The application's queue, e.g. main.huey [env HUEYCTL_APP]."
+URL_HELP = (
+    "Store URL without app code: redis://, rediss://, unix://, sqlite:///path [env HUEYCTL_URL]."
+)
+QUEUE_HELP = "Queue name (default: the app's, or huey) [env HUEYCTL_QUEUE]."
 
 
 class Connection:
-    """The queue named by --app or --url/--queue, opened on first use."""
+    """The queue named by --app or --url/--queue, opened on first use.
 
-    def __init__(self, app: str | None, url: str | None, queue: str | None) -> None:
+    With an app, its own store and queue name hold unless --url/--queue are given on
+    the command line (``given``): HUEYCTL_URL/HUEYCTL_QUEUE exported for admin work
+    never redirect an app (``--app X --queue Y`` is X's tasks on queue Y)."""
+
+    def __init__(
+        self,
+        app: str | None,
+        url: str | None,
+        queue: str | None,
+        given: frozenset[str] = frozenset(),
+    ) -> None:
         self.app, self.url, self.queue = app, url, queue
+        self.given = given
         self._huey: Huey | None = None
 
     @property
@@ -49,10 +67,10 @@ class Connection:
     def _resolve(self) -> Huey:
         if self.app:
             huey = loader.load_queue(self.app)
-            if self.queue and self.queue != huey.name:
-                raise ConfigurationError(
-                    f"--queue {self.queue!r} does not match the app's queue {huey.name!r}"
-                )
+            url = self.url if "url" in self.given else None
+            queue = self.queue if "queue" in self.given else None
+            if url or queue:
+                huey.use_store(url, queue)
             return huey
         if self.url:
             # The engine owns the URL schemes: an unknown one is its ConfigurationError.
@@ -62,9 +80,11 @@ class Connection:
             "or --url URL --queue NAME (or HUEYCTL_URL / HUEYCTL_QUEUE)"
         )
 
-    def inspector(self) -> Inspector:
+    def inspector(self, write: bool = False, force: bool = False) -> Inspector:
         """The read model of the queue, checked first: an SQLite file must exist (a
-        typo must not create one)."""
+        typo must not create one), and a queue named by --queue (or the default
+        ``huey`` of --url) that the store has never seen is warned about (a read) or
+        refused (a ``write`` without ``force``)."""
         insp = Inspector(self.huey)
         path = sqlite_path(insp.describe())
         if path and path != ":memory:" and not os.path.isfile(path):
@@ -72,6 +92,12 @@ class Connection:
                 f"no SQLite store at {path}: check the path (hueyctl never creates a "
                 "store; the application or its worker does)"
             )
+        if not self.app or "queue" in self.given:
+            unseen = unseen_queue(insp)
+            if unseen and write and not force:
+                raise CommandError(f"{unseen} (--force uses it anyway)")
+            if unseen:
+                render.note(f"hueyctl: warning: {unseen}")
         return insp
 
     def app_tasks(self) -> App | None:
@@ -83,35 +109,75 @@ class Connection:
         return url_secrets(self.url) if self.url else []
 
 
+def root_options(fn: F) -> F:
+    """-A/--app, --url, --queue before the subcommand (``hueyctl -A main.huey status``,
+    as ``celery -A app ...``); kept in ``ctx.meta`` for the subcommand. The
+    environment is read by the subcommand's own options."""
+
+    @click.option("-A", "--app", "root_app", metavar="MODULE.ATTR", help=APP_HELP)
+    @click.option("--url", "root_url", metavar="URL", help=URL_HELP)
+    @click.option("--queue", "root_queue", metavar="NAME", help=QUEUE_HELP)
+    @functools.wraps(fn)
+    def inner(
+        *args: Any,
+        root_app: str | None,
+        root_url: str | None,
+        root_queue: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        given = {"app": root_app, "url": root_url, "queue": root_queue}
+        click.get_current_context().meta[ROOT_OPTIONS] = {
+            k: v for k, v in given.items() if v is not None
+        }
+        return fn(*args, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
+def pick(ctx: click.Context, name: str, value: Any) -> tuple[Any, bool]:
+    """A connection option's value and whether the command line gave it: after the
+    subcommand, else before it (the root's), else the environment's (not given)."""
+    if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        return value, True
+    root = ctx.meta.get(ROOT_OPTIONS, {})
+    if name in root:
+        return root[name], True
+    return value, False
+
+
+def unseen_queue(insp: Inspector) -> str | None:
+    """What to say when the store has never seen this queue (a misspelled --queue,
+    or --url without --queue), listing the queues it has; None when it has seen it
+    or cannot say."""
+    found = insp.queues()
+    if found is None:
+        return None
+    names, complete = found
+    name = insp.huey.name
+    if name in names or not complete:
+        return None
+    listed = ", ".join(repr(n) for n in names[:10]) + (" ..." if len(names) > 10 else "")
+    has = f"it has {listed}" if names else "it holds no queue yet"
+    return f"queue {name!r} has never been seen on {insp.describe()}: {has} (check --queue)"
+
+
 def connection_options(fn: F) -> F:
     """Add --app/--url/--queue and pass ``conn: Connection`` to the command."""
 
-    @click.option(
-        "-A",
-        "--app",
-        envvar="HUEYCTL_APP",
-        metavar="MODULE.ATTR",
-        help="The application's queue, e.g. main.huey [env HUEYCTL_APP].",
-    )
-    @click.option(
-        "--url",
-        envvar="HUEYCTL_URL",
-        metavar="URL",
-        help="Store URL without app code: redis://, rediss://, unix://, "
-        "sqlite:///path [env HUEYCTL_URL].",
-    )
-    @click.option(
-        "--queue",
-        envvar="HUEYCTL_QUEUE",
-        metavar="NAME",
-        help="Queue name with --url (default huey) [env HUEYCTL_QUEUE].",
-    )
+    @click.option("-A", "--app", envvar="HUEYCTL_APP", metavar="MODULE.ATTR", help=APP_HELP)
+    @click.option("--url", envvar="HUEYCTL_URL", metavar="URL", help=URL_HELP)
+    @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME", help=QUEUE_HELP)
     @functools.wraps(fn)
     def inner(
         *args: Any, app: str | None, url: str | None, queue: str | None, **kwargs: Any
     ) -> Any:
-        conn = Connection(app, url, queue)
-        click.get_current_context().meta[CONNECTION] = conn
+        ctx = click.get_current_context()
+        app, _ = pick(ctx, "app", app)
+        url, url_given = pick(ctx, "url", url)
+        queue, queue_given = pick(ctx, "queue", queue)
+        given = frozenset(n for n, g in (("url", url_given), ("queue", queue_given)) if g)
+        conn = Connection(app, url, queue, given)
+        ctx.meta[CONNECTION] = conn
         return fn(*args, conn=conn, **kwargs)
 
     return inner  # type: ignore[return-value]
@@ -153,17 +219,33 @@ def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -
     ]
 
 
+TABLE_ROWS = 50  # rows a table shows unless --limit/--all say otherwise
+
+
+def row_cap(fmt: str, limit: int | None, all_: bool) -> int | None:
+    """How many rows a listing prints (None: every one). JSON is for scripts, so it
+    is complete unless --limit says otherwise; a table stops at TABLE_ROWS and says
+    how many more there are."""
+    if all_ and limit is not None:
+        raise CommandError("give --limit N or --all, not both", EXIT_USAGE)
+    if all_:
+        return None
+    if limit is not None:
+        return limit
+    return TABLE_ROWS if fmt == render.TEXT else None
+
+
 def listing_options(fn: F) -> F:
-    """Add --limit/--offset/--task/--id to a listing."""
+    """Add --limit/--all/--offset/--task/--id to a listing."""
 
     @click.option(
         "--limit",
         type=click.IntRange(min=1),
-        default=50,
-        show_default=True,
+        default=None,
         metavar="N",
-        help="Rows to show.",
+        help=f"Rows to show [default: every row with --json/--jsonl, {TABLE_ROWS} in a table].",
     )
+    @click.option("--all", "all_", is_flag=True, help="Every row, in a table too.")
     @click.option(
         "--offset",
         type=click.IntRange(min=0),

@@ -144,3 +144,17 @@ def revocation(until: float | None, once: bool, now: float, tz: dt.tzinfo | None
     """``revoked``, ``revoked once``, ``revoked until 12:30:00`` ..."""
     text = "revoked once" if once else "revoked"
     return f"{text} until {clock(until, now, tz)}" if until is not None else text
+
+
+def periodic_revocation(
+    until: float | None, once: bool, slot: float | None, now: float, tz: dt.tzinfo | None = None
+) -> str:
+    """What a periodic task's revocation does to its runs: ``skipped until 21:49:40``,
+    ``revoked until restored``, ``skips the 18:50:00 run``."""
+    if not once:
+        if until is None:
+            return "revoked until restored"
+        return f"skipped until {clock(until, now, tz)}"
+    if slot is not None and (until is None or slot < until):
+        return f"skips the {clock(slot, now, tz)} run"
+    return f"revoked once until {clock(until, now, tz)}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -79,6 +80,31 @@ def emit_json(data: Any, fmt: str) -> None:
             click.echo(dumps(item))
     else:
         click.echo(dumps(data, indent=2 if stdout_is_tty() else None))
+
+
+def stream_json(items: Iterable[Any], fmt: str, drop: Iterable[str] = ()) -> int:
+    """A listing of any length as JSON, written as it is read (memory stays bounded):
+    ``--jsonl`` one object per line, ``--json`` one array. Returns the row count."""
+    drop = tuple(drop)
+    n = 0
+    if fmt == JSONL:
+        for item in items:
+            click.echo(dumps(record(item, drop)))
+            n += 1
+        return n
+    indent = 2 if stdout_is_tty() else None
+    sep = ",\n" if indent else ", "
+    rows = iter(items)
+    first = next(rows, None)  # read before writing: a store error leaves stdout empty
+    click.echo("[", nl=bool(indent and first is not None))
+    for item in itertools.chain([] if first is None else [first], rows):
+        text = dumps(record(item, drop), indent=indent)
+        if indent:
+            text = "\n".join("  " + line for line in text.splitlines())
+        click.echo((sep if n else "") + text, nl=False)
+        n += 1
+    click.echo("\n]" if indent and n else "]")
+    return n
 
 
 def value(v: Any) -> str:
@@ -226,13 +252,20 @@ def periodic_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, .
     """The columns of ``periodic`` (PeriodicInfo rows)."""
 
     def revoked(p: PeriodicInfo) -> str:
-        return present.revocation(p.revoked_until, p.revoke_once, now, tz) if p.revoked else ""
+        if not p.revoked:
+            return ""
+        return present.periodic_revocation(p.revoked_until, p.revoke_once, p.next_slot, now, tz)
+
+    def next_run(p: PeriodicInfo) -> str:
+        if p.next_run is None and p.revoked:
+            return "none (revoked)"
+        return present.clock(p.next_run, now, tz)
 
     return (
         Column("TASK", lambda p: p.name, style="bold"),
         Column("CRONTAB", lambda p: p.crontab),
         Column("CLOCK", lambda p: "UTC" if p.utc else "local"),
-        Column("NEXT RUN", lambda p: present.clock(p.next_run, now, tz), right=True),
+        Column("NEXT RUN", next_run, right=True),
         Column("DUE", lambda p: present.ago(p.next_run, now), right=True, style="cyan"),
         Column("LAST RUN", lambda p: present.ago(p.last_run, now), right=True),
         Column("REVOKED", revoked, style="magenta"),

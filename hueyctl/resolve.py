@@ -185,6 +185,18 @@ def unknown_name(insp: Inspector, app: App | None, name: str, names: set[str]) -
     )
 
 
+def unknown_filter(insp: Inspector, app: App | None, task: str) -> str | None:
+    """For a ``--task NAME`` filter that listed nothing: a note when no task by that
+    name is known (the app's registry, or what the store has seen), else None."""
+    names = known_names(insp, app)
+    if task in names or suffix_matches(task, names):
+        return None
+    close = difflib.get_close_matches(task, sorted(names), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    where = f"registered in {app.path}" if app else f"seen on {queue_label(insp)}"
+    return f"no task named {task!r} is {where}{hint}: check --task"
+
+
 def resolve_name(insp: Inspector, app: App | None, name: str, force: bool) -> str:
     """A full task name from a full or short (last dotted part) name."""
     names = known_names(insp, app)

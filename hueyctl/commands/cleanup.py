@@ -179,10 +179,18 @@ def purge(conn: Connection, what: str, yes: bool) -> None:
         render.note(f"no {PURGE_WHAT[what]} in {resolve.queue_label(insp)}: nothing to purge")
         return
     confirm(f"Delete {total} {PURGE_WHAT[what]} from {resolve.queue_label(insp)}?", yes)
-    if render.stderr_is_tty() and total > resolve.PAGE:
-        n = _purge_in_batches(insp, huey, what, total)
-    else:
-        n = huey.purge(what)
+    try:
+        if render.stderr_is_tty() and total > resolve.PAGE:
+            n = _purge_in_batches(insp, huey, what, total)
+        else:
+            n = huey.purge(what)
+    except KeyboardInterrupt:
+        left = _count(insp, huey, what)
+        raise CommandError(
+            f"interrupted: {present.count(max(0, total - left))} of {present.count(total)} "
+            f"{PURGE_WHAT[what]} purged, {present.count(left)} left in "
+            f"{resolve.queue_label(insp)}"
+        ) from None
     render.note(f"purged {n} {PURGE_WHAT[what]} from {resolve.queue_label(insp)}")
 
 

@@ -11,7 +11,7 @@ import click
 
 from engine.inspect import Event, Overview, TaskStats, name_matches
 
-from .. import present, render
+from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, connection_options, output_options
 from ..render import Column
@@ -202,6 +202,9 @@ def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | Non
         shown = [e for e in insp.events(None, limit if task is None else 1000) if wanted(e)]
         if fmt == render.TEXT and not shown:
             render.note("no events yet")
+        unknown = resolve.unknown_filter(insp, conn.app_tasks(), task) if task else None
+        if unknown and not shown:
+            render.note(unknown)
         emit(shown[-limit:])
         return
     try:  # Ctrl-C at any point ends the stream, with exit status 0

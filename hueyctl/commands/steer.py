@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from engine.exceptions import ResultTimeout, TaskException
+from engine.inspect import Inspector, Revocation
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -77,7 +78,7 @@ def enqueue(
         when = resolve.parse_when(eta, "--eta", time.time())
     if timeout is not None and not wait:
         raise CommandError("--timeout goes with --wait", EXIT_USAGE)
-    insp = conn.inspector()
+    insp = conn.inspector(write=True, force=force)
     huey = conn.huey
     name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
@@ -103,17 +104,48 @@ def enqueue(
 
 
 # --- revoke / restore ------------------------------------------------------------------------
+def covers(a: Revocation, b: Revocation) -> bool:
+    """Whether revocation ``a`` stops every call ``b`` would stop (same target)."""
+    if not a.once:  # a window (no end: every call from now on)
+        return a.until is None or (b.until is not None and b.until <= a.until)
+    # a once-skip stops the next call (before its until): only another once-skip fits
+    return b.once and (a.until is None or (b.until is not None and b.until <= a.until))
+
+
+def spell(r: Revocation, now: float) -> str:
+    """``every call until 21:49:40 (in 3h)``, ``the next call``, ``every call, no end``."""
+    what = "the next call" if r.once else "every call"
+    if r.until is None:
+        return what if r.once else f"{what}, until restored"
+    return (
+        f"{what} before {present.when_ago(r.until, now)}"
+        if r.once
+        else (f"{what} until {present.when_ago(r.until, now)}")
+    )
+
+
+def in_force(insp: Inspector, kind: str, target: str) -> Revocation | None:
+    return next((r for r in insp.revocations() if r.kind == kind and r.target == target), None)
+
+
 @click.command(
     epilog="Examples: 'hueyctl revoke print_time --until \"2026-12-01 06:00\"' pauses a "
     "periodic task until then (local time); 'hueyctl revoke tasks.send_mail --until 2h'; "
-    "'hueyctl revoke 0190ab12' cancels one queued call."
+    "'hueyctl revoke 0190ab12' cancels one queued call. A revocation in force is never "
+    "shortened or dropped: one that covers the new one is kept (nothing changes), a new one "
+    "that covers it extends it, and any other is refused unless --replace."
 )
 @click.argument("target", shell_complete=complete_task)
 @click.option("--once", is_flag=True, help="Skip only the next run of the task.")
 @click.option("--until", "until", metavar="WHEN", help=f"Until {resolve.WHEN_HELP}.")
+@click.option(
+    "--replace", is_flag=True, help="Replace the revocation in force, even if that shortens it."
+)
 @click.option("--force", is_flag=True, help="Revoke a task name this queue does not know.")
 @connection_options
-def revoke(conn: Connection, target: str, once: bool, until: str | None, force: bool) -> None:
+def revoke(
+    conn: Connection, target: str, once: bool, until: str | None, replace: bool, force: bool
+) -> None:
     """Revoke a task name or one task id.
 
     TARGET is a task name (every call, periodic runs included) or a task id (that one
@@ -122,21 +154,42 @@ def revoke(conn: Connection, target: str, once: bool, until: str | None, force: 
     TARGET may be a task's last name part (print_time for tasks.print_time) when that is
     unambiguous. Without --until or --once it stays revoked until restored.
     """
-    until_ts = resolve.parse_when(until, "--until", time.time()) if until is not None else None
-    insp = conn.inspector()
+    now = time.time()
+    until_ts = resolve.parse_when(until, "--until", now) if until is not None else None
+    insp = conn.inspector(write=True, force=force)
     huey = conn.huey
     kind, resolved = resolve.resolve_target(insp, conn.app_tasks(), target, force)
-    span = f" until {present.when_ago(until_ts, time.time())}" if until_ts else ""
+    new = Revocation(resolved, kind, until_ts, once or kind == "id")
+    label = resolved if kind == "task" else f"task {resolved}"
+    current = in_force(insp, kind, resolved)
+    if current is not None and not replace:
+        if covers(current, new):
+            render.note(
+                f"{label} is already revoked ({spell(current, now)}), which covers "
+                f"{spell(new, now)}: nothing changed (--replace sets the new one instead)"
+            )
+            return
+        if not covers(new, current):
+            raise CommandError(
+                f"{label} is already revoked ({spell(current, now)}); revoking "
+                f"{spell(new, now)} would drop that: nothing changed (--replace sets the new "
+                "one instead)"
+            )
     if kind == "task":
         huey.revoke_all(resolved, revoke_until=until_ts, revoke_once=once)
+    else:
+        huey.revoke_by_id(resolved, revoke_until=until_ts, revoke_once=True)
+    was = f" (was: {spell(current, now)})" if current is not None else ""
+    span = f" until {present.when_ago(until_ts, now)}" if until_ts else ""
+    if kind == "task":
         what = "the next run of" if once else "every call of"
-        render.note(f"revoked {what} {resolved}{span}; 'hueyctl restore {resolved}' undoes it")
+        render.note(f"revoked {what} {resolved}{span}{was}; 'hueyctl restore {resolved}' undoes it")
         return
     info = insp.task(resolved)
-    huey.revoke_by_id(resolved, revoke_until=until_ts, revoke_once=True)
     state = info.state if info is not None else "unknown"
     extra = " (it is running now: this stops only its retries)" if state == "running" else ""
-    render.note(f"revoked task {resolved} ({info.name if info else '?'}, {state}){span}{extra}")
+    name = info.name if info else "?"
+    render.note(f"revoked task {resolved} ({name}, {state}){span}{was}{extra}")
 
 
 @click.command()
@@ -161,14 +214,16 @@ def restore(conn: Connection, target: str) -> None:
             listed = ", ".join(c[1] for c in candidates[:5])
             raise CommandError(f"{target!r} matches several revocations ({listed}): be precise")
         if not candidates:
-            raise CommandError(
-                f"{target!r} is not revoked in {resolve.queue_label(insp)}: nothing changed "
+            render.note(
+                f"{target!r} is not revoked in {resolve.queue_label(insp)}: nothing to restore "
                 "('hueyctl revocations' lists what is)"
             )
+            return
         kind, resolved = candidates[0]
     done = huey.restore_all(resolved) if kind == "task" else huey.restore_by_id(resolved)
     if not done:
-        raise CommandError(f"{resolved} was no longer revoked: nothing changed")
+        render.note(f"{resolved} was no longer revoked: nothing to restore")
+        return
     label = f"task {resolved}" if kind == "id" else f"every call of {resolved}"
     render.note(f"restored {label}")
 

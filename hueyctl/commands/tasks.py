@@ -8,61 +8,93 @@ JSON is the ``TaskInfo`` fields, envelope left to ``show``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
 
 from engine.api import Huey
 from engine.exceptions import EngineError, TaskException
-from engine.inspect import Inspector, ResultInfo, TaskInfo, scan
+from engine.inspect import Inspector, ResultInfo, TaskInfo
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
-from ..options import Connection, connection_options, listing_options, output_options
+from ..options import (
+    TABLE_ROWS,
+    Connection,
+    connection_options,
+    listing_options,
+    output_options,
+    row_cap,
+)
 from ..render import Column
 
 LISTING_DROP = ("envelope",)  # in `show` only: listings stay one short line per task
 
 
-def footer(insp: Inspector, shown: int, offset: int, limit: int, total: int | None) -> None:
-    """On a terminal, say where this page sits (stderr)."""
-    if not render.stdout_is_tty() or not shown:
-        return
-    of = f" of {total}" if total is not None else ""
-    more = shown == limit if total is None else offset + shown < total
-    tail = f"; --offset {offset + shown} for more" if more else ""
-    render.note(f"{offset + 1}-{offset + shown}{of} ({resolve.queue_label(insp)}){tail}")
-
-
-def fetch(
-    insp: Inspector, kind: str, limit: int, offset: int, task: str | None, id_prefix: str | None
-) -> list[TaskInfo]:
-    """One page of a task listing (the Inspector marks revoked rows)."""
-    return insp.tasks(present.label_state(kind), offset, limit, task, id_prefix)
+def footer(insp: Inspector, shown: int, offset: int, more: bool, total: int | None) -> None:
+    """Say on stderr where this page sits (on a terminal) and, always, that rows
+    were left out and how to get them: a listing is complete or says it is not."""
+    where = f"{offset + 1}-{offset + shown}" + (f" of {total:,}" if total is not None else "")
+    where += f" ({resolve.queue_label(insp)})"
+    if more:
+        left = f"{total - offset - shown:,} more" if total is not None else "more rows"
+        render.note(f"{where}; … {left}: --limit N or --all (--offset {offset + shown} for more)")
+    elif render.stdout_is_tty() and shown:
+        render.note(where)
 
 
 def total(insp: Inspector, kind: str) -> int:
     return insp.overview(1).in_state(present.label_state(kind))
 
 
+def emit_rows(
+    fmt: str,
+    rows: Iterator[Any],
+    cap: int | None,
+    columns: Sequence[Column],
+    drop: Sequence[str],
+    empty: str,
+) -> tuple[int, bool]:
+    """Print up to ``cap`` rows (None: all); JSON streams as it reads. Returns how
+    many were printed and whether more were left out."""
+    if cap is not None:
+        page = list(itertools.islice(rows, cap + 1))
+        more = len(page) > cap
+        rows = iter(page[:cap])
+    else:
+        more = False
+    if fmt != render.TEXT:
+        return render.stream_json(rows, fmt, drop), more
+    items = list(rows)
+    render.listing(fmt, items, columns, drop, empty)
+    return len(items), more
+
+
 def task_listing(
     kind: str,
     conn: Connection,
     fmt: str,
-    limit: int,
+    cap: int | None,
     offset: int,
     task: str | None,
     id_prefix: str | None,
 ) -> None:
     insp = conn.inspector()
-    items = fetch(insp, kind, limit, offset, task, id_prefix)
+    rows = insp.iter_tasks(present.label_state(kind), offset, task, id_prefix)
     spec = render.LISTINGS[kind]
-    render.listing(fmt, items, spec.columns(time.time(), None), LISTING_DROP, spec.empty)
-    if fmt == render.TEXT:
-        whole = task is None and id_prefix is None
-        footer(insp, len(items), offset, limit, total(insp, kind) if whole else None)
+    columns = spec.columns(time.time(), None)
+    shown, more = emit_rows(fmt, rows, cap, columns, LISTING_DROP, spec.empty)
+    if task is not None and not shown:
+        unknown = resolve.unknown_filter(insp, conn.app_tasks(), task)
+        if unknown:
+            render.note(unknown)
+    whole = task is None and id_prefix is None
+    if more or fmt == render.TEXT:
+        footer(insp, shown, offset, more, total(insp, kind) if whole else None)
 
 
 def _listing_command(kind: str, doc: str) -> click.Command:
@@ -72,12 +104,13 @@ def _listing_command(kind: str, doc: str) -> click.Command:
     def command(
         conn: Connection,
         fmt: str,
-        limit: int,
+        limit: int | None,
+        all_: bool,
         offset: int,
         task: str | None,
         id_prefix: str | None,
     ) -> None:
-        task_listing(kind, conn, fmt, limit, offset, task, id_prefix)
+        task_listing(kind, conn, fmt, row_cap(fmt, limit, all_), offset, task, id_prefix)
 
     command.__doc__ = doc
     return click.command(name=kind)(command)
@@ -105,19 +138,22 @@ failed = _listing_command(
 )
 
 
-def _results_page(
-    insp: Inspector, limit: int, offset: int, id_prefix: str | None
-) -> list[ResultInfo]:
+def _results_rows(insp: Inspector, offset: int, id_prefix: str | None) -> Iterator[ResultInfo]:
+    rows = insp.iter_results(0 if id_prefix else offset)
     if id_prefix is None:
-        return insp.results(offset, limit)
-    found = scan(
-        insp.results, lambda r: r.id.startswith(id_prefix), offset=offset, limit=limit, gaps=True
-    )
-    return found.items
+        return rows
+    return itertools.islice((r for r in rows if r.id.startswith(id_prefix)), offset, None)
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, metavar="N")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help=f"Rows to show [default: every row with --json/--jsonl, {TABLE_ROWS} in a table].",
+)
+@click.option("--all", "all_", is_flag=True, help="Every row, in a table too.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, metavar="N")
 @click.option("--task", "task", metavar="NAME", help="Not supported: see below.")
 @click.option("--id", "id_prefix", metavar="PREFIX", help="Only ids starting with PREFIX.")
@@ -126,7 +162,8 @@ def _results_page(
 def results(
     conn: Connection,
     fmt: str,
-    limit: int,
+    limit: int | None,
+    all_: bool,
     offset: int,
     task: str | None,
     id_prefix: str | None,
@@ -144,17 +181,18 @@ def results(
             "task's name; filter by --id PREFIX",
             EXIT_USAGE,
         )
+    cap = row_cap(fmt, limit, all_)
     insp = conn.inspector()
-    items = _results_page(insp, limit, offset, id_prefix)
     columns = [
         Column("ID", lambda r: r.id, wrap=False),
         Column("STATUS", lambda r: "ok" if r.ok else "error"),
         Column("VALUE", lambda r: render.value(r.value) if r.ok else r.error, width=70),
     ]
-    render.listing(fmt, items, columns, empty="no results")
-    if fmt == render.TEXT:
+    rows = _results_rows(insp, offset, id_prefix)
+    shown, more = emit_rows(fmt, rows, cap, columns, (), "no results")
+    if more or fmt == render.TEXT:
         count = conn.huey.result_count() if id_prefix is None else None
-        footer(insp, len(items), offset, limit, count)
+        footer(insp, shown, offset, more, count)
 
 
 # --- show -----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from engine.api import Huey
 from engine.consumer import ConsumerSettings
 from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 
+from ..options import ROOT_OPTIONS
+
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
@@ -40,14 +42,34 @@ def _banner(
     )
 
 
+def _overrides(url: str | None, queue: str | None, own: str) -> list[str]:
+    """What the banner adds about the store: an explicit --url/--queue replaced the
+    app's, or the environment's was left unused (it never redirects a worker)."""
+    out = []
+    if url or queue:
+        given = " and ".join(o for o, v in (("--url", url), ("--queue", queue)) if v)
+        out.append(f"{given} given: this worker does not use the app's own store ({own})")
+    unused = [
+        e
+        for e, v in (("HUEYCTL_URL", url), ("HUEYCTL_QUEUE", queue))
+        if os.environ.get(e) and not v
+    ]
+    if unused:
+        out.append(
+            f"{' and '.join(unused)} in the environment ignored: the app names its own store "
+            "(--url/--queue on the command line override it)"
+        )
+    return out
+
+
 DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 
 
 # fmt: off
 @click.command()
-@click.argument("app")
-@click.option("-w", "--workers", default=DEFAULTS.workers, show_default=True,
-              help="Worker threads or processes.")
+@click.argument("app", required=False)
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=DEFAULTS.workers,
+              show_default=True, help="Worker threads or processes.")
 @click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]),
               default=DEFAULTS.worker_type,
               show_default=True,
@@ -79,11 +101,12 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
                    " through in about 5 ms, up to 8 per thread (at most 64) or 32 per process].")
 @click.option("--require-persistence", is_flag=True,
               help="Refuse to start (exit 69) on a Redis that keeps nothing on disk.")
-@click.option("--url", envvar="HUEYCTL_URL", metavar="URL",
-              help="Use this store instead of the app's (redis://, sqlite:///path ...).")
-@click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME",
-              help="Consume this queue name instead of the app's.")
-def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
+@click.option("--url", metavar="URL",
+              help="Use this store instead of the app's (redis://, sqlite:///path ...);"
+                   " HUEYCTL_URL does not: the app's own store wins over the environment.")
+@click.option("--queue", metavar="NAME",
+              help="Consume this queue name instead of the app's (HUEYCTL_QUEUE does not).")
+def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
@@ -91,13 +114,22 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
            url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
+    APP may also come before the command: 'hueyctl -A main.huey worker'. The app's
+    own store and queue are used: only --url/--queue on the command line change them
+    (HUEYCTL_URL/HUEYCTL_QUEUE, exported for admin commands, do not).
+
     SIGINT/SIGTERM stop it gracefully (a second one at once); SIGHUP restarts it.
     """
     if localtime and utc:
         raise click.UsageError("choose one of -o/--localtime and -u/--utc")
     if heartbeat >= lease:
         raise click.UsageError("--heartbeat must be shorter than --lease")
+    root = click.get_current_context().meta.get(ROOT_OPTIONS, {})
+    app, url, queue = app or root.get("app"), url or root.get("url"), queue or root.get("queue")
+    if not app:
+        raise click.UsageError("give the APP to run: hueyctl worker main.huey")
     huey = loader.load_queue(app)
+    own = huey.storage.describe()
     if url or queue:
         huey.use_store(url, queue)
     _setup_logging(verbose, quiet, logfile)
@@ -125,6 +157,8 @@ def worker(app: str, workers: int, worker_type: str, no_periodic: bool,
         runner.store_record = checked.record()
         who = runner.consumer_id
     log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
+    for line in _overrides(url, queue, own):
+        log.warning(line)
     runner.run()
     if runner.restart:
         log.info("restarting (SIGHUP)")

@@ -92,6 +92,7 @@ PERIODIC_FIELDS = {
     "revoked",
     "revoked_until",
     "revoke_once",
+    "next_slot",
 }
 
 
