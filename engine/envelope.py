@@ -80,7 +80,7 @@ def _check_options(rec: dict[str, Any]) -> None:
                 f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
                 f" not {type(value).__name__}"
             )
-        if types is _NUMBER and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise CodecError(f"message field {key!r} is not a finite number")
     chord = rec.get("chord")
     if chord is not None:
