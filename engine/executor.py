@@ -113,9 +113,9 @@ class StoreHealth:
     #: resumes within about this long of the store answering again.
     PAUSE = {"ok": 0.0, "transient": 0.25, "full": 1.0, "denied": 2.0, "refused": 2.0}
     _AGAIN = {
-        "transient": "the store answers again",
-        "full": "the store accepts writes again",
-        "denied": "the store allows our commands again",
+        "transient": "store reachable again",
+        "full": "store accepts writes again",
+        "denied": "store allows our commands again",
     }
 
     def __init__(self) -> None:
@@ -161,7 +161,7 @@ class StoreHealth:
                 return
             self.state, self._told = "ok", ""
         took = time.monotonic() - self.since
-        log.warning("%s after %.1fs", self._AGAIN.get(state, "the store works again"), took)
+        log.warning("%s after %.1fs", self._AGAIN.get(state, "store works again"), took)
 
 
 Then = Callable[[str | None, BaseException | None], None]
