@@ -99,7 +99,7 @@ def retry_while_unavailable(fn: Callable[[], T], budget: float) -> T:
             if time.monotonic() + pause > deadline:
                 raise
             time.sleep(pause)
-            pause = min(pause * 2, 2.0)
+            pause = min(pause * 2, 0.5)  # probe often: resume soon after it answers
 
 
 class StoreHealth:
