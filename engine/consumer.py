@@ -353,6 +353,8 @@ class Consumer:
                 ),
             )
             self.telemetry.flush()
+            if self.health.state == "full":  # telemetry may have had nothing to write
+                storage.incr(f"probe:{self.consumer_id}", 60.0)  # refused while full
         except StoreFull as exc:
             self.health.failed(exc)  # claim nothing new; beats, finishes and sweeps go on
         else:

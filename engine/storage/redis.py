@@ -84,6 +84,7 @@ from ..exceptions import (
     StoreFull,
     StoreUnavailable,
 )
+from ..keys import WORKERS
 from ..urls import mask_url
 from .base import (
     DEAD_CAP,
@@ -120,6 +121,7 @@ from .redis_scripts import (
     HEARTBEAT,
     INCR,
     MAP_DELETE_IF_EQUAL,
+    MAP_PUT,
     PROMOTE,
     RECORD,
     RECOVER,
@@ -873,6 +875,12 @@ class RedisStorage(Storage):
 
     @_translated
     def map_set(self, name: str, field: str, value: bytes) -> None:
+        if name == WORKERS:
+            # A consumer's registry entry is written even when Redis is full (a script
+            # flagged allow-oom): it tells status why the consumer claims nothing new.
+            keys = self._keys_for(MAP_PUT, map=self._map(name))
+            self._run(MAP_PUT, keys, [field, value])
+            return
         self.client.hset(self._map(name), field, value)
 
     @_translated

@@ -105,6 +105,13 @@ def test_full_redis_for_10s_then_freed(server: RedisServer, tmp_path: Path) -> N
             huey.enqueue_by_name("app.work", args=(-1,), delay=60)  # the schedule script
         with pytest.raises(StoreFull):
             huey.enqueue_by_name("app.work", args=(-2,))
+        wait_for(  # the registry entry says so (status and top read it)
+            lambda: any(
+                b'"store_state":"full"' in v for v in huey.storage.map_items(WORKERS).values()
+            ),
+            10,
+            "the registry entry to say full",
+        )
         settled = len(app.executions())
         time.sleep(max(0.0, 10.0 - (time.monotonic() - full_since)))
         during = len(app.executions()) - settled
