@@ -178,7 +178,8 @@ def _translated(method: F) -> F:
             text = str(exc)
             transient = _TRANSIENT.search(text)
             if transient or isinstance(exc, _TRANSIENT_TYPES):
-                what = transient.group(1) if transient else type(exc).__name__
+                # redis-py strips the code from the messages of the types it maps
+                what = transient.group(1) if transient else _code(exc)
                 raise StoreUnavailable(
                     f"Redis at {self.describe()} cannot serve now ({what}): {text}"
                 ) from exc
@@ -212,6 +213,18 @@ _TRANSIENT_TYPES = (
     redis.exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, no node answered
 )
 _DENIED = re.compile(r"run the '([^']+)' command")
+
+
+def _code(exc: Exception) -> str:
+    for kind, code in (
+        (redis.exceptions.ReadOnlyError, "READONLY"),
+        (redis.exceptions.TryAgainError, "TRYAGAIN"),
+        (redis.exceptions.MasterDownError, "MASTERDOWN"),
+        (redis.exceptions.ClusterDownError, "CLUSTERDOWN"),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return type(exc).__name__
 
 
 def _refuse_running(task_id: bytes | None) -> None:

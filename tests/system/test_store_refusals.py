@@ -196,3 +196,35 @@ def test_result_over_the_servers_limit_dead_letters_that_task_alone(tmp_path: Pa
     finally:
         app.stop_all()
         srv.stop()
+
+
+def test_readonly_replica_is_transient_for_producer_and_worker(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    """READONLY (a master demoted in a failover) is retried like a lost connection."""
+    from support.procs import free_port
+
+    from engine.exceptions import StoreUnavailable
+
+    name = f"ro-{uuid.uuid4().hex[:6]}"
+    huey = connect(server.url, name)
+    app = _app(tmp_path, server.url, name)
+    admin = redis.Redis(port=server.port)
+    try:
+        huey.enqueue_many([Task(name="app.work", args=(i, 0.02)) for i in range(200)])
+        proc = app.start_worker("-w", "2", *FAST)
+        wait_for(lambda: len(app.executions()) >= 20, 30, "20 executions")
+        admin.replicaof("127.0.0.1", free_port())  # a master that never answers: read-only
+        with pytest.raises(StoreUnavailable, match="READONLY"):
+            huey.enqueue_by_name("app.work", args=(-1,))
+        time.sleep(3.0)
+        admin.replicaof("no", "one")
+        wait_for(lambda: len(set(app.executions())) == 200, 60, "all 200 tasks")
+        out = app.output(proc)
+        assert "READONLY" in out and "reachable again" in out
+        assert out.count("READONLY") <= 3, out
+        assert "Traceback" not in out and proc.poll() is None
+    finally:
+        admin.replicaof("no", "one")
+        admin.close()
+        app.stop_all()
