@@ -353,8 +353,10 @@ class Consumer:
                 ),
             )
             self.telemetry.flush()
-            if self.health.state == "full":  # telemetry may have had nothing to write
-                storage.incr(f"probe:{self.consumer_id}", 60.0)  # refused while full
+            if self.health.state == "full" or not self._beats:  # telemetry may write nothing
+                probe = f"probe:{self.consumer_id}"
+                storage.incr(probe, 60.0)  # refused while full
+                storage.delete(probe)
         except StoreFull as exc:
             self.health.failed(exc)  # claim nothing new; beats, finishes and sweeps go on
         else:
