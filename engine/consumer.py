@@ -41,8 +41,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .core import QueueCore
-from .exceptions import ConfigurationError, StoreUnavailable, TaskTimeout
-from .executor import Committer, Executor
+from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
+from .executor import Committer, Executor, StoreHealth
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
@@ -264,7 +264,8 @@ class Consumer:
         self._next_recovery = 0.0
         self._beats = 0
         self._claimed_total = 0
-        self._down_since: float | None = None
+        # ok / transient / full / denied ...: what the threads last met in the store.
+        self.health = StoreHealth()
         extra_locks = settings.extra_locks
         if settings.flush_locks or extra_locks:
             flushed = flush_locks(huey.storage, extra_locks)
@@ -333,23 +334,33 @@ class Consumer:
         storage.heartbeat(self.consumer_id, now, self.lease)
         self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
         running = self.executor.running()
-        storage.map_set(
-            WORKERS,
-            self.consumer_id,
-            registry_record(
+        try:  # the registry entry and telemetry: refused while the store is full
+            storage.map_set(
+                WORKERS,
                 self.consumer_id,
-                self.started_at,
-                now,
-                self.workers,
-                self.worker_type,
-                running,
-                self.executor.processed,
-                self.executor.failed,
-                self.huey.name,
-                self.store_record,
-            ),
-        )
-        self.telemetry.flush()
+                registry_record(
+                    self.consumer_id,
+                    self.started_at,
+                    now,
+                    self.workers,
+                    self.worker_type,
+                    running,
+                    self.executor.processed,
+                    self.executor.failed,
+                    self.huey.name,
+                    self.store_record,
+                    self.health.state,
+                ),
+            )
+            self.telemetry.flush()
+            if self.health.state == "full" or not self._beats:  # telemetry may write nothing
+                probe = f"probe:{self.consumer_id}"
+                storage.incr(probe, 60.0)  # refused while full
+                storage.delete(probe)
+        except StoreFull as exc:
+            self.health.failed(exc)  # claim nothing new; beats, finishes and sweeps go on
+        else:
+            self.health.answered(wrote=True)
         self._beats += 1
         if now >= self._next_recovery:
             self._recover(now)
@@ -362,8 +373,13 @@ class Consumer:
         report = storage.recover(now, self.max_deliveries)
         # Registry entries of consumers that died without deregistering age out.
         for consumer, data in storage.map_items(WORKERS).items():
-            rec: RegistryRecord = json.loads(data)
-            if rec.get("heartbeat", 0) < now - max(3 * self.lease, 30.0):
+            try:
+                rec: RegistryRecord = json.loads(data)
+                beat = float(rec.get("heartbeat", 0))
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                log.warning("dropping unreadable registry entry %r", consumer)
+                beat = 0.0
+            if beat < now - max(3 * self.lease, 30.0):
                 storage.map_delete(WORKERS, consumer, data)
         if report.requeued or report.dead:
             log.warning(
@@ -394,17 +410,13 @@ class Consumer:
             self._guarded(lambda: self.beat(self.clock()))
 
     def _guarded(self, fn: Callable[[], Any]) -> bool:
-        """Run fn; log store outages once per change of state, not once per attempt."""
+        """Run fn; False if it raised. No error ends a loop: each is noted in ``health``,
+        which logs once per change of state (the call that succeeds next says so)."""
         try:
             fn()
-        except StoreUnavailable as exc:
-            if self._down_since is None:
-                self._down_since = time.monotonic()
-                log.error("%s; retrying", exc)
+        except Exception as exc:
+            self.health.failed(exc)
             return False
-        if self._down_since is not None:
-            log.warning("store reachable again after %.1fs", time.monotonic() - self._down_since)
-            self._down_since = None
         return True
 
     # --- one dispatcher round -------------------------------------------------------------
@@ -416,6 +428,9 @@ class Consumer:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
         wait = self.scheduler.periodic_step(now)  # no store access but once a minute
+        if self.health.state == "full":
+            # Claim no new work while the store refuses writes; the heartbeat probes it.
+            return min(wait, self.health.pause())
         free = self.room
         if self.max_tasks is not None:
             free = min(free, self.max_tasks - self._claimed_total)
@@ -433,6 +448,7 @@ class Consumer:
             now = after
         else:
             rnd = storage.claim_round(self.consumer_id, now, free, self.lease, REVOKE_VERSION)
+        self.health.answered()
         claimed = rnd.claimed
         self._claimed_total += len(claimed)
         with self._claimed_lock:
@@ -486,10 +502,8 @@ class Consumer:
         while not self._stop.is_set() and not self._done():
             wait = self._step_now(block)
             block = 0.0
-            if wait is None:  # the store is unreachable: try again after a pause
-                self._stop.wait(
-                    min(5.0, 0.2 * 2 ** min(time.monotonic() - (self._down_since or 0), 5))
-                )
+            if wait is None:  # the store failed us: probe again after a pause (by state)
+                self._stop.wait(self.health.pause())
                 continue
             if wait <= 0:
                 continue

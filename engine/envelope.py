@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import operator
 from typing import Any
 
@@ -45,6 +46,52 @@ _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
 # Each option's key in the record: the field's name, but for the eta (Task.due_at).
 _KEYS = tuple("eta" if name == "due_at" else name for name in _OPTIONS)
+
+# What each option must be on the wire (None is always accepted: "not set"). A
+# record whose option has another type is malformed: decoding raises CodecError,
+# so the worker sets it aside instead of failing on it later, out of reach.
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "eta": _NUMBER,
+    "retries": (int,),
+    "retry_delay": _NUMBER,
+    "retry_backoff": _NUMBER,
+    "priority": (int,),
+    "expires": _NUMBER,
+    "timeout": _NUMBER,
+    "enqueued_at": _NUMBER,
+    "attempt": (int,),
+    "chord": (dict,),
+    "expires_in": _NUMBER,
+    "defaults": (bool,),
+}
+_CHORD_FIELDS = {"id": (str,), "size": (int,), "index": (int,), "callback": (dict,)}
+
+
+def _check_options(rec: dict[str, Any]) -> None:
+    """Raise CodecError naming the first option field of the wrong type."""
+    for key, types in _TYPES.items():
+        value = rec.get(key)
+        if value is None:
+            continue
+        # bool is an int in Python, never a number option on the wire.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise CodecError(
+                f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
+                f" not {type(value).__name__}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CodecError(f"message field {key!r} is not a finite number")
+    chord = rec.get("chord")
+    if chord is not None:
+        for key, types in _CHORD_FIELDS.items():
+            value = chord.get(key)
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise CodecError(f"message field 'chord' has no valid {key!r}")
+    for key in ("on_complete", "on_error"):
+        nested = rec.get(key)
+        if nested and not isinstance(nested, dict):
+            raise CodecError(f"message field {key!r} must be a task record")
 
 
 class Envelope:
@@ -103,11 +150,27 @@ class Envelope:
         return rec
 
     def decode(self, data: bytes) -> Task:
-        return self.task(self.load(data))
+        """The task of a message; raises CodecError (SignatureError) and nothing else
+        for any input: an entry read from the store is data, never a crash."""
+        try:
+            return self.task(self.load(data))
+        except CodecError:
+            raise
+        except Exception as exc:  # a payload the codec chokes on, a nesting too deep ...
+            raise CodecError(f"message cannot be decoded: {type(exc).__name__}: {exc}") from exc
 
     def task(self, rec: dict[str, Any]) -> Task:
+        """The task of a parsed record; CodecError when any field has the wrong shape
+        (the one documented decode error: a caller sets the message aside)."""
+        if not isinstance(rec, dict):
+            raise CodecError("message is not a task envelope (not an object)")
+        if not isinstance(rec.get("task"), str) or not isinstance(rec.get("id"), str):
+            raise CodecError("message is not a task envelope (no 'task' or 'id' field)")
+        _check_options(rec)
         codec = self.codec
         name = rec.get("codec", "json")
+        if not isinstance(name, str):
+            raise CodecError("message field 'codec' must be a codec's name")
         if name != codec.name:
             # Typed JSON is always safe to read; anything else (pickle) only when opted in.
             if name != "json":

@@ -18,7 +18,11 @@ class ConfigurationError(EngineError, ValueError):
 
 
 class StoreUnavailable(EngineError):
-    """The store (Redis, SQLite file) cannot be reached."""
+    """The store (Redis, SQLite file) cannot be reached, or cannot serve right now.
+
+    Transient: a lost connection, a Redis still loading its data (LOADING), a replica
+    that turned read-only in a failover (READONLY), a busy script (BUSY), a cluster
+    resharding or without a master (TRYAGAIN, CLUSTERDOWN, MASTERDOWN). Try again."""
 
 
 class StoreError(EngineError):
@@ -30,6 +34,31 @@ class StoreFull(StoreError):
 
     Nothing of the refused call was written. Work already queued still drains (finishing,
     heartbeats, recovery and deletions stay allowed), which frees memory; try again then."""
+
+
+class StoreDenied(StoreError):
+    """The store refused a command to this user (Redis ACL: NOPERM); ``command`` names it.
+
+    Fixed by the operator (``ACL SETUSER <user> +<command>``); a worker keeps trying."""
+
+    def __init__(self, message: str, command: str = "") -> None:
+        self.command = command
+        super().__init__(message)
+
+
+def store_fault(exc: BaseException) -> str | None:
+    """What kind of store refusal ``exc`` is: ``"transient"`` (retry soon), ``"full"``
+    (the store is out of memory: add no work, keep draining), ``"denied"`` (a permission
+    is missing: retry slowly), ``"refused"`` (any other refusal), or None (no store error)."""
+    if isinstance(exc, StoreUnavailable):
+        return "transient"
+    if isinstance(exc, StoreFull):
+        return "full"
+    if isinstance(exc, StoreDenied):
+        return "denied"
+    if isinstance(exc, StoreError):
+        return "refused"
+    return None
 
 
 class CodecError(EngineError, ValueError):

@@ -35,15 +35,19 @@ from .exceptions import (
     CodecError,
     RateLimitExceeded,
     RetryTask,
+    StoreDenied,
+    StoreError,
     StoreUnavailable,
     TaskLockedException,
     TaskTimeout,
+    store_fault,
 )
 from .keys import chord_counter, chord_fired, chord_member
 from .outcome import (
     CHORD_TTL,
     REASON_FAILED,
     REASON_MALFORMED,
+    REASON_REFUSED,
     REASON_UNKNOWN,
     extend_args,
 )
@@ -72,6 +76,7 @@ __all__ = [
     "REASON_UNKNOWN",
     "Committer",
     "Executor",
+    "StoreHealth",
     "error_metadata",
     "extend_args",
     "retry_while_unavailable",
@@ -83,17 +88,80 @@ T = TypeVar("T")
 
 
 def retry_while_unavailable(fn: Callable[[], T], budget: float) -> T:
-    """``fn()``, tried again with a growing pause while the store is unreachable, for
-    up to ``budget`` seconds (a lease: after that the task belongs to recovery)."""
+    """``fn()``, tried again with a growing pause while the store is unreachable (or
+    refuses the command to this user, which an operator may be fixing), for up to
+    ``budget`` seconds (a lease: after that the task belongs to recovery)."""
     deadline, pause = time.monotonic() + budget, 0.05
     while True:
         try:
             return fn()
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreDenied):
             if time.monotonic() + pause > deadline:
                 raise
             time.sleep(pause)
-            pause = min(pause * 2, 2.0)
+            pause = min(pause * 2, 0.5)  # probe often: resume soon after it answers
+
+
+class StoreHealth:
+    """What a consumer's threads know of the store: ``ok``, ``transient`` (unreachable,
+    loading, read-only, busy, cluster down), ``full`` (out of memory: claim no new work,
+    keep finishing), ``denied`` (a permission is missing), ``refused`` (another refusal)
+    or ``error`` (a bug). One log line per change of state, never one per attempt; back
+    to ``ok`` only when the store really answered (and, from ``full``, took a write)."""
+
+    #: Seconds between attempts in each state: a transient fault is probed often, so work
+    #: resumes within about this long of the store answering again.
+    PAUSE = {"ok": 0.0, "transient": 0.25, "full": 1.0, "denied": 2.0, "refused": 2.0}
+    _AGAIN = {
+        "transient": "store reachable again",
+        "full": "store accepts writes again",
+        "denied": "store allows our commands again",
+    }
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.state = "ok"
+        self.since = 0.0  # time.monotonic() when it left ok
+        self._told = ""
+
+    def pause(self) -> float:
+        return self.PAUSE.get(self.state, 1.0)
+
+    def failed(self, exc: BaseException) -> None:
+        """Note an error met on a store call (any error: none ends a loop)."""
+        kind = store_fault(exc) or "error"
+        text = str(exc) or type(exc).__name__
+        with self._lock:
+            if kind == "transient" and self.state == "full":
+                return  # the full store answered a drain but not this: keep saying "full"
+            changed = kind != self.state
+            if changed and self.state == "ok":
+                self.since = time.monotonic()
+            if not changed and (kind not in ("denied", "refused", "error") or text == self._told):
+                return  # said already (a new command denied is said again)
+            self.state, self._told = kind, text
+        if kind == "transient":
+            log.error("%s; retrying until it answers", text)
+        elif kind == "full":
+            log.warning(
+                "%s; claiming no new work until it accepts writes (running tasks finish)", text
+            )
+        elif kind == "error":
+            log.error("unexpected error (retrying): %s", text, exc_info=exc)
+        else:
+            log.error("%s; retrying every %.0fs", text, self.pause())
+
+    def answered(self, wrote: bool = False) -> None:
+        """A store call just succeeded. ``full`` and ``denied`` end only when a whole beat
+        did (``wrote``: it wrote the registry entry and telemetry with all its commands),
+        so two threads meeting different commands do not flip the state back and forth."""
+        with self._lock:
+            state = self.state
+            if state == "ok" or (state in ("full", "denied") and not wrote):
+                return
+            self.state, self._told = "ok", ""
+        took = time.monotonic() - self.since
+        log.warning("%s after %.1fs", self._AGAIN.get(state, "store works again"), took)
 
 
 Then = Callable[[str | None, BaseException | None], None]
@@ -151,9 +219,19 @@ class Committer:
 
     def _commit(self, batch: list[tuple[str, float, Outcome, Then]]) -> list[str | None]:
         items = [(t, n, o) for t, n, o, _ in batch]
-        return retry_while_unavailable(
-            lambda: self._storage().finish_many(self.consumer_id, items), self.lease
-        )
+        try:
+            return retry_while_unavailable(
+                lambda: self._storage().finish_many(self.consumer_id, items), self.lease
+            )
+        except StoreError as exc:
+            if store_fault(exc) != "refused":
+                raise
+            # The store refused the batch (a result over its limits, ...): find the task
+            # it refuses, one by one, so its neighbours commit and none runs twice.
+            storage = self._storage()
+            return [
+                commit_alone(storage, self.consumer_id, t, n, o, self.lease) for t, n, o in items
+            ]
 
     def _loop(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -166,6 +244,28 @@ class Committer:
             else:
                 for (*_, then), refused in zip(batch, refusals, strict=True):
                     _call(then, refused, None)
+
+
+def commit_alone(
+    storage: Storage, consumer: str, task_id: str, now: float, outcome: Outcome, lease: float
+) -> str | None:
+    """Finish one task; an outcome the store refuses (a result over its limits ...) is
+    replaced by a dead letter with the reason, so the task never loops through recovery.
+    Returns None, or why the finish was not committed as given."""
+    try:
+        return retry_while_unavailable(
+            lambda: storage.finish(consumer, task_id, now, outcome), lease
+        )
+    except StoreError as exc:
+        if store_fault(exc) != "refused":
+            raise
+        reason = f"the store refused its outcome: {exc}"
+        log.error("task %s set aside: %s", task_id, reason)
+        dead = Outcome(dead=(REASON_REFUSED, reason))
+        refused = retry_while_unavailable(
+            lambda: storage.finish(consumer, task_id, now, dead), lease
+        )
+        return refused or f"dead-lettered ({REASON_REFUSED}): {reason}"
 
 
 def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
@@ -272,7 +372,9 @@ class Executor:
         def commit() -> str | None:
             if committer is not None:
                 return committer.finish(task_id, self.clock(), outcome)
-            return self.storage.finish(self.consumer_id, task_id, self.clock(), outcome)
+            return commit_alone(
+                self.storage, self.consumer_id, task_id, self.clock(), outcome, self.lease
+            )
 
         refused = retry_while_unavailable(commit, self.lease)
         if refused:

@@ -114,6 +114,7 @@ class RegistryRecord(TypedDict):
     processed: int
     failed: int
     store: NotRequired[StoreRecord]  # from the start-up check (engine.preflight)
+    store_state: NotRequired[str]  # not ok: full (claims nothing new), denied, transient
 
 
 class EventRecord(TypedDict):

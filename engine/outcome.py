@@ -38,6 +38,7 @@ from .task import Task, TaskSpec
 REASON_MALFORMED = "malformed"
 REASON_UNKNOWN = "unknown task"
 REASON_FAILED = "failed"
+REASON_REFUSED = "refused"  # the store refused the outcome (a result over its limits ...)
 CHORD_TTL = 7 * 86400.0  # a chord's bookkeeping outlives its slowest member by this much
 SKIPPED = "__skipped__"  # a chord member that was revoked, expired or cancelled
 _SKIPPED_RECORD = b'{"skipped":true}'

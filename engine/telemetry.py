@@ -119,6 +119,7 @@ def registry_record(
     failed: int,
     queue: str,
     store: StoreRecord | None = None,
+    state: str = "ok",
 ) -> bytes:
     record: RegistryRecord = {
         "id": consumer_id,
@@ -138,4 +139,6 @@ def registry_record(
     }
     if store is not None:
         record["store"] = store
+    if state != "ok":  # what the consumer meets in the store: full, denied, transient ...
+        record["store_state"] = state
     return json.dumps(record, separators=(",", ":")).encode()

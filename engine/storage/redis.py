@@ -77,7 +77,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..exceptions import ConfigurationError, StoreError, StoreFull, StoreUnavailable
+from ..exceptions import (
+    ConfigurationError,
+    StoreDenied,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
+from ..keys import WORKERS
 from ..urls import mask_url
 from .base import (
     DEAD_CAP,
@@ -114,6 +121,7 @@ from .redis_scripts import (
     HEARTBEAT,
     INCR,
     MAP_DELETE_IF_EQUAL,
+    MAP_PUT,
     PROMOTE,
     RECORD,
     RECOVER,
@@ -166,8 +174,24 @@ def _translated(method: F) -> F:
             raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
         except redis.AuthenticationError as exc:
             raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
-        except redis.ResponseError as exc:
-            if isinstance(exc, redis.exceptions.OutOfMemoryError) or str(exc).startswith("OOM"):
+        except (redis.ResponseError, redis.exceptions.ClusterError) as exc:
+            text = str(exc)
+            transient = _TRANSIENT.search(text)
+            if transient or isinstance(exc, _TRANSIENT_TYPES):
+                # redis-py strips the code from the messages of the types it maps
+                what = transient.group(1) if transient else _code(exc)
+                raise StoreUnavailable(
+                    f"Redis at {self.describe()} cannot serve now ({what}): {text}"
+                ) from exc
+            if isinstance(exc, redis.exceptions.NoPermissionError) or "NOPERM" in text:
+                command = _DENIED.search(text)
+                name = command.group(1) if command else "?"
+                raise StoreDenied(
+                    f"Redis at {self.describe()} refused the {name!r} command to this user"
+                    f" (ACL NOPERM): grant it, e.g. ACL SETUSER <user> +{name}",
+                    name,
+                ) from exc
+            if isinstance(exc, redis.exceptions.OutOfMemoryError) or text.startswith("OOM"):
                 raise StoreFull(
                     f"Redis at {self.describe()} is full (maxmemory reached) and refused to"
                     " add work; nothing was written. Queued work still drains: free memory"
@@ -178,6 +202,29 @@ def _translated(method: F) -> F:
             raise StoreError(f"Redis at {self.describe()} refused a command: {exc}") from exc
 
     return cast(F, wrapper)
+
+
+# Refusals that pass (a failover, a load, a busy script, a resharding): retried as
+# StoreUnavailable. Matched in the text too, since inside a script they come as ERR.
+_TRANSIENT = re.compile(r"\b(LOADING|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b")
+_TRANSIENT_TYPES = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, no node answered
+)
+_DENIED = re.compile(r"run the '([^']+)' command")
+
+
+def _code(exc: Exception) -> str:
+    for kind, code in (
+        (redis.exceptions.ReadOnlyError, "READONLY"),
+        (redis.exceptions.TryAgainError, "TRYAGAIN"),
+        (redis.exceptions.MasterDownError, "MASTERDOWN"),
+        (redis.exceptions.ClusterDownError, "CLUSTERDOWN"),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return type(exc).__name__
 
 
 def _refuse_running(task_id: bytes | None) -> None:
@@ -841,6 +888,12 @@ class RedisStorage(Storage):
 
     @_translated
     def map_set(self, name: str, field: str, value: bytes) -> None:
+        if name == WORKERS:
+            # A consumer's registry entry is written even when Redis is full (a script
+            # flagged allow-oom): it tells status why the consumer claims nothing new.
+            keys = self._keys_for(MAP_PUT, map=self._map(name))
+            self._run(MAP_PUT, keys, [field, value])
+            return
         self.client.hset(self._map(name), field, value)
 
     @_translated

@@ -270,6 +270,8 @@ RECORD = Script(
     ("cap", "ttl_ms", "n_events", "events...", "(slot task count failures total max)..."),
 )
 MAP_DELETE_IF_EQUAL = Script("map_delete_if_equal", ("map",), ("field", "value"), _DRAIN)
+# The consumers' registry only (storage.redis.map_set): written even when full, see there.
+MAP_PUT = Script("map_put", ("map",), ("field", "value"), _DRAIN)
 WAIT_RESULT = Script(
     "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms"), _DRAIN
 )
@@ -295,6 +297,7 @@ SCRIPTS: tuple[Script, ...] = (
     FLUSH,
     RECORD,
     MAP_DELETE_IF_EQUAL,
+    MAP_PUT,
     WAIT_RESULT,
     DELETE_IF_EQUAL,
     INCR,

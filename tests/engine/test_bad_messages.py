@@ -63,6 +63,13 @@ def test_bad_json_is_dead_lettered_and_the_worker_goes_on(huey: Huey) -> None:
         b'{"id": "x", "task": "t", "args": {"$nope": 1}}',
         b'{"id": "x", "task": "t", "args": 5}',
         b"\xff\xfe",
+        # wrongly typed options (issue 11, item 2): set aside at decode, never run
+        b'{"id": "x", "task": "t", "args": [], "timeout": "soon"}',
+        b'{"id": "x", "task": "t", "args": [], "expires": "never"}',
+        b'{"id": "x", "task": "t", "args": [], "chord": "c"}',
+        b'{"id": "x", "task": "t", "args": [], "retries": "3"}',
+        b'{"id": "x", "task": "t", "args": [], "priority": 1.5}',
+        b'{"id": "x", "task": "t", "args": [], "eta": {}}',
     ],
 )
 def test_other_malformed_envelopes(mhuey: Huey, payload: bytes) -> None:
