@@ -291,22 +291,12 @@ class RedisStorage(Storage):
             else:
                 connection_params["client_name"] = client_name
         self.url = url
-        if not isinstance(durable, bool):
-            raise ConfigurationError(f"durable must be True or False, not {durable!r}")
-        if isinstance(durable_timeout, bool) or not isinstance(durable_timeout, (int, float)):
-            raise ConfigurationError(f"durable_timeout must be seconds, not {durable_timeout!r}")
-        if durable_timeout <= 0:
-            raise ConfigurationError(f"durable_timeout must be positive, not {durable_timeout!r}")
         #: WAIT's timeout in ms after each acknowledged write (durable mode), else None.
-        self._wait_ms: int | None = max(1, int(durable_timeout * 1000)) if durable else None
+        self._wait_ms: int | None = None
         # Any: redis-py's annotations cannot say that replies are bytes here.
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._cluster = not hasattr(self.client, "connection_pool")
-        if durable and self._cluster:
-            raise ConfigurationError(
-                "durable=True is not available on Redis Cluster (WAIT must follow the write on"
-                " the same node connection): use Sentinel, or min-replicas-to-write"
-            )
+        self.set_durable(durable, durable_timeout)
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
@@ -361,6 +351,21 @@ class RedisStorage(Storage):
 
     def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return self._scripts[script.name](keys=list(keys), args=list(args))
+
+    def set_durable(self, durable: bool, timeout: float = 1.0) -> None:
+        """Durable mode on or off (see the class docstring); ``hueyctl worker --durable``."""
+        if not isinstance(durable, bool):
+            raise ConfigurationError(f"durable must be True or False, not {durable!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ConfigurationError(f"durable_timeout must be seconds, not {timeout!r}")
+        if timeout <= 0:
+            raise ConfigurationError(f"durable_timeout must be positive, not {timeout!r}")
+        if durable and self._cluster:
+            raise ConfigurationError(
+                "durable=True is not available on Redis Cluster (WAIT must follow the write on"
+                " the same node connection): use Sentinel, or min-replicas-to-write"
+            )
+        self._wait_ms = max(1, int(timeout * 1000)) if durable else None
 
     def _write(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``_run`` for a write the caller acknowledges: in durable mode followed, on the
