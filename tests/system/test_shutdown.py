@@ -71,8 +71,10 @@ def test_sigterm_hands_back_claimed_ahead_at_once(setup: tuple[App, Huey]) -> No
     on_b = [at for _, pid, at in starts(app) if pid == b.pid]
     assert len(on_b) == 64
     last = max(on_b) - sent
-    print(f"\nSIGTERM -> 64 claimed-ahead tasks started on another worker: first after "
-          f"{min(on_b) - sent:.3f}s, last after {last:.3f}s")
+    print(
+        f"\nSIGTERM -> 64 claimed-ahead tasks started on another worker: first after "
+        f"{min(on_b) - sent:.3f}s, last after {last:.3f}s"
+    )
     assert last < 1.5  # about 0.5 s asked; before: only after the 16 running (2 s)
     assert a.wait(10) == 0
     wait_for(lambda: store.counts().running == 0 and store.counts().ready == 0, 10, "drained")
