@@ -262,6 +262,8 @@ class Consumer:
         self._lease_lock = threading.Lock()
         self._lease_until = math.inf  # monotonic: our lease surely holds until then
         self._lease_gen = 0
+        # Process workers (inline): the tasks of the current round not yet started.
+        self._ahead: collections.deque[Claimed] = collections.deque()
         # Claimed by us and not yet finished: a multiset, since a retry may be claimed
         # again (same id) before the first run's bookkeeping is done.
         self._claimed: collections.Counter[str] = collections.Counter()
@@ -358,7 +360,9 @@ class Consumer:
     def _hand_back_ahead(self, lapsed: bool = False) -> None:
         """Hand back, in one release, the tasks waiting for a worker thread: all of
         them, or (``lapsed``) those claimed before the lease lapsed."""
-        items: list[Claimed] = []
+        with self._claimed_lock:  # a process worker's: what its round has not started
+            items: list[Claimed] = list(self._ahead)
+            self._ahead.clear()
         keep: list[tuple[int, Claimed] | None] = []
         gen = self._lease_generation() if lapsed else None
         while True:
@@ -524,15 +528,23 @@ class Consumer:
             self._claimed.update(item.id for item in claimed)
         # Revocations are checked against a local table, reloaded only when it changed.
         self.huey.revocations.refresh(rnd.watched)
-        for i, item in enumerate(claimed):
+        ahead = self._ahead = collections.deque(claimed if self.inline else ())
+        for item in claimed:
             if not self.inline:
                 self._inbox.put((gen, item))
-            elif self._stop.is_set() or gen != self._lease_generation():
+                continue
+            with self._claimed_lock:  # a signal's hand-back may have taken the rest
+                if not ahead:
+                    break
+                ahead.popleft()
+            if self._stop.is_set() or gen != self._lease_generation():
                 # Stopping, or our lease lapsed: the rest are handed back, not started.
-                self._release_unstarted(claimed[i:], lapsed=not self._stop.is_set())
+                with self._claimed_lock:
+                    rest = [item, *ahead]
+                    ahead.clear()
+                self._release_unstarted(rest, lapsed=not self._stop.is_set())
                 break
-            else:
-                self._run_one(item)
+            self._run_one(item)
         if claimed and not self.inline and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
@@ -622,10 +634,10 @@ class Consumer:
             )
             self.stop()
             self._slot_free.set()  # wake the dispatcher
-            if not self.inline:  # hand back what waits for a worker, now, off this frame
-                back = threading.Thread(target=self._hand_back_ahead, name="hand-back")
-                back.daemon = True
-                back.start()
+            # Hand back what was claimed ahead, now, off this frame (which may hold locks).
+            back = threading.Thread(target=self._hand_back_ahead, name="hand-back")
+            back.daemon = True
+            back.start()
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             if sig != signal.SIGINT or self.handle_sigint:
