@@ -269,7 +269,8 @@ class RedisStorage(Storage):
         connection, by ``WAIT 1 <durable_timeout>``, so an acknowledged write is in a
         replica's memory (Redis 7.0 has no WAITAOF). An enqueue no replica confirmed in
         time raises StoreUnavailable (it is on the master and may or may not survive a
-        failover); an unconfirmed finish logs a warning. Not on Redis Cluster."""
+        failover); an unconfirmed finish logs a warning. On Cluster the WAIT goes to the
+        master of the queue's slot, on the write's connection."""
         super().__init__(name, dead_cap=dead_cap, dead_cap_bytes=dead_cap_bytes)
         if lease_clock not in ("server", "caller"):
             raise ConfigurationError(
@@ -360,11 +361,6 @@ class RedisStorage(Storage):
             raise ConfigurationError(f"durable_timeout must be seconds, not {timeout!r}")
         if timeout <= 0:
             raise ConfigurationError(f"durable_timeout must be positive, not {timeout!r}")
-        if durable and self._cluster:
-            raise ConfigurationError(
-                "durable=True is not available on Redis Cluster (WAIT must follow the write on"
-                " the same node connection): use Sentinel, or min-replicas-to-write"
-            )
         self._wait_ms = max(1, int(timeout * 1000)) if durable else None
 
     def _write(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -373,10 +369,21 @@ class RedisStorage(Storage):
         reply; raises ReplicaLag when no replica confirmed in time."""
         if self._wait_ms is None:
             return self._run(script, keys, args)
-        pipe = self.client.pipeline(transaction=False)
+        client = self.client
+        if self._cluster:  # WAIT goes to the node that took the write: the queue's master
+            client = client.get_redis_connection(client.get_node_from_key(self._keys["ready"]))
+        pipe = client.pipeline(transaction=False)
         self._scripts[script.name](keys=list(keys), args=list(args), client=pipe)
         pipe.execute_command("WAIT", 1, self._wait_ms)
-        reply, acked = pipe.execute()
+        try:
+            reply, acked = pipe.execute()
+        except redis.RedisError:
+            if self._cluster:  # a failover moved the slot: learn the new master now
+                try:
+                    self.client.nodes_manager.initialize()
+                except redis.RedisError:
+                    pass
+            raise
         if int(acked) < 1:
             raise ReplicaLag(reply)
         return reply

@@ -110,9 +110,20 @@ def test_durable_enqueue_without_a_replica_is_not_acknowledged(tmp_path: Path) -
         server.stop()
 
 
-def test_durable_is_refused_on_cluster(redis_cluster_url: str) -> None:
-    with pytest.raises(ConfigurationError, match="not available on Redis Cluster"):
-        RedisHuey("x", url=redis_cluster_url, durable=True)
+def test_durable_on_cluster_without_a_replica_is_not_acknowledged(
+    redis_cluster_url: str,
+) -> None:
+    huey = RedisHuey("durable-cluster", url=redis_cluster_url, durable=True, durable_timeout=0.2)
+
+    @huey.task()
+    def noop() -> None:
+        pass
+
+    try:
+        with pytest.raises(StoreUnavailable, match="no replica confirmed the write"):
+            noop()
+    finally:
+        huey.storage.destroy()
 
 
 @pytest.mark.slow

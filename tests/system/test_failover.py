@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -145,11 +145,17 @@ def test_sentinel_master_kill(
     run_through_kill(tmp_path, url, f"fo-{uuid.uuid4().hex[:6]}", master, replica.port)
 
 
-def test_sentinel_master_kill_durable_loses_no_acknowledged_enqueue(
-    sentinel: tuple[RedisServer, RedisServer, str],
+def durable_through_kill(
+    url: str,
+    name: str,
+    master: RedisServer,
+    replica_port: int,
+    failed_over: Callable[[], bool] = lambda: True,
 ) -> None:
-    master, replica, url = sentinel
-    huey = RedisHuey(f"dur-{uuid.uuid4().hex[:6]}", url=url, durable=True, durable_timeout=0.5)
+    """A producer enqueues 2,000 tasks in durable mode; the master is killed a third of
+    the way and comes back empty (to be the new master's replica): every acknowledged
+    enqueue is on the new master."""
+    huey = RedisHuey(name, url=url, durable=True, durable_timeout=0.5)
 
     @huey.task()
     def noop(i: int) -> None:
@@ -176,17 +182,33 @@ def test_sentinel_master_kill_durable_loses_no_acknowledged_enqueue(
     wait_for(lambda: len(acked) >= N // 3, 30, "a third enqueued")
     killed = time.time()
     kill9(master)
-    promoted = promoted_at(replica.port, 30)
-    master.start()  # back, empty: the sentinel makes it the new master's replica
+    promoted = promoted_at(replica_port, 30)
+    # Back, empty, once the failover is complete (sooner, Sentinel would abort it and make
+    # the promoted replica copy the empty node): it becomes the new master's replica.
+    wait_for(failed_over, 30, "the failover to complete")
+    master.start()
     assert done.wait(60), "the producer did not finish"
-    on_new_master = redis.Redis(port=replica.port)
-    kept = set(x.decode() for x in on_new_master.zrange(f"hueyctl:{{{huey.name}}}:ready", 0, -1))
+    on_new_master = redis.Redis(port=replica_port)
+    kept = {x.decode() for x in on_new_master.zrange(f"hueyctl:{{{name}}}:ready", 0, -1)}
     lost = [x for x in acked if x not in kept]
     print(
-        f"\ndurable: {len(acked)} acknowledged enqueues, {refused} refused during the failover"
-        f" ({promoted - killed:.2f}s), {len(lost)} acknowledged ones lost"
+        f"\n{name} durable: {len(acked)} acknowledged enqueues, {refused} refused during the"
+        f" failover ({promoted - killed:.2f}s), {len(lost)} acknowledged ones lost"
     )
     assert lost == []
+
+
+def test_sentinel_master_kill_durable_loses_no_acknowledged_enqueue(
+    sentinel: tuple[RedisServer, RedisServer, str],
+) -> None:
+    master, replica, url = sentinel
+    watcher = redis.Redis(port=int(url.split(":")[2].split("/")[0]))
+
+    def failed_over() -> bool:
+        addr = watcher.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+        return int(addr[1]) == replica.port
+
+    durable_through_kill(url, f"dur-{uuid.uuid4().hex[:6]}", master, replica.port, failed_over)
 
 
 @pytest.fixture
@@ -246,8 +268,8 @@ def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
                 s.proc.wait(timeout=10)
 
 
-def test_cluster_master_kill(cluster: list[RedisServer], tmp_path: Path) -> None:
-    name = f"fo-{uuid.uuid4().hex[:6]}"
+def queue_master(cluster: list[RedisServer], name: str) -> tuple[RedisServer, int]:
+    """The node that holds the queue's slot, and the port of its replica."""
     key = f"hueyctl:{{{name}}}:ready"
 
     def owns(server: RedisServer) -> bool:
@@ -269,5 +291,20 @@ def test_cluster_master_kill(cluster: list[RedisServer], tmp_path: Path) -> None
         20,
         "the replica to sync",
     )
+    return master, replica_port
+
+
+def test_cluster_master_kill(cluster: list[RedisServer], tmp_path: Path) -> None:
+    name = f"fo-{uuid.uuid4().hex[:6]}"
+    master, replica_port = queue_master(cluster, name)
     url = "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in cluster)
     run_through_kill(tmp_path, url, name, master, replica_port)
+
+
+def test_cluster_master_kill_durable_loses_no_acknowledged_enqueue(
+    cluster: list[RedisServer],
+) -> None:
+    name = f"dur-{uuid.uuid4().hex[:6]}"
+    master, replica_port = queue_master(cluster, name)
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in cluster)
+    durable_through_kill(url, name, master, replica_port)
