@@ -820,10 +820,11 @@ class RedisHuey(Huey):
     port, db, password ...), client_name, dead_cap and dead_cap_bytes (how many
     dead letters, and how many bytes of their bodies, are kept: 10000 and 32 MiB),
     and lease_clock ("server", the default: leases on the Redis server's clock;
-    "caller": on each worker's). huey's blocking, read_timeout, notify_result,
-    notify_result_ttl and clean_name are accepted as no-ops; any other keyword
-    raises ConfigurationError. Every Redis queue supports priorities, so
-    PriorityRedisHuey is the same class.
+    "caller": on each worker's); durable=True (with durable_timeout, seconds, default
+    1) makes each enqueue, schedule and finish wait for a replica (WAIT 1). huey's
+    blocking, read_timeout, notify_result, notify_result_ttl and clean_name are
+    accepted as no-ops; any other keyword raises ConfigurationError. Every Redis
+    queue supports priorities, so PriorityRedisHuey is the same class.
     """
 
     def __init__(self, name: str = "huey", *args: Any, **kwargs: Any) -> None:

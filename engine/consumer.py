@@ -12,10 +12,15 @@
   hands back tasks the store says we hold but we do not know about (a claim
   whose reply was lost).
 
-Stopping (SIGINT/SIGTERM): claim nothing more, give running tasks up to
+Stopping (SIGINT/SIGTERM): claim nothing more, hand back at once (one release)
+what was claimed ahead and not started, give running tasks up to
 ``shutdown_timeout`` seconds, hand back whatever is still running so another
 consumer takes it at once, deregister. A second signal stops at once (tasks
 are handed back, not lost). SIGHUP does the same and sets ``restart``.
+
+A consumer that went without renewing its lease for longer than the lease (paused by
+SIGSTOP, a stalled VM) starts none of the tasks it had claimed ahead: they may have
+been recovered and run elsewhere. It hands back those still its own, unstarted.
 
 For tests, ``step(now)`` does one whole round (heartbeat included) with an
 injected clock and no threads.
@@ -29,6 +34,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import math
 import os
 import queue
 import signal
@@ -135,7 +141,7 @@ class AdaptivePrefetch:
         self.adaptive = fixed is None
         self.initial = fixed if fixed is not None else (3 if inline else min(4 * workers, 64))
         self.cap = PREFETCH_MAX if inline else min(8 * workers, 64)
-        self.per_task = PREFETCH_BUDGET / self.initial  # seconds per finished task, averaged
+        self.per_task = PREFETCH_BUDGET / max(self.initial, 1)  # s per finished task, averaged
         self.last_done = 0.0
 
     def size(self) -> int:
@@ -250,7 +256,14 @@ class Consumer:
         self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
-        self._inbox: queue.Queue[Claimed | None] = queue.Queue()
+        # Claimed tasks for the worker threads, each with the lease generation it was
+        # claimed in (see _lease_generation).
+        self._inbox: queue.Queue[tuple[int, Claimed] | None] = queue.Queue()
+        self._lease_lock = threading.Lock()
+        self._lease_until = math.inf  # monotonic: our lease surely holds until then
+        self._lease_gen = 0
+        # Process workers (inline): the tasks of the current round not yet started.
+        self._ahead: collections.deque[Claimed] = collections.deque()
         # Claimed by us and not yet finished: a multiset, since a retry may be claimed
         # again (same id) before the first run's bookkeeping is done.
         self._claimed: collections.Counter[str] = collections.Counter()
@@ -314,11 +327,83 @@ class Consumer:
                 self.prefetch.observe(start, time.perf_counter())
 
     def _work(self) -> None:
-        while (item := self._inbox.get()) is not None:
+        while (entry := self._inbox.get()) is not None:
+            gen, item = entry
             if self._stop.is_set():
-                self._forget(item)  # stopping: handed back at shutdown, not started now
+                self._release_unstarted([item])  # stopping: handed back, not started
+                continue
+            if gen != self._lease_generation():
+                self._release_unstarted([item], lapsed=True)
+                self._hand_back_ahead(lapsed=True)
                 continue
             self._run_one(item)
+
+    # --- claimed ahead, not started: handed back -----------------------------------------
+    def _lease_generation(self) -> int:
+        """The lease generation, bumped when our lease may have lapsed (no renewal for
+        longer than the lease): tasks claimed in an earlier one are not started."""
+        with self._lease_lock:
+            if time.monotonic() > self._lease_until:
+                self._lease_gen += 1
+                self._lease_until = math.inf  # until the next renewal
+                log.warning(
+                    "this worker's lease lapsed (paused or cut off for over %.0fs): the tasks"
+                    " it had claimed ahead may have run elsewhere, so it does not start them",
+                    self.lease,
+                )
+            return self._lease_gen
+
+    def _lease_renewed(self, since: float) -> None:
+        """The lease was renewed by a call begun at ``since`` (monotonic)."""
+        with self._lease_lock:
+            self._lease_until = since + self.lease
+
+    def _hand_back_ahead(self, lapsed: bool = False) -> None:
+        """Hand back, in one release, the tasks waiting for a worker thread: all of
+        them, or (``lapsed``) those claimed before the lease lapsed."""
+        with self._claimed_lock:  # a process worker's: what its round has not started
+            items: list[Claimed] = list(self._ahead)
+            self._ahead.clear()
+        keep: list[tuple[int, Claimed] | None] = []
+        gen = self._lease_generation() if lapsed else None
+        while True:
+            try:
+                entry = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if entry is None or (gen is not None and entry[0] == gen):
+                keep.append(entry)
+            else:
+                items.append(entry[1])
+        for entry in keep:
+            self._inbox.put(entry)
+        self._release_unstarted(items, lapsed)
+
+    def _release_unstarted(self, items: list[Claimed], lapsed: bool = False) -> None:
+        """Forget tasks no worker started and put them back on the ready queue, their
+        delivery not counted. The store puts back only those still ours (after a lapse,
+        recovery may have given them to another consumer)."""
+        if not items:
+            return
+        for item in items:
+            self._forget(item)
+        with self._claimed_lock:  # the same id claimed again meanwhile stays ours
+            ids = list(dict.fromkeys(i.id for i in items if i.id not in self._claimed))
+        if not ids:
+            return
+        try:
+            handed = self.huey.storage.release(self.consumer_id, ids)
+        except StoreUnavailable as exc:
+            log.error("could not hand back %d unstarted task(s): %s", len(ids), exc)
+            return
+        if lapsed:
+            log.warning(
+                "dropped %d task(s) claimed before the lease lapsed (%d still ours, handed back)",
+                len(items),
+                len(handed),
+            )
+        elif handed:
+            log.info("handed back %d task(s) claimed ahead, not started", len(handed))
 
     def _forget(self, item: Claimed) -> None:
         with self._claimed_lock:
@@ -331,7 +416,10 @@ class Consumer:
     def beat(self, now: float) -> None:
         """Renew the lease, publish the registry entry and telemetry, sweep when due."""
         storage = self.huey.storage
+        since = time.monotonic()
+        self._lease_generation()  # a lapse is seen before the renewal hides it
         storage.heartbeat(self.consumer_id, now, self.lease)
+        self._lease_renewed(since)
         self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
         running = self.executor.running()
         try:  # the registry entry and telemetry: refused while the store is full
@@ -439,6 +527,7 @@ class Consumer:
         # One round trip: promote due scheduled tasks, claim, read the revocation
         # version and the next eta.
         storage = self.huey.storage
+        gen = self._lease_generation()
         if block > 0:
             rnd = storage.wait_and_claim_round(
                 block, self.consumer_id, now, free, self.lease, REVOKE_VERSION
@@ -455,15 +544,23 @@ class Consumer:
             self._claimed.update(item.id for item in claimed)
         # Revocations are checked against a local table, reloaded only when it changed.
         self.huey.revocations.refresh(rnd.watched)
-        for i, item in enumerate(claimed):
+        ahead = self._ahead = collections.deque(claimed if self.inline else ())
+        for item in claimed:
             if not self.inline:
-                self._inbox.put(item)
-            elif self._stop.is_set():  # stopping: the rest are handed back, not started
-                for rest in claimed[i:]:
-                    self._forget(rest)
+                self._inbox.put((gen, item))
+                continue
+            with self._claimed_lock:  # a signal's hand-back may have taken the rest
+                if not ahead:
+                    break
+                ahead.popleft()
+            if self._stop.is_set() or gen != self._lease_generation():
+                # Stopping, or our lease lapsed: the rest are handed back, not started.
+                with self._claimed_lock:
+                    rest = [item, *ahead]
+                    ahead.clear()
+                self._release_unstarted(rest, lapsed=not self._stop.is_set())
                 break
-            else:
-                self._run_one(item)
+            self._run_one(item)
         if claimed and not self.inline and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
@@ -550,6 +647,11 @@ class Consumer:
                 "stopping now" if self._stop.is_set() else "finishing running tasks, then stopping",
             )
             self.stop()
+            self._slot_free.set()  # wake the dispatcher
+            # Hand back what was claimed ahead, now, off this frame (which may hold locks).
+            back = threading.Thread(target=self._hand_back_ahead, name="hand-back")
+            back.daemon = True
+            back.start()
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             if sig != signal.SIGINT or self.handle_sigint:
@@ -558,13 +660,7 @@ class Consumer:
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
-        while True:  # prefetched tasks no worker has started: not started now
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                self._forget(item)
+        self._hand_back_ahead()  # claimed ahead, not started: back to ready at once
         for _ in self._threads:
             self._inbox.put(None)
         deadline = (

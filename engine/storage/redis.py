@@ -163,6 +163,36 @@ def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
     return sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
 
 
+def _cluster_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
+    """``redis+cluster://[user:pass@]h1:p1[,h2:p2 ...][/?options]``: every host is a
+    seed, tried in order until one answers (a fresh client whose first seed is down
+    still starts); the rest of the URL is read as redis-py's ``from_url`` reads it."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    auth, at, location = rest.rpartition("@")
+    hosts, sep, tail = location.partition("/")
+    if "?" in hosts:
+        hosts, q, query = hosts.partition("?")
+        tail, sep = f"?{query}", "/"
+    seeds = []
+    for node in hosts.split(","):
+        host, _, port = node.strip().rpartition(":") if ":" in node else (node, "", "")
+        if not host:
+            raise ValueError(f"a seed node needs a host: {node!r}")
+        seeds.append((host, int(port or 6379)))
+    first = f"{auth}{at}{seeds[0][0]}:{seeds[0][1]}{sep}{tail}"
+    others = [ClusterNode(h, p) for h, p in seeds[1:]]  # type: ignore[no-untyped-call]
+    return RedisCluster.from_url(f"{scheme}://{first}", startup_nodes=others, **params)
+
+
+class ReplicaLag(Exception):
+    """Durable mode: no replica confirmed a write within ``durable_timeout``."""
+
+    def __init__(self, reply: Any) -> None:
+        super().__init__("no replica confirmed the write")
+        self.reply = reply
+
+
 def _translated(method: F) -> F:
     """Turn driver errors into one engine error that names the store."""
 
@@ -170,6 +200,12 @@ def _translated(method: F) -> F:
     def wrapper(self: RedisStorage, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except ReplicaLag as exc:
+            raise StoreUnavailable(
+                f"Redis at {self.describe()}: no replica confirmed the write within"
+                f" {self._wait_ms} ms (durable mode); it is on the master but may not survive"
+                " a failover"
+            ) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
         except redis.AuthenticationError as exc:
@@ -263,6 +299,8 @@ class RedisStorage(Storage):
         notify_result: bool = False,
         notify_result_ttl: float = 60,
         clean_name: bool = True,
+        durable: bool = False,
+        durable_timeout: float = 1.0,
         **connection_params: Any,
     ) -> None:
         """A store on Redis. Where it is: url=, connection_pool=, client=, or redis-py
@@ -272,7 +310,14 @@ class RedisStorage(Storage):
         dead-letter set by count and by bytes of bodies. lease_clock: "server" (leases
         on the Redis server's clock) or "caller" (on the now passed in). huey's
         blocking, read_timeout, notify_result, notify_result_ttl and clean_name are
-        accepted and have no effect: see redis_options.HUEY_NOOPS for why."""
+        accepted and have no effect: see redis_options.HUEY_NOOPS for why.
+
+        durable=True: every enqueue, schedule and finish is followed, on the same
+        connection, by ``WAIT 1 <durable_timeout>``, so an acknowledged write is in a
+        replica's memory (Redis 7.0 has no WAITAOF). An enqueue no replica confirmed in
+        time raises StoreUnavailable (it is on the master and may or may not survive a
+        failover); an unconfirmed finish logs a warning. On Cluster the WAIT goes to the
+        master of the queue's slot, on the write's connection."""
         super().__init__(name, dead_cap=dead_cap, dead_cap_bytes=dead_cap_bytes)
         if lease_clock not in ("server", "caller"):
             raise ConfigurationError(
@@ -294,9 +339,12 @@ class RedisStorage(Storage):
             else:
                 connection_params["client_name"] = client_name
         self.url = url
+        #: WAIT's timeout in ms after each acknowledged write (durable mode), else None.
+        self._wait_ms: int | None = None
         # Any: redis-py's annotations cannot say that replies are bytes here.
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._cluster = not hasattr(self.client, "connection_pool")
+        self.set_durable(durable, durable_timeout)
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
@@ -324,7 +372,7 @@ class RedisStorage(Storage):
         url: str | None, pool: redis.ConnectionPool | None, params: dict[str, Any]
     ) -> Any:
         """A client for ``redis://``, ``rediss://``, ``unix://``, and for Redis Cluster
-        (``redis+cluster://host:port``, any node) or Sentinel
+        (``redis+cluster://host:port[,host2:port2 ...]``, seeds tried in order) or Sentinel
         (``redis+sentinel://host:26379[,host2:26379]/service[/db]``)."""
         # Blocking reads wait at most 2 s, so 10 s never cuts one short; retries are
         # off because a re-sent claim would take tasks nobody hears about: the
@@ -339,10 +387,7 @@ class RedisStorage(Storage):
         try:
             scheme, _, rest = url.partition("://")
             if scheme.endswith("+cluster"):
-                from redis.cluster import RedisCluster
-
-                base = scheme.removesuffix("+cluster")
-                return RedisCluster.from_url(f"{base}://{rest}", **params)
+                return _cluster_client(scheme.removesuffix("+cluster"), rest, params)
             if scheme.endswith("+sentinel"):
                 return _sentinel_client(scheme.removesuffix("+sentinel"), rest, params)
             return redis.Redis.from_url(url, **params)
@@ -354,6 +399,41 @@ class RedisStorage(Storage):
 
     def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return self._scripts[script.name](keys=list(keys), args=list(args))
+
+    def set_durable(self, durable: bool, timeout: float = 1.0) -> None:
+        """Durable mode on or off (see the class docstring); ``hueyctl worker --durable``."""
+        if not isinstance(durable, bool):
+            raise ConfigurationError(f"durable must be True or False, not {durable!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ConfigurationError(f"durable_timeout must be seconds, not {timeout!r}")
+        if timeout <= 0:
+            raise ConfigurationError(f"durable_timeout must be positive, not {timeout!r}")
+        self._wait_ms = max(1, int(timeout * 1000)) if durable else None
+
+    def _write(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """``_run`` for a write the caller acknowledges: in durable mode followed, on the
+        same connection (a pipeline), by ``WAIT 1 <timeout>``. Returns the script's
+        reply; raises ReplicaLag when no replica confirmed in time."""
+        if self._wait_ms is None:
+            return self._run(script, keys, args)
+        client = self.client
+        if self._cluster:  # WAIT goes to the node that took the write: the queue's master
+            client = client.get_redis_connection(client.get_node_from_key(self._keys["ready"]))
+        pipe = client.pipeline(transaction=False)
+        self._scripts[script.name](keys=list(keys), args=list(args), client=pipe)
+        pipe.execute_command("WAIT", 1, self._wait_ms)
+        try:
+            reply, acked = pipe.execute()
+        except redis.RedisError:
+            if self._cluster:  # a failover moved the slot: learn the new master now
+                try:
+                    self.client.nodes_manager.initialize()
+                except redis.RedisError:
+                    pass
+            raise
+        if int(acked) < 1:
+            raise ReplicaLag(reply)
+        return reply
 
     def _keys_for(self, script: Script, **named: str) -> list[str]:
         """The script's KEYS in the order of its table entry (redis_scripts.SCRIPTS):
@@ -407,20 +487,20 @@ class RedisStorage(Storage):
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
             m = messages[0]
-            if not self._run(ENQUEUE_NEW, self._enqueue_new_keys, (m.id, m.priority, m.data)):
+            if not self._write(ENQUEUE_NEW, self._enqueue_new_keys, (m.id, m.priority, m.data)):
                 return
         keys = self._keys_for(ENQUEUE)
         for start in range(0, len(messages), 1000):
             args: list[Any] = []
             for m in messages[start : start + 1000]:
                 args += (m.id, m.priority, m.data)
-            _refuse_running(self._run(ENQUEUE, keys, args))
+            _refuse_running(self._write(ENQUEUE, keys, args))
 
     @_translated
     def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:
         keys = self._keys_for(ENQUEUE_UNIQUE, unique=self._kv(key))
         m = message
-        return bool(self._run(ENQUEUE_UNIQUE, keys, [_ms(ttl), m.id, m.priority, m.data]))
+        return bool(self._write(ENQUEUE_UNIQUE, keys, [_ms(ttl), m.id, m.priority, m.data]))
 
     @_translated
     def schedule(self, items: Sequence[tuple[Message, float]]) -> None:
@@ -429,7 +509,7 @@ class RedisStorage(Storage):
             args: list[Any] = []
             for m, eta in items[start : start + 1000]:
                 args += (m.id, m.priority, repr(float(eta)), m.data)
-            _refuse_running(self._run(SCHEDULE, keys, args))
+            _refuse_running(self._write(SCHEDULE, keys, args))
 
     @_translated
     def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
@@ -543,7 +623,12 @@ class RedisStorage(Storage):
         refusals: list[str | None] = []
         for start in range(0, len(items), 500):
             keys, args = self._finish_call(consumer, items[start : start + 500])
-            refusals += [r.decode() if r else None for r in self._run(FINISH, keys, args)]
+            try:
+                out = self._write(FINISH, keys, args)
+            except ReplicaLag as lag:  # finished on the master: not worth failing the batch
+                out = lag.reply
+                log.warning("durable mode: no replica confirmed %d finish(es) in time", len(items))
+            refusals += [r.decode() if r else None for r in out]
         return refusals
 
     def _finish_call(

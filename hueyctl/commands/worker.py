@@ -12,6 +12,7 @@ import click
 from engine import loader
 from engine.api import Huey
 from engine.consumer import ConsumerSettings
+from engine.exceptions import ConfigurationError
 from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 
 from ..options import ROOT_OPTIONS
@@ -101,6 +102,9 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
                    " through in about 5 ms, up to 8 per thread (at most 64) or 32 per process].")
 @click.option("--require-persistence", is_flag=True,
               help="Refuse to start (exit 69) on a Redis that keeps nothing on disk.")
+@click.option("--durable", is_flag=True,
+              help="Redis: confirm each finish (and enqueue) on a replica (WAIT 1) before"
+                   " going on; see docs/operating.md.")
 @click.option("--url", metavar="URL",
               help="Use this store instead of the app's (redis://, sqlite:///path ...);"
                    " HUEYCTL_URL does not: the app's own store wins over the environment.")
@@ -111,7 +115,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
-           url: str | None, queue: str | None) -> None:
+           durable: bool, url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     APP may also come before the command: 'hueyctl -A main.huey worker'. The app's
@@ -133,6 +137,14 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
     if url or queue:
         huey.use_store(url, queue)
     _setup_logging(verbose, quiet, logfile)
+    if durable:
+        set_durable = getattr(huey.storage, "set_durable", None)
+        if set_durable is None:
+            raise click.UsageError("--durable needs a Redis store")
+        try:
+            set_durable(True)
+        except ConfigurationError as exc:
+            raise click.UsageError(str(exc)) from exc
     options: dict[str, Any] = dict(
         periodic=not no_periodic, utc=False if localtime else (True if utc else None),
         scheduler_interval=scheduler_interval, shutdown_timeout=shutdown_timeout,

@@ -375,7 +375,7 @@ def test_consumer_step_promotes_and_claims(huey: Huey) -> None:
     # Promoted and claimed in the same round; fewer than it had room for, so the
     # loop may sleep (until new work wakes it) instead of asking again at once.
     assert c.step(t0 + 5) == pytest.approx(1.0)
-    item = c._inbox.get_nowait()
+    item = c._inbox.get_nowait()[1]
     assert item.id == res.id and item.deliveries == 1
     assert c.idle == 0
     assert c.executor.run(item) is None
@@ -396,7 +396,7 @@ def test_lapsed_consumer_task_is_recovered_by_another(huey: Huey) -> None:
     a, b = consumer(huey, "A", clock_a), consumer(huey, "B", clock_b)
 
     a.step(t0)
-    item_a = a._inbox.get_nowait()  # A claimed it ... and froze
+    item_a = a._inbox.get_nowait()[1]  # A claimed it ... and froze
     assert [r.consumer for r in huey.storage.running_items()] == ["A"]
 
     clock_b.now = t0 + 5
@@ -406,7 +406,7 @@ def test_lapsed_consumer_task_is_recovered_by_another(huey: Huey) -> None:
 
     clock_b.now = t0 + 11
     b.step(t0 + 11)  # A's lease lapsed: B recovers and claims the task
-    item_b = b._inbox.get_nowait()
+    item_b = b._inbox.get_nowait()[1]
     assert item_b.id == res.id and item_b.deliveries == 2
     assert [r.consumer for r in huey.storage.running_items()] == ["B"]
 
@@ -432,7 +432,7 @@ def test_heartbeat_keeps_a_busy_consumer_lease(huey: Huey) -> None:
     clock_a, clock_b = Clock(t0), Clock(t0)
     a, b = consumer(huey, "A", clock_a), consumer(huey, "B", clock_b)
     a.step(t0)
-    item = a._inbox.get_nowait()
+    item = a._inbox.get_nowait()[1]
     for t in (t0 + 3, t0 + 6, t0 + 9, t0 + 12):
         clock_a.now = t
         a.step(t)  # busy: claims nothing, but renews the lease
@@ -459,9 +459,9 @@ def test_poison_after_max_deliveries(huey: Huey) -> None:
     c = consumer(huey, "C", Clock(t0 + 22), max_deliveries=2)
 
     a.step(t0)
-    assert a._inbox.get_nowait().deliveries == 1
+    assert a._inbox.get_nowait()[1].deliveries == 1
     b.step(t0 + 11)
-    assert b._inbox.get_nowait().deliveries == 2
+    assert b._inbox.get_nowait()[1].deliveries == 2
     c.step(t0 + 22)  # delivered twice without finishing: poison
     assert c._inbox.empty()
     (dead,) = huey.storage.dead_items()
