@@ -147,6 +147,9 @@ class WorkerInfo:
     the tasks it is running; processed and failed count its tasks so far.
     lease_until is when its lease ends (None without one); alive is whether that
     lease is still valid, so a dead consumer not yet pruned shows alive=False.
+    store_state is "ok", or what keeps it from claiming: "full" (Redis at its
+    memory limit), "denied" (an ACL refusal) or "transient" (the store is away);
+    persistent is whether its store keeps the queue on disk (None: not known).
     """
 
     id: str
@@ -162,6 +165,8 @@ class WorkerInfo:
     failed: int
     lease_until: float | None
     alive: bool  # lease still valid
+    store_state: str = "ok"
+    persistent: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,6 +626,8 @@ class Inspector:
                     int(r["failed"]),
                     until,
                     until is not None and until >= now,
+                    r.get("store_state", "ok"),
+                    r.get("store", {}).get("persistent"),
                 )
             )
         return sorted(out, key=lambda w: (w.host, w.started, w.id))

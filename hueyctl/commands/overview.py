@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.inspect import Event, Overview, TaskStats, name_matches
+from engine.inspect import Event, Overview, TaskStats, WorkerInfo, name_matches
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -25,6 +25,27 @@ def _status_record(overview: Overview, stats: list[TaskStats]) -> dict[str, Any]
     out: dict[str, Any] = render.record(overview)
     out["tasks"] = render.record(stats)
     return out
+
+
+STORE_STATES = {
+    "full": "the store is full (Redis maxmemory): it claims nothing new until writes succeed",
+    "denied": "the store refuses one of its commands (ACL): see its log for the command",
+    "transient": "the store is away or not serving: it retries",
+}
+
+
+def _store_warnings(workers: list[WorkerInfo]) -> None:
+    """What live workers report about their store, on stderr (data stays on stdout)."""
+    for w in workers:
+        if w.alive and w.store_state != "ok":
+            why = STORE_STATES.get(w.store_state, w.store_state)
+            click.echo(f"warning: worker {w.id}: {why}", err=True)
+    if any(w.alive and w.persistent is False for w in workers):
+        click.echo(
+            "warning: the store keeps nothing on disk: a Redis restart loses every queued"
+            " task (turn on appendonly or a save schedule; see docs/operating.md)",
+            err=True,
+        )
 
 
 def _status_text(rec: dict[str, Any], stats: list[TaskStats], minutes: int) -> None:
@@ -91,6 +112,7 @@ def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> Non
                 if watch and render.stdout_is_tty():
                     click.clear()
                 _status_text(rec, stats, minutes)
+                _store_warnings(insp.workers())
             if not watch:
                 return
             if fmt == render.TEXT and not render.stdout_is_tty():

@@ -225,6 +225,21 @@ def test_workers_registry(q: Queue) -> None:
     assert "no workers" in q.ok("workers", "--url", q.url, "--queue", "empty-q").stderr
 
 
+def test_a_worker_that_cannot_write_says_so_in_workers_and_status(q: Queue) -> None:
+    now = time.time()
+    store = {"persistent": False, "aof": False, "rdb": False, "eviction": "noeviction"}
+    record = registry_record("host-1:42:ab", now - 60, now, 4, "thread", {}, 0, 0, "q",
+                             store=store, state="full")  # fmt: skip
+    q.huey.storage.map_set("workers", "host-1:42:ab", record)
+    q.huey.storage.heartbeat("host-1:42:ab", now, 30)
+    (w,) = q.json("workers")
+    assert (w["store_state"], w["persistent"]) == ("full", False)
+    assert " full " in q.ok("workers").stdout.splitlines()[1] + " "
+    err = q.ok("status").stderr
+    assert "worker host-1:42:ab: the store is full" in err
+    assert "keeps nothing on disk" in err
+
+
 def test_periodic_from_published_specs(q: Queue) -> None:
     assert q.json("periodic") == []
     Scheduler(q.huey).publish()

@@ -80,6 +80,8 @@ WORKER_FIELDS = {
     "failed",
     "lease_until",
     "alive",
+    "store_state",
+    "persistent",
 }
 
 
