@@ -232,6 +232,11 @@ class QueueCore:
         """The message for a task as it is (a retry keeps its stamps)."""
         return Message(task.id, self.envelope.encode(task), task.priority)
 
+    def use_signing_key(self, key: bytes | str | Sequence[bytes | str] | None) -> None:
+        """Sign (and verify) with this key or list of keys from now on (the queue's
+        ``signing_key`` option, set after construction: hueyctl's --signing-key-file)."""
+        self.envelope = Envelope(self.envelope.codec, key)
+
     # --- result records ---------------------------------------------------------------------
     # With a signing key a result record carries ``"sig"``, the HMAC of the record without
     # it (as for messages), and a record is verified before anything in it is decoded.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import pickle
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +15,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.cli import one_line_error
-from support.steps import drain
+from support.steps import drain, step
 
 from engine import RedisHuey
 from engine.api import Huey
 from engine.codec import canonical_json
+from engine.consumer import Consumer
 from engine.exceptions import ConfigurationError, SignatureError, TaskException
 from engine.keys import result_key
+from engine.task import Task
 from hueyctl.cli import main
 
 KEY = "s3cret-key"
@@ -111,9 +114,7 @@ def test_result_signed_with_another_key_is_refused(redis_url: str) -> None:
         reader.storage.close()
 
 
-def test_unsigned_pickle_queue_warns_once(
-    redis_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_unsigned_pickle_queue_warns_once(redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
     name = f"plain-{uuid.uuid4().hex[:10]}"
     with caplog.at_level("WARNING"):
         a = RedisHuey(name, url=redis_url, codec="pickle")
@@ -149,3 +150,102 @@ def test_a_worker_signs_the_results_it_writes(app: Huey) -> None:
     assert ok.get(preserve=True) == (3, 3)
     with pytest.raises(TaskException, match="no"):
         bad.get(preserve=True)
+
+
+# --- item 6: signed queues from the shell, key rotation ---------------------------------------
+
+
+def _queue(name: str, url: str, key: Any, ran: list[int]) -> Huey:
+    h = RedisHuey(name, url=url, signing_key=key)
+
+    @h.task(name="note")
+    def note(n: int) -> int:
+        ran.append(n)
+        return n * 10
+
+    assert list(h.tasks) == [NOTE]
+    return h
+
+
+NOTE = "note"
+
+
+def test_rotating_the_key_loses_no_task_and_runs_no_unsigned_message(redis_url: str) -> None:
+    name = f"rot-{uuid.uuid4().hex[:10]}"
+    ran: list[int] = []
+    old, new = "old-key", "new-key"
+    made: list[Huey] = []
+
+    def q(key: Any) -> Huey:
+        made.append(_queue(name, redis_url, key, ran))
+        return made[-1]
+
+    try:
+        # Before: everyone on the old key.
+        p0, w0 = q(old), q(old)
+        r1 = p0.enqueue_by_name(NOTE, (1,))
+        # Step 1: the new key is added second everywhere (still signing with old), in any
+        # order: a process not yet moved and one moved read each other's messages and results.
+        p1, w1 = q([old, new]), q([old, new])
+        r2 = p1.enqueue_by_name(NOTE, (2,))
+        assert drain(w0) == 2 and r1.get() == 10 and r2.get() == 20
+        # Step 2: the new key goes first (signs), old second (verifies).
+        p2, w2 = q([new, old]), q([new, old])
+        r3 = p2.enqueue_by_name(NOTE, (3,))  # signed with new
+        r4 = p1.enqueue_by_name(NOTE, (4,))  # a producer not yet moved: signed with old
+        assert step(w1) and step(w2) and not step(w2)  # each reads the other key's message
+        assert r3.get() == 30 and r4.get() == 40  # results under either key read back
+        r5 = p2.enqueue_by_name(NOTE, (5,))
+        assert step(w1) and r5.get() == 50  # rolling: an unmoved worker still runs it
+        # Step 3, once no old-signed message is waiting: the old key is removed.
+        p3, w3 = q(new), q(new)
+        r6 = p3.enqueue_by_name(NOTE, (6,))
+        late = p0.enqueue_by_name(NOTE, (7,))  # a producer left on the old key
+        unsigned = RedisHuey(name, url=redis_url)
+        made.append(unsigned)
+        unsigned.storage.enqueue([unsigned.encode_message(Task(NOTE, (8,)))])
+        assert drain(w3) == 3 and r6.get() == 60  # 3 claimed, 1 ran
+        assert sorted(ran) == [1, 2, 3, 4, 5, 6]  # every task once; 7 and 8 never ran
+        dead = {d.id: d.error for d in w3.storage.dead_items()}
+        assert len(dead) == 2 and late.id in dead
+        assert all("signature" in error for error in dead.values())
+    finally:
+        made[0].flush()
+        for h in made:
+            h.storage.close()
+
+
+def test_enqueue_url_onto_a_signed_queue(redis_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    name = f"cli-signed-{uuid.uuid4().hex[:10]}"
+    ran: list[int] = []
+    worker = _queue(name, redis_url, KEY, ran)
+    Consumer(worker, consumer_id="w1").beat(time.time())  # publishes signed: true
+    monkeypatch.delenv("HUEYCTL_SIGNING_KEY", raising=False)
+    url = ["--url", redis_url, "--queue", name, "--force"]
+    try:
+        r = CliRunner().invoke(main, ["enqueue", NOTE, "1", *url])
+        one_line_error(r, 2, "is signed", "HUEYCTL_SIGNING_KEY", "--signing-key-file")
+        assert worker.pending_count() == 0
+
+        key_file = tmp_path / "key"
+        key_file.write_text(KEY + "\n")
+        r = CliRunner().invoke(
+            main, ["enqueue", NOTE, "2", *url, "--signing-key-file", str(key_file)]
+        )
+        assert r.exit_code == 0, r.output
+        monkeypatch.setenv("HUEYCTL_SIGNING_KEY", KEY)
+        r = CliRunner().invoke(main, ["enqueue", NOTE, "3", *url])
+        assert r.exit_code == 0, r.output
+        monkeypatch.setenv("HUEYCTL_SIGNING_KEY", "wrong")
+        r = CliRunner().invoke(main, ["enqueue", NOTE, "4", *url])
+        assert r.exit_code == 0, r.output  # the store cannot check a key: the worker does
+        assert drain(worker) == 3
+        assert sorted(ran) == [2, 3]
+        (dead,) = worker.storage.dead_items()
+        assert "signature does not match" in dead.error
+
+        r = CliRunner().invoke(main, ["enqueue", NOTE, "5", *url, "--signing-key-file", "/nope"])
+        one_line_error(r, 2, "--signing-key-file /nope")
+    finally:
+        worker.flush()
+        worker.storage.close()
