@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from support.cli import one_line_error
 from support.steps import drain, step
 
-from engine import RedisHuey
+from engine import RedisHuey, chord
 from engine.api import Huey
 from engine.codec import canonical_json
 from engine.consumer import Consumer
@@ -249,3 +249,27 @@ def test_enqueue_url_onto_a_signed_queue(redis_url: str, tmp_path: Path, monkeyp
     finally:
         worker.flush()
         worker.storage.close()
+
+
+def test_a_forged_chord_member_result_never_reaches_the_callback(
+    app: Huey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[Any] = []
+
+    @app.task()
+    def member(n: int) -> int:
+        return n
+
+    @app.task()
+    def collect(values: list[Any]) -> None:
+        got.append(values)
+
+    canary = tmp_path / "canary"
+    app.enqueue(chord([member.s(1), member.s(2)], collect.s()))
+    assert step(app)  # the first member reports in
+    (key,) = [k for k in app.storage.keys("chord:") if k.endswith(":0")]
+    app.storage.put(key, _planted(canary))
+    with caplog.at_level("ERROR"):
+        assert drain(app) == 1  # the second member; the callback is not enqueued
+    assert got == [] and not canary.exists()
+    assert any("result is refused" in r.getMessage() for r in caplog.records)
