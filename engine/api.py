@@ -64,7 +64,7 @@ class Huey(QueueCore):
         utc: bool = True,
         immediate: bool = False,
         codec: str | Codec = "json",
-        signing_key: bytes | str | None = None,
+        signing_key: bytes | str | Sequence[bytes | str] | None = None,
         result_ttl: float | None = None,
         result_store: bool | None = None,
         storage_class: type[Storage] | None = None,
@@ -94,9 +94,11 @@ class Huey(QueueCore):
           codec: how arguments and results are encoded: "json" (typed JSON that
             hueyctl can show without the application's code), "pickle", or a Codec
             object. Default "json".
-          signing_key: sign every message with HMAC-SHA256 under this key; a message
-            whose signature is missing or wrong is refused before it is decoded.
-            Default None (no signature).
+          signing_key: sign every message and every result with HMAC-SHA256 under
+            this key; a message or result whose signature is missing or wrong is
+            refused (SignatureError) before anything in it is decoded. A list of keys
+            rotates them: the first signs, every one verifies. Default None (no
+            signature; codec="pickle" without a key logs a warning once).
           result_ttl: seconds a task's stored result is kept; None keeps it until it
             is read or deleted. Default None.
           result_store: huey's older name for results; wins over results when given.

@@ -66,13 +66,13 @@ import hmac
 import json
 import pickle
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
-from engine.exceptions import CodecError, SignatureError
+from engine.exceptions import CodecError, ConfigurationError, SignatureError
 
 __all__ = [
     "Codec",
@@ -82,6 +82,7 @@ __all__ = [
     "canonical_json",
     "get_codec",
     "sign",
+    "signing_keys",
     "verify",
 ]
 
@@ -510,11 +511,38 @@ def sign(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def verify(key: bytes, body: bytes, signature: str | None) -> None:
-    """Raise :class:`SignatureError` unless ``signature`` is ``sign(key, body)``."""
+def verify(
+    key: bytes | Sequence[bytes], body: bytes, signature: str | None, what: str = "message"
+) -> None:
+    """Raise :class:`SignatureError` unless ``signature`` is ``sign(k, body)`` for ``key``
+    or (a list of keys, during a rotation) for any one of them. ``what`` names the
+    record in the error ("message", "result")."""
     if not signature:
-        raise SignatureError("message signature is missing")
-    expected = sign(key, body).encode("ascii")
+        raise SignatureError(f"{what} signature is missing")
+    keys = (key,) if isinstance(key, bytes) else key
     given = signature.encode("utf-8", errors="surrogatepass") if isinstance(signature, str) else b""
-    if not hmac.compare_digest(expected, given):
-        raise SignatureError("message signature does not match: was it signed with another key?")
+    for one in keys:
+        if hmac.compare_digest(sign(one, body).encode("ascii"), given):
+            return
+    raise SignatureError(f"{what} signature does not match: was it signed with another key?")
+
+
+def signing_keys(key: bytes | str | Sequence[bytes | str] | None) -> tuple[bytes, ...]:
+    """The signing keys of a ``signing_key`` option: none, one, or a list whose first
+    key signs and all verify (key rotation). A str is its UTF-8 bytes."""
+    if key is None:
+        return ()
+    items = [key] if isinstance(key, (bytes, str)) else list(key)
+    keys = []
+    for item in items:
+        if isinstance(item, str):
+            item = item.encode()
+        if not isinstance(item, bytes) or not item:
+            raise ConfigurationError(
+                "signing_key must be a non-empty str or bytes, or a list of them "
+                "(the first signs, all verify)"
+            )
+        keys.append(item)
+    if not keys:
+        raise ConfigurationError("signing_key is an empty list: give at least one key, or None")
+    return tuple(keys)

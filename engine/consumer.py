@@ -438,6 +438,7 @@ class Consumer:
                     self.huey.name,
                     self.store_record,
                     self.health.state,
+                    bool(self.huey.envelope.verify_keys),
                 ),
             )
             self.telemetry.flush()

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from .codec import Codec, canonical_json
+from .codec import Codec, canonical_json, sign, verify
 from .envelope import Envelope
-from .exceptions import CancelExecution, ConfigurationError, TaskException
+from .exceptions import CancelExecution, CodecError, ConfigurationError, TaskException
 from .keys import result_key
 from .revocation import Revocations
 from .signals import SIGNAL_INTERRUPTED, Signals
@@ -46,6 +46,21 @@ class _Empty:
 EMPTY: Final = _Empty()  # "no result stored", as distinct from a stored None
 
 
+_WARNED_PICKLE: set[str] = set()
+
+
+def _warn_unsigned_pickle(name: str) -> None:
+    """Once per queue name and process: pickle without a signing key decodes whatever the
+    store holds (huey's behaviour, kept as the user's choice)."""
+    if name not in _WARNED_PICKLE:
+        _WARNED_PICKLE.add(name)
+        _api_log.warning(
+            "queue %r uses codec='pickle' without a signing_key: anyone who can write to "
+            "the store can run code in its workers and producers; set signing_key",
+            name,
+        )
+
+
 class QueueCore:
     """One queue's store, codec, registry, hooks, revocations and result settings."""
 
@@ -58,7 +73,7 @@ class QueueCore:
         store_none: bool = False,
         utc: bool = True,
         codec: str | Codec = "json",
-        signing_key: bytes | str | None = None,
+        signing_key: bytes | str | Sequence[bytes | str] | None = None,
         result_ttl: float | None = None,
         storage_class: type[Storage] | None = None,
         storage_kwargs: dict[str, Any] | None = None,
@@ -69,6 +84,8 @@ class QueueCore:
         self.utc = utc
         self.result_ttl = result_ttl
         self.envelope = Envelope(codec, signing_key)
+        if self.envelope.codec.name == "pickle" and not self.envelope.verify_keys:
+            _warn_unsigned_pickle(name)
         self.signals = Signals()
         self.registry: dict[str, TaskSpec] = {}
         self._pre_execute: dict[str, Hook] = {}
@@ -215,10 +232,24 @@ class QueueCore:
         """The message for a task as it is (a retry keeps its stamps)."""
         return Message(task.id, self.envelope.encode(task), task.priority)
 
+    def use_signing_key(self, key: bytes | str | Sequence[bytes | str] | None) -> None:
+        """Sign (and verify) with this key or list of keys from now on (the queue's
+        ``signing_key`` option, set after construction: hueyctl's --signing-key-file)."""
+        self.envelope = Envelope(self.envelope.codec, key)
+
     # --- result records ---------------------------------------------------------------------
+    # With a signing key a result record carries ``"sig"``, the HMAC of the record without
+    # it (as for messages), and a record is verified before anything in it is decoded.
+    def _seal(self, body: bytes) -> bytes:
+        key = self.envelope.signing_key
+        if key is None:
+            return body
+        # One serialisation and one HMAC: the signature is spliced into the object.
+        return body[:-1] + b',"sig":"' + sign(key, body).encode("ascii") + b'"}'
+
     def encode_value(self, value: Any) -> bytes:
         """The result record of a return value (or of ``put`` data)."""
-        return canonical_json({"value": self.envelope.codec.encode(value)})
+        return self._seal(canonical_json({"value": self.envelope.codec.encode(value)}))
 
     def build_error_result(self, task: Task, exception: BaseException) -> dict[str, Any]:
         """The error metadata stored when a task fails for good (huey's hook: override
@@ -227,11 +258,23 @@ class QueueCore:
 
     def encode_error(self, metadata: dict[str, Any]) -> bytes:
         """The result record of a final failure (its error metadata)."""
-        return canonical_json({"error": metadata})
+        return self._seal(canonical_json({"error": metadata}))
 
     def decode_value(self, data: bytes) -> dict[str, Any]:
-        """A result record back: ``{"value": ...}``, ``{"error": {...}}`` or another marker."""
-        rec = json.loads(data)
+        """A result record back: ``{"value": ...}``, ``{"error": {...}}`` or another marker.
+
+        Raises :class:`SignatureError` (a CodecError) when the queue has a signing key
+        and the record is unsigned or signed with another key: nothing in it is decoded.
+        """
+        try:
+            rec = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CodecError(f"result is not JSON: {exc}") from None
+        if not isinstance(rec, dict):
+            raise CodecError("result is not a result record (not a JSON object)")
+        if self.envelope.verify_keys:
+            sig = rec.pop("sig", None)
+            verify(self.envelope.verify_keys, canonical_json(rec), sig, "result")
         if "value" in rec:
             rec["value"] = self.envelope.codec.decode(rec["value"])
         return dict(rec)

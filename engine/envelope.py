@@ -30,9 +30,10 @@ import dataclasses
 import json
 import math
 import operator
+from collections.abc import Sequence
 from typing import Any
 
-from .codec import Codec, canonical_json, get_codec, sign, verify
+from .codec import Codec, canonical_json, get_codec, sign, signing_keys, verify
 from .exceptions import CodecError
 from .task import CALL_OPTIONS, Task
 
@@ -97,11 +98,15 @@ def _check_options(rec: dict[str, Any]) -> None:
 class Envelope:
     """Encodes tasks for one queue with its codec and optional signing key."""
 
-    def __init__(self, codec: str | Codec = "json", signing_key: bytes | str | None = None) -> None:
+    def __init__(
+        self,
+        codec: str | Codec = "json",
+        signing_key: bytes | str | Sequence[bytes | str] | None = None,
+    ) -> None:
         self.codec = get_codec(codec)
-        if isinstance(signing_key, str):
-            signing_key = signing_key.encode()
-        self.signing_key = signing_key
+        # A list rotates keys: the first signs, every one verifies.
+        self.verify_keys = signing_keys(signing_key)
+        self.signing_key = self.verify_keys[0] if self.verify_keys else None
 
     # --- encode ---------------------------------------------------------------
     def record(self, task: Task) -> dict[str, Any]:
@@ -146,7 +151,7 @@ class Envelope:
             raise CodecError("message is not a task envelope (no 'id' field)")
         if self.signing_key is not None:
             sig = rec.pop("sig", None)
-            verify(self.signing_key, canonical_json(rec), sig)
+            verify(self.verify_keys, canonical_json(rec), sig)
         return rec
 
     def decode(self, data: bytes) -> Task:

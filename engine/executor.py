@@ -536,7 +536,11 @@ class Executor:
         members = [storage.peek(chord_member(cid, index)) for index in range(size)]
         if any(data is None for data in members):
             return
-        records = [self.huey.decode_value(data) if data else {} for data in members]
+        try:
+            records = [self.huey.decode_value(data) if data else {} for data in members]
+        except CodecError as exc:  # a forged or unsigned member result on a signed queue
+            log.error("chord %s: a member's result is refused (%s): callback not run", cid, exc)
+            return
         callback = self.huey.envelope.task(ch["callback"])
         extend_args(callback, (rules.member_values(records),))
         message = self.huey.message(callback, self.clock())

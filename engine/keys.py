@@ -115,6 +115,7 @@ class RegistryRecord(TypedDict):
     failed: int
     store: NotRequired[StoreRecord]  # from the start-up check (engine.preflight)
     store_state: NotRequired[str]  # not ok: full (claims nothing new), denied, transient
+    signed: NotRequired[bool]  # true: it verifies message signatures (a signing key is set)
 
 
 class EventRecord(TypedDict):

@@ -29,7 +29,7 @@ from ._version import __version__
 from .core import QueueCore
 from .keys import WORKERS, EventRecord, RegistryRecord, StoreRecord
 from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
-from .storage.base import EVENT_CAP, STATS_TTL, StatRow
+from .storage.base import EVENT_CAP, STATS_TTL, StatRow, Storage
 from .task import Task
 
 REGISTRY = WORKERS  # map: consumer id -> registry record
@@ -120,6 +120,7 @@ def registry_record(
     queue: str,
     store: StoreRecord | None = None,
     state: str = "ok",
+    signed: bool = False,
 ) -> bytes:
     record: RegistryRecord = {
         "id": consumer_id,
@@ -141,4 +142,22 @@ def registry_record(
         record["store"] = store
     if state != "ok":  # what the consumer meets in the store: full, denied, transient ...
         record["store_state"] = state
+    if signed:  # so `hueyctl enqueue --url` knows to ask for the key
+        record["signed"] = True
     return json.dumps(record, separators=(",", ":")).encode()
+
+
+def queue_is_signed(storage: Storage) -> bool:
+    """Whether a queue's workers verify signatures, as far as the store tells: a
+    registered worker publishes ``signed`` (while its entry lasts), and a waiting
+    message carries ``sig``. False when neither says so (no worker seen, queue empty)."""
+    for data in storage.map_items(REGISTRY).values():
+        try:
+            if json.loads(data).get("signed"):
+                return True
+        except (ValueError, AttributeError):
+            continue
+    for message in storage.ready_items(0, 1):
+        if b'"sig":' in message.data:
+            return True
+    return False

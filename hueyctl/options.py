@@ -280,3 +280,31 @@ def confirm(question: str, yes: bool) -> None:
         ok = False
     if not ok:
         raise CommandError("not confirmed: nothing changed (--yes skips the question)")
+
+
+# --- signing keys ------------------------------------------------------------------------------
+SIGNING_KEY_ENV = "HUEYCTL_SIGNING_KEY"
+SIGNING_KEY_FILE_HELP = (
+    f"Sign messages with the key in this file (a signed queue) [or env {SIGNING_KEY_ENV}]."
+)
+
+
+def apply_signing_key(huey: Huey, key_file: str | None) -> None:
+    """Sign what this command writes: ``--signing-key-file`` wins, then the
+    ``HUEYCTL_SIGNING_KEY`` environment variable when the queue has no key of its own
+    (an --app with a signing_key keeps it). The key never goes on a command line."""
+    key: bytes | None = None
+    if key_file is not None:
+        try:
+            with open(key_file, "rb") as f:
+                key = f.read().rstrip(b"\r\n")
+        except OSError as exc:
+            raise CommandError(
+                f"cannot read --signing-key-file {key_file}: {exc.strerror}", EXIT_USAGE
+            ) from None
+        if not key:
+            raise CommandError(f"--signing-key-file {key_file} is empty", EXIT_USAGE)
+    elif huey.envelope.signing_key is None and os.environ.get(SIGNING_KEY_ENV):
+        key = os.environ[SIGNING_KEY_ENV].encode()
+    if key is not None:
+        huey.use_signing_key(key)

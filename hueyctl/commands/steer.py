@@ -13,10 +13,18 @@ import click
 
 from engine.exceptions import ResultTimeout, TaskException
 from engine.inspect import Inspector, Revocation
+from engine.telemetry import queue_is_signed
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
-from ..options import Connection, complete_task, connection_options
+from ..options import (
+    SIGNING_KEY_ENV,
+    SIGNING_KEY_FILE_HELP,
+    Connection,
+    apply_signing_key,
+    complete_task,
+    connection_options,
+)
 
 
 def print_value(v: Any) -> None:
@@ -46,6 +54,12 @@ def print_value(v: Any) -> None:
     "--timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="With --wait: give up after."
 )
 @click.option("--force", is_flag=True, help="Enqueue a task name this queue does not know.")
+@click.option(
+    "--signing-key-file",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help=SIGNING_KEY_FILE_HELP,
+)
 @connection_options
 def enqueue(
     conn: Connection,
@@ -59,6 +73,7 @@ def enqueue(
     wait: bool,
     timeout: float | None,
     force: bool,
+    signing_key_file: str | None,
 ) -> None:
     """Enqueue a call of TASK; print its id.
 
@@ -66,6 +81,9 @@ def enqueue(
 
     TASK is a registered name (tasks.count_beans) or its last part (count_beans) when
     that is unambiguous. A task this queue has never seen is refused unless --force.
+
+    A signed queue (its workers have a signing_key) needs the key: in the file
+    --signing-key-file names, or in HUEYCTL_SIGNING_KEY; without one the command refuses.
     """
     values = resolve.parse_args(args)
     kwargs = resolve.parse_kwargs(kwargs_json)
@@ -80,6 +98,13 @@ def enqueue(
         raise CommandError("--timeout goes with --wait", EXIT_USAGE)
     insp = conn.inspector(write=True, force=force)
     huey = conn.huey
+    apply_signing_key(huey, signing_key_file)
+    if huey.envelope.signing_key is None and queue_is_signed(huey.storage):
+        raise CommandError(
+            f"queue {huey.name!r} is signed (its workers verify signatures): give its key "
+            f"in {SIGNING_KEY_ENV} or with --signing-key-file PATH",
+            EXIT_USAGE,
+        )
     name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
     later = f", due {present.when_ago(when, time.time())}" if when else ""

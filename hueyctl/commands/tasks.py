@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from engine.api import Huey
-from engine.exceptions import EngineError, TaskException
+from engine.exceptions import EngineError, SignatureError, TaskException
 from engine.inspect import Inspector, ResultInfo, TaskInfo
 
 from .. import present, render, resolve
@@ -201,11 +201,15 @@ def _result_detail(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any] 
     if info is None:
         return None
     out: dict[str, Any] = {**render.record(info), "traceback": None}
-    if not info.ok:
+    # A signed queue (--app with signing_key): the record is verified first, and an
+    # unsigned or forged one is refused (SignatureError, one line) before it is decoded.
+    if not info.ok or huey.envelope.verify_keys:
         try:  # the traceback is in the stored error; ResultInfo keeps only its message
             huey.result(task_id, preserve=True)
         except TaskException as exc:
             out["traceback"] = exc.traceback
+        except SignatureError as exc:
+            raise SignatureError(f"result of task {task_id} is refused: {exc}") from None
         except EngineError:
             pass
     return out
