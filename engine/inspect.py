@@ -15,6 +15,7 @@ listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -255,6 +256,9 @@ class RevocationIndex:
     def of(self, task_id: str, name: str) -> Revocation | None:
         """The revocation that stops this call, or None."""
         return self.by_id.get(task_id) or self.by_name.get(name)
+
+
+_SHORT_ID = re.compile(r"[0-9a-fA-F]{4,12}")
 
 
 def _add(acc: list[float], row: StatRow) -> None:
@@ -587,8 +591,13 @@ class Inspector:
         return self._mark_revoked([info])[0]
 
     def find(self, id_prefix: str) -> list[str]:
-        """Ids starting with ``id_prefix`` in any state (pages through the queues)."""
+        """Ids starting with ``id_prefix`` in any state (pages through the queues), and
+        of a queued, scheduled, running or dead task ending with it when it is 4 to 12
+        hex digits (a short id)."""
         found = {i.id for i in self.running(id_prefix=id_prefix)}
+        if _SHORT_ID.fullmatch(id_prefix):
+            # A short id: the end of the id's random part (see docs/operating.md).
+            found.update(self.storage.ids_ending(id_prefix.lower()))
         for fetch in (self.pending, self.scheduled, self.failed):
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
         found.update(key[len(RESULT) :] for key in self.storage.keys(result_key(id_prefix)))

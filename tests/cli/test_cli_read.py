@@ -367,3 +367,24 @@ def test_running_tells_started_from_claimed_ahead(q: Queue) -> None:
     shown = q.json("show", ids[4])
     assert shown["claimed_ahead"] is True and shown["started_at"] is None
     assert "running (claimed ahead, not started)" in q.ok("show", ids[4]).stdout
+
+
+def test_short_ids_are_suffixes_of_the_random_part(q: Queue) -> None:
+    """Issue 13 item 7: UUIDv7 ids made in the same minute share their first 8
+    characters; their last ones are random, so a suffix is what people type."""
+
+    @q.huey.task(name="tasks.mark")
+    def mark(n: int) -> None: ...
+
+    ids = ["01a232ee-6953-7003-8683-6bebf047aacb", "01a232ee-6953-7003-8683-6bebf147aacb"]
+    for n, task_id in enumerate(ids):
+        task = mark.s(n)
+        task.id = task_id
+        q.huey.enqueue(task)
+    assert q.json("show", "f047aacb")["id"] == ids[0]  # the last 8 hex digits
+    assert q.json("show", "F147AACB")["id"] == ids[1]
+    both = q.cli("show", "47aacb")  # lengthen it, as git does, when two share it
+    assert both.exit_code == 1 and "matches 2 tasks" in both.stderr, both.stderr
+    assert q.cli("show", "acb").exit_code == 1  # under 4 digits: a prefix only
+    q.ok("delete", "f047aacb", "--yes")
+    assert [r["id"] for r in q.json("pending")] == [ids[1]]
