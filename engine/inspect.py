@@ -15,6 +15,7 @@ listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,10 @@ class Overview:
     workers: int
     at: float
     throughput: tuple[Minute, ...] = ()  # oldest first, one per minute, zeros included
+    # Of the running tasks, how many their workers report started (registry, one
+    # heartbeat behind) and how many are claimed ahead (prefetched, not started).
+    started: int = 0
+    claimed_ahead: int = 0
 
     def in_state(self, state: str) -> int:
         """How many tasks are in ``state``: ready, scheduled, running or dead."""
@@ -126,6 +131,8 @@ class TaskInfo:
     error: str | None = None
     revoked: bool = False
     envelope: dict[str, Any] = field(default_factory=dict, compare=False)
+    started_at: float | None = None  # running: when its worker reported it started
+    claimed_ahead: bool = False  # running: claimed (prefetched) but not reported started
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,7 @@ class WorkerInfo:
     store_state is "ok", or what keeps it from claiming: "full" (Redis at its
     memory limit), "denied" (an ACL refusal) or "transient" (the store is away);
     persistent is whether its store keeps the queue on disk (None: not known).
+    claimed_ahead counts the tasks it has claimed (prefetched) and not started.
     """
 
     id: str
@@ -167,6 +175,7 @@ class WorkerInfo:
     alive: bool  # lease still valid
     store_state: str = "ok"
     persistent: bool | None = None
+    claimed_ahead: int = 0  # tasks it holds in the store that it has not started (prefetched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +256,9 @@ class RevocationIndex:
     def of(self, task_id: str, name: str) -> Revocation | None:
         """The revocation that stops this call, or None."""
         return self.by_id.get(task_id) or self.by_name.get(name)
+
+
+_SHORT_ID = re.compile(r"[0-9a-fA-F]{4,12}")
 
 
 def _add(acc: list[float], row: StatRow) -> None:
@@ -361,6 +373,7 @@ class Inspector:
         now = self.clock()
         counts = self.storage.counts()
         live = [c for c, until in self.storage.consumers(now).items() if until >= now]
+        started = min(counts.running, len(self._started()))
         return Overview(
             self.huey.name,
             self.storage.describe(),
@@ -371,7 +384,20 @@ class Inspector:
             len(live),
             now,
             tuple(self.throughput(minutes)),
+            started,
+            counts.running - started,
         )
+
+    def _started(self) -> dict[str, float]:
+        """Task id -> start time of every task a worker reports running (the registry
+        written each heartbeat): what the store's running set holds beyond these was
+        claimed ahead and not started yet, or started less than a heartbeat ago."""
+        out: dict[str, float] = {}
+        for data in self.storage.map_items(WORKERS).values():
+            record: RegistryRecord = json.loads(data)
+            for t in record.get("running", ()):
+                out[t["id"]] = t["started"]
+        return out
 
     def throughput(self, minutes: int = 60, task: str | None = None) -> list[Minute]:
         """One row per minute for the last ``minutes`` minutes (oldest first)."""
@@ -510,7 +536,10 @@ class Inspector:
         return self._listing("scheduled", offset, limit, task, id_prefix)
 
     def running(self, task: str | None = None, id_prefix: str | None = None) -> list[TaskInfo]:
-        """Every running task (not paged); task and id_prefix filter as in pending()."""
+        """Every running task (not paged); task and id_prefix filter as in pending().
+        started_at is set for those their worker reports started; the rest are
+        claimed_ahead (a task started less than a heartbeat ago reads so too)."""
+        started = self._started()
         items = [
             _info(
                 r.data,
@@ -518,6 +547,8 @@ class Inspector:
                 worker=r.consumer,
                 deliveries=r.deliveries,
                 claimed_at=r.claimed_at,
+                started_at=started.get(r.id),
+                claimed_ahead=r.id not in started,
             )
             for r in self.storage.running_items()
         ]
@@ -540,11 +571,14 @@ class Inspector:
         loc = self.storage.locate(task_id)
         if loc is None:
             return None
-        when: dict[str, dict[str, float | None]] = {
+        when: dict[str, dict[str, Any]] = {
             "scheduled": {"eta": loc.eta},
             "running": {"claimed_at": loc.since},
             "dead": {"failed_at": loc.since},
         }
+        if loc.state == "running":
+            at = self._started().get(task_id)
+            when["running"].update(started_at=at, claimed_ahead=at is None)
         info = _info(
             loc.data,
             loc.state,
@@ -557,8 +591,13 @@ class Inspector:
         return self._mark_revoked([info])[0]
 
     def find(self, id_prefix: str) -> list[str]:
-        """Ids starting with ``id_prefix`` in any state (pages through the queues)."""
+        """Ids starting with ``id_prefix`` in any state (pages through the queues), and
+        of a queued, scheduled, running or dead task ending with it when it is 4 to 12
+        hex digits (a short id)."""
         found = {i.id for i in self.running(id_prefix=id_prefix)}
+        if _SHORT_ID.fullmatch(id_prefix):
+            # A short id: the end of the id's random part (see docs/operating.md).
+            found.update(self.storage.ids_ending(id_prefix.lower()))
         for fetch in (self.pending, self.scheduled, self.failed):
             found.update(i.id for i in fetch(0, 20, None, id_prefix))
         found.update(key[len(RESULT) :] for key in self.storage.keys(result_key(id_prefix)))
@@ -607,10 +646,14 @@ class Inspector:
         """
         now = self.clock()
         leases = self.storage.consumers(now)
+        held: dict[str, set[str]] = {}
+        for item in self.storage.running_items():
+            held.setdefault(item.consumer, set()).add(item.id)
         out = []
         for data in self.storage.map_items(WORKERS).values():
             r: RegistryRecord = json.loads(data)
             until = leases.get(r["id"])
+            reported = {t["id"] for t in r["running"]}
             out.append(
                 WorkerInfo(
                     r["id"],
@@ -628,6 +671,7 @@ class Inspector:
                     until is not None and until >= now,
                     r.get("store_state", "ok"),
                     r.get("store", {}).get("persistent"),
+                    len(held.get(r["id"], set()) - reported),
                 )
             )
         return sorted(out, key=lambda w: (w.host, w.started, w.id))

@@ -24,7 +24,12 @@ STATE_LABEL = {
 
 
 # A task's moments, as `show` and `top`'s detail label them: (label, TaskInfo field).
-MOMENTS = (("eta", "eta"), ("started", "claimed_at"), ("failed at", "failed_at"))
+MOMENTS = (
+    ("eta", "eta"),
+    ("claimed", "claimed_at"),
+    ("started", "started_at"),
+    ("failed at", "failed_at"),
+)
 
 
 def state_label(state: str) -> str:
@@ -158,3 +163,11 @@ def periodic_revocation(
     if slot is not None and (until is None or slot < until):
         return f"skips the {clock(slot, now, tz)} run"
     return f"revoked once until {clock(until, now, tz)}"
+
+
+def running(total: int, claimed_ahead: int) -> str:
+    """The store's running count told apart: ``12 (4 started, 8 claimed ahead)``."""
+    if not claimed_ahead:
+        return count(total)
+    started = count(total - claimed_ahead)
+    return f"{count(total)} ({started} started, {count(claimed_ahead)} claimed ahead)"

@@ -183,7 +183,13 @@ def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple
             task_id,
             task,
             Column("WORKER", lambda i: i.worker),
-            Column("STARTED", lambda i: ago(i.claimed_at), right=True),
+            Column(
+                "STARTED",
+                lambda i: "claimed ahead" if i.claimed_ahead else ago(i.started_at),
+                right=True,
+                style=lambda i: "dim" if i.claimed_ahead else "",
+            ),
+            Column("CLAIMED", lambda i: ago(i.claimed_at), right=True),
             Column(
                 "DELIVERIES",
                 lambda i: i.deliveries,
@@ -225,6 +231,12 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
             busy,
             right=True,
             style=lambda w: "yellow" if len(w.running) >= w.concurrency else "",
+        ),
+        Column(
+            "AHEAD",
+            lambda w: present.count(w.claimed_ahead),
+            right=True,
+            style=lambda w: "dim" if not w.claimed_ahead else "",
         ),
         Column("DONE", lambda w: present.count(w.processed), right=True),
         Column(

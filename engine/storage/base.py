@@ -364,6 +364,12 @@ class Storage(ABC):
     def locate(self, task_id: str) -> Located | None: ...
 
     @abstractmethod
+    def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        """Up to ``limit`` ids of queued, scheduled, running or dead tasks that end
+        with ``suffix`` (hex digits): the short ids operators type. Read-only, for
+        tools; Redis walks the message hash with HSCAN MATCH (no index to keep)."""
+
+    @abstractmethod
     def remove(self, task_id: str) -> bool:
         """Delete a ready, scheduled or dead message (not a running one)."""
 

@@ -270,6 +270,10 @@ class MemoryStorage(Storage):
                 for e in dead[offset : offset + limit]
             ]
 
+    def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        with self._lock:
+            return sorted(i for i in self._entries if i.endswith(suffix))[:limit]
+
     def locate(self, task_id: str) -> Located | None:
         with self._lock:
             e = self._entries.get(task_id)

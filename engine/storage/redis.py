@@ -767,6 +767,16 @@ class RedisStorage(Storage):
         return out
 
     @_translated
+    def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        pattern = "*" + _glob_escape(suffix)
+        found: list[str] = []
+        for field in self.client.hscan_iter(self._keys["msg"], match=pattern, count=1000):
+            found.append(_text(field[0] if isinstance(field, tuple) else field))
+            if len(found) >= limit:
+                break
+        return sorted(found)
+
+    @_translated
     def locate(self, task_id: str) -> Located | None:
         k = self._keys
         p = self.client.pipeline(transaction=False)

@@ -450,6 +450,10 @@ class SqliteStorage(Storage):
         rows = self._read(sql, max(0, limit), max(0, offset))
         return [DeadLetter(i, b, r or "", e or "", at) for i, b, r, e, at in rows]
 
+    def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        sql = "SELECT id FROM task WHERE queue = ? AND substr(id, -?) = ? ORDER BY id LIMIT ?"
+        return [i for (i,) in self._read(sql, len(suffix), suffix, max(0, limit))]
+
     def locate(self, task_id: str) -> Located | None:
         sql = (
             "SELECT data, state, priority, eta, consumer, deliveries, reason, error,"

@@ -60,7 +60,7 @@ def _status_text(rec: dict[str, Any], stats: list[TaskStats], minutes: int) -> N
             ("queue", f"{rec['queue']} on {rec['store']}"),
             (present.state_label("ready"), rec["ready"]),
             ("scheduled", rec["scheduled"]),
-            ("running", rec["running"]),
+            ("running", present.running(rec["running"], rec["claimed_ahead"])),
             (present.state_label("dead"), rec["dead"]),
             ("workers", f"{rec['workers']} alive"),
             (

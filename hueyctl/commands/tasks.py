@@ -127,8 +127,10 @@ scheduled = _listing_command(
 )
 running = _listing_command(
     "running",
-    "List tasks workers are running now.\n\nJSON: TaskInfo objects; claimed_at is when "
-    "the task was claimed, worker the worker that holds it.",
+    "List tasks workers hold: started, or claimed ahead (prefetched, not started).\n\n"
+    "JSON: TaskInfo objects; claimed_at is when the task was claimed, worker the worker "
+    "that holds it, started_at when the worker reported it started (its heartbeat, a "
+    "second or two behind) and claimed_ahead true while it has not.",
 )
 failed = _listing_command(
     "failed",
@@ -232,6 +234,8 @@ def _show_text(rec: dict[str, Any]) -> None:
     state = present.state_label(rec["state"])
     if rec.get("reason") and rec["reason"] != state:  # not "failed (failed)"
         state += f" ({rec['reason']})"
+    if rec.get("claimed_ahead"):
+        state += " (claimed ahead, not started)"
     if rec["revoked"]:
         state += ", revoked"
     pairs: list[tuple[str, Any]] = [("id", rec["id"]), ("task", rec["name"]), ("state", state)]

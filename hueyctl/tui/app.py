@@ -56,6 +56,8 @@ class TopApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        # Ctrl-C quits, as in htop and k9s (Textual's default only says "press ctrl+q").
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(

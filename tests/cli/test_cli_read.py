@@ -335,3 +335,56 @@ def test_tables_are_drawn_with_rich_on_a_terminal(
     r = q.ok("pending", "--limit", "2")
     assert "1-2 of 3" in r.stderr and "--offset 2 for more" in r.stderr
     assert json.loads(q.ok("pending", "--json").stdout)[0]["id"] == ids[0]
+
+
+def test_running_tells_started_from_claimed_ahead(q: Queue) -> None:
+    """A 2-thread worker that claimed 5 runs 2: the registry (its heartbeat) lists what
+    started, the rest of what it holds in the store is claimed ahead (issue 13 item 5)."""
+    now = time.time()
+    ids = q.add(5)
+    q.huey.storage.claim("host-1:42:ab", now, 5, 30)
+    started = {ids[0]: ("tasks.add", now - 2), ids[1]: ("tasks.add", now - 1)}
+    record = registry_record("host-1:42:ab", now - 60, now, 2, "thread", started, 0, 0, "q")
+    q.huey.storage.map_set("workers", "host-1:42:ab", record)
+    q.huey.storage.heartbeat("host-1:42:ab", now, 30)
+
+    rows = {r["id"]: r for r in q.json("running")}
+    assert set(rows) == set(ids)
+    assert [rows[i]["claimed_ahead"] for i in ids] == [False, False, True, True, True]
+    assert rows[ids[0]]["started_at"] == now - 2 and rows[ids[4]]["started_at"] is None
+    text = q.ok("running").stdout
+    assert text.count("claimed ahead") == 3, text
+
+    rec = q.json("status")
+    assert (rec["running"], rec["started"], rec["claimed_ahead"]) == (5, 2, 3)
+    assert "5 (2 started, 3 claimed ahead)" in q.ok("status").stdout
+
+    (w,) = q.json("workers")
+    assert w["claimed_ahead"] == 3 and len(w["running"]) == 2
+    header, row = q.ok("workers").stdout.splitlines()[:2]
+    assert "AHEAD" in header and " 2/2 " in row + " " and " 3 " in row
+
+    shown = q.json("show", ids[4])
+    assert shown["claimed_ahead"] is True and shown["started_at"] is None
+    assert "running (claimed ahead, not started)" in q.ok("show", ids[4]).stdout
+
+
+def test_short_ids_are_suffixes_of_the_random_part(q: Queue) -> None:
+    """Issue 13 item 7: UUIDv7 ids made in the same minute share their first 8
+    characters; their last ones are random, so a suffix is what people type."""
+
+    @q.huey.task(name="tasks.mark")
+    def mark(n: int) -> None: ...
+
+    ids = ["01a232ee-6953-7003-8683-6bebf047aacb", "01a232ee-6953-7003-8683-6bebf147aacb"]
+    for n, task_id in enumerate(ids):
+        task = mark.s(n)
+        task.id = task_id
+        q.huey.enqueue(task)
+    assert q.json("show", "f047aacb")["id"] == ids[0]  # the last 8 hex digits
+    assert q.json("show", "F147AACB")["id"] == ids[1]
+    both = q.cli("show", "47aacb")  # lengthen it, as git does, when two share it
+    assert both.exit_code == 1 and "matches 2 tasks" in both.stderr, both.stderr
+    assert q.cli("show", "acb").exit_code == 1  # under 4 digits: a prefix only
+    q.ok("delete", "f047aacb", "--yes")
+    assert [r["id"] for r in q.json("pending")] == [ids[1]]

@@ -464,3 +464,14 @@ def test_wait_result_finds_a_value_at_once_while_others_wait(storage: Storage) -
     finally:
         waiter.join()
     assert waited == [b"v"]
+
+
+def test_ids_ending_finds_short_ids_in_every_state(storage: Storage) -> None:
+    running = run_one(storage, consumer="c1")
+    ready = ["01a232ee-6953-7003-8683-6bebf047aacb", "01a232ee-6953-7003-8683-6bebf147aacb"]
+    storage.enqueue([Message(i, b"r") for i in ready])
+    assert storage.ids_ending(running[-8:]) == [running]
+    assert storage.ids_ending("f047aacb") == [ready[0]]
+    assert storage.ids_ending("47aacb") == ready
+    assert storage.ids_ending("47aacb", limit=1) in ([ready[0]], [ready[1]])
+    assert storage.ids_ending("0000dead") == []

@@ -37,6 +37,8 @@ TASK_FIELDS = {
     "reason",
     "error",
     "revoked",
+    "started_at",
+    "claimed_ahead",
 }
 
 
@@ -56,6 +58,8 @@ STATUS_FIELDS = {
     "workers",
     "at",
     "throughput",
+    "started",
+    "claimed_ahead",
     "tasks",
 }
 
@@ -82,6 +86,7 @@ WORKER_FIELDS = {
     "alive",
     "store_state",
     "persistent",
+    "claimed_ahead",
 }
 
 

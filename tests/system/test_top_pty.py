@@ -76,11 +76,13 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 class Terminal:
     """A pexpect child whose output is fed to a pyte screen."""
 
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.screen = pyte.Screen(COLS, ROWS)
+    def __init__(
+        self, argv: list[str], cwd: Path, env: dict[str, str], cols: int = COLS, rows: int = ROWS
+    ) -> None:
+        self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.child = pexpect.spawn(
-            argv[0], argv[1:], cwd=str(cwd), env=env, dimensions=(ROWS, COLS), timeout=10
+            argv[0], argv[1:], cwd=str(cwd), env=env, dimensions=(rows, cols), timeout=10
         )
 
     def text(self) -> str:
@@ -116,14 +118,15 @@ def _stable(inspector: Inspector) -> tuple[int, ...]:
         if time.monotonic() > deadline:
             raise AssertionError(f"the queue never settled: {seen[-5:]}")
         o = inspector.overview()
-        seen.append((o.ready, o.scheduled, o.running, o.dead, o.workers))
+        seen.append((o.ready, o.scheduled, o.started, o.claimed_ahead, o.dead, o.workers))
         time.sleep(0.2)
     return seen[-1]
 
 
 def _counts(text: str) -> tuple[int, ...] | None:
     found = re.search(
-        r"pending ([\d,]+) .* scheduled ([\d,]+) .* running ([\d,]+) .* failed ([\d,]+)"
+        r"pending ([\d,]+) .* scheduled ([\d,]+) .* running ([\d,]+) .* ahead ([\d,]+)"
+        r" .* failed ([\d,]+)"
         r" .* workers ([\d,]+)",
         text,
     )
@@ -155,7 +158,8 @@ def test_top_shows_the_counts_and_workers_of_a_live_redis_queue(
         for i in range(2):
             huey.enqueue_by_name("app.add", (i, i), delay=3600)
         expected = _stable(inspector)
-        assert expected[1] == 2 and expected[4] == 1 and expected[0] >= 1
+        # Both threads run a long task; what the worker claimed beyond them is "ahead".
+        assert expected[1] == 2 and expected[2] == 2 and expected[5] == 1 and expected[0] >= 1
 
         (info,) = inspector.workers()
 
@@ -183,3 +187,42 @@ def test_top_shows_the_counts_and_workers_of_a_live_redis_queue(
             term.close()
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_top_at_80x24_keeps_ten_rows_and_the_key_bar_and_quits_on_ctrl_c(
+    queue: tuple[RedisHuey, dict[str, str]], tmp_path: Path
+) -> None:
+    huey, env = queue
+    ids = [huey.enqueue_by_name("app.add", (i, i)).id for i in range(15)]
+    argv = [sys.executable, "-m", "hueyctl", "top", "--app", "app.huey", "-i", "0.5"]
+    term = Terminal(argv, tmp_path, env, cols=80, rows=24)
+    try:
+        term.read_until(lambda t: "● connected" in t and "pending 15" in t, 20)
+        term.child.send("2")
+        text = term.read_until(lambda t: sum(i in t for i in ids) >= 10, 10)
+        footer = text.splitlines()[-1]
+        assert "q Quit" in footer and "? Help" in footer, text
+        assert "7 Evt" in text, text
+        term.child.send("\x03")  # Ctrl-C
+        term.child.expect(pexpect.EOF, timeout=10)
+        term.child.close()
+        assert term.child.exitstatus == 0
+    finally:
+        term.close()
+
+
+def test_top_refuses_to_draw_into_a_pipe(
+    queue: tuple[RedisHuey, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = queue
+    done = subprocess.run(
+        ["bash", "-c", "set -o pipefail; python -m hueyctl top --app app.huey | cat"],
+        cwd=tmp_path,
+        env=dict(env, PATH=f"{Path(sys.executable).parent}:{env['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "needs a terminal" in done.stderr, done.stderr

@@ -431,3 +431,64 @@ def test_formatting() -> None:
     assert present.duration(3725) == "1h 2m" and present.duration(65) == "1m 5s"
     assert present.call_args([1, {"$tuple": [2, 3]}], {"b": "x"}) == '1, (2, 3), b="x"'
     assert present.ago(NOW + 90, NOW) == "in 1m 30s" and present.ago(NOW - 2, NOW) == "2s ago"
+
+
+# --- small terminals (issue 13 item 9) ------------------------------------------------
+SMALL = (80, 24)
+
+
+def test_small_terminal_keeps_ten_rows_the_key_bar_and_help(queue: MemoryHuey) -> None:
+    """At 80×24 the plots and the task table collapse: the list keeps at least ten
+    rows, every tab label and the footer's Quit and Help stay on screen."""
+
+    async def main() -> None:
+        app = new_app(queue, "pending")
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(pilot)
+            table = app.dashboard.table("pending")
+            assert table.region.height - 1 >= 10  # less the header row
+            assert not app.dashboard.query_one("#plots").display
+            assert not app.dashboard.query_one("#stats").display
+            text = _screen_text(app)
+            assert "7 Evt" in text
+            assert "Quit" in text and "Help" in text
+            await pilot.resize_terminal(124, 40)
+            await settle(pilot)
+            assert app.dashboard.query_one("#plots").display
+            assert "7 Events" in _screen_text(app)
+
+    asyncio.run(main())
+
+
+def _screen_text(app: TopApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def test_ctrl_c_quits(queue: MemoryHuey) -> None:
+    async def main() -> None:
+        app = new_app(queue)
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app.return_code == 0
+
+    asyncio.run(main())
+
+
+def test_snapshot_small_terminal(queue: MemoryHuey, snap_compare: Any) -> None:
+    assert snap_compare(new_app(queue, "pending"), terminal_size=SMALL, run_before=settle)
+
+
+def test_home_end_g_and_G_jump_to_the_first_and_last_row(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        table = app.dashboard.table("pending")
+        table.focus()
+        last = len(table.keys()) - 1
+        assert last > 0
+        for key, row in [("end", last), ("home", 0), ("G", last), ("g", 0), ("pagedown", last)]:
+            await pilot.press(key)
+            await pilot.pause()
+            assert table.cursor_row == row, key
+
+    run(queue, "pending", script)

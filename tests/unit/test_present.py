@@ -75,8 +75,9 @@ def test_listing_rows_are_the_same_in_the_cli_and_top(
     cases = (
         (
             "running",
-            "id task worker started deliveries",
-            [running, "jobs.add", "w-2", "4m 10s ago", "1"],
+            "id task worker started claimed deliveries",
+            # no worker reports it started (no registry entry): claimed ahead
+            [running, "jobs.add", "w-2", "claimed ahead", "4m 10s ago", "1"],
         ),
         (
             "failed",
@@ -102,7 +103,7 @@ def test_show_and_the_detail_screen_say_the_same(
     failed_at = present.when(now - AGO)
     for task_id, state, moment in (
         (dead, "failed", f"failed at +{failed_at} \\(4m 10s ago\\)"),
-        (running, "running", "started +.* \\(4m 10s ago\\)"),
+        (running, "running", "claimed +.* \\(4m 10s ago\\)"),
     ):
         cli = _cli(url, "show", task_id)
         console = Console(record=True, width=160, color_system=None)

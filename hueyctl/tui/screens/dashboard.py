@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -40,6 +40,17 @@ TITLES = {
     "failed": "Failed",
     "events": "Events",
 }
+# Tab names on terminals narrower than WIDE (so "7 Events" stays on an 80-column screen).
+SHORT_TITLES = {
+    "workers": "Wrk",
+    "pending": "Pend",
+    "scheduled": "Sched",
+    "running": "Run",
+    "periodic": "Per",
+    "failed": "Fail",
+    "events": "Evt",
+}
+WIDE = 100
 NOUN = {
     "workers": ("worker", "workers"),
     "pending": ("pending task", "pending tasks"),
@@ -50,12 +61,28 @@ NOUN = {
 }
 
 
+# Lines the layout needs to keep MIN_ROWS list rows (header, counts, tab bar, table
+# header, the "more" line and the footer take 7): below FULL_HEIGHT the plots go,
+# below PLOTLESS_HEIGHT the per-task table too (htop keeps its process list first).
+MIN_ROWS = 10
+PLOTLESS_HEIGHT = 7 + 9 + MIN_ROWS
+FULL_HEIGHT = PLOTLESS_HEIGHT + 6
+
+
+def layout_classes(height: int) -> tuple[bool, bool]:
+    """(hide the plots, hide the per-task table) for a terminal ``height`` lines high."""
+    return height < FULL_HEIGHT, height < PLOTLESS_HEIGHT
+
+
 def _noun(tab: str, n: int) -> str:
     return NOUN[tab][0] if n == 1 else NOUN[tab][1]
 
 
 class DashboardScreen(Screen[None]):
     BINDINGS = [
+        # Quit and Help first, so a narrow footer never cuts them off.
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help"),
         *(
             Binding(str(n), f"tab('{tab}')", TITLES[tab], show=False)
             for n, tab in enumerate(TABS, 1)
@@ -77,6 +104,7 @@ class DashboardScreen(Screen[None]):
         self.tz = tz
         self.tab = tab
         self.filter: Filter | None = None
+        self._overview: Overview | None = None
 
     @property
     def query_state(self) -> Query:
@@ -99,6 +127,17 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table(self.tab).focus()
+        self._fit(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        no_plots, no_stats = layout_classes(height)
+        self.set_class(no_plots, "-no-plots")
+        self.set_class(no_stats, "-no-stats")
+        if self._overview is not None:
+            self._tab_labels(self._overview)
 
     # --- what the app hands down ---------------------------------------------------
     def table(self, tab: str) -> LiveTable:
@@ -123,11 +162,13 @@ class DashboardScreen(Screen[None]):
             self._listing(snap, now)
 
     def _tab_labels(self, overview: Overview) -> None:
+        self._overview = overview
         tabs = self.query_one(TabbedContent)
         counts = {"workers": overview.workers}
         counts.update({t: overview.in_state(present.label_state(t)) for t in TASK_LISTINGS})
+        titles = TITLES if self.app.size.width >= WIDE else SHORT_TITLES
         for n, tab in enumerate(TABS, 1):
-            label = f"{n} {TITLES[tab]}"
+            label = f"{n} {titles[tab]}"
             if tab in counts:
                 label += f" {present.count(counts[tab])}"
             tab_widget = tabs.get_tab(tab)

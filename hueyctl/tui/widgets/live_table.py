@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..actions import Target
@@ -26,6 +27,13 @@ def _signature(cells: Sequence[Text]) -> Signature:
 
 
 class LiveTable(DataTable[Text]):
+    # Rows, not columns: Home/End and g/G jump to the first/last row as in htop, less
+    # and k9s (PgUp/PgDn page as DataTable does).
+    BINDINGS = [
+        Binding("home,g", "scroll_top", "First row", show=False),
+        Binding("end,G", "scroll_bottom", "Last row", show=False),
+    ]
+
     def __init__(
         self,
         columns: Sequence[Column],
