@@ -84,7 +84,7 @@ def acl(role: str, queue: str, user: str | None) -> None:
     queue: app (producer and worker), monitor (read-only) or admin. The password is
     taken from $HUEYCTL_ACL_PASSWORD and printed only as its SHA-256 (without it the
     user has no password and cannot log in until you add one)."""
-    name = user or f"hueyctl-{role}-{queue}"
+    name = user or f"hueyctl-{role}-{queue}".replace(" ", "_")
     password = os.environ.get(PASSWORD_ENV) or None
     line = " ".join(quote(a) for a in ["ACL", "SETUSER", name, *rules(role, queue, password)])
     click.echo(line)
