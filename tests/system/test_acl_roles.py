@@ -10,7 +10,6 @@ import json
 import shlex
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,10 +112,13 @@ def populated(
         made["later"] = producer.enqueue_by_name("app.add", (3, 3), delay=3600).id
         for key in ("add", "scheduled_done", "flaky", "locked"):
             task_id = made[key]
-            wait_for(lambda: producer.result(task_id, preserve=True) is not None, 30, key)
+            wait_for(lambda t=task_id: producer.result(t, preserve=True) is not None, 30, key)
         dead = made["dead"]
         wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
         made["result"] = producer.result(made["add"], preserve=True)
+        # a revocation that lapses: readers must ignore it, not delete it (item 2)
+        producer.revoke_by_id(made["later"], revoke_until=time.time() + 1)
+        time.sleep(1.2)
         made["log"] = app.output(app.workers[0][0])
         yield made
     finally:
@@ -157,7 +159,12 @@ def test_monitor_role_reads_everything_and_writes_nothing(
     admin.acl_log_reset()
     runner = CliRunner()
     before = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
-    for args in [*READ_COMMANDS, ["show", populated["dead"]], ["show", populated["add"]]]:
+    for args in [
+        *READ_COMMANDS,
+        ["show", populated["dead"]],
+        ["show", populated["add"]],
+        ["show", populated["later"]],
+    ]:
         r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
         assert r.exit_code == 0, (args, r.output, r.exception)
     failed = json.loads(
@@ -237,7 +244,7 @@ FORBIDDEN = [
     ["SET", "unrelated", "1"],
     ["GET", f"hueyctl:{{{OTHER}}}:kv"],
     ["HGETALL", f"hueyctl:{{{OTHER}}}:msg"],
-    ["EVAL", f"return redis.call('SET', KEYS[1], 1)", "1", f"hueyctl:{{{OTHER}}}:kv"],
+    ["EVAL", "return redis.call('SET', KEYS[1], 1)", "1", f"hueyctl:{{{OTHER}}}:kv"],
     ["PUBLISH", "ch", "1"],
     ["SUBSCRIBE", "ch"],
 ]
@@ -260,7 +267,9 @@ def test_forbidden_commands_are_refused(
     for cmd in (["FLUSHALL"], ["KEYS", "*"], ["SET", f"hueyctl:{{{OTHER}}}:kv", "1"]):
         with pytest.raises(redis.exceptions.NoPermissionError):
             client.execute_command(*cmd)
-    with pytest.raises(redis.exceptions.ResponseError, match="(?i)noperm|permission|no permissions"):
+    with pytest.raises(
+        redis.exceptions.ResponseError, match="(?i)noperm|permission|no permissions"
+    ):
         client.execute_command(
             "EVAL", "return redis.call('SET', KEYS[1], 1)", "1", f"hueyctl:{{{OTHER}}}:kv"
         )
