@@ -148,6 +148,10 @@ READ_COMMANDS = [
     ["periodic"],
     ["workers"],
     ["revocations"],
+    ["scheduled"],
+    ["running"],
+    ["results"],
+    ["results", "--json"],
 ]
 
 
