@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from engine.api import Huey
-from engine.inspect import Inspector, name_matches, scan
+from engine.inspect import UNREADABLE, Inspector, name_matches, scan
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -73,6 +73,11 @@ def retry(conn: Connection, task_id: str | None, all_: bool, task: str | None, y
         if info is None or info.state != "dead":
             state = info.state if info else "finished"
             raise CommandError(f"task {resolved} is {state}, not a dead letter: nothing to retry")
+        if info.name.startswith(UNREADABLE):
+            raise CommandError(
+                f"task {resolved} is {info.name}: it cannot run, so it is not retried"
+                " (delete it with hueyctl delete)"
+            )
         if not huey.retry_failed(resolved):
             raise CommandError(f"task {resolved} left the dead letters meanwhile: nothing changed")
         render.note(f"retried {info.name} {resolved}: it is pending again")
