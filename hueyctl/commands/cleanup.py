@@ -19,10 +19,15 @@ from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, confirm, connection_options
 
 
-def dead_ids(insp: Inspector, task: str | None) -> list[str]:
-    """Every dead letter's id (optionally one task's), snapshotted before acting so
-    tasks that fail again while we work are not picked up twice."""
-    dead = scan(insp.failed, lambda i: name_matches(i.name, task), page=resolve.PAGE)
+def dead_ids(insp: Inspector, task: str | None, readable: bool = False) -> list[str]:
+    """Every dead letter's id (optionally one task's; ``readable``: not the unreadable
+    ones, which cannot run), snapshotted before acting so tasks that fail again while
+    we work are not picked up twice."""
+
+    def keep(i: Any) -> bool:
+        return name_matches(i.name, task) and not (readable and i.name.startswith(UNREADABLE))
+
+    dead = scan(insp.failed, keep, page=resolve.PAGE)
     return list(dict.fromkeys(i.id for i in dead.items))
 
 
@@ -82,7 +87,7 @@ def retry(conn: Connection, task_id: str | None, all_: bool, task: str | None, y
             raise CommandError(f"task {resolved} left the dead letters meanwhile: nothing changed")
         render.note(f"retried {info.name} {resolved}: it is pending again")
         return
-    ids = dead_ids(insp, task)
+    ids = dead_ids(insp, task, readable=True)
     which = f" of {task}" if task else ""
     if not ids:
         render.note(f"no dead letters{which} to retry")

@@ -67,3 +67,11 @@ def test_malformed_dead_letter_is_listed_shown_refused_and_deleted(q: Queue, kin
     q.ok("delete", bad, "--yes")
     assert q.huey.storage.locate(bad) is None
     assert [t["id"] for t in q.json("failed")] == [good]
+
+
+def test_retry_all_leaves_unreadable_dead_letters(q: Queue) -> None:
+    good = q.dead()
+    bad = plant(q, BAD["garbage"])
+    q.ok("retry", "--all", "--yes")
+    assert q.huey.storage.locate(good).state == "ready"
+    assert q.huey.storage.locate(bad).state == "dead"
