@@ -6,6 +6,7 @@ of forbidden commands is refused for both."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shlex
 import time
@@ -19,6 +20,7 @@ from support.procs import App, RedisServer, wait_for
 
 from engine.inspect import Inspector
 from engine.loader import connect
+from engine.scheduler import Scheduler
 from hueyctl.cli import main
 
 pytestmark = pytest.mark.slow
@@ -45,6 +47,10 @@ def flaky(i):
 @huey.task()
 def boom():
     raise RuntimeError("always")
+
+@huey.periodic_task(crontab(minute="*"))
+def every_minute():
+    record(1000)
 
 @huey.task()
 def locked(i):
@@ -98,7 +104,7 @@ def populated(
     admin.acl_log_reset()
     url = f"redis://app:{PASSWORD}@127.0.0.1:{srv.port}/0"
     root = tmp_path_factory.mktemp("acl-app")
-    config = f"from engine import RedisHuey\nhuey = RedisHuey({QUEUE!r}, url={url!r})\n"
+    config = f"from engine import RedisHuey, crontab\nhuey = RedisHuey({QUEUE!r}, url={url!r})\n"
     app = App(root, config, TASKS)
     producer = connect(url, QUEUE)
     try:
@@ -116,9 +122,21 @@ def populated(
         dead = made["dead"]
         wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
         made["result"] = producer.result(made["add"], preserve=True)
+        # a periodic slot, fired with the app's rights as a worker's scheduler does
+        spec = importlib.util.spec_from_file_location("acl_app", root / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        scheduler = Scheduler(module.huey)
+        (periodic,) = module.huey.periodic_specs()
+        minute = int(time.time() // 60) * 60 + 7 * 86400  # a slot nobody else fires
+        assert scheduler.fire(periodic, minute, time.time())
+        assert not scheduler.fire(periodic, minute, time.time())  # the slot is taken
+        wait_for(lambda: 1000 in app.executions(), 30, "the periodic slot's run")
         # a revocation that lapses: readers must ignore it, not delete it (item 2)
         producer.revoke_by_id(made["later"], revoke_until=time.time() + 1)
         time.sleep(1.2)
+        app.stop_all()  # its heartbeats would write while the monitor test compares
         made["log"] = app.output(app.workers[0][0])
         yield made
     finally:
