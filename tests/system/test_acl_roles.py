@@ -123,7 +123,7 @@ def populated(
         wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
         made["result"] = producer.result(made["add"], preserve=True)
         # a periodic slot, fired with the app's rights as a worker's scheduler does
-        spec = importlib.util.spec_from_file_location("acl_app", root / "app.py")
+        spec = importlib.util.spec_from_file_location("app", root / "app.py")  # same task names
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
