@@ -307,3 +307,30 @@ def test_printed_rules_use_no_categories() -> None:
         assert "~hueyctl:{q\\\\*x}:*" in r.stdout or "~hueyctl:{q\\*x}:*" in r.stdout
     r = CliRunner().invoke(main, ["acl", "root", "--queue", "q"])
     assert r.exit_code == 2
+
+
+def test_admin_role_steers_and_cleans_without_denials(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    srv, admin = server
+    url = f"redis://admin:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    admin.acl_log_reset()
+    runner = CliRunner()
+    for args in (
+        ["revoke", populated["later"], "--until", "1h"],
+        ["restore", populated["later"]],
+        ["revoke", "app.add", "--once"],
+        ["restore", "app.add"],
+        ["retry", populated["dead"]],
+        ["enqueue", "app.add", "1", "1"],
+        ["delete", populated["later"], "--yes"],
+        ["flush-locks", "--yes"],
+        ["purge", "results", "--yes"],
+        ["purge", "pending", "--yes"],
+        ["purge", "scheduled", "--yes"],
+        ["purge", "failed", "--yes"],
+        ["results"],
+    ):
+        r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
+        assert r.exit_code == 0, (args, r.output, r.exception)
+    assert denials(admin, "admin") == []
