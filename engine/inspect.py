@@ -269,10 +269,53 @@ def _add(acc: list[float], row: StatRow) -> None:
     acc[3] = max(acc[3], row.max)
 
 
-def _info(data: bytes, state: str, **extra: Any) -> TaskInfo:
-    rec = describe(data)
+UNREADABLE = "unreadable: "  # a TaskInfo name that starts so is a record that failed validation
+
+_NUMBERS = ("eta", "enqueued_at", "expires")
+_INTS = ("priority", "retries", "attempt")
+
+
+def _checked(data: bytes) -> tuple[dict[str, Any], str | None]:
+    """The envelope record and, for one that cannot be shown as a task, why (a pure
+    read that never raises: a malformed dead letter must not break a listing)."""
+    try:
+        rec = describe(data)
+    except RecursionError:
+        return {}, "nested too deep to decode"
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes are, the listing goes on
+        return {}, f"{type(exc).__name__}: {exc}"[:200]
+    if "raw" in rec and rec.get("task") == "?":
+        return {}, str(rec.get("error", "not JSON"))[:200]
+    if not isinstance(rec.get("task"), str):
+        return {}, "no task name"
+    for name in _INTS:
+        value = rec.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return {}, f"{name} is {value!r:.40}, not an integer"
+    for name in _NUMBERS:
+        value = rec.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return {}, f"{name} is {value!r:.40}, not a number"
+    return rec, None
+
+
+def _info(store_id: str, data: bytes, state: str, **extra: Any) -> TaskInfo:
+    """A task as listed: always under its store id (the id inside a body may lie), and a
+    record that fails validation named ``unreadable: <reason>`` with no fields read."""
+    rec, problem = _checked(data)
+    if problem is not None:
+        return TaskInfo(
+            id=store_id,
+            name=UNREADABLE + problem,
+            state=state,
+            args=None,
+            kwargs=None,
+            eta=extra.pop("eta", None),
+            envelope={"raw": data[:200].hex()},
+            **extra,
+        )
     return TaskInfo(
-        id=str(rec.get("id", extra.pop("id", "?"))),
+        id=store_id,
         name=str(rec.get("task", "?")),
         state=state,
         args=rec.get("args"),
@@ -434,12 +477,12 @@ class Inspector:
     def _page(self, state: str, offset: int, limit: int) -> list[TaskInfo]:
         """One unfiltered page of the ready, scheduled or dead tasks, in listing order."""
         if state == "ready":
-            return [_info(m.data, "ready") for m in self.storage.ready_items(offset, limit)]
+            return [_info(m.id, m.data, "ready") for m in self.storage.ready_items(offset, limit)]
         if state == "scheduled":
             items = self.storage.scheduled_items(offset, limit)
-            return [_info(m.data, "scheduled", eta=eta) for m, eta in items]
+            return [_info(m.id, m.data, "scheduled", eta=eta) for m, eta in items]
         return [
-            _info(d.data, "dead", reason=d.reason, error=d.error, failed_at=d.failed_at)
+            _info(d.id, d.data, "dead", reason=d.reason, error=d.error, failed_at=d.failed_at)
             for d in self.storage.dead_items(offset, limit)
         ]
 
@@ -542,6 +585,7 @@ class Inspector:
         started = self._started()
         items = [
             _info(
+                r.id,
                 r.data,
                 "running",
                 worker=r.consumer,
@@ -580,6 +624,7 @@ class Inspector:
             at = self._started().get(task_id)
             when["running"].update(started_at=at, claimed_ahead=at is None)
         info = _info(
+            loc.id,
             loc.data,
             loc.state,
             **when.get(loc.state, {}),

@@ -71,15 +71,14 @@ class Revocations:
 
     # --- reading -------------------------------------------------------------
     def record(self, key: str, now: float | None = None) -> dict[str, Any] | None:
-        """The record at ``key`` if in force at ``now`` (default: the present, in
-        which case a lapsed ``until`` record is also deleted)."""
+        """The record at ``key`` if in force at ``now`` (default: the present). A pure
+        read: a lapsed ``until`` record is ignored here and cleaned up by workers
+        (``any_in_force(peek=False)``), so readers need no write right."""
         data = self.storage.map_get(MAP, key)
         if data is None:
             return None
         rec: dict[str, Any] = json.loads(data)
         if rec.get("until") is not None and rec["until"] <= (now or time.time()):
-            if now is None:
-                self.delete(key, data)
             return None
         return rec
 

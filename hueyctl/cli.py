@@ -19,7 +19,7 @@ import click
 from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
-from .commands import cleanup, demo, overview, steer, tasks, top, worker
+from .commands import acl, cleanup, demo, overview, steer, tasks, top, worker
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
 from .options import CONNECTION, Connection, root_options
 
@@ -140,5 +140,6 @@ for _command in (
     worker.worker,
     top.top,
     demo.demo,
+    acl.acl,
 ):
     main.add_command(_command)

@@ -12,17 +12,22 @@ from typing import Any
 import click
 
 from engine.api import Huey
-from engine.inspect import Inspector, name_matches, scan
+from engine.inspect import UNREADABLE, Inspector, name_matches, scan
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, confirm, connection_options
 
 
-def dead_ids(insp: Inspector, task: str | None) -> list[str]:
-    """Every dead letter's id (optionally one task's), snapshotted before acting so
-    tasks that fail again while we work are not picked up twice."""
-    dead = scan(insp.failed, lambda i: name_matches(i.name, task), page=resolve.PAGE)
+def dead_ids(insp: Inspector, task: str | None, readable: bool = False) -> list[str]:
+    """Every dead letter's id (optionally one task's; ``readable``: not the unreadable
+    ones, which cannot run), snapshotted before acting so tasks that fail again while
+    we work are not picked up twice."""
+
+    def keep(i: Any) -> bool:
+        return name_matches(i.name, task) and not (readable and i.name.startswith(UNREADABLE))
+
+    dead = scan(insp.failed, keep, page=resolve.PAGE)
     return list(dict.fromkeys(i.id for i in dead.items))
 
 
@@ -73,11 +78,16 @@ def retry(conn: Connection, task_id: str | None, all_: bool, task: str | None, y
         if info is None or info.state != "dead":
             state = info.state if info else "finished"
             raise CommandError(f"task {resolved} is {state}, not a dead letter: nothing to retry")
+        if info.name.startswith(UNREADABLE):
+            raise CommandError(
+                f"task {resolved} is {info.name}: it cannot run, so it is not retried"
+                " (delete it with hueyctl delete)"
+            )
         if not huey.retry_failed(resolved):
             raise CommandError(f"task {resolved} left the dead letters meanwhile: nothing changed")
         render.note(f"retried {info.name} {resolved}: it is pending again")
         return
-    ids = dead_ids(insp, task)
+    ids = dead_ids(insp, task, readable=True)
     which = f" of {task}" if task else ""
     if not ids:
         render.note(f"no dead letters{which} to retry")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.api import Huey
+from engine.inspect import UNREADABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class Actions:
     def retry(self, target: Target) -> str:
         if not target.task_id or target.state != "dead":
             return "retry works on dead letters (Failed tab)"
+        if target.name and target.name.startswith(UNREADABLE):
+            return f"{target.task_id} is {target.name}: not retried (delete it)"
         if self.huey.retry_failed(target.task_id):
             return f"retrying {target.task_id}: back on the queue"
         return f"{target.task_id} is no longer a dead letter"

@@ -28,6 +28,7 @@ from engine import (
     MemoryHuey,
 )
 from engine.api import Huey
+from engine.keys import REVOKED
 from engine.scheduler import Scheduler
 
 # --- expiry ---------------------------------------------------------------------------
@@ -281,3 +282,20 @@ def test_reschedule_revokes_and_enqueues_a_copy(huey: Huey) -> None:
     Scheduler(huey).step(eta)
     assert step(huey, eta)
     assert new() == 3
+
+
+def test_reading_a_lapsed_revocation_writes_nothing(huey: Huey) -> None:
+    """Issue 12, item 2: readers ignore a lapsed revocation (workers clean it up), so a
+    read-only user can read and nobody's state changes."""
+
+    @huey.task()
+    def work(x: int) -> int:
+        return x
+
+    r = work(1)
+    huey.revoke_by_id(r.id, revoke_until=time.time() + 0.05)
+    time.sleep(0.1)
+    before = huey.storage.map_items(REVOKED)
+    assert huey.revocation("id:" + r.id) is None
+    assert not huey.is_revoked(r)
+    assert huey.storage.map_items(REVOKED) == before != {}

@@ -1,0 +1,336 @@
+"""The ACL rules ``hueyctl acl`` prints, applied to a real redis-server (issue 12, items
+7 and 2): with ``app`` a producer and a ``hueyctl worker`` run enqueue → result, a
+schedule, retries, a dead letter and a lock with no ACL denial; with ``monitor`` every
+read command and the Inspector methods ``top`` uses work and write nothing; a table
+of forbidden commands is refused for both."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner
+from support.procs import App, RedisServer, wait_for
+
+from engine.inspect import Inspector
+from engine.loader import connect
+from engine.scheduler import Scheduler
+from hueyctl.cli import main
+
+pytestmark = pytest.mark.slow
+
+QUEUE = "aclq"
+OTHER = "otherq"
+PASSWORD = "s3cret-pw"
+
+TASKS = """
+@huey.task()
+def add(a, b):
+    record(a)
+    return a + b
+
+@huey.task(retries=1, retry_delay=0)
+def flaky(i):
+    record(i)
+    marker = LOG + f".flaky{i}"
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise ValueError("first attempt fails")
+    return "ok"
+
+@huey.task()
+def boom():
+    raise RuntimeError("always")
+
+@huey.periodic_task(crontab(minute="*"))
+def every_minute():
+    record(1000)
+
+@huey.task()
+def locked(i):
+    with huey.lock_task("the-lock"):
+        record(i)
+    return i
+"""
+
+
+def setuser(admin: redis.Redis, role: str, queue: str = QUEUE) -> str:
+    """Apply the line ``hueyctl acl ROLE`` prints; returns the user's URL credentials."""
+    r = CliRunner(env={"HUEYCTL_ACL_PASSWORD": PASSWORD}).invoke(
+        main, ["acl", role, "--queue", queue, "--user", role]
+    )
+    assert r.exit_code == 0, r.output
+    words = shlex.split(r.stdout.strip())
+    assert words[:2] == ["ACL", "SETUSER"]
+    assert admin.execute_command(*words) in (b"OK", "OK", True)
+    return f"{role}:{PASSWORD}"
+
+
+def denials(admin: redis.Redis, user: str) -> list[dict[str, Any]]:
+    out = []
+    for entry in admin.acl_log():
+        e = {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
+        if e.get("username") in (user, user.encode()):
+            out.append(e)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisServer, redis.Redis]]:
+    srv = RedisServer(tmp_path_factory.mktemp("acl-redis"), appendonly=False)
+    srv.start()
+    admin = redis.Redis(port=srv.port)
+    try:
+        yield srv, admin
+    finally:
+        admin.close()
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def populated(
+    server: tuple[RedisServer, redis.Redis], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """An ``app`` producer and worker ran the examples; returns what they made."""
+    srv, admin = server
+    for role in ("app", "monitor", "admin"):
+        setuser(admin, role)
+    admin.acl_log_reset()
+    url = f"redis://app:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    root = tmp_path_factory.mktemp("acl-app")
+    config = f"from engine import RedisHuey, crontab\nhuey = RedisHuey({QUEUE!r}, url={url!r})\n"
+    app = App(root, config, TASKS)
+    producer = connect(url, QUEUE)
+    try:
+        app.start_worker("-w", "2")
+        made: dict[str, Any] = {"url": url}
+        made["add"] = producer.enqueue_by_name("app.add", (1, 2)).id
+        made["scheduled_done"] = producer.enqueue_by_name("app.add", (5, 5), delay=1).id
+        made["flaky"] = producer.enqueue_by_name("app.flaky", (7,)).id
+        made["dead"] = producer.enqueue_by_name("app.boom").id
+        made["locked"] = producer.enqueue_by_name("app.locked", (9,)).id
+        made["later"] = producer.enqueue_by_name("app.add", (3, 3), delay=3600).id
+        for key in ("add", "scheduled_done", "flaky", "locked"):
+            task_id = made[key]
+            wait_for(lambda t=task_id: producer.result(t, preserve=True) is not None, 30, key)
+        dead = made["dead"]
+        wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
+        made["result"] = producer.result(made["add"], preserve=True)
+        # a periodic slot, fired with the app's rights as a worker's scheduler does
+        spec = importlib.util.spec_from_file_location("app", root / "app.py")  # same task names
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        scheduler = Scheduler(module.huey)
+        (periodic,) = module.huey.periodic_specs()
+        minute = int(time.time() // 60) * 60 + 7 * 86400  # a slot nobody else fires
+        assert scheduler.fire(periodic, minute, time.time())
+        assert not scheduler.fire(periodic, minute, time.time())  # the slot is taken
+        wait_for(lambda: 1000 in app.executions(), 30, "the periodic slot's run")
+        # a revocation that lapses: readers must ignore it, not delete it (item 2)
+        producer.revoke_by_id(made["later"], revoke_until=time.time() + 1)
+        time.sleep(1.2)
+        app.stop_all()  # its heartbeats would write while the monitor test compares
+        made["log"] = app.output(app.workers[0][0])
+        yield made
+    finally:
+        app.stop_all()
+        producer.storage.close() if hasattr(producer.storage, "close") else None
+
+
+def test_app_role_runs_producer_and_worker_without_denials(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    _, admin = server
+    assert populated["result"] == 3
+    assert "denied" not in populated["log"].lower(), populated["log"]
+    # the one documented refusal: the persistence check's CONFIG GET save
+    refused = [(e["object"], e["reason"]) for e in denials(admin, "app")]
+    assert {str(o, "utf-8") if isinstance(o, bytes) else o for o, _ in refused} <= {"config|get"}
+
+
+READ_COMMANDS = [
+    ["status"],
+    ["status", "--json"],
+    ["pending"],
+    ["pending", "--json"],
+    ["failed"],
+    ["failed", "--json"],
+    ["events"],
+    ["periodic"],
+    ["workers"],
+    ["revocations"],
+    ["scheduled"],
+    ["running"],
+    ["results"],
+    ["results", "--json"],
+]
+
+
+def test_monitor_role_reads_everything_and_writes_nothing(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    srv, admin = server
+    url = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    admin.acl_log_reset()
+    runner = CliRunner()
+    before = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
+    for args in [
+        *READ_COMMANDS,
+        ["show", populated["dead"]],
+        ["show", populated["add"]],
+        ["show", populated["later"]],
+    ]:
+        r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
+        assert r.exit_code == 0, (args, r.output, r.exception)
+    failed = json.loads(
+        runner.invoke(main, ["failed", "--json", "--url", url, "--queue", QUEUE]).stdout
+    )
+    assert populated["dead"] in json.dumps(failed)
+    # what top reads
+    huey = connect(url, QUEUE)
+    ins = Inspector(huey)
+    ins.overview()
+    ins.task_stats()
+    ins.throughput()
+    ins.pending()
+    ins.scheduled()
+    ins.running()
+    ins.failed()
+    ins.results()
+    ins.workers()
+    ins.periodic()
+    ins.revocations()
+    ins.events()
+    ins.locks()
+    assert ins.task(populated["dead"]) is not None
+    ins.result(populated["add"])
+    ins.queues()  # SCAN is not granted: degrades to "unknown"
+    ins.close()
+    # nothing changed, and nothing but the documented optional reads was refused
+    after = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
+    assert after == before
+    refused = {e["object"] for e in denials(admin, "monitor")}
+    assert refused <= {b"scan", b"info", b"config|get", "scan", "info", "config|get"}, refused
+    # and every write is refused
+    mon = redis.Redis(port=srv.port, username="monitor", password=PASSWORD)
+    for cmd in (
+        ["HSET", f"hueyctl:{{{QUEUE}}}:msg", "x", "y"],
+        ["DEL", f"hueyctl:{{{QUEUE}}}:ready"],
+        ["LPUSH", f"hueyctl:{{{QUEUE}}}:wake", "1"],
+        ["EVAL", "return 1", "0"],
+        ["SET", f"hueyctl:{{{QUEUE}}}:kv", "1"],
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            mon.execute_command(*cmd)
+
+
+FORBIDDEN = [
+    ["FLUSHALL"],
+    ["FLUSHDB"],
+    ["KEYS", "*"],
+    ["CONFIG", "SET", "save", ""],
+    ["CONFIG", "GET", "masterauth"],
+    ["FUNCTION", "FLUSH"],
+    ["SCRIPT", "FLUSH"],
+    ["SCRIPT", "KILL"],
+    ["DEBUG", "SLEEP", "0"],
+    ["SHUTDOWN", "NOSAVE"],
+    ["ACL", "SETUSER", "x", "on", "+@all"],
+    ["ACL", "LIST"],
+    ["MODULE", "LOAD", "/nonexistent.so"],
+    ["REPLICAOF", "127.0.0.1", "1"],
+    ["SLAVEOF", "NO", "ONE"],
+    ["MIGRATE", "127.0.0.1", "1", "k", "0", "10"],
+    ["BGSAVE"],
+    ["SAVE"],
+    ["BGREWRITEAOF"],
+    ["CLIENT", "KILL", "TYPE", "normal"],
+    ["CLIENT", "LIST"],
+    ["MONITOR"],
+    ["SWAPDB", "0", "1"],
+    ["RENAME", f"hueyctl:{{{QUEUE}}}:msg", f"hueyctl:{{{QUEUE}}}:x"],
+    ["FAILOVER"],
+    ["CLUSTER", "RESET"],
+    ["LASTSAVE"],
+    ["OBJECT", "ENCODING", f"hueyctl:{{{QUEUE}}}:msg"],
+    ["SET", f"hueyctl:{{{OTHER}}}:kv", "1"],
+    ["HSET", f"hueyctl:{{{OTHER}}}:msg", "a", "b"],
+    ["DEL", f"hueyctl:{{{OTHER}}}:ready"],
+    ["SET", "unrelated", "1"],
+    ["GET", f"hueyctl:{{{OTHER}}}:kv"],
+    ["HGETALL", f"hueyctl:{{{OTHER}}}:msg"],
+    ["EVAL", "return redis.call('SET', KEYS[1], 1)", "1", f"hueyctl:{{{OTHER}}}:kv"],
+    ["PUBLISH", "ch", "1"],
+    ["SUBSCRIBE", "ch"],
+]
+
+
+@pytest.mark.parametrize("role", ["app", "monitor"])
+def test_forbidden_commands_are_refused(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any], role: str
+) -> None:
+    srv, admin = server
+    assert len(FORBIDDEN) >= 25
+    # ACL DRYRUN asks the server's ACL check without running the command (SHUTDOWN,
+    # DEBUG, FLUSHALL stay safe to list); a few run for real below.
+    allowed = []
+    for cmd in FORBIDDEN:
+        answer = admin.execute_command("ACL", "DRYRUN", role, *cmd)
+        if answer in (b"OK", "OK"):
+            allowed.append(cmd)
+    client = redis.Redis(port=srv.port, username=role, password=PASSWORD, socket_timeout=5)
+    for cmd in (["FLUSHALL"], ["KEYS", "*"], ["SET", f"hueyctl:{{{OTHER}}}:kv", "1"]):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.execute_command(*cmd)
+    with pytest.raises(
+        redis.exceptions.ResponseError, match="(?i)noperm|permission|no permissions"
+    ):
+        client.execute_command(
+            "EVAL", "return redis.call('SET', KEYS[1], 1)", "1", f"hueyctl:{{{OTHER}}}:kv"
+        )
+    assert allowed == []
+    assert admin.ping()
+
+
+def test_printed_rules_use_no_categories() -> None:
+    for role in ("app", "monitor", "admin"):
+        r = CliRunner().invoke(main, ["acl", role, "--queue", "q*x"])
+        assert r.exit_code == 0
+        assert "@" not in r.stdout.replace("-@all", "")
+        assert "~hueyctl:{q\\\\*x}:*" in r.stdout or "~hueyctl:{q\\*x}:*" in r.stdout
+    r = CliRunner().invoke(main, ["acl", "root", "--queue", "q"])
+    assert r.exit_code == 2
+
+
+def test_admin_role_steers_and_cleans_without_denials(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    srv, admin = server
+    url = f"redis://admin:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    admin.acl_log_reset()
+    runner = CliRunner()
+    for args in (
+        ["revoke", populated["later"], "--until", "1h"],
+        ["restore", populated["later"]],
+        ["revoke", "app.add", "--once"],
+        ["restore", "app.add"],
+        ["retry", populated["dead"]],
+        ["enqueue", "app.add", "1", "1"],
+        ["delete", populated["later"], "--yes"],
+        ["flush-locks", "--yes"],
+        ["purge", "results", "--yes"],
+        ["purge", "pending", "--yes"],
+        ["purge", "scheduled", "--yes"],
+        ["purge", "failed", "--yes"],
+        ["results"],
+    ):
+        r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
+        assert r.exit_code == 0, (args, r.output, r.exception)
+    assert denials(admin, "admin") == []
