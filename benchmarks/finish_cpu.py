@@ -27,7 +27,9 @@ def main() -> None:
         store = RedisStorage("bench", client=client)
         for batch in (1, 50):
             now = time.time()
-            store.enqueue([Message(f"{batch}-{i:06d}", b'{"task":"x","args":[1]}') for i in range(N)])
+            store.enqueue(
+                [Message(f"{batch}-{i:06d}", b'{"task":"x","args":[1]}') for i in range(N)]
+            )
             ids: list[str] = []
             while len(ids) < N:
                 ids += [c.id for c in store.claim("w1", now, 500, 60)]
