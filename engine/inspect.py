@@ -435,12 +435,11 @@ class Inspector:
         """Task id -> start time of every task a worker reports running (the registry
         written each heartbeat): what the store's running set holds beyond these was
         claimed ahead and not started yet, or started less than a heartbeat ago."""
-        out: dict[str, float] = {}
-        for data in self.storage.map_items(WORKERS).values():
-            record: RegistryRecord = json.loads(data)
-            for t in record.get("running", ()):
-                out[t["id"]] = t["started"]
-        return out
+        return {t["id"]: t["started"] for r in self._registry() for t in r.get("running", ())}
+
+    def _registry(self) -> list[RegistryRecord]:
+        """Every consumer's registry record, decoded (one read of the workers map)."""
+        return [json.loads(data) for data in self.storage.map_items(WORKERS).values()]
 
     def throughput(self, minutes: int = 60, task: str | None = None) -> list[Minute]:
         """One row per minute for the last ``minutes`` minutes (oldest first)."""
@@ -695,8 +694,7 @@ class Inspector:
         for item in self.storage.running_items():
             held.setdefault(item.consumer, set()).add(item.id)
         out = []
-        for data in self.storage.map_items(WORKERS).values():
-            r: RegistryRecord = json.loads(data)
+        for r in self._registry():
             until = leases.get(r["id"])
             reported = {t["id"] for t in r["running"]}
             out.append(
