@@ -44,6 +44,8 @@ flat namespace of string keys with optional TTL; callers prefix their keys.
 from __future__ import annotations
 
 import inspect
+import json
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -69,6 +71,7 @@ __all__ = [
     "DEAD_CAP_BYTES",
     "EVENT_CAP",
     "PROMOTE_BATCH",
+    "QUEUE_PAUSED",
     "STATS_TTL",
     "Claimed",
     "Counts",
@@ -83,6 +86,8 @@ __all__ = [
     "StatRow",
     "Storage",
     "new_task_id",
+    "pause_in_force",
+    "pause_until",
 ]
 
 
@@ -110,6 +115,8 @@ class Round:
     watched: bytes | None
     next_eta: float | None
     more: bool = False  # ready tasks were left (e.g. a redelivered one, claimed alone)
+    #: The pause map's fields (``claim_round(pauses=...)``): ``*`` = the whole queue.
+    pauses: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +219,29 @@ def refusal_running(task_id: str) -> str:
     return f"task id {task_id} is running: a new call needs another id (or wait until it ends)"
 
 
+#: The field of the pause map (``claim_round(pauses=...)``) that pauses the whole queue;
+#: any other field is a task name. A value is a JSON object whose ``until`` (epoch
+#: seconds, absent or null: until resumed) is the one part the stores read.
+QUEUE_PAUSED = "*"
+
+
+def pause_until(record: bytes | None) -> float | None:
+    """When a pause record lapses (inf: never); None when there is no readable record."""
+    if record is None:
+        return None
+    try:
+        until = json.loads(record).get("until")
+        return math.inf if until is None else float(until)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return math.inf  # unreadable: held, so a bad record never releases a pause by itself
+
+
+def pause_in_force(record: bytes | None, now: float) -> bool:
+    """Whether a pause record holds at ``now``."""
+    until = pause_until(record)
+    return until is not None and until > now
+
+
 # Refusals returned by finish(); None means the finish was committed.
 NOT_RUNNING = "not running"
 NOT_OWNER = "owned by another consumer"
@@ -291,23 +321,47 @@ class Storage(ABC):
         one that keeps killing its worker, the tasks claimed beside it would be
         counted as delivered too and end up dead-lettered as poison with it."""
 
-    def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
+    def claim_round(
+        self,
+        consumer: str,
+        now: float,
+        limit: int,
+        lease: float,
+        watch: str,
+        pauses: str | None = None,
+    ) -> Round:
         """A consumer's whole round in one step (one round trip on Redis): promote
         due scheduled tasks, claim up to ``limit``, and report the value of the
-        key ``watch`` (a version number) and the next eta still scheduled."""
+        key ``watch`` (a version number) and the next eta still scheduled.
+
+        With ``pauses`` (a map name), the round also returns that map, and claims
+        nothing while its field ``*`` (:data:`QUEUE_PAUSED`) holds a pause in force
+        at ``now`` (:func:`pause_in_force`). Promotion goes on either way."""
         self.promote_all(now)
+        paused = self.map_items(pauses) if pauses is not None else {}
+        if pause_in_force(paused.get(QUEUE_PAUSED), now):
+            limit = 0
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
-        return Round(claimed, self.peek(watch), self.next_eta(), self.counts().ready > 0)
+        more = self.counts().ready > 0
+        return Round(claimed, self.peek(watch), self.next_eta(), more, paused)
 
     def wait_and_claim_round(
-        self, block: float, consumer: str, now: float, limit: int, lease: float, watch: str
+        self,
+        block: float,
+        consumer: str,
+        now: float,
+        limit: int,
+        lease: float,
+        watch: str,
+        pauses: str | None = None,
     ) -> Round:
         """``wait(block)``, then ``claim_round`` at the time the wait ended (``now``
         plus the time waited). Redis sends both in one round trip: the round runs
         the moment new work wakes the wait."""
         start = time.monotonic()
         self.wait(block)
-        return self.claim_round(consumer, now + time.monotonic() - start, limit, lease, watch)
+        now += time.monotonic() - start
+        return self.claim_round(consumer, now, limit, lease, watch, pauses)
 
     @abstractmethod
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
@@ -336,6 +390,27 @@ class Storage(ABC):
         the front of the ready queue, without counting the delivery unless
         ``count`` (a task whose run went wrong); with ``task_ids`` None the
         consumer's lease is dropped as well."""
+
+    # --- parking: the calls of a paused task name -----------------------------------
+    @abstractmethod
+    def park(self, consumer: str, name: str, task_ids: Sequence[str], pauses: str) -> list[str]:
+        """Set aside ``consumer``'s running tasks ``task_ids`` (calls of task ``name``,
+        claimed while ``name`` is paused) on the parked list of ``name``, after those
+        parked before, their delivery not counted; return the ids parked. If the pause
+        map ``pauses`` no longer has the field ``name`` (resumed meanwhile), they are
+        handed back to the front of the ready queue instead, so none is stranded."""
+
+    @abstractmethod
+    def unpark(self, name: str, pauses: str, record: bytes | None = None) -> int | None:
+        """Resume task ``name``: delete its field of the pause map ``pauses`` and move
+        every call parked under ``name`` to the back of the ready queue, in the order
+        parked; return how many moved. With ``record``, only if the field still holds
+        it (a lapsed pause, resumed by whichever worker sees it first): None and no
+        move when it does not."""
+
+    @abstractmethod
+    def parked(self, name: str) -> int:
+        """How many calls are parked under task ``name``."""
 
     def wait(self, timeout: float) -> None:
         """Block up to ``timeout`` seconds, returning early when work may have arrived."""

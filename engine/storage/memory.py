@@ -34,7 +34,7 @@ from .base import (
 @dataclass(slots=True)
 class _Entry:
     msg: Message
-    state: str  # ready | scheduled | running | dead
+    state: str  # ready | scheduled | running | dead | parked (reason: the task name)
     eta: float | None = None
     consumer: str | None = None
     claimed_at: float = 0.0
@@ -65,6 +65,7 @@ class MemoryStorage(Storage):
         self._leases: dict[str, float] = {}
         self._kv: dict[str, tuple[bytes, float | None]] = {}
         self._maps: dict[str, dict[str, bytes]] = {}
+        self._parked: dict[str, list[str]] = {}  # task name -> ids parked, in order
         self._events: collections.deque[tuple[int, bytes]] = collections.deque()
         self._event_seq = 0
         self._stats: dict[tuple[int, str], StatRow] = {}
@@ -229,6 +230,47 @@ class MemoryStorage(Storage):
             if wanted is None:
                 self._leases.pop(consumer, None)
             return out
+
+    def park(self, consumer: str, name: str, task_ids: Sequence[str], pauses: str) -> list[str]:
+        with self._lock:
+            mine = [
+                e
+                for i in dict.fromkeys(task_ids)
+                if (e := self._entries.get(i)) is not None
+                and e.state == "running"
+                and e.consumer == consumer
+            ]
+            if name not in self._maps.get(pauses, {}):
+                for entry in _handing_back(mine):
+                    self._add_ready(entry.msg, max(0, entry.deliveries - 1), front=True)
+                return []
+            line = self._parked.setdefault(name, [])
+            for entry in mine:
+                entry.state, entry.reason, entry.consumer = "parked", name, None
+                entry.deliveries = max(0, entry.deliveries - 1)
+                line.append(entry.msg.id)
+            return [e.msg.id for e in mine]
+
+    def unpark(self, name: str, pauses: str, record: bytes | None = None) -> int | None:
+        with self._lock:
+            fields = self._maps.get(pauses, {})
+            if record is not None and fields.get(name) != record:
+                return None
+            fields.pop(name, None)
+            moved = 0
+            for task_id in self._parked.pop(name, []):
+                entry = self._entries.get(task_id)
+                if entry is not None and entry.state == "parked" and entry.reason == name:
+                    self._add_ready(entry.msg, entry.deliveries)
+                    moved += 1
+            return moved
+
+    def parked(self, name: str) -> int:
+        with self._lock:
+            return sum(
+                (e := self._entries.get(i)) is not None and e.state == "parked" and e.reason == name
+                for i in self._parked.get(name, [])
+            )
 
     def wait(self, timeout: float) -> None:
         with self._lock:

@@ -122,6 +122,7 @@ from .redis_scripts import (
     INCR,
     MAP_DELETE_IF_EQUAL,
     MAP_PUT,
+    PARK,
     PROMOTE,
     RECORD,
     RECOVER,
@@ -132,6 +133,7 @@ from .redis_scripts import (
     SCHEDULE,
     SCRIPTS,
     SET_ASIDE,
+    UNPARK,
     WAIT_RESULT,
     Script,
     source,
@@ -527,21 +529,31 @@ class RedisStorage(Storage):
         return self._claimed(consumer, now, out)
 
     @_translated
-    def claim_round(self, consumer: str, now: float, limit: int, lease: float, watch: str) -> Round:
-        keys = self._round_keys(watch)
+    def claim_round(
+        self,
+        consumer: str,
+        now: float,
+        limit: int,
+        lease: float,
+        watch: str,
+        pauses: str | None = None,
+    ) -> Round:
+        keys = self._round_keys(watch, pauses)
         out = self._run(ROUND, keys, self._round_args(consumer, now, limit, lease))
         return self._round(consumer, now, out)
 
-    def _round_keys(self, watch: str) -> list[str]:
-        return self._keys_for(ROUND, watched=self._kv(watch))
+    def _round_keys(self, watch: str, pauses: str | None) -> list[str]:
+        # Without a pause map the script reads the map with the empty name: always empty.
+        return self._keys_for(ROUND, watched=self._kv(watch), pauses=self._map(pauses or ""))
 
     def _round_args(self, consumer: str, now: float, limit: int, lease: float) -> list[Any]:
         return [consumer, repr(now), limit, repr(lease), self.lease_clock]
 
     def _round(self, consumer: str, now: float, out: list[Any]) -> Round:
-        eta = out[-1]
-        claimed = self._claimed(consumer, now, out[:-3])
-        return Round(claimed, out[-2] or None, float(eta) if eta else None, out[-3] > 0)
+        eta, paused = out[-1], out[-4]
+        pauses = {_text(paused[i]): paused[i + 1] for i in range(0, len(paused), 2)}
+        claimed = self._claimed(consumer, now, out[:-4])
+        return Round(claimed, out[-2] or None, float(eta) if eta else None, out[-3] > 0, pauses)
 
     def _claimed(self, consumer: str, now: float, out: list[Any]) -> list[Claimed]:
         """The claim script's (id data deliveries)* as Claimed: a bad entry is set aside
@@ -588,7 +600,14 @@ class RedisStorage(Storage):
 
     @_translated
     def wait_and_claim_round(
-        self, block: float, consumer: str, now: float, limit: int, lease: float, watch: str
+        self,
+        block: float,
+        consumer: str,
+        now: float,
+        limit: int,
+        lease: float,
+        watch: str,
+        pauses: str | None = None,
     ) -> Round:
         # BLPOP and the round go in one pipeline: Redis runs the round the moment a
         # wake token ends the BLPOP, so new work costs no second round trip. The
@@ -596,8 +615,8 @@ class RedisStorage(Storage):
         # block is capped): due tasks it does not see yet come in the next round, and
         # the lease it renews runs that much shorter (the heartbeat renews it anyway).
         if block <= 0.25 or self._cluster:
-            return super().wait_and_claim_round(block, consumer, now, limit, lease, watch)
-        keys = self._round_keys(watch)
+            return super().wait_and_claim_round(block, consumer, now, limit, lease, watch, pauses)
+        keys = self._round_keys(watch, pauses)
         args = self._round_args(consumer, now, limit, lease)
         pipe = self.client.pipeline(transaction=False)
         pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3))
@@ -605,10 +624,32 @@ class RedisStorage(Storage):
         _, out = pipe.execute(raise_on_error=False)
         if isinstance(out, redis.exceptions.NoScriptError):
             # The server forgot its scripts (restarted): we have waited, now just claim.
-            return self.claim_round(consumer, now, limit, lease, watch)
+            return self.claim_round(consumer, now, limit, lease, watch, pauses)
         if isinstance(out, Exception):
             raise out
         return self._round(consumer, now, out)
+
+    # --- parking ---------------------------------------------------------------------
+    def _parked(self, name: str) -> str:
+        return self._k("parked:" + name)
+
+    @_translated
+    def park(self, consumer: str, name: str, task_ids: Sequence[str], pauses: str) -> list[str]:
+        if not task_ids:
+            return []
+        keys = self._keys_for(PARK, pauses=self._map(pauses), parked=self._parked(name))
+        return [_text(i) for i in self._run(PARK, keys, [consumer, name, *task_ids])]
+
+    @_translated
+    def unpark(self, name: str, pauses: str, record: bytes | None = None) -> int | None:
+        keys = self._keys_for(UNPARK, pauses=self._map(pauses), parked=self._parked(name))
+        check = ("1", record) if record is not None else ("0", "")
+        moved = self._run(UNPARK, keys, [name, *check])
+        return None if moved is None else int(moved)
+
+    @_translated
+    def parked(self, name: str) -> int:
+        return int(self.client.llen(self._parked(name)))
 
     @_translated
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
@@ -804,7 +845,7 @@ class RedisStorage(Storage):
         elif ready is not None:
             state = "ready"
         else:
-            return None
+            state = "parked"  # a body in no other place: a call of a paused task, set aside
         return Located(
             task_id,
             body,

@@ -218,7 +218,9 @@ SCHEDULE = Script(
 )
 PROMOTE = Script("promote", ("sched", "ready", "prio", "wake"), ("now", "limit"), _DRAIN)
 CLAIM = Script("claim", _ROUND_KEYS, _ROUND_ARGV, _DRAIN)
-ROUND = Script("round", (*_ROUND_KEYS, "watched", "sched", "prio", "wake"), _ROUND_ARGV, _DRAIN)
+ROUND = Script(
+    "round", (*_ROUND_KEYS, "watched", "sched", "prio", "wake", "pauses"), _ROUND_ARGV, _DRAIN
+)
 FINISH = Script(
     "finish",
     (
@@ -254,6 +256,18 @@ RELEASE = Script(
     "release",
     ("running", "leases", "ready", "deliv", "prio", "wake"),
     ("consumer", "all", "count", "task_ids..."),
+    _DRAIN,
+)
+PARK = Script(
+    "park",
+    ("running", "deliv", "pauses", "parked", "ready", "prio", "wake"),
+    ("consumer", "name", "task_ids..."),
+    _DRAIN,
+)
+UNPARK = Script(
+    "unpark",
+    ("pauses", "parked", "msg", "ready", "prio", "wake"),
+    ("name", "check", "record"),
     _DRAIN,
 )
 REMOVE = Script(
@@ -292,6 +306,8 @@ SCRIPTS: tuple[Script, ...] = (
     HEARTBEAT,
     SET_ASIDE,
     RELEASE,
+    PARK,
+    UNPARK,
     REMOVE,
     RETRY_DEAD,
     FLUSH,

@@ -400,6 +400,46 @@ class SqliteStorage(Storage):
                 self._x(conn, "DELETE FROM lease WHERE queue = ? AND consumer = ?", consumer)
             return ids
 
+    def park(self, consumer: str, name: str, task_ids: Sequence[str], pauses: str) -> list[str]:
+        with self._tx() as conn:
+            sql = (
+                "SELECT 1 FROM task WHERE queue = ? AND id = ? AND state = 'running'"
+                " AND consumer = ?"
+            )
+            ids = [i for i in dict.fromkeys(task_ids) if self._x(conn, sql, i, consumer).fetchone()]
+            held = "SELECT 1 FROM map WHERE queue = ? AND name = ? AND field = ?"
+            if not self._x(conn, held, pauses, name).fetchone():
+                self._to_ready(conn, ids, _UNCOUNT, front=True)
+                return []
+            # Each keeps its ``ord`` (its place when it was ready): unpark goes by it.
+            conn.executemany(
+                "UPDATE task SET state = 'parked', reason = ?, consumer = NULL, claimed_at = NULL,"
+                " deliveries = max(0, deliveries - 1) WHERE queue = ? AND id = ?",
+                [(name, self.name, i) for i in ids],
+            )
+            return ids
+
+    def unpark(self, name: str, pauses: str, record: bytes | None = None) -> int | None:
+        with self._tx() as conn:
+            sql = "SELECT value FROM map WHERE queue = ? AND name = ? AND field = ?"
+            row = self._x(conn, sql, pauses, name).fetchone()
+            if record is not None and (row is None or bytes(row[0]) != record):
+                return None
+            self._x(
+                conn, "DELETE FROM map WHERE queue = ? AND name = ? AND field = ?", pauses, name
+            )
+            sql = (
+                "SELECT id FROM task WHERE queue = ? AND state = 'parked' AND reason = ?"
+                " ORDER BY priority DESC, ord, id"
+            )
+            ids = [i for (i,) in self._x(conn, sql, name)]
+            self._to_ready(conn, ids, _KEEP)
+            return len(ids)
+
+    def parked(self, name: str) -> int:
+        sql = "SELECT count(*) FROM task WHERE queue = ? AND state = 'parked' AND reason = ?"
+        return int(self._read(sql, name)[0][0])
+
     def wait(self, timeout: float) -> None:
         """Poll for work, never longer than ``timeout``: 2 ms doubling to 20 ms (about
         50 cheap reads a second when idle, ~10 ms to notice new work)."""

@@ -1,10 +1,11 @@
 #!lua flags=allow-oom
--- KEYS: ready msg running deliv leases watched sched prio wake
+-- KEYS: ready msg running deliv leases watched sched prio wake pauses
 -- ARGV: consumer now limit lease clock
--- A consumer's round: promote due scheduled tasks, claim (when limit > 0), and return
--- (id data deliveries)* ready_left watched next_eta.
-local ready, msg, running, deliv, leases, watched, sched, prio, wake =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+-- A consumer's round: promote due scheduled tasks, claim (when limit > 0 and the queue
+-- is not paused), and return (id data deliveries)* pauses ready_left watched next_eta,
+-- pauses being the pause map as (field value)*.
+local ready, msg, running, deliv, leases, watched, sched, prio, wake, pauses =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local consumer, now, limit, lease, clock = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
 
@@ -14,11 +15,26 @@ for _, id in ipairs(due) do
   redis.call('ZREM', sched, id)
   redis.call('ZADD', ready, at_back(ready, prio_of(prio, id), places), id)
 end
+-- The queue's pause (field '*'), in force until its "until" (absent or null: until
+-- resumed; unreadable: held), as storage/base.py's pause_in_force.
+local paused = redis.call('HGETALL', pauses)
+for i = 1, #paused, 2 do
+  if paused[i] == '*' then
+    local ok, rec = pcall(cjson.decode, paused[i + 1])
+    local held = true
+    if ok and type(rec) == 'table' then
+      local till = rec['until']
+      if type(till) == 'number' and till <= tonumber(now) then held = false end
+    end
+    if held then limit = 0 end
+  end
+end
 local out = {}
 if tonumber(limit) > 0 then
   out = claim(ready, msg, running, deliv, leases, consumer, now, limit, lease, clock)
 end
 if #due > 0 and redis.call('ZCARD', ready) > 0 then wake_up(wake) end
+out[#out + 1] = paused
 out[#out + 1] = redis.call('ZCARD', ready)
 out[#out + 1] = redis.call('GET', watched)
 local first = redis.call('ZRANGE', sched, 0, 0, 'WITHSCORES')
