@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from . import cancellation
 from .chord import chord, enqueue_chord, group
 from .codec import Codec
 from .consumer import Consumer, ConsumerSettings
@@ -660,6 +661,12 @@ class Huey(QueueCore):
         return Result(self, task)
 
     # --- locks and rate limits -------------------------------------------------------------
+    def is_cancelled(self) -> bool:
+        """Inside a running task: whether it was cancelled (``hueyctl cancel``), so it
+        should stop now (return or raise; it ends as cancelled either way). Its next
+        lock, rate limit or result wait raises TaskCancelled. False anywhere else."""
+        return cancellation.is_cancelled()
+
     def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
         """A named lock shared by every process on this queue's store, used as a
         context manager (with huey.lock_task("name"):) or a decorator. Entering

@@ -46,13 +46,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from . import cancellation
 from .core import QueueCore
-from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
+from .exceptions import (
+    CodecError,
+    ConfigurationError,
+    StoreFull,
+    StoreUnavailable,
+    TaskCancelled,
+    TaskTimeout,
+)
 from .executor import Committer, Executor, StoreHealth
-from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
+from .keys import (
+    CANCELS,
+    PAUSES,
+    QUEUE_PAUSED,
+    REVOKE_VERSION,
+    WORKERS,
+    RegistryRecord,
+    StoreRecord,
+)
 from .locks import flush_locks
 from .scheduler import Scheduler
-from .storage.base import Claimed
+from .storage.base import Claimed, pause_in_force, pause_until
+from .task import Task
 from .telemetry import Telemetry, registry_record
 
 log = logging.getLogger("huey.consumer")
@@ -60,6 +77,9 @@ log = logging.getLogger("huey.consumer")
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
 PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
+PAUSE_POLL = 0.5  # a paused consumer looks again this often (resume is seen this soon)
+CANCEL_POLL = 0.5  # while running tasks, the cancel requests are read this often
+CANCEL_STALE = 3600.0  # a cancel request nobody acted on is dropped after this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +106,9 @@ class ConsumerSettings:
     prefetch: int | None = None
     # Process workers only: how often the supervisor checks on its children.
     health_check_interval: float = 1.0
+    # Process workers only: a cancelled task that has not stopped this many seconds
+    # after being interrupted is ended as cancelled and its process killed (and replaced).
+    cancel_grace: float = 5.0
     # huey's consumer options that have no effect here (docs/huey-differences.md):
     # an idle consumer blocks in the store and is woken by new work, so it never
     # polls (initial_delay, backoff, max_delay); dead worker processes are always
@@ -277,6 +300,13 @@ class Consumer:
         self._next_recovery = 0.0
         self._beats = 0
         self._claimed_total = 0
+        # Pauses (the ``pauses`` map, read by every claim round): whether the queue is
+        # paused, and the task names paused (their calls are parked when claimed).
+        self.paused: dict[str, Any] | None = None
+        self._task_pauses: dict[str, bytes] = {}
+        # Cancel requests acted on (task ids), until their call ends.
+        self._cancelling: set[str] = set()
+        self.cancel_grace = settings.cancel_grace
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
         extra_locks = settings.extra_locks
@@ -451,6 +481,8 @@ class Consumer:
         else:
             self.health.answered(wrote=True)
         self._beats += 1
+        if self.huey.in_flight or self._cancelling:
+            self.watch_cancels()
         if now >= self._next_recovery:
             self._recover(now)
             self._next_recovery = now + self.recovery_interval
@@ -470,6 +502,13 @@ class Consumer:
                 beat = 0.0
             if beat < now - max(3 * self.lease, 30.0):
                 storage.map_delete(WORKERS, consumer, data)
+        for task_id, data in storage.map_items(CANCELS).items():
+            try:
+                at = float(json.loads(data).get("at", 0))
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                at = 0.0
+            if at < now - CANCEL_STALE:  # its call ended before anyone acted on it
+                storage.map_delete(CANCELS, task_id, data)
         if report.requeued or report.dead:
             log.warning(
                 "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
@@ -494,9 +533,135 @@ class Consumer:
 
     def _heartbeat_loop(self) -> None:
         # Beats go on while stopping (running tasks keep their lease and can commit)
-        # until shutdown has handed back what is left.
-        while not self._released.wait(self.heartbeat_interval):
-            self._guarded(lambda: self.beat(self.clock()))
+        # until shutdown has handed back what is left. Between beats, while tasks run,
+        # the cancel requests are read every CANCEL_POLL seconds.
+        next_beat = time.monotonic() + self.heartbeat_interval
+        while not self._released.wait(min(CANCEL_POLL, self.heartbeat_interval)):
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.heartbeat_interval
+                self._guarded(lambda: self.beat(self.clock()))
+            elif self.huey.in_flight or self._cancelling:
+                self._guarded(self.watch_cancels)
+
+    # --- cancel ---------------------------------------------------------------------------
+    def watch_cancels(self) -> None:
+        """Read the cancel requests (one map read) and stop the calls of ours they name:
+        flag them (the task sees it at its next check or engine call) and, in a process
+        worker, interrupt the main thread, then kill the process after ``cancel_grace``.
+        A request whose call has ended is dropped."""
+        storage = self.huey.storage
+        requests = storage.map_items(CANCELS)
+        for task_id in list(self._cancelling):
+            if task_id not in self.huey.in_flight:
+                self._cancelling.discard(task_id)
+                if task_id in requests:
+                    storage.map_delete(CANCELS, task_id, requests[task_id])
+        for task_id, data in requests.items():
+            task = self.huey.in_flight.get(task_id)
+            if task is None or task.cancelled:
+                continue
+            try:
+                who = str(json.loads(data).get("who", ""))
+            except (ValueError, AttributeError, RecursionError):
+                who = ""
+            task.cancelled_by, task.cancelled = who, True
+            self._cancelling.add(task_id)
+            log.warning(
+                "task %s %s cancelled by %s: stopping it",
+                task.registered_name,
+                task_id,
+                who or "?",
+            )
+            if self.inline:
+                self._interrupt(task)
+
+    def _interrupt(self, task: Task) -> None:
+        """Process workers: raise TaskCancelled in the main thread (SIGUSR1, handled by
+        :meth:`_on_interrupt`) and, if the call has not ended ``cancel_grace`` seconds
+        later (stuck outside Python), end it as cancelled and kill this process: its
+        supervisor starts another."""
+        main = threading.main_thread().ident
+        if main is not None:
+            signal.pthread_kill(main, signal.SIGUSR1)
+
+        def kill_if_stuck() -> None:
+            if self.huey.in_flight.get(task.id) is not task:
+                return
+            log.error(
+                "task %s %s did not stop within %gs of its cancel: killing this worker process",
+                task.registered_name,
+                task.id,
+                self.cancel_grace,
+            )
+            try:
+                self.executor.end_cancelled(task)
+                self.telemetry.flush()
+            finally:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        timer = threading.Timer(self.cancel_grace, kill_if_stuck)
+        timer.daemon = True
+        timer.start()
+
+    @staticmethod
+    def _on_interrupt(signum: int, frame: Any) -> None:
+        task = cancellation.current()
+        if task is not None and task.cancelled:
+            raise TaskCancelled(cancellation.cancelled_message(task))
+
+    # --- pause ----------------------------------------------------------------------------
+    def _see_pauses(self, pauses: dict[str, bytes], now: float) -> None:
+        """Take in the pause map a round returned: log what changed, hand back what was
+        claimed ahead when the queue pauses, and resume the task names whose pause has
+        lapsed (their parked calls go back to the queue)."""
+        if not pauses and self.paused is None and not self._task_pauses:
+            return  # the common case: nothing paused, nor was it
+        queue_rec = pauses.get(QUEUE_PAUSED)
+        held = pause_in_force(queue_rec, now)
+        if held and self.paused is None:
+            self.paused = _pause_info(queue_rec)
+            log.warning("queue %s paused%s: claiming nothing", self.huey.name, _by(self.paused))
+            self._hand_back_ahead()
+        elif not held and self.paused is not None:
+            self.paused = None
+            log.warning("queue %s resumed: claiming again", self.huey.name)
+        if queue_rec is not None and not held:
+            self.huey.storage.map_delete(PAUSES, QUEUE_PAUSED, queue_rec)  # lapsed
+        names = {}
+        for name, rec in pauses.items():
+            if name == QUEUE_PAUSED:
+                continue
+            if pause_in_force(rec, now):
+                names[name] = rec
+                if name not in self._task_pauses:
+                    log.warning("task %s paused%s", name, _by(_pause_info(rec)))
+                continue
+            moved = self.huey.storage.unpark(name, PAUSES, rec)
+            if moved is not None:
+                log.warning("pause of task %s lapsed: %d call(s) back on the queue", name, moved)
+        for name in set(self._task_pauses) - set(names):
+            log.warning("task %s resumed", name)
+        self._task_pauses = names
+
+    def _park(self, claimed: list[Claimed]) -> list[Claimed]:
+        """Set aside the claimed calls of paused task names (one store step per name);
+        return the rest. A call that cannot be decoded is left to the executor."""
+        keep: list[Claimed] = []
+        paused: dict[str, list[str]] = {}
+        for item in claimed:
+            try:
+                name = self.huey.envelope.decode(item.data).registered_name
+            except CodecError:
+                name = ""
+            if name in self._task_pauses:
+                paused.setdefault(name, []).append(item.id)
+            else:
+                keep.append(item)
+        for name, ids in paused.items():
+            parked = self.huey.storage.park(self.consumer_id, name, ids, PAUSES)
+            if parked:
+                log.info("parked %d call(s) of paused task %s", len(parked), name)
+        return keep
 
     def _guarded(self, fn: Callable[[], Any]) -> bool:
         """Run fn; False if it raised. No error ends a loop: each is noted in ``health``,
@@ -531,15 +696,20 @@ class Consumer:
         gen = self._lease_generation()
         if block > 0:
             rnd = storage.wait_and_claim_round(
-                block, self.consumer_id, now, free, self.lease, REVOKE_VERSION
+                block, self.consumer_id, now, free, self.lease, REVOKE_VERSION, PAUSES
             )
             after = self.clock()
             wait -= after - now
             now = after
         else:
-            rnd = storage.claim_round(self.consumer_id, now, free, self.lease, REVOKE_VERSION)
+            rnd = storage.claim_round(
+                self.consumer_id, now, free, self.lease, REVOKE_VERSION, PAUSES
+            )
         self.health.answered()
+        self._see_pauses(rnd.pauses, now)
         claimed = rnd.claimed
+        if claimed and self._task_pauses:
+            claimed = self._park(claimed)
         self._claimed_total += len(claimed)
         with self._claimed_lock:
             self._claimed.update(item.id for item in claimed)
@@ -566,7 +736,9 @@ class Consumer:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
             time.sleep(0)
-        if len(claimed) == free or rnd.more:
+        if self.paused is not None:
+            return min(wait, PAUSE_POLL)  # claiming nothing: look again soon
+        if len(rnd.claimed) == free or rnd.more:
             return 0.0  # there is more: claim again at once (room permitting)
         if rnd.next_eta is not None:
             wait = min(wait, rnd.next_eta - now)
@@ -604,6 +776,10 @@ class Consumer:
                 self._stop.wait(self.health.pause())
                 continue
             if wait <= 0:
+                continue
+            if self.paused is not None:
+                # Paused: new work must not wake us (it would be a round for nothing).
+                self._stop.wait(wait)
                 continue
             if self.room <= 0:
                 # Every worker is busy and enough is queued: sleep until one finishes.
@@ -657,6 +833,8 @@ class Consumer:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             if sig != signal.SIGINT or self.handle_sigint:
                 signal.signal(sig, handler)
+        if self.inline:  # a cancelled call is interrupted (see _interrupt)
+            signal.signal(signal.SIGUSR1, self._on_interrupt)
 
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
@@ -694,3 +872,27 @@ class Consumer:
         if self.executor.committer is not None:
             self.executor.committer.close()
         self.huey.run_hooks("shutdown")
+
+
+def _pause_info(record: bytes | None) -> dict[str, Any]:
+    """A pause record as a dict (who, at, until), whatever it holds."""
+    try:
+        info = json.loads(record or b"{}")
+    except (ValueError, RecursionError):
+        info = None
+    if not isinstance(info, dict):
+        info = {}
+    until = pause_until(record)
+    info["until"] = None if until is None or until == math.inf else until
+    return info
+
+
+def _by(info: dict[str, Any]) -> str:
+    """`` by ops@box at 12:00:03 until 12:30:03`` for the worker log."""
+    parts = []
+    if info.get("who"):
+        parts.append(f"by {info['who']}")
+    for key in ("at", "until"):
+        if isinstance(info.get(key), (int, float)):
+            parts.append(f"{key} {time.strftime('%H:%M:%S', time.localtime(info[key]))}")
+    return " " + " ".join(parts) if parts else ""

@@ -112,6 +112,15 @@ class CancelExecution(EngineError):
         super().__init__(*(() if msg is None else (msg,)))
 
 
+class TaskCancelled(CancelExecution):
+    """A running call was cancelled (``hueyctl cancel``): raised into it at its next
+    engine call (a lock, a rate limit, a result wait), and the way it ends either way:
+    not retried, its result raises :class:`TaskException`, like ``CancelExecution``."""
+
+    def __init__(self, msg: str | None = None) -> None:
+        super().__init__(msg, retry=False)
+
+
 class RetryTask(EngineError):
     """Raised inside a task to ask for a retry, even when ``retries`` is 0.
 

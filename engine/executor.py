@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final, Literal, TypeVar
 
+from . import cancellation
 from . import outcome as rules
 from .core import QueueCore
 from .exceptions import (
@@ -38,6 +39,7 @@ from .exceptions import (
     StoreDenied,
     StoreError,
     StoreUnavailable,
+    TaskCancelled,
     TaskLockedException,
     TaskTimeout,
     store_fault,
@@ -381,6 +383,21 @@ class Executor:
             log.warning("result of task %s not committed: %s", task_id, refused)
         return refused
 
+    def end_cancelled(self, task: Task) -> str | None:
+        """End a cancelled call that did not stop in time (a process worker about to be
+        killed), from another thread: committed as if it raised TaskCancelled."""
+        spec = self.huey.spec(task.registered_name)
+        if spec is None:
+            return NOT_RUNNING
+        exc = TaskCancelled(cancellation.cancelled_message(task))
+        self.huey.signals.send(SIGNAL_CANCELED, task)
+        outcome, _ = rules.failure(self.huey, spec, task, exc, "", self.clock())
+        refused = commit_alone(
+            self.storage, self.consumer_id, task.id, self.clock(), outcome, self.lease
+        )
+        self._after_finish(task, outcome, refused)
+        return refused
+
     def _skip_reason(self, task: Task, now: float) -> str | None:
         if self.huey.revocations.consume(task.id, task.registered_name, now):
             return SIGNAL_REVOKED
@@ -440,7 +457,7 @@ class Executor:
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
             huey.in_flight[task.id] = task
-            with self.timeout_guard(task.timeout):
+            with self.timeout_guard(task.timeout), cancellation.running(task):
                 value = spec.func(*task.args, **kwargs)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
@@ -449,6 +466,9 @@ class Executor:
             tb = traceback.format_exc()
         huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
+        if task.cancelled and not isinstance(exception, TaskCancelled):
+            # Cancelled (hueyctl cancel): it ends so however it stopped, never retried.
+            exception, tb = TaskCancelled(cancellation.cancelled_message(task)), ""
         try:
             if exception is None:
                 outcome = rules.success(huey, spec, task, value, self.clock())

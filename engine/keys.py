@@ -23,7 +23,11 @@ Maps (field -> value):
 * ``workers`` - consumer id -> :class:`RegistryRecord` (JSON);
 * ``periodic`` - task name -> :class:`PeriodicRecord` (JSON);
 * ``periodic_runs`` - task name -> epoch minute it last fired;
-* ``revoked`` - ``id:<task id>`` / ``task:<name>`` -> revocation record.
+* ``revoked`` - ``id:<task id>`` / ``task:<name>`` -> revocation record;
+* ``pauses`` - ``*`` (the whole queue) / task name -> :class:`PauseRecord` (JSON),
+  read by every claim round (``Storage.claim_round(pauses=...)``);
+* ``cancels`` - task id -> :class:`CancelRecord` (JSON): a running call to stop,
+  read by each consumer's cancel watch (about twice a second while it runs tasks).
 
 Events in the store's capped stream are :class:`EventRecord` (JSON).
 """
@@ -43,6 +47,11 @@ WORKERS = "workers"
 PERIODIC = "periodic"
 PERIODIC_RUNS = "periodic_runs"
 REVOKED = "revoked"
+PAUSES = "pauses"
+CANCELS = "cancels"
+#: The field of ``pauses`` that pauses the whole queue (any other is a task name);
+#: the same value as ``engine.storage.base.QUEUE_PAUSED``.
+QUEUE_PAUSED = "*"
 # Fields of the ``revoked`` map: one call by id, or every call of a task by name.
 REVOKE_ID = "id:"
 REVOKE_TASK = "task:"
@@ -135,3 +144,20 @@ class PeriodicRecord(TypedDict):
 
     crontab: str
     utc: bool
+
+
+class PauseRecord(TypedDict):
+    """A pause (of the queue or one task name), one field of the ``pauses`` map.
+
+    ``until`` (epoch seconds) ends it by itself; None holds until resumed."""
+
+    who: str  # user@host
+    at: float
+    until: float | None
+
+
+class CancelRecord(TypedDict):
+    """A request to stop one running call, one field of the ``cancels`` map."""
+
+    who: str  # user@host
+    at: float

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from . import cancellation
 from .exceptions import ConfigurationError, RateLimitExceeded, TaskLockedException
 from .keys import LOCK, lock_key, ratelimit_key, ratelimit_prefix
 from .storage.base import Storage
@@ -42,6 +43,7 @@ class TaskLock(_Stored):
         """Take the lock if it is free; whether it was taken. With a ttl the lock
         lapses after that many seconds even if never released.
         """
+        cancellation.checkpoint()  # a cancelled call stops at its next engine call
         token = os.urandom(12).hex().encode()
         if not self.storage.put_if_empty(self.key, token, self.ttl):
             return False
@@ -112,6 +114,7 @@ class RateLimit(_Stored):
         """Count one call in the current window (now defaults to the present); raise
         RateLimitExceeded, with the seconds left in the window, when over the limit.
         """
+        cancellation.checkpoint()
         now = time.time() if now is None else now
         if self.storage.incr(self._key(now), self.per * 2) > self.limit:
             left = self.per - (now % self.per)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from . import cancellation
 from .core import EMPTY
 from .exceptions import ResultTimeout
 from .keys import result_key
@@ -65,6 +66,7 @@ class Result:
           preserve: leave the result in the store for other readers; otherwise
             reading removes it. Default False.
         """
+        cancellation.checkpoint()
         if self._value is EMPTY:
             if blocking:
                 self._wait(timeout, backoff, max_delay, revoke_on_timeout, preserve)
@@ -87,8 +89,9 @@ class Result:
         deadline = None if timeout is None else time.monotonic() + timeout
         key = result_key(self.id)
         while True:
-            left = 1.5 if deadline is None else deadline - time.monotonic()
-            data = self.huey.storage.wait_result(key, max(0.0, min(left, 1.5)), not preserve)
+            cancellation.checkpoint()  # a cancelled call waiting here stops (within 1 s)
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            data = self.huey.storage.wait_result(key, max(0.0, min(left, 1.0)), not preserve)
             if data is not None:
                 self._value = self.huey.decode_value(data)
                 return

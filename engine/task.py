@@ -53,6 +53,9 @@ class Task:
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
+    # Set by the consumer when `hueyctl cancel` asks to stop this running call.
+    cancelled: bool = field(default=False, repr=False, compare=False)
+    cancelled_by: str = field(default="", repr=False, compare=False)
     # The name the task is registered, enqueued and stored under ("task" in the
     # envelope: module.qualname unless @task(name=...)); ``name`` is huey's name for
     # it (the function's name). Defaults to ``name``.

@@ -103,6 +103,7 @@ FLOORS: dict[str, int] = {
     "crontab": MODEL,
     "envelope": MODEL,
     "task": MODEL,
+    "cancellation": MODEL,
     # storage: every module under engine/storage/ (see _floor)
     # core
     "revocation": CORE,
@@ -117,6 +118,7 @@ FLOORS: dict[str, int] = {
     "supervisor": RUNTIME,
     "preflight": RUNTIME,
     "inspect": RUNTIME,
+    "steering": RUNTIME,
     # facade
     "wrapper": FACADE,
     "result": FACADE,
