@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from . import steering
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
@@ -35,6 +36,7 @@ from .keys import (
     RegistryRecord,
     result_key,
 )
+from .steering import Pause
 from .storage.base import StatRow, Storage
 from .storage.queues import queue_names
 
@@ -608,6 +610,10 @@ class Inspector:
         limit, task and id_prefix as in pending().
         """
         return self._listing("dead", offset, limit, task, id_prefix)
+
+    def pauses(self) -> list[Pause]:
+        """The queue's pause and its paused task names (``engine.steering``)."""
+        return steering.pauses(self.huey, self.clock())
 
     def task(self, task_id: str) -> TaskInfo | None:
         """Everything known about one task, wherever it is now."""

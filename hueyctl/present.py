@@ -12,6 +12,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from engine.steering import Pause
+
 # The engine's state words are the truth; these are the words the operator reads
 # (the commands are named after them: `hueyctl pending`, `hueyctl failed`).
 STATE_LABEL = {
@@ -171,3 +173,14 @@ def running(total: int, claimed_ahead: int) -> str:
         return count(total)
     started = count(total - claimed_ahead)
     return f"{count(total)} ({started} started, {count(claimed_ahead)} claimed ahead)"
+
+
+def pause_line(p: Pause, now: float) -> str:
+    """``queue paused by ops@box at 12:00:03 (5m ago), until 12:30:03 (in 25m)``."""
+    what = "queue" if p.task is None else f"task {p.task}"
+    since = f" at {when_ago(p.at, now)}" if p.at is not None else ""
+    if not p.in_force:
+        return f"{what}: pause by {p.who}{since} has lapsed (a worker tidies it)"
+    until = f", until {when_ago(p.until, now)}" if p.until is not None else ""
+    parked = f"; {p.parked} call(s) parked" if p.task is not None else ""
+    return f"{what} paused by {p.who}{since}{until}{parked}"

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from engine.inspect import Event, Overview, TaskStats, WorkerInfo, name_matches
+from engine.steering import Pause
 
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
@@ -21,10 +22,19 @@ sleep = time.sleep  # tests replace it to drive --watch / --follow
 
 
 # --- status -------------------------------------------------------------------------------
-def _status_record(overview: Overview, stats: list[TaskStats]) -> dict[str, Any]:
+def _status_record(
+    overview: Overview, stats: list[TaskStats], pauses: list[Pause]
+) -> dict[str, Any]:
     out: dict[str, Any] = render.record(overview)
     out["tasks"] = render.record(stats)
+    out["pauses"] = render.record(pauses)
     return out
+
+
+def _pause_notes(pauses: list[Pause], now: float) -> None:
+    """The queue's pauses, one line each on stderr (data stays on stdout)."""
+    for p in pauses:
+        click.echo(f"note: {present.pause_line(p, now)}", err=True)
 
 
 STORE_STATES = {
@@ -105,13 +115,15 @@ def status(conn: Connection, fmt: str, minutes: int, watch: float | None) -> Non
         insp = conn.inspector()
         while True:
             stats = insp.task_stats(minutes)
-            rec = _status_record(insp.overview(minutes), stats)
+            pauses = insp.pauses()
+            rec = _status_record(insp.overview(minutes), stats, pauses)
             if fmt != render.TEXT:
                 render.emit_json(rec, fmt)
             else:
                 if watch and render.stdout_is_tty():
                     click.clear()
                 _status_text(rec, stats, minutes)
+                _pause_notes(pauses, time.time())
                 _store_warnings(insp.workers())
             if not watch:
                 return
@@ -136,6 +148,8 @@ def workers(conn: Connection, fmt: str) -> None:
     insp = conn.inspector()
     spec = render.LISTINGS["workers"]
     render.listing(fmt, insp.workers(), spec.columns(time.time(), None), empty=spec.empty)
+    if fmt == render.TEXT:
+        _pause_notes(insp.pauses(), time.time())
 
 
 @click.command()

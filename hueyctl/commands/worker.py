@@ -90,6 +90,10 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 @click.option("-c", "--health-check-interval", type=float,
               default=DEFAULTS.health_check_interval, show_default=True,
               help="How often process workers are checked and dead ones replaced (seconds).")
+@click.option("--cancel-grace", type=click.FloatRange(min=0), default=DEFAULTS.cancel_grace,
+              show_default=True,
+              help="Process workers: seconds a cancelled task gets to stop after being"
+                   " interrupted before its process is killed and replaced.")
 @click.option("--lease", type=float, default=DEFAULTS.lease, show_default=True,
               help="Seconds without a heartbeat after which this worker's tasks are recovered.")
 @click.option("--heartbeat", type=float, default=DEFAULTS.heartbeat_interval, show_default=True,
@@ -113,7 +117,7 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
-           health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
+           health_check_interval: float, cancel_grace: float, lease: float, heartbeat: float, max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
            durable: bool, url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
@@ -149,7 +153,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
         periodic=not no_periodic, utc=False if localtime else (True if utc else None),
         scheduler_interval=scheduler_interval, shutdown_timeout=shutdown_timeout,
         lease=lease, heartbeat_interval=heartbeat, recovery_interval=heartbeat,
-        max_deliveries=max_deliveries, max_tasks=max_tasks,
+        max_deliveries=max_deliveries, max_tasks=max_tasks, cancel_grace=cancel_grace,
     )
     checked = check_store(huey.storage, require_persistence)  # warns once, here
     if checked.refusal:
