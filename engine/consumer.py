@@ -107,7 +107,7 @@ class ConsumerSettings:
     # Process workers only: how often the supervisor checks on its children.
     health_check_interval: float = 1.0
     # Process workers only: a cancelled task that has not stopped this many seconds
-    # after being interrupted is ended as cancelled and its process killed (and replaced).
+    # after the cancel is ended as cancelled and its process killed (and replaced).
     cancel_grace: float = 5.0
     # huey's consumer options that have no effect here (docs/huey-differences.md):
     # an idle consumer blocks in the store and is woken by new work, so it never
@@ -306,7 +306,6 @@ class Consumer:
         self._task_pauses: dict[str, bytes] = {}
         # Cancel requests acted on (task ids), until their call ends.
         self._cancelling: set[str] = set()
-        self.cancel_grace = settings.cancel_grace
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
         extra_locks = settings.extra_locks
@@ -576,32 +575,13 @@ class Consumer:
                 self._interrupt(task)
 
     def _interrupt(self, task: Task) -> None:
-        """Process workers: raise TaskCancelled in the main thread (SIGUSR1, handled by
-        :meth:`_on_interrupt`) and, if the call has not ended ``cancel_grace`` seconds
-        later (stuck outside Python), end it as cancelled and kill this process: its
-        supervisor starts another."""
+        """Process workers: raise TaskCancelled in the main thread, running the task
+        (SIGUSR1, handled by :meth:`_on_interrupt`). A task that does not stop (stuck
+        in code that never returns to Python) is killed by the supervisor after
+        ``cancel_grace`` (engine.supervisor)."""
         main = threading.main_thread().ident
         if main is not None:
             signal.pthread_kill(main, signal.SIGUSR1)
-
-        def kill_if_stuck() -> None:
-            if self.huey.in_flight.get(task.id) is not task:
-                return
-            log.error(
-                "task %s %s did not stop within %gs of its cancel: killing this worker process",
-                task.registered_name,
-                task.id,
-                self.cancel_grace,
-            )
-            try:
-                self.executor.end_cancelled(task)
-                self.telemetry.flush()
-            finally:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        timer = threading.Timer(self.cancel_grace, kill_if_stuck)
-        timer.daemon = True
-        timer.start()
 
     @staticmethod
     def _on_interrupt(signum: int, frame: Any) -> None:
