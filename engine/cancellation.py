@@ -24,12 +24,25 @@ _local = threading.local()
 @contextmanager
 def running(task: Task) -> Iterator[None]:
     """Mark ``task`` as the call this thread runs, for the duration of the block."""
-    previous = getattr(_local, "task", None)
-    _local.task = task
+    previous = enter(task)
     try:
         yield
     finally:
-        _local.task = previous
+        leave(previous)
+
+
+def enter(task: Task) -> Task | None:
+    """Mark ``task`` as the call this thread runs; returns the one it replaces (for
+    :func:`leave`). The executor's per-task path uses this pair, not the context
+    manager (a generator per task)."""
+    previous: Task | None = getattr(_local, "task", None)
+    _local.task = task
+    return previous
+
+
+def leave(previous: Task | None) -> None:
+    """Undo :func:`enter`."""
+    _local.task = previous
 
 
 def current() -> Task | None:

@@ -457,8 +457,12 @@ class Executor:
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
             huey.in_flight[task.id] = task
-            with self.timeout_guard(task.timeout), cancellation.running(task):
-                value = spec.func(*task.args, **kwargs)
+            outer = cancellation.enter(task)
+            try:
+                with self.timeout_guard(task.timeout):
+                    value = spec.func(*task.args, **kwargs)
+            finally:
+                cancellation.leave(outer)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit

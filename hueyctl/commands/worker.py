@@ -117,7 +117,8 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
-           health_check_interval: float, cancel_grace: float, lease: float, heartbeat: float, max_deliveries: int,
+           health_check_interval: float, cancel_grace: float, lease: float, heartbeat: float,
+           max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
            durable: bool, url: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).

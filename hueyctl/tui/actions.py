@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine import steering
 from engine.api import Huey
 from engine.inspect import UNREADABLE
 
@@ -77,3 +78,22 @@ class Actions:
         if self.huey.delete_task(target.task_id):
             return f"deleted {target.task_id}"
         return f"{target.task_id} is gone already (or running)"
+
+    def cancel(self, target: Target) -> str:
+        """Cancel one call: a waiting one is deleted, a running one is stopped."""
+        if not target.task_id:
+            return "cancel works on one task: select a row"
+        done, state = steering.cancel(self.huey, target.task_id, now=self.clock())
+        if done == steering.DELETED:
+            return f"cancelled {target.task_id}: it was {state}, now deleted"
+        if done == steering.REQUESTED:
+            return f"cancelling {target.task_id}: its worker stops it within about a second"
+        return f"{target.task_id} has already finished: nothing to cancel"
+
+    def pause_queue(self) -> str:
+        steering.pause(self.huey, now=self.clock())
+        return f"paused queue {self.huey.name}: workers claim nothing until resumed (p)"
+
+    def resume_queue(self) -> str:
+        was, _ = steering.resume(self.huey, now=self.clock())
+        return f"resumed queue {self.huey.name}" if was else "the queue was not paused"

@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from engine.exceptions import EngineError
 from engine.inspect import Event, Inspector
+from engine.steering import Pause
 
 from .. import present
 from .actions import Actions, RevokeChoice, Target
@@ -76,7 +77,8 @@ class TopApp(App[None]):
         self.clock = clock
         self.interval = interval
         self.tz = tz
-        self.paused = False
+        self.frozen = False  # the view: no refresh while frozen (f)
+        self.queue_pause: Pause | None = None  # the queue's pause in force, last read
         self.connected: bool | None = None  # None until the first read
         self.down_since: float | None = None
         self.refreshes = 0  # reads applied (tests wait on it)
@@ -103,7 +105,7 @@ class TopApp(App[None]):
 
     def tick(self) -> None:
         self.show_status()
-        if not self.paused:
+        if not self.frozen:
             self.refresh_data()
             if isinstance(self.screen, TaskDetailScreen):
                 self.screen.reload()
@@ -139,6 +141,7 @@ class TopApp(App[None]):
         if snap.events_reset:
             self.events.clear()
         self.events.extend(snap.events)
+        self.queue_pause = next((p for p in snap.pauses if p.task is None and p.in_force), None)
         self.dashboard.apply(snap, list(self.events), self.clock())
         self.refreshes += 1
         self.show_status(snap.overview.queue, snap.overview.store)
@@ -174,9 +177,17 @@ class TopApp(App[None]):
             store=store,
             state=state,
             clock=present.clock(self.clock(), self.clock(), self.tz),
-            paused=self.paused,
+            frozen=self.frozen,
             down_since=since,
+            queue_paused=self.pause_text(),
         )
+
+    def pause_text(self) -> str | None:
+        p = self.queue_pause
+        if p is None:
+            return None
+        at = f" at {present.clock(p.at, self.clock(), self.tz)}" if p.at is not None else ""
+        return f"paused by {p.who}{at}"
 
     async def action_quit(self) -> None:
         if self._fetching and time.monotonic() - self._fetch_started > STUCK:
@@ -188,11 +199,32 @@ class TopApp(App[None]):
                 pass
         self.exit()
 
-    def action_pause(self) -> None:
-        self.paused = not self.paused
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
         self.show_status()
-        if not self.paused:
+        if not self.frozen:
             self.refresh_data()
+
+    def action_pause_queue(self) -> None:
+        """Pause the queue, or resume it when it is paused (asks first)."""
+        name = self.inspector.huey.name
+        p = self.queue_pause
+        if p is not None:
+            question = f"Resume queue {name}? ({self.pause_text()})"
+            self._confirm_call("Resume queue", question, "Resume", self.actions.resume_queue)
+            return
+        question = (
+            f"Pause queue {name}? Workers finish what they run and claim nothing until "
+            "it is resumed (p again, or hueyctl resume)."
+        )
+        self._confirm_call("Pause queue", question, "Pause", self.actions.pause_queue)
+
+    def _confirm_call(self, title: str, question: str, yes: str, fn: Callable[[], str]) -> None:
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._run(fn)
+
+        self.push_screen(ConfirmScreen(title, question, yes), answered)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -219,6 +251,7 @@ class TopApp(App[None]):
             "restore": partial(self._run, self.actions.restore),
             "retry": self._confirm_retry,
             "delete": self._confirm_delete,
+            "cancel": self._confirm_cancel,
         }
         handlers[kind](target)
 
@@ -242,6 +275,18 @@ class TopApp(App[None]):
             return
         question = f"Delete {target.name} {target.task_id} ({target.state})? This cannot be undone."
         self._confirm("Delete task", question, "Delete", self.actions.delete, target)
+
+    def _confirm_cancel(self, target: Target) -> None:
+        if not target.task_id or target.state not in ("ready", "scheduled", "running", "parked"):
+            self.notify("c cancels one pending, scheduled or running task", severity="warning")
+            return
+        what = (
+            "its worker stops it (it ends cancelled, not retried)"
+            if target.state == "running"
+            else "it is deleted"
+        )
+        question = f"Cancel {target.name} {target.task_id} ({target.state})? {what}."
+        self._confirm("Cancel task", question, "Cancel task", self.actions.cancel, target)
 
     def _confirm(
         self, title: str, question: str, yes: str, fn: Callable[..., str], target: Target
@@ -277,12 +322,18 @@ class TopApp(App[None]):
             "restore": ("Restore", "Lift the revocation of the selected task or its task name"),
             "retry": ("Retry dead letter", "Put the selected dead letter back on the queue (R)"),
             "delete": ("Delete task", "Delete the selected pending, scheduled or dead task (D)"),
+            "cancel": ("Cancel task", "Cancel the selected task: delete it or stop it (c)"),
         }
         for kind in ACT_KINDS:
             title, help_text = acts[kind]
             yield SystemCommand(title, help_text, partial(self._act_on_selected, kind))
         yield SystemCommand(
-            "Pause / resume refresh", "Stop or restart the live refresh (p)", self.action_pause
+            "Pause / resume queue",
+            "Workers claim nothing while paused (p)",
+            self.action_pause_queue,
+        )
+        yield SystemCommand(
+            "Freeze / unfreeze view", "Stop or restart the live refresh (f)", self.action_freeze
         )
         yield SystemCommand(
             "Filter…", "Filter listings by task name or id (/)", self._palette_filter

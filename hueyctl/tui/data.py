@@ -28,6 +28,7 @@ from engine.inspect import (
     TaskStats,
     WorkerInfo,
 )
+from engine.steering import Pause
 
 from .. import present
 from ..resolve import looks_like_id
@@ -101,6 +102,7 @@ class Snapshot:
     events_reset: bool = False  # True: ``events`` is a new tail, not a continuation
     revocations: tuple[Revocation, ...] = ()
     elapsed: float = 0.0  # seconds the fetch took (wall clock, not the injected clock)
+    pauses: tuple[Pause, ...] = ()  # the queue's pause and its paused task names
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +184,7 @@ def fetch(inspector: Inspector, query: Query, events_after: str | None = None) -
         reset,
         tuple(revocations),
         time.perf_counter() - started,
+        tuple(inspector.pauses()),
     )
 
 

@@ -33,7 +33,7 @@ class DetailLoaded(Message):
 
 
 class ActionDone(Message):
-    """An action (revoke, restore, retry, delete) ran; ``ok`` False if it raised."""
+    """An action (revoke, restore, retry, delete, cancel, pause) ran; ``ok`` False if it raised."""
 
     def __init__(self, text: str, ok: bool = True) -> None:
         super().__init__()
@@ -41,8 +41,8 @@ class ActionDone(Message):
         self.ok = ok
 
 
-ActKind = Literal["revoke", "restore", "retry", "delete"]
-ACT_KINDS: tuple[ActKind, ...] = ("revoke", "restore", "retry", "delete")
+ActKind = Literal["revoke", "restore", "retry", "delete", "cancel"]
+ACT_KINDS: tuple[ActKind, ...] = ("revoke", "restore", "retry", "delete", "cancel")
 
 
 def is_act_kind(kind: str) -> TypeGuard[ActKind]:

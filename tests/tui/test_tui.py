@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import engine.api
-from engine import MemoryHuey, crontab
+from engine import MemoryHuey, crontab, steering
 from engine.exceptions import StoreUnavailable
 from engine.inspect import Inspector
 from engine.scheduler import LAST_RUN
@@ -338,6 +338,50 @@ def test_delete_asks_first_and_refuses_running_tasks(queue: MemoryHuey) -> None:
     run(queue, "pending", script)
 
 
+def test_p_pauses_and_resumes_the_queue_after_asking(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert steering.pauses(queue) == []
+        await pilot.press("p")
+        await pilot.press("y")
+        await settle(pilot)
+        (p,) = steering.pauses(queue, NOW)
+        assert p.task is None and p.in_force and p.at == NOW
+        assert app.queue_pause is not None and not app.frozen
+        assert (app.pause_text() or "").startswith("paused by ")
+        await pilot.press("p")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert steering.pauses(queue) == [] and app.queue_pause is None
+
+    run(queue, "workers", script)
+
+
+def test_c_cancels_a_pending_task_and_asks_a_running_one_to_stop(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "pending", PENDING[2])
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert queue.storage.locate(PENDING[2]) is None
+        await pilot.press("4")  # Running tab
+        await settle(pilot)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert steering.cancel_requested(queue, RUNNING)
+        assert queue.storage.locate(RUNNING).state == "running"  # its worker stops it
+
+    run(queue, "pending", script)
+
+
 def test_filter_by_name_and_by_id(queue: MemoryHuey) -> None:
     async def script(app: TopApp, pilot: Pilot[Any]) -> None:
         await pilot.press("slash")
@@ -391,15 +435,18 @@ def test_tabs_sort_pause_and_palette(queue: MemoryHuey) -> None:
         assert stats.keys() == ["jobs.add", "jobs.send_email", "jobs.resize"]
         await pilot.press("s")  # runs -> failures
         assert stats.keys()[0] == "jobs.send_email"
-        await pilot.press("p")
-        assert app.paused
+        await pilot.press("f")
+        assert app.frozen
         before = app.refreshes
         app.tick()
         await settle(pilot)
         assert app.refreshes == before
-        await pilot.press("p")
+        await pilot.press("f")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Revoke…", "Restore", "Retry dead letter", "Delete task"} <= set(titles)
+        assert {"Revoke…", "Restore", "Retry dead letter", "Delete task", "Cancel task"} <= set(
+            titles
+        )
+        assert {"Pause / resume queue", "Freeze / unfreeze view"} <= set(titles)
 
     run(queue, "workers", script)
 

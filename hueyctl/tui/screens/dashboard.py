@@ -94,8 +94,10 @@ class DashboardScreen(Screen[None]):
         Binding("u", "act('restore')", "Restore"),
         Binding("R", "act('retry')", "Retry"),
         Binding("D", "act('delete')", "Delete"),
+        Binding("c", "act('cancel')", "Cancel"),
         Binding("s", "sort", "Sort", show=False),
-        Binding("p", "app.pause", "Pause"),
+        Binding("p", "app.pause_queue", "Pause queue"),
+        Binding("f", "app.freeze", "Freeze"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 

@@ -1,4 +1,5 @@
-"""The top line: queue, store, connection state, refresh state and the clock.
+"""The top line: queue, store, the queue's pause, connection state, refresh state (frozen)
+and the clock.
 
 Not Textual's ``Header``: its clock reads the wall clock, while this one shows
 the app's (injectable) clock, so snapshots stay still.
@@ -19,8 +20,9 @@ class StatusHeader(Static):
         store: str,
         state: str,
         clock: str,
-        paused: bool = False,
+        frozen: bool = False,
         down_since: str | None = None,
+        queue_paused: str | None = None,
     ) -> None:
         """``state``: connecting, connected, waiting (``down_since`` says how long) or
         disconnected (``down_since`` says since when)."""
@@ -32,8 +34,11 @@ class StatusHeader(Static):
             (store, "italic"),
         )
         right = Text()
-        if paused:
-            right.append(" ⏸ paused ", "bold black on yellow")
+        if queue_paused:  # who paused the queue, when (hueyctl pause, or p here)
+            right.append(f" ⏸ {queue_paused} ", "bold white on dark_red")
+            right.append("  ")
+        if frozen:
+            right.append(" ❄ frozen ", "bold black on yellow")
             right.append("  ")
         if state == "connected":
             right.append("● connected", "bold green")
