@@ -21,16 +21,19 @@ import click
 
 # Pure reads of the queue's keys: every listing, ``show``, ``status`` and ``top``.
 READ = (
-    "get hget hgetall hmget hexists hlen hstrlen llen zcard zrange zrangebyscore"
+    "get hget hgetall hmget hexists hlen hstrlen llen lrange zcard zrange zrangebyscore"
     " zrevrange zrevrangebyscore zscore xrange xrevrange"
 ).split()
 # What a client needs on any connection (AUTH is always allowed).
 CONNECTION = "hello ping select time".split()
 # Producer and worker: the writes their Lua scripts and plain commands make.
 WRITE = (
-    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush lpop blpop pexpire"
+    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop blpop pexpire"
     " xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait info"
 ).split()
+# (RPUSH and LRANGE: the calls of a paused task name are parked on a list and put back
+# on resume (lua/park.lua, lua/unpark.lua); a pause or a cancel is an HSET, which
+# ``admin`` and ``app`` both have: pausing is an admin act by convention, not by ACL.)
 # (INFO above: the worker's persistence check reads ``INFO persistence``/``memory``;
 # ``CONFIG GET save`` is never granted, as CONFIG GET also reads ``requirepass`` and
 # ``masterauth``: the check reports the RDB schedule as unknown, one ACL LOG entry.)

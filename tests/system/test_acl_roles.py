@@ -18,6 +18,7 @@ import redis
 from click.testing import CliRunner
 from support.procs import App, RedisServer, wait_for
 
+from engine import steering
 from engine.inspect import Inspector
 from engine.loader import connect
 from engine.scheduler import Scheduler
@@ -133,6 +134,12 @@ def populated(
         assert scheduler.fire(periodic, minute, time.time())
         assert not scheduler.fire(periodic, minute, time.time())  # the slot is taken
         wait_for(lambda: 1000 in app.executions(), 30, "the periodic slot's run")
+        # a paused task name: the worker parks its call; the pause lapses and a worker
+        # puts it back (park.lua, unpark.lua: RPUSH, LRANGE)
+        steering.pause(producer, "app.add", seconds=1.5)
+        parked = producer.enqueue_by_name("app.add", (4, 4)).id
+        wait_for(lambda: producer.storage.parked("app.add") == 1, 15, "the call parked")
+        wait_for(lambda: producer.result(parked, preserve=True) == 8, 15, "the lapse")
         # a revocation that lapses: readers must ignore it, not delete it (item 2)
         producer.revoke_by_id(made["later"], revoke_until=time.time() + 1)
         time.sleep(1.2)
@@ -330,7 +337,16 @@ def test_admin_role_steers_and_cleans_without_denials(
         ["purge", "scheduled", "--yes"],
         ["purge", "failed", "--yes"],
         ["results"],
+        ["pause"],
+        ["pause", "app.add", "--for", "1h"],
+        ["status"],
+        ["workers"],
+        ["resume", "app.add"],
+        ["resume"],
     ):
         r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
         assert r.exit_code == 0, (args, r.output, r.exception)
+    later = connect(url, QUEUE).enqueue_by_name("app.add", (2, 2), delay=3600).id
+    r = runner.invoke(main, ["cancel", later, "--url", url, "--queue", QUEUE])
+    assert r.exit_code == 0 and "now deleted" in r.output, r.output
     assert denials(admin, "admin") == []
