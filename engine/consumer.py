@@ -580,7 +580,8 @@ class Consumer:
         in code that never returns to Python) is killed by the supervisor after
         ``cancel_grace`` (engine.supervisor)."""
         main = threading.main_thread().ident
-        if main is not None:
+        # Only with our handler installed (run() does): SIGUSR1's default ends the process.
+        if main is not None and signal.getsignal(signal.SIGUSR1) == self._on_interrupt:
             signal.pthread_kill(main, signal.SIGUSR1)
 
     @staticmethod
