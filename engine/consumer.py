@@ -546,8 +546,8 @@ class Consumer:
     def watch_cancels(self) -> None:
         """Read the cancel requests (one map read) and stop the calls of ours they name:
         flag them (the task sees it at its next check or engine call) and, in a process
-        worker, interrupt the main thread, then kill the process after ``cancel_grace``.
-        A request whose call has ended is dropped."""
+        worker, interrupt the main thread (the supervisor kills a process whose call has
+        not stopped after ``cancel_grace``). A request whose call has ended is dropped."""
         storage = self.huey.storage
         requests = storage.map_items(CANCELS)
         for task_id in list(self._cancelling):
