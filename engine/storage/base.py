@@ -16,6 +16,8 @@ a lock in memory)::
   for a task that has meanwhile been handed to someone else. What a finished
   task leaves behind (its result, the retry it schedules, the next stage of its
   pipeline, its dead letter) is written in that same step.
+* ``park`` sets a claimed call of a paused task name aside (state ``parked``) and
+  ``unpark`` puts a name's parked calls back on the ready queue, in order.
 * ``recover`` returns the running tasks of consumers whose lease lapsed to the
   ready queue; a task delivered ``max_deliveries`` times without finishing goes
   to the dead-letter set with reason ``poison``.

@@ -18,6 +18,8 @@ key                    type    content
 ``dead``               zset    task id, score = failed at; capped at ``dead_cap``
 ``deadinfo``           hash    task id -> ``<reason>\\n<error>``
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
+``parked:<name>``      list    ids of the calls of a paused task name, in the order
+                               parked (their bodies stay in ``msg``)
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 

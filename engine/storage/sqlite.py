@@ -10,7 +10,8 @@ is created with ``CREATE TABLE IF NOT EXISTS`` on first use)::
     event(seq, queue, data BLOB)                 capped per queue by ``record``
     stat(queue, minute, task, count, failures, total, max)
 
-A task is one row wherever it is (``state`` ready, scheduled, running or dead);
+A task is one row wherever it is (``state`` ready, scheduled, running, dead, or
+parked: a call of a paused task name, ``reason`` holding the name);
 every move is an UPDATE of that row. Indexes on ``(queue, state, priority DESC,
 ord, id)`` (claim order), ``(..., eta, id)`` and ``(..., failed_at, id)`` serve the
 hot queries. ``ord`` is a task's place within its priority (the ``ORDER`` rule of
