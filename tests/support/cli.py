@@ -61,6 +61,7 @@ STATUS_FIELDS = {
     "started",
     "claimed_ahead",
     "tasks",
+    "pauses",
 }
 
 
