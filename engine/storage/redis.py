@@ -230,6 +230,18 @@ def _unreachable(exc: Exception) -> str:
     return text
 
 
+def _why(exc: BaseException) -> str:
+    """The driver's reason, with the refusal behind it when redis-py hides one (a
+    Cluster client denied CLUSTER SLOTS says "Cluster mode is not enabled")."""
+    text = _unreachable(exc) if isinstance(exc, Exception) else str(exc)
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, redis.exceptions.NoPermissionError):
+            return f"{text} ({cause}: see hueyctl acl)"
+        cause = cause.__cause__ or cause.__context__
+    return text
+
+
 def _code(exc: Exception) -> str:
     for kind, code in (
         (redis.exceptions.ReadOnlyError, "READONLY"),
@@ -369,6 +381,9 @@ class RedisStorage(Storage):
             return make_client(url, params)
         except (ValueError, IndexError) as exc:
             raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
+        # A Cluster client asks for the slot map at once: it fails here, not later.
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {_why(exc)}") from exc
 
     def _k(self, name: str) -> str:
         return self._prefix + name

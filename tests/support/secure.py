@@ -4,17 +4,82 @@ a temp dir on a free port, for the identity tests (issue 12)."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
+
+from engine.consumer import Consumer
+from engine.loader import connect
+from hueyctl.cli import main
 
 from .procs import free_port, wait_for
+
+QUEUE = "idq"
+APP_PW = "app-s3cret"
+ADMIN_PW = "admin-s3cret"
+WATCHER_PW = "watcher-s3cret"
+SENTINEL_PW = "sentinel-s3cret"
+SENTINEL_USER_PW = "sentuser-s3cret"
+# What Sentinel itself needs on the master it watches (Redis' Sentinel documentation).
+WATCHER_RULES = (
+    "-@all +client +subscribe +publish +ping +info +multi +slaveof +config +exec +role allchannels"
+)
+# What hueyctl needs on a sentinel: the master's address (redis-py asks SENTINEL MASTERS).
+SENTINEL_USER_RULES = "-@all +ping +hello +sentinel|masters +sentinel|get-master-addr-by-name"
+
+
+def master_conf() -> str:
+    return (
+        "user default off\n"
+        f"user admin on >{ADMIN_PW} ~* &* +@all\n"
+        f"user watcher on >{WATCHER_PW} {WATCHER_RULES}\n"
+    )
+
+
+def sentinel_conf(master_port: int) -> str:
+    return (
+        f"requirepass {SENTINEL_PW}\n"
+        f"user hueysent on >{SENTINEL_USER_PW} {SENTINEL_USER_RULES}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n"
+        "sentinel auth-user mymaster watcher\n"
+        f"sentinel auth-pass mymaster {WATCHER_PW}\n"
+    )
+
+
+def apply_acl(admin: redis.Redis, role: str, user: str, password: str) -> None:
+    """Apply the ``ACL SETUSER`` line ``hueyctl acl ROLE`` prints."""
+    r = CliRunner(env={"HUEYCTL_ACL_PASSWORD": password}).invoke(
+        main, ["acl", role, "--queue", QUEUE, "--user", user]
+    )
+    assert r.exit_code == 0, r.output
+    assert admin.execute_command(*shlex.split(r.stdout.strip())) in (b"OK", "OK", True)
+
+
+def denials(admin: redis.Redis, user: str) -> list[Any]:
+    return [e for e in admin.acl_log() if e.get("username") in (user, user.encode())]
+
+
+def round_trip(url: str) -> None:
+    huey = connect(url, QUEUE)
+
+    @huey.task()
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    res = add(20, 22)
+    consumer = Consumer(huey, consumer_id="id-c1", workers=1, inline=True)
+    consumer.step(time.time())
+    assert res(blocking=True, timeout=5) == 42
+    huey.storage.close()
 
 
 @dataclass(frozen=True)
@@ -68,11 +133,11 @@ class ConfServer:
 
     def __init__(
         self, workdir: Path, conf: str, admin: dict[str, Any], tls: bool = False,
-        sentinel: bool = False,
+        sentinel: bool = False, port: int | None = None,
     ) -> None:  # fmt: skip
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
-        self.port = free_port()
+        self.port = port or free_port()
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.admin_kwargs = dict(admin, socket_timeout=2)

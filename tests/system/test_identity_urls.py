@@ -6,68 +6,32 @@ test_tls_urls.py."""
 
 from __future__ import annotations
 
-import shlex
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from click.testing import CliRunner
 from support.procs import wait_for
-from support.secure import ConfServer, client_users
+from support.secure import (
+    ADMIN_PW,
+    APP_PW,
+    QUEUE,
+    SENTINEL_PW,
+    SENTINEL_USER_PW,
+    ConfServer,
+    apply_acl,
+    client_users,
+    denials,
+    master_conf,
+    round_trip,
+    sentinel_conf,
+)
 
-from engine.consumer import Consumer
 from engine.exceptions import StoreUnavailable
 from engine.loader import connect
 from hueyctl.cli import main
 
 pytestmark = pytest.mark.slow
-
-QUEUE = "idq"
-APP_PW = "app-s3cret"
-ADMIN_PW = "admin-s3cret"
-WATCHER_PW = "watcher-s3cret"
-SENTINEL_PW = "sentinel-s3cret"
-SENTINEL_USER_PW = "sentuser-s3cret"
-# What Sentinel itself needs on the master it watches (Redis' Sentinel documentation).
-WATCHER_RULES = (
-    "-@all +client +subscribe +publish +ping +info +multi +slaveof +config +exec +role allchannels"
-)
-# What hueyctl needs on a sentinel: the master's address (redis-py asks SENTINEL MASTERS).
-SENTINEL_USER_RULES = "-@all +ping +hello +sentinel|masters +sentinel|get-master-addr-by-name"
-
-
-def master_conf() -> str:
-    return (
-        "user default off\n"
-        f"user admin on >{ADMIN_PW} ~* &* +@all\n"
-        f"user watcher on >{WATCHER_PW} {WATCHER_RULES}\n"
-    )
-
-
-def sentinel_conf(master_port: int) -> str:
-    return (
-        f"requirepass {SENTINEL_PW}\n"
-        f"user hueysent on >{SENTINEL_USER_PW} {SENTINEL_USER_RULES}\n"
-        f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n"
-        "sentinel auth-user mymaster watcher\n"
-        f"sentinel auth-pass mymaster {WATCHER_PW}\n"
-    )
-
-
-def apply_acl(admin: redis.Redis, role: str, user: str, password: str) -> None:
-    """Apply the ``ACL SETUSER`` line ``hueyctl acl ROLE`` prints."""
-    r = CliRunner(env={"HUEYCTL_ACL_PASSWORD": password}).invoke(
-        main, ["acl", role, "--queue", QUEUE, "--user", user]
-    )
-    assert r.exit_code == 0, r.output
-    assert admin.execute_command(*shlex.split(r.stdout.strip())) in (b"OK", "OK", True)
-
-
-def denials(admin: redis.Redis, user: str) -> list[Any]:
-    return [e for e in admin.acl_log() if e.get("username") in (user, user.encode())]
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +61,6 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ConfServ
 
 def sentinel_url(sentinel: ConfServer, query: str, user: str = "app") -> str:
     return f"redis+sentinel://{user}:{APP_PW}@127.0.0.1:{sentinel.port}/mymaster?{query}"
-
-
-def round_trip(url: str) -> None:
-    huey = connect(url, QUEUE)
-
-    @huey.task()
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    res = add(20, 22)
-    consumer = Consumer(huey, consumer_id="id-c1", workers=1, inline=True)
-    consumer.step(time.time())
-    assert res(blocking=True, timeout=5) == 42
-    huey.storage.close()
 
 
 def test_sentinel_url_logs_in_to_the_master_as_its_acl_user(
