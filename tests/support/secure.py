@@ -33,8 +33,9 @@ SENTINEL_USER_PW = "sentuser-s3cret"
 WATCHER_RULES = (
     "-@all +client +subscribe +publish +ping +info +multi +slaveof +config +exec +role allchannels"
 )
-# What hueyctl needs on a sentinel: the master's address (redis-py asks SENTINEL MASTERS).
-SENTINEL_USER_RULES = "-@all +ping +hello +sentinel|masters +sentinel|get-master-addr-by-name"
+# All hueyctl needs on a sentinel (documented in docs/security.md): redis-py finds the
+# master's address and state with SENTINEL MASTERS; AUTH is always allowed.
+SENTINEL_USER_RULES = "-@all +sentinel|masters"
 
 
 def master_conf() -> str:
