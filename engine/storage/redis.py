@@ -107,7 +107,7 @@ from .base import (
     Storage,
     refusal_running,
 )
-from .redis_connect import make_client
+from .redis_connect import make_client, warn_if_unverified
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
@@ -376,6 +376,8 @@ class RedisStorage(Storage):
         if pool is not None:
             return redis.Redis(connection_pool=pool)
         if not url:
+            where = f"redis://{params.get('host', 'localhost')}:{params.get('port', 6379)}"
+            warn_if_unverified(params, where)
             return redis.Redis(**params)
         try:
             return make_client(url, params)

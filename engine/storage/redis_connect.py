@@ -56,7 +56,7 @@ def make_client(url: str, params: dict[str, Any]) -> Any:
         return _sentinel_client(scheme.removesuffix("+sentinel"), rest, params, url)
     options = parse_url(url)
     _check_names(options, cluster=False, tls=scheme == "rediss")
-    _warn_if_unverified({**params, **options}, url)
+    warn_if_unverified({**params, **options}, url)
     return redis.Redis.from_url(url, **params)
 
 
@@ -89,8 +89,9 @@ def _check_names(options: Mapping[str, Any], cluster: bool, tls: bool, prefix: s
         raise ValueError(f"{names} need TLS: use {fix}")
 
 
-def _warn_if_unverified(options: Mapping[str, Any], url: str) -> None:
-    """Say once per process that a TLS connection does not check the server."""
+def warn_if_unverified(options: Mapping[str, Any], url: str) -> None:
+    """Say once per process that a TLS connection does not check the server
+    (``ssl_cert_reqs=none`` in a URL or in the store's connection keywords)."""
     global _told_unverified
     reqs = options.get("ssl_cert_reqs")
     off = reqs == ssl.CERT_NONE or (isinstance(reqs, str) and reqs.strip().lower() == "none")
@@ -145,8 +146,8 @@ def _sentinel_client(scheme: str, rest: str, params: dict[str, Any], url: str) -
     data = {**params, **data}
     timeouts = {k: v for k, v in params.items() if k.startswith("socket_")}
     sentinel = {**timeouts, **sentinel}
-    _warn_if_unverified(data, url)
-    _warn_if_unverified(sentinel, url)
+    warn_if_unverified(data, url)
+    warn_if_unverified(sentinel, url)
     manager = Sentinel(nodes, sentinel_kwargs=sentinel)  # type: ignore[no-untyped-call]
     return manager.master_for(service, **data)  # type: ignore[no-untyped-call]
 
@@ -171,6 +172,6 @@ def _cluster_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
     first = f"{scheme}://{auth}{at}{seeds[0][0]}:{seeds[0][1]}{sep}{tail}"
     options = parse_url(first)
     _check_names(options, cluster=True, tls=scheme == "rediss")
-    _warn_if_unverified({**params, **options}, first)
+    warn_if_unverified({**params, **options}, first)
     others = [ClusterNode(h, p) for h, p in seeds[1:]]  # type: ignore[no-untyped-call]
     return RedisCluster.from_url(first, startup_nodes=others, **params)

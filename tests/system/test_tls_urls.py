@@ -133,6 +133,16 @@ def test_cert_reqs_none_warns_once_per_process(
     monkeypatch.setattr(redis_connect, "_told_unverified", False)
     connect(url(server, ca(certs)), QUEUE).pending_count()
     assert not [r for r in caplog.records if "verification is off" in r.getMessage()]
+    # connection keywords instead of a URL: the same warning
+    from engine import RedisHuey
+
+    keywords = RedisHuey(
+        QUEUE, host="127.0.0.1", port=server.port, username="app", password=APP_PW,
+        ssl=True, ssl_cert_reqs="none",
+    )  # fmt: skip
+    keywords.pending_count()
+    told = [r.getMessage() for r in caplog.records if "verification is off" in r.getMessage()]
+    assert told and f"redis://127.0.0.1:{server.port}" in told[0]
 
 
 def test_cert_reqs_none_warning_in_the_cli(server: ConfServer) -> None:
