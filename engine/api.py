@@ -871,9 +871,11 @@ PriorityRedisExpireHuey = RedisExpireHuey
 def connect(url: str, queue: str = "huey") -> Huey:
     """A queue from a URL, without the application's code.
 
-    ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
+    ``redis://[user:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
     ``redis+cluster://node:port`` (Redis Cluster), ``redis+sentinel://host:26379/master``,
-    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
+    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``. Redis URLs
+    carry their ACL user, password and TLS options (``?ssl_ca_certs=...``), Sentinel URLs
+    the sentinels' own too (``sentinel_password=`` ...): see docs/security.md.
     """
     kind = store_kind(url)
     if kind == "redis":

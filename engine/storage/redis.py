@@ -76,6 +76,7 @@ from typing import Any, TypeVar, cast
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError
 
 from ..exceptions import (
     ConfigurationError,
@@ -106,6 +107,7 @@ from .base import (
     Storage,
     refusal_running,
 )
+from .redis_connect import make_client, warn_if_unverified
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
@@ -145,46 +147,6 @@ SKEW_WARNING = 1.0  # seconds a heartbeat's clock may be off the server's before
 _STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
 
 
-def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
-    from redis.sentinel import Sentinel
-
-    auth, _, location = rest.rpartition("@")
-    hosts, _, path = location.partition("/")
-    service, _, db = path.partition("/")
-    if not service:
-        raise ValueError("name the master: redis+sentinel://host:26379/mymaster")
-    nodes = []
-    for node in hosts.split(","):
-        host, _, port = node.partition(":")
-        nodes.append((host, int(port or 26379)))
-    password = auth.partition(":")[2] or None
-    kwargs = dict(params, db=int(db or 0), password=password, ssl=scheme == "rediss")
-    sentinel = Sentinel(nodes, socket_timeout=params["socket_timeout"])  # type: ignore[no-untyped-call]
-    return sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
-
-
-def _cluster_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
-    """``redis+cluster://[user:pass@]h1:p1[,h2:p2 ...][/?options]``: every host is a
-    seed, tried in order until one answers (a fresh client whose first seed is down
-    still starts); the rest of the URL is read as redis-py's ``from_url`` reads it."""
-    from redis.cluster import ClusterNode, RedisCluster
-
-    auth, at, location = rest.rpartition("@")
-    hosts, sep, tail = location.partition("/")
-    if "?" in hosts:
-        hosts, q, query = hosts.partition("?")
-        tail, sep = f"?{query}", "/"
-    seeds = []
-    for node in hosts.split(","):
-        host, _, port = node.strip().rpartition(":") if ":" in node else (node, "", "")
-        if not host:
-            raise ValueError(f"a seed node needs a host: {node!r}")
-        seeds.append((host, int(port or 6379)))
-    first = f"{auth}{at}{seeds[0][0]}:{seeds[0][1]}{sep}{tail}"
-    others = [ClusterNode(h, p) for h, p in seeds[1:]]  # type: ignore[no-untyped-call]
-    return RedisCluster.from_url(f"{scheme}://{first}", startup_nodes=others, **params)
-
-
 class ReplicaLag(Exception):
     """Durable mode: no replica confirmed a write within ``durable_timeout``."""
 
@@ -207,7 +169,8 @@ def _translated(method: F) -> F:
                 " a failover"
             ) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
+            why = _unreachable(exc)
+            raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {why}") from exc
         except redis.AuthenticationError as exc:
             raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
         except (redis.ResponseError, redis.exceptions.ClusterError) as exc:
@@ -249,6 +212,34 @@ _TRANSIENT_TYPES = (
     redis.exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, no node answered
 )
 _DENIED = re.compile(r"run the '([^']+)' command")
+
+
+# redis-py names each sentinel it asked by the repr of a whole client.
+_SENTINEL_REPR = re.compile(r"<redis\.client\.Redis\(.*?host=([^,]+),port=(\d+).*?\)>\)>\)>")
+
+
+def _unreachable(exc: Exception) -> str:
+    """The driver's reason, short: a sentinel is named by host:port, and a refused
+    login to a sentinel says which URL parameters log in there."""
+    text = _SENTINEL_REPR.sub(r"sentinel \1:\2", str(exc))
+    if isinstance(exc, MasterNotFoundError) and "Authentication" in text:
+        text += (
+            " (the sentinels refused the login: give sentinel_password= and, for an"
+            " ACL user, sentinel_username= in the URL)"
+        )
+    return text
+
+
+def _why(exc: BaseException) -> str:
+    """The driver's reason, with the refusal behind it when redis-py hides one (a
+    Cluster client denied CLUSTER SLOTS says "Cluster mode is not enabled")."""
+    text = _unreachable(exc) if isinstance(exc, Exception) else str(exc)
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, redis.exceptions.NoPermissionError):
+            return f"{text} ({cause}: see hueyctl acl)"
+        cause = cause.__cause__ or cause.__context__
+    return text
 
 
 def _code(exc: Exception) -> str:
@@ -373,7 +364,9 @@ class RedisStorage(Storage):
     ) -> Any:
         """A client for ``redis://``, ``rediss://``, ``unix://``, and for Redis Cluster
         (``redis+cluster://host:port[,host2:port2 ...]``, seeds tried in order) or Sentinel
-        (``redis+sentinel://host:26379[,host2:26379]/service[/db]``)."""
+        (``redis+sentinel://host:26379[,host2:26379]/service[/db]``): see
+        :mod:`engine.storage.redis_connect` for the user, password and TLS options each
+        URL carries."""
         # Blocking reads wait at most 2 s, so 10 s never cuts one short; retries are
         # off because a re-sent claim would take tasks nobody hears about: the
         # callers decide what is safe to repeat.
@@ -383,16 +376,16 @@ class RedisStorage(Storage):
         if pool is not None:
             return redis.Redis(connection_pool=pool)
         if not url:
+            where = f"redis://{params.get('host', 'localhost')}:{params.get('port', 6379)}"
+            warn_if_unverified(params, where)
             return redis.Redis(**params)
         try:
-            scheme, _, rest = url.partition("://")
-            if scheme.endswith("+cluster"):
-                return _cluster_client(scheme.removesuffix("+cluster"), rest, params)
-            if scheme.endswith("+sentinel"):
-                return _sentinel_client(scheme.removesuffix("+sentinel"), rest, params)
-            return redis.Redis.from_url(url, **params)
+            return make_client(url, params)
         except (ValueError, IndexError) as exc:
             raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
+        # A Cluster client asks for the slot map at once: it fails here, not later.
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {_why(exc)}") from exc
 
     def _k(self, name: str) -> str:
         return self._prefix + name

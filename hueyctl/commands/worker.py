@@ -15,7 +15,7 @@ from engine.consumer import ConsumerSettings
 from engine.exceptions import ConfigurationError
 from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 
-from ..options import ROOT_OPTIONS
+from ..options import ROOT_OPTIONS, store_url
 
 
 def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
@@ -52,7 +52,7 @@ def _overrides(url: str | None, queue: str | None, own: str) -> list[str]:
         out.append(f"{given} given: this worker does not use the app's own store ({own})")
     unused = [
         e
-        for e, v in (("HUEYCTL_URL", url), ("HUEYCTL_QUEUE", queue))
+        for e, v in (("HUEYCTL_URL", url), ("HUEYCTL_URL_FILE", url), ("HUEYCTL_QUEUE", queue))
         if os.environ.get(e) and not v
     ]
     if unused:
@@ -63,6 +63,10 @@ def _overrides(url: str | None, queue: str | None, own: str) -> list[str]:
     return out
 
 
+# The worker reads no HUEYCTL_URL (the app's own store wins over the environment).
+WORKER_SECRET_FIX = (
+    "use --url-file PATH, or let the app read its URL from its own configuration (docs/security.md)"
+)
 DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 
 
@@ -108,6 +112,9 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
 @click.option("--url", metavar="URL",
               help="Use this store instead of the app's (redis://, sqlite:///path ...);"
                    " HUEYCTL_URL does not: the app's own store wins over the environment.")
+@click.option("--url-file", metavar="PATH",
+              help="As --url, read from this file (its first non-empty line): keeps a"
+                   " password out of ps.")
 @click.option("--queue", metavar="NAME",
               help="Consume this queue name instead of the app's (HUEYCTL_QUEUE does not).")
 def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
@@ -115,7 +122,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
-           durable: bool, url: str | None, queue: str | None) -> None:
+           durable: bool, url: str | None, url_file: str | None, queue: str | None) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     APP may also come before the command: 'hueyctl -A main.huey worker'. The app's
@@ -128,8 +135,10 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
         raise click.UsageError("choose one of -o/--localtime and -u/--utc")
     if heartbeat >= lease:
         raise click.UsageError("--heartbeat must be shorter than --lease")
-    root = click.get_current_context().meta.get(ROOT_OPTIONS, {})
-    app, url, queue = app or root.get("app"), url or root.get("url"), queue or root.get("queue")
+    ctx = click.get_current_context()
+    root = ctx.meta.get(ROOT_OPTIONS, {})
+    app, queue = app or root.get("app"), queue or root.get("queue")
+    url, _ = store_url(ctx, url, url_file, WORKER_SECRET_FIX)
     if not app:
         raise click.UsageError("give the APP to run: hueyctl worker main.huey")
     huey = loader.load_queue(app)
