@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import json
 import types
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -176,8 +177,10 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait until the reads and actions in flight have landed on screen."""
     app = pilot.app
     assert isinstance(app, TopApp)
-    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass.
-    for _ in range(1000):
+    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass;
+    # a deadline, not a count of polls: a loaded machine may take seconds.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         await asyncio.sleep(0.002)
         if app.refreshes and not app.busy and not _running_workers(app):
             break
