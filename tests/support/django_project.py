@@ -46,7 +46,7 @@ DATABASES = {
 HUEY = {
     "huey_class": os.environ.get("DJ_HUEY_CLASS", "engine.RedisHuey"),
     "name": os.environ["DJ_QUEUE"],
-    "immediate": False,
+    "immediate": os.environ.get("DJ_IMMEDIATE") == "1",
     "results": True,
     "utc": True,
     "connection": {"url": os.environ["DJ_REDIS_URL"], "read_timeout": 1},
