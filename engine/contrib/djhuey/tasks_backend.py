@@ -56,7 +56,6 @@ _signals: Any = importlib.import_module(f"{_PKG}.signals")
 Status: Any = _base.TaskResultStatus
 
 SHIM = "django.tasks"
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 _STATES = {"ready": Status.READY, "scheduled": Status.READY, "running": Status.RUNNING}
 
 
@@ -112,7 +111,7 @@ def run_django_task(module_path: str, args: list[Any], kwargs: dict[str, Any], t
     djtask = _django_task(module_path)
     started = _now()
     times: dict[str, Any] = dict(
-        enqueued_at=task.enqueued_at, started_at=started, worker_ids=[WORKER_ID]
+        enqueued_at=task.enqueued_at, started_at=started, worker_ids=[_worker_id()]
     )
     running = _result(djtask, task.id, Status.RUNNING, args, kwargs, **times)
     backend = type(djtask.get_backend())
@@ -139,6 +138,11 @@ def run_django_task(module_path: str, args: list[Any], kwargs: dict[str, Any], t
     done = _result(djtask, task.id, Status.SUCCESSFUL, args, kwargs, **times)
     _signals.task_finished.send(sender=backend, task_result=done)
     return {"task": module_path, "args": args, "kwargs": kwargs, **times}
+
+
+def _worker_id() -> str:
+    """host:pid of the process running the call (a forked worker has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _now() -> float:
@@ -198,7 +202,9 @@ class HueyBackend(_backends.BaseTaskBackend):
         task = _django_task(module_path)
         times: dict[str, Any] = {"enqueued_at": call.enqueued_at}
         if where.state == "running":
-            times.update(started_at=where.since, worker_ids=[where.consumer or "?"])
+            # The consumer id is host:pid:nonce; the finished record says host:pid.
+            worker = (where.consumer or "?").rsplit(":", 1)[0]
+            times.update(started_at=where.since, worker_ids=[worker])
             return _result(task, result_id, Status.RUNNING, args, kwargs, **times)
         if where.state != "dead":
             return _result(task, result_id, _STATES[where.state], args, kwargs, **times)
