@@ -37,3 +37,12 @@ def test_run_huey_takes_every_option_of_hueys() -> None:
     theirs = _options(HueyCommand())
     assert {"-V", "--huey-verbose", "-A", "--disable-autoload", "-k", "-n", "-f"} <= theirs
     assert theirs - _options(Command()) == set()
+
+
+def test_docs_name_every_run_huey_option() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "django.md").read_text()
+    django_own = set(_options(BaseCommand()))
+    missing = sorted(o for o in _options(Command()) - django_own if o.startswith("--"))
+    assert [o for o in missing if f"`{o}" not in doc] == []
