@@ -122,6 +122,12 @@ def attempt(context, x):
     return [context.attempt, x]
 
 
+@django_task()
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
 @django_task(priority=5)
 def count_notes():
     return Note.objects.count()

@@ -111,7 +111,7 @@ def _count(root: Path, text: str) -> int:
 PRODUCER = """
 import json, time
 from django_tasks import default_task_backend, TaskResultStatus
-from shop.tasks import add, attempt, explode, square, write_note
+from shop.tasks import add, attempt, explode, nap, square, write_note
 
 def settled(result):
     deadline = time.monotonic() + 30
@@ -133,6 +133,14 @@ err = settled(explode.enqueue("boom"))
 out["explode"] = [err.status, err.errors[0].exception_class_path, "boom" in err.errors[0].traceback]
 out["backend"] = default_task_backend.get_result(err.id).status
 out["context"] = settled(attempt.enqueue(9)).return_value
+slow = nap.enqueue(1.5)
+seen = []
+while not slow.is_finished:
+    if not seen or seen[-1] != slow.status:
+        seen.append(slow.status)
+    time.sleep(0.05)
+    slow.refresh()
+out["nap"] = seen + [slow.status, len(slow.worker_ids), slow.started_at <= slow.finished_at]
 print(json.dumps(out))
 """
 
@@ -152,6 +160,7 @@ def test_run_huey_runs_db_tasks_and_django_tasks(
         "explode": ["FAILED", "builtins.ValueError", True],
         "backend": "FAILED",
         "context": [1, 9],
+        "nap": ["READY", "RUNNING", "SUCCESSFUL", 1, True],
     }
     assert _count(project, text) == 1  # the db_task's row is in the database
 
