@@ -165,6 +165,28 @@ def test_run_huey_runs_db_tasks_and_django_tasks(
     assert _count(project, text) == 1  # the db_task's row is in the database
 
 
+def test_run_huey_with_process_workers(
+    project: Path, env: dict[str, str], run_huey: RunHuey
+) -> None:
+    proc = run_huey.start("-n", "-k", "process", "-w", "2")
+    text = f"proc-{uuid.uuid4().hex[:6]}"
+    code = f"""
+import json, time
+from shop.tasks import add, write_note
+written = write_note({text!r}).get(blocking=True, timeout=30)
+res = add.enqueue(20, 22)
+deadline = time.monotonic() + 30
+while not res.is_finished and time.monotonic() < deadline:
+    time.sleep(0.05)
+    res.refresh()
+print(json.dumps([written, res.status, res.return_value, res.worker_ids]))
+"""
+    written, status, value, (worker,) = shell(project, env, code)  # type: ignore[misc]
+    assert (written, status, value) == (1, "SUCCESSFUL", 42)
+    assert not worker.endswith(f":{proc.pid}")  # a forked worker process ran it
+    assert _count(project, text) == 1
+
+
 def test_db_periodic_task_fires(project: Path, env: dict[str, str], run_huey: RunHuey) -> None:
     # The worker's clock is set to one second past the next minute, so the every-minute
     # crontab is due as the consumer starts, instead of up to a minute later.
