@@ -204,14 +204,18 @@ def _extend(task: Task, extra: tuple[Any, ...] | dict[str, Any]) -> None:
 
 def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dict[str, Any]:
     """What a final failure stores (``Huey.build_error_result``'s default): huey's keys
-    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type`` and ``task``. A
-    task that failed on a failed subtask's result records the inner error, as huey."""
+    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type``, ``type_path`` and
+    ``task``. A task that failed on a failed subtask's result records the inner error,
+    as huey."""
     if tb is None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     error = (exc.metadata.get("error") if isinstance(exc, TaskException) else None) or repr(exc)
     return {
         "error": error,
         "type": type(exc).__name__,
+        # The class's import path (``builtins.ValueError``), for tools that name it
+        # (django.tasks' TaskError). Added later: an older record lacks it.
+        "type_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
         "traceback": tb,
         "retries": task.retries,
         "task_id": task.id,

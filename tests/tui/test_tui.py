@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import types
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
