@@ -34,6 +34,7 @@ SERVE_MISSING = "textual-serve is not installed: pip install 'hueyctl[serve]'"
 COOKIE = "hueyctl_top_token"
 GIVEN_ENV = "HUEYCTL_TOP_GIVEN"  # --url/--queue given to `top --serve`: the child honours them
 TOKEN_ENV = "HUEYCTL_TOP_TOKEN"
+SHUTDOWN = 2.0  # seconds open browser sessions get when the server is stopped
 
 
 def is_loopback(host: str) -> bool:
@@ -175,8 +176,15 @@ def serve(
         def serve(self, debug: bool = False) -> None:
             self.debug = debug
             self.initialize_logging()
+            # On SIGTERM, open websockets are cut after SHUTDOWN seconds: each one's app
+            # is then told to quit (aiohttp would otherwise wait a minute for them).
             web.run_app(
-                self._make_app(), host=self.host, port=self.port, ssl_context=context, print=None
+                self._make_app(),
+                host=self.host,
+                port=self.port,
+                ssl_context=context,
+                print=None,
+                shutdown_timeout=SHUTDOWN,
             )
 
     server = TopServer(command, host=host, port=port, title=title, public_url=url)

@@ -111,7 +111,9 @@ def _screen(driver: Any) -> str:
     return "".join(driver.execute_script("return window.__frames || []"))
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], browser: Any = None) -> None:
+    if browser is not None:
+        browser.get("about:blank")  # close the websocket: the server stops at once
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -140,7 +142,7 @@ def test_the_dashboard_in_a_browser_shows_the_queue_and_takes_keys(
         served = [line for line in ps.splitlines() if "top --served" in line]
         assert served and not any(redis_url in line for line in served), served
     finally:
-        _stop(proc)
+        _stop(proc, browser)
     assert "Traceback" not in log.read_text()
 
 
@@ -157,7 +159,7 @@ def test_read_only_hides_every_action(redis_url: str, queue: Huey, browser: Any)
         for action in ("Revoke", "Restore", "Retry", "Delete"):
             assert action not in text, action
     finally:
-        _stop(proc)
+        _stop(proc, browser)
 
 
 def test_a_token_guards_every_page_but_the_static_files(redis_url: str, queue: Huey) -> None:
