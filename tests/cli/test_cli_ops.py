@@ -224,3 +224,49 @@ def test_a_scrape_costs_the_same_on_an_empty_and_a_10k_queue(tmp_path: Path) -> 
     finally:
         admin.close()
         srv.stop()
+
+
+# --- top --serve: refusals (the browser test is tests/system/test_top_serve.py) -------------
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--host", "0.0.0.0"], "needs --token"),
+        (["--host", "192.0.2.1", "--token", "x"], "needs TLS"),
+        (["--host", "0.0.0.0", "--token", "x", "--public-url", "http://h"], "TLS proxy"),
+        (["--certfile", "c.pem"], "--certfile and --keyfile together"),
+        (["--public-url", "ftp://h"], "--public-url must start with https://"),
+    ],
+)
+def test_top_serve_refuses_off_loopback_without_token_and_tls(
+    extra: list[str], fragment: str
+) -> None:
+    r = CliRunner(env=CLEAN_ENV).invoke(
+        main, ["top", "--serve", *extra, "--url", "redis://127.0.0.1:1/0", "--queue", "q"]
+    )
+    one_line_error(r, 2, fragment)
+
+
+def test_the_served_app_gets_the_connection_from_the_environment() -> None:
+    from hueyctl import serve
+
+    command = serve.child_command(read_only=True, interval=2.0)
+    assert command.endswith("-m hueyctl top --served --interval 2.0 --read-only")
+    env = serve.child_environment(None, "redis://:pw@h/0", "q", frozenset({"queue"}))
+    assert env == {
+        "HUEYCTL_URL": "redis://:pw@h/0",
+        "HUEYCTL_QUEUE": "q",
+        serve.GIVEN_ENV: '["queue"]',
+    }
+    assert "pw" not in command
+    assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1")
+    assert serve.is_loopback("localhost") and not serve.is_loopback("0.0.0.0")
+
+
+def test_core_imports_neither_prometheus_nor_textual_serve() -> None:
+    code = (
+        "import sys, engine, engine.api, engine.inspect, hueyctl.cli, hueyctl.probes\n"
+        "bad = {'prometheus_client', 'textual_serve', 'aiohttp', 'selenium'} & set(sys.modules)\n"
+        "print(sorted(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
