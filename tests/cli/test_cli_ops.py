@@ -270,3 +270,32 @@ def test_core_imports_neither_prometheus_nor_textual_serve() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the shipped dashboard and alert rules ---------------------------------------------------
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_dashboard_and_alerts_name_only_metrics_we_serve(q: Queue) -> None:
+    import json
+    import re
+
+    _run_some(q)
+    served = {name for name, _ in samples(q.ok("metrics", "--once").stdout)}
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    alerts = (DOCS / "prometheus-alerts.yml").read_text()
+    used = set(re.findall(r"hueyctl_[a-z_]+", " ".join(exprs) + alerts))
+    assert used and used <= served, used - served
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool missing: Debian's prometheus package ships it (scripts/_env.sh)")
+    r = subprocess.run(
+        ["promtool", "check", "rules", str(DOCS / "prometheus-alerts.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
