@@ -32,7 +32,9 @@ from .errors import EXIT_USAGE, CommandError
 
 SERVE_MISSING = "textual-serve is not installed: pip install 'hueyctl[serve]'"
 COOKIE = "hueyctl_top_token"
-GIVEN_ENV = "HUEYCTL_TOP_GIVEN"  # --url/--queue given to `top --serve`: the child honours them
+# Set for the apps `top --serve` starts: marks them served (no terminal needed) and lists
+# which of --url/--queue the parent was given (they override an app's own store there too).
+SERVED_ENV = "HUEYCTL_TOP_SERVED"
 TOKEN_ENV = "HUEYCTL_TOP_TOKEN"
 SHUTDOWN = 2.0  # seconds open browser sessions get when the server is stopped
 
@@ -78,7 +80,7 @@ def check_exposure(
 
 def child_command(read_only: bool, interval: float) -> str:
     """The command textual-serve runs per browser tab: no connection option on it."""
-    args = [sys.executable, "-m", "hueyctl", "top", "--served", "--interval", repr(interval)]
+    args = [sys.executable, "-m", "hueyctl", "top", "--interval", repr(interval)]
     if read_only:
         args.append("--read-only")
     return " ".join(shlex.quote(a) for a in args)
@@ -90,14 +92,14 @@ def child_environment(
     """What the children need to find the queue, as environment variables."""
     env = {"HUEYCTL_APP": app, "HUEYCTL_URL": url, "HUEYCTL_QUEUE": queue}
     out = {k: v for k, v in env.items() if v}
-    out[GIVEN_ENV] = json.dumps(sorted(given))
+    out[SERVED_ENV] = json.dumps(sorted(given))
     return out
 
 
 def given_by_parent() -> frozenset[str] | None:
     """In a served child: which of --url/--queue ``top --serve`` was given (so they
     override an app's own store, as on the parent's command line); None elsewhere."""
-    raw = os.environ.get(GIVEN_ENV)
+    raw = os.environ.get(SERVED_ENV)
     if raw is None:
         return None
     try:

@@ -14,6 +14,7 @@ from engine.inspect import Inspector
 
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, connection_options
+from ..serve import given_by_parent
 
 
 def require_terminal() -> None:
@@ -97,10 +98,7 @@ def serve_top(conn: Connection, interval: float, read_only: bool, web: dict[str,
     metavar="URL",
     help="--serve: the address browsers use (a TLS proxy's https://...).",
 )
-@click.option("--served", is_flag=True, hidden=True)  # a child of --serve: no terminal
-def top(
-    conn: Connection, interval: float, read_only: bool, serve_: bool, served: bool, **web: Any
-) -> None:
+def top(conn: Connection, interval: float, read_only: bool, serve_: bool, **web: Any) -> None:
     """Live dashboard of the queue, like htop: counts, throughput, workers, listings.
 
     Keys: 1-7 tabs, / filter, Enter details, r revoke, u restore, R retry, D delete,
@@ -113,12 +111,9 @@ def top(
     if serve_:
         serve_top(conn, interval, read_only, web)
         return
-    if served:
-        from ..serve import given_by_parent
-
-        given = given_by_parent()
-        if given is not None:
-            conn.given = conn.given | given
-    else:
+    given = given_by_parent()  # None unless top --serve started us: no terminal then
+    if given is None:
         require_terminal()
+    else:
+        conn.given = conn.given | given
     run_top(conn.huey, interval, read_only)

@@ -250,12 +250,12 @@ def test_the_served_app_gets_the_connection_from_the_environment() -> None:
     from hueyctl import serve
 
     command = serve.child_command(read_only=True, interval=2.0)
-    assert command.endswith("-m hueyctl top --served --interval 2.0 --read-only")
+    assert command.endswith("-m hueyctl top --interval 2.0 --read-only")
     env = serve.child_environment(None, "redis://:pw@h/0", "q", frozenset({"queue"}))
     assert env == {
         "HUEYCTL_URL": "redis://:pw@h/0",
         "HUEYCTL_QUEUE": "q",
-        serve.GIVEN_ENV: '["queue"]',
+        serve.SERVED_ENV: '["queue"]',
     }
     assert "pw" not in command
     assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1")

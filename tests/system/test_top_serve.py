@@ -139,7 +139,7 @@ def test_the_dashboard_in_a_browser_shows_the_queue_and_takes_keys(
         assert "Retry" in _screen(browser)  # the actions are offered
         # the served app got its connection from the environment, not its command line
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        served = [line for line in ps.splitlines() if "top --served" in line]
+        served = [line for line in ps.splitlines() if "hueyctl top --interval" in line]
         assert served and not any(redis_url in line for line in served), served
     finally:
         _stop(proc, browser)
