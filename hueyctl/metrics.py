@@ -47,13 +47,14 @@ STATES = ("ready", "scheduled", "running", "dead")
 
 
 def paused(insp: Inspector) -> bool | None:
-    """HOOK for the pause/resume work (issue 14): whether the queue is paused now.
-    None while the read model cannot tell, and ``hueyctl_queue_paused`` is left out."""
-    probe: Callable[[], object] | None = getattr(insp, "paused", None)
-    if probe is None:
+    """HOOK for the pause/resume work (issue 14): whether the queue is paused now,
+    from ``Inspector.paused`` (a method or a property) once the read model has it.
+    None while it cannot tell, and ``hueyctl_queue_paused`` is left out."""
+    attr = getattr(insp, "paused", None)
+    if attr is None:
         return None
-    value = probe()
-    return bool(value) if value is not None else None
+    value = attr() if callable(attr) else attr
+    return None if value is None else bool(value)
 
 
 class Tally:

@@ -299,3 +299,17 @@ def test_promtool_accepts_the_alert_rules() -> None:
         timeout=60,
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_worker_without_prometheus_client_answers_404_at_metrics(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['prometheus_client'] = None\n"
+        "from engine import MemoryHuey\n"
+        "from engine.inspect import Inspector\n"
+        "from hueyctl import probes\n"
+        "route = probes.metrics_route(Inspector(MemoryHuey('m')), required=False)\n"
+        "print(route())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "404" in r.stdout and "pip install 'hueyctl[metrics]'" in r.stdout
