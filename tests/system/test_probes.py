@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import urllib.error
 import urllib.request
@@ -104,5 +105,45 @@ def test_process_worker_supervisor_reflects_its_children(tmp_path: Path) -> None
             os.kill(child, signal.SIGCONT)
         wait_for(lambda: get(port, "/healthz")[0] == 200, 15, "healthz back to 200")
     finally:
+        app.stop_all()
+        srv.stop()
+
+
+def test_hueyctl_metrics_serves_what_promtool_accepts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    srv = RedisServer(tmp_path, appendonly=False)
+    srv.start()
+    app = _app(tmp_path, srv.url, "exported")
+    port = free_port()
+    exporter = None
+    try:
+        app.start_worker("--heartbeat", "0.5")
+        from engine.loader import connect
+
+        producer = connect(srv.url, "exported")
+        producer.enqueue_by_name("app.add", (1, 2))
+        wait_for(lambda: 1 in app.executions(), 15, "the task to run")
+        exporter = subprocess.Popen(
+            [sys.executable, "-m", "hueyctl", "metrics", "--port", str(port)],
+            env=dict(app.env, HUEYCTL_URL=srv.url, HUEYCTL_QUEUE="exported"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: get(port, "/readyz")[0] == 200, 15, "the exporter to listen")
+        wait_for(lambda: 'task="app.add"' in get(port, "/metrics")[1], 15, "the counters")
+        status, body = get(port, "/metrics")
+        assert status == 200 and 'hueyctl_workers_alive{queue="exported"} 1.0' in body
+        if shutil.which("promtool") is None:
+            pytest.skip("promtool missing: Debian's prometheus package ships it (scripts/_env.sh)")
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=body, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        if exporter is not None:
+            exporter.terminate()
+            exporter.wait(timeout=10)
         app.stop_all()
         srv.stop()

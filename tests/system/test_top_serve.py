@@ -175,3 +175,50 @@ def test_a_token_guards_every_page_but_the_static_files(redis_url: str, queue: H
             assert b"xterm" in resp.read()
     finally:
         _stop(proc)
+
+
+def test_off_loopback_with_a_token_and_a_certificate_it_serves_https(
+    redis_url: str, queue: Huey, tmp_path: Path
+) -> None:
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    environment = dict(os.environ, HUEYCTL_URL=redis_url, HUEYCTL_QUEUE=queue.name)
+    environment["HUEYCTL_TOP_TOKEN"] = "t0ken"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hueyctl", "top", "--serve", "--host", "0.0.0.0",
+         "--port", str(port), "--certfile", str(cert), "--keyfile", str(key)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+
+    def fetch(path: str) -> int:
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}{path}", context=context, timeout=5
+            ) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except (urllib.error.URLError, ConnectionError):
+            return 0
+
+    try:
+        wait_for(lambda: fetch("/static/css/xterm.css") == 200, 30, "https to answer")
+        assert fetch("/") == 401
+        handler = urllib.request.HTTPSHandler(context=context)
+        opener = urllib.request.build_opener(handler, urllib.request.HTTPCookieProcessor())
+        with opener.open(f"https://127.0.0.1:{port}/?token=t0ken", timeout=10) as resp:
+            page = resp.read()
+            assert resp.status == 200 and b"wss://" in page  # the websocket is TLS too
+    finally:
+        _stop(proc)
