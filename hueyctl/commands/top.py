@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from engine.api import Huey
 from engine.inspect import Inspector
@@ -111,6 +112,14 @@ def top(conn: Connection, interval: float, read_only: bool, serve_: bool, **web:
     if serve_:
         serve_top(conn, interval, read_only, web)
         return
+    ctx = click.get_current_context()
+    stray = [
+        f"--{name.replace('_', '-')}"
+        for name in web
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    ]
+    if stray:
+        raise CommandError(f"{', '.join(stray)}: only with --serve", EXIT_USAGE)
     given = given_by_parent()  # None unless top --serve started us: no terminal then
     if given is None:
         require_terminal()

@@ -246,6 +246,13 @@ def test_top_serve_refuses_off_loopback_without_token_and_tls(
     one_line_error(r, 2, fragment)
 
 
+def test_serve_options_without_serve_are_refused() -> None:
+    r = CliRunner(env=CLEAN_ENV).invoke(
+        main, ["top", "--port", "9000", "--url", "redis://127.0.0.1:1/0", "--queue", "q"]
+    )
+    one_line_error(r, 2, "--port: only with --serve")
+
+
 def test_the_served_app_gets_the_connection_from_the_environment() -> None:
     from hueyctl import serve
 
