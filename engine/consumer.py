@@ -279,6 +279,14 @@ class Consumer:
         self._next_recovery = 0.0
         self._beats = 0
         self._claimed_total = 0
+        #: time.monotonic() of the last dispatcher round begun and of the last heartbeat
+        #: attempted: what a liveness probe reads (:meth:`liveness`). Plain attribute
+        #: writes, no store access.
+        self.last_round = self.last_beat = time.monotonic()
+        self._round_block = 0.0
+        #: Called after each heartbeat attempted (a process worker's child tells
+        #: its supervisor through it); None: nobody listens.
+        self.on_beat: Callable[[], None] | None = None
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
         extra_locks = settings.extra_locks
@@ -499,6 +507,13 @@ class Consumer:
         # until shutdown has handed back what is left.
         while not self._released.wait(self.heartbeat_interval):
             self._guarded(lambda: self.beat(self.clock()))
+            self._pulse()
+
+    def _pulse(self) -> None:
+        """A heartbeat was attempted (the store may have failed it: readiness says so)."""
+        self.last_beat = time.monotonic()
+        if self.on_beat is not None:
+            self.on_beat()
 
     def _guarded(self, fn: Callable[[], Any]) -> bool:
         """Run fn; False if it raised. No error ends a loop: each is noted in ``health``,
@@ -515,6 +530,8 @@ class Consumer:
         """One round; returns how long the loop may wait before the next. With
         ``block``, the round first waits up to that long for new work (the store
         wakes it early), and what follows is reckoned from the clock after it."""
+        self.last_round = time.monotonic()
+        self._round_block = block
         if self._heart is None and now >= self._next_heartbeat:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
@@ -580,6 +597,22 @@ class Consumer:
         return (
             self.max_tasks is not None and self._claimed_total >= self.max_tasks and self.busy == 0
         )
+
+    def liveness(self, grace: float | None = None) -> str | None:
+        """Why this consumer is not alive, in one line; None when it is: its heartbeat
+        thread ran within the lease (``grace`` seconds) and its dispatcher began a round
+        within that too (beyond the wait in the store it asked for). Whether the store
+        answers is readiness, not liveness (a restart would not bring it back). A
+        process worker's dispatcher runs its task, so only its heartbeat is judged."""
+        grace = self.lease if grace is None else grace
+        now = time.monotonic()
+        if self._stop.is_set():
+            return "stopping"
+        if now - self.last_beat > grace:
+            return f"the heartbeat has not run for {now - self.last_beat:.0f}s"
+        if not self.inline and now - self.last_round > self._round_block + grace:
+            return f"the dispatcher loop has not run for {now - self.last_round:.0f}s"
+        return None
 
     # --- running ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -796,6 +796,34 @@ class Inspector:
                 continue
         return out
 
+    # --- for scrapers (hueyctl metrics, ping): a few reads whatever the queue's size ----
+    def live_workers(self) -> int:
+        """How many consumers hold a live lease on this queue now (one read)."""
+        now = self.clock()
+        return sum(1 for until in self.storage.consumers(now).values() if until >= now)
+
+    def head_wait(self) -> float | None:
+        """Seconds the task at the head of the ready queue (the next to be claimed) has
+        waited: since its eta when it was scheduled, else since it was enqueued. None
+        when nothing is ready or its envelope does not say. With priorities the head is
+        the oldest task of the highest priority waiting, not the oldest of all."""
+        head = self._page("ready", 0, 1)
+        if not head:
+            return None
+        since = max(head[0].enqueued_at or 0.0, head[0].eta or 0.0)
+        return max(0.0, self.clock() - since) if since else None
+
+    def task_minutes(self, since_minute: int) -> dict[str, list[Minute]]:
+        """The per-minute counters consumers keep (two hours), per task name, from
+        ``since_minute`` (epoch seconds, a multiple of 60) to now, oldest first: one
+        read per minute, whatever the traffic."""
+        out: dict[str, list[Minute]] = {}
+        for row in self.storage.read_stats(since_minute):
+            out.setdefault(row.task, []).append(
+                Minute(row.minute, row.count, row.failures, row.total, row.max)
+            )
+        return out
+
 
 def _next_slot(spec: str, utc: bool, after: float) -> float:
     """The first slot of crontab ``spec`` strictly after epoch ``after``."""

@@ -47,3 +47,21 @@ ensure_redis() {
   echo "started redis-server on port $port but it does not answer; see $dir/redis.log" >&2
   exit 69
 }
+
+ensure_test_tools() {
+  # promtool (Debian's prometheus) checks hueyctl metrics' output; chromium and
+  # chromium-driver run the browser test of top --serve. Installed when missing and
+  # we are root; otherwise those tests skip and say why.
+  local missing=()
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  [ "${#missing[@]}" = 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} for the metrics and browser tests ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 \
+      || echo "could not install ${missing[*]}: those tests skip" >&2
+  else
+    echo "no ${missing[*]} (not root): the promtool and browser tests skip" >&2
+  fi
+}

@@ -7,8 +7,10 @@ while the guide's examples, a worker and every read command ran), and
 tests/system/test_acl_roles.py applies them to a real redis-server.
 
 Roles: ``app`` (producer and worker: they run the same Lua scripts, so Redis cannot
-tell them apart), ``monitor`` (read-only: the listings, ``show``, ``status``,
-``top``) and ``admin`` (``app`` plus SCAN, which the result and lock listings use).
+tell them apart; a worker's ``--health-port`` probes and ``/metrics`` read with the
+same rights), ``monitor`` (read-only: the listings, ``show``, ``status``, ``top``,
+``ping`` and ``metrics``, checked by tests/system/test_acl_roles.py) and ``admin``
+(``app`` plus SCAN, which the result and lock listings use).
 Commands run inside a Lua script are checked against the same rules (Redis 7).
 """
 
@@ -19,7 +21,8 @@ import os
 
 import click
 
-# Pure reads of the queue's keys: every listing, ``show``, ``status`` and ``top``.
+# Pure reads of the queue's keys: every listing, ``show``, ``status``, ``top``, ``ping``
+# and ``metrics`` (counts, leases, registry, the ready head, per-minute counters).
 READ = (
     "get hget hgetall hmget hexists hlen hstrlen llen zcard zrange zrangebyscore"
     " zrevrange zrevrangebyscore zscore xrange xrevrange"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import click
@@ -13,18 +15,43 @@ from engine import loader
 from engine.api import Huey
 from engine.consumer import ConsumerSettings
 from engine.exceptions import ConfigurationError
+from engine.inspect import Inspector
 from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 
+from .. import probes
 from ..options import ROOT_OPTIONS, store_url
 
 
-def _setup_logging(verbose: bool, quiet: bool, logfile: str | None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``--log-format json``), for log collectors: ts (epoch
+    seconds), time (ISO 8601, UTC), level, logger, process, pid, message, and
+    exc_info (the traceback as text) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": round(record.created, 6),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "process": record.processName,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _setup_logging(verbose: bool, quiet: bool, logfile: str | None, fmt: str = "text") -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler: logging.Handler = (
         logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
     )
     handler.setFormatter(
-        logging.Formatter("[%(asctime)s] %(levelname)s %(processName)s %(name)s: %(message)s")
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("[%(asctime)s] %(levelname)s %(processName)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -68,6 +95,24 @@ WORKER_SECRET_FIX = (
     "use --url-file PATH, or let the app read its URL from its own configuration (docs/security.md)"
 )
 DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
+
+
+def _serve_probes(huey: Huey, runner: Any, host: str, port: int) -> None:
+    """/healthz, /readyz and /metrics from a thread of this process (see hueyctl.probes).
+    ``runner`` (a Consumer, or the Supervisor of process workers) says if it is alive."""
+    insp = Inspector(huey)
+    routes = {
+        "/healthz": probes.liveness_route(runner.liveness),
+        "/readyz": probes.readiness_route(insp),
+    }
+    metrics = probes.metrics_route(insp, required=False)
+    if metrics is not None:
+        routes["/metrics"] = metrics
+    server = probes.make_server(host, port, routes)
+    probes.serve_in_thread(server)
+    bound = server.server_address[1]
+    log = logging.getLogger("hueyctl")
+    log.info("probes at http://%s:%d/healthz, /readyz, /metrics", host, bound)
 
 
 # fmt: off
@@ -117,12 +162,19 @@ DEFAULTS = ConsumerSettings()  # the consumer's defaults live there, once
                    " password out of ps.")
 @click.option("--queue", metavar="NAME",
               help="Consume this queue name instead of the app's (HUEYCTL_QUEUE does not).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per log line.")
+@click.option("--health-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve /healthz, /readyz (and /metrics with the metrics extra) on PORT.")
+@click.option("--health-host", default="127.0.0.1", show_default=True, metavar="ADDR",
+              help="Address of --health-port (0.0.0.0 in a container, for the kubelet).")
 def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
            scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
            logfile: str | None, flush_locks: bool, shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
-           durable: bool, url: str | None, url_file: str | None, queue: str | None) -> None:
+           durable: bool, url: str | None, url_file: str | None, queue: str | None,
+           log_format: str, health_port: int | None, health_host: str) -> None:
     """Run a consumer for APP (module.attr of a Huey instance, e.g. main.huey).
 
     APP may also come before the command: 'hueyctl -A main.huey worker'. The app's
@@ -145,7 +197,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
     own = huey.storage.describe()
     if url or queue:
         huey.use_store(url, queue)
-    _setup_logging(verbose, quiet, logfile)
+    _setup_logging(verbose, quiet, logfile, log_format)
     if durable:
         set_durable = getattr(huey.storage, "set_durable", None)
         if set_durable is None:
@@ -180,6 +232,8 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
     log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
     for line in _overrides(url, queue, own):
         log.warning(line)
+    if health_port is not None:
+        _serve_probes(huey, runner, health_host, health_port)
     runner.run()
     if runner.restart:
         log.info("restarting (SIGHUP)")

@@ -69,10 +69,14 @@ class TopApp(App[None]):
         *,
         tz: dt.tzinfo | None = None,
         tab: str = "workers",
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.inspector = inspector
         self.actions = actions
+        # top --serve --read-only: every action that changes the queue is hidden
+        # (keys, footer, palette) and refused if it is reached anyway.
+        self.read_only = read_only
         self.clock = clock
         self.interval = interval
         self.tz = tz
@@ -211,6 +215,9 @@ class TopApp(App[None]):
         self.act(message.kind, message.target)
 
     def act(self, kind: ActKind, target: Target | None) -> None:
+        if self.read_only:
+            self.notify("read-only: this dashboard changes nothing", severity="warning")
+            return
         if target is None:
             self.notify("select a row first", severity="warning")
             return
@@ -278,7 +285,7 @@ class TopApp(App[None]):
             "retry": ("Retry dead letter", "Put the selected dead letter back on the queue (R)"),
             "delete": ("Delete task", "Delete the selected pending, scheduled or dead task (D)"),
         }
-        for kind in ACT_KINDS:
+        for kind in () if self.read_only else ACT_KINDS:
             title, help_text = acts[kind]
             yield SystemCommand(title, help_text, partial(self._act_on_selected, kind))
         yield SystemCommand(
@@ -314,10 +321,12 @@ def make_app(
     *,
     tz: dt.tzinfo | None = None,
     tab: str = "workers",
+    read_only: bool = False,
 ) -> TopApp:
     """The dashboard of ``inspector``'s queue. ``clock`` drives every displayed time
     (inject a fixed one for snapshots); ``interval`` <= 0 disables the timer (one
-    read at start, then only on demand); ``tz`` None shows local time."""
+    read at start, then only on demand); ``tz`` None shows local time; ``read_only``
+    hides every action that changes the queue."""
     if tab not in TABS:
         raise ValueError(f"unknown tab {tab!r}: one of {', '.join(TABS)}")
-    return TopApp(inspector, actions, clock, interval, tz=tz, tab=tab)
+    return TopApp(inspector, actions, clock, interval, tz=tz, tab=tab, read_only=read_only)

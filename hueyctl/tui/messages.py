@@ -43,6 +43,9 @@ class ActionDone(Message):
 
 ActKind = Literal["revoke", "restore", "retry", "delete"]
 ACT_KINDS: tuple[ActKind, ...] = ("revoke", "restore", "retry", "delete")
+# Screen actions that change the queue: hidden and refused by a read-only top
+# (``top --serve --read-only``). A new action that writes must be named here.
+MUTATING = frozenset({"act"})
 
 
 def is_act_kind(kind: str) -> TypeGuard[ActKind]:

@@ -334,3 +334,35 @@ def test_admin_role_steers_and_cleans_without_denials(
         r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
         assert r.exit_code == 0, (args, r.output, r.exception)
     assert denials(admin, "admin") == []
+
+
+def test_monitor_role_pings_and_scrapes_metrics(
+    server: tuple[RedisServer, redis.Redis],
+    populated: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """hueyctl ping and hueyctl metrics need nothing beyond the monitor role (issue 14)."""
+    srv, admin = server
+    url = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    runner = CliRunner()
+    args = ["--url", url, "--queue", QUEUE]
+    assert runner.invoke(main, ["ping", *args]).exit_code == 1  # no live worker yet
+    app_url = f"redis://app:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    config = (
+        f"from engine import RedisHuey, crontab\nhuey = RedisHuey({QUEUE!r}, url={app_url!r})\n"
+    )
+    app = App(tmp_path_factory.mktemp("acl-ping"), config, TASKS)
+    try:
+        app.start_worker("--heartbeat", "0.5")
+        wait_for(lambda: runner.invoke(main, ["ping", *args]).exit_code == 0, 15, "ping 0")
+        admin.acl_log_reset()
+        r = runner.invoke(main, ["ping", *args])
+        assert r.exit_code == 0 and r.stdout.startswith("ok: 1 live worker(s)"), r.output
+        r = runner.invoke(main, ["metrics", "--once", *args])
+        assert r.exit_code == 0, r.output
+        assert f'hueyctl_store_up{{queue="{QUEUE}"}} 1.0' in r.stdout
+        assert f'hueyctl_workers_alive{{queue="{QUEUE}"}} 1.0' in r.stdout
+        assert 'task="app.add"' in r.stdout  # the per-minute counters were readable
+        assert denials(admin, "monitor") == []
+    finally:
+        app.stop_all()

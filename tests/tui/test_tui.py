@@ -495,3 +495,26 @@ def test_home_end_g_and_G_jump_to_the_first_and_last_row(queue: MemoryHuey) -> N
             assert table.cursor_row == row, key
 
     run(queue, "pending", script)
+
+
+def test_read_only_hides_and_refuses_every_action(queue: MemoryHuey) -> None:
+    """top --serve --read-only: no action key works or shows, none in the palette."""
+
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        app.read_only = True
+        cursor_to(app, "failed", DEAD)
+        for key in ("r", "u", "R", "D"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is app.dashboard, key
+        assert queue.storage.locate(DEAD) is not None and not queue.is_revoked(DEAD)
+        shown = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert not shown & {"Revoke", "Restore", "Retry", "Delete"}
+        assert {"Filter", "Quit"} <= shown
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert not titles & {"Revoke…", "Restore", "Retry dead letter", "Delete task"}
+        app.act("delete", None)  # reached some other way: refused all the same
+        await settle(pilot)
+        assert queue.storage.locate(DEAD) is not None
+
+    run(queue, "failed", script)

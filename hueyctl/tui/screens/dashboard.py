@@ -22,7 +22,7 @@ from ... import present
 from ...render import TASK_LISTINGS
 from ..actions import Target
 from ..data import TABS, Filter, Listing, Query, Snapshot
-from ..messages import Act, OpenTask, QueryChanged, is_act_kind
+from ..messages import MUTATING, Act, OpenTask, QueryChanged, is_act_kind
 from ..rows import COLUMNS, Revoked, Row, event_rows, periodic_rows, task_rows, worker_rows
 from ..widgets.filter_bar import FilterBar
 from ..widgets.live_table import LiveTable
@@ -98,6 +98,10 @@ class DashboardScreen(Screen[None]):
         Binding("p", "app.pause", "Pause"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide and refuse the actions that change the queue when top is read-only."""
+        return not (action in MUTATING and getattr(self.app, "read_only", False))
 
     def __init__(self, tz: dt.tzinfo | None = None, tab: str = "workers") -> None:
         super().__init__()

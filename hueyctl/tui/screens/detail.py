@@ -18,7 +18,7 @@ from engine.exceptions import EngineError
 from ... import present
 from ..actions import Target
 from ..data import Detail
-from ..messages import Act, DetailLoaded, is_act_kind
+from ..messages import MUTATING, Act, DetailLoaded, is_act_kind
 from ..widgets.task_detail import TaskDetail
 
 
@@ -31,6 +31,10 @@ class TaskDetailScreen(Screen[None]):
         Binding("R", "act('retry')", "Retry"),
         Binding("D", "act('delete')", "Delete"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide and refuse the actions that change the queue when top is read-only."""
+        return not (action in MUTATING and getattr(self.app, "read_only", False))
 
     def __init__(
         self,
