@@ -29,6 +29,9 @@ from engine.storage.base import Outcome, StatRow
 from engine.telemetry import REGISTRY
 
 pytest.importorskip("textual")
+
+from textual.widgets import Tabs  # noqa: E402
+from textual.widgets._tabs import Underline  # noqa: E402
 pytest.importorskip("pytest_textual_snapshot")
 
 from textual.pilot import Pilot  # noqa: E402
@@ -186,10 +189,26 @@ async def settle(pilot: Pilot[Any]) -> None:
             break
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+    # A relabelled tab (its count changed) moves the underline after a later refresh:
+    # wait until it sits under the active tab, or a snapshot catches it in the old place.
+    while time.monotonic() < deadline and not _underlines_in_place(app):
+        await pilot.pause()
 
 
 def _running_workers(app: TopApp) -> bool:
     return any(not w.is_finished for w in app.workers)
+
+
+def _underlines_in_place(app: TopApp) -> bool:
+    for tabs in app.screen.query(Tabs):
+        active = tabs.active_tab
+        if active is None:
+            continue
+        span = active.virtual_region.shrink(active.styles.gutter).column_span
+        line = tabs.query_one(Underline)
+        if (line.highlight_start, line.highlight_end) != span:
+            return False
+    return True
 
 
 # --- snapshots ---------------------------------------------------------------------
