@@ -31,7 +31,7 @@ from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED
-from .storage.base import Storage
+from .storage.base import Message, Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
@@ -712,6 +712,16 @@ class Huey(QueueCore):
             task.due_at = self.resolve_eta(eta, delay)
         self.enqueue(task)
         return Result(self, task)
+
+    def replay(self, records: Sequence[Any]) -> list[str]:
+        """Enqueue task records as they are (``hueyctl enqueue --from``, a dead-letter
+        export): each keeps its id, args, kwargs and options exactly, its ``sig`` is
+        dropped and it is signed with this queue's key (see ``Envelope.reseal``).
+        Every record is checked before any is written: CodecError for a bad one,
+        ConfigurationError (nothing written) when one's id is running now."""
+        messages = [Message(*self.envelope.reseal(rec)) for rec in records]
+        self.storage.enqueue(messages)
+        return [m.id for m in messages]
 
     def retry_failed(self, task_id: str) -> bool:
         """Put a dead letter back on the queue."""

@@ -41,6 +41,11 @@ def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+def stdin_is_tty() -> bool:
+    """Whether a question can be answered (a bulk action asks only a terminal)."""
+    return sys.stdin.isatty()
+
+
 def note(message: str) -> None:
     """A message for the person at the terminal (stderr; never part of the data)."""
     click.echo(message, err=True)
@@ -254,9 +259,11 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column(
             "STATE",
             lambda w: "STALE" if stale(w) else w.store_state,
-            style=lambda w: "bold white on red"
-            if stale(w)
-            else ("green" if w.store_state == "ok" else "bold yellow"),
+            style=lambda w: (
+                "bold white on red"
+                if stale(w)
+                else ("green" if w.store_state == "ok" else "bold yellow")
+            ),
         ),
         Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
     )
