@@ -136,8 +136,10 @@ def run(
     found = bulk.count(insp, action, sel, cutoff)
     what = f"{NOUNS[sel.state]} matching {sel.describe()} in {resolve.queue_label(insp)}"
     if not found.matched:
-        left = bulk.Report(action, sel, 0, 0, found.ineligible).line()
-        render.note(f"no {what}: nothing to {action.name} ({left})")
+        left = bulk.Report(action, sel, 0, 0, found.ineligible).line().partition("; ")[2]
+        left = left.partition("; ")[2]  # only the part on what was left as it is
+        zero = f"{action.done} 0 of 0 matching" + (f"; {left}" if left else "")
+        render.note(f"no {what}: {zero}")
         return
     ask(f"{action.name.capitalize()} {present.count(found.matched)} {what}?", yes)
     try:
@@ -165,7 +167,7 @@ def _with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, force_terminal=True),
         transient=True,
     )
     with progress:
