@@ -727,6 +727,14 @@ class Huey(QueueCore):
         """Put a dead letter back on the queue."""
         return self.storage.retry_dead(task_id)
 
+    def retry_failed_many(self, task_ids: Sequence[str]) -> int:
+        """Put dead letters back on the queue (one round trip on Redis); how many were."""
+        return self.storage.retry_dead_many(task_ids)
+
+    def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        """Delete ready, scheduled or dead tasks (one round trip on Redis); how many."""
+        return self.storage.remove_many(task_ids)
+
     def delete_task(self, task_id: str) -> bool:
         """Delete a ready, scheduled or dead task (a running one cannot be deleted)."""
         return self.storage.remove(task_id)

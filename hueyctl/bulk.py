@@ -96,11 +96,11 @@ def _readable(info: TaskInfo) -> bool:
 
 
 def _retry(huey: Huey, items: Sequence[TaskInfo]) -> int:
-    return sum(1 for i in items if huey.retry_failed(i.id))
+    return huey.retry_failed_many([i.id for i in items])
 
 
 def _delete(huey: Huey, items: Sequence[TaskInfo]) -> int:
-    return sum(1 for i in items if huey.delete_task(i.id))
+    return huey.delete_tasks([i.id for i in items])
 
 
 def _revoke(huey: Huey, items: Sequence[TaskInfo]) -> int:

@@ -827,6 +827,24 @@ class RedisStorage(Storage):
         return bool(self._run(RETRY_DEAD, self._keys_for(RETRY_DEAD), [task_id]))
 
     @_translated
+    def remove_many(self, task_ids: Sequence[str]) -> int:
+        return self._each(REMOVE, self._keys_for(REMOVE), task_ids)
+
+    @_translated
+    def retry_dead_many(self, task_ids: Sequence[str]) -> int:
+        return self._each(RETRY_DEAD, self._keys_for(RETRY_DEAD), task_ids)
+
+    def _each(self, script: Script, keys: list[str], task_ids: Sequence[str]) -> int:
+        """One call of a one-id script per id, pipelined (one round trip; each call
+        atomic on its own); the number of calls that returned 1."""
+        if self._cluster or len(task_ids) < 2:  # a cluster client: one call at a time
+            return sum(1 for i in task_ids if self._run(script, keys, [i]))
+        pipe = self.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            self._scripts[script.name](keys=keys, args=[task_id], client=pipe)
+        return sum(1 for r in pipe.execute() if r)
+
+    @_translated
     def flush(self, state: str) -> int:
         if state not in _STATE_KEY:
             raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
