@@ -14,6 +14,7 @@ from engine import MemoryHuey
 from engine.inspect import Inspector
 from engine.storage.base import Outcome
 from hueyctl.tui.app import TopApp
+from hueyctl.tui.rows import event_rows
 from hueyctl.tui.screens.bulk import BulkScreen
 
 queue = test_tui.queue  # the fixture: test_tui's queue, clock frozen
@@ -93,3 +94,12 @@ def test_delete_offers_the_row_or_all_matching(queue: MemoryHuey) -> None:
         assert json.loads(json.dumps(admin(queue)[1].target)) == "state=ready filter='task:add'"
 
     run(queue, "pending", script)
+
+
+def test_events_tab_shows_who_did_what(queue: MemoryHuey) -> None:
+    queue.record_admin_action("purge", "pending", count=3, detail="purged 3", actor="ann@box")
+    (event,) = admin(queue)
+    (row,) = event_rows([event], NOW, None)
+    cells = [str(c) for c in row.cells]
+    assert cells[1:3] == ["admin.purge", "pending"] and cells[4] == "ann@box"
+    assert cells[-1] == "purged 3"
