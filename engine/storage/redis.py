@@ -839,10 +839,20 @@ class RedisStorage(Storage):
         atomic on its own); the number of calls that returned 1."""
         if self._cluster or len(task_ids) < 2:  # a cluster client: one call at a time
             return sum(1 for i in task_ids if self._run(script, keys, [i]))
+        # EVALSHA itself, not the Script object: a pipeline of Script calls first sends
+        # SCRIPT EXISTS, which a least-privilege ACL user is not granted.
+        sha = self._scripts[script.name].sha
         pipe = self.client.pipeline(transaction=False)
         for task_id in task_ids:
-            self._scripts[script.name](keys=keys, args=[task_id], client=pipe)
-        return sum(1 for r in pipe.execute() if r)
+            pipe.evalsha(sha, len(keys), *keys, task_id)
+        done = 0
+        for task_id, out in zip(task_ids, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(out, redis.exceptions.NoScriptError):  # not loaded yet: load it
+                out = self._run(script, keys, [task_id])
+            elif isinstance(out, Exception):
+                raise out
+            done += bool(out)
+        return done
 
     @_translated
     def flush(self, state: str) -> int:
