@@ -139,6 +139,7 @@ class Report:
     done: int
     ineligible: int = 0
     warning: str | None = None  # the audit event could not be written
+    interrupted: bool = False  # Ctrl-C: the rest is left as it was
 
     @property
     def skipped(self) -> int:
@@ -147,14 +148,20 @@ class Report:
 
     def line(self) -> str:
         """``retried 10000 of 10000 matching; 0 skipped (already gone)``."""
-        text = (
-            f"{self.action.done} {self.done} of {self.matched} matching; "
-            f"{self.skipped} skipped (already gone)"
-        )
+        why = "left (interrupted)" if self.interrupted else "skipped (already gone)"
+        text = f"{self.action.done} {self.done} of {self.matched} matching; {self.skipped} {why}"
         if self.ineligible:
             why = "unreadable, delete them" if self.action.name == "retry" else "revoked already"
             text += f"; {self.ineligible} left as they are ({why})"
         return text
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped a bulk action; ``report`` says what was done by then."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(report.line())
+        self.report = report
 
 
 def pages(insp: Inspector, state: str, page: int = PAGE) -> Iterator[list[TaskInfo]]:
@@ -229,7 +236,23 @@ def run(
     """:func:`sweep`, then the audit event (``admin.<action>`` with the selection,
     the count and the report's line); ``quiet``: a failed audit write is only in
     ``Report.warning``, not printed."""
-    done = sweep(insp, huey, action, sel, cutoff, matched.matched, progress)
+    so_far = [0]
+
+    def count_and_show(n: int) -> None:
+        so_far[0] += n
+        if progress is not None:
+            progress(n)
+
+    try:
+        done = sweep(insp, huey, action, sel, cutoff, matched.matched, count_and_show)
+    except KeyboardInterrupt:
+        # What was done is done: the audit trail says so, and so does the message.
+        report = Report(action, sel, matched.matched, so_far[0], matched.ineligible)
+        report = replace(report, interrupted=True)
+        line = f"interrupted: {report.line()}"
+        audit.record(huey, action.name, sel.describe(), task=sel.task or "", count=so_far[0],
+                     detail=line, quiet=quiet)  # fmt: skip
+        raise Interrupted(report) from None
     report = Report(action, sel, max(matched.matched, done), done, matched.ineligible)
     warning = audit.record(
         huey,

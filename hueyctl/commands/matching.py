@@ -127,7 +127,7 @@ def run(
     """Count, ask, act with a progress bar, report: the whole bulk command."""
     action = bulk.ACTIONS[action_name]
     sel = selection(action, filters, default)
-    insp = conn.inspector(write=True)
+    insp = conn.inspector()  # an unseen queue is warned about: there is nothing to act on
     if sel.task is not None:
         unknown = resolve.unknown_filter(insp, conn.app_tasks(), sel.task)
         if unknown:
@@ -144,10 +144,9 @@ def run(
     ask(f"{action.name.capitalize()} {present.count(found.matched)} {what}?", yes)
     try:
         report = _with_progress(insp, conn.huey, action, sel, cutoff, found)
-    except KeyboardInterrupt:
+    except bulk.Interrupted as stop:
         raise CommandError(
-            f"interrupted: 'hueyctl failed'/'pending' show what is left; run it again to "
-            f"{action.name} the rest"
+            f"interrupted: {stop.report.line()}; run it again to {action.name} the rest"
         ) from None
     render.note(report.line())
 

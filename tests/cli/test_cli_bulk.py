@@ -144,6 +144,28 @@ def test_bulk_asks_on_a_terminal(q: Queue, monkeypatch: pytest.MonkeyPatch) -> N
     assert "deleted 2 of 2 matching" in r.stderr and q.json("failed") == []
 
 
+def test_an_interrupted_bulk_action_says_and_records_what_it_did(
+    q: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "PAGE", 2)
+    bury(q.huey, "tasks.boom", 5)
+    calls = []
+    real = Huey.retry_failed_many
+
+    def stop_at_the_second_page(self: Huey, ids: Sequence[str]) -> int:
+        calls.append(ids)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, ids)
+
+    monkeypatch.setattr(Huey, "retry_failed_many", stop_at_the_second_page)
+    line = one_line_error(q.cli("retry", "--all", "--yes"), 1, "interrupted")
+    assert "retried 2 of 5 matching; 3 left (interrupted)" in line
+    (event,) = admin_events(q)
+    assert event["count"] == 2 and event["detail"].startswith("interrupted: retried 2 of 5")
+    assert len(q.json("failed")) == 3
+
+
 # --- the audit trail -------------------------------------------------------------------
 def test_every_admin_action_is_an_event_with_who(q: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUEYCTL_ACTOR", "deploy-bot@ci")
