@@ -253,8 +253,6 @@ class Consumer:
         self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
-        #: What times a task's run for the prefetch estimate (tests inject a fake).
-        self.timer: Callable[[], float] = time.perf_counter
         self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
@@ -314,7 +312,7 @@ class Consumer:
     def _run_one(self, item: Claimed) -> None:
         # The bookkeeping (``_forget``) happens once the outcome is committed, which
         # with several threads is after this returns (the committer batches).
-        start = self.timer()
+        start = time.perf_counter()
         try:
             self.executor.run(item, done=lambda: self._forget(item))
         except StoreUnavailable as exc:
@@ -326,7 +324,7 @@ class Consumer:
             log.exception("unexpected error running task %s", item.id)
         finally:
             if self.prefetch.adaptive:
-                self.prefetch.observe(start, self.timer())
+                self.prefetch.observe(start, time.perf_counter())
 
     def _work(self) -> None:
         while (entry := self._inbox.get()) is not None:
