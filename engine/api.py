@@ -31,7 +31,7 @@ from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED
-from .storage.base import Storage
+from .storage.base import Message, Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
@@ -713,9 +713,27 @@ class Huey(QueueCore):
         self.enqueue(task)
         return Result(self, task)
 
+    def replay(self, records: Sequence[Any]) -> list[str]:
+        """Enqueue task records as they are (``hueyctl enqueue --from``, a dead-letter
+        export): each keeps its id, args, kwargs and options exactly, its ``sig`` is
+        dropped and it is signed with this queue's key (see ``Envelope.reseal``).
+        Every record is checked before any is written: CodecError for a bad one,
+        ConfigurationError (nothing written) when one's id is running now."""
+        messages = [Message(*self.envelope.reseal(rec)) for rec in records]
+        self.storage.enqueue(messages)
+        return [m.id for m in messages]
+
     def retry_failed(self, task_id: str) -> bool:
         """Put a dead letter back on the queue."""
         return self.storage.retry_dead(task_id)
+
+    def retry_failed_many(self, task_ids: Sequence[str]) -> int:
+        """Put dead letters back on the queue (one round trip on Redis); how many were."""
+        return self.storage.retry_dead_many(task_ids)
+
+    def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        """Delete ready, scheduled or dead tasks (one round trip on Redis); how many."""
+        return self.storage.remove_many(task_ids)
 
     def delete_task(self, task_id: str) -> bool:
         """Delete a ready, scheduled or dead task (a running one cannot be deleted)."""

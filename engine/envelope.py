@@ -95,6 +95,22 @@ def _check_options(rec: dict[str, Any]) -> None:
             raise CodecError(f"message field {key!r} must be a task record")
 
 
+def _check_record(rec: dict[str, Any], depth: int = 0) -> None:
+    """Raise CodecError unless ``rec`` (and its pipeline's nested records) has the
+    shape of a task record: a task name, an id, options of the right types."""
+    if depth > 20:
+        raise CodecError("pipeline nested too deep")
+    if not isinstance(rec.get("task"), str) or not rec["task"]:
+        raise CodecError("no 'task' name")
+    if not isinstance(rec.get("id"), str) or not rec["id"]:
+        raise CodecError("no 'id'")
+    _check_options(rec)
+    for key in ("on_complete", "on_error"):
+        nested = rec.get(key)
+        if nested:
+            _check_record(nested, depth + 1)
+
+
 class Envelope:
     """Encodes tasks for one queue with its codec and optional signing key."""
 
@@ -137,6 +153,31 @@ class Envelope:
         if self.signing_key is not None:
             rec["sig"] = sign(self.signing_key, canonical_json(rec))
         return canonical_json(rec)
+
+    def reseal(self, rec: Any) -> tuple[str, bytes, int]:
+        """A task record brought from outside the store (a dead letter exported by
+        ``hueyctl failed --export``, replayed by ``enqueue --from``) as a message of
+        this queue: ``(id, data, priority)``.
+
+        The record is checked as a worker checks one (CodecError names what is
+        wrong), a ``sig`` it carries is dropped, never trusted, and the record is
+        signed with this queue's key when it has one. The payload stays as it was
+        encoded (never decoded, so a pickled one is never unpickled here): args,
+        kwargs and every option keep their exact values.
+        """
+        if not isinstance(rec, dict):
+            raise CodecError("not a task record (not a JSON object)")
+        rec = {k: v for k, v in rec.items() if k not in ("sig", "v")}
+        _check_record(rec)
+        codec = rec.get("codec", "json")
+        if codec not in ("json", self.codec.name):
+            raise CodecError(
+                f"the record uses the {codec!r} codec but this queue uses {self.codec.name!r}"
+            )
+        rec["v"] = VERSION
+        if self.signing_key is not None:
+            rec["sig"] = sign(self.signing_key, canonical_json(rec))
+        return rec["id"], canonical_json(rec), int(rec.get("priority") or 0)
 
     # --- decode ---------------------------------------------------------------------
     def load(self, data: bytes) -> dict[str, Any]:

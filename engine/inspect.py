@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from .core import QueueCore
+from .core import ADMIN_EVENT, QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
 from .keys import (
@@ -203,6 +203,11 @@ class Event:
     events(after=...)), ts (epoch seconds), event (the signal name, e.g.
     "complete", "error"), task_id, task (its name), worker (the consumer id),
     error (a summary, for failures) and runtime (seconds, when it ran).
+
+    An operator's action (the audit trail, ``QueueCore.record_admin_action``) is
+    the event ``admin.<action>`` (admin.retry, admin.purge ...): worker and actor
+    say who (``user@host``), target what (a task id, a name, a filter), count how
+    many tasks changed and detail what was done, in one line.
     """
 
     id: str
@@ -213,6 +218,20 @@ class Event:
     worker: str
     error: str | None = None
     runtime: float | None = None
+    actor: str | None = None
+    target: str | None = None
+    count: int | None = None
+    detail: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        """Whether this is an operator's action (``admin.<action>``), not a task's signal."""
+        return self.event.startswith(ADMIN_EVENT)
+
+    def of_kind(self, kind: str | None) -> bool:
+        """Whether the event is ``kind`` or one of its family: ``admin`` matches every
+        ``admin.<action>``, ``complete`` only itself; None matches all."""
+        return kind is None or self.event == kind or self.event.startswith(kind + ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -790,6 +809,10 @@ class Inspector:
                         e["worker"],
                         e.get("error"),
                         e.get("runtime"),
+                        e.get("actor"),
+                        e.get("target"),
+                        e.get("count"),
+                        e.get("detail"),
                     )
                 )
             except (ValueError, KeyError):

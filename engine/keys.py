@@ -119,7 +119,10 @@ class RegistryRecord(TypedDict):
 
 
 class EventRecord(TypedDict):
-    """One signal, as written to the events stream."""
+    """One signal, as written to the events stream; or an operator's action
+    (``event`` is ``admin.<action>``, ``worker`` and ``actor`` name who did it as
+    ``user@host``, ``target`` the task id, name or filter acted on, ``count`` how
+    many tasks changed and ``detail`` a one-line account)."""
 
     ts: float
     event: str
@@ -128,6 +131,10 @@ class EventRecord(TypedDict):
     worker: str
     error: NotRequired[str]
     runtime: NotRequired[float]
+    actor: NotRequired[str]
+    target: NotRequired[str]
+    count: NotRequired[int]
+    detail: NotRequired[str]
 
 
 class PeriodicRecord(TypedDict):

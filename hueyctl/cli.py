@@ -19,7 +19,7 @@ import click
 from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
-from .commands import acl, cleanup, demo, ops, overview, steer, tasks, top, worker
+from .commands import acl, cleanup, demo, matching, ops, overview, steer, tasks, top, worker
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
 from .options import CONNECTION, Connection, root_options
 
@@ -138,6 +138,7 @@ for _command in (
     *steer.COMMANDS,
     *cleanup.COMMANDS,
     *ops.COMMANDS,
+    *matching.COMMANDS,
     worker.worker,
     top.top,
     demo.demo,

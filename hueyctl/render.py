@@ -41,6 +41,11 @@ def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+def stdin_is_tty() -> bool:
+    """Whether a question can be answered (a bulk action asks only a terminal)."""
+    return sys.stdin.isatty()
+
+
 def note(message: str) -> None:
     """A message for the person at the terminal (stderr; never part of the data)."""
     click.echo(message, err=True)

@@ -377,6 +377,16 @@ class Storage(ABC):
     def retry_dead(self, task_id: str) -> bool:
         """Move a dead letter back to the ready queue."""
 
+    def remove_many(self, task_ids: Sequence[str]) -> int:
+        """``remove`` each id, each atomic on its own; how many were removed. Redis
+        sends them in one round trip (admin bulk actions: a page of ids at a time)."""
+        return sum(1 for task_id in task_ids if self.remove(task_id))
+
+    def retry_dead_many(self, task_ids: Sequence[str]) -> int:
+        """``retry_dead`` each id, each atomic on its own; how many moved. Redis sends
+        them in one round trip."""
+        return sum(1 for task_id in task_ids if self.retry_dead(task_id))
+
     @abstractmethod
     def flush(self, state: str) -> int:
         """Delete every message in ``state`` (ready, scheduled or dead); return the count."""

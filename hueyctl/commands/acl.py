@@ -9,9 +9,16 @@ tests/system/test_acl_roles.py applies them to a real redis-server.
 Roles: ``app`` (producer and worker: they run the same Lua scripts, so Redis cannot
 tell them apart; a worker's ``--health-port`` probes and ``/metrics`` read with the
 same rights), ``monitor`` (read-only: the listings, ``show``, ``status``, ``top``,
-``ping`` and ``metrics``, checked by tests/system/test_acl_roles.py) and ``admin``
-(``app`` plus SCAN, which the result and lock listings use).
-Commands run inside a Lua script are checked against the same rules (Redis 7).
+``events`` and so the audit trail, ``ping`` and ``metrics``, checked by
+tests/system/test_acl_roles.py) and ``admin`` (``app`` plus SCAN, which the result
+and lock listings use). Commands run inside a Lua script are checked against the
+same rules (Redis 7).
+
+The admin actions' audit events (``admin.<action>``) are written by the same
+script as workers' events (XADD to the queue's stream, in ``WRITE``), and the bulk
+actions pipeline plain EVALSHA calls (never SCRIPT EXISTS, which no role is
+granted): ``admin`` runs every bulk form, ``failed --export`` and ``enqueue --from``
+with no denial (tests/system/test_acl_roles.py), and ``monitor`` can write none.
 """
 
 from __future__ import annotations

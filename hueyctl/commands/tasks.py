@@ -20,7 +20,7 @@ from engine.api import Huey
 from engine.exceptions import EngineError, SignatureError, TaskException
 from engine.inspect import Inspector, ResultInfo, TaskInfo
 
-from .. import present, render, resolve
+from .. import present, render, replay, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import (
     TABLE_ROWS,
@@ -132,12 +132,56 @@ running = _listing_command(
     "that holds it, started_at when the worker reported it started (its heartbeat, a "
     "second or two behind) and claimed_ahead true while it has not.",
 )
-failed = _listing_command(
-    "failed",
-    "List failed tasks (dead letters), newest first.\n\nTasks that failed for good, or "
-    "could not be decoded or run (reason says which). JSON: TaskInfo objects; failed_at "
-    "is when it failed. 'hueyctl retry' puts them back on the queue.",
+
+
+@click.command(
+    epilog="Example: 'hueyctl failed --task import_feed --export feed.jsonl', then "
+    "'hueyctl purge failed --task import_feed' and later 'hueyctl enqueue --from feed.jsonl'."
 )
+@click.option(
+    "--export",
+    "export",
+    metavar="FILE.jsonl",
+    help="Write the dead letters (filters apply) to a new file, one JSON object a line, "
+    "for 'hueyctl enqueue --from' ('-': stdout).",
+)
+@listing_options
+@output_options
+@connection_options
+def failed(
+    conn: Connection,
+    fmt: str,
+    limit: int | None,
+    all_: bool,
+    offset: int,
+    task: str | None,
+    id_prefix: str | None,
+    export: str | None,
+) -> None:
+    """List failed tasks (dead letters), newest first.
+
+    Tasks that failed for good, or could not be decoded or run (reason says which).
+    JSON: TaskInfo objects; failed_at is when it failed. 'hueyctl retry' puts them
+    back on the queue.
+
+    --export writes them instead, each as {"id", "task", "reason", "error",
+    "failed_at", "envelope"}: the envelope is the stored record (args, kwargs and
+    options exactly; its signature dropped), which 'hueyctl enqueue --from FILE'
+    puts back on a queue.
+    """
+    if export is None:
+        task_listing("failed", conn, fmt, row_cap(fmt, limit, all_), offset, task, id_prefix)
+        return
+    if fmt != render.TEXT or all_:
+        raise CommandError("--export writes JSON lines itself: drop --json/--jsonl/--all")
+    insp = conn.inspector()
+    rows = insp.iter_tasks("dead", offset, task, id_prefix)
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
+    written, unreadable = replay.export(rows, export)
+    where = "stdout" if export == "-" else export
+    skipped = f"; {unreadable} unreadable left out" if unreadable else ""
+    render.note(f"exported {written} dead letter(s) to {where}{skipped}")
 
 
 def _results_rows(insp: Inspector, offset: int, id_prefix: str | None) -> Iterator[ResultInfo]:

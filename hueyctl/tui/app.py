@@ -29,17 +29,19 @@ from engine.inspect import Event, Inspector
 
 from .. import present
 from .actions import Actions, RevokeChoice, Target
-from .data import TABS, Query, fetch, load_detail
+from .data import TABS, Filter, Query, fetch, load_detail
 from .messages import (
     ACT_KINDS,
     Act,
     ActionDone,
     ActKind,
+    BulkCounted,
     Loaded,
     LoadFailed,
     OpenTask,
     QueryChanged,
 )
+from .screens.bulk import ALL, ONE, BulkScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import TITLES, DashboardScreen
 from .screens.detail import TaskDetailScreen
@@ -218,6 +220,9 @@ class TopApp(App[None]):
         if self.read_only:
             self.notify("read-only: this dashboard changes nothing", severity="warning")
             return
+        if self._bulk_state(kind) is not None:
+            self._offer_bulk(kind, target)
+            return
         if target is None:
             self.notify("select a row first", severity="warning")
             return
@@ -249,6 +254,68 @@ class TopApp(App[None]):
             return
         question = f"Delete {target.name} {target.task_id} ({target.state})? This cannot be undone."
         self._confirm("Delete task", question, "Delete", self.actions.delete, target)
+
+    # --- bulk: R/D with a filter offer every task it matches ----------------------------------
+    def _bulk_state(self, kind: ActKind) -> str | None:
+        """The listing a bulk ``kind`` works on now: the tab's, when a filter is set
+        there and the key has a bulk form there (R: Failed; D: Pending, Scheduled,
+        Failed); else None."""
+        tab = self.dashboard.tab
+        if self.dashboard.filter is None:
+            return None
+        if kind == "retry" and tab == "failed":
+            return "dead"
+        if kind == "delete" and tab in ("pending", "scheduled", "failed"):
+            return present.label_state(tab)
+        return None
+
+    def _offer_bulk(self, kind: ActKind, target: Target | None) -> None:
+        flt = self.dashboard.filter
+        state = self._bulk_state(kind)
+        if flt is None or state is None:
+            return
+        self.notify(f"counting the tasks matching “{flt.text}”…", timeout=2)
+        self._count_worker(kind, state, flt, target)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _count_worker(self, kind: str, state: str, flt: Filter, target: Target | None) -> None:
+        try:
+            sel, count, cutoff = self.actions.bulk_count(
+                kind, state, flt.text, lambda i: flt.matches(i.name, i.id)
+            )
+        except EngineError as exc:
+            self.post_message(ActionDone(f"failed: {exc}", ok=False))
+            return
+        self.post_message(BulkCounted(kind, sel, count, cutoff, target))
+
+    def on_bulk_counted(self, message: BulkCounted) -> None:
+        noun = {"ready": "pending task", "scheduled": "scheduled task", "dead": "dead letter"}
+        what = noun[message.selection.state]
+        where = f"matching “{message.selection.label}”"
+        one = message.target
+        if one is not None and (not one.task_id or one.state != message.selection.state):
+            one = None
+        if not message.count.matched and one is None:
+            self.notify(f"no {what}s {where}", severity="warning")
+            return
+        verb = "Retry" if message.kind == "retry" else "Delete"
+        question = f"{verb} all {message.count.matched:,} {what}(s) {where}?"
+        if one is not None:
+            question += f"\nOr only {one.label()}."
+        if message.kind == "delete":
+            question += "\nThis cannot be undone."
+
+        def answered(choice: str | None) -> None:
+            if choice == ALL:
+                sel, cutoff, count = message.selection, message.cutoff, message.count
+                self._run(self.actions.bulk, message.kind, sel, cutoff, count)
+            elif choice == ONE and one is not None:
+                single = self.actions.retry if message.kind == "retry" else self.actions.delete
+                self._run(single, one)
+
+        title = f"{verb} {what}s {where}"
+        label = one.label() if one is not None else None
+        self.push_screen(BulkScreen(title, question, message.count.matched, label), answered)
 
     def _confirm(
         self, title: str, question: str, yes: str, fn: Callable[..., str], target: Target
@@ -282,8 +349,15 @@ class TopApp(App[None]):
         acts: dict[ActKind, tuple[str, str]] = {
             "revoke": ("Revoke…", "Revoke the selected task, or every call of its task"),
             "restore": ("Restore", "Lift the revocation of the selected task or its task name"),
-            "retry": ("Retry dead letter", "Put the selected dead letter back on the queue (R)"),
-            "delete": ("Delete task", "Delete the selected pending, scheduled or dead task (D)"),
+            "retry": (
+                "Retry dead letter",
+                "Put the selected dead letter back on the queue; with a filter, all matching (R)",
+            ),
+            "delete": (
+                "Delete task",
+                "Delete the selected pending, scheduled or dead task; with a filter, all "
+                "matching (D)",
+            ),
         }
         for kind in () if self.read_only else ACT_KINDS:
             title, help_text = acts[kind]

@@ -6,6 +6,7 @@ from typing import Literal, TypeGuard
 
 from textual.message import Message
 
+from ..bulk import Count, Selection
 from .actions import Target
 from .data import Detail, Snapshot
 
@@ -39,6 +40,20 @@ class ActionDone(Message):
         super().__init__()
         self.text = text
         self.ok = ok
+
+
+class BulkCounted(Message):
+    """The tasks a bulk action would take are counted (posted by the count worker)."""
+
+    def __init__(
+        self, kind: str, selection: Selection, count: Count, cutoff: float, target: Target | None
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.selection = selection
+        self.count = count
+        self.cutoff = cutoff
+        self.target = target
 
 
 ActKind = Literal["revoke", "restore", "retry", "delete"]

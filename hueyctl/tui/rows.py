@@ -148,19 +148,23 @@ def periodic_rows(periodic: Sequence[PeriodicInfo], now: float, tz: dt.tzinfo | 
 
 
 def event_rows(events: Sequence[Event], now: float, tz: dt.tzinfo | None) -> list[Row]:
+    """The Events tab: a task's signal, or an operator's action (``admin.<action>``:
+    the target in the task column, who in the worker column, what was done last)."""
     return [
         Row(
             e.id,
             (
                 _t(present.clock(e.ts, now, tz), "dim"),
-                _t(e.event, EVENT_STYLE.get(e.event, "")),
-                _t(e.task, "bold"),
+                _t(e.event, "bold magenta" if e.admin else EVENT_STYLE.get(e.event, "")),
+                _t((e.task or e.target or "") if e.admin else e.task, "bold"),
                 _t(e.task_id),
                 _t(e.worker, "dim"),
                 _t(present.runtime(e.runtime) if e.runtime is not None else "", right=True),
-                _t(present.clip(present.first_line(e.error), 60), "red"),
+                _t(present.clip(present.first_line(e.detail), 60))
+                if e.admin
+                else _t(present.clip(present.first_line(e.error), 60), "red"),
             ),
-            Target(e.task_id, e.task, None),
+            Target(e.task_id or None, e.task or None, None),
         )
         for e in events
     ]

@@ -126,6 +126,24 @@ def test_remove(storage: Storage) -> None:
     assert storage.finish("c1", running, NOW + 2, Outcome()) is None
 
 
+def test_retry_dead_many_and_remove_many_count_each_id(storage: Storage) -> None:
+    """The batch forms of retry_dead/remove (admin bulk actions): each id on its own,
+    ids that are not there (or running) are counted out, nothing else moves."""
+    dead = [run_one(storage, data=f"d{i}".encode()) for i in range(4)]
+    for at, task_id in enumerate(dead):
+        kill(storage, task_id, "c1", NOW + at)
+    running = run_one(storage)
+    assert storage.retry_dead_many([]) == 0 and storage.remove_many([]) == 0
+    assert storage.retry_dead_many([dead[0], dead[1], new_task_id(), running]) == 2
+    assert storage.counts() == counts(ready=2, running=1, dead=2)
+    assert {m.id for m in storage.ready_items()} == {dead[0], dead[1]}
+    assert storage.retry_dead_many([dead[0]]) == 0  # no longer dead
+    assert storage.remove_many([dead[0], dead[2], running, new_task_id()]) == 2
+    assert storage.counts() == counts(ready=1, running=1, dead=1)
+    assert [d.id for d in storage.dead_items()] == [dead[3]]
+    assert storage.locate(running) is not None
+
+
 def test_flush_by_state(storage: Storage) -> None:
     running = run_one(storage)
     kill(storage, run_one(storage), "c1", NOW + 1)

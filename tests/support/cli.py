@@ -103,7 +103,20 @@ PERIODIC_FIELDS = {
 }
 
 
-EVENT_FIELDS = {"id", "ts", "event", "task_id", "task", "worker", "error", "runtime"}
+EVENT_FIELDS = {
+    "id",
+    "ts",
+    "event",
+    "task_id",
+    "task",
+    "worker",
+    "error",
+    "runtime",
+    "actor",
+    "target",
+    "count",
+    "detail",
+}
 
 
 REVOCATION_FIELDS = {"target", "kind", "until", "once"}

@@ -11,6 +11,7 @@ import json
 import shlex
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from support.procs import App, RedisServer, wait_for
 from engine.inspect import Inspector
 from engine.loader import connect
 from engine.scheduler import Scheduler
+from engine.storage.base import Outcome
+from engine.task import Task
 from hueyctl.cli import main
 
 pytestmark = pytest.mark.slow
@@ -310,13 +313,31 @@ def test_printed_rules_use_no_categories() -> None:
 
 
 def test_admin_role_steers_and_cleans_without_denials(
-    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+    server: tuple[RedisServer, redis.Redis],
+    populated: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     srv, admin = server
     url = f"redis://admin:{PASSWORD}@127.0.0.1:{srv.port}/0"
     admin.acl_log_reset()
+    monkeypatch.setenv("HUEYCTL_ACTOR", "ops@acl")
+    # issue 14: bulk actions, replay and the audit trail run with the admin role too
+    huey = connect(url, QUEUE)
+    flood = [huey.prepare(Task(name="app.flood", args=(i,)), time.time()) for i in range(40)]
+    huey.storage.enqueue(flood)
+    claimed = huey.storage.claim("acl-filler", time.time(), 40, 60)
+    dead = [(c.id, time.time(), Outcome(dead=("error", "E: x"))) for c in claimed]
+    assert huey.storage.finish_many("acl-filler", dead) == [None] * 40
+    huey.storage.close()
+    export = tmp_path / "dead.jsonl"
     runner = CliRunner()
     for args in (
+        ["retry", "--task", "app.flood", "--yes"],  # a pipeline of EVALSHA, no SCRIPT EXISTS
+        ["revoke", "--state", "pending", "--task", "app.flood", "--yes"],
+        ["delete", "--state", "pending", "--task", "app.flood", "--older-than", "1s", "--yes"],
+        ["cancel", "--task", "app.flood", "--yes"],
+        ["failed", "--export", str(export)],
         ["revoke", populated["later"], "--until", "1h"],
         ["restore", populated["later"]],
         ["revoke", "app.add", "--once"],
@@ -329,11 +350,30 @@ def test_admin_role_steers_and_cleans_without_denials(
         ["purge", "pending", "--yes"],
         ["purge", "scheduled", "--yes"],
         ["purge", "failed", "--yes"],
+        ["enqueue", "--from", str(export)],
+        ["purge", "pending", "--task", "app.boom", "--yes"],
         ["results"],
+        ["events", "--kind", "admin"],
     ):
         r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
         assert r.exit_code == 0, (args, r.output, r.exception)
     assert denials(admin, "admin") == []
+    r = runner.invoke(main, ["events", "--kind", "admin", "--json", "--url", url, "--queue", QUEUE])
+    audit = json.loads(r.stdout)
+    assert {e["actor"] for e in audit} == {"ops@acl"}
+    kinds = [e["event"] for e in audit]
+    assert kinds[:2] == ["admin.retry", "admin.revoke"] and "admin.replay" in kinds
+    assert audit[0]["count"] == 40
+    # the monitor role reads the audit trail and cannot write it
+    mon = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    r = runner.invoke(main, ["events", "--kind", "admin", "--json", "--url", mon, "--queue", QUEUE])
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == len(audit)
+    r = runner.invoke(main, ["enqueue", "--from", str(export), "--url", mon, "--queue", QUEUE])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    after = runner.invoke(
+        main, ["events", "--kind", "admin", "--json", "--url", url, "--queue", QUEUE]
+    )
+    assert json.loads(after.stdout) == audit  # nothing enqueued, nothing recorded
 
 
 def test_monitor_role_pings_and_scrapes_metrics(

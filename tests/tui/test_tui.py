@@ -32,6 +32,7 @@ pytest.importorskip("textual")
 
 from textual.widgets import Tabs  # noqa: E402
 from textual.widgets._tabs import Underline  # noqa: E402
+
 pytest.importorskip("pytest_textual_snapshot")
 
 from textual.pilot import Pilot  # noqa: E402
