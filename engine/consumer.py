@@ -46,10 +46,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from . import catalog
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor, StoreHealth
-from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
+from .keys import CATALOG, REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
@@ -60,6 +61,9 @@ log = logging.getLogger("huey.consumer")
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
 PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
+# The task catalog (and the queue's name in the store's list) is written at the first
+# heartbeat and again every CATALOG_BEATS beats (about a minute), never per task.
+CATALOG_BEATS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +250,7 @@ class Consumer:
             timeout_guard=alarm_timeout if inline else None,
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
+        self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -423,6 +428,8 @@ class Consumer:
         self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
         running = self.executor.running()
         try:  # the registry entry and telemetry: refused while the store is full
+            if self._beats % CATALOG_BEATS == 0:
+                self._publish_catalog()
             storage.map_set(
                 WORKERS,
                 self.consumer_id,
@@ -439,6 +446,7 @@ class Consumer:
                     self.store_record,
                     self.health.state,
                     bool(self.huey.envelope.verify_keys),
+                    self.catalog_digest,
                 ),
             )
             self.telemetry.flush()
@@ -457,19 +465,37 @@ class Consumer:
         if self._beats % 15 == 0:
             self._hand_back_orphans(now)
 
+    def _publish_catalog(self) -> None:
+        """The tasks this consumer serves (shared by workers of the same app), and the
+        queue's name in the store's list of queues: at start, then about once a minute
+        (a sibling that stopped may have dropped the shared entry meanwhile)."""
+        storage = self.huey.storage
+        storage.map_set(CATALOG, self.catalog_digest, self._catalog)
+        if not self._beats:
+            storage.announce()
+
     def _recover(self, now: float) -> None:
         storage = self.huey.storage
         report = storage.recover(now, self.max_deliveries)
-        # Registry entries of consumers that died without deregistering age out.
+        # Registry entries of consumers that died without deregistering age out, and
+        # with the last of them the catalog they named.
+        kept: set[str] = set()
+        dropped: set[str] = set()
         for consumer, data in storage.map_items(WORKERS).items():
             try:
                 rec: RegistryRecord = json.loads(data)
                 beat = float(rec.get("heartbeat", 0))
+                digest = str(rec.get("catalog", ""))
             except (ValueError, TypeError, AttributeError, RecursionError):
                 log.warning("dropping unreadable registry entry %r", consumer)
-                beat = 0.0
+                beat, digest = 0.0, ""
             if beat < now - max(3 * self.lease, 30.0):
                 storage.map_delete(WORKERS, consumer, data)
+                dropped.add(digest)
+            else:
+                kept.add(digest)
+        for digest in dropped - kept - {""}:
+            storage.map_delete(CATALOG, digest)
         if report.requeued or report.dead:
             log.warning(
                 "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
@@ -658,6 +684,15 @@ class Consumer:
             if sig != signal.SIGINT or self.handle_sigint:
                 signal.signal(sig, handler)
 
+    def _drop_catalog(self) -> None:
+        """Delete the catalog entry unless another registered consumer names it (one
+        starting this instant may lose it for a minute: it republishes)."""
+        storage = self.huey.storage
+        for data in storage.map_items(WORKERS).values():
+            if f'"catalog":"{self.catalog_digest}"'.encode() in data:
+                return
+        storage.map_delete(CATALOG, self.catalog_digest)
+
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
@@ -686,6 +721,7 @@ class Consumer:
             self.huey.notify_interrupted_tasks()  # the calls handed back while running
             self.telemetry.flush()
             storage.map_delete(WORKERS, self.consumer_id)
+            self._drop_catalog()
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         finally:

@@ -14,6 +14,8 @@ listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 import time
@@ -21,22 +23,26 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from . import catalog as task_catalog
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
 from .keys import (
+    CATALOG,
     LOCK,
     PERIODIC,
     PERIODIC_RUNS,
     RESULT,
     WORKERS,
+    CatalogRecord,
     EventRecord,
     PeriodicRecord,
     RegistryRecord,
+    TaskRecord,
     result_key,
 )
-from .storage.base import StatRow, Storage
-from .storage.queues import queue_names
+from .storage.base import SCAN_BUDGET, StatRow, Storage
+from .storage.queues import knows_queue, queue_names
 
 T = TypeVar("T")
 PAGE = 500  # items read per round trip when a listing is walked page by page
@@ -176,6 +182,67 @@ class WorkerInfo:
     store_state: str = "ok"
     persistent: bool | None = None
     claimed_ahead: int = 0  # tasks it holds in the store that it has not started (prefetched)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a task's function: name, kind (``positional_or_keyword``,
+    ``positional_only``, ``var_positional``, ``keyword_only``, ``var_keyword``) and the
+    repr of its default (None: no default)."""
+
+    name: str
+    kind: str
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEntry:
+    """A registered task, as workers publish it (their catalog) and the application
+    registers it (with --app): its name; the live workers that serve it (workers)
+    and those registered whose lease lapsed (stale); in_app, whether the loaded
+    application registers it; periodic, its crontab (None: not periodic);
+    signature, e.g. ``(a, b=1)`` (None: not known) and params, the same as
+    :class:`Param` rows; the options calls start from (retries, retry_delay,
+    priority, timeout); how many of its calls are pending, scheduled, running and
+    failed (dead letters) now, counted over at most a budget of tasks per state
+    (counts_complete False: the queue is longer, the counts are lower bounds); and
+    runs and failures over the last hour (the per-minute counters)."""
+
+    name: str
+    workers: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    in_app: bool = False
+    periodic: str | None = None
+    signature: str | None = None
+    params: tuple[Param, ...] | None = None
+    retries: int = 0
+    retry_delay: float = 0.0
+    priority: int = 0
+    timeout: float | None = None
+    pending: int = 0
+    scheduled: int = 0
+    running: int = 0
+    failed: int = 0
+    counts_complete: bool = True
+    runs: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """One queue of the store: its name; how many tasks are ready, scheduled, running
+    and dead; its live workers; the age in seconds of its oldest ready task (None: none
+    is ready, or it could not be told); and, when its keys could not be read (an ACL
+    user of another queue), why (error). Times are epoch seconds."""
+
+    name: str
+    ready: int | None = None
+    scheduled: int | None = None
+    running: int | None = None
+    dead: int | None = None
+    workers: int | None = None
+    oldest_ready: float | None = None  # age, seconds
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,10 +822,103 @@ class Inspector:
             slot,
         )
 
-    def queues(self) -> tuple[list[str], bool] | None:
+    def queues(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
         """The queue names the store holds and whether that list is complete (a big
-        Redis is scanned only so far); None when the store cannot say (memory)."""
-        return queue_names(self.storage)
+        Redis is scanned only so far, ``budget`` keys); None when the store cannot say."""
+        return queue_names(self.storage, budget)
+
+    def seen_queue(self) -> tuple[list[str], bool] | None:
+        """:meth:`queues` for "has the store seen this queue?": one read of the names
+        workers and producers announced, the scan only when this one is not among them."""
+        return knows_queue(self.storage, self.huey.name)
+
+    # --- the task catalog -------------------------------------------------------------
+    def _catalogs(self) -> list[tuple[RegistryRecord, CatalogRecord]]:
+        """Each registered consumer's record with the catalog it names (two reads)."""
+        books: dict[str, CatalogRecord] = {}
+        for digest, data in self.storage.map_items(CATALOG).items():
+            book = task_catalog.decode(data)
+            if book is not None:
+                books[digest] = book
+        out = []
+        for rec in self._registry():
+            book = books.get(str(rec.get("catalog", "")))
+            if book is not None:
+                out.append((rec, book))
+        return out
+
+    def published_names(self) -> set[str]:
+        """Task names the registered workers publish (their catalogs)."""
+        return {name for _, book in self._catalogs() for name in book["tasks"]}
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        """The parameters a call of ``name`` must fit: the loaded application's function,
+        else a registered worker's published signature; None when neither is known."""
+        spec = self.huey.spec(name)
+        if spec is not None:
+            params = task_catalog.params_of(spec.func, spec.context)
+            return None if params is None else task_catalog.signature(params)
+        for _, book in self._catalogs():
+            rec = book["tasks"].get(name)
+            if isinstance(rec, dict) and isinstance(rec.get("params"), list):
+                return task_catalog.signature(rec["params"])
+        return None
+
+    def catalog(self, budget: int = 10_000) -> list[TaskEntry]:
+        """Every task the registered workers serve and the loaded application registers,
+        by name, with the workers serving it and its counts (``budget``: tasks read per
+        state at most to count them)."""
+        now = self.clock()
+        leases = self.storage.consumers(now)
+        entries: dict[str, dict[str, Any]] = {}
+        for rec, book in self._catalogs():
+            until = leases.get(rec["id"])
+            live = until is not None and until >= now
+            for name, task in book["tasks"].items():
+                row = entries.setdefault(name, _entry(name, task))
+                row["workers" if live else "stale"].append(rec["id"])
+        for spec in self.huey.registry.values():  # the application's own, when loaded
+            fresh = _entry(spec.name, task_catalog.build([spec])["tasks"][spec.name])
+            if spec.name in entries:
+                fresh["workers"], fresh["stale"] = (
+                    entries[spec.name][k] for k in ("workers", "stale")
+                )
+            entries[spec.name] = dict(fresh, in_app=True)
+        counts, complete = self._counts_by_task(budget)
+        stats = {s.task: s for s in self.task_stats(60)}
+        out = []
+        for name, row in sorted(entries.items()):
+            pending, scheduled, running, failed = counts.get(name, (0, 0, 0, 0))
+            st = stats.get(name)
+            out.append(
+                TaskEntry(
+                    **{k: _tupled(k, v) for k, v in row.items()},
+                    pending=pending,
+                    scheduled=scheduled,
+                    running=running,
+                    failed=failed,
+                    counts_complete=complete,
+                    runs=st.count if st else 0,
+                    failures=st.failures if st else 0,
+                )
+            )
+        return out
+
+    def _counts_by_task(self, budget: int) -> tuple[dict[str, tuple[int, int, int, int]], bool]:
+        """Per task name: ready, scheduled, running and dead calls, each state read up to
+        ``budget`` tasks; and whether every state was read whole."""
+        acc: dict[str, list[int]] = {}
+        complete = True
+        for n, state in enumerate(("ready", "scheduled", "running", "dead")):
+            if state == "running":
+                items: Iterable[TaskInfo] = self.running()
+            else:
+                found = scan(functools.partial(self._page, state), _every, budget=budget)
+                complete = complete and found.complete
+                items = found.items
+            for info in items:
+                acc.setdefault(info.name, [0, 0, 0, 0])[n] += 1
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in acc.items()}, complete
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""
@@ -815,6 +975,34 @@ def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> floa
     if rev.until is None or slot < rev.until:
         return _next_slot(spec, utc, slot)
     return slot
+
+
+def _tupled(key: str, value: Any) -> Any:
+    return tuple(sorted(value)) if key in ("workers", "stale") else value
+
+
+def _every(info: TaskInfo) -> bool:
+    return True
+
+
+def _entry(name: str, task: TaskRecord) -> dict[str, Any]:
+    """The fields of a :class:`TaskEntry` a published task record gives."""
+    params = task.get("params")
+    return {
+        "name": name,
+        "workers": [],
+        "stale": [],
+        "in_app": False,
+        "periodic": task.get("periodic"),
+        "signature": None if params is None else task_catalog.describe(params),
+        "params": None
+        if params is None
+        else tuple(Param(str(p["name"]), str(p["kind"]), p.get("default")) for p in params),
+        "retries": int(task.get("retries", 0)),
+        "retry_delay": float(task.get("retry_delay", 0.0)),
+        "priority": int(task.get("priority", 0)),
+        "timeout": task.get("timeout"),
+    }
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

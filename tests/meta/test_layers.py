@@ -103,6 +103,7 @@ FLOORS: dict[str, int] = {
     "crontab": MODEL,
     "envelope": MODEL,
     "task": MODEL,
+    "catalog": MODEL,
     # storage: every module under engine/storage/ (see _floor)
     # core
     "revocation": CORE,
