@@ -103,6 +103,11 @@ class QueueCore:
         """A new connection to this queue's store (a forked worker process makes its own)."""
         return self._storage_class(self.name, **self._storage_kwargs)
 
+    def storage_for(self, name: str) -> Storage:
+        """A new connection to another queue ``name`` of the same store (``hueyctl
+        queues`` reads each one's counts); the caller closes it."""
+        return self._storage_class(name, **self._storage_kwargs)
+
     # --- registry ---------------------------------------------------------------------
     def spec(self, name: str) -> TaskSpec | None:
         """The registered task of that name, if this process knows it."""

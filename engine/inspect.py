@@ -27,6 +27,7 @@ from . import catalog as task_catalog
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
+from .exceptions import StoreError
 from .keys import (
     CATALOG,
     LOCK,
@@ -832,6 +833,41 @@ class Inspector:
         workers and producers announced, the scan only when this one is not among them."""
         return knows_queue(self.storage, self.huey.name)
 
+    def queue_infos(self, budget: int = SCAN_BUDGET) -> tuple[list[QueueInfo], bool]:
+        """Every queue of the store (this one included, even if never seen) with its
+        counts, live workers and the age of the task next in line; and whether the list
+        of names is complete. A queue whose keys cannot be read (another queue's ACL
+        user) has ``error`` set and no counts."""
+        found = self.queues(budget)
+        names, complete = found if found is not None else ([], False)
+        out = []
+        for name in sorted({*names, self.huey.name}):
+            if name == self.huey.name:
+                out.append(self._queue_info(name, self.storage))
+                continue
+            storage = self.huey.storage_for(name)
+            try:
+                out.append(self._queue_info(name, storage))
+            finally:
+                storage.close()
+        return out, complete
+
+    def _queue_info(self, name: str, storage: Storage) -> QueueInfo:
+        now = self.clock()
+        try:
+            counts = storage.counts()
+            live = sum(1 for until in storage.consumers(now).values() if until >= now)
+            head = storage.ready_items(0, 1)
+        except StoreError as exc:  # e.g. an ACL that grants another queue's keys only
+            return QueueInfo(name, error=str(exc).splitlines()[0][:200])
+        oldest = None
+        if head:
+            at = _info(head[0].id, head[0].data, "ready").enqueued_at
+            oldest = max(0.0, now - at) if isinstance(at, (int, float)) else None
+        return QueueInfo(
+            name, counts.ready, counts.scheduled, counts.running, counts.dead, live, oldest
+        )
+
     # --- the task catalog -------------------------------------------------------------
     def _catalogs(self) -> list[tuple[RegistryRecord, CatalogRecord]]:
         """Each registered consumer's record with the catalog it names (two reads)."""
@@ -863,6 +899,14 @@ class Inspector:
             if isinstance(rec, dict) and isinstance(rec.get("params"), list):
                 return task_catalog.signature(rec["params"])
         return None
+
+    def check_call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
+        """Why a call of ``name`` with these arguments would fail to bind, naming the
+        signature (``tasks.add(a, b): missing a required argument: 'b'``); None when it
+        fits or no signature is known."""
+        sig = self.signature(name)
+        problem = None if sig is None else task_catalog.check_call(sig, args, kwargs)
+        return None if problem is None else f"{name}{sig}: {problem}"
 
     def catalog(self, budget: int = 10_000) -> list[TaskEntry]:
         """Every task the registered workers serve and the loaded application registers,

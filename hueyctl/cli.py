@@ -19,7 +19,7 @@ import click
 from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
-from .commands import acl, cleanup, demo, overview, steer, tasks, top, worker
+from .commands import acl, catalog, cleanup, demo, overview, steer, tasks, top, worker
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
 from .options import CONNECTION, Connection, root_options
 
@@ -137,6 +137,7 @@ for _command in (
     *tasks.COMMANDS,
     *steer.COMMANDS,
     *cleanup.COMMANDS,
+    *catalog.COMMANDS,
     worker.worker,
     top.top,
     demo.demo,

@@ -149,7 +149,7 @@ def unseen_queue(insp: Inspector) -> str | None:
     """What to say when the store has never seen this queue (a misspelled --queue,
     or --url without --queue), listing the queues it has; None when it has seen it
     or cannot say."""
-    found = insp.queues()
+    found = insp.seen_queue()
     if found is None:
         return None
     names, complete = found
