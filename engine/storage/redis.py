@@ -1028,13 +1028,16 @@ class RedisStorage(Storage):
         if budget <= 0:
             return sorted(found), True
         seen = 0
-        for key in self.client.scan_iter(match="hueyctl:{*}:*", count=1000):
-            seen += 1
-            m = _TAG.match(key if isinstance(key, bytes) else str(key).encode())
-            if m:
-                found.add(m.group(1).decode("utf-8", "replace"))
-            if seen >= budget:
-                return sorted(found), False
+        try:
+            for key in self.client.scan_iter(match="hueyctl:{*}:*", count=1000):
+                seen += 1
+                m = _TAG.match(key if isinstance(key, bytes) else str(key).encode())
+                if m:
+                    found.add(m.group(1).decode("utf-8", "replace"))
+                if seen >= budget:
+                    return sorted(found), False
+        except redis.exceptions.NoPermissionError:  # an ACL without SCAN: what was announced
+            return sorted(found), False
         return sorted(found), True
 
     @_translated
