@@ -143,6 +143,29 @@ def test_enqueue_with_the_app_checks_the_functions_own_signature(
     assert r.exit_code == 0, r.output
 
 
+def test_shell_completion_offers_published_task_names(q: Queue) -> None:
+    def complete(words: str, env: dict[str, str] | None = None) -> list[str]:
+        r = CliRunner(
+            env={
+                **CLEAN_ENV,
+                **(env or {}),
+                "_HUEYCTL_COMPLETE": "bash_complete",
+                "COMP_WORDS": words,
+                "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+            }
+        ).invoke(main, [], prog_name="hueyctl")
+        assert r.exit_code == 0, r.stderr
+        return [line.split(",", 1)[1] for line in r.stdout.splitlines() if line]
+
+    where = f"--url {q.url} --queue {q.huey.name}"
+    assert complete(f"hueyctl enqueue {where} ad") == []  # no worker yet: nothing offered
+    publish(q)
+    assert complete(f"hueyctl enqueue {where} ad") == ["tasks.add"]
+    assert complete(f"hueyctl {where} revoke print") == ["tasks.print_time"]
+    env = {"HUEYCTL_URL": q.url, "HUEYCTL_QUEUE": q.huey.name}
+    assert complete("hueyctl pending --task bo", env) == ["tasks.boom"]
+
+
 # --- queues ----------------------------------------------------------------------------------
 def test_queues_lists_every_queue_with_counts_workers_and_latency(q: Queue) -> None:
     other = connect(q.url, f"cli-other-{uuid.uuid4().hex[:8]}")
