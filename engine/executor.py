@@ -340,6 +340,9 @@ class Executor:
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
         self._lock = threading.Lock()
+        # One line per task start and finish (``hueyctl worker -v``): decided once, as
+        # logging is set up before the consumer is made, so a task pays no logging call.
+        self.trace = log.isEnabledFor(logging.DEBUG)
 
     @property
     def storage(self) -> Storage:
@@ -459,7 +462,10 @@ class Executor:
             outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
             return self._skip(task, SIGNAL_CANCELED, outcome)
         huey.signals.send(SIGNAL_EXECUTING, task)
-        log.debug("task %s %s started (attempt %d)", task.registered_name, task.id, task.attempt)
+        if self.trace:
+            log.debug(
+                "task %s %s started (attempt %d)", task.registered_name, task.id, task.attempt
+            )
         started = time.monotonic()
         if task.timeout:
             task.deadline = started + task.timeout
@@ -484,7 +490,8 @@ class Executor:
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
         if exception is None:
-            log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
+            if self.trace:
+                log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
         else:
             self._announce(task, exception)
             now = self.clock()
