@@ -281,6 +281,8 @@ class Consumer:
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
         self._beats = 0
+        self._catalog_due = 0  # the beat that (re)writes the catalog: the first, then every 30
+        self._announced = False
         self._claimed_total = 0
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
@@ -428,8 +430,6 @@ class Consumer:
         self.huey.revocations.refresh(storage.peek(REVOKE_VERSION))
         running = self.executor.running()
         try:  # the registry entry and telemetry: refused while the store is full
-            if self._beats % CATALOG_BEATS == 0:
-                self._publish_catalog()
             storage.map_set(
                 WORKERS,
                 self.consumer_id,
@@ -449,6 +449,8 @@ class Consumer:
                     self.catalog_digest,
                 ),
             )
+            if self._catalog_due <= self._beats:  # after the registry entry: a full
+                self._publish_catalog()  # store refuses this one, not the entry
             self.telemetry.flush()
             if self.health.state == "full" or not self._beats:  # telemetry may write nothing
                 probe = f"probe:{self.consumer_id}"
@@ -471,8 +473,10 @@ class Consumer:
         (a sibling that stopped may have dropped the shared entry meanwhile)."""
         storage = self.huey.storage
         storage.map_set(CATALOG, self.catalog_digest, self._catalog)
-        if not self._beats:
+        if not self._announced:
             storage.announce()
+            self._announced = True
+        self._catalog_due = self._beats + CATALOG_BEATS
 
     def _recover(self, now: float) -> None:
         storage = self.huey.storage
