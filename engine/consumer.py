@@ -282,7 +282,6 @@ class Consumer:
         self._next_recovery = 0.0
         self._beats = 0
         self._catalog_due = 0  # the beat that (re)writes the catalog: the first, then every 30
-        self._announced = False
         self._claimed_total = 0
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
@@ -473,9 +472,7 @@ class Consumer:
         (a sibling that stopped may have dropped the shared entry meanwhile)."""
         storage = self.huey.storage
         storage.map_set(CATALOG, self.catalog_digest, self._catalog)
-        if not self._announced:
-            storage.announce()
-            self._announced = True
+        storage.announce_once()  # an ACL without the list refuses it: nothing more
         self._catalog_due = self._beats + CATALOG_BEATS
 
     def _recover(self, now: float) -> None:

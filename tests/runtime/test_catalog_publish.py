@@ -159,3 +159,29 @@ def test_catalog_with_the_app_counts_each_tasks_calls(
         "m.count_beans(n, *, color='red'): got an unexpected keyword argument 'colour'"
     )
     assert insp.check_call("m.only_here", [1], {}) is None  # task= is the worker's
+
+
+def test_a_store_that_refuses_the_queue_list_still_gets_the_catalog() -> None:
+    """A Redis user made from an older ACL template has no SADD on hueyctl:queues: the
+    worker's heartbeats, catalog and producers' writes go on without it."""
+    from engine.exceptions import StoreDenied
+    from engine.storage.memory import MemoryStorage
+
+    class NoList(MemoryStorage):
+        refused = 0
+
+        def announce(self) -> None:
+            NoList.refused += 1
+            raise StoreDenied("NOPERM sadd", "sadd")
+
+    now = [time.time()]
+    huey = app(lambda: NoList("test-catalog"))
+    c = consumer(huey, "A", now)
+    for _ in range(3):
+        c.beat(now[0])
+        now[0] += 1
+    assert list(huey.storage.map_items(CATALOG)) == [c.catalog_digest]
+    assert json.loads(huey.storage.map_items(WORKERS)["A"])["heartbeat"] == now[0] - 1
+    assert c.health.state == "ok" and NoList.refused == 1  # asked once, not every beat
+    huey.enqueue_by_name("m.count_beans", (1,))  # a producer's first write: no error
+    assert huey.pending_count() == 1
