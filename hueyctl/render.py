@@ -322,7 +322,7 @@ def catalog_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ..
         return "stale only" if t.stale else ("app only" if t.in_app else "none")
 
     return (
-        Column("TASK", lambda t: t.name, style="bold"),
+        Column("TASK", lambda t: t.name, wrap=False, style="bold"),
         Column("SIGNATURE", lambda t: t.signature or "?", width=40),
         Column("PERIODIC", lambda t: t.periodic or "", style="cyan"),
         Column(
@@ -341,7 +341,6 @@ def catalog_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ..
             style=lambda t: "red" if t.failed else "",
         ),
         Column("RUNS 1H", lambda t: present.count(t.runs), right=True),
-        Column("RETRIES", lambda t: t.retries, right=True),
     )
 
 
@@ -355,7 +354,7 @@ def queue_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]
         return "" if q.oldest_ready is None else present.duration(q.oldest_ready)
 
     return (
-        Column("QUEUE", lambda q: q.name, style="bold"),
+        Column("QUEUE", lambda q: q.name, wrap=False, style="bold"),
         Column(present.state_label("ready").upper(), lambda q: n(q.ready), right=True),
         Column("SCHEDULED", lambda q: n(q.scheduled), right=True),
         Column("RUNNING", lambda q: n(q.running), right=True),

@@ -23,7 +23,8 @@ def tasks(conn: Connection, fmt: str) -> None:
     crontab, retries) when it starts; with --app the application's own tasks are
     listed too. WORKERS counts the live workers serving a task ("app only": none
     does). PENDING, SCHEDULED and FAILED count up to 10,000 tasks per state ("+":
-    there are more); RUNS 1H is the last hour's runs. JSON: TaskEntry objects.
+    there are more); RUNS 1H is the last hour's runs. JSON: TaskEntry objects (with
+    the parameters, retries, priority and timeout too).
     """
     insp = conn.inspector()
     spec = render.LISTINGS["tasks"]
