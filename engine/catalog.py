@@ -89,7 +89,15 @@ def decode(data: bytes) -> CatalogRecord | None:
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("tasks"), dict):
         return None
-    return cast(CatalogRecord, rec)
+    tasks = {}
+    for name, task in rec["tasks"].items():
+        if not isinstance(task, dict):
+            continue  # not a task record: left out, the others still read
+        params = task.get("params")
+        if params is not None and (not isinstance(params, list) or signature(params) is None):
+            task = {k: v for k, v in task.items() if k != "params"}  # unknown, not wrong
+        tasks[str(name)] = task
+    return cast(CatalogRecord, {"tasks": tasks})
 
 
 class _Shown(str):
@@ -103,6 +111,8 @@ def signature(params: Sequence[Mapping[str, Any]]) -> inspect.Signature | None:
     """An ``inspect.Signature`` rebuilt from published parameters (defaults stand in as
     their repr text); None when the record is not one this release can read."""
     try:
+        if any(not isinstance(p.get("default", ""), str) for p in params):
+            return None
         return inspect.Signature(
             [
                 inspect.Parameter(
@@ -113,7 +123,7 @@ def signature(params: Sequence[Mapping[str, Any]]) -> inspect.Signature | None:
                 for p in params
             ]
         )
-    except (KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
 

@@ -1025,6 +1025,13 @@ def _tupled(key: str, value: Any) -> Any:
     return tuple(sorted(value)) if key in ("workers", "stale") else value
 
 
+def _number(value: Any, kind: Callable[[Any], Any], default: Any) -> Any:
+    """A published number, or ``default`` when it is missing or not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return kind(value)
+
+
 def _every(info: TaskInfo) -> bool:
     return True
 
@@ -1037,15 +1044,15 @@ def _entry(name: str, task: TaskRecord) -> dict[str, Any]:
         "workers": [],
         "stale": [],
         "in_app": False,
-        "periodic": task.get("periodic"),
+        "periodic": str(task["periodic"]) if task.get("periodic") else None,
         "signature": None if params is None else task_catalog.describe(params),
         "params": None
         if params is None
         else tuple(Param(str(p["name"]), str(p["kind"]), p.get("default")) for p in params),
-        "retries": int(task.get("retries", 0)),
-        "retry_delay": float(task.get("retry_delay", 0.0)),
-        "priority": int(task.get("priority", 0)),
-        "timeout": task.get("timeout"),
+        "retries": _number(task.get("retries"), int, 0),
+        "retry_delay": _number(task.get("retry_delay"), float, 0.0),
+        "priority": _number(task.get("priority"), int, 0),
+        "timeout": _number(task.get("timeout"), float, None),
     }
 
 

@@ -110,6 +110,16 @@ def test_tasks_with_the_app_lists_its_tasks_even_without_workers(
     assert "app only" in runner.invoke(main, ["tasks", "-A", app]).stdout
 
 
+def test_a_damaged_catalog_never_breaks_the_listing(q: Queue) -> None:
+    c = publish(q)
+    q.huey.storage.map_set("catalog", c.catalog_digest, b'{"tasks": {"x.y": [1], "x.z": {}}}')
+    q.huey.storage.map_set("catalog", "f" * 16, b"\xff not json")
+    q.huey.storage.map_set("workers", "w2", json.dumps({"id": "w2", "catalog": "f" * 16}).encode())
+    rows = {r["name"]: r for r in q.json("tasks")}
+    assert set(rows) == {"x.z"} and rows["x.z"]["signature"] is None
+    assert q.ok("enqueue", "x.z", "1", "2").stdout  # no signature known: not checked
+
+
 # --- enqueue ---------------------------------------------------------------------------------
 def test_enqueue_checks_arguments_against_the_published_signature(q: Queue) -> None:
     publish(q)

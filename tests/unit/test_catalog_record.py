@@ -67,6 +67,30 @@ def test_decode_refuses_what_is_not_a_catalog() -> None:
         assert catalog.decode(data) is None
 
 
+def test_decode_keeps_the_readable_part_of_a_damaged_catalog() -> None:
+    data = json.dumps(
+        {
+            "tasks": {
+                "a.ok": {
+                    "retries": 1,
+                    "retry_delay": 0,
+                    "params": [{"name": "x", "kind": "var_positional"}],
+                },
+                "a.not_a_record": [1, 2],
+                "a.bad_params": {"retries": 0, "retry_delay": 0, "params": [{"name": 1}]},
+                "a.bad_default": {"params": [{"name": "x", "kind": "keyword_only", "default": 3}]},
+                "a.params_not_list": {"params": "x"},
+            }
+        }
+    ).encode()
+    book = catalog.decode(data)
+    assert book is not None
+    assert set(book["tasks"]) == {"a.ok", "a.bad_params", "a.bad_default", "a.params_not_list"}
+    assert book["tasks"]["a.ok"]["params"] == [{"name": "x", "kind": "var_positional"}]
+    for name in ("a.bad_params", "a.bad_default", "a.params_not_list"):
+        assert "params" not in book["tasks"][name]  # unknown signature: nothing is checked
+
+
 def test_signature_rebuilt_from_the_record_binds_as_the_function_does() -> None:
     params = catalog.build([TaskSpec(add, "m.add")])["tasks"]["m.add"]["params"]
     sig = catalog.signature(json.loads(json.dumps(params)))  # as read back from the store
