@@ -27,19 +27,23 @@ from . import catalog as task_catalog
 from .core import QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
-from .exceptions import StoreError
+from .inventory import (
+    QueueInfo,
+    TaskEntry,
+    entries,
+    queue_info,
+    read_catalogs,
+    signature_of,
+)
 from .keys import (
-    CATALOG,
     LOCK,
     PERIODIC,
     PERIODIC_RUNS,
     RESULT,
     WORKERS,
-    CatalogRecord,
     EventRecord,
     PeriodicRecord,
     RegistryRecord,
-    TaskRecord,
     result_key,
 )
 from .storage.base import SCAN_BUDGET, StatRow, Storage
@@ -183,67 +187,6 @@ class WorkerInfo:
     store_state: str = "ok"
     persistent: bool | None = None
     claimed_ahead: int = 0  # tasks it holds in the store that it has not started (prefetched)
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One parameter of a task's function: name, kind (``positional_or_keyword``,
-    ``positional_only``, ``var_positional``, ``keyword_only``, ``var_keyword``) and the
-    repr of its default (None: no default)."""
-
-    name: str
-    kind: str
-    default: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskEntry:
-    """A registered task, as workers publish it (their catalog) and the application
-    registers it (with --app): its name; the live workers that serve it (workers)
-    and those registered whose lease lapsed (stale); in_app, whether the loaded
-    application registers it; periodic, its crontab (None: not periodic);
-    signature, e.g. ``(a, b=1)`` (None: not known) and params, the same as
-    :class:`Param` rows; the options calls start from (retries, retry_delay,
-    priority, timeout); how many of its calls are pending, scheduled, running and
-    failed (dead letters) now, counted over at most a budget of tasks per state
-    (counts_complete False: the queue is longer, the counts are lower bounds); and
-    runs and failures over the last hour (the per-minute counters)."""
-
-    name: str
-    workers: tuple[str, ...] = ()
-    stale: tuple[str, ...] = ()
-    in_app: bool = False
-    periodic: str | None = None
-    signature: str | None = None
-    params: tuple[Param, ...] | None = None
-    retries: int = 0
-    retry_delay: float = 0.0
-    priority: int = 0
-    timeout: float | None = None
-    pending: int = 0
-    scheduled: int = 0
-    running: int = 0
-    failed: int = 0
-    counts_complete: bool = True
-    runs: int = 0
-    failures: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    """One queue of the store: its name; how many tasks are ready, scheduled, running
-    and dead; its live workers; the age in seconds of its oldest ready task (None: none
-    is ready, or it could not be told); and, when its keys could not be read (an ACL
-    user of another queue), why (error). Times are epoch seconds."""
-
-    name: str
-    ready: int | None = None
-    scheduled: int | None = None
-    running: int | None = None
-    dead: int | None = None
-    workers: int | None = None
-    oldest_ready: float | None = None  # age, seconds
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -843,62 +786,28 @@ class Inspector:
         out = []
         for name in sorted({*names, self.huey.name}):
             if name == self.huey.name:
-                out.append(self._queue_info(name, self.storage))
+                out.append(queue_info(name, self.storage, self.clock()))
                 continue
             storage = self.huey.storage_for(name)
             try:
-                out.append(self._queue_info(name, storage))
+                out.append(queue_info(name, storage, self.clock()))
             finally:
                 storage.close()
         return out, complete
 
-    def _queue_info(self, name: str, storage: Storage) -> QueueInfo:
-        now = self.clock()
-        try:
-            counts = storage.counts()
-            live = sum(1 for until in storage.consumers(now).values() if until >= now)
-            head = storage.ready_items(0, 1)
-        except StoreError as exc:  # e.g. an ACL that grants another queue's keys only
-            return QueueInfo(name, error=str(exc).splitlines()[0][:200])
-        oldest = None
-        if head:
-            at = _info(head[0].id, head[0].data, "ready").enqueued_at
-            oldest = max(0.0, now - at) if isinstance(at, (int, float)) else None
-        return QueueInfo(
-            name, counts.ready, counts.scheduled, counts.running, counts.dead, live, oldest
-        )
-
-    # --- the task catalog -------------------------------------------------------------
-    def _catalogs(self) -> list[tuple[RegistryRecord, CatalogRecord]]:
-        """Each registered consumer's record with the catalog it names (two reads)."""
-        books: dict[str, CatalogRecord] = {}
-        for digest, data in self.storage.map_items(CATALOG).items():
-            book = task_catalog.decode(data)
-            if book is not None:
-                books[digest] = book
-        out = []
-        for rec in self._registry():
-            book = books.get(str(rec.get("catalog", "")))
-            if book is not None:
-                out.append((rec, book))
-        return out
-
+    # --- the task catalog (engine.inventory) ----------------------------------------
     def published_names(self) -> set[str]:
         """Task names the registered workers publish (their catalogs)."""
-        return {name for _, book in self._catalogs() for name in book["tasks"]}
+        return {
+            n for _, book in read_catalogs(self.storage, self._registry()) for n in book["tasks"]
+        }
 
     def signature(self, name: str) -> inspect.Signature | None:
         """The parameters a call of ``name`` must fit: the loaded application's function,
         else a registered worker's published signature; None when neither is known."""
         spec = self.huey.spec(name)
-        if spec is not None:
-            params = task_catalog.params_of(spec.func, spec.context)
-            return None if params is None else task_catalog.signature(params)
-        for _, book in self._catalogs():
-            rec = book["tasks"].get(name)
-            if isinstance(rec, dict) and isinstance(rec.get("params"), list):
-                return task_catalog.signature(rec["params"])
-        return None
+        books = [] if spec is not None else read_catalogs(self.storage, self._registry())
+        return signature_of(spec, books, name)
 
     def check_call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
         """Why a call of ``name`` with these arguments would fail to bind, naming the
@@ -913,40 +822,11 @@ class Inspector:
         by name, with the workers serving it and its counts (``budget``: tasks read per
         state at most to count them)."""
         now = self.clock()
-        leases = self.storage.consumers(now)
-        entries: dict[str, dict[str, Any]] = {}
-        for rec, book in self._catalogs():
-            until = leases.get(rec["id"])
-            live = until is not None and until >= now
-            for name, task in book["tasks"].items():
-                row = entries.setdefault(name, _entry(name, task))
-                row["workers" if live else "stale"].append(rec["id"])
-        for spec in self.huey.registry.values():  # the application's own, when loaded
-            fresh = _entry(spec.name, task_catalog.build([spec])["tasks"][spec.name])
-            if spec.name in entries:
-                fresh["workers"], fresh["stale"] = (
-                    entries[spec.name][k] for k in ("workers", "stale")
-                )
-            entries[spec.name] = dict(fresh, in_app=True)
+        books = read_catalogs(self.storage, self._registry())
         counts, complete = self._counts_by_task(budget)
-        stats = {s.task: s for s in self.task_stats(60)}
-        out = []
-        for name, row in sorted(entries.items()):
-            pending, scheduled, running, failed = counts.get(name, (0, 0, 0, 0))
-            st = stats.get(name)
-            out.append(
-                TaskEntry(
-                    **{k: _tupled(k, v) for k, v in row.items()},
-                    pending=pending,
-                    scheduled=scheduled,
-                    running=running,
-                    failed=failed,
-                    counts_complete=complete,
-                    runs=st.count if st else 0,
-                    failures=st.failures if st else 0,
-                )
-            )
-        return out
+        runs = {s.task: (s.count, s.failures) for s in self.task_stats(60)}
+        leases = self.storage.consumers(now)
+        return entries(books, leases, now, self.huey.registry.values(), counts, complete, runs)
 
     def _counts_by_task(self, budget: int) -> tuple[dict[str, tuple[int, int, int, int]], bool]:
         """Per task name: ready, scheduled, running and dead calls, each state read up to
@@ -1021,39 +901,8 @@ def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> floa
     return slot
 
 
-def _tupled(key: str, value: Any) -> Any:
-    return tuple(sorted(value)) if key in ("workers", "stale") else value
-
-
-def _number(value: Any, kind: Callable[[Any], Any], default: Any) -> Any:
-    """A published number, or ``default`` when it is missing or not a number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return default
-    return kind(value)
-
-
 def _every(info: TaskInfo) -> bool:
     return True
-
-
-def _entry(name: str, task: TaskRecord) -> dict[str, Any]:
-    """The fields of a :class:`TaskEntry` a published task record gives."""
-    params = task.get("params")
-    return {
-        "name": name,
-        "workers": [],
-        "stale": [],
-        "in_app": False,
-        "periodic": str(task["periodic"]) if task.get("periodic") else None,
-        "signature": None if params is None else task_catalog.describe(params),
-        "params": None
-        if params is None
-        else tuple(Param(str(p["name"]), str(p["kind"]), p.get("default")) for p in params),
-        "retries": _number(task.get("retries"), int, 0),
-        "retry_delay": _number(task.get("retry_delay"), float, 0.0),
-        "priority": _number(task.get("priority"), int, 0),
-        "timeout": _number(task.get("timeout"), float, None),
-    }
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

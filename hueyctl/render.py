@@ -28,7 +28,8 @@ import click
 from . import present
 
 if TYPE_CHECKING:
-    from engine.inspect import PeriodicInfo, QueueInfo, TaskEntry, TaskStats, WorkerInfo
+    from engine.inspect import PeriodicInfo, TaskStats, WorkerInfo
+    from engine.inventory import QueueInfo, TaskEntry
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 

@@ -118,6 +118,7 @@ FLOORS: dict[str, int] = {
     "supervisor": RUNTIME,
     "preflight": RUNTIME,
     "inspect": RUNTIME,
+    "inventory": RUNTIME,
     # facade
     "wrapper": FACADE,
     "result": FACADE,
