@@ -476,6 +476,7 @@ class Huey(QueueCore):
         now = time.time()
         msg = self.prepare(task, now)
         self.signals.send(SIGNAL_ENQUEUED, task)
+        self.storage.announce_once()  # the queue's name in the store's list, once
         if task.due_at is not None and task.due_at > now:
             self.storage.schedule([(msg, task.due_at)])
         else:
@@ -492,6 +493,7 @@ class Huey(QueueCore):
         msgs = [(self.prepare(t, now), t.due_at) for t in tasks]
         ready = [m for m, eta in msgs if eta is None or eta <= now]
         later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
+        self.storage.announce_once()
         if ready:
             self.storage.enqueue(ready)
         if later:

@@ -46,10 +46,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from . import catalog
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor, StoreHealth
-from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
+from .keys import CATALOG, REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
 from .scheduler import Scheduler
 from .storage.base import Claimed
@@ -60,6 +61,9 @@ log = logging.getLogger("huey.consumer")
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
 PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
+# The task catalog (and the queue's name in the store's list) is written at the first
+# heartbeat and again every CATALOG_BEATS beats (about a minute), never per task.
+CATALOG_BEATS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +250,7 @@ class Consumer:
             timeout_guard=alarm_timeout if inline else None,
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
+        self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -278,6 +283,7 @@ class Consumer:
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
         self._beats = 0
+        self._catalog_due = 0  # the beat that (re)writes the catalog: the first, then every 30
         self._claimed_total = 0
         #: time.monotonic() of the last dispatcher round begun and of the last heartbeat
         #: attempted: what a liveness probe reads (:meth:`liveness`). Plain attribute
@@ -449,8 +455,11 @@ class Consumer:
                     self.store_record,
                     self.health.state,
                     bool(self.huey.envelope.verify_keys),
+                    self.catalog_digest,
                 ),
             )
+            if self._catalog_due <= self._beats:  # after the registry entry: a full
+                self._publish_catalog()  # store refuses this one, not the entry
             self.telemetry.flush()
             if self.health.state == "full" or not self._beats:  # telemetry may write nothing
                 probe = f"probe:{self.consumer_id}"
@@ -467,19 +476,37 @@ class Consumer:
         if self._beats % 15 == 0:
             self._hand_back_orphans(now)
 
+    def _publish_catalog(self) -> None:
+        """The tasks this consumer serves (shared by workers of the same app), and the
+        queue's name in the store's list of queues: at start, then about once a minute
+        (a sibling that stopped may have dropped the shared entry meanwhile)."""
+        storage = self.huey.storage
+        storage.map_set(CATALOG, self.catalog_digest, self._catalog)
+        storage.announce_once()  # an ACL without the list refuses it: nothing more
+        self._catalog_due = self._beats + CATALOG_BEATS
+
     def _recover(self, now: float) -> None:
         storage = self.huey.storage
         report = storage.recover(now, self.max_deliveries)
-        # Registry entries of consumers that died without deregistering age out.
+        # Registry entries of consumers that died without deregistering age out, and
+        # with the last of them the catalog they named.
+        kept: set[str] = set()
+        dropped: set[str] = set()
         for consumer, data in storage.map_items(WORKERS).items():
             try:
                 rec: RegistryRecord = json.loads(data)
                 beat = float(rec.get("heartbeat", 0))
+                digest = str(rec.get("catalog", ""))
             except (ValueError, TypeError, AttributeError, RecursionError):
                 log.warning("dropping unreadable registry entry %r", consumer)
-                beat = 0.0
+                beat, digest = 0.0, ""
             if beat < now - max(3 * self.lease, 30.0):
                 storage.map_delete(WORKERS, consumer, data)
+                dropped.add(digest)
+            else:
+                kept.add(digest)
+        for digest in dropped - kept - {""}:
+            storage.map_delete(CATALOG, digest)
         if report.requeued or report.dead:
             log.warning(
                 "recovered tasks of lapsed consumers: %d requeued, %d dead-lettered (poison)",
@@ -693,6 +720,15 @@ class Consumer:
             if sig != signal.SIGINT or self.handle_sigint:
                 signal.signal(sig, handler)
 
+    def _drop_catalog(self) -> None:
+        """Delete the catalog entry unless another registered consumer names it (one
+        starting this instant may lose it for a minute: it republishes)."""
+        storage = self.huey.storage
+        for data in storage.map_items(WORKERS).values():
+            if f'"catalog":"{self.catalog_digest}"'.encode() in data:
+                return
+        storage.map_delete(CATALOG, self.catalog_digest)
+
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
@@ -721,6 +757,7 @@ class Consumer:
             self.huey.notify_interrupted_tasks()  # the calls handed back while running
             self.telemetry.flush()
             storage.map_delete(WORKERS, self.consumer_id)
+            self._drop_catalog()
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         finally:

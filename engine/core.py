@@ -125,6 +125,11 @@ class QueueCore:
         """A new connection to this queue's store (a forked worker process makes its own)."""
         return self._storage_class(self.name, **self._storage_kwargs)
 
+    def storage_for(self, name: str) -> Storage:
+        """A new connection to another queue ``name`` of the same store (``hueyctl
+        queues`` reads each one's counts); the caller closes it."""
+        return self._storage_class(name, **self._storage_kwargs)
+
     # --- audit trail -----------------------------------------------------------------
     def record_admin_action(
         self,

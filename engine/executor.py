@@ -285,6 +285,34 @@ PENDING: Final = _Handed.PENDING
 Status = str | None | Literal[_Handed.PENDING]
 
 
+_OWN_LOG = (RetryTask, RateLimitExceeded, CancelExecution, TaskLockedException)
+
+
+def _took(task: Task) -> str:
+    seconds = task.runtime or 0.0
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def _log_failure(task: Task, exc: Exception, tb: str, again: Task | None, now: float) -> None:
+    """One line for a failure that will be retried (warning), one with the traceback
+    for a final one (error); the kinds announced on their own are left alone."""
+    if isinstance(exc, _OWN_LOG):
+        return
+    what = "timed out" if isinstance(exc, TaskTimeout) else "failed"
+    name, tid = task.registered_name, task.id
+    if again is not None:
+        when = "" if again.due_at is None else f", in {max(0.0, again.due_at - now):.0f}s"
+        log.warning(
+            "task %s %s %s after %s (attempt %d), retrying (%d left%s): %r",
+            *(name, tid, what, _took(task), task.attempt, again.retries, when, exc),
+        )
+        return
+    log.error(
+        "task %s %s %s after %s (attempt %d), no retries left: %r\n%s",
+        *(name, tid, what, _took(task), task.attempt, exc, tb.rstrip()),
+    )
+
+
 class Executor:
     """Executes tasks for one consumer id; ``step(now)`` claims and runs one.
 
@@ -312,6 +340,9 @@ class Executor:
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
         self._lock = threading.Lock()
+        # One line per task start and finish (``hueyctl worker -v``): decided once, as
+        # logging is set up before the consumer is made, so a task pays no logging call.
+        self.trace = log.isEnabledFor(logging.DEBUG)
 
     @property
     def storage(self) -> Storage:
@@ -431,6 +462,10 @@ class Executor:
             outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
             return self._skip(task, SIGNAL_CANCELED, outcome)
         huey.signals.send(SIGNAL_EXECUTING, task)
+        if self.trace:
+            log.debug(
+                "task %s %s started (attempt %d)", task.registered_name, task.id, task.attempt
+            )
         started = time.monotonic()
         if task.timeout:
             task.deadline = started + task.timeout
@@ -454,9 +489,15 @@ class Executor:
                 outcome = rules.success(huey, spec, task, value, self.clock())
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
-        if exception is not None:
+        if exception is None:
+            if self.trace:
+                log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
+        else:
             self._announce(task, exception)
-            outcome = self._retrying(rules.failure(huey, spec, task, exception, tb, self.clock()))
+            now = self.clock()
+            decided = rules.failure(huey, spec, task, exception, tb, now)
+            _log_failure(task, exception, tb, decided[1], now)
+            outcome = self._retrying(decided)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -489,10 +530,8 @@ class Executor:
             log.warning("task %s %s not run: %s", task.registered_name, task.id, exc)
             send(SIGNAL_LOCKED, task)
         elif isinstance(exc, TaskTimeout):
-            log.error("task %s %s timed out: %s", task.registered_name, task.id, exc)
             send(SIGNAL_TIMEOUT, task)
         else:
-            log.error("task %s %s failed: %r", task.registered_name, task.id, exc)
             send(SIGNAL_ERROR, task, exc)
 
     def _completed(

@@ -14,6 +14,8 @@ listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 import time
@@ -21,9 +23,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from . import catalog as task_catalog
 from .core import ADMIN_EVENT, QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
+from .inventory import (
+    QueueInfo,
+    TaskEntry,
+    entries,
+    queue_info,
+    read_catalogs,
+    signature_of,
+)
 from .keys import (
     LOCK,
     PERIODIC,
@@ -35,8 +46,8 @@ from .keys import (
     RegistryRecord,
     result_key,
 )
-from .storage.base import StatRow, Storage
-from .storage.queues import queue_names
+from .storage.base import SCAN_BUDGET, StatRow, Storage
+from .storage.queues import knows_queue, queue_names
 
 T = TypeVar("T")
 PAGE = 500  # items read per round trip when a listing is walked page by page
@@ -774,10 +785,83 @@ class Inspector:
             slot,
         )
 
-    def queues(self) -> tuple[list[str], bool] | None:
+    def queues(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
         """The queue names the store holds and whether that list is complete (a big
-        Redis is scanned only so far); None when the store cannot say (memory)."""
-        return queue_names(self.storage)
+        Redis is scanned only so far, ``budget`` keys); None when the store cannot say."""
+        return queue_names(self.storage, budget)
+
+    def seen_queue(self) -> tuple[list[str], bool] | None:
+        """:meth:`queues` for "has the store seen this queue?": one read of the names
+        workers and producers announced, the scan only when this one is not among them."""
+        return knows_queue(self.storage, self.huey.name)
+
+    def queue_infos(self, budget: int = SCAN_BUDGET) -> tuple[list[QueueInfo], bool]:
+        """Every queue of the store (this one included, even if never seen) with its
+        counts, live workers and the age of the task next in line; and whether the list
+        of names is complete. A queue whose keys cannot be read (another queue's ACL
+        user) has ``error`` set and no counts."""
+        found = self.queues(budget)
+        names, complete = found if found is not None else ([], False)
+        out = []
+        for name in sorted({*names, self.huey.name}):
+            if name == self.huey.name:
+                out.append(queue_info(name, self.storage, self.clock()))
+                continue
+            storage = self.huey.storage_for(name)
+            try:
+                out.append(queue_info(name, storage, self.clock()))
+            finally:
+                storage.close()
+        return out, complete
+
+    # --- the task catalog (engine.inventory) ----------------------------------------
+    def published_names(self) -> set[str]:
+        """Task names the registered workers publish (their catalogs)."""
+        return {
+            n for _, book in read_catalogs(self.storage, self._registry()) for n in book["tasks"]
+        }
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        """The parameters a call of ``name`` must fit: the loaded application's function,
+        else a registered worker's published signature; None when neither is known."""
+        spec = self.huey.spec(name)
+        books = [] if spec is not None else read_catalogs(self.storage, self._registry())
+        return signature_of(spec, books, name)
+
+    def check_call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
+        """Why a call of ``name`` with these arguments would fail to bind, naming the
+        signature (``tasks.add(a, b): missing a required argument: 'b'``); None when it
+        fits or no signature is known."""
+        sig = self.signature(name)
+        problem = None if sig is None else task_catalog.check_call(sig, args, kwargs)
+        return None if problem is None else f"{name}{sig}: {problem}"
+
+    def catalog(self, budget: int = 10_000) -> list[TaskEntry]:
+        """Every task the registered workers serve and the loaded application registers,
+        by name, with the workers serving it and its counts (``budget``: tasks read per
+        state at most to count them)."""
+        now = self.clock()
+        books = read_catalogs(self.storage, self._registry())
+        counts, complete = self._counts_by_task(budget)
+        runs = {s.task: (s.count, s.failures) for s in self.task_stats(60)}
+        leases = self.storage.consumers(now)
+        return entries(books, leases, now, self.huey.registry.values(), counts, complete, runs)
+
+    def _counts_by_task(self, budget: int) -> tuple[dict[str, tuple[int, int, int, int]], bool]:
+        """Per task name: ready, scheduled, running and dead calls, each state read up to
+        ``budget`` tasks; and whether every state was read whole."""
+        acc: dict[str, list[int]] = {}
+        complete = True
+        for n, state in enumerate(("ready", "scheduled", "running", "dead")):
+            if state == "running":
+                items: Iterable[TaskInfo] = self.running()
+            else:
+                found = scan(functools.partial(self._page, state), _every, budget=budget)
+                complete = complete and found.complete
+                items = found.items
+            for info in items:
+                acc.setdefault(info.name, [0, 0, 0, 0])[n] += 1
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in acc.items()}, complete
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""
@@ -866,6 +950,10 @@ def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> floa
     if rev.until is None or slot < rev.until:
         return _next_slot(spec, utc, slot)
     return slot
+
+
+def _every(info: TaskInfo) -> bool:
+    return True
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

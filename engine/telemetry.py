@@ -121,6 +121,7 @@ def registry_record(
     store: StoreRecord | None = None,
     state: str = "ok",
     signed: bool = False,
+    catalog: str | None = None,
 ) -> bytes:
     record: RegistryRecord = {
         "id": consumer_id,
@@ -144,6 +145,8 @@ def registry_record(
         record["store_state"] = state
     if signed:  # so `hueyctl enqueue --url` knows to ask for the key
         record["signed"] = True
+    if catalog:  # the digest of the tasks it serves, in the ``catalog`` map
+        record["catalog"] = catalog
     return json.dumps(record, separators=(",", ":")).encode()
 
 

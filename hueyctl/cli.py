@@ -19,7 +19,19 @@ import click
 from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
-from .commands import acl, cleanup, demo, matching, ops, overview, steer, tasks, top, worker
+from .commands import (
+    acl,
+    catalog,
+    cleanup,
+    demo,
+    matching,
+    ops,
+    overview,
+    steer,
+    tasks,
+    top,
+    worker,
+)
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
 from .options import CONNECTION, Connection, root_options
 
@@ -139,6 +151,7 @@ for _command in (
     *cleanup.COMMANDS,
     *ops.COMMANDS,
     *matching.COMMANDS,
+    *catalog.COMMANDS,
     worker.worker,
     top.top,
     demo.demo,

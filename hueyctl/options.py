@@ -210,7 +210,7 @@ def unseen_queue(insp: Inspector) -> str | None:
     """What to say when the store has never seen this queue (a misspelled --queue,
     or --url without --queue), listing the queues it has; None when it has seen it
     or cannot say."""
-    found = insp.queues()
+    found = insp.seen_queue()
     if found is None:
         return None
     names, complete = found
@@ -265,15 +265,31 @@ def output_options(fn: F) -> F:
     return inner  # type: ignore[return-value]
 
 
+def _given(ctx: click.Context, name: str, env: str) -> str | None:
+    """A connection option as completion sees it: after the subcommand, before it (the
+    root group's), or from the environment."""
+    root = ctx.parent.params if ctx.parent is not None else {}
+    value = ctx.params.get(name) or root.get(f"root_{name}") or os.environ.get(env)
+    return str(value) if value else None
+
+
 def app_task_names(ctx: click.Context) -> list[str]:
-    """Task names of the application, for shell completion (never raises)."""
-    app = ctx.params.get("app") or os.environ.get("HUEYCTL_APP")
-    if not app:
-        return []
+    """Task names for shell completion (never raises): the application's with --app,
+    else those the registered workers of --url/--queue publish (their catalogs)."""
+    app = _given(ctx, "app", "HUEYCTL_APP")
+    url = _given(ctx, "url", "HUEYCTL_URL")
     try:
-        return sorted(loader.load_queue(app).tasks)
+        if app:
+            return sorted(loader.load_queue(app).tasks)
+        if url:
+            huey = loader.connect(url, _given(ctx, "queue", "HUEYCTL_QUEUE") or "huey")
+            try:
+                return sorted(Inspector(huey).published_names())
+            finally:
+                huey.storage.close()
     except Exception:
-        return []
+        pass
+    return []
 
 
 def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

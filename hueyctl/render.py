@@ -29,6 +29,7 @@ from . import present
 
 if TYPE_CHECKING:
     from engine.inspect import PeriodicInfo, TaskStats, WorkerInfo
+    from engine.inventory import QueueInfo, TaskEntry
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 
@@ -259,9 +260,11 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column(
             "STATE",
             lambda w: "STALE" if stale(w) else w.store_state,
-            style=lambda w: "bold white on red"
-            if stale(w)
-            else ("green" if w.store_state == "ok" else "bold yellow"),
+            style=lambda w: (
+                "bold white on red"
+                if stale(w)
+                else ("green" if w.store_state == "ok" else "bold yellow")
+            ),
         ),
         Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
     )
@@ -313,6 +316,66 @@ def stats_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]
     )
 
 
+def catalog_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``tasks`` (TaskEntry rows): what workers serve, and its calls."""
+
+    def n(value: int, t: TaskEntry) -> str:
+        return present.count(value) + ("" if t.counts_complete else "+")
+
+    def served(t: TaskEntry) -> str:
+        if t.workers:
+            return present.count(len(t.workers))
+        return "stale only" if t.stale else ("app only" if t.in_app else "none")
+
+    return (
+        Column("TASK", lambda t: t.name, wrap=False, style="bold"),
+        Column("SIGNATURE", lambda t: t.signature or "?", width=40),
+        Column("PERIODIC", lambda t: t.periodic or "", style="cyan"),
+        Column(
+            "WORKERS",
+            served,
+            right=True,
+            style=lambda t: "" if t.workers else "bold yellow",
+        ),
+        Column("PENDING", lambda t: n(t.pending, t), right=True),
+        Column("SCHEDULED", lambda t: n(t.scheduled, t), right=True),
+        Column("RUNNING", lambda t: present.count(t.running), right=True),
+        Column(
+            "FAILED",
+            lambda t: n(t.failed, t),
+            right=True,
+            style=lambda t: "red" if t.failed else "",
+        ),
+        Column("RUNS 1H", lambda t: present.count(t.runs), right=True),
+    )
+
+
+def queue_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``queues`` (QueueInfo rows)."""
+
+    def n(value: int | None) -> str:
+        return "" if value is None else present.count(value)
+
+    def oldest(q: QueueInfo) -> str:
+        return "" if q.oldest_ready is None else present.duration(q.oldest_ready)
+
+    return (
+        Column("QUEUE", lambda q: q.name, wrap=False, style="bold"),
+        Column(present.state_label("ready").upper(), lambda q: n(q.ready), right=True),
+        Column("SCHEDULED", lambda q: n(q.scheduled), right=True),
+        Column("RUNNING", lambda q: n(q.running), right=True),
+        Column(
+            present.state_label("dead").upper(),
+            lambda q: n(q.dead),
+            right=True,
+            style=lambda q: "red" if q.dead else "",
+        ),
+        Column("WORKERS", lambda q: n(q.workers), right=True),
+        Column("OLDEST", oldest, right=True, style="cyan"),
+        Column("ERROR", lambda q: q.error or "", width=60, style="red"),
+    )
+
+
 @dataclass(frozen=True)
 class ListingSpec:
     """One listing as both front ends show it: its columns (functions of a read-model
@@ -342,6 +405,12 @@ LISTINGS: dict[str, ListingSpec] = {
         "no periodic tasks known (load the app with --app, or start a worker)",
     ),
     "stats": ListingSpec("stats", stats_columns, "no task ran in this window"),
+    "tasks": ListingSpec(
+        "tasks",
+        catalog_columns,
+        "no tasks known: no registered worker publishes any (start one, or give --app)",
+    ),
+    "queues": ListingSpec("queues", queue_columns, "the store holds no queue yet"),
 }
 
 

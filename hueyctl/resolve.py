@@ -139,9 +139,11 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 
 # --- task names -------------------------------------------------------------------------
 def store_names(insp: Inspector) -> set[str]:
-    """Task names this queue has seen: periodic specs, statistics, recent events,
-    queued and dead tasks, revocations (no application code needed)."""
-    names = {p.name for p in insp.periodic()}
+    """Task names this queue knows: those its registered workers publish (their
+    catalogs), periodic specs, statistics, recent events, queued and dead tasks,
+    revocations (no application code needed)."""
+    names = insp.published_names()
+    names.update(p.name for p in insp.periodic())
     names.update(s.task for s in insp.task_stats(120))
     names.update(e.task for e in insp.events(None, 1000))
     for fetch in (insp.pending, insp.scheduled, insp.failed):

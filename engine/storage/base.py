@@ -49,7 +49,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, StoreError
 from ..ids import new_task_id  # re-exported: stores break order ties on it
 
 # Due scheduled tasks moved per promote() step; a full batch means more may be due.
@@ -63,12 +63,15 @@ STATS_TTL = 2 * 3600.0
 # their bodies (the oldest go first; the newest letter always stays).
 DEAD_CAP = 10_000
 DEAD_CAP_BYTES = 32 * 1024 * 1024
+# queue_names(): Redis keys read at most when looking for queues never announced.
+SCAN_BUDGET = 20_000
 
 __all__ = [
     "DEAD_CAP",
     "DEAD_CAP_BYTES",
     "EVENT_CAP",
     "PROMOTE_BATCH",
+    "SCAN_BUDGET",
     "STATS_TTL",
     "Claimed",
     "Counts",
@@ -247,6 +250,7 @@ class Storage(ABC):
         self.name = name
         self.dead_cap = dead_cap
         self.dead_cap_bytes = dead_cap_bytes
+        self._announced = False
 
     # --- queue ------------------------------------------------------------
     @abstractmethod
@@ -477,6 +481,30 @@ class Storage(ABC):
         for key in self.keys(prefix):
             n += self.delete(key)
         return n
+
+    # --- the store's queues -----------------------------------------------------
+    def announce(self) -> None:
+        """Add this queue's name to the store's list of queues (:meth:`queue_names`):
+        once by a starting worker and by a producer's first write, never per task."""
+
+    def announce_once(self) -> None:
+        """:meth:`announce` on this connection's first call only (a producer's first
+        write). A store that refuses it (an ACL without the list) is left at that:
+        nothing depends on the list but ``hueyctl queues``."""
+        if self._announced:
+            return
+        try:
+            self.announce()
+        except StoreError:
+            pass
+        self._announced = True
+
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """The queue names this store holds and whether the list is complete: the
+        announced ones, plus (Redis) those a scan of at most ``budget`` keys finds
+        (queues written before they were announced; ``budget=0``: no scan). None
+        when the store cannot say."""
+        return None
 
     # --- lifecycle -----------------------------------------------------------
     def close(self) -> None:

@@ -16,6 +16,7 @@ from .base import (
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -447,6 +448,9 @@ class MemoryStorage(Storage):
     def map_items(self, name: str) -> dict[str, bytes]:
         with self._lock:
             return dict(self._maps.get(name, {}))
+
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        return [self.name], True  # a memory store holds its own queue, no other
 
     def destroy(self) -> None:
         super().destroy()

@@ -92,6 +92,7 @@ from .base import (
     DEAD_CAP_BYTES,
     EVENT_CAP,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -144,6 +145,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("engine.storage.redis")
 SKEW_WARNING = 1.0  # seconds a heartbeat's clock may be off the server's before we say so
 
+# The store-wide set of queue names (announce): outside every queue's hash tag, one key.
+QUEUES_KEY = "hueyctl:queues"
+_TAG = re.compile(rb"^hueyctl:\{(.*?)\}:")
 _STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
 
 
@@ -1032,11 +1036,37 @@ class RedisStorage(Storage):
     def map_items(self, name: str) -> dict[str, bytes]:
         return {_text(f): v for f, v in self.client.hgetall(self._map(name)).items()}
 
+    # --- the store's queues ---------------------------------------------------------------
+    @_translated
+    def announce(self) -> None:
+        self.client.sadd(QUEUES_KEY, self.name)
+
+    @_translated
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """The announced names (one SMEMBERS), and the hash tags of at most ``budget``
+        keys of ``hueyctl:{*}:*`` (queues of producers and workers that never announced)."""
+        found = {_text(n) for n in self.client.smembers(QUEUES_KEY)}
+        if budget <= 0:
+            return sorted(found), True
+        seen = 0
+        try:
+            for key in self.client.scan_iter(match="hueyctl:{*}:*", count=1000):
+                seen += 1
+                m = _TAG.match(key if isinstance(key, bytes) else str(key).encode())
+                if m:
+                    found.add(m.group(1).decode("utf-8", "replace"))
+                if seen >= budget:
+                    return sorted(found), False
+        except redis.exceptions.NoPermissionError:  # an ACL without SCAN: what was announced
+            return sorted(found), False
+        return sorted(found), True
+
     @_translated
     def destroy(self) -> None:
         keys = list(self.client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
+        self.client.srem(QUEUES_KEY, self.name)
 
     def close(self) -> None:
         self.client.close()

@@ -55,6 +55,7 @@ from .base import (
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -105,6 +106,11 @@ DROP INDEX IF EXISTS task_ready;
 CREATE INDEX IF NOT EXISTS task_order ON task (queue, state, priority DESC, ord, id);
 COMMIT;
 """
+# announce(): a row in ``map`` under this name says the queue exists (nothing in it yet).
+_ANNOUNCED = "_queue"
+_QUEUES = " UNION ".join(
+    f"SELECT DISTINCT queue FROM {table}" for table in ("task", "kv", "lease", "map", "stat")
+)
 _JOURNAL_MODES = frozenset({"delete", "truncate", "persist", "memory", "wal", "off"})
 _FLUSHABLE = ("ready", "scheduled", "dead")
 # The place at the back (after the last ready task of the priority) or at the front.
@@ -623,6 +629,16 @@ class SqliteStorage(Storage):
     def map_items(self, name: str) -> dict[str, bytes]:
         sql = "SELECT field, value FROM map WHERE queue = ? AND name = ?"
         return {f: bytes(v) for f, v in self._read(sql, name)}
+
+    # --- the file's queues ----------------------------------------------------------------
+    def announce(self) -> None:
+        with self._tx() as conn:
+            self._x(conn, "INSERT OR IGNORE INTO map VALUES (?, ?, '', x'')", _ANNOUNCED)
+
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """Every queue with a row anywhere (an announced one has one in ``map``)."""
+        with self._locked() as conn:
+            return sorted(str(row[0]) for row in conn.execute(_QUEUES).fetchall()), True
 
     # --- lifecycle ------------------------------------------------------------------------
     def destroy(self) -> None:

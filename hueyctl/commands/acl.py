@@ -19,6 +19,13 @@ script as workers' events (XADD to the queue's stream, in ``WRITE``), and the bu
 actions pipeline plain EVALSHA calls (never SCRIPT EXISTS, which no role is
 granted): ``admin`` runs every bulk form, ``failed --export`` and ``enqueue --from``
 with no denial (tests/system/test_acl_roles.py), and ``monitor`` can write none.
+
+Every role also gets the store's list of queue names (``hueyctl:queues``, one set
+outside every queue's hash tag): workers and producers add their queue to it once
+(SADD), ``hueyctl queues`` and the unknown-queue check read it (SMEMBERS). It holds
+names only. ``--all-queues`` grants a role every queue's keys (``hueyctl:{*}:*``), so
+a monitor of every queue can run ``hueyctl queues`` and see each one's counts; with
+one ``--queue``, the other queues are listed by name with "denied" for their counts.
 """
 
 from __future__ import annotations
@@ -43,7 +50,12 @@ CONNECTION = "hello ping select time cluster|slots command".split()
 WRITE = (
     "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush lpop blpop pexpire"
     " xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait info"
+    " sadd"
 ).split()
+# The store's list of queue names: SADD (above) once per worker and producer, SMEMBERS
+# by readers; the key outside the queues' hash tags, named by QUEUES_KEY.
+QUEUES_KEY = "hueyctl:queues"
+LIST_QUEUES = ["smembers"]
 # (INFO above: the worker's persistence check reads ``INFO persistence``/``memory``;
 # ``CONFIG GET save`` is never granted, as CONFIG GET also reads ``requirepass`` and
 # ``masterauth``: the check reports the RDB schedule as unknown, one ACL LOG entry.)
@@ -65,23 +77,28 @@ def key_pattern(queue: str) -> str:
 def commands(role: str) -> list[str]:
     """The exact commands ``role`` is granted."""
     if role == "monitor":
-        return CONNECTION + READ + LISTING
+        return CONNECTION + READ + LIST_QUEUES + LISTING
     if role == "app":
-        return CONNECTION + READ + WRITE
+        return CONNECTION + READ + LIST_QUEUES + WRITE
     if role == "admin":
-        return CONNECTION + READ + LISTING + WRITE
+        return CONNECTION + READ + LIST_QUEUES + LISTING + WRITE
     raise click.BadParameter(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
 
 
-def rules(role: str, queue: str, password: str | None = None) -> list[str]:
-    """The ACL rules (``ACL SETUSER`` arguments after the user name) of ``role``."""
-    if not queue:
+ALL_QUEUES = "hueyctl:{*}:*"
+
+
+def rules(role: str, queue: str | None, password: str | None = None) -> list[str]:
+    """The ACL rules (``ACL SETUSER`` arguments after the user name) of ``role`` on
+    ``queue`` (None: every queue)."""
+    if queue is not None and not queue:
         raise click.BadParameter("--queue must not be empty")
     cmds = commands(role)
-    keys = ("%R~" if role == "monitor" else "~") + key_pattern(queue)
+    access = "%R~" if role == "monitor" else "~"
+    keys = access + (ALL_QUEUES if queue is None else key_pattern(queue))
     auth = f"#{hashlib.sha256(password.encode()).hexdigest()}" if password else None
     out = ["reset", "on"] + ([auth] if auth else []) + ["-@all"]
-    out += ["+" + c for c in cmds] + [keys, "resetchannels"]
+    out += ["+" + c for c in cmds] + [keys, access + QUEUES_KEY, "resetchannels"]
     return out
 
 
@@ -94,14 +111,20 @@ def quote(arg: str) -> str:
 
 @click.command()
 @click.argument("role", type=click.Choice(ROLES))
-@click.option("--queue", "-q", required=True, help="The queue the user works on.")
+@click.option("--queue", "-q", help="The queue the user works on.")
+@click.option(
+    "--all-queues", is_flag=True, help="Every queue of the store (e.g. a monitor for 'queues')."
+)
 @click.option("--user", default=None, help="ACL user name [default: hueyctl-ROLE-QUEUE].")
-def acl(role: str, queue: str, user: str | None) -> None:
+def acl(role: str, queue: str | None, all_queues: bool, user: str | None) -> None:
     """Print an ACL SETUSER line for a least-privilege Redis user of ROLE on one
-    queue: app (producer and worker), monitor (read-only) or admin. The password is
-    taken from $HUEYCTL_ACL_PASSWORD and printed only as its SHA-256 (without it the
-    user has no password and cannot log in until you add one)."""
-    name = user or f"hueyctl-{role}-{queue}".replace(" ", "_")
+    queue (--queue) or on every queue (--all-queues): app (producer and worker),
+    monitor (read-only) or admin. The password is taken from $HUEYCTL_ACL_PASSWORD
+    and printed only as its SHA-256 (without it the user has no password and cannot
+    log in until you add one)."""
+    if (queue is None) == (not all_queues):
+        raise click.UsageError("give --queue NAME or --all-queues (one of them)")
+    name = user or f"hueyctl-{role}-{queue or 'all'}".replace(" ", "_")
     password = os.environ.get(PASSWORD_ENV) or None
     line = " ".join(quote(a) for a in ["ACL", "SETUSER", name, *rules(role, queue, password)])
     click.echo(line)

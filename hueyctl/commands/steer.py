@@ -57,7 +57,11 @@ def print_value(v: Any) -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="With --wait: give up after."
 )
-@click.option("--force", is_flag=True, help="Enqueue a task name this queue does not know.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Enqueue a task name this queue does not know, or arguments its signature refuses.",
+)
 @click.option(
     "--from",
     "from_file",
@@ -92,7 +96,10 @@ def enqueue(
     With --wait, wait for the result and print it instead (the id goes to stderr).
 
     TASK is a registered name (tasks.count_beans) or its last part (count_beans) when
-    that is unambiguous. A task this queue has never seen is refused unless --force.
+    that is unambiguous: one the app registers (--app), or one a registered worker
+    publishes, or one this queue has seen; any other is refused unless --force. The
+    arguments are checked against the task's signature when it is known (the app's
+    function, or what the worker published; --force skips the check).
 
     A signed queue (its workers have a signing_key) needs the key: in the file
     --signing-key-file names, or in HUEYCTL_SIGNING_KEY; without one the command refuses.
@@ -130,6 +137,9 @@ def enqueue(
     huey = conn.huey
     _signing(huey, signing_key_file)
     name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
+    problem = None if force else insp.check_call(name, values, kwargs)
+    if problem:
+        raise CommandError(f"{problem}: fix the arguments (--force sends them anyway)", EXIT_USAGE)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
     later = f", due {present.when_ago(when, time.time())}" if when else ""
     if not wait:

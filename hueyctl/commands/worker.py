@@ -21,6 +21,9 @@ from engine.preflight import EXIT_NOT_PERSISTENT, check_store
 from .. import probes
 from ..options import ROOT_OPTIONS, store_url
 
+OWN_LOGGERS = ("huey", "engine", "hueyctl")  # the engine's and this tool's loggers
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line (``--log-format json``), for log collectors: ts (epoch
@@ -43,8 +46,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def _setup_logging(verbose: bool, quiet: bool, logfile: str | None, fmt: str = "text") -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+def _setup_logging(
+    verbose: int, quiet: bool, logfile: str | None, level: str | None, fmt: str = "text"
+) -> None:
+    """Our loggers at INFO (``-v``: DEBUG, one line per task; ``-q``: WARNING); other
+    libraries' (redis-py ...) at WARNING unless ``-vv`` or ``--log-level`` asks for more.
+    ``fmt`` json: one JSON object per line."""
     handler: logging.Handler = (
         logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
     )
@@ -55,7 +62,14 @@ def _setup_logging(verbose: bool, quiet: bool, logfile: str | None, fmt: str = "
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    if level is not None:
+        own = others = getattr(logging, level.upper())
+    else:
+        own = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+        others = logging.DEBUG if verbose > 1 else logging.WARNING
+    root.setLevel(others)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(own)
 
 
 def _banner(
@@ -68,6 +82,19 @@ def _banner(
         f"{workers} {worker_type} worker(s), {len(huey.tasks)} task(s), "
         f"{periodic_n} periodic, {clock}"
     )
+
+
+def _task_lines(huey: Huey, periodic: bool) -> str:
+    """The tasks this worker runs, one per line, periodic ones with their crontab (as
+    huey_consumer lists its commands)."""
+    lines = []
+    for name, wrapper in sorted(huey.tasks.items()):
+        line = f"  + {name}"
+        if wrapper.periodic is not None:
+            spec = getattr(wrapper.periodic, "spec", None) or "custom schedule"
+            line += f"  (periodic: {spec}{'' if periodic else ', not fired: -n'})"
+        lines.append(line)
+    return "tasks:\n" + "\n".join(lines) if lines else "no tasks registered"
 
 
 def _overrides(url: str | None, queue: str | None, own: str) -> list[str]:
@@ -129,7 +156,11 @@ def _serve_probes(huey: Huey, runner: Any, host: str, port: int) -> None:
               help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")
 @click.option("-o", "--localtime", is_flag=True, help="Evaluate crontabs in local time.")
 @click.option("-u", "--utc", is_flag=True, help="Evaluate crontabs in UTC (the default).")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.option("-v", "--verbose", count=True,
+              help="Log one line per task start, finish, retry and failure (-vv: also the"
+                   " libraries' debug messages, e.g. redis-py's).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              help="Log at this level, every library included (overrides -v/-q).")
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 @click.option("-l", "--logfile", type=click.Path(dir_okay=False), help="Log to this file.")
 @click.option("-f", "--flush-locks", is_flag=True, help="Clear every task lock at start.")
@@ -169,8 +200,9 @@ def _serve_probes(huey: Huey, runner: Any, host: str, port: int) -> None:
 @click.option("--health-host", default="127.0.0.1", show_default=True, metavar="ADDR",
               help="Address of --health-port (0.0.0.0 in a container, for the kubelet).")
 def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
-           scheduler_interval: float, localtime: bool, utc: bool, verbose: bool, quiet: bool,
-           logfile: str | None, flush_locks: bool, shutdown_timeout: float,
+           scheduler_interval: float, localtime: bool, utc: bool, verbose: int,
+           log_level: str | None, quiet: bool, logfile: str | None, flush_locks: bool,
+           shutdown_timeout: float,
            health_check_interval: float, lease: float, heartbeat: float, max_deliveries: int,
            max_tasks: int | None, prefetch: int | None, require_persistence: bool,
            durable: bool, url: str | None, url_file: str | None, queue: str | None,
@@ -197,7 +229,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
     own = huey.storage.describe()
     if url or queue:
         huey.use_store(url, queue)
-    _setup_logging(verbose, quiet, logfile, log_format)
+    _setup_logging(verbose, quiet, logfile, log_level, log_format)
     if durable:
         set_durable = getattr(huey.storage, "set_durable", None)
         if set_durable is None:
@@ -230,6 +262,7 @@ def worker(app: str | None, workers: int, worker_type: str, no_periodic: bool,
         runner.store_record = checked.record()
         who = runner.consumer_id
     log.info(_banner(huey, who, workers, worker_type, not no_periodic, options["utc"]))
+    log.info(_task_lines(huey, not no_periodic))
     for line in _overrides(url, queue, own):
         log.warning(line)
     if health_port is not None:

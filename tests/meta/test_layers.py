@@ -110,6 +110,7 @@ FLOORS: dict[str, int] = {
     "crontab": MODEL,
     "envelope": MODEL,
     "task": MODEL,
+    "catalog": MODEL,
     # storage: every module under engine/storage/ (see _floor)
     # core
     "revocation": CORE,
@@ -124,6 +125,7 @@ FLOORS: dict[str, int] = {
     "supervisor": RUNTIME,
     "preflight": RUNTIME,
     "inspect": RUNTIME,
+    "inventory": RUNTIME,
     # facade
     "wrapper": FACADE,
     "result": FACADE,

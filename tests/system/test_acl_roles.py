@@ -173,6 +173,10 @@ READ_COMMANDS = [
     ["running"],
     ["results"],
     ["results", "--json"],
+    ["tasks"],
+    ["tasks", "--json"],
+    ["queues"],
+    ["queues", "--json"],
 ]
 
 
@@ -214,7 +218,9 @@ def test_monitor_role_reads_everything_and_writes_nothing(
     ins.locks()
     assert ins.task(populated["dead"]) is not None
     ins.result(populated["add"])
-    ins.queues()  # SCAN is not granted: degrades to "unknown"
+    ins.queues()  # the announced names (SMEMBERS), then SCAN
+    assert QUEUE in ins.seen_queue()[0]  # type: ignore[index]  # the worker announced it
+    ins.catalog()  # (the worker stopped: its catalog went with it)
     ins.close()
     # nothing changed, and nothing but the documented optional reads was refused
     after = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
@@ -300,6 +306,38 @@ def test_forbidden_commands_are_refused(
         )
     assert allowed == []
     assert admin.ping()
+
+
+def test_a_monitor_of_all_queues_lists_every_queues_counts(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    srv, admin = server
+    r = CliRunner(env={"HUEYCTL_ACL_PASSWORD": PASSWORD}).invoke(
+        main, ["acl", "monitor", "--all-queues", "--user", "watcher"]
+    )
+    assert r.exit_code == 0, r.output
+    assert admin.execute_command(*shlex.split(r.stdout.strip())) in (b"OK", "OK", True)
+    producer = connect(populated["url"], QUEUE)
+    admin.sadd("hueyctl:queues", OTHER)
+    admin.zadd(f"hueyctl:{{{OTHER}}}:ready", {"x": 0})
+    admin.acl_log_reset()
+    try:
+        runner = CliRunner()
+        for user in ("watcher", "monitor"):
+            url = f"redis://{user}:{PASSWORD}@127.0.0.1:{srv.port}/0"
+            r = runner.invoke(main, ["queues", "--json", "--url", url, "--queue", QUEUE])
+            assert r.exit_code == 0, (user, r.output)
+            rows = {q["name"]: q for q in json.loads(r.stdout)}
+            assert set(rows) >= {QUEUE, OTHER}
+            if user == "watcher":  # every queue's counts
+                assert rows[OTHER]["ready"] == 1 and rows[OTHER]["error"] is None
+            else:  # one queue's user: the others listed by name, with why no counts
+                assert rows[OTHER]["ready"] is None and rows[OTHER]["error"]
+        assert denials(admin, "watcher") == []
+    finally:
+        admin.srem("hueyctl:queues", OTHER)
+        admin.delete(f"hueyctl:{{{OTHER}}}:ready")
+        producer.storage.close()
 
 
 def test_printed_rules_use_no_categories() -> None:
