@@ -254,9 +254,11 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column(
             "STATE",
             lambda w: "STALE" if stale(w) else w.store_state,
-            style=lambda w: "bold white on red"
-            if stale(w)
-            else ("green" if w.store_state == "ok" else "bold yellow"),
+            style=lambda w: (
+                "bold white on red"
+                if stale(w)
+                else ("green" if w.store_state == "ok" else "bold yellow")
+            ),
         ),
         Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
     )

@@ -3,7 +3,6 @@ and ``events`` (the task listings and ``show`` are in ``tasks``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -174,7 +173,7 @@ def revocations(conn: Connection, fmt: str) -> None:
 # --- events -----------------------------------------------------------------------------------
 def event_line(e: Event) -> str:
     """One event as a log line (``events`` without --json)."""
-    stamp = dt.datetime.fromtimestamp(e.ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    stamp = present.stamp(e.ts)
     detail = e.error or (present.runtime(e.runtime) if e.runtime is not None else "")
     name = click.style(f"{e.event:<12}", bold=True) if render.stdout_is_tty() else f"{e.event:<12}"
     return f"{stamp}  {name}  {e.task}  {e.task_id}  {e.worker}  {detail}".rstrip()
