@@ -29,7 +29,7 @@ from engine.inspect import Event, Inspector
 
 from .. import present
 from .actions import Actions, RevokeChoice, Target
-from .data import TABS, Query, fetch, load_detail
+from .data import TABS, Query, fetch, load_detail, load_worker
 from .messages import (
     ACT_KINDS,
     Act,
@@ -38,6 +38,7 @@ from .messages import (
     Loaded,
     LoadFailed,
     OpenTask,
+    OpenWorker,
     QueryChanged,
 )
 from .screens.confirm import ConfirmScreen
@@ -45,6 +46,7 @@ from .screens.dashboard import TITLES, DashboardScreen
 from .screens.detail import TaskDetailScreen
 from .screens.help import HelpScreen
 from .screens.revoke import RevokeScreen
+from .screens.worker import WorkerDetailScreen
 
 EVENT_BUFFER = 500
 STUCK = 1.0  # seconds after which a read in flight counts as stuck (see action_quit)
@@ -105,7 +107,7 @@ class TopApp(App[None]):
         self.show_status()
         if not self.paused:
             self.refresh_data()
-            if isinstance(self.screen, TaskDetailScreen):
+            if isinstance(self.screen, (TaskDetailScreen, WorkerDetailScreen)):
                 self.screen.reload()
 
     def refresh_data(self) -> None:
@@ -205,6 +207,10 @@ class TopApp(App[None]):
     def open_task(self, task_id: str) -> None:
         load = partial(load_detail, self.inspector)
         self.push_screen(TaskDetailScreen(task_id, load, self.clock, self.tz))
+
+    def on_open_worker(self, message: OpenWorker) -> None:
+        load = partial(load_worker, self.inspector)
+        self.push_screen(WorkerDetailScreen(message.worker_id, load, self.clock, self.tz))
 
     # --- actions -----------------------------------------------------------------
     def on_act(self, message: Act) -> None:

@@ -7,7 +7,7 @@ from typing import Literal, TypeGuard
 from textual.message import Message
 
 from .actions import Target
-from .data import Detail, Snapshot
+from .data import Detail, Snapshot, WorkerDetail
 
 
 class Loaded(Message):
@@ -65,6 +65,29 @@ class OpenTask(Message):
     def __init__(self, task_id: str) -> None:
         super().__init__()
         self.task_id = task_id
+
+
+class OpenWorker(Message):
+    """Show the detail screen of one worker (its running and claimed-ahead tasks)."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__()
+        self.worker_id = worker_id
+
+
+class WorkerLoaded(Message):
+    def __init__(self, detail: WorkerDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class PageEdge(Message):
+    """PgDn on a list's last row (``step`` 1) or PgUp on its first (-1): the next or
+    previous page of the store's rows."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.step = step
 
 
 class QueryChanged(Message):
