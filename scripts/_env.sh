@@ -60,3 +60,11 @@ ensure_redis() {
   echo "started redis-server on port $port but it does not answer; see $dir/redis.log" >&2
   exit 69
 }
+
+ensure_jq() {  # the docs' recipes (tests/system/test_recipes.py) pipe JSON through jq
+  command -v jq >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing jq for the docs' recipes ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq) >&2 || true
+  fi
+}

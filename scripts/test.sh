@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/_env.sh
 ensure_venv
 ensure_redis
+ensure_jq
 echo "tests use Redis at $HUEYCTL_TEST_REDIS_URL" >&2
 status=0
 "$VENV/bin/python" -m pytest "$@" || status=$?
