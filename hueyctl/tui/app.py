@@ -300,7 +300,8 @@ class TopApp(App[None]):
                 f"Switch to the {TITLES[tab]} tab ({n})",
                 partial(self.dashboard.action_tab, tab),
             )
-        yield SystemCommand("Keys", "Show the keys (?)", self.action_help)
+        # Textual's own "Keys" command shows the key panel; this one is hueyctl's help.
+        yield SystemCommand("Help: top's keys", "What every key does (?)", self.action_help)
 
     def _act_on_selected(self, kind: ActKind) -> None:
         self.act(kind, self.dashboard.current_target())

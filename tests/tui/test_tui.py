@@ -406,6 +406,7 @@ def test_tabs_sort_pause_and_palette(queue: MemoryHuey) -> None:
         await pilot.press("p")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Revoke…", "Restore", "Retry dead letter", "Delete task"} <= set(titles)
+        assert len(titles) == len(set(titles)), "no command listed twice (Keys was)"
 
     run(queue, "workers", script)
 
