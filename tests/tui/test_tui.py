@@ -663,3 +663,17 @@ def test_snapshot_events_tail_stopped_small(queue: MemoryHuey, snap_compare: Any
         await pilot.pause()
 
     assert snap_compare(new_app(queue, "events"), terminal_size=SMALL, run_before=stop_tail)
+
+
+def test_the_filter_applies_as_it_is_typed(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"send")  # no Enter
+        table = app.dashboard.table("pending")
+        await _wait_for(pilot, lambda: app.dashboard.filter is not None)
+        await settle(pilot)
+        assert table.keys() == [EMAIL] and isinstance(app.focused, Input)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.keys() == [*PENDING, EMAIL]
+
+    run(queue, "pending", script)

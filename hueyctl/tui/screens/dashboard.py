@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from engine.inspect import Event, Overview
@@ -51,6 +52,7 @@ SHORT_TITLES = {
     "events": "Evt",
 }
 WIDE = 100
+TYPING_PAUSE = 0.3  # seconds without a key before the filter being typed applies
 NOUN = {
     "workers": ("worker", "workers"),
     "pending": ("pending task", "pending tasks"),
@@ -112,6 +114,7 @@ class DashboardScreen(Screen[None]):
         self._overview: Overview | None = None
         self._totals: dict[str, int | None] = {}
         self._events_seen: tuple[Sequence[Event], float] = ((), 0.0)
+        self._typing: Timer | None = None
 
     @property
     def query_state(self) -> Query:
@@ -323,8 +326,20 @@ class DashboardScreen(Screen[None]):
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
+        self._stop_typing_timer()
         self.set_filter(event.text)
         self.table(self.tab).focus()
+
+    @on(FilterBar.Typed)
+    def _filter_typed(self, event: FilterBar.Typed) -> None:
+        # Applied after a pause in typing: one read per word, not one per key.
+        self._stop_typing_timer()
+        self._typing = self.set_timer(TYPING_PAUSE, lambda: self.set_filter(event.text))
+
+    def _stop_typing_timer(self) -> None:
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
