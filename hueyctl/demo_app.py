@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import SqliteHuey, crontab
 
-from .commands.demo import DB_ENV  # `hueyctl demo` sets it: a new file per run
+from . import DEMO_DB_ENV as DB_ENV  # `hueyctl demo` sets it: a new file per run
 
 DEFAULT_DB = str(Path(tempfile.gettempdir()) / "hueyctl-demo.db")
 huey = SqliteHuey("demo", filename=os.environ.get(DB_ENV) or DEFAULT_DB)

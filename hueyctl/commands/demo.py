@@ -24,7 +24,7 @@ from engine import TaskException
 from engine.inspect import Inspector
 from engine.urls import sqlite_path
 
-DB_ENV = "HUEYCTL_DEMO_DB"  # hueyctl.demo_app reads its SQLite file's path from here
+from .. import DEMO_DB_ENV as DB_ENV
 
 
 @click.command()
