@@ -85,9 +85,10 @@ class PageEdge(Message):
     """PgDn on a list's last row (``step`` 1) or PgUp on its first (-1): the next or
     previous page of the store's rows."""
 
-    def __init__(self, step: int) -> None:
+    def __init__(self, step: int, table: object) -> None:
         super().__init__()
         self.step = step
+        self.table = table  # the list it came from (the task table has no pages)
 
 
 class QueryChanged(Message):

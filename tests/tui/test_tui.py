@@ -542,6 +542,13 @@ def test_pages_beyond_the_first_200_rows(queue: MemoryHuey) -> None:
         await pilot.press("home", "pagedown")  # inside a page PgDn only moves the cursor
         await pilot.pause()
         assert table.keys() == second and table.cursor_row > 0
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+        assert table.keys() == first_page
+        app.dashboard.query_one("#stats", LiveTable).focus()
+        await pilot.press("end", "pagedown")  # the task table has no pages
+        await settle(pilot)
+        assert table.keys() == first_page
 
     run(queue, "pending", script)
 

@@ -304,7 +304,8 @@ class DashboardScreen(Screen[None]):
     @on(PageEdge)
     def _page_edge(self, event: PageEdge) -> None:
         event.stop()
-        self.action_page(event.step)
+        if event.table is self.table(self.tab):
+            self.action_page(event.step)
 
     def action_sort(self) -> None:
         self.query_one(TaskStatsTable).next_sort()

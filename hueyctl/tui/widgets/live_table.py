@@ -66,13 +66,13 @@ class LiveTable(DataTable[Text]):
 
     def action_page_down(self) -> None:
         if self.row_count and self.cursor_row >= self.row_count - 1:
-            self.post_message(PageEdge(1))
+            self.post_message(PageEdge(1, self))
             return
         super().action_page_down()
 
     def action_page_up(self) -> None:
         if self.row_count and self.cursor_row <= 0:
-            self.post_message(PageEdge(-1))
+            self.post_message(PageEdge(-1, self))
             return
         super().action_page_up()
 
