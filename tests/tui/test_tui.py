@@ -684,3 +684,20 @@ def test_the_filter_applies_as_it_is_typed(queue: MemoryHuey) -> None:
         assert table.keys() == [*PENDING, EMAIL]
 
     run(queue, "pending", script)
+
+
+def test_left_and_right_scroll_by_whole_columns(queue: MemoryHuey) -> None:
+    async def main() -> None:
+        app = new_app(queue, "pending")
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(pilot)
+            table = app.dashboard.table("pending")
+            first = table.ordered_columns[0].get_render_width(table)
+            await pilot.press("right")
+            await pilot.pause()
+            assert table.scroll_x == first  # the ID column, not one character
+            await pilot.press("left")
+            await pilot.pause()
+            assert table.scroll_x == 0
+
+    asyncio.run(main())

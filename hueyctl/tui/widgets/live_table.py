@@ -76,6 +76,23 @@ class LiveTable(DataTable[Text]):
             return
         super().action_page_up()
 
+    # ← → scroll by whole columns (DataTable's row cursor scrolls one character).
+    def _column_starts(self) -> list[int]:
+        starts, x = [], 0
+        for column in self.ordered_columns:
+            starts.append(x)
+            x += column.get_render_width(self)
+        return starts
+
+    def action_cursor_right(self) -> None:
+        later = [x for x in self._column_starts() if x > self.scroll_x]
+        if later:
+            self.scroll_to(x=min(later[0], self.max_scroll_x), animate=False)
+
+    def action_cursor_left(self) -> None:
+        earlier = [x for x in self._column_starts() if x < self.scroll_x]
+        self.scroll_to(x=earlier[-1] if earlier else 0, animate=False)
+
     def at_end(self) -> bool:
         """The cursor is on the last row (or there is none)."""
         return not self.row_count or self.cursor_row >= self.row_count - 1
