@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -115,11 +116,30 @@ class Connection:
         return url_secrets(self.url) if self.url else []
 
 
+UTC_HELP = "Show times in UTC (as TZ=UTC does); otherwise local time, TZ honoured."
+
+
+def _use_utc(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # Every time hueyctl shows is local time labelled with its zone: --utc makes the
+    # local zone UTC for this process, so the CLI, top and the demo all follow it.
+    if value:
+        os.environ["TZ"] = "UTC"
+        time.tzset()
+
+
+def utc_option(fn: F) -> F:
+    """Add ``--utc`` (no parameter reaches the command: it switches the zone at once)."""
+    return click.option(
+        "--utc", is_flag=True, expose_value=False, is_eager=True, callback=_use_utc, help=UTC_HELP
+    )(fn)
+
+
 def root_options(fn: F) -> F:
     """-A/--app, --url, --queue before the subcommand (``hueyctl -A main.huey status``,
     as ``celery -A app ...``); kept in ``ctx.meta`` for the subcommand. The
     environment is read by the subcommand's own options."""
 
+    @utc_option
     @click.option("-A", "--app", "root_app", metavar="MODULE.ATTR", help=APP_HELP)
     @click.option("--url", "root_url", metavar="URL", help=URL_HELP)
     @click.option("--url-file", "root_url_file", metavar="PATH", help=URL_FILE_HELP)
@@ -225,6 +245,7 @@ def unseen_queue(insp: Inspector) -> str | None:
 def connection_options(fn: F) -> F:
     """Add --app/--url/--queue and pass ``conn: Connection`` to the command."""
 
+    @utc_option
     @click.option("-A", "--app", envvar="HUEYCTL_APP", metavar="MODULE.ATTR", help=APP_HELP)
     @click.option("--url", envvar="HUEYCTL_URL", metavar="URL", help=URL_HELP)
     @click.option("--url-file", envvar=URL_FILE_ENV, metavar="PATH", help=URL_FILE_HELP)

@@ -130,7 +130,7 @@ class Column:
     get: Callable[[Any], Any]
     width: int | None = None  # cut longer cells (tables only; JSON is never cut)
     right: bool = False
-    wrap: bool = True  # False: never folded on a terminal (ids stay copyable)
+    wrap: bool = True  # False: an id, never cut (a task id shortens whole; see fit)
     style: str | Callable[[Any], str] = ""  # rich style in ``top``; a function of the row
 
     @property
@@ -427,6 +427,56 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Any]) -> list[str]:
     return out
 
 
+SHORT_ID = 8  # hex digits of a shortened task id (the end of its random part)
+MIN_CUT = 16  # a cuttable column (args, errors) keeps at least this much on a terminal
+IDS_SHORTENED = (
+    "ids shortened to their last 8 digits, which every command accepts "
+    "(a wider terminal, or a pipe, shows them whole)"
+)
+
+
+def _overhead(n: int) -> int:
+    # rich's SIMPLE_HEAD box: an edge and a space on each side, three between columns.
+    return 3 * n + 1
+
+
+def fit(columns: Sequence[Column], cells: list[list[str]], width: int) -> tuple[list[int], bool]:
+    """Column widths for a terminal ``width`` wide, so that no cell is folded over
+    lines: the natural widths when they fit; else the cuttable columns (args, errors)
+    give way first, then task ids are shortened (``cells`` is changed in place; the
+    second value says so), then the other text columns down to their header."""
+    natural = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    widths = list(natural)
+    budget = width - _overhead(len(columns))
+
+    def excess() -> int:
+        return sum(widths) - budget
+
+    def shrink(indexes: list[int], floor: Callable[[int], int]) -> None:
+        for i in sorted(indexes, key=lambda i: -widths[i]):
+            if excess() <= 0:
+                return
+            widths[i] = max(floor(i), widths[i] - excess())
+
+    cuttable = [i for i, c in enumerate(columns) if c.width]
+    shrink(cuttable, lambda i: MIN_CUT)
+    shortened = False
+    ids = [i for i, c in enumerate(columns) if c.header == "ID" and not c.wrap]
+    if excess() > 0 and ids:
+        for row in cells:
+            for i in ids:
+                row[i] = row[i].replace("-", "")[-SHORT_ID:] if len(row[i]) > SHORT_ID else row[i]
+        for i in ids:
+            widths[i] = max([len(columns[i].header)] + [len(row[i]) for row in cells])
+        shortened = True
+        for i in cuttable:  # the room the ids gave back
+            widths[i] = natural[i]
+        shrink(cuttable, lambda i: MIN_CUT)
+    texts = [i for i, c in enumerate(columns) if c.wrap and not c.right and not c.width]
+    shrink(texts, lambda i: max(len(columns[i].header), 8))
+    return widths, shortened
+
+
 def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = None) -> None:
     if not stdout_is_tty():
         for line in plain_table(columns, rows):
@@ -436,18 +486,23 @@ def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = No
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(highlight=False)
+    cells = [[c.text(r) for c in columns] for r in rows]
+    widths, shortened = fit(columns, cells, console.width)
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", highlight=False)
-    for c in columns:
+    for c, w in zip(columns, widths, strict=True):
         t.add_column(
             c.header,
             justify="right" if c.right else "left",
-            overflow="fold",
-            no_wrap=not c.wrap,
-            min_width=None if c.wrap else len(c.header),
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=w,
         )
-    for r in rows:
-        t.add_row(*(c.text(r) for c in columns))
-    Console(highlight=False).print(t)
+    for texts in cells:
+        t.add_row(*texts)
+    console.print(t)
+    if shortened:
+        note(f"hueyctl: {IDS_SHORTENED}")
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:

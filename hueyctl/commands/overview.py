@@ -3,7 +3,6 @@ and ``events`` (the task listings and ``show`` are in ``tasks``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -175,7 +174,7 @@ def revocations(conn: Connection, fmt: str) -> None:
 # --- events -----------------------------------------------------------------------------------
 def event_line(e: Event) -> str:
     """One event as a log line (``events`` without --json)."""
-    stamp = dt.datetime.fromtimestamp(e.ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    stamp = present.stamp(e.ts)
     name = click.style(f"{e.event:<12}", bold=True) if render.stdout_is_tty() else f"{e.event:<12}"
     if e.admin:  # who did what: admin.retry  alice@ops1  state=dead task=x  retried 3 of 3 ...
         what = e.detail or (f"({e.count})" if e.count is not None else "")

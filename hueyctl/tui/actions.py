@@ -18,16 +18,21 @@ from .. import audit, bulk
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a row points at: one task (``task_id``), a task name, or both."""
+    """What a row points at: one task (``task_id``), a task name, or both; or a worker."""
 
     task_id: str | None = None
     name: str | None = None
     state: str | None = None  # ready, scheduled, running, dead; None for names only
+    worker: str | None = None  # a Workers row: the consumer id (no task to act on)
 
     def label(self) -> str:
         if self.task_id and self.name:
             return f"{self.name} {self.task_id}"
-        return self.task_id or self.name or "?"
+        return self.task_id or self.name or self.worker or "?"
+
+    def copyable(self) -> str | None:
+        """What ``y`` copies: the task id, else the worker id, else the task name."""
+        return self.task_id or self.worker or self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from engine.inspect import Event, Inspector
 
 from .. import present
 from .actions import Actions, RevokeChoice, Target
-from .data import TABS, Filter, Query, fetch, load_detail
+from .data import TABS, Filter, Query, fetch, load_detail, load_worker
 from .messages import (
     ACT_KINDS,
     Act,
@@ -39,6 +39,7 @@ from .messages import (
     Loaded,
     LoadFailed,
     OpenTask,
+    OpenWorker,
     QueryChanged,
 )
 from .screens.bulk import ALL, ONE, BulkScreen
@@ -47,6 +48,7 @@ from .screens.dashboard import TITLES, DashboardScreen
 from .screens.detail import TaskDetailScreen
 from .screens.help import HelpScreen
 from .screens.revoke import RevokeScreen
+from .screens.worker import WorkerDetailScreen
 
 EVENT_BUFFER = 500
 STUCK = 1.0  # seconds after which a read in flight counts as stuck (see action_quit)
@@ -111,7 +113,7 @@ class TopApp(App[None]):
         self.show_status()
         if not self.paused:
             self.refresh_data()
-            if isinstance(self.screen, TaskDetailScreen):
+            if isinstance(self.screen, (TaskDetailScreen, WorkerDetailScreen)):
                 self.screen.reload()
 
     def refresh_data(self) -> None:
@@ -211,6 +213,10 @@ class TopApp(App[None]):
     def open_task(self, task_id: str) -> None:
         load = partial(load_detail, self.inspector)
         self.push_screen(TaskDetailScreen(task_id, load, self.clock, self.tz))
+
+    def on_open_worker(self, message: OpenWorker) -> None:
+        load = partial(load_worker, self.inspector)
+        self.push_screen(WorkerDetailScreen(message.worker_id, load, self.clock, self.tz))
 
     # --- actions -----------------------------------------------------------------
     def on_act(self, message: Act) -> None:
@@ -375,7 +381,8 @@ class TopApp(App[None]):
                 f"Switch to the {TITLES[tab]} tab ({n})",
                 partial(self.dashboard.action_tab, tab),
             )
-        yield SystemCommand("Keys", "Show the keys (?)", self.action_help)
+        # Textual's own "Keys" command shows the key panel; this one is hueyctl's help.
+        yield SystemCommand("Help: top's keys", "What every key does (?)", self.action_help)
 
     def _act_on_selected(self, kind: ActKind) -> None:
         self.act(kind, self.dashboard.current_target())

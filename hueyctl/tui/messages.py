@@ -8,7 +8,7 @@ from textual.message import Message
 
 from ..bulk import Count, Selection
 from .actions import Target
-from .data import Detail, Snapshot
+from .data import Detail, Snapshot, WorkerDetail
 
 
 class Loaded(Message):
@@ -83,6 +83,30 @@ class OpenTask(Message):
     def __init__(self, task_id: str) -> None:
         super().__init__()
         self.task_id = task_id
+
+
+class OpenWorker(Message):
+    """Show the detail screen of one worker (its running and claimed-ahead tasks)."""
+
+    def __init__(self, worker_id: str) -> None:
+        super().__init__()
+        self.worker_id = worker_id
+
+
+class WorkerLoaded(Message):
+    def __init__(self, detail: WorkerDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class PageEdge(Message):
+    """PgDn on a list's last row (``step`` 1) or PgUp on its first (-1): the next or
+    previous page of the store's rows."""
+
+    def __init__(self, step: int, table: object) -> None:
+        super().__init__()
+        self.step = step
+        self.table = table  # the list it came from (the task table has no pages)
 
 
 class QueryChanged(Message):

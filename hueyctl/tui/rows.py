@@ -126,16 +126,16 @@ def task_rows(
 
 
 def worker_rows(workers: Sequence[WorkerInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:
-    """Rows of the Workers tab; a row points at the first task its worker runs."""
+    """Rows of the Workers tab; a row points at its worker (Enter: its detail)."""
     columns = render.LISTINGS["workers"].columns(now, tz)
-    return [
-        Row(
-            w.id,
-            tuple(cell(c, w) for c in columns),
-            Target(w.running[0].id, w.running[0].name, "running") if w.running else None,
-        )
-        for w in workers
-    ]
+    return [Row(w.id, tuple(cell(c, w) for c in columns), Target(worker=w.id)) for w in workers]
+
+
+def worker_summary(worker: WorkerInfo, now: float, tz: dt.tzinfo | None) -> str:
+    """One line about a worker, from the Workers tab's own columns."""
+    columns = render.LISTINGS["workers"].columns(now, tz)
+    skip = ("worker", "current")
+    return " · ".join(f"{c.key} {c.text(worker)}" for c in columns if c.key not in skip)
 
 
 def periodic_rows(periodic: Sequence[PeriodicInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:

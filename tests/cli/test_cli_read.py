@@ -328,6 +328,7 @@ def test_tables_are_drawn_with_rich_on_a_terminal(
     q: Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tty(monkeypatch)
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough for whole ids (80 shortens them)
     ids = q.add(3)
     r = q.ok("pending")
     assert "─" in r.stdout and ids[0] in r.stdout

@@ -30,6 +30,7 @@ class TaskDetailScreen(Screen[None]):
         Binding("u", "act('restore')", "Restore"),
         Binding("R", "act('retry')", "Retry"),
         Binding("D", "act('delete')", "Delete"),
+        Binding("y", "copy", "Copy id", show=False),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -96,6 +97,10 @@ class TaskDetailScreen(Screen[None]):
             title = f" {info.name} · {info.id} · {present.state_label(info.state)}"
         self.query_one("#detail-title", Static).update(title)
         self.query_one(TaskDetail).show(message.detail, self._clock(), self.tz)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.task_id)
+        self.notify(f"copied {self.task_id}", title="clipboard (OSC 52)")
 
     def action_act(self, kind: str) -> None:
         info = self.detail.info if self.detail else None

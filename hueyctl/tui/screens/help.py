@@ -12,8 +12,11 @@ from textual.widgets import Static
 KEYS = (
     ("1 … 7, [ ]", "switch tab: Workers, Pending, Scheduled, Running, Periodic, Failed, Events"),
     ("↑ ↓ PgUp PgDn", "move in the list (Tab moves between the task table and the list)"),
-    ("Enter", "open the task under the cursor (on a task name: filter by it)"),
-    ("/", "filter by task name or id; Esc clears"),
+    ("Home End g G", "first / last row; on the Events tab End resumes the live tail"),
+    ("> <", "next / previous 200 rows (PgDn on the last row, PgUp on the first, too)"),
+    ("Enter", "open the task or worker under the cursor (on a task name: filter by it)"),
+    ("y", "copy the id under the cursor to the clipboard (OSC 52)"),
+    ("/", "filter by task name or id, as you type; Enter closes, Esc clears"),
     ("s", "sort the task table by the next column (or click a header)"),
     ("r", "revoke the task under the cursor, or every call of its task"),
     ("u", "restore (un-revoke) it"),
