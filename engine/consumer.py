@@ -246,6 +246,7 @@ class Consumer:
             timeout_guard=alarm_timeout if inline else None,
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
+        self.executor.notify = self.telemetry.note
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published

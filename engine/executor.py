@@ -18,6 +18,7 @@ the facade (``engine.api``), which is what lets immediate mode import it.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any, Final, Literal, TypeVar
 
 from . import outcome as rules
@@ -66,7 +68,7 @@ from .signals import (
     SIGNAL_TIMEOUT,
 )
 from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
-from .task import Task, TaskSpec, error_metadata
+from .task import ATTEMPTS_KEPT, Task, TaskSpec, error_metadata
 
 __all__ = [
     "CHORD_TTL",
@@ -268,6 +270,11 @@ def commit_alone(
         return refused or f"dead-lettered ({REASON_REFUSED}): {reason}"
 
 
+def _summary(exc: BaseException) -> str:
+    """One attempt's error in its history: short, as the event stream shows errors."""
+    return repr(exc)[:200]
+
+
 def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
     try:
         then(refused, exc)
@@ -311,7 +318,12 @@ class Executor:
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
+        #: Told (event, task, error) of what no signal says: "dead" (a task just went
+        #: to the dead letters). The consumer's telemetry writes it to the event stream.
+        self.notify: Callable[[str, Task, str | None], None] | None = None
         self._lock = threading.Lock()
+        self._worker_json = json.dumps(consumer_id)
+        self._name_json: dict[str, str] = {}  # task name -> as JSON (for the hot path)
 
     @property
     def storage(self) -> Storage:
@@ -391,6 +403,8 @@ class Executor:
     def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
         self.huey.signals.send(signal, task)
         outcome = outcome or rules.skipped(task)
+        if not rules.retried(outcome, task.id):
+            outcome = replace(outcome, finished=self._head(task, None, signal))
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
         self._enqueued(outcome, refused)
@@ -451,12 +465,14 @@ class Executor:
         task.runtime = time.monotonic() - started
         try:
             if exception is None:
-                outcome = rules.success(huey, spec, task, value, self.clock())
+                end = self.clock()
+                head = self._head_ok(task, now, end)
+                outcome = rules.success(huey, spec, task, value, end, head)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
         if exception is not None:
             self._announce(task, exception)
-            outcome = self._retrying(rules.failure(huey, spec, task, exception, tb, self.clock()))
+            outcome = self._failed(spec, task, exception, tb, now)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -475,6 +491,75 @@ class Executor:
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
         return refused
+
+    # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
+    def _head_ok(self, task: Task, started: float, end: float) -> bytes:
+        """The finished record's head of a call that succeeded (the hot path: no dict,
+        no json.dumps unless it carries a history or its result expires)."""
+        if task.history is not None or self.huey.result_ttl is not None:
+            return self._head(task, started, "complete", end=end)
+        name = self._name_json.get(task.registered_name)
+        if name is None:
+            name = self._name_json[task.registered_name] = json.dumps(task.registered_name)
+        return (
+            f'{{"at":{end!r},"attempt":{task.attempt},"runtime":{task.runtime!r},'
+            f'"started":{started!r},"state":"complete","task":{name},'
+            f'"worker":{self._worker_json}}}'
+        ).encode()
+
+    def _head(
+        self,
+        task: Task,
+        started: float | None,
+        state: str,
+        error: str | None = None,
+        end: float | None = None,
+    ) -> bytes:
+        """The head of a finished record (JSON, see docs/design.md): how the call ended
+        (state: the signal, e.g. complete, error, revoked), when, where, how long, and
+        the attempts before it; ``expires`` when results expire (readers hide it then)."""
+        end = self.clock() if end is None else end
+        rec: dict[str, Any] = {"at": end, "attempt": task.attempt, "state": state}
+        rec["task"], rec["worker"] = task.registered_name, self.consumer_id
+        if started is not None:
+            rec["started"] = started
+        if task.runtime is not None:
+            rec["runtime"] = task.runtime
+        if error is not None:
+            rec["error"] = error
+        if task.history:
+            rec["history"] = task.history
+        ttl = self.huey.result_ttl
+        if ttl is not None:
+            rec["expires"] = end + ttl
+        return json.dumps(rec, separators=(",", ":")).encode()
+
+    def _failed(
+        self, spec: TaskSpec, task: Task, exc: Exception, tb: str, started: float
+    ) -> Outcome:
+        """The outcome of a failed call, with this attempt added to its history (which a
+        retry carries on), its finished record when it ends here, and, when it goes to
+        the dead letters, the message a retry of it runs: its retries given back and
+        the next attempt number (written by us, so signed when the queue signs)."""
+        summary = _summary(exc)
+        entry = {"n": task.attempt, "at": started, "worker": self.consumer_id, "error": summary}
+        entry["took"] = round(task.runtime or 0.0, 6)
+        task.history = [*(task.history or []), entry][-ATTEMPTS_KEPT:]
+        if task.retries_given is None:
+            task.retries_given = task.retries
+        outcome = self._retrying(rules.failure(self.huey, spec, task, exc, tb, self.clock()))
+        if rules.retried(outcome, task.id):
+            return outcome
+        if outcome.dead is not None:
+            again = replace(
+                task,
+                retries=task.retries_given or 0,
+                attempt=task.attempt + 1,
+                deadline=None,
+                runtime=None,
+            )
+            return replace(outcome, dead_data=self.huey.envelope.encode(again))
+        return replace(outcome, finished=self._head(task, started, "error", summary))
 
     def _announce(self, task: Task, exc: Exception) -> None:
         """The log line and signal of a failed call (before its outcome is decided)."""
@@ -513,6 +598,8 @@ class Executor:
                 self.failed += 1
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
+        if not refused and outcome.dead is not None and self.notify is not None:
+            self.notify("dead", task, outcome.dead[1].partition("\n")[0])
         self._enqueued(outcome, refused)
 
     # --- chords -------------------------------------------------------------------

@@ -72,6 +72,14 @@ class Telemetry:
                 row[2] += runtime
                 row[3] = max(row[3], runtime)
 
+    def note(self, event: str, task: Task, error: str | None = None) -> None:
+        """An event no signal carries (``dead``: the task went to the dead letters),
+        buffered like the others. Not counted in the per-minute statistics."""
+        with self._lock:
+            self._events.append(
+                (self.clock(), event, task.id, task.registered_name, error, task.runtime)
+            )
+
     def _encode(self, event: _Event) -> bytes:
         ts, signal, task_id, name, error, runtime = event
         record: EventRecord = {

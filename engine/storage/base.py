@@ -63,11 +63,20 @@ STATS_TTL = 2 * 3600.0
 # their bodies (the oldest go first; the newest letter always stays).
 DEAD_CAP = 10_000
 DEAD_CAP_BYTES = 32 * 1024 * 1024
+# Finished tasks: each store keeps the records of about the last FINISHED_CAP tasks
+# that finished (succeeded, failed without a dead letter, or were skipped), newest
+# first; a record copies the task's message only when it is at most
+# FINISHED_BODY_MAX bytes (name and args stay readable, a big payload is not kept
+# twice). Trimmed in steps: up to FINISHED_CAP + finished_slack() linger.
+FINISHED_CAP = 10_000
+FINISHED_BODY_MAX = 2048
 
 __all__ = [
     "DEAD_CAP",
     "DEAD_CAP_BYTES",
     "EVENT_CAP",
+    "FINISHED_BODY_MAX",
+    "FINISHED_CAP",
     "PROMOTE_BATCH",
     "STATS_TTL",
     "Claimed",
@@ -150,8 +159,13 @@ class Located:
 class Outcome:
     """Everything a finished task leaves behind, written atomically with the ack.
 
-    ``dead`` = (reason, error) keeps the message in the dead-letter set.
-    ``enqueue`` / ``schedule`` may reuse the finished task's id (a retry).
+    ``dead`` = (reason, error) keeps the message in the dead-letter set, as
+    ``dead_data`` when given (the worker's copy with the attempt history), else as
+    it was claimed. ``finished`` (JSON, no newline) is the head of the task's finished
+    record: the store keeps ``finished + b"\\n" + message`` (the message only when at
+    most ``FINISHED_BODY_MAX`` bytes, else nothing after the newline) among its last
+    ``finished_cap`` records, in the same step. ``enqueue`` / ``schedule`` may reuse
+    the finished task's id (a retry).
     """
 
     results: Sequence[tuple[str, bytes]] = ()
@@ -159,6 +173,19 @@ class Outcome:
     enqueue: Sequence[Message] = ()
     schedule: Sequence[tuple[Message, float]] = ()
     dead: tuple[str, str] | None = None
+    finished: bytes | None = None
+    dead_data: bytes | None = None
+
+
+def finished_slack(cap: int) -> int:
+    """How far past ``cap`` the finished records may grow before a trim (to ``cap``):
+    trimming in steps keeps the per-task cost at one write."""
+    return max(1, cap // 16)
+
+
+def finished_record(head: bytes, body: bytes) -> bytes:
+    """The stored finished record: ``head``, a newline, and the message if small enough."""
+    return head + b"\n" + (body if len(body) <= FINISHED_BODY_MAX else b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +261,8 @@ class Storage(ABC):
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
+    #: How many finished records the store keeps (about: see :func:`finished_slack`).
+    finished_cap = FINISHED_CAP
 
     def __init__(
         self,
@@ -368,6 +397,15 @@ class Storage(ABC):
         """Up to ``limit`` ids of queued, scheduled, running or dead tasks that end
         with ``suffix`` (hex digits): the short ids operators type. Read-only, for
         tools; Redis walks the message hash with HSCAN MATCH (no index to keep)."""
+
+    @abstractmethod
+    def finished(self, task_id: str) -> bytes | None:
+        """The finished record of a task (see :class:`Outcome`), or None: it never
+        finished, or its record was trimmed."""
+
+    @abstractmethod
+    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
+        """Finished records (task id, record), the most recently finished first."""
 
     @abstractmethod
     def remove(self, task_id: str) -> bool:

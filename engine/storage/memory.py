@@ -27,6 +27,8 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    finished_record,
+    finished_slack,
     refusal_running,
 )
 
@@ -68,6 +70,8 @@ class MemoryStorage(Storage):
         self._events: collections.deque[tuple[int, bytes]] = collections.deque()
         self._event_seq = 0
         self._stats: dict[tuple[int, str], StatRow] = {}
+        # Finished records in the order their ids first finished (as Redis keeps them).
+        self._finished: collections.OrderedDict[str, bytes] = collections.OrderedDict()
 
     # --- helpers (caller holds the lock) -----------------------------------
     def _add_ready(self, msg: Message, deliveries: int = 0, front: bool = False) -> None:
@@ -180,9 +184,13 @@ class MemoryStorage(Storage):
             if self._leases.get(consumer, 0.0) < now:
                 return LEASE_LOST
             if outcome.dead is not None:
+                if outcome.dead_data is not None:
+                    entry.msg = Message(task_id, outcome.dead_data, entry.msg.priority)
                 self._to_dead(entry, *outcome.dead, now)
             else:
                 self._drop(task_id)
+                if outcome.finished is not None:
+                    self._keep_finished(task_id, finished_record(outcome.finished, entry.msg.data))
             for key, value in outcome.results:
                 self._put(key, value, outcome.result_ttl)
             for msg in outcome.enqueue:
@@ -192,6 +200,22 @@ class MemoryStorage(Storage):
                 self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
             self._lock.notify_all()
             return None
+
+    def _keep_finished(self, task_id: str, record: bytes) -> None:
+        done = self._finished
+        done[task_id] = record
+        if len(done) > self.finished_cap + finished_slack(self.finished_cap):
+            while len(done) > self.finished_cap:
+                done.popitem(last=False)
+
+    def finished(self, task_id: str) -> bytes | None:
+        with self._lock:
+            return self._finished.get(task_id)
+
+    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
+        with self._lock:
+            items = list(reversed(self._finished.items()))
+            return items[max(0, offset) : max(0, offset) + max(0, limit)]
 
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
         with self._lock:
@@ -457,6 +481,7 @@ class MemoryStorage(Storage):
             self._leases.clear()
             self._entries.clear()
             self._ready.clear()
+            self._finished.clear()
 
     def describe(self) -> str:
         return f"memory://{self.name}"

@@ -18,6 +18,9 @@ key                    type    content
 ``dead``               zset    task id, score = failed at; capped at ``dead_cap``
 ``deadinfo``           hash    task id -> ``<reason>\\n<error>``
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
+``done``               hash    task id -> its finished record (``storage/base.py``)
+``donelist``           list    the ids of ``done``, in the order they first finished;
+                               trimmed with ``done`` to ``finished_cap`` (in steps)
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 
@@ -104,6 +107,7 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    finished_slack,
     refusal_running,
 )
 from .redis_options import check_connection_params, check_one_connection
@@ -358,6 +362,8 @@ class RedisStorage(Storage):
                 "deliv",
                 "leases",
                 "dead",
+                "done",
+                "donelist",
                 "deadinfo",
                 "wake",
             )
@@ -635,10 +641,12 @@ class RedisStorage(Storage):
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
         keys = list(self._finish_keys)
-        args: list[Any] = [consumer, len(items), self.lease_clock]
+        cap = self.finished_cap
+        args: list[Any] = [consumer, len(items), self.lease_clock, cap, finished_slack(cap)]
         kv = self._kv
         for task_id, now, outcome in items:
             reason, error = outcome.dead or ("", "")
+            head = outcome.finished if outcome.dead is None else None
             FINISH_TASK.pack(
                 (
                     repr(now),
@@ -647,8 +655,10 @@ class RedisStorage(Storage):
                     _ms(outcome.result_ttl),
                     reason,
                     error,
+                    outcome.dead_data or "",
                     self.dead_cap,
                     self.dead_cap_bytes,
+                    head or "",
                     [(m.id, m.priority, m.data) for m in outcome.enqueue],
                     [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
                 ),
@@ -765,6 +775,22 @@ class RedisStorage(Storage):
             reason, _, error = _text(info or b"").partition("\n")
             out.append(DeadLetter(_text(i), body or b"", reason, error, float(at)))
         return out
+
+    @_translated
+    def finished(self, task_id: str) -> bytes | None:
+        data: bytes | None = self.client.hget(self._keys["done"], task_id)
+        return data
+
+    @_translated
+    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
+        if limit <= 0:
+            return []
+        start, end = -max(0, offset) - limit, -max(0, offset) - 1
+        ids = [_text(i) for i in reversed(self.client.lrange(self._keys["donelist"], start, end))]
+        if not ids:
+            return []
+        values = self.client.hmget(self._keys["done"], ids)
+        return [(i, v) for i, v in zip(ids, values, strict=True) if v is not None]
 
     @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from .base import LEASE_LOST, NOT_OWNER, NOT_RUNNING
+from .base import FINISHED_BODY_MAX, LEASE_LOST, NOT_OWNER, NOT_RUNNING
 
 _WAITER, _NOTIFY = "\x00waiter", "\x00notify"  # per result key, for wait_result
 
@@ -60,6 +60,7 @@ CONSTANTS: dict[str, int | str] = {
     "NOT_RUNNING": NOT_RUNNING,
     "NOT_OWNER": NOT_OWNER,
     "LEASE_LOST": LEASE_LOST,
+    "FINISHED_BODY_MAX": FINISHED_BODY_MAX,
 }
 
 
@@ -175,8 +176,9 @@ def _times(width: int, var: str) -> str:
 
 #: One finished task in the finish script's ARGV: its results (each with the result
 #: key, the key a waiter sets and the key that wakes it), the result TTL, why it died
-#: (empty: it did not), the dead set's caps (letters, bytes), and the tasks it enqueues
-#: and schedules.
+#: (empty: it did not) and the body its dead letter keeps (empty: as claimed), the dead
+#: set's caps (letters, bytes), the head of its finished record (empty: none), and the
+#: tasks it enqueues and schedules.
 FINISH_TASK = Layout(
     "FINISH_TASK",
     (
@@ -186,8 +188,10 @@ FINISH_TASK = Layout(
         "ttl_ms",
         "dead_reason",
         "dead_error",
+        "dead_data",
         "dead_cap",
         "dead_cap_bytes",
+        "finished",
         Group("enqueue", ("new_id", "new_priority", "new_data")),
         Group("schedule", ("new_id", "new_priority", "new_eta", "new_data")),
     ),
@@ -232,9 +236,11 @@ FINISH = Script(
         "dead",
         "deadinfo",
         "wake",
+        "done",
+        "donelist",
         "tasks...",
     ),
-    ("consumer", "n_tasks", "clock", "tasks..."),
+    ("consumer", "n_tasks", "clock", "done_cap", "done_slack", "tasks..."),
     _DRAIN,
 )
 RECOVER = Script(

@@ -66,6 +66,8 @@ from .base import (
     Running,
     StatRow,
     Storage,
+    finished_record,
+    finished_slack,
     refusal_running,
 )
 
@@ -91,6 +93,9 @@ CREATE TABLE IF NOT EXISTS map (queue TEXT NOT NULL, name TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS event (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS event_queue ON event (queue, seq);
+CREATE TABLE IF NOT EXISTS finished (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS finished_id ON finished (queue, id);
 CREATE TABLE IF NOT EXISTS stat (queue TEXT NOT NULL, minute INTEGER NOT NULL,
     task TEXT NOT NULL, count INTEGER NOT NULL, failures INTEGER NOT NULL,
     total REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (queue, minute, task));
@@ -344,14 +349,51 @@ class SqliteStorage(Storage):
             if refused:
                 return refused
             if outcome.dead is not None:
+                if outcome.dead_data is not None:
+                    sql = "UPDATE task SET data = ? WHERE queue = ? AND id = ?"
+                    conn.execute(sql, (outcome.dead_data, self.name, task_id))
                 self._to_dead(conn, [(task_id, outcome.dead[0], outcome.dead[1])], now)
             else:
+                if outcome.finished is not None:
+                    self._keep_finished(conn, task_id, outcome.finished)
                 self._x(conn, "DELETE FROM task WHERE queue = ? AND id = ?", task_id)
             for key, value in outcome.results:
                 self._kv_put(conn, key, value, outcome.result_ttl)
             self._insert(conn, [(m, "ready", None) for m in outcome.enqueue])
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in outcome.schedule])
             return None
+
+    def _keep_finished(self, conn: Conn, task_id: str, head: bytes) -> None:
+        """Keep the task's finished record (its message copied from its row), in the
+        order ids first finished, and trim to ``finished_cap`` past the slack."""
+        body = self._x(conn, "SELECT data FROM task WHERE queue = ? AND id = ?", task_id)
+        record = finished_record(head, bytes(body.fetchone()[0]))
+        updated = conn.execute(
+            "UPDATE finished SET data = ? WHERE queue = ? AND id = ?", (record, self.name, task_id)
+        )
+        if updated.rowcount:
+            return
+        cur = conn.execute(
+            "INSERT INTO finished (queue, id, data) VALUES (?, ?, ?)", (self.name, task_id, record)
+        )
+        cap = self.finished_cap
+        if (cur.lastrowid or 0) % finished_slack(cap) == 0:  # count now and then, not each time
+            n = self._x(conn, "SELECT count(*) FROM finished WHERE queue = ?").fetchone()[0]
+            if n > cap + finished_slack(cap):
+                self._x(
+                    conn,
+                    "DELETE FROM finished WHERE queue = ?1 AND seq IN (SELECT seq FROM finished"
+                    " WHERE queue = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
+                    cap,
+                )
+
+    def finished(self, task_id: str) -> bytes | None:
+        rows = self._read("SELECT data FROM finished WHERE queue = ? AND id = ?", task_id)
+        return bytes(rows[0][0]) if rows else None
+
+    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
+        sql = "SELECT id, data FROM finished WHERE queue = ? ORDER BY seq DESC LIMIT ? OFFSET ?"
+        return [(i, bytes(d)) for i, d in self._read(sql, max(0, limit), max(0, offset))]
 
     def _refusal(self, conn: Conn, consumer: str, task_id: str, now: float) -> str | None:
         sql = "SELECT state, consumer FROM task WHERE queue = ? AND id = ?"
@@ -628,7 +670,7 @@ class SqliteStorage(Storage):
     def destroy(self) -> None:
         """Delete every row of this queue (running tasks and leases included)."""
         with self._tx() as conn:
-            for table in ("task", "kv", "lease", "event", "stat", "map"):
+            for table in ("task", "kv", "lease", "event", "stat", "map", "finished"):
                 self._x(conn, f"DELETE FROM {table} WHERE queue = ?")
 
     def close(self) -> None:

@@ -1,15 +1,20 @@
 #!lua flags=allow-oom
--- KEYS: running msg deliv leases ready sched prio dead deadinfo wake tasks...
--- ARGV: consumer n_tasks clock tasks...
+-- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done donelist tasks...
+-- ARGV: consumer n_tasks clock done_cap done_slack tasks...
 -- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
 -- and its own KEYS after the ten above, are laid out by FINISH_TASK in
 -- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
 -- lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
 -- Leases are checked against the server's clock (clock = 'server'), else each task's now.
-local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local consumer, n_tasks, clock = ARGV[1], ARGV[2], ARGV[3]
+-- A task with a finished head leaves its record (head, newline, its message when at
+-- most FINISHED_BODY_MAX bytes) in done, its id in donelist the first time; past
+-- done_cap + done_slack ids the oldest go down to done_cap (one trim per slack).
+local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done, donelist =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11], KEYS[12]
+local consumer, n_tasks, clock, done_cap, done_slack = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+done_cap, done_slack = tonumber(done_cap), tonumber(done_slack)
 -- #include lib
 local lease_now = clock == 'server' and server_now() or nil
 
@@ -26,11 +31,23 @@ local function finish_one(i, k)
   if (not lease) or tonumber(lease) < (lease_now or tonumber(now)) then return LEASE_LOST, next_i, next_k end
   redis.call('HDEL', running, id)
   if dead_reason ~= '' then
+    if dead_data ~= '' then redis.call('HSET', msg, id, dead_data) end
     redis.call('ZADD', dead, now, id)
     redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
     trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv,
       tonumber(dead_cap_bytes), redis.call('HSTRLEN', msg, id))
   else
+    if finished ~= '' then
+      local body = redis.call('HGET', msg, id) or ''
+      if #body > FINISHED_BODY_MAX then body = '' end
+      if redis.call('HSET', done, id, finished .. '\n' .. body) == 1 then
+        local n = redis.call('RPUSH', donelist, id)
+        if n > done_cap + done_slack then
+          local old = redis.call('LPOP', donelist, math.min(n - done_cap, 4000))
+          redis.call('HDEL', done, unpack(old))
+        end
+      end
+    end
     redis.call('HDEL', deliv, id)
     redis.call('HDEL', msg, id)
     redis.call('HDEL', prio, id)
@@ -68,7 +85,7 @@ local function finish_one(i, k)
   return false, next_i, next_k
 end
 
-local out, i, k = {}, 4, 11
+local out, i, k = {}, 6, 13
 for t = 1, tonumber(n_tasks) do
   out[t], i, k = finish_one(i, k)
 end
