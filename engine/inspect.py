@@ -866,8 +866,10 @@ def finished_info(task_id: str, data: bytes, now: float) -> TaskInfo | None:
     if body:
         info = _info(task_id, body, "finished", **extra)
         return replace(info, attempt=int(rec.get("attempt") or info.attempt))
-    name = rec.get("task") if isinstance(rec.get("task"), str) else "?"
-    return TaskInfo(task_id, name, "finished", None, None, **extra)
+    name = rec.get("task")
+    return TaskInfo(
+        task_id, name if isinstance(name, str) else "?", "finished", None, None, **extra
+    )
 
 
 def _next_slot(spec: str, utc: bool, after: float) -> float:

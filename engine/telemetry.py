@@ -123,8 +123,13 @@ OPERATOR = "operator"
 def operator_event(storage: Storage, event: str, task_id: str, name: str, now: float) -> None:
     """Write one event of an operator's action (``retried``: a dead letter put back)
     to the stream at once: one write per action, never on a worker's path."""
-    record: EventRecord = {"ts": now, "event": event, "id": task_id, "task": name}
-    record["worker"] = OPERATOR
+    record: EventRecord = {
+        "ts": now,
+        "event": event,
+        "id": task_id,
+        "task": name,
+        "worker": OPERATOR,
+    }
     storage.record([json.dumps(record, separators=(",", ":")).encode()], [], EVENT_CAP, STATS_TTL)
 
 

@@ -29,7 +29,11 @@ MOMENTS = (
     ("claimed", "claimed_at"),
     ("started", "started_at"),
     ("failed at", "failed_at"),
+    ("finished", "finished_at"),
 )
+
+#: What an orphaned task (its worker's lease lapsed) waits for.
+ORPHANED = "orphaned: its worker is gone; requeued when a worker sweeps"
 
 
 def state_label(state: str) -> str:
@@ -103,6 +107,35 @@ def clock(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
 def when_ago(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
     """``2026-12-01 06:00:00 (in 2h)``."""
     return "-" if ts is None else f"{when(ts, tz)} ({ago(ts, now)})"
+
+
+def attempt_text(state: str, attempt: int, retries: int, attempts: Any) -> str:
+    """The ``attempt`` line of ``show`` and ``top``'s detail. A dead letter is kept as
+    its retry will run (the worker says so by ending its history at ``attempt - 1``):
+    then it reads "ran 3 times; a retry runs attempt 4 with 2 retries"."""
+    if state == "finished":
+        return str(attempt)
+    last = attempts[-1].get("n") if attempts else None
+    if state == "dead" and last == attempt - 1:
+        runs = "once" if last == 1 else f"{last} times"
+        return f"ran {runs}; a retry runs attempt {attempt} with {retries} retries"
+    return f"{attempt} ({retries} retries left)"
+
+
+def attempt_lines(attempts: Any, now: float, tz: dt.tzinfo | None = None) -> list[str]:
+    """One line per attempt (oldest first): number, start, worker, run time, error."""
+    lines = []
+    for a in attempts:
+        at = a.get("at")
+        start = when_ago(at, now, tz) if isinstance(at, (int, float)) else "-"
+        took = a.get("took")
+        took_text = runtime(took) if isinstance(took, (int, float)) else "-"
+        error = a.get("error")
+        lines.append(
+            f"#{a.get('n', '?')}  {start}  on {a.get('worker') or '-'}  took {took_text}  "
+            + (clip(str(error), 120) if error else "ok")
+        )
+    return lines
 
 
 def clip(text: str, width: int) -> str:

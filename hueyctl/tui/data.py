@@ -186,6 +186,5 @@ def fetch(inspector: Inspector, query: Query, events_after: str | None = None) -
 
 
 def load_detail(inspector: Inspector, task_id: str) -> Detail:
-    return Detail(
-        task_id, inspector.task(task_id), inspector.result(task_id), tuple(inspector.revocations())
-    )
+    info = inspector.task(task_id) or inspector.finished(task_id)
+    return Detail(task_id, info, inspector.result(task_id), tuple(inspector.revocations()))
