@@ -92,7 +92,7 @@ def task_listing(
     columns = spec.columns(time.time(), None)
     shown, more = emit_rows(fmt, rows, cap, columns, LISTING_DROP, spec.empty)
     if orphans and fmt == render.TEXT:
-        render.note(f"{len(orphans)} {present.ORPHANED.replace('its worker is', 'their worker')}")
+        render.note(f"{len(orphans)} orphaned: their worker is gone; requeued when a worker sweeps")
     if task is not None and not shown:
         unknown = resolve.unknown_filter(insp, conn.app_tasks(), task)
         if unknown:
