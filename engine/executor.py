@@ -369,6 +369,8 @@ class Executor:
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
         task.name = spec.label or task.name  # as huey shows it to hooks and the task
+        if task.history and task.history[-1].get("n") == task.attempt:
+            task.attempt += 1  # a dead letter put back: its last attempt is in its history
         with self._lock:
             self.current[task.id] = (task.registered_name, self.clock())
         try:
@@ -539,8 +541,9 @@ class Executor:
     ) -> Outcome:
         """The outcome of a failed call, with this attempt added to its history (which a
         retry carries on), its finished record when it ends here, and, when it goes to
-        the dead letters, the message a retry of it runs: its retries given back and
-        the next attempt number (written by us, so signed when the queue signs)."""
+        the dead letters, the message an operator's retry of it runs: its retries given
+        back (written by us, so signed when the queue signs). Its attempt stays the last
+        one run; the history ending with that number tells the retry to count on."""
         summary = _summary(exc)
         entry = {"n": task.attempt, "at": started, "worker": self.consumer_id, "error": summary}
         entry["took"] = round(task.runtime or 0.0, 6)
@@ -551,13 +554,7 @@ class Executor:
         if rules.retried(outcome, task.id):
             return outcome
         if outcome.dead is not None:
-            again = replace(
-                task,
-                retries=task.retries_given or 0,
-                attempt=task.attempt + 1,
-                deadline=None,
-                runtime=None,
-            )
+            again = replace(task, retries=task.retries_given or 0, deadline=None, runtime=None)
             return replace(outcome, dead_data=self.huey.envelope.encode(again))
         return replace(outcome, finished=self._head(task, started, "error", summary))
 

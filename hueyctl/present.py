@@ -110,15 +110,14 @@ def when_ago(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
 
 
 def attempt_text(state: str, attempt: int, retries: int, attempts: Any) -> str:
-    """The ``attempt`` line of ``show`` and ``top``'s detail. A dead letter is kept as
-    its retry will run (the worker says so by ending its history at ``attempt - 1``):
-    then it reads "ran 3 times; a retry runs attempt 4 with 2 retries"."""
+    """The ``attempt`` line of ``show`` and ``top``'s detail. A dead letter its worker
+    kept for a retry (its history ends with its attempt) holds the retries a retry
+    gets: it reads "3 (a retry runs attempt 4 with 2 retries)"."""
     if state == "finished":
         return str(attempt)
     last = attempts[-1].get("n") if attempts else None
-    if state == "dead" and last == attempt - 1:
-        runs = "once" if last == 1 else f"{last} times"
-        return f"ran {runs}; a retry runs attempt {attempt} with {retries} retries"
+    if state == "dead" and last == attempt:
+        return f"{attempt} (a retry runs attempt {attempt + 1} with {retries} retries)"
     return f"{attempt} ({retries} retries left)"
 
 

@@ -102,7 +102,7 @@ def test_show_a_finished_task_and_a_retried_dead_letter(setup: Setup) -> None:
     assert [a["n"] for a in rec["attempts"]] == [1, 2]
     assert all(worker_id in a["worker"] and "down" in a["error"] for a in rec["attempts"])
     text = setup.cli("show", dead)
-    assert "ran 2 times; a retry runs attempt 3 with 1 retries" in text, text
+    assert "2 (a retry runs attempt 3 with 1 retries)" in text, text
 
     setup.cli("retry", dead)
     wait_for(lambda: setup.app.executions().count(-1) == 4, 20, "the retry and its retry")

@@ -48,8 +48,8 @@ def test_attempts_are_carried_by_retries_and_bounded(huey: Huey) -> None:
     assert len(dead.attempts) == ATTEMPTS_KEPT  # the newest ten of 13 attempts
     assert [a["n"] for a in dead.attempts] == list(range(4, 14))
     assert dead.attempts[-1]["error"] == "ValueError('no 1')"
-    # Kept as the retry will run: the 14th attempt, with the task's retries again.
-    assert (dead.attempt, dead.retries) == (14, ATTEMPTS_KEPT + 2)
+    # Kept for a retry: attempt 13 ran last, and a retry gets the task's retries again.
+    assert (dead.attempt, dead.retries) == (13, ATTEMPTS_KEPT + 2)
     assert huey.storage.finished(res.id) is None
 
 
@@ -128,4 +128,4 @@ def test_the_dead_event_is_written_by_the_consumer(mhuey: Huey) -> None:
     events = [e for e in Inspector(mhuey).events() if e.task_id == res.id]
     assert [e.event for e in events][-1] == "dead"
     assert events[-1].error is not None and "KeyError" in events[-1].error
-    assert json.loads(mhuey.storage.dead_items()[0].data)["attempt"] == 2
+    assert json.loads(mhuey.storage.dead_items()[0].data)["history"][0]["n"] == 1
