@@ -67,7 +67,7 @@ from .signals import (
     SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
+from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage, finished_record
 from .task import ATTEMPTS_KEPT, Task, TaskSpec, error_metadata
 
 __all__ = [
@@ -374,7 +374,7 @@ class Executor:
         with self._lock:
             self.current[task.id] = (task.registered_name, self.clock())
         try:
-            return self._execute(spec, task, done)
+            return self._execute(spec, task, done, claimed.data)
         finally:
             with self._lock:
                 self.current.pop(task.id, None)
@@ -402,11 +402,14 @@ class Executor:
             return SIGNAL_EXPIRED
         return None
 
-    def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
+    def _skip(
+        self, task: Task, signal: str, data: bytes, outcome: Outcome | None = None
+    ) -> str | None:
         self.huey.signals.send(signal, task)
         outcome = outcome or rules.skipped(task)
         if not rules.retried(outcome, task.id):
-            outcome = replace(outcome, finished=self._head(task, None, signal))
+            head = self._head(task, None, signal)
+            outcome = replace(outcome, finished=finished_record(head, data))
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
         self._enqueued(outcome, refused)
@@ -436,16 +439,18 @@ class Executor:
             self.huey.signals.send(SIGNAL_RETRYING, again)
         return outcome
 
-    def _execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
+    def _execute(
+        self, spec: TaskSpec, task: Task, done: Callable[[], None] | None, data: bytes
+    ) -> Status:
         huey = self.huey
         now = self.clock()
         skipped = self._skip_reason(task, now)
         if skipped:
-            return self._skip(task, skipped)
+            return self._skip(task, skipped, data)
         cancel = huey.run_pre_execute(task)
         if cancel is not None:
             outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
-            return self._skip(task, SIGNAL_CANCELED, outcome)
+            return self._skip(task, SIGNAL_CANCELED, data, outcome)
         huey.signals.send(SIGNAL_EXECUTING, task)
         started = time.monotonic()
         if task.timeout:
@@ -468,13 +473,13 @@ class Executor:
         try:
             if exception is None:
                 end = self.clock()
-                head = self._head_ok(task, now, end)
-                outcome = rules.success(huey, spec, task, value, end, head)
+                record = finished_record(self._head_ok(task, now, end), data)
+                outcome = rules.success(huey, spec, task, value, end, record)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
         if exception is not None:
             self._announce(task, exception)
-            outcome = self._failed(spec, task, exception, tb, now)
+            outcome = self._failed(spec, task, exception, tb, now, data)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -537,7 +542,7 @@ class Executor:
         return json.dumps(rec, separators=(",", ":")).encode()
 
     def _failed(
-        self, spec: TaskSpec, task: Task, exc: Exception, tb: str, started: float
+        self, spec: TaskSpec, task: Task, exc: Exception, tb: str, started: float, data: bytes
     ) -> Outcome:
         """The outcome of a failed call, with this attempt added to its history (which a
         retry carries on), its finished record when it ends here, and, when it goes to
@@ -556,7 +561,8 @@ class Executor:
         if outcome.dead is not None:
             again = replace(task, retries=task.retries_given or 0, deadline=None, runtime=None)
             return replace(outcome, dead_data=self.huey.envelope.encode(again))
-        return replace(outcome, finished=self._head(task, started, "error", summary))
+        head = self._head(task, started, "error", summary)
+        return replace(outcome, finished=finished_record(head, data))
 
     def _announce(self, task: Task, exc: Exception) -> None:
         """The log line and signal of a failed call (before its outcome is decided)."""

@@ -63,11 +63,11 @@ STATS_TTL = 2 * 3600.0
 # their bodies (the oldest go first; the newest letter always stays).
 DEAD_CAP = 10_000
 DEAD_CAP_BYTES = 32 * 1024 * 1024
-# Finished tasks: each store keeps the records of about the last FINISHED_CAP tasks
-# that finished (succeeded, failed without a dead letter, or were skipped), newest
-# first; a record copies the task's message only when it is at most
-# FINISHED_BODY_MAX bytes (name and args stay readable, a big payload is not kept
-# twice). Trimmed in steps: up to FINISHED_CAP + finished_slack() linger.
+# Finished tasks: each store keeps the records of at least the last FINISHED_CAP
+# tasks that finished (succeeded, failed without a dead letter, or were skipped) and
+# at most about twice as many (Redis keeps two generations, see storage/redis.py); a
+# record holds the task's message only when it is at most FINISHED_BODY_MAX bytes
+# (name and args stay readable, a big payload is not kept twice).
 FINISHED_CAP = 10_000
 FINISHED_BODY_MAX = 2048
 
@@ -161,11 +161,10 @@ class Outcome:
 
     ``dead`` = (reason, error) keeps the message in the dead-letter set, as
     ``dead_data`` when given (the worker's copy with the attempt history), else as
-    it was claimed. ``finished`` (JSON, no newline) is the head of the task's finished
-    record: the store keeps ``finished + b"\\n" + message`` (the message only when at
-    most ``FINISHED_BODY_MAX`` bytes, else nothing after the newline) among its last
-    ``finished_cap`` records, in the same step. ``enqueue`` / ``schedule`` may reuse
-    the finished task's id (a retry).
+    it was claimed. ``finished`` is the task's finished record (:func:`finished_record`:
+    a JSON head, a newline, the message when small), kept under its id in the same
+    step, among at least the last ``finished_cap`` records (not for a dead letter).
+    ``enqueue`` / ``schedule`` may reuse the finished task's id (a retry).
     """
 
     results: Sequence[tuple[str, bytes]] = ()
@@ -177,14 +176,8 @@ class Outcome:
     dead_data: bytes | None = None
 
 
-def finished_slack(cap: int) -> int:
-    """How far past ``cap`` the finished records may grow before a trim (to ``cap``):
-    trimming in steps keeps the per-task cost at one write."""
-    return max(1, cap // 16)
-
-
 def finished_record(head: bytes, body: bytes) -> bytes:
-    """The stored finished record: ``head``, a newline, and the message if small enough."""
+    """A finished record: ``head`` (JSON), a newline, and the message if small enough."""
     return head + b"\n" + (body if len(body) <= FINISHED_BODY_MAX else b"")
 
 
@@ -261,7 +254,7 @@ class Storage(ABC):
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
-    #: How many finished records the store keeps (about: see :func:`finished_slack`).
+    #: How many finished records the store keeps at least (at most about twice as many).
     finished_cap = FINISHED_CAP
 
     def __init__(
@@ -401,11 +394,7 @@ class Storage(ABC):
     @abstractmethod
     def finished(self, task_id: str) -> bytes | None:
         """The finished record of a task (see :class:`Outcome`), or None: it never
-        finished, or its record was trimmed."""
-
-    @abstractmethod
-    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
-        """Finished records (task id, record), the most recently finished first."""
+        finished, or its record was dropped (older than the last ``finished_cap``)."""
 
     @abstractmethod
     def remove(self, task_id: str) -> bool:

@@ -27,8 +27,6 @@ from .base import (
     Running,
     StatRow,
     Storage,
-    finished_record,
-    finished_slack,
     refusal_running,
 )
 
@@ -190,7 +188,7 @@ class MemoryStorage(Storage):
             else:
                 self._drop(task_id)
                 if outcome.finished is not None:
-                    self._keep_finished(task_id, finished_record(outcome.finished, entry.msg.data))
+                    self._keep_finished(task_id, outcome.finished)
             for key, value in outcome.results:
                 self._put(key, value, outcome.result_ttl)
             for msg in outcome.enqueue:
@@ -204,18 +202,13 @@ class MemoryStorage(Storage):
     def _keep_finished(self, task_id: str, record: bytes) -> None:
         done = self._finished
         done[task_id] = record
-        if len(done) > self.finished_cap + finished_slack(self.finished_cap):
+        if len(done) >= 2 * self.finished_cap:  # as Redis: keep the newest cap (and more)
             while len(done) > self.finished_cap:
                 done.popitem(last=False)
 
     def finished(self, task_id: str) -> bytes | None:
         with self._lock:
             return self._finished.get(task_id)
-
-    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
-        with self._lock:
-            items = list(reversed(self._finished.items()))
-            return items[max(0, offset) : max(0, offset) + max(0, limit)]
 
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
         with self._lock:

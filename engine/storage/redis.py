@@ -18,9 +18,11 @@ key                    type    content
 ``dead``               zset    task id, score = failed at; capped at ``dead_cap``
 ``deadinfo``           hash    task id -> ``<reason>\\n<error>``
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
-``done``               hash    task id -> its finished record (``storage/base.py``)
-``donelist``           list    the ids of ``done``, in the order they first finished;
-                               trimmed with ``done`` to ``finished_cap`` (in steps)
+``done_a``, ``done_b``  hash    task id -> its finished record (``storage/base.py``),
+                               in two generations: records go to the one ``done_gen``
+                               names; once it holds ``finished_cap`` the other is
+                               emptied and named, so between cap and 2 x cap are kept
+``done_gen``           string  ``a`` or ``b`` (none: ``a``)
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 
@@ -107,7 +109,6 @@ from .base import (
     Running,
     StatRow,
     Storage,
-    finished_slack,
     refusal_running,
 )
 from .redis_options import check_connection_params, check_one_connection
@@ -362,8 +363,9 @@ class RedisStorage(Storage):
                 "deliv",
                 "leases",
                 "dead",
-                "done",
-                "donelist",
+                "done_a",
+                "done_b",
+                "done_gen",
                 "deadinfo",
                 "wake",
             )
@@ -641,12 +643,11 @@ class RedisStorage(Storage):
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
         keys = list(self._finish_keys)
-        cap = self.finished_cap
-        args: list[Any] = [consumer, len(items), self.lease_clock, cap, finished_slack(cap)]
+        args: list[Any] = [consumer, len(items), self.lease_clock, self.finished_cap]
         kv = self._kv
         for task_id, now, outcome in items:
             reason, error = outcome.dead or ("", "")
-            head = outcome.finished if outcome.dead is None else None
+            record = outcome.finished if outcome.dead is None else None
             FINISH_TASK.pack(
                 (
                     repr(now),
@@ -658,7 +659,7 @@ class RedisStorage(Storage):
                     outcome.dead_data or "",
                     self.dead_cap,
                     self.dead_cap_bytes,
-                    head or "",
+                    record or "",
                     [(m.id, m.priority, m.data) for m in outcome.enqueue],
                     [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
                 ),
@@ -778,19 +779,13 @@ class RedisStorage(Storage):
 
     @_translated
     def finished(self, task_id: str) -> bytes | None:
-        data: bytes | None = self.client.hget(self._keys["done"], task_id)
+        k = self._keys
+        p = self.client.pipeline(transaction=False)
+        p.hget(k["done_a"], task_id)
+        p.hget(k["done_b"], task_id)
+        a, b = p.execute()  # an id finished twice may be in both: either record will do
+        data: bytes | None = a if a is not None else b
         return data
-
-    @_translated
-    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
-        if limit <= 0:
-            return []
-        start, end = -max(0, offset) - limit, -max(0, offset) - 1
-        ids = [_text(i) for i in reversed(self.client.lrange(self._keys["donelist"], start, end))]
-        if not ids:
-            return []
-        values = self.client.hmget(self._keys["done"], ids)
-        return [(i, v) for i, v in zip(ids, values, strict=True) if v is not None]
 
     @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from .base import FINISHED_BODY_MAX, LEASE_LOST, NOT_OWNER, NOT_RUNNING
+from .base import LEASE_LOST, NOT_OWNER, NOT_RUNNING
 
 _WAITER, _NOTIFY = "\x00waiter", "\x00notify"  # per result key, for wait_result
 
@@ -60,7 +60,6 @@ CONSTANTS: dict[str, int | str] = {
     "NOT_RUNNING": NOT_RUNNING,
     "NOT_OWNER": NOT_OWNER,
     "LEASE_LOST": LEASE_LOST,
-    "FINISHED_BODY_MAX": FINISHED_BODY_MAX,
 }
 
 
@@ -177,7 +176,7 @@ def _times(width: int, var: str) -> str:
 #: One finished task in the finish script's ARGV: its results (each with the result
 #: key, the key a waiter sets and the key that wakes it), the result TTL, why it died
 #: (empty: it did not) and the body its dead letter keeps (empty: as claimed), the dead
-#: set's caps (letters, bytes), the head of its finished record (empty: none), and the
+#: set's caps (letters, bytes), its finished record (empty: none), and the
 #: tasks it enqueues and schedules.
 FINISH_TASK = Layout(
     "FINISH_TASK",
@@ -236,11 +235,12 @@ FINISH = Script(
         "dead",
         "deadinfo",
         "wake",
-        "done",
-        "donelist",
+        "done_a",
+        "done_b",
+        "done_gen",
         "tasks...",
     ),
-    ("consumer", "n_tasks", "clock", "done_cap", "done_slack", "tasks..."),
+    ("consumer", "n_tasks", "clock", "done_cap", "tasks..."),
     _DRAIN,
 )
 RECOVER = Script(

@@ -66,8 +66,6 @@ from .base import (
     Running,
     StatRow,
     Storage,
-    finished_record,
-    finished_slack,
     refusal_running,
 )
 
@@ -363,23 +361,17 @@ class SqliteStorage(Storage):
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in outcome.schedule])
             return None
 
-    def _keep_finished(self, conn: Conn, task_id: str, head: bytes) -> None:
-        """Keep the task's finished record (its message copied from its row), in the
-        order ids first finished, and trim to ``finished_cap`` past the slack."""
-        body = self._x(conn, "SELECT data FROM task WHERE queue = ? AND id = ?", task_id)
-        record = finished_record(head, bytes(body.fetchone()[0]))
-        updated = conn.execute(
-            "UPDATE finished SET data = ? WHERE queue = ? AND id = ?", (record, self.name, task_id)
-        )
-        if updated.rowcount:
-            return
+    def _keep_finished(self, conn: Conn, task_id: str, record: bytes) -> None:
+        """Keep the task's finished record; past twice ``finished_cap`` records (counted
+        every ``finished_cap`` inserts), the oldest go down to ``finished_cap``."""
         cur = conn.execute(
-            "INSERT INTO finished (queue, id, data) VALUES (?, ?, ?)", (self.name, task_id, record)
+            "INSERT OR REPLACE INTO finished (queue, id, data) VALUES (?, ?, ?)",
+            (self.name, task_id, record),
         )
-        cap = self.finished_cap
-        if (cur.lastrowid or 0) % finished_slack(cap) == 0:  # count now and then, not each time
+        cap = max(1, self.finished_cap)
+        if (cur.lastrowid or 0) % cap == 0:
             n = self._x(conn, "SELECT count(*) FROM finished WHERE queue = ?").fetchone()[0]
-            if n > cap + finished_slack(cap):
+            if n >= cap:
                 self._x(
                     conn,
                     "DELETE FROM finished WHERE queue = ?1 AND seq IN (SELECT seq FROM finished"
@@ -390,10 +382,6 @@ class SqliteStorage(Storage):
     def finished(self, task_id: str) -> bytes | None:
         rows = self._read("SELECT data FROM finished WHERE queue = ? AND id = ?", task_id)
         return bytes(rows[0][0]) if rows else None
-
-    def finished_items(self, offset: int = 0, limit: int = 100) -> list[tuple[str, bytes]]:
-        sql = "SELECT id, data FROM finished WHERE queue = ? ORDER BY seq DESC LIMIT ? OFFSET ?"
-        return [(i, bytes(d)) for i, d in self._read(sql, max(0, limit), max(0, offset))]
 
     def _refusal(self, conn: Conn, consumer: str, task_id: str, now: float) -> str | None:
         sql = "SELECT state, consumer FROM task WHERE queue = ? AND id = ?"

@@ -26,10 +26,12 @@ READ = (
 ).split()
 # What a client needs on any connection (AUTH is always allowed).
 CONNECTION = "hello ping select time".split()
-# Producer and worker: the writes their Lua scripts and plain commands make.
+# Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
+# the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (
     "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush lpop blpop pexpire"
     " xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait info"
+    " unlink"
 ).split()
 # (INFO above: the worker's persistence check reads ``INFO persistence``/``memory``;
 # ``CONFIG GET save`` is never granted, as CONFIG GET also reads ``requirepass`` and

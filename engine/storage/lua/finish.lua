@@ -1,20 +1,21 @@
 #!lua flags=allow-oom
--- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done donelist tasks...
--- ARGV: consumer n_tasks clock done_cap done_slack tasks...
+-- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done_a done_b done_gen tasks...
+-- ARGV: consumer n_tasks clock done_cap tasks...
 -- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
 -- and its own KEYS after the ten above, are laid out by FINISH_TASK in
 -- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
 -- lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
 -- Leases are checked against the server's clock (clock = 'server'), else each task's now.
--- A task with a finished head leaves its record (head, newline, its message when at
--- most FINISHED_BODY_MAX bytes) in done, its id in donelist the first time; past
--- done_cap + done_slack ids the oldest go down to done_cap (one trim per slack).
-local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done, donelist =
+-- A task's finished record (when given) goes to the hash done_gen names (done_a or
+-- done_b); once that holds done_cap records (checked once per call) the other one is
+-- emptied and named: the generation before goes.
+local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done_a, done_b, done_gen =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-  KEYS[11], KEYS[12]
-local consumer, n_tasks, clock, done_cap, done_slack = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-done_cap, done_slack = tonumber(done_cap), tonumber(done_slack)
+  KEYS[11], KEYS[12], KEYS[13]
+local consumer, n_tasks, clock, done_cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+-- The generation written to (looked up once per call), and whether a record was written.
+local done, kept = nil, false
 -- #include lib
 local lease_now = clock == 'server' and server_now() or nil
 
@@ -38,15 +39,9 @@ local function finish_one(i, k)
       tonumber(dead_cap_bytes), redis.call('HSTRLEN', msg, id))
   else
     if finished ~= '' then
-      local body = redis.call('HGET', msg, id) or ''
-      if #body > FINISHED_BODY_MAX then body = '' end
-      if redis.call('HSET', done, id, finished .. '\n' .. body) == 1 then
-        local n = redis.call('RPUSH', donelist, id)
-        if n > done_cap + done_slack then
-          local old = redis.call('LPOP', donelist, math.min(n - done_cap, 4000))
-          redis.call('HDEL', done, unpack(old))
-        end
-      end
+      done = done or (redis.call('GET', done_gen) == 'b' and done_b or done_a)
+      redis.call('HSET', done, id, finished)
+      kept = true
     end
     redis.call('HDEL', deliv, id)
     redis.call('HDEL', msg, id)
@@ -85,8 +80,13 @@ local function finish_one(i, k)
   return false, next_i, next_k
 end
 
-local out, i, k = {}, 6, 13
+local out, i, k = {}, 5, 14
 for t = 1, tonumber(n_tasks) do
   out[t], i, k = finish_one(i, k)
+end
+if kept and redis.call('HLEN', done) >= tonumber(done_cap) then
+  local other = done == done_a and done_b or done_a
+  redis.call('UNLINK', other)
+  redis.call('SET', done_gen, other == done_b and 'b' or 'a')
 end
 return out
