@@ -67,7 +67,14 @@ from .signals import (
     SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage, finished_record
+from .storage.base import (
+    FINISHED_BODY_MAX,
+    NOT_RUNNING,
+    Claimed,
+    Outcome,
+    Storage,
+    finished_record,
+)
 from .task import ATTEMPTS_KEPT, Task, TaskSpec, error_metadata
 
 __all__ = [
@@ -323,7 +330,7 @@ class Executor:
         self.notify: Callable[[str, Task, str | None], None] | None = None
         self._lock = threading.Lock()
         self._worker_json = json.dumps(consumer_id)
-        self._name_json: dict[str, str] = {}  # task name -> as JSON (for the hot path)
+        self._tails: dict[str, bytes] = {}  # task name -> the end of its record's head
 
     @property
     def storage(self) -> Storage:
@@ -473,7 +480,10 @@ class Executor:
         try:
             if exception is None:
                 end = self.clock()
-                record = finished_record(self._head_ok(task, now, end), data)
+                if task.history is None and task.attempt == 1:
+                    record = self._record_ok(task, end, data)
+                else:
+                    record = finished_record(self._head(task, now, "complete", end=end), data)
                 outcome = rules.success(huey, spec, task, value, end, record)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
@@ -500,19 +510,27 @@ class Executor:
         return refused
 
     # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
-    def _head_ok(self, task: Task, started: float, end: float) -> bytes:
-        """The finished record's head of a call that succeeded (the hot path: no dict,
-        no json.dumps unless it carries a history or its result expires)."""
-        if task.history is not None or self.huey.result_ttl is not None:
-            return self._head(task, started, "complete", end=end)
-        name = self._name_json.get(task.registered_name)
-        if name is None:
-            name = self._name_json[task.registered_name] = json.dumps(task.registered_name)
-        return (
-            f'{{"at":{end!r},"attempt":{task.attempt},"runtime":{task.runtime!r},'
-            f'"started":{started!r},"state":"complete","task":{name},'
-            f'"worker":{self._worker_json}}}'
-        ).encode()
+    def _record_ok(self, task: Task, end: float, data: bytes) -> bytes:
+        """The finished record of a call that succeeded at its first attempt: the hot
+        path, one bytes formatting with the rest of the head cached per task name
+        (``started`` is left to readers: ``at - runtime``; ``attempt`` 1 is the default)."""
+        tail = self._tails.get(task.registered_name)
+        if tail is None:
+            name, worker = json.dumps(task.registered_name), self._worker_json
+            tail = f',"state":"complete","task":{name},"worker":{worker}}}'.encode()
+            self._tails[task.registered_name] = tail
+        body = data if len(data) <= FINISHED_BODY_MAX else b""
+        runtime = task.runtime or 0.0
+        ttl = self.huey.result_ttl
+        if ttl is None:
+            return b'{"at":%.6f,"runtime":%.6f%s\n%s' % (end, runtime, tail, body)
+        return b'{"at":%.6f,"expires":%.6f,"runtime":%.6f%s\n%s' % (
+            end,
+            end + ttl,
+            runtime,
+            tail,
+            body,
+        )
 
     def _head(
         self,

@@ -850,14 +850,18 @@ def finished_info(task_id: str, data: bytes, now: float) -> TaskInfo | None:
     if isinstance(expires, (int, float)) and expires < now:
         return None
     number = (int, float)
-    last = {k: rec.get(k) for k in ("at", "worker", "error")}
-    last["n"], last["took"] = rec.get("attempt"), rec.get("runtime")
-    last["at"] = rec.get("started")
+    at = rec.get("at") if isinstance(rec.get("at"), number) else None
+    runtime = rec.get("runtime") if isinstance(rec.get("runtime"), number) else None
+    started = rec.get("started") if isinstance(rec.get("started"), number) else None
+    if started is None and at is not None and runtime is not None:
+        started = at - runtime  # the worker's hot path leaves it out
+    last = {k: rec.get(k) for k in ("worker", "error")}
+    last["n"], last["at"], last["took"] = rec.get("attempt") or 1, started, runtime
     history = tuple(h for h in rec.get("history") or () if isinstance(h, dict))
     extra: dict[str, Any] = {
-        "finished_at": rec.get("at") if isinstance(rec.get("at"), number) else None,
-        "started_at": rec.get("started") if isinstance(rec.get("started"), number) else None,
-        "runtime": rec.get("runtime") if isinstance(rec.get("runtime"), number) else None,
+        "finished_at": at,
+        "started_at": started,
+        "runtime": runtime,
         "worker": rec.get("worker") if isinstance(rec.get("worker"), str) else None,
         "outcome": str(rec.get("state", "")) or None,
         "error": rec.get("error") if isinstance(rec.get("error"), str) else None,
