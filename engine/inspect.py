@@ -675,8 +675,8 @@ class Inspector:
 
     def find(self, id_prefix: str) -> list[str]:
         """Ids starting with ``id_prefix`` in any state (pages through the queues), and
-        of a queued, scheduled, running or dead task ending with it when it is 4 to 12
-        hex digits (a short id)."""
+        of a queued, scheduled, running, dead or finished task ending with it when it
+        is 4 to 12 hex digits (a short id)."""
         found = {i.id for i in self.running(id_prefix=id_prefix)}
         if _SHORT_ID.fullmatch(id_prefix):
             # A short id: the end of the id's random part (see docs/operating.md).

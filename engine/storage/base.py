@@ -387,9 +387,10 @@ class Storage(ABC):
 
     @abstractmethod
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        """Up to ``limit`` ids of queued, scheduled, running or dead tasks that end
-        with ``suffix`` (hex digits): the short ids operators type. Read-only, for
-        tools; Redis walks the message hash with HSCAN MATCH (no index to keep)."""
+        """Up to ``limit`` ids of queued, scheduled, running or dead tasks, or of
+        finished ones with a record, that end with ``suffix`` (hex digits): the short
+        ids operators type. Read-only, for tools; Redis walks the message hash and the
+        finished records with HSCAN MATCH (no index to keep)."""
 
     @abstractmethod
     def finished(self, task_id: str) -> bytes | None:

@@ -289,7 +289,9 @@ class MemoryStorage(Storage):
 
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         with self._lock:
-            return sorted(i for i in self._entries if i.endswith(suffix))[:limit]
+            ids = {i for i in self._entries if i.endswith(suffix)}
+            ids.update(i for i in self._finished if i.endswith(suffix))
+            return sorted(ids)[:limit]
 
     def locate(self, task_id: str) -> Located | None:
         with self._lock:

@@ -790,11 +790,12 @@ class RedisStorage(Storage):
     @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         pattern = "*" + _glob_escape(suffix)
-        found: list[str] = []
-        for field in self.client.hscan_iter(self._keys["msg"], match=pattern, count=1000):
-            found.append(_text(field[0] if isinstance(field, tuple) else field))
-            if len(found) >= limit:
-                break
+        found: set[str] = set()
+        for key in ("msg", "done_a", "done_b"):
+            for field in self.client.hscan_iter(self._keys[key], match=pattern, count=1000):
+                found.add(_text(field[0] if isinstance(field, tuple) else field))
+                if len(found) >= limit:
+                    return sorted(found)
         return sorted(found)
 
     @_translated

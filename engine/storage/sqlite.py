@@ -481,7 +481,11 @@ class SqliteStorage(Storage):
         return [DeadLetter(i, b, r or "", e or "", at) for i, b, r, e, at in rows]
 
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        sql = "SELECT id FROM task WHERE queue = ? AND substr(id, -?) = ? ORDER BY id LIMIT ?"
+        sql = (
+            "SELECT id FROM task WHERE queue = ?1 AND substr(id, -?2) = ?3 UNION"
+            " SELECT id FROM finished WHERE queue = ?1 AND substr(id, -?2) = ?3"
+            " ORDER BY id LIMIT ?4"
+        )
         return [i for (i,) in self._read(sql, len(suffix), suffix, max(0, limit))]
 
     def locate(self, task_id: str) -> Located | None:

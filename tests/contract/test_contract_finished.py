@@ -85,3 +85,11 @@ def test_destroy_drops_finished_records(storage: Storage) -> None:
     _finish(storage, a, b"m", Outcome(finished=b"{}"))
     storage.destroy()
     assert storage.finished(a) is None
+
+
+def test_a_finished_id_is_found_by_its_end(storage: Storage) -> None:
+    a, b = new_ids(2)
+    _finish(storage, a, b"m", Outcome(finished=b"{}"))
+    _finish(storage, b, b"m", Outcome())  # no record: not found
+    assert storage.ids_ending(a[-6:]) == [a]
+    assert storage.ids_ending(b[-6:]) == []
