@@ -7,15 +7,15 @@
 -- lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
 -- Leases are checked against the server's clock (clock = 'server'), else each task's now.
--- A task's finished record (when given) goes to the hash done_gen names (done_a or
--- done_b); once that holds done_cap records (checked once per call) the other one is
+-- The tasks' finished records (when given) go, in one HSET per call, to the hash
+-- done_gen names (done_a or done_b); once that holds done_cap records the other one is
 -- emptied and named: the generation before goes.
 local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done_a, done_b, done_gen =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
   KEYS[11], KEYS[12], KEYS[13]
 local consumer, n_tasks, clock, done_cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
--- The generation written to (looked up once per call), and whether a record was written.
-local done, kept = nil, false
+-- The finished records of this call (id, record, ...): one HSET at the end.
+local kept = {}
 -- #include lib
 local lease_now = clock == 'server' and server_now() or nil
 
@@ -39,9 +39,8 @@ local function finish_one(i, k)
       tonumber(dead_cap_bytes), redis.call('HSTRLEN', msg, id))
   else
     if finished ~= '' then
-      done = done or (redis.call('GET', done_gen) == 'b' and done_b or done_a)
-      redis.call('HSET', done, id, finished)
-      kept = true
+      kept[#kept + 1] = id
+      kept[#kept + 1] = finished
     end
     redis.call('HDEL', deliv, id)
     redis.call('HDEL', msg, id)
@@ -84,9 +83,13 @@ local out, i, k = {}, 5, 14
 for t = 1, tonumber(n_tasks) do
   out[t], i, k = finish_one(i, k)
 end
-if kept and redis.call('HLEN', done) >= tonumber(done_cap) then
-  local other = done == done_a and done_b or done_a
-  redis.call('UNLINK', other)
-  redis.call('SET', done_gen, other == done_b and 'b' or 'a')
+if #kept > 0 then
+  local done = redis.call('GET', done_gen) == 'b' and done_b or done_a
+  redis.call('HSET', done, unpack(kept))
+  if redis.call('HLEN', done) >= tonumber(done_cap) then
+    local other = done == done_a and done_b or done_a
+    redis.call('UNLINK', other)
+    redis.call('SET', done_gen, other == done_b and 'b' or 'a')
+  end
 end
 return out
