@@ -329,8 +329,7 @@ class Executor:
         #: to the dead letters). The consumer's telemetry writes it to the event stream.
         self.notify: Callable[[str, Task, str | None], None] | None = None
         self._lock = threading.Lock()
-        self._worker_json = json.dumps(consumer_id)
-        self._tails: dict[str, bytes] = {}  # task name -> the end of its record's head
+        self._worker = json.dumps(consumer_id).encode()  # as the finished records hold it
 
     @property
     def storage(self) -> Storage:
@@ -512,24 +511,25 @@ class Executor:
     # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
     def _record_ok(self, task: Task, end: float, data: bytes) -> bytes:
         """The finished record of a call that succeeded at its first attempt: the hot
-        path, one bytes formatting with the rest of the head cached per task name
-        (``started`` is left to readers: ``at - runtime``; ``attempt`` 1 is the default)."""
-        tail = self._tails.get(task.registered_name)
-        if tail is None:
-            name, worker = json.dumps(task.registered_name), self._worker_json
-            tail = f',"state":"complete","task":{name},"worker":{worker}}}'.encode()
-            self._tails[task.registered_name] = tail
-        body = data if len(data) <= FINISHED_BODY_MAX else b""
-        runtime = task.runtime or 0.0
-        ttl = self.huey.result_ttl
+        path, one bytes formatting, as short as it can be (readers take ``state``
+        complete, ``attempt`` 1 and ``started`` = ``at - runtime`` as left out, and the
+        name from the message; only a message too big to keep leaves its name here)."""
+        if len(data) > FINISHED_BODY_MAX:
+            return finished_record(self._head(task, None, "complete", end=end), data)
+        runtime, ttl = task.runtime or 0.0, self.huey.result_ttl
         if ttl is None:
-            return b'{"at":%.6f,"runtime":%.6f%s\n%s' % (end, runtime, tail, body)
-        return b'{"at":%.6f,"expires":%.6f,"runtime":%.6f%s\n%s' % (
+            return b'{"at":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
+                end,
+                runtime,
+                self._worker,
+                data,
+            )
+        return b'{"at":%.6f,"expires":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
             end,
             end + ttl,
             runtime,
-            tail,
-            body,
+            self._worker,
+            data,
         )
 
     def _head(

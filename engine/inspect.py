@@ -863,7 +863,7 @@ def finished_info(task_id: str, data: bytes, now: float) -> TaskInfo | None:
         "started_at": started,
         "runtime": runtime,
         "worker": rec.get("worker") if isinstance(rec.get("worker"), str) else None,
-        "outcome": str(rec.get("state", "")) or None,
+        "outcome": str(rec.get("state") or "complete"),
         "error": rec.get("error") if isinstance(rec.get("error"), str) else None,
         "attempts": (*history, last),
     }
