@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -24,7 +25,8 @@ from .codec import Codec
 from .consumer import Consumer, ConsumerSettings
 from .core import Hook, QueueCore
 from .crontab import Crontab
-from .exceptions import ConfigurationError
+from .envelope import describe
+from .exceptions import ConfigurationError, EngineError
 from .executor import Executor
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
@@ -36,8 +38,11 @@ from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
 from .task import Task
+from .telemetry import operator_event
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
 from .wrapper import TaskWrapper, with_context
+
+log = logging.getLogger("huey.api")
 
 __all__: Sequence[str] = (
     "BlackHoleHuey",
@@ -726,8 +731,18 @@ class Huey(QueueCore):
         return [m.id for m in messages]
 
     def retry_failed(self, task_id: str) -> bool:
-        """Put a dead letter back on the queue."""
-        return self.storage.retry_dead(task_id)
+        """Put a dead letter back on the queue, and say so in the event stream
+        (``retried``). A letter a worker dead-lettered gets its task's retries again
+        and counts on from its last attempt (the worker kept it so)."""
+        found = self.storage.locate(task_id)
+        if not self.storage.retry_dead(task_id):
+            return False
+        name = describe(found.data).get("task") if found is not None else None
+        try:
+            operator_event(self.storage, "retried", task_id, str(name or "?"), time.time())
+        except EngineError as exc:  # the retry is done; only its event is missing
+            log.warning("task %s retried, but its event was not written: %s", task_id, exc)
+        return True
 
     def retry_failed_many(self, task_ids: Sequence[str]) -> int:
         """Put dead letters back on the queue (one round trip on Redis); how many were."""

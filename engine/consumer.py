@@ -251,6 +251,7 @@ class Consumer:
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
+        self.executor.notify = self.telemetry.note
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published

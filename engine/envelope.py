@@ -9,7 +9,10 @@ Always present: ``v`` (format version), ``id``, ``task`` (registered name) and
 ("json"), ``eta``, ``retries`` (0), ``retry_delay`` (0), ``retry_backoff`` (0),
 ``priority`` (0), ``expires`` / ``expires_in`` (absolute / relative expiry),
 ``timeout``, ``enqueued_at``, ``attempt`` (1), ``chord``, ``defaults`` (false:
-apply the worker's registered defaults), ``on_complete`` / ``on_error`` (nested
+apply the worker's registered defaults), ``history`` (the attempts before this one
+that failed, newest last, at most ``ATTEMPTS_KEPT``: ``n``, ``at``, ``worker``, ``took``,
+``error``), ``retries_given`` (the retries the call started with, set by its first
+retry: a dead letter retried by an operator gets them again), ``on_complete`` / ``on_error`` (nested
 records of the next pipeline stage and the error handler, without ``v``), and
 ``sig`` (hex HMAC-SHA256 of the record without ``sig``, only with a key).
 
@@ -41,7 +44,17 @@ VERSION = 1
 
 # The fields of a Task written to the record when not at their default: the call's
 # options (engine.task.CALL_OPTIONS) and what enqueueing and running stamp on it.
-_OPTIONS = ("due_at", *CALL_OPTIONS, "enqueued_at", "attempt", "chord", "expires_in", "defaults")
+_OPTIONS = (
+    "due_at",
+    *CALL_OPTIONS,
+    "enqueued_at",
+    "attempt",
+    "chord",
+    "expires_in",
+    "defaults",
+    "history",
+    "retries_given",
+)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
 _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
@@ -65,6 +78,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "chord": (dict,),
     "expires_in": _NUMBER,
     "defaults": (bool,),
+    "history": (list,),
+    "retries_given": (int,),
 }
 _CHORD_FIELDS = {"id": (str,), "size": (int,), "index": (int,), "callback": (dict,)}
 

@@ -18,6 +18,7 @@ the facade (``engine.api``), which is what lets immediate mode import it.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any, Final, Literal, TypeVar
 
 from . import outcome as rules
@@ -65,8 +67,15 @@ from .signals import (
     SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
-from .task import Task, TaskSpec, error_metadata
+from .storage.base import (
+    FINISHED_BODY_MAX,
+    NOT_RUNNING,
+    Claimed,
+    Outcome,
+    Storage,
+    finished_record,
+)
+from .task import ATTEMPTS_KEPT, Task, TaskSpec, error_metadata
 
 __all__ = [
     "CHORD_TTL",
@@ -268,6 +277,11 @@ def commit_alone(
         return refused or f"dead-lettered ({REASON_REFUSED}): {reason}"
 
 
+def _summary(exc: BaseException) -> str:
+    """One attempt's error in its history: short, as the event stream shows errors."""
+    return repr(exc)[:200]
+
+
 def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
     try:
         then(refused, exc)
@@ -339,10 +353,14 @@ class Executor:
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
+        #: Told (event, task, error) of what no signal says: "dead" (a task just went
+        #: to the dead letters). The consumer's telemetry writes it to the event stream.
+        self.notify: Callable[[str, Task, str | None], None] | None = None
         self._lock = threading.Lock()
         # One line per task start and finish (``hueyctl worker -v``): decided once, as
         # logging is set up before the consumer is made, so a task pays no logging call.
         self.trace = log.isEnabledFor(logging.DEBUG)
+        self._worker = json.dumps(consumer_id).encode()  # as the finished records hold it
 
     @property
     def storage(self) -> Storage:
@@ -388,10 +406,12 @@ class Executor:
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
         task.name = spec.label or task.name  # as huey shows it to hooks and the task
+        if task.history and task.history[-1].get("n") == task.attempt:
+            task.attempt += 1  # a dead letter put back: its last attempt is in its history
         with self._lock:
             self.current[task.id] = (task.registered_name, self.clock())
         try:
-            return self._execute(spec, task, done)
+            return self._execute(spec, task, done, claimed.data)
         finally:
             with self._lock:
                 self.current.pop(task.id, None)
@@ -419,9 +439,14 @@ class Executor:
             return SIGNAL_EXPIRED
         return None
 
-    def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
+    def _skip(
+        self, task: Task, signal: str, data: bytes, outcome: Outcome | None = None
+    ) -> str | None:
         self.huey.signals.send(signal, task)
         outcome = outcome or rules.skipped(task)
+        if not rules.retried(outcome, task.id):
+            head = self._head(task, None, signal)
+            outcome = replace(outcome, finished=finished_record(head, data))
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
         self._enqueued(outcome, refused)
@@ -451,16 +476,18 @@ class Executor:
             self.huey.signals.send(SIGNAL_RETRYING, again)
         return outcome
 
-    def _execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
+    def _execute(
+        self, spec: TaskSpec, task: Task, done: Callable[[], None] | None, data: bytes
+    ) -> Status:
         huey = self.huey
         now = self.clock()
         skipped = self._skip_reason(task, now)
         if skipped:
-            return self._skip(task, skipped)
+            return self._skip(task, skipped, data)
         cancel = huey.run_pre_execute(task)
         if cancel is not None:
             outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
-            return self._skip(task, SIGNAL_CANCELED, outcome)
+            return self._skip(task, SIGNAL_CANCELED, data, outcome)
         huey.signals.send(SIGNAL_EXECUTING, task)
         if self.trace:
             log.debug(
@@ -486,7 +513,12 @@ class Executor:
         task.runtime = time.monotonic() - started
         try:
             if exception is None:
-                outcome = rules.success(huey, spec, task, value, self.clock())
+                end = self.clock()
+                if task.history is None and task.attempt == 1:
+                    record = self._record_ok(task, end, data)
+                else:
+                    record = finished_record(self._head(task, now, "complete", end=end), data)
+                outcome = rules.success(huey, spec, task, value, end, record)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
         if exception is None:
@@ -494,10 +526,7 @@ class Executor:
                 log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
         else:
             self._announce(task, exception)
-            now = self.clock()
-            decided = rules.failure(huey, spec, task, exception, tb, now)
-            _log_failure(task, exception, tb, decided[1], now)
-            outcome = self._retrying(decided)
+            outcome = self._failed(spec, task, exception, tb, now, data)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -516,6 +545,83 @@ class Executor:
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
         return refused
+
+    # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
+    def _record_ok(self, task: Task, end: float, data: bytes) -> bytes:
+        """The finished record of a call that succeeded at its first attempt: the hot
+        path, one bytes formatting, as short as it can be (readers take ``state``
+        complete, ``attempt`` 1 and ``started`` = ``at - runtime`` as left out, and the
+        name from the message; only a message too big to keep leaves its name here)."""
+        if len(data) > FINISHED_BODY_MAX:
+            return finished_record(self._head(task, None, "complete", end=end), data)
+        runtime, ttl = task.runtime or 0.0, self.huey.result_ttl
+        if ttl is None:
+            return b'{"at":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
+                end,
+                runtime,
+                self._worker,
+                data,
+            )
+        return b'{"at":%.6f,"expires":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
+            end,
+            end + ttl,
+            runtime,
+            self._worker,
+            data,
+        )
+
+    def _head(
+        self,
+        task: Task,
+        started: float | None,
+        state: str,
+        error: str | None = None,
+        end: float | None = None,
+    ) -> bytes:
+        """The head of a finished record (JSON, see docs/design.md): how the call ended
+        (state: the signal, e.g. complete, error, revoked), when, where, how long, and
+        the attempts before it; ``expires`` when results expire (readers hide it then)."""
+        end = self.clock() if end is None else end
+        rec: dict[str, Any] = {"at": end, "attempt": task.attempt, "state": state}
+        rec["task"], rec["worker"] = task.registered_name, self.consumer_id
+        if started is not None:
+            rec["started"] = started
+        if task.runtime is not None:
+            rec["runtime"] = task.runtime
+        if error is not None:
+            rec["error"] = error
+        if task.history:
+            rec["history"] = task.history
+        ttl = self.huey.result_ttl
+        if ttl is not None:
+            rec["expires"] = end + ttl
+        return json.dumps(rec, separators=(",", ":")).encode()
+
+    def _failed(
+        self, spec: TaskSpec, task: Task, exc: Exception, tb: str, started: float, data: bytes
+    ) -> Outcome:
+        """The outcome of a failed call, with this attempt added to its history (which a
+        retry carries on), its finished record when it ends here, and, when it goes to
+        the dead letters, the message an operator's retry of it runs: its retries given
+        back (written by us, so signed when the queue signs). Its attempt stays the last
+        one run; the history ending with that number tells the retry to count on."""
+        summary = _summary(exc)
+        entry = {"n": task.attempt, "at": started, "worker": self.consumer_id, "error": summary}
+        entry["took"] = round(task.runtime or 0.0, 6)
+        task.history = [*(task.history or []), entry][-ATTEMPTS_KEPT:]
+        if task.retries_given is None:
+            task.retries_given = task.retries
+        now = self.clock()
+        decided = rules.failure(self.huey, spec, task, exc, tb, now)
+        _log_failure(task, exc, tb, decided[1], now)
+        outcome = self._retrying(decided)
+        if rules.retried(outcome, task.id):
+            return outcome
+        if outcome.dead is not None:
+            again = replace(task, retries=task.retries_given or 0, deadline=None, runtime=None)
+            return replace(outcome, dead_data=self.huey.envelope.encode(again))
+        head = self._head(task, started, "error", summary)
+        return replace(outcome, finished=finished_record(head, data))
 
     def _announce(self, task: Task, exc: Exception) -> None:
         """The log line and signal of a failed call (before its outcome is decided)."""
@@ -552,6 +658,8 @@ class Executor:
                 self.failed += 1
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
+        if not refused and outcome.dead is not None and self.notify is not None:
+            self.notify("dead", task, outcome.dead[1].partition("\n")[0])
         self._enqueued(outcome, refused)
 
     # --- chords -------------------------------------------------------------------

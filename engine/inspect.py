@@ -113,7 +113,7 @@ class TaskInfo:
     """One task as hueyctl lists and shows it, read from its envelope without the
     application's code.
 
-    state is ready, scheduled, running or dead. args and kwargs are as stored:
+    state is ready, scheduled, running, dead or finished. args and kwargs are as stored:
     plain JSON with the json codec, base64 text with pickle. eta is the eta in
     the task's envelope (when it was scheduled to run), in every state. retries is
     how many retries are left and attempt which run this is. claimed_at, worker
@@ -121,6 +121,17 @@ class TaskInfo:
     claimed) are set for running tasks; failed_at, reason and error for dead ones.
     revoked says whether the call or its task is revoked now. envelope is the whole
     stored record. Times are epoch seconds.
+
+    attempts is the call's attempt history, oldest first (at most ATTEMPTS_KEPT):
+    each {"n", "at", "worker", "took", "error"}; a finished call's last entry is the
+    attempt that ended it (error None when it succeeded). A dead letter's envelope is
+    the call as a retry of it will run: attempt is that retry's number and retries
+    the retries it gets (its task's again). finished tasks (state "finished", from
+    the store's capped finished records) have finished_at, started_at, runtime,
+    worker and outcome (the signal that ended them: complete, error, revoked,
+    expired, canceled); args are None when the message was too big to keep.
+    orphaned is set on a running task whose worker's lease has lapsed: it is
+    requeued when a live worker sweeps.
     """
 
     id: str
@@ -144,6 +155,11 @@ class TaskInfo:
     envelope: dict[str, Any] = field(default_factory=dict, compare=False)
     started_at: float | None = None  # running: when its worker reported it started
     claimed_ahead: bool = False  # running: claimed (prefetched) but not reported started
+    attempts: tuple[dict[str, Any], ...] = ()  # the attempt history, oldest first
+    finished_at: float | None = None  # finished: when
+    runtime: float | None = None  # finished: seconds its last attempt ran
+    outcome: str | None = None  # finished: complete, error, revoked, expired, canceled
+    orphaned: bool = False  # running: its worker's lease lapsed (requeued at a sweep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,8 +373,17 @@ def _info(store_id: str, data: bytes, state: str, **extra: Any) -> TaskInfo:
         enqueued_at=rec.get("enqueued_at"),
         expires=rec.get("expires"),
         envelope=rec,
+        attempts=extra.pop("attempts", None) or _history(rec),
         **extra,
     )
+
+
+def _history(rec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The attempt history an envelope carries (entries that are not objects dropped)."""
+    history = rec.get("history")
+    if not isinstance(history, list):
+        return ()
+    return tuple(h for h in history if isinstance(h, dict))
 
 
 @dataclass(frozen=True, slots=True)
@@ -612,6 +637,7 @@ class Inspector:
         started_at is set for those their worker reports started; the rest are
         claimed_ahead (a task started less than a heartbeat ago reads so too)."""
         started = self._started()
+        lapsed = self._lapsed()
         items = [
             _info(
                 r.id,
@@ -622,6 +648,7 @@ class Inspector:
                 claimed_at=r.claimed_at,
                 started_at=started.get(r.id),
                 claimed_ahead=r.id not in started,
+                orphaned=r.consumer in lapsed,
             )
             for r in self.storage.running_items()
         ]
@@ -651,7 +678,8 @@ class Inspector:
         }
         if loc.state == "running":
             at = self._started().get(task_id)
-            when["running"].update(started_at=at, claimed_ahead=at is None)
+            orphaned = loc.consumer in self._lapsed()
+            when["running"].update(started_at=at, claimed_ahead=at is None, orphaned=orphaned)
         info = _info(
             loc.id,
             loc.data,
@@ -664,10 +692,21 @@ class Inspector:
         )
         return self._mark_revoked([info])[0]
 
+    def _lapsed(self) -> set[str]:
+        """The consumers whose lease has lapsed (their tasks wait for a sweep)."""
+        now = self.clock()
+        return {c for c, until in self.storage.consumers(now).items() if until < now}
+
+    def finished(self, task_id: str) -> TaskInfo | None:
+        """A task that finished, from the store's finished records (the newest
+        ``FINISHED_CAP``); None when there is none or it has expired with the results."""
+        data = self.storage.finished(task_id)
+        return None if data is None else finished_info(task_id, data, self.clock())
+
     def find(self, id_prefix: str) -> list[str]:
         """Ids starting with ``id_prefix`` in any state (pages through the queues), and
-        of a queued, scheduled, running or dead task ending with it when it is 4 to 12
-        hex digits (a short id)."""
+        of a queued, scheduled, running, dead or finished task ending with it when it
+        is 4 to 12 hex digits (a short id)."""
         found = {i.id for i in self.running(id_prefix=id_prefix)}
         if _SHORT_ID.fullmatch(id_prefix):
             # A short id: the end of the id's random part (see docs/operating.md).
@@ -930,6 +969,46 @@ class Inspector:
                 Minute(row.minute, row.count, row.failures, row.total, row.max)
             )
         return out
+
+
+def finished_info(task_id: str, data: bytes, now: float) -> TaskInfo | None:
+    """A finished record (head, newline, message or nothing) as a TaskInfo; None when
+    its head says it expired (it lives as long as the results would). Never raises."""
+    head, _, body = data.partition(b"\n")
+    try:
+        rec = json.loads(head)
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        return TaskInfo(task_id, UNREADABLE + "finished record", "finished", None, None)
+    expires = rec.get("expires")
+    if isinstance(expires, (int, float)) and expires < now:
+        return None
+    number = (int, float)
+    at = rec.get("at") if isinstance(rec.get("at"), number) else None
+    runtime = rec.get("runtime") if isinstance(rec.get("runtime"), number) else None
+    started = rec.get("started") if isinstance(rec.get("started"), number) else None
+    if started is None and at is not None and runtime is not None:
+        started = at - runtime  # the worker's hot path leaves it out
+    last = {k: rec.get(k) for k in ("worker", "error")}
+    last["n"], last["at"], last["took"] = rec.get("attempt") or 1, started, runtime
+    history = tuple(h for h in rec.get("history") or () if isinstance(h, dict))
+    extra: dict[str, Any] = {
+        "finished_at": at,
+        "started_at": started,
+        "runtime": runtime,
+        "worker": rec.get("worker") if isinstance(rec.get("worker"), str) else None,
+        "outcome": str(rec.get("state") or "complete"),
+        "error": rec.get("error") if isinstance(rec.get("error"), str) else None,
+        "attempts": (*history, last),
+    }
+    if body:
+        info = _info(task_id, body, "finished", **extra)
+        return replace(info, attempt=int(rec.get("attempt") or info.attempt))
+    name = rec.get("task")
+    return TaskInfo(
+        task_id, name if isinstance(name, str) else "?", "finished", None, None, **extra
+    )
 
 
 def _next_slot(spec: str, utc: bool, after: float) -> float:

@@ -50,6 +50,11 @@ class Task:
     # Enqueued by name without the task's code (hueyctl enqueue --url): the worker
     # fills in the registered task's retries, retry delay and backoff, and timeout.
     defaults: bool = False
+    # The attempts before this one that failed (the last ATTEMPTS_KEPT), each
+    # {"n", "at", "worker", "took", "error"}, and the retries the call started with:
+    # carried in the message by a retry (engine.outcome), None until the first one.
+    history: list[dict[str, Any]] | None = None
+    retries_given: int | None = None
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
@@ -165,6 +170,9 @@ class TaskSpec:
         if self.retries < 0 or self.retry_delay < 0:
             raise ConfigurationError("retries and retry_delay must be >= 0")
 
+
+#: How many past attempts a call carries in its message (the newest; older ones drop).
+ATTEMPTS_KEPT = 10
 
 # The options a task is registered with (``@huey.task(...)``, :class:`TaskSpec`) that
 # each call may override (``.s(...)``, ``schedule(...)``, ``QueueCore.new_call``) and

@@ -29,7 +29,11 @@ MOMENTS = (
     ("claimed", "claimed_at"),
     ("started", "started_at"),
     ("failed at", "failed_at"),
+    ("finished", "finished_at"),
 )
+
+#: What an orphaned task (its worker's lease lapsed) waits for.
+ORPHANED = "orphaned: its worker is gone; requeued when a worker sweeps"
 
 
 def state_label(state: str) -> str:
@@ -126,6 +130,34 @@ def stamp(ts: float, tz: dt.tzinfo | None = None) -> str:
 def when_ago(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
     """``2026-12-01 06:00:00 UTC (in 2h)``."""
     return "-" if ts is None else f"{when(ts, tz)} ({ago(ts, now)})"
+
+
+def attempt_text(state: str, attempt: int, retries: int, attempts: Any) -> str:
+    """The ``attempt`` line of ``show`` and ``top``'s detail. A dead letter its worker
+    kept for a retry (its history ends with its attempt) holds the retries a retry
+    gets: it reads "3 (a retry runs attempt 4 with 2 retries)"."""
+    if state == "finished":
+        return str(attempt)
+    last = attempts[-1].get("n") if attempts else None
+    if state == "dead" and last == attempt:
+        return f"{attempt} (a retry runs attempt {attempt + 1} with {retries} retries)"
+    return f"{attempt} ({retries} retries left)"
+
+
+def attempt_lines(attempts: Any, now: float, tz: dt.tzinfo | None = None) -> list[str]:
+    """One line per attempt (oldest first): number, start, worker, run time, error."""
+    lines = []
+    for a in attempts:
+        at = a.get("at")
+        start = when_ago(at, now, tz) if isinstance(at, (int, float)) else "-"
+        took = a.get("took")
+        took_text = runtime(took) if isinstance(took, (int, float)) else "-"
+        error = a.get("error")
+        lines.append(
+            f"#{a.get('n', '?')}  {start}  on {a.get('worker') or '-'}  took {took_text}  "
+            + (clip(str(error), 120) if error else "ok")
+        )
+    return lines
 
 
 def clip(text: str, width: int) -> str:

@@ -191,9 +191,15 @@ def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple
             Column("WORKER", lambda i: i.worker),
             Column(
                 "STARTED",
-                lambda i: "claimed ahead" if i.claimed_ahead else ago(i.started_at),
+                lambda i: (
+                    "orphaned"
+                    if i.orphaned
+                    else "claimed ahead"
+                    if i.claimed_ahead
+                    else ago(i.started_at)
+                ),
                 right=True,
-                style=lambda i: "dim" if i.claimed_ahead else "",
+                style=lambda i: "bold red" if i.orphaned else "dim" if i.claimed_ahead else "",
             ),
             Column("CLAIMED", lambda i: ago(i.claimed_at), right=True),
             Column(
@@ -230,7 +236,12 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column("WORKER", lambda w: w.id, wrap=False, style="dim"),
         Column("HOST", lambda w: w.host, style="bold"),
         Column("PID", lambda w: w.pid, right=True),
-        Column("UPTIME", lambda w: present.duration(now - w.started), right=True),
+        # A stale worker's uptime stops at its last heartbeat (it is not up any more).
+        Column(
+            "UPTIME",
+            lambda w: present.duration((w.heartbeat if stale(w) else now) - w.started),
+            right=True,
+        ),
         Column("TYPE", lambda w: w.worker_type),
         Column(
             "BUSY",

@@ -251,7 +251,9 @@ def resolve_id(insp: Inspector, text: str, results: bool = True) -> str:
     """A full task id from an id or an unambiguous prefix."""
     if not text:
         raise CommandError("give a task id (or the first characters of one)", EXIT_USAGE)
-    if insp.task(text) is not None or (results and insp.result(text) is not None):
+    if insp.task(text) is not None:
+        return text
+    if results and (insp.result(text) is not None or insp.finished(text) is not None):
         return text
     ids = find_ids(insp, text, results)
     if len(ids) == 1:

@@ -65,11 +65,20 @@ DEAD_CAP = 10_000
 DEAD_CAP_BYTES = 32 * 1024 * 1024
 # queue_names(): Redis keys read at most when looking for queues never announced.
 SCAN_BUDGET = 20_000
+# Finished tasks: each store keeps the records of at least the last FINISHED_CAP
+# tasks that finished (succeeded, failed without a dead letter, or were skipped) and
+# at most about twice as many (Redis keeps two generations, see storage/redis.py); a
+# record holds the task's message only when it is at most FINISHED_BODY_MAX bytes
+# (name and args stay readable, a big payload is not kept twice).
+FINISHED_CAP = 10_000
+FINISHED_BODY_MAX = 2048
 
 __all__ = [
     "DEAD_CAP",
     "DEAD_CAP_BYTES",
     "EVENT_CAP",
+    "FINISHED_BODY_MAX",
+    "FINISHED_CAP",
     "PROMOTE_BATCH",
     "SCAN_BUDGET",
     "STATS_TTL",
@@ -153,7 +162,11 @@ class Located:
 class Outcome:
     """Everything a finished task leaves behind, written atomically with the ack.
 
-    ``dead`` = (reason, error) keeps the message in the dead-letter set.
+    ``dead`` = (reason, error) keeps the message in the dead-letter set, as
+    ``dead_data`` when given (the worker's copy with the attempt history), else as
+    it was claimed. ``finished`` is the task's finished record (:func:`finished_record`:
+    a JSON head, a newline, the message when small), kept under its id in the same
+    step, among at least the last ``finished_cap`` records (not for a dead letter).
     ``enqueue`` / ``schedule`` may reuse the finished task's id (a retry).
     """
 
@@ -162,6 +175,13 @@ class Outcome:
     enqueue: Sequence[Message] = ()
     schedule: Sequence[tuple[Message, float]] = ()
     dead: tuple[str, str] | None = None
+    finished: bytes | None = None
+    dead_data: bytes | None = None
+
+
+def finished_record(head: bytes, body: bytes) -> bytes:
+    """A finished record: ``head`` (JSON), a newline, and the message if small enough."""
+    return head + b"\n" + (body if len(body) <= FINISHED_BODY_MAX else b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +257,8 @@ class Storage(ABC):
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
+    #: How many finished records the store keeps at least (at most about twice as many).
+    finished_cap = FINISHED_CAP
 
     def __init__(
         self,
@@ -369,9 +391,15 @@ class Storage(ABC):
 
     @abstractmethod
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        """Up to ``limit`` ids of queued, scheduled, running or dead tasks that end
-        with ``suffix`` (hex digits): the short ids operators type. Read-only, for
-        tools; Redis walks the message hash with HSCAN MATCH (no index to keep)."""
+        """Up to ``limit`` ids of queued, scheduled, running or dead tasks, or of
+        finished ones with a record, that end with ``suffix`` (hex digits): the short
+        ids operators type. Read-only, for tools; Redis walks the message hash and the
+        finished records with HSCAN MATCH (no index to keep)."""
+
+    @abstractmethod
+    def finished(self, task_id: str) -> bytes | None:
+        """The finished record of a task (see :class:`Outcome`), or None: it never
+        finished, or its record was dropped (older than the last ``finished_cap``)."""
 
     @abstractmethod
     def remove(self, task_id: str) -> bool:

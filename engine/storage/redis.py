@@ -18,6 +18,11 @@ key                    type    content
 ``dead``               zset    task id, score = failed at; capped at ``dead_cap``
 ``deadinfo``           hash    task id -> ``<reason>\\n<error>``
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
+``done_a``, ``done_b``  hash    task id -> its finished record (``storage/base.py``),
+                               in two generations: records go to the one ``done_gen``
+                               names; once it holds ``finished_cap`` the other is
+                               emptied and named, so between cap and 2 x cap are kept
+``done_gen``           string  ``a`` or ``b`` (none: ``a``)
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 
@@ -353,6 +358,9 @@ class RedisStorage(Storage):
                 "deliv",
                 "leases",
                 "dead",
+                "done_a",
+                "done_b",
+                "done_gen",
                 "deadinfo",
                 "wake",
             )
@@ -632,10 +640,11 @@ class RedisStorage(Storage):
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
         keys = list(self._finish_keys)
-        args: list[Any] = [consumer, len(items), self.lease_clock]
+        args: list[Any] = [consumer, len(items), self.lease_clock, self.finished_cap]
         kv = self._kv
         for task_id, now, outcome in items:
             reason, error = outcome.dead or ("", "")
+            record = outcome.finished if outcome.dead is None else None
             FINISH_TASK.pack(
                 (
                     repr(now),
@@ -644,8 +653,10 @@ class RedisStorage(Storage):
                     _ms(outcome.result_ttl),
                     reason,
                     error,
+                    outcome.dead_data or "",
                     self.dead_cap,
                     self.dead_cap_bytes,
+                    record or "",
                     [(m.id, m.priority, m.data) for m in outcome.enqueue],
                     [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
                 ),
@@ -764,13 +775,24 @@ class RedisStorage(Storage):
         return out
 
     @_translated
+    def finished(self, task_id: str) -> bytes | None:
+        k = self._keys
+        p = self.client.pipeline(transaction=False)
+        p.hget(k["done_a"], task_id)
+        p.hget(k["done_b"], task_id)
+        a, b = p.execute()  # an id finished twice may be in both: either record will do
+        data: bytes | None = a if a is not None else b
+        return data
+
+    @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         pattern = "*" + _glob_escape(suffix)
-        found: list[str] = []
-        for field in self.client.hscan_iter(self._keys["msg"], match=pattern, count=1000):
-            found.append(_text(field[0] if isinstance(field, tuple) else field))
-            if len(found) >= limit:
-                break
+        found: set[str] = set()
+        for key in ("msg", "done_a", "done_b"):
+            for field in self.client.hscan_iter(self._keys[key], match=pattern, count=1000):
+                found.add(_text(field[0] if isinstance(field, tuple) else field))
+                if len(found) >= limit:
+                    return sorted(found)
         return sorted(found)
 
     @_translated

@@ -46,11 +46,12 @@ READ = (
 # both keyless and read-only: they name nodes and commands, never data. Through Sentinel
 # nothing more is needed on the data nodes.
 CONNECTION = "hello ping select time cluster|slots command".split()
-# Producer and worker: the writes their Lua scripts and plain commands make.
+# Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
+# the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (
     "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush lpop blpop pexpire"
     " xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait info"
-    " sadd"
+    " sadd unlink"
 ).split()
 # The store's list of queue names: SADD (above) once per worker and producer, SMEMBERS
 # by readers; the key outside the queues' hash tags, named by QUEUES_KEY.

@@ -210,6 +210,5 @@ def load_worker(inspector: Inspector, worker_id: str) -> WorkerDetail:
 
 
 def load_detail(inspector: Inspector, task_id: str) -> Detail:
-    return Detail(
-        task_id, inspector.task(task_id), inspector.result(task_id), tuple(inspector.revocations())
-    )
+    info = inspector.task(task_id) or inspector.finished(task_id)
+    return Detail(task_id, info, inspector.result(task_id), tuple(inspector.revocations()))

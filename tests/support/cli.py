@@ -39,6 +39,11 @@ TASK_FIELDS = {
     "revoked",
     "started_at",
     "claimed_ahead",
+    "attempts",
+    "finished_at",
+    "runtime",
+    "outcome",
+    "orphaned",
 }
 
 
