@@ -48,6 +48,7 @@ from typing import Any
 
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
+from .aio import AsyncRunner
 from .executor import Committer, Executor, StoreHealth
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks
@@ -60,6 +61,8 @@ log = logging.getLogger("huey.consumer")
 ORPHAN_GRACE = 5.0  # a claim younger than this may still be on its way to a worker
 PREFETCH_BUDGET = 0.005  # claim ahead about this many seconds of work per worker
 PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thread, up to 64)
+#: Threads in one process, a process per worker, or coroutines on one loop (engine.aio).
+WORKER_TYPES = ("thread", "process", "asyncio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +105,13 @@ class ConsumerSettings:
             raise ValueError("workers must be at least 1")
         if self.heartbeat_interval >= self.lease:
             raise ValueError("the heartbeat interval must be shorter than the lease")
-        if self.worker_type not in ("thread", "process"):
+        if self.worker_type not in WORKER_TYPES:
             raise ConfigurationError(
-                f"worker_type={self.worker_type!r} is not offered: use 'thread' or 'process'"
+                f"worker_type={self.worker_type!r} is not offered: use 'thread', 'process'"
+                " or 'asyncio'"
             )
+        if self.worker_type == "asyncio" and self.inline:
+            raise ConfigurationError("an asyncio worker runs its tasks on its loop, not inline")
         if self.worker_type == "process" and not self.inline:
             raise ConfigurationError(
                 "a Consumer runs in this process: for process workers use "
@@ -246,6 +252,10 @@ class Consumer:
             timeout_guard=alarm_timeout if inline else None,
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
+        #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
+        self.runner = AsyncRunner(self.executor) if self.worker_type == "asyncio" else None
+        # Free coroutine slots of an asyncio worker (``workers`` of them).
+        self._slots = threading.Semaphore(self.workers)
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -339,6 +349,37 @@ class Consumer:
                 self._hand_back_ahead(lapsed=True)
                 continue
             self._run_one(item)
+
+    def _feed(self) -> None:
+        """The asyncio worker's feeder: hands claimed tasks to the loop while it has a
+        free slot; what waits stays in the inbox (handed back on stop or lapse)."""
+        runner = self.runner
+        assert runner is not None
+        while True:
+            self._slots.acquire()
+            entry = self._inbox.get()
+            if entry is None:
+                return
+            gen, item = entry
+            if self._stop.is_set() or gen != self._lease_generation():
+                self._slots.release()
+                lapsed = not self._stop.is_set()
+                self._release_unstarted([item], lapsed=lapsed)
+                if lapsed:
+                    self._hand_back_ahead(lapsed=True)
+                continue
+            runner.submit(item, self._async_done(item))
+
+    def _async_done(self, item: Claimed) -> Callable[[], None]:
+        start = self.timer()
+
+        def done() -> None:
+            self._forget(item)
+            self._slots.release()
+            if self.prefetch.adaptive:
+                self.prefetch.observe(start, self.timer())
+
+        return done
 
     # --- claimed ahead, not started: handed back -----------------------------------------
     def _lease_generation(self) -> int:
@@ -587,7 +628,12 @@ class Consumer:
         self.telemetry.attach()
         # Outcomes are committed in the background, batched, while the next task runs.
         self.executor.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
-        if not self.inline:
+        if self.runner is not None:
+            self.runner.start()
+            t = threading.Thread(target=self._feed, name="feeder", daemon=True)
+            t.start()
+            self._threads.append(t)
+        elif not self.inline:
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()
@@ -693,6 +739,8 @@ class Consumer:
         finally:
             self._released.set()
         self.telemetry.detach()
+        if self.runner is not None:
+            self.runner.close()
         if self.executor.committer is not None:
             self.executor.committer.close()
         self.huey.run_hooks("shutdown")

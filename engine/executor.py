@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 import traceback
+from types import CoroutineType
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
@@ -30,6 +31,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from . import outcome as rules
 from .core import QueueCore
+from .coro import run_coroutine
 from .exceptions import (
     CancelExecution,
     CodecError,
@@ -344,6 +346,24 @@ class Executor:
                 done()
 
     def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> Status:
+        prepared = self.prepare(claimed)
+        if not isinstance(prepared, tuple):
+            return prepared
+        return self.execute(*prepared, done)
+
+    def execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
+        """Run a prepared call on this thread and commit its outcome (see ``run``)."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+        try:
+            return self._execute(spec, task, done)
+        finally:
+            with self._lock:
+                self.current.pop(task.id, None)
+
+    def prepare(self, claimed: Claimed) -> tuple[TaskSpec, Task] | str | None:
+        """The claimed message decoded, with its registered spec; or, for a message
+        that cannot be run (malformed, unknown task), what dead-lettering it returned."""
         try:
             task = self.huey.envelope.decode(claimed.data)
         except Exception as exc:  # CodecError, or a record of the wrong shape
@@ -357,13 +377,7 @@ class Executor:
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
         task.name = spec.label or task.name  # as huey shows it to hooks and the task
-        with self._lock:
-            self.current[task.id] = (task.registered_name, self.clock())
-        try:
-            return self._execute(spec, task, done)
-        finally:
-            with self._lock:
-                self.current.pop(task.id, None)
+        return spec, task
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
         """Commit the outcome, retrying while the store is unreachable for up to a lease."""
@@ -421,32 +435,69 @@ class Executor:
         return outcome
 
     def _execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
-        huey = self.huey
-        now = self.clock()
-        skipped = self._skip_reason(task, now)
-        if skipped:
-            return self._skip(task, skipped)
-        cancel = huey.run_pre_execute(task)
-        if cancel is not None:
-            outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
-            return self._skip(task, SIGNAL_CANCELED, outcome)
-        huey.signals.send(SIGNAL_EXECUTING, task)
-        started = time.monotonic()
-        if task.timeout:
-            task.deadline = started + task.timeout
+        skip = self.preflight(task)
+        if skip is not None:
+            return self._skip(task, *skip)
+        started = self.begin(task)
         value: Any = None
         exception: Exception | None = None
         tb = ""
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
-            huey.in_flight[task.id] = task
-            with self.timeout_guard(task.timeout):
-                value = spec.func(*task.args, **kwargs)
+            if spec.is_async:  # on this thread's own loop; cancelled at the timeout
+                value = run_coroutine(spec.func(*task.args, **kwargs), task.timeout)
+            else:
+                with self.timeout_guard(task.timeout):
+                    value = spec.func(*task.args, **kwargs)
+                if type(value) is CoroutineType:  # a plain def that returned a coroutine
+                    value = run_coroutine(value, task.timeout)
         except Exception as exc:
             exception, tb = exc, traceback.format_exc()
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
             exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
             tb = traceback.format_exc()
+        return self.conclude(spec, task, started, value, exception, tb, done)
+
+    def preflight(self, task: Task) -> tuple[str, Outcome | None] | None:
+        """Why the call is not run: (the signal, the outcome to commit; None is the
+        plain skip), or None to run it. Runs the pre-execute hooks."""
+        huey = self.huey
+        now = self.clock()
+        skipped = self._skip_reason(task, now)
+        if skipped:
+            return skipped, None
+        cancel = huey.run_pre_execute(task)
+        if cancel is not None:
+            return SIGNAL_CANCELED, self._retrying(rules.cancelled(huey, task, cancel.retry, now))
+        return None
+
+    def skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
+        """Commit a call that is not run (``preflight`` said why), and say so."""
+        return self._skip(task, signal, outcome)
+
+    def begin(self, task: Task) -> float:
+        """The call starts now: EXECUTING sent, its deadline set; returns the start
+        (``time.monotonic()``) for ``conclude``."""
+        self.huey.signals.send(SIGNAL_EXECUTING, task)
+        started = time.monotonic()
+        if task.timeout:
+            task.deadline = started + task.timeout
+        self.huey.in_flight[task.id] = task
+        return started
+
+    def conclude(
+        self,
+        spec: TaskSpec,
+        task: Task,
+        started: float,
+        value: Any,
+        exception: Exception | None,
+        tb: str,
+        done: Callable[[], None] | None,
+    ) -> Status:
+        """The call returned ``value`` or raised ``exception``: decide its outcome and
+        commit it (in the background, with ``done`` and a committer: PENDING)."""
+        huey = self.huey
         huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
         try:
@@ -475,6 +526,16 @@ class Executor:
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
         return refused
+
+    def track(self, task: Task) -> None:
+        """Count the call as running (the registry's ``current``) until ``untrack``."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+
+    def untrack(self, task: Task) -> None:
+        """The call is no longer running here."""
+        with self._lock:
+            self.current.pop(task.id, None)
 
     def _announce(self, task: Task, exc: Exception) -> None:
         """The log line and signal of a failed call (before its outcome is decided)."""
