@@ -46,9 +46,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .aio import AsyncRunner
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
-from .aio import AsyncRunner
 from .executor import Committer, Executor, StoreHealth
 from .keys import REVOKE_VERSION, WORKERS, RegistryRecord, StoreRecord
 from .locks import flush_locks

@@ -23,10 +23,10 @@ import queue
 import threading
 import time
 import traceback
-from types import CoroutineType
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
+from types import CoroutineType
 from typing import Any, Final, Literal, TypeVar
 
 from . import outcome as rules

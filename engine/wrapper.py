@@ -223,7 +223,9 @@ def with_context(obj: Any, func: Callable[..., Any], as_argument: bool) -> Calla
     return inner
 
 
-def _with_context_async(obj: Any, func: Callable[..., Any], as_argument: bool) -> Callable[..., Any]:
+def _with_context_async(
+    obj: Any, func: Callable[..., Any], as_argument: bool
+) -> Callable[..., Any]:
     @functools.wraps(func)
     async def inner(*args: Any, **kwargs: Any) -> Any:
         if hasattr(obj, "__aenter__"):
