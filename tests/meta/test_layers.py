@@ -110,6 +110,8 @@ FLOORS: dict[str, int] = {
     "core": CORE,
     # runtime and read model
     "outcome": RUNTIME,
+    "coro": RUNTIME,
+    "aio": RUNTIME,
     "executor": RUNTIME,
     "scheduler": RUNTIME,
     "telemetry": RUNTIME,
@@ -123,6 +125,8 @@ FLOORS: dict[str, int] = {
     "chord": FACADE,
     "api": FACADE,
     "loader": FACADE,
+    "contrib": FACADE,
+    "contrib.asyncio": FACADE,
     "__init__": FACADE,
 }
 FACADE_MODULES = {name for name, floor in FLOORS.items() if floor == FACADE}

@@ -1,0 +1,1 @@
+"""Integrations kept apart from the core (huey's ``huey.contrib`` layout)."""
