@@ -121,7 +121,9 @@ class Result:
         """
         if self._value is EMPTY:
             wait = (math.inf if timeout is None else max(0.0, timeout)) if blocking else 0.0
-            data = await self.huey.storage.await_result(result_key(self.id), wait, not preserve)
+            data = await self.huey.storage.await_result(
+                result_key(self.id), wait, not preserve, self.huey.result_ttl
+            )
             if data is not None:
                 self._value = self.huey.decode_value(data)
             elif blocking:

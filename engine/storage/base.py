@@ -467,12 +467,16 @@ class Storage(ABC):
     #: looks from a worker thread, so the event loop never waits on it.
     reads_block = True
 
-    async def await_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
         """``wait_result`` for asyncio code: never blocks the event loop. This default
         looks with a bounded back-off (2 ms growing to 100 ms), each look in a worker
         thread where ``reads_block``; Redis overrides it to be woken instead. The
         destructive read happens only once the value is seen, on the loop's thread, so
-        cancelling the await at any point loses nothing. ``timeout`` may be math.inf."""
+        cancelling the await at any point loses nothing. ``timeout`` may be math.inf;
+        ``keep`` is the queue's result TTL (a value taken for a cancelled await goes back
+        with it)."""
         loop = asyncio.get_running_loop()
         deadline, pause = loop.time() + timeout, 0.002
         while True:

@@ -961,15 +961,17 @@ class RedisStorage(Storage):
         first, _, last = pipe.execute()
         return cast(bytes | None, first if first is not None else last)
 
-    async def await_result(self, key: str, timeout: float, pop: bool) -> bytes | None:
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
         """Woken by the finish that writes the result, like ``wait_result``, with the
         awaits of one event loop sharing two connections (engine.storage.redis_await).
         Redis Cluster and Sentinel stores poll instead (Storage.await_result)."""
         awaiter = self._awaiter()
         if awaiter is None:
-            return await super().await_result(key, timeout, pop)
+            return await super().await_result(key, timeout, pop, keep)
         keys = (self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY))
-        return await awaiter.wait(keys, timeout, pop)
+        return await awaiter.wait(keys, timeout, pop, keep)
 
     def _awaiter(self) -> ResultAwaiter | None:
         loop = asyncio.get_running_loop()
@@ -982,7 +984,8 @@ class RedisStorage(Storage):
         if client is not None:
             script = self._scripts[WAIT_RESULT.name]
             control = self._kv("\x00await" + os.urandom(6).hex())
-            awaiter = ResultAwaiter(client, script.script, script.sha, control, self._translate)
+            text = cast(str, script.script)
+            awaiter = ResultAwaiter(client, text, script.sha, control, self._translate)
         self._awaiters[loop] = awaiter
         return awaiter
 

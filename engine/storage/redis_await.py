@@ -28,14 +28,15 @@ only tasks somebody waits for pay for them (one LPUSH in ``finish``).
 
 Per await, when the result lands after the await began: one script call to look and
 register, a share of the listener's BLPOPs (one per wake-up), one script call to read
-it, one DEL when the read is destructive; the control token is one LPUSH per batch of
+(and take) it; the control token is one LPUSH per batch of
 new awaits. No command repeats while nothing happens, except that every
 :data:`REFRESH` seconds a long await registers again (its registration expires so a
 crashed reader leaves nothing behind).
 
-Reads: the script runs with ``pop=0`` and the await deletes the result (queued with
-the flusher) only after it has it, so an await cancelled while its script is on the
-wire loses nothing (two destructive readers racing may both read a result).
+Reads: a destructive await takes the result in its script call (``pop=1``), as the
+synchronous read does. An await cancelled while that call is on the wire does not get
+the value it took: the flusher puts it back (``SET NX``, with the queue's result TTL),
+so nothing is lost.
 
 Cancelling an await removes it from the listener's set (the listener drops the key at
 its next wake-up, at most :data:`BLOCK` seconds later) and its pending script call is
@@ -97,8 +98,9 @@ def async_client(pool: Any) -> Any | None:
     """A ``redis.asyncio`` client to the server of the synchronous ``pool`` (same
     address, user, password, TLS options), whose pool holds at most POOL_SIZE
     connections, with a socket timeout above the listener's BLOCK and no automatic
-    retry (a BLPOP is not re-sent blindly); None where there is no asyncio twin."""
-    twin = _TWINS.get(getattr(pool, "connection_class", None))
+    retry (a BLPOP is not re-sent blindly), named ``<client name>:await``; None where
+    there is no asyncio twin."""
+    twin = _TWINS.get(getattr(pool, "connection_class", type(None)))
     if twin is None:
         return None
     kwargs = {
@@ -107,6 +109,8 @@ def async_client(pool: Any) -> Any | None:
         if k in _CARRIED or (k.startswith("ssl_") and twin is aconn.SSLConnection)
     }
     kwargs["socket_timeout"] = max(float(kwargs.get("socket_timeout") or 0), BLOCK + 3)
+    # Named so that CLIENT LIST tells them apart: "<the store's client name>:await".
+    kwargs["client_name"] = f"{kwargs.get('client_name') or 'hueyctl'}:await"
     apool = redis.asyncio.BlockingConnectionPool(
         max_connections=POOL_SIZE,
         timeout=None,
@@ -118,10 +122,17 @@ def async_client(pool: Any) -> Any | None:
 
 
 class _Look:
-    __slots__ = ("keys", "ttl_ms", "fut")
+    __slots__ = ("keys", "ttl_ms", "pop", "keep", "fut")
 
-    def __init__(self, keys: Keys, ttl_ms: int, fut: asyncio.Future[bytes | None]) -> None:
-        self.keys, self.ttl_ms, self.fut = keys, ttl_ms, fut
+    def __init__(
+        self,
+        keys: Keys,
+        ttl_ms: int,
+        pop: bool,
+        keep: float | None,
+        fut: asyncio.Future[bytes | None],
+    ) -> None:
+        self.keys, self.ttl_ms, self.pop, self.keep, self.fut = keys, ttl_ms, pop, keep, fut
 
 
 class ResultAwaiter:
@@ -143,7 +154,7 @@ class ResultAwaiter:
         self._script, self._sha, self._control = script, sha, control
         self._translate = translate
         self._looks: list[_Look] = []
-        self._deletes: list[str] = []
+        self._restores: list[_Look] = []  # taken for an await cancelled meanwhile
         self._subs: dict[str, set[asyncio.Future[None]]] = {}
         self._listening: frozenset[str] | None = None  # the keys of the BLPOP on the wire
         self._poked = False  # a control token is on its way to the listener
@@ -152,9 +163,12 @@ class ResultAwaiter:
         #: Round trips and commands sent so far (tests and the benchmark read them).
         self.round_trips = 0
 
-    async def wait(self, keys: Keys, timeout: float, pop: bool) -> bytes | None:
-        """The result at ``keys[0]`` (deleted when ``pop``), waiting up to ``timeout``
-        seconds (``math.inf``: for ever) for it to be written; None if it was not."""
+    async def wait(
+        self, keys: Keys, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
+        """The result at ``keys[0]`` (taken when ``pop``), waiting up to ``timeout``
+        seconds (``math.inf``: for ever) for it to be written; None if it was not.
+        ``keep``: the result TTL a value taken for a cancelled await is put back with."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         notify = keys[2]
@@ -165,14 +179,9 @@ class ResultAwaiter:
             if span > 0:
                 self._subscribe(notify, woken)
             try:
-                value = await self._look(keys, span)
-                if value is not None:
-                    if pop:
-                        self._deletes.append(keys[0])
-                        self._kick()
+                value = await self._look(keys, span, pop, keep)
+                if value is not None or span <= 0:
                     return value
-                if span <= 0:
-                    return None
                 await asyncio.wait((woken,), timeout=span)
             finally:
                 self._unsubscribe(notify, woken)
@@ -200,10 +209,12 @@ class ResultAwaiter:
             if not waiting:
                 del self._subs[notify]
 
-    def _look(self, keys: Keys, span: float) -> asyncio.Future[bytes | None]:
+    def _look(
+        self, keys: Keys, span: float, pop: bool, keep: float | None
+    ) -> asyncio.Future[bytes | None]:
         fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         ttl_ms = math.ceil((span + 5) * 1000) if span > 0 else 0
-        self._looks.append(_Look(keys, ttl_ms, fut))
+        self._looks.append(_Look(keys, ttl_ms, pop, keep, fut))
         self._kick()
         return fut
 
@@ -220,19 +231,20 @@ class ResultAwaiter:
     # --- the flusher -----------------------------------------------------------------------
     async def _flush(self) -> None:
         try:
-            while self._looks or self._deletes or self._needs_poke():
+            while self._looks or self._restores or self._needs_poke():
                 looks = [op for op in self._looks if not op.fut.done()]
-                deletes, self._looks, self._deletes = self._deletes, [], []
-                await self._send(looks, deletes)
+                restores, self._looks, self._restores = self._restores, [], []
+                await self._send(looks, restores)
         finally:
             self._flusher = None
 
-    async def _send(self, looks: Sequence[_Look], deletes: Sequence[str]) -> None:
+    async def _send(self, looks: Sequence[_Look], restores: Sequence[_Look]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for op in looks:
-            pipe.evalsha(self._sha, 3, *op.keys, "0", str(op.ttl_ms))
-        if deletes:
-            pipe.delete(*deletes)
+            pipe.evalsha(self._sha, 3, *op.keys, "1" if op.pop else "0", str(op.ttl_ms))
+        for op in restores:  # (their future holds the value taken)
+            px = math.ceil(op.keep * 1000) if op.keep else None
+            pipe.set(op.keys[0], op.fut.result(), nx=True, px=px)
         poke = self._needs_poke()
         if poke:
             pipe.lpush(self._control, 1)
@@ -248,9 +260,11 @@ class ResultAwaiter:
                     op.fut.set_exception(self._translate(exc))
             return
         again: list[_Look] = []
-        for op, reply in zip(looks, replies, strict=False):
-            if op.fut.done():
-                continue  # the await was cancelled (nothing was taken: pop=0)
+        for op, reply in zip(looks, replies[: len(looks)], strict=True):
+            if op.fut.done():  # the await was cancelled meanwhile
+                if op.pop and isinstance(reply, bytes):
+                    self._restores.append(_Look(op.keys, 0, True, op.keep, _done(reply)))
+                continue
             if isinstance(reply, NoScriptError):
                 again.append(op)
             elif isinstance(reply, Exception):
@@ -294,3 +308,9 @@ class ResultAwaiter:
             for woken in waiting:
                 if not woken.done():
                     woken.set_result(None)
+
+
+def _done(value: bytes) -> asyncio.Future[bytes | None]:
+    fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+    fut.set_result(value)
+    return fut
