@@ -983,9 +983,9 @@ class RedisStorage(Storage):
         awaiter = None
         if client is not None:
             script = self._scripts[WAIT_RESULT.name]
-            control = self._kv("\x00await" + os.urandom(6).hex())
+            inbox = self._kv("\x00await" + os.urandom(6).hex())
             text = cast(str, script.script)
-            awaiter = ResultAwaiter(client, text, script.sha, control, self._translate)
+            awaiter = ResultAwaiter(client, text, script.sha, inbox, self._translate)
         self._awaiters[loop] = awaiter
         return awaiter
 

@@ -1,46 +1,48 @@
 """Awaiting results on Redis from asyncio code: many awaits, two connections, no polling.
 
-The synchronous ``wait_result`` already has the protocol: a reader registers as a
-waiter (``wait_result.lua`` sets the result's ``waiter`` key), and ``finish.lua``,
-writing a result that has a waiter, pushes a token onto its ``notify`` list. A
-blocking reader BLPOPs that list, so it wakes the moment the result lands.
+The synchronous ``wait_result`` has the protocol: a reader registers as the result's
+waiter (``wait_result.lua`` sets the ``waiter`` key), and ``finish.lua``, writing a
+result that has a waiter, wakes it by pushing onto a list the reader BLPOPs.
 
 Design: one :class:`ResultAwaiter` per store and event loop, with a pool of at most
 :data:`POOL_SIZE` connections however many coroutines await:
 
-* **One listener coroutine** holds one connection in ``BLPOP control notify₁ …
-  notifyₙ``, the notify lists of every result awaited on this loop (one command for
-  all of them: the keys of one queue share a hash tag). When a token arrives it wakes
-  the awaits of that key and blocks again with the current set. ``control`` is a list
-  of this awaiter's own; pushing a token onto it interrupts the BLPOP when a new key
-  must join the set. The listener ends when nobody awaits (its connection goes back to
-  the pool) and starts again on the next await.
-* **One flusher coroutine** sends, on the other connection, whatever the awaits asked
-  for since its last round trip in one pipeline: the look-and-register script for each
-  new await (``wait_result.lua``, which also returns a result that is already there),
-  one control token if the listener must learn new keys, deletes of results read
-  destructively. 1,000 awaits started together cost a handful of round trips.
+* **An inbox per awaiter.** Its awaits register with the name of the awaiter's own
+  list (``kv:\x00await<random>``, in the queue's hash tag) as the waiter's value;
+  ``finish.lua`` then pushes the *result key* onto that inbox (a blocking reader's
+  waiter is ``'1'``: its per-result ``notify`` list, as before).
+* **One listener coroutine** holds one connection in ``BLPOP inbox`` followed, in the
+  same round trip, by ``LPOP inbox 1000``: one command pair wakes every await whose
+  result landed meanwhile, whatever their number, and the key set never changes (no
+  BLPOP over thousands of keys, nothing to interrupt when a new await starts). It ends
+  when nobody awaits (its connection goes back to the pool).
+* **One flusher coroutine** sends, on the other connection, what the awaits asked for
+  since its last round trip in one pipeline: the look-and-register script for each new
+  or woken await (``wait_result.lua``, which returns, and takes, a result already
+  there). 1,000 awaits started together cost a handful of round trips.
 
-Why not pub/sub: ``finish.lua`` would have to publish, a change on every task's hot
-path and, on Redis Cluster, a broadcast to every node; the lists are already there,
-they keep a wake-up that lands between two BLPOPs (the token waits in its list), and
-only tasks somebody waits for pay for them (one LPUSH in ``finish``).
+Why not pub/sub: ``finish.lua`` would have to publish (on Redis Cluster a broadcast to
+every node), and a message published while the listener reconnects is lost; a list
+keeps a wake-up that lands between two BLPOPs, and only results somebody awaits pay
+for it (one LPUSH in ``finish``, as for a blocking reader).
 
 Per await, when the result lands after the await began: one script call to look and
-register, a share of the listener's BLPOPs (one per wake-up), one script call to read
-(and take) it; the control token is one LPUSH per batch of
-new awaits. No command repeats while nothing happens, except that every
-:data:`REFRESH` seconds a long await registers again (its registration expires so a
-crashed reader leaves nothing behind).
+register, a share of the listener's BLPOP+LPOP (one pair per wake-up, shared by all
+results that landed together), one script call to take it. Nothing repeats while
+nothing happens, except that every :data:`REFRESH` seconds a long await looks and
+registers again: its registration expires, so a crashed reader leaves nothing behind;
+and a result awaited by two processes at once wakes only the one registered last (the
+waiter holds one name), the other sees it at its next refresh.
 
 Reads: a destructive await takes the result in its script call (``pop=1``), as the
 synchronous read does. An await cancelled while that call is on the wire does not get
 the value it took: the flusher puts it back (``SET NX``, with the queue's result TTL),
-so nothing is lost.
+so nothing is lost. Cancelling an await otherwise just forgets it (its script call is
+not sent, or its reply ignored); no connection is held by an awaiting coroutine.
 
-Cancelling an await removes it from the listener's set (the listener drops the key at
-its next wake-up, at most :data:`BLOCK` seconds later) and its pending script call is
-not sent, or its reply ignored; no connection is held by an awaiting coroutine.
+Redis Cluster and Sentinel stores have no asyncio twin here: their awaits poll
+(``Storage.await_result``). A worker of a release before this one wakes an await only
+at its refresh (its ``finish`` pushes to the ``notify`` list alone).
 """
 
 from __future__ import annotations
@@ -58,12 +60,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 
 #: Seconds a waiter's registration lasts before the await renews it (and looks again).
-REFRESH = 20.0
+REFRESH = 5.0
 #: Longest BLPOP of the listener, seconds (the async connections' socket timeout is above).
 BLOCK = 2.0
 #: Connections of one awaiter: the listener's and the flusher's.
 POOL_SIZE = 2
-_CONTROL_TTL_MS = 60_000
+#: Wake-ups the listener takes from its inbox per round trip, at most.
+DRAIN = 1000
 
 Keys = tuple[str, str, str]  # result, waiter, notify
 
@@ -140,27 +143,26 @@ class ResultAwaiter:
 
     ``client`` is a ``redis.asyncio.Redis`` whose pool holds at most POOL_SIZE
     connections; ``script`` and ``sha`` are ``wait_result.lua``'s text and SHA1;
-    ``control`` a key of this awaiter's own in the queue's hash tag."""
+    ``inbox`` a list key of this awaiter's own in the queue's hash tag; ``translate``
+    turns a driver error into the store's error."""
 
     def __init__(
         self,
         client: Any,
         script: str,
         sha: str,
-        control: str,
+        inbox: str,
         translate: Callable[[BaseException], BaseException],
     ) -> None:
         self.client = client
-        self._script, self._sha, self._control = script, sha, control
+        self._script, self._sha, self._inbox = script, sha, inbox
         self._translate = translate
         self._looks: list[_Look] = []
         self._restores: list[_Look] = []  # taken for an await cancelled meanwhile
-        self._subs: dict[str, set[asyncio.Future[None]]] = {}
-        self._listening: frozenset[str] | None = None  # the keys of the BLPOP on the wire
-        self._poked = False  # a control token is on its way to the listener
+        self._subs: dict[bytes, set[asyncio.Future[None]]] = {}  # by result key
         self._listener: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        #: Round trips and commands sent so far (tests and the benchmark read them).
+        #: Round trips sent so far by the flusher and the listener (tests read them).
         self.round_trips = 0
 
     async def wait(
@@ -171,43 +173,41 @@ class ResultAwaiter:
         ``keep``: the result TTL a value taken for a cancelled await is put back with."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        notify = keys[2]
+        key = keys[0].encode()
         while True:
             left = deadline - loop.time()
             span = max(0.0, min(left, REFRESH))
             woken: asyncio.Future[None] = loop.create_future()
             if span > 0:
-                self._subscribe(notify, woken)
+                self._subscribe(key, woken)
             try:
                 value = await self._look(keys, span, pop, keep)
                 if value is not None or span <= 0:
                     return value
                 await asyncio.wait((woken,), timeout=span)
             finally:
-                self._unsubscribe(notify, woken)
+                self._unsubscribe(key, woken)
 
     async def aclose(self) -> None:
         """Stop the listener and flusher and close the connections."""
-        for job in (self._listener, self._flusher):
-            if job is not None:
-                job.cancel()
-        for job in (self._listener, self._flusher):
-            if job is not None:
-                await asyncio.gather(job, return_exceptions=True)
+        jobs = [job for job in (self._listener, self._flusher) if job is not None]
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
         await self.client.aclose()
 
     # --- registering ---------------------------------------------------------------------
-    def _subscribe(self, notify: str, woken: asyncio.Future[None]) -> None:
-        self._subs.setdefault(notify, set()).add(woken)
+    def _subscribe(self, key: bytes, woken: asyncio.Future[None]) -> None:
+        self._subs.setdefault(key, set()).add(woken)
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
-    def _unsubscribe(self, notify: str, woken: asyncio.Future[None]) -> None:
-        waiting = self._subs.get(notify)
+    def _unsubscribe(self, key: bytes, woken: asyncio.Future[None]) -> None:
+        waiting = self._subs.get(key)
         if waiting is not None:
             waiting.discard(woken)
             if not waiting:
-                del self._subs[notify]
+                del self._subs[key]
 
     def _look(
         self, keys: Keys, span: float, pop: bool, keep: float | None
@@ -215,23 +215,14 @@ class ResultAwaiter:
         fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         ttl_ms = math.ceil((span + 5) * 1000) if span > 0 else 0
         self._looks.append(_Look(keys, ttl_ms, pop, keep, fut))
-        self._kick()
-        return fut
-
-    def _kick(self) -> None:
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
-
-    def _needs_poke(self) -> bool:
-        listening = self._listening
-        if self._poked or listening is None:
-            return False
-        return any(key not in listening for key in self._subs)
+        return fut
 
     # --- the flusher -----------------------------------------------------------------------
     async def _flush(self) -> None:
         try:
-            while self._looks or self._restores or self._needs_poke():
+            while self._looks or self._restores:
                 looks = [op for op in self._looks if not op.fut.done()]
                 restores, self._looks, self._restores = self._restores, [], []
                 await self._send(looks, restores)
@@ -241,20 +232,15 @@ class ResultAwaiter:
     async def _send(self, looks: Sequence[_Look], restores: Sequence[_Look]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for op in looks:
-            pipe.evalsha(self._sha, 3, *op.keys, "1" if op.pop else "0", str(op.ttl_ms))
+            flag = "1" if op.pop else "0"
+            pipe.evalsha(self._sha, 3, *op.keys, flag, str(op.ttl_ms), self._inbox)
         for op in restores:  # (their future holds the value taken)
             px = math.ceil(op.keep * 1000) if op.keep else None
             pipe.set(op.keys[0], op.fut.result(), nx=True, px=px)
-        poke = self._needs_poke()
-        if poke:
-            pipe.lpush(self._control, 1)
-            pipe.pexpire(self._control, _CONTROL_TTL_MS)
-            self._poked = True
         self.round_trips += 1
         try:
             replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:
-            self._poked = False if poke else self._poked
             for op in looks:
                 if not op.fut.done():
                     op.fut.set_exception(self._translate(exc))
@@ -279,33 +265,27 @@ class ResultAwaiter:
     async def _listen(self) -> None:
         try:
             while self._subs:
-                self._listening = frozenset(self._subs)
+                pipe = self.client.pipeline(transaction=False)
+                pipe.blpop([self._inbox], BLOCK)
+                pipe.lpop(self._inbox, DRAIN)
+                self.round_trips += 1
                 try:
-                    reply = await self.client.blpop([self._control, *self._listening], BLOCK)
+                    first, rest = await pipe.execute()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     # Wake every await: each looks again and meets the error itself.
-                    self._wake_all()
+                    self._wake(list(self._subs))
                     await asyncio.sleep(0.25)
                     continue
-                finally:
-                    self._listening = None
-                if reply is None:
-                    continue
-                key = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-                if key == self._control:
-                    self._poked = False
-                    continue
-                for woken in self._subs.get(key, ()):
-                    if not woken.done():
-                        woken.set_result(None)
+                if first is not None:
+                    self._wake([first[1], *(rest or ())])
         finally:
             self._listener = None
 
-    def _wake_all(self) -> None:
-        for waiting in self._subs.values():
-            for woken in waiting:
+    def _wake(self, keys: Sequence[bytes]) -> None:
+        for key in keys:
+            for woken in self._subs.get(key, ()):
                 if not woken.done():
                     woken.set_result(None)
 

@@ -120,12 +120,17 @@ def test_a_thousand_awaits_share_two_connections(redis_huey: Huey) -> None:
     admin = huey.storage.client
     db = admin.connection_pool.connection_kwargs.get("db", 0)
 
-    def ours() -> int:  # this process's awaiting connections on our database
-        return sum(
-            1
+    def awaiting() -> set[str]:  # awaiting connections on our database
+        return {
+            c["id"]
             for c in admin.client_list()
             if c.get("name") == "hueyctl:await" and int(c.get("db", -1)) == db
-        )
+        }
+
+    before = awaiting()  # (other tests' loops may not have closed theirs yet)
+
+    def ours() -> int:
+        return len(awaiting() - before)
 
     seen: list[int] = []
 
