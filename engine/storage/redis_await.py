@@ -162,8 +162,10 @@ class ResultAwaiter:
         self._subs: dict[bytes, set[asyncio.Future[None]]] = {}  # by result key
         self._listener: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
-        #: Round trips sent so far by the flusher and the listener (tests read them).
+        #: Round trips and commands sent so far by the flusher and the listener (the
+        #: benchmark reads them).
         self.round_trips = 0
+        self.commands = 0
 
     async def wait(
         self, keys: Keys, timeout: float, pop: bool, keep: float | None = None
@@ -238,6 +240,7 @@ class ResultAwaiter:
             px = math.ceil(op.keep * 1000) if op.keep else None
             pipe.set(op.keys[0], op.fut.result(), nx=True, px=px)
         self.round_trips += 1
+        self.commands += len(looks) + len(restores)
         try:
             replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:
@@ -269,6 +272,7 @@ class ResultAwaiter:
                 pipe.blpop([self._inbox], BLOCK)
                 pipe.lpop(self._inbox, DRAIN)
                 self.round_trips += 1
+                self.commands += 2
                 try:
                     first, rest = await pipe.execute()
                 except asyncio.CancelledError:
