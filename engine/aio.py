@@ -52,8 +52,17 @@ SYNC_THREADS = 16
 class AsyncRunner:
     """One event loop on its own thread running claimed tasks as coroutines."""
 
-    def __init__(self, executor: Executor, sync_threads: int = SYNC_THREADS) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        slots: int,
+        take: Callable[[], Claimed | None],
+        forget: Callable[[Claimed], None],
+        sync_threads: int = SYNC_THREADS,
+    ) -> None:
         self.executor = executor
+        self.free = slots  # coroutine slots free (touched on the loop thread only)
+        self._take, self._forget = take, forget
         self.loop = asyncio.new_event_loop()
         self.pool = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix="sync-task")
         #: The coroutine running each task id (touched on the loop thread only).
@@ -72,15 +81,24 @@ class AsyncRunner:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    def submit(self, item: Claimed, done: Callable[[], None]) -> None:
-        """Run ``item`` on the loop (from any thread); ``done()`` once it is committed."""
-        self.loop.call_soon_threadsafe(self._spawn, item, done)
+    def wake(self) -> None:
+        """New claimed tasks wait (from any thread): the loop takes what its free slots
+        allow. One wake-up per claimed batch, not per task."""
+        self.loop.call_soon_threadsafe(self._pump)
 
-    def _spawn(self, item: Claimed, done: Callable[[], None]) -> None:
-        job = self.loop.create_task(self._run(item, done))
-        self._live.add(job)
-        job.add_done_callback(self._live.discard)
+    def _pump(self) -> None:
+        while self.free > 0 and (item := self._take()) is not None:
+            self.free -= 1
+            job = self.loop.create_task(self._run(item))
+            self._live.add(job)
+            job.add_done_callback(self._live.discard)
         self.peak = max(self.peak, len(self._live))
+
+    def _ended(self) -> None:
+        # The slot is free once the task has run (its coroutine, or its thread for a
+        # plain task); its claim is forgotten once its outcome is committed.
+        self.free += 1
+        self._pump()
 
     def cancel(self, task_id: str) -> None:
         """Cancel the running coroutine of ``task_id`` (from any thread): it sees
@@ -110,8 +128,12 @@ class AsyncRunner:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # --- one task, on the loop -----------------------------------------------------------
-    async def _run(self, item: Claimed, done: Callable[[], None]) -> None:
+    async def _run(self, item: Claimed) -> None:
         status: Status = None
+
+        def done() -> None:  # (on the committer's thread)
+            self._forget(item)
+
         try:
             status = await self._execute(item, done)
         except asyncio.CancelledError:
@@ -123,6 +145,7 @@ class AsyncRunner:
         finally:
             if status is not PENDING:
                 done()
+            self.loop.call_soon(self._ended)
 
     async def _execute(self, item: Claimed, done: Callable[[], None]) -> Status:
         ex = self.executor

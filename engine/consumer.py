@@ -253,9 +253,9 @@ class Consumer:
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
-        self.runner = AsyncRunner(self.executor) if self.worker_type == "asyncio" else None
-        # Free coroutine slots of an asyncio worker (``workers`` of them).
-        self._slots = threading.Semaphore(self.workers)
+        self.runner: AsyncRunner | None = None
+        if self.worker_type == "asyncio":
+            self.runner = AsyncRunner(self.executor, self.workers, self._take, self._forget)
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -263,6 +263,10 @@ class Consumer:
         self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
+        if self.worker_type == "asyncio" and settings.prefetch is None:
+            # Coroutines overlap: claim ahead half the slots (at least 64), so a slot that
+            # frees finds its next task waiting while finished ones are being committed.
+            self.prefetch = AdaptivePrefetch(settings.workers, inline, max(64, self.workers // 2))
         #: What times a task's run for the prefetch estimate (tests inject a fake).
         self.timer: Callable[[], float] = time.perf_counter
         self._slot_free = threading.Event()
@@ -350,36 +354,25 @@ class Consumer:
                 continue
             self._run_one(item)
 
-    def _feed(self) -> None:
-        """The asyncio worker's feeder: hands claimed tasks to the loop while it has a
-        free slot; what waits stays in the inbox (handed back on stop or lapse)."""
-        runner = self.runner
-        assert runner is not None
+    def _take(self) -> Claimed | None:
+        """The next claimed task for the asyncio worker's loop (called on the loop when
+        it has a free slot), or None when none waits. Tasks claimed before a stop or a
+        lease lapse are handed back instead, as thread workers do."""
         while True:
-            self._slots.acquire()
-            entry = self._inbox.get()
+            try:
+                entry = self._inbox.get_nowait()
+            except queue.Empty:
+                return None
             if entry is None:
-                return
+                return None
             gen, item = entry
-            if self._stop.is_set() or gen != self._lease_generation():
-                self._slots.release()
-                lapsed = not self._stop.is_set()
-                self._release_unstarted([item], lapsed=lapsed)
-                if lapsed:
-                    self._hand_back_ahead(lapsed=True)
-                continue
-            runner.submit(item, self._async_done(item))
-
-    def _async_done(self, item: Claimed) -> Callable[[], None]:
-        start = self.timer()
-
-        def done() -> None:
-            self._forget(item)
-            self._slots.release()
-            if self.prefetch.adaptive:
-                self.prefetch.observe(start, self.timer())
-
-        return done
+            if self._stop.is_set():
+                self._release_unstarted([item])
+            elif gen != self._lease_generation():
+                self._release_unstarted([item], lapsed=True)
+                self._hand_back_ahead(lapsed=True)
+            else:
+                return item
 
     # --- claimed ahead, not started: handed back -----------------------------------------
     def _lease_generation(self) -> int:
@@ -605,7 +598,9 @@ class Consumer:
                 self._release_unstarted(rest, lapsed=not self._stop.is_set())
                 break
             self._run_one(item)
-        if claimed and not self.inline and len(claimed) >= self.busy:
+        if claimed and self.runner is not None:
+            self.runner.wake()  # the loop takes them while it has free slots
+        elif claimed and not self.inline and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
             time.sleep(0)
@@ -630,9 +625,6 @@ class Consumer:
         self.executor.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
         if self.runner is not None:
             self.runner.start()
-            t = threading.Thread(target=self._feed, name="feeder", daemon=True)
-            t.start()
-            self._threads.append(t)
         elif not self.inline:
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
