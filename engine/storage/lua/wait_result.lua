@@ -8,8 +8,8 @@
 -- fourth key; no other waiter can take it), so that BLPOP returns at once. No lib: it
 -- is sent whole as EVAL, so it stays small.
 local result, waiter, notify = KEYS[1], KEYS[2], KEYS[3]
-local pop, ttl_ms, inbox = ARGV[1], ARGV[2], ARGV[3] or '1'
-local own = KEYS[4]
+local pop, ttl_ms = ARGV[1], ARGV[2]
+local own, inbox = KEYS[4], ARGV[3] or '1'
 
 local v = redis.call('GET', result)
 if v then
