@@ -47,6 +47,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from . import catalog
+from .aio import AsyncRunner
 from .core import QueueCore
 from .exceptions import ConfigurationError, StoreFull, StoreUnavailable, TaskTimeout
 from .executor import Committer, Executor, StoreHealth
@@ -64,6 +65,8 @@ PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thre
 # The task catalog (and the queue's name in the store's list) is written at the first
 # heartbeat and again every CATALOG_BEATS beats (about a minute), never per task.
 CATALOG_BEATS = 30
+#: Threads in one process, a process per worker, or coroutines on one loop (engine.aio).
+WORKER_TYPES = ("thread", "process", "asyncio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +109,13 @@ class ConsumerSettings:
             raise ValueError("workers must be at least 1")
         if self.heartbeat_interval >= self.lease:
             raise ValueError("the heartbeat interval must be shorter than the lease")
-        if self.worker_type not in ("thread", "process"):
+        if self.worker_type not in WORKER_TYPES:
             raise ConfigurationError(
-                f"worker_type={self.worker_type!r} is not offered: use 'thread' or 'process'"
+                f"worker_type={self.worker_type!r} is not offered: use 'thread', 'process'"
+                " or 'asyncio'"
             )
+        if self.worker_type == "asyncio" and self.inline:
+            raise ConfigurationError("an asyncio worker runs its tasks on its loop, not inline")
         if self.worker_type == "process" and not self.inline:
             raise ConfigurationError(
                 "a Consumer runs in this process: for process workers use "
@@ -252,6 +258,10 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
         self.executor.notify = self.telemetry.note
+        #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
+        self.runner: AsyncRunner | None = None
+        if self.worker_type == "asyncio":
+            self.runner = AsyncRunner(self.executor, self.workers, self._take, self._forget)
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -259,6 +269,10 @@ class Consumer:
         self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
+        if self.worker_type == "asyncio" and settings.prefetch is None:
+            # Coroutines overlap: claim ahead half the slots (at least 64), so a slot that
+            # frees finds its next task waiting while finished ones are being committed.
+            self.prefetch = AdaptivePrefetch(settings.workers, inline, max(64, self.workers // 2))
         #: What times a task's run for the prefetch estimate (tests inject a fake).
         self.timer: Callable[[], float] = time.perf_counter
         self._slot_free = threading.Event()
@@ -354,6 +368,26 @@ class Consumer:
                 self._hand_back_ahead(lapsed=True)
                 continue
             self._run_one(item)
+
+    def _take(self) -> Claimed | None:
+        """The next claimed task for the asyncio worker's loop (called on the loop when
+        it has a free slot), or None when none waits. Tasks claimed before a stop or a
+        lease lapse are handed back instead, as thread workers do."""
+        while True:
+            try:
+                entry = self._inbox.get_nowait()
+            except queue.Empty:
+                return None
+            if entry is None:
+                return None
+            gen, item = entry
+            if self._stop.is_set():
+                self._release_unstarted([item])
+            elif gen != self._lease_generation():
+                self._release_unstarted([item], lapsed=True)
+                self._hand_back_ahead(lapsed=True)
+            else:
+                return item
 
     # --- claimed ahead, not started: handed back -----------------------------------------
     def _lease_generation(self) -> int:
@@ -609,7 +643,9 @@ class Consumer:
                 self._release_unstarted(rest, lapsed=not self._stop.is_set())
                 break
             self._run_one(item)
-        if claimed and not self.inline and len(claimed) >= self.busy:
+        if claimed and self.runner is not None:
+            self.runner.wake()  # the loop takes them while it has free slots
+        elif claimed and not self.inline and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
             time.sleep(0)
@@ -648,7 +684,9 @@ class Consumer:
         self.telemetry.attach()
         # Outcomes are committed in the background, batched, while the next task runs.
         self.executor.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
-        if not self.inline:
+        if self.runner is not None:
+            self.runner.start()
+        elif not self.inline:
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()
@@ -764,6 +802,8 @@ class Consumer:
         finally:
             self._released.set()
         self.telemetry.detach()
+        if self.runner is not None:
+            self.runner.close()
         if self.executor.committer is not None:
             self.executor.committer.close()
         self.huey.run_hooks("shutdown")

@@ -28,10 +28,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from types import CoroutineType
 from typing import Any, Final, Literal, TypeVar
 
 from . import outcome as rules
 from .core import QueueCore
+from .coro import run_coroutine
 from .exceptions import (
     CancelExecution,
     CodecError,
@@ -393,6 +395,27 @@ class Executor:
                 done()
 
     def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> Status:
+        prepared = self.prepare(claimed)
+        if not isinstance(prepared, tuple):
+            return prepared
+        return self.execute(*prepared, done)
+
+    def execute(
+        self, spec: TaskSpec, task: Task, data: bytes, done: Callable[[], None] | None
+    ) -> Status:
+        """Run a prepared call on this thread and commit its outcome (see ``run``)."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+        try:
+            return self._execute(spec, task, data, done)
+        finally:
+            with self._lock:
+                self.current.pop(task.id, None)
+
+    def prepare(self, claimed: Claimed) -> tuple[TaskSpec, Task, bytes] | str | None:
+        """The claimed message decoded, with its registered spec and its bytes (its
+        finished record keeps them); or, for a message
+        that cannot be run (malformed, unknown task), what dead-lettering it returned."""
         try:
             task = self.huey.envelope.decode(claimed.data)
         except Exception as exc:  # CodecError, or a record of the wrong shape
@@ -408,13 +431,7 @@ class Executor:
         task.name = spec.label or task.name  # as huey shows it to hooks and the task
         if task.history and task.history[-1].get("n") == task.attempt:
             task.attempt += 1  # a dead letter put back: its last attempt is in its history
-        with self._lock:
-            self.current[task.id] = (task.registered_name, self.clock())
-        try:
-            return self._execute(spec, task, done, claimed.data)
-        finally:
-            with self._lock:
-                self.current.pop(task.id, None)
+        return spec, task, claimed.data
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
         """Commit the outcome, retrying while the store is unreachable for up to a lease."""
@@ -477,18 +494,54 @@ class Executor:
         return outcome
 
     def _execute(
-        self, spec: TaskSpec, task: Task, done: Callable[[], None] | None, data: bytes
+        self, spec: TaskSpec, task: Task, data: bytes, done: Callable[[], None] | None
     ) -> Status:
+        skip = self.preflight(task)
+        if skip is not None:
+            return self._skip(task, skip[0], data, skip[1])
+        started = self.begin(task)
+        value: Any = None
+        exception: Exception | None = None
+        tb = ""
+        try:
+            kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
+            if spec.is_async:  # on this thread's own loop; cancelled at the timeout
+                value = run_coroutine(spec.func(*task.args, **kwargs), task.timeout)
+            else:
+                with self.timeout_guard(task.timeout):
+                    value = spec.func(*task.args, **kwargs)
+                if type(value) is CoroutineType:  # a plain def that returned a coroutine
+                    value = run_coroutine(value, task.timeout)
+        except Exception as exc:
+            exception, tb = exc, traceback.format_exc()
+        except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
+            exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
+            tb = traceback.format_exc()
+        return self.conclude(spec, task, data, started, value, exception, tb, done)
+
+    def preflight(self, task: Task) -> tuple[str, Outcome | None] | None:
+        """Why the call is not run: (the signal, the outcome to commit; None is the
+        plain skip), or None to run it. Runs the pre-execute hooks."""
         huey = self.huey
         now = self.clock()
         skipped = self._skip_reason(task, now)
         if skipped:
-            return self._skip(task, skipped, data)
+            return skipped, None
         cancel = huey.run_pre_execute(task)
         if cancel is not None:
-            outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
-            return self._skip(task, SIGNAL_CANCELED, data, outcome)
-        huey.signals.send(SIGNAL_EXECUTING, task)
+            return SIGNAL_CANCELED, self._retrying(rules.cancelled(huey, task, cancel.retry, now))
+        return None
+
+    def skip(
+        self, task: Task, signal: str, data: bytes, outcome: Outcome | None = None
+    ) -> str | None:
+        """Commit a call that is not run (``preflight`` said why), and say so."""
+        return self._skip(task, signal, data, outcome)
+
+    def begin(self, task: Task) -> float:
+        """The call starts now: EXECUTING sent, its deadline set; returns the start
+        (``time.monotonic()``) for ``conclude``."""
+        self.huey.signals.send(SIGNAL_EXECUTING, task)
         if self.trace:
             log.debug(
                 "task %s %s started (attempt %d)", task.registered_name, task.id, task.attempt
@@ -496,28 +549,33 @@ class Executor:
         started = time.monotonic()
         if task.timeout:
             task.deadline = started + task.timeout
-        value: Any = None
-        exception: Exception | None = None
-        tb = ""
-        try:
-            kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
-            huey.in_flight[task.id] = task
-            with self.timeout_guard(task.timeout):
-                value = spec.func(*task.args, **kwargs)
-        except Exception as exc:
-            exception, tb = exc, traceback.format_exc()
-        except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
-            exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
-            tb = traceback.format_exc()
+        self.huey.in_flight[task.id] = task
+        return started
+
+    def conclude(
+        self,
+        spec: TaskSpec,
+        task: Task,
+        data: bytes,
+        started: float,
+        value: Any,
+        exception: Exception | None,
+        tb: str,
+        done: Callable[[], None] | None,
+    ) -> Status:
+        """The call returned ``value`` or raised ``exception``: decide its outcome and
+        commit it (in the background, with ``done`` and a committer: PENDING)."""
+        huey = self.huey
         huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
+        end = self.clock()
+        began = end - task.runtime  # the start on the clock the records use
         try:
             if exception is None:
-                end = self.clock()
                 if task.history is None and task.attempt == 1:
                     record = self._record_ok(task, end, data)
                 else:
-                    record = finished_record(self._head(task, now, "complete", end=end), data)
+                    record = finished_record(self._head(task, began, "complete", end=end), data)
                 outcome = rules.success(huey, spec, task, value, end, record)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
@@ -526,7 +584,7 @@ class Executor:
                 log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
         else:
             self._announce(task, exception)
-            outcome = self._failed(spec, task, exception, tb, now, data)
+            outcome = self._failed(spec, task, exception, tb, began, data)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -545,6 +603,16 @@ class Executor:
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
         return refused
+
+    def track(self, task: Task) -> None:
+        """Count the call as running (the registry's ``current``) until ``untrack``."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+
+    def untrack(self, task: Task) -> None:
+        """The call is no longer running here."""
+        with self._lock:
+            self.current.pop(task.id, None)
 
     # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
     def _record_ok(self, task: Task, end: float, data: bytes) -> bytes:

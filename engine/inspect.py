@@ -177,7 +177,8 @@ class WorkerInfo:
 
     id is the consumer id; host, pid and version (of the engine) say what runs;
     started and heartbeat are epoch seconds; concurrency is its number of worker
-    threads or processes and worker_type "thread" or "process"; running lists
+    threads or processes (asyncio: tasks in flight) and worker_type "thread", "process"
+    or "asyncio"; running lists
     the tasks it is running; processed and failed count its tasks so far.
     lease_until is when its lease ends (None without one); alive is whether that
     lease is still valid, so a dead consumer not yet pruned shows alive=False.

@@ -164,9 +164,12 @@ class TaskSpec:
     # What a call's ``Task.name`` answers, as huey: the function's name, or the
     # ``name=`` given; empty means ``name``.
     label: str = ""
+    #: An ``async def`` task: its call returns a coroutine, run on an event loop.
+    is_async: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         check_callable(self.func)
+        object.__setattr__(self, "is_async", is_coroutine_function(self.func))
         if self.retries < 0 or self.retry_delay < 0:
             raise ConfigurationError("retries and retry_delay must be >= 0")
 
@@ -231,11 +234,17 @@ def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dic
     }
 
 
+def is_coroutine_function(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is ``async def`` (or marked so, ``inspect.markcoroutinefunction``).
+    A plain function that returns a coroutine is run too: the worker runs what it gets."""
+    return inspect.iscoroutinefunction(func)
+
+
 def check_callable(func: Callable[..., Any]) -> None:
-    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+    if inspect.isasyncgenfunction(func):
         raise ConfigurationError(
-            f"task {func.__qualname__!r} is 'async def': tasks run in worker threads or "
-            "processes; write a plain 'def' (call asyncio.run() inside it if needed)"
+            f"task {func.__qualname__!r} is an async generator: a task returns one value; "
+            "write 'async def' returning it (or a plain 'def')"
         )
     if not callable(func):
         raise ConfigurationError(f"@task() decorates functions, got {type(func).__name__}")

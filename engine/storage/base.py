@@ -43,6 +43,7 @@ flat namespace of string keys with optional TTL; callers prefix their keys.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from abc import ABC, abstractmethod
@@ -503,6 +504,40 @@ class Storage(ABC):
                 return value
             time.sleep(min(pause, left))
             pause = min(pause * 2, 0.05)
+
+    #: Whether reading a key may block (a file or a network): ``await_result`` then
+    #: looks from a worker thread, so the event loop never waits on it.
+    reads_block = True
+
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
+        """``wait_result`` for asyncio code: never blocks the event loop. This default
+        looks with a bounded back-off (2 ms growing to 100 ms), each look in a worker
+        thread where ``reads_block``; Redis overrides it to be woken instead. The
+        destructive read happens only once the value is seen, on the loop's thread, so
+        cancelling the await at any point loses nothing. ``timeout`` may be math.inf;
+        ``keep`` is the queue's result TTL (a value taken for a cancelled await goes back
+        with it)."""
+        loop = asyncio.get_running_loop()
+        deadline, pause = loop.time() + timeout, 0.002
+        while True:
+            if self.reads_block:
+                value = await asyncio.to_thread(self.peek, key)
+            else:
+                value = self.peek(key)
+            if value is not None:
+                if pop and not self.delete(key):
+                    continue  # another reader took it between the look and the delete
+                return value
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 1.5, 0.1)
+
+    async def aclose(self) -> None:
+        """Release what ``await_result`` holds for the running event loop."""
 
     def flush_keys(self, prefix: str) -> int:
         n = 0

@@ -57,6 +57,8 @@ def _handing_back(entries: list[_Entry]) -> list[_Entry]:
 
 
 class MemoryStorage(Storage):
+    reads_block = False  # a dict behind a lock: await_result looks on the loop's thread
+
     def __init__(self, name: str = "hueyctl", **kwargs: object) -> None:
         super().__init__(name, **kwargs)  # type: ignore[arg-type]
         self._lock = threading.Condition()

@@ -70,13 +70,15 @@ Faults the store absorbs rather than passes up:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -144,6 +146,9 @@ from .redis_scripts import (
     Script,
     source,
 )
+
+if TYPE_CHECKING:
+    from .redis_await import ResultAwaiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -369,6 +374,9 @@ class RedisStorage(Storage):
         self._enqueue_new_keys = self._keys_for(ENQUEUE_NEW)
         self._finish_keys = self._keys_for(FINISH)
         self._scripts = {s.name: self.client.register_script(source(s.name)) for s in SCRIPTS}
+        # await_result's awaiter per event loop (None where it polls instead).
+        self._awaiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ResultAwaiter | None]
+        self._awaiters = weakref.WeakKeyDictionary()
 
     @staticmethod
     def _make_client(
@@ -1006,6 +1014,52 @@ class RedisStorage(Storage):
         pipe.evalsha(script.sha, 3, *keys, flag, "0")
         first, _, last = pipe.execute()
         return cast(bytes | None, first if first is not None else last)
+
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
+        """Woken by the finish that writes the result, like ``wait_result``, with the
+        awaits of one event loop sharing two connections (engine.storage.redis_await).
+        Redis Cluster and Sentinel stores poll instead (Storage.await_result)."""
+        awaiter = self._awaiter()
+        if awaiter is None:
+            return await super().await_result(key, timeout, pop, keep)
+        keys = (self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY))
+        return await awaiter.wait(keys, timeout, pop, keep)
+
+    def _awaiter(self) -> ResultAwaiter | None:
+        loop = asyncio.get_running_loop()
+        if loop in self._awaiters:
+            return self._awaiters[loop]
+        from .redis_await import ResultAwaiter, async_client  # redis.asyncio: only if awaited
+
+        client = None if self._cluster else async_client(self.client.connection_pool)
+        awaiter = None
+        if client is not None:
+            script = self._scripts[WAIT_RESULT.name]
+            inbox = self._kv("\x00await" + os.urandom(6).hex())
+            text = cast(str, script.script)
+            awaiter = ResultAwaiter(client, text, script.sha, inbox, self._translate)
+        self._awaiters[loop] = awaiter
+        return awaiter
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """The engine error a driver error becomes (as ``_translated`` raises it)."""
+
+        @_translated
+        def again(_: RedisStorage) -> None:
+            raise exc
+
+        try:
+            again(self)
+        except BaseException as out:
+            return out
+        return exc
+
+    async def aclose(self) -> None:
+        awaiter = self._awaiters.pop(asyncio.get_running_loop(), None)
+        if awaiter is not None:
+            await awaiter.aclose()
 
     @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:

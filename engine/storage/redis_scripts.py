@@ -279,7 +279,7 @@ MAP_DELETE_IF_EQUAL = Script("map_delete_if_equal", ("map",), ("field", "value")
 # The consumers' registry only (storage.redis.map_set): written even when full, see there.
 MAP_PUT = Script("map_put", ("map",), ("field", "value"), _DRAIN)
 WAIT_RESULT = Script(
-    "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms"), _DRAIN
+    "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms", "inbox..."), _DRAIN
 )
 DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",), _DRAIN)
 INCR = Script("incr", ("key",), ("ttl_ms",))

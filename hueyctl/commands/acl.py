@@ -44,8 +44,9 @@ READ = (
 # What a client needs on any connection (AUTH is always allowed). A Redis Cluster client
 # also learns the slot map (CLUSTER SLOTS) and the command table (COMMAND, to find keys);
 # both keyless and read-only: they name nodes and commands, never data. Through Sentinel
-# nothing more is needed on the data nodes.
-CONNECTION = "hello ping select time cluster|slots command".split()
+# nothing more is needed on the data nodes. CLIENT SETNAME: the connections of awaited
+# results (``await res.aget()``) name themselves ``<client name>:await`` (keyless).
+CONNECTION = "hello ping select time cluster|slots command client|setname".split()
 # Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
 # the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (

@@ -13,7 +13,7 @@ import click
 
 from engine import loader
 from engine.api import Huey
-from engine.consumer import ConsumerSettings
+from engine.consumer import WORKER_TYPES, ConsumerSettings
 from engine.exceptions import ConfigurationError
 from engine.inspect import Inspector
 from engine.preflight import EXIT_NOT_PERSISTENT, check_store
@@ -146,11 +146,13 @@ def _serve_probes(huey: Huey, runner: Any, host: str, port: int) -> None:
 @click.command()
 @click.argument("app", required=False)
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=DEFAULTS.workers,
-              show_default=True, help="Worker threads or processes.")
-@click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]),
+              show_default=True,
+              help="Worker threads or processes (asyncio: tasks in flight on the loop).")
+@click.option("-k", "--worker-type", type=click.Choice(list(WORKER_TYPES)),
               default=DEFAULTS.worker_type,
               show_default=True,
-              help="Threads in one process, or one process per worker (enforces timeout=).")
+              help="Threads in one process, one process per worker (enforces timeout=),"
+                   " or coroutines on one event loop (docs/asyncio.md).")
 @click.option("-n", "--no-periodic", is_flag=True, help="Do not fire periodic tasks.")
 @click.option("-s", "--scheduler-interval", default=DEFAULTS.scheduler_interval, show_default=True,
               help="Longest sleep between scheduler checks (seconds); due tasks wake it sooner.")

@@ -7,6 +7,7 @@ key/value TTLs, which expire on the store's own clock (polled with a short deadl
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -493,3 +494,54 @@ def test_ids_ending_finds_short_ids_in_every_state(storage: Storage) -> None:
     assert storage.ids_ending("47aacb") == ready
     assert storage.ids_ending("47aacb", limit=1) in ([ready[0]], [ready[1]])
     assert storage.ids_ending("0000dead") == []
+
+
+# --- await_result (asyncio) ---------------------------------------------------------------
+def test_await_result_returns_a_value_already_there_and_times_out(storage: Storage) -> None:
+    storage.put("result:x", b"v")
+
+    async def main() -> None:
+        assert await storage.await_result("result:x", 3.0, pop=False) == b"v"
+        assert await storage.await_result("result:x", 3.0, pop=True) == b"v"
+        assert storage.peek("result:x") is None
+        start = time.monotonic()
+        assert await storage.await_result("result:x", 0.2, pop=True) is None
+        assert 0.15 <= time.monotonic() - start < 2.0
+        await storage.aclose()
+
+    asyncio.run(main())
+
+
+def test_await_result_is_woken_by_the_finish_that_writes_it(storage: Storage) -> None:
+    task_id = run_one(storage)
+    outcome = Outcome(results=[("result:" + task_id, b"42")])
+
+    async def main() -> float:
+        waiting = asyncio.ensure_future(storage.await_result("result:" + task_id, 10.0, True))
+        await asyncio.sleep(0.2)
+        done = await asyncio.to_thread(storage.finish, "c1", task_id, NOW + 1, outcome)
+        assert done is None
+        start = time.monotonic()
+        assert await waiting == b"42"
+        await storage.aclose()
+        return time.monotonic() - start
+
+    assert asyncio.run(main()) < 1.0  # woken (Redis) or the next look (0.1 s at most)
+    assert storage.peek("result:" + task_id) is None
+
+
+def test_await_result_cancelled_takes_nothing(storage: Storage) -> None:
+    task_id = run_one(storage)
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(storage.await_result("result:" + task_id, 10.0, True))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await storage.aclose()
+
+    asyncio.run(main())
+    outcome = Outcome(results=[("result:" + task_id, b"kept")])
+    assert storage.finish("c1", task_id, NOW + 1, outcome) is None
+    assert storage.peek("result:" + task_id) == b"kept"

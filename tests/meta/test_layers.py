@@ -118,6 +118,8 @@ FLOORS: dict[str, int] = {
     "core": CORE,
     # runtime and read model
     "outcome": RUNTIME,
+    "coro": RUNTIME,
+    "aio": RUNTIME,
     "executor": RUNTIME,
     "scheduler": RUNTIME,
     "telemetry": RUNTIME,
@@ -132,6 +134,8 @@ FLOORS: dict[str, int] = {
     "chord": FACADE,
     "api": FACADE,
     "loader": FACADE,
+    "contrib": FACADE,
+    "contrib.asyncio": FACADE,
     "__init__": FACADE,
 }
 FACADE_MODULES = {name for name, floor in FLOORS.items() if floor == FACADE}

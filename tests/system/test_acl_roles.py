@@ -6,6 +6,7 @@ of forbidden commands is refused for both."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import shlex
@@ -125,6 +126,16 @@ def populated(
         dead = made["dead"]
         wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
         made["result"] = producer.result(made["add"], preserve=True)
+        # an awaited result (its own named connections, BLPOP/LPOP on its inbox)
+        awaited = producer.enqueue_by_name("app.add", (2, 2))
+
+        async def await_it() -> Any:
+            try:
+                return await awaited.aget(timeout=30)
+            finally:
+                await producer.storage.aclose()
+
+        made["awaited"] = asyncio.run(await_it())
         # a periodic slot, fired with the app's rights as a worker's scheduler does
         spec = importlib.util.spec_from_file_location("app", root / "app.py")  # same task names
         assert spec is not None and spec.loader is not None
@@ -152,6 +163,7 @@ def test_app_role_runs_producer_and_worker_without_denials(
 ) -> None:
     _, admin = server
     assert populated["result"] == 3
+    assert populated["awaited"] == 4
     assert "denied" not in populated["log"].lower(), populated["log"]
     # the one documented refusal: the persistence check's CONFIG GET save
     refused = [(e["object"], e["reason"]) for e in denials(admin, "app")]

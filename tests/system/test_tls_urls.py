@@ -7,10 +7,12 @@ carry the same options, the ACL user and (for the sentinels) their own."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -34,6 +36,7 @@ from support.secure import (
 )
 
 from engine.exceptions import StoreUnavailable
+from engine.executor import Executor
 from engine.loader import connect
 from engine.storage import redis_connect
 
@@ -113,6 +116,34 @@ def test_mutual_tls_needs_the_client_certificate(mtls_server: ConfServer, certs:
     with pytest.raises(StoreUnavailable):
         huey.pending_count()
     round_trip(url(mtls_server, f"{ca(certs)}&{client_cert(certs)}"))
+
+
+def test_awaited_results_connect_with_the_same_tls_options(
+    mtls_server: ConfServer, certs: Certs
+) -> None:
+    """``await res.aget()`` opens its own (asyncio) connections: with the URL's CA,
+    client certificate and ACL user, as the store's own."""
+    huey = connect(url(mtls_server, f"{ca(certs)}&{client_cert(certs)}"), QUEUE)
+
+    @huey.task(name="tls.add")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    res = add(1, 2)
+
+    async def main() -> int:
+        try:
+            job = asyncio.ensure_future(res.aget(timeout=10))
+            await asyncio.sleep(0.1)  # registered, blocked: now the worker runs it
+            await asyncio.to_thread(Executor(huey, "tls").step, time.time())
+            value = int(await job)
+            assert huey.storage._awaiter() is not None  # type: ignore[attr-defined]  # woken
+            return value
+        finally:
+            await huey.storage.aclose()
+
+    assert asyncio.run(main()) == 3
+    huey.storage.close()
 
 
 def test_cert_reqs_none_warns_once_per_process(

@@ -53,10 +53,18 @@ local function finish_one(i, k)
     else
       redis.call('SET', result, value)
     end
-    -- Someone blocks on this result (wait_result): wake them.
-    if redis.call('DEL', waiter) == 1 then
-      redis.call('LPUSH', notify, 1)
-      redis.call('PEXPIRE', notify, 60000)
+    -- Someone waits for this result: wake them. A blocking reader (wait_result) set the
+    -- waiter to '1' and BLPOPs the notify list; an event loop's awaits
+    -- (storage/redis_await.py) set it to the name of their inbox, a list in this
+    -- queue's hash tag, which gets the result's key. (The inbox is not in KEYS: awaits
+    -- use one only outside Redis Cluster.)
+    local w = redis.call('GET', waiter)
+    if w then
+      redis.call('DEL', waiter)
+      local to, token = notify, 1
+      if w ~= '1' then to, token = w, result end
+      redis.call('LPUSH', to, token)
+      redis.call('PEXPIRE', to, 60000)
     end
   end
   for e = 0, enqueue_n - 1 do
