@@ -8,9 +8,12 @@ breakdown (which commands and scripts cost what per task).
 Starts its own redis-server (benchmarks.redis_server) and measures, for each engine, each
 workload and each repeat (ours and huey alternate who goes first):
 
-* ``cmd``: server CPU per task from ``INFO commandstats`` (``usec`` summed over every
-  command, after ``CONFIG RESETSTAT``): only the time Redis spends executing commands,
-  so it moves little with the machine's load;
+* ``cmd``: the time Redis spends executing the commands clients send, per task: the
+  durations of the slow log at a threshold of 0 (what ``INFO commandstats`` adds up as
+  ``usec``, but per call, so a script's inner commands are not counted twice and each
+  EVALSHA is named by its script). It leaves out reading and writing the sockets, and
+  it is wall time inside the command: on a loaded machine a long command (a batch
+  script of several ms) is inflated by the time the server was descheduled;
 * ``cpu``: ``used_cpu_sys + used_cpu_user`` delta of ``INFO cpu`` minus an idle baseline
   (the same server's CPU rate over 1 s of idleness, measured before each repeat, times
   the workload's wall time): everything the server process burnt, including reading and
@@ -28,11 +31,11 @@ engine's cost per task, not only the task's own commands.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,10 +43,13 @@ from typing import Any
 
 import redis
 
+from engine.storage.redis_scripts import SCRIPTS, source
+
 from .redis_server import RedisServer
 from .suite import Adapter, Huey, Ours, huey_installed, log
 
 Stats = dict[str, tuple[int, float]]  # command -> (calls, usec)
+SLOWLOG_LEN = 400_000  # entries kept: more than any window here sends
 
 
 def server_cpu(client: redis.Redis) -> float:
@@ -56,48 +62,10 @@ def commandstats(client: redis.Redis) -> Stats:
     out: Stats = {}
     for name, row in client.info("commandstats").items():
         cmd = name.removeprefix("cmdstat_")
-        if cmd in ("info", "config|resetstat", "config"):  # the measurement's own calls
+        if cmd.split("|")[0] in ("info", "config", "slowlog"):  # the measurement's own
             continue
         out[cmd] = (int(row["calls"]), float(row["usec"]))
     return out
-
-
-class ScriptShare:
-    """Which commands a workload sends from Lua scripts: MONITOR over a small unmeasured
-    run gives, per command, the share of its calls made inside a script. Redis counts a
-    script's inner commands in commandstats and *also* inside the EVALSHA's own usec, so
-    the total per task sums client-sent commands only (inner ones are shown, not added)."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self.calls: dict[str, list[int]] = {}  # command -> [from lua, from clients]
-        self.thread = threading.Thread(target=self._listen, daemon=True)
-        self.ready = threading.Event()
-
-    def _listen(self) -> None:
-        with self.client.monitor() as m:
-            self.ready.set()
-            for cmd in m.listen():
-                words = str(cmd["command"]).split(" ", 2)
-                if words[0] == "ECHO" and words[1:2] == ["__stop_monitor__"]:
-                    return
-                name = words[0].lower()
-                if name in ("script", "config", "client") and len(words) > 1:
-                    name += "|" + words[1].lower()
-                self.calls.setdefault(name, [0, 0])[cmd["client_type"] != "lua"] += 1
-
-    def __enter__(self) -> ScriptShare:
-        self.thread.start()
-        self.ready.wait(5)
-        time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.echo("__stop_monitor__")
-        self.thread.join(10)
-
-    def share(self) -> dict[str, float]:
-        return {k: lua / (lua + tcp) for k, (lua, tcp) in self.calls.items() if lua + tcp}
 
 
 def idle_rate(client: redis.Redis, seconds: float = 1.0) -> float:
@@ -107,25 +75,75 @@ def idle_rate(client: redis.Redis, seconds: float = 1.0) -> float:
     return (server_cpu(client) - c0) / (time.monotonic() - t0)
 
 
+def script_names() -> tuple[dict[str, str], dict[str, str]]:
+    """Our scripts by SHA1 (EVALSHA) and by the first 100 characters of their text (EVAL:
+    the slow log keeps 128 bytes of an argument)."""
+    by_sha, by_text = {}, {}
+    for script in SCRIPTS:
+        text = source(script.name)
+        by_sha[hashlib.sha1(text.encode()).hexdigest()] = script.name
+        by_text[text[:100]] = script.name
+    return by_sha, by_text
+
+
+BY_SHA, BY_TEXT = script_names()
+OWN = ("info", "config|resetstat", "config", "slowlog", "slowlog|reset", "slowlog|get")
+
+
+def top_name(command: bytes) -> str:
+    """A slow-log entry's command, with the script it ran for EVAL / EVALSHA."""
+    words = command.split(b" ", 2)
+    name = words[0].decode(errors="replace").lower()
+    if name in ("evalsha", "eval") and len(words) > 1:
+        arg = words[1].decode(errors="replace")
+        if name == "evalsha":
+            script = BY_SHA.get(arg, "other " + arg[:8])
+        else:
+            text = command[5:105].decode(errors="replace")
+            script = next((v for k, v in BY_TEXT.items() if text.startswith(k[:60])), "other")
+        return f"{name} {script}"
+    if name in ("script", "config", "client", "slowlog") and len(words) > 1:
+        name += "|" + words[1].decode(errors="replace").lower()
+    return name
+
+
 class Window:
-    """One measured stretch: commandstats reset at the start, CPU and wall time deltas."""
+    """One measured stretch: commandstats and the slow log reset at the start; CPU and
+    wall time deltas. At a threshold of 0 the slow log keeps every command with its
+    duration (the µs commandstats adds up), the ones scripts run marked by the client
+    address ``?:0``: so what clients send and what scripts run are told apart (their
+    commandstats rows mix both, and a script's usec already includes its commands')."""
 
     def __init__(self, client: redis.Redis, idle: float) -> None:
         self.client, self.idle = client, idle
         client.config_resetstat()
+        client.slowlog_reset()
         self.cpu0, self.t0 = server_cpu(client), time.monotonic()
 
     def close(self, n: int) -> dict[str, Any]:
         wall = time.monotonic() - self.t0
         cpu = server_cpu(self.client) - self.cpu0
-        stats = commandstats(self.client)
+        top: Stats = {}
+        inner: Stats = {}
+        for entry in self.client.slowlog_get(-1):
+            name = top_name(entry["command"])
+            if name.split(" ")[0] in OWN:
+                continue
+            # A command a script runs is logged too, from the address "?:0".
+            where = inner if entry.get("client_address") == b"?:0" else top
+            c, u = where.get(name, (0, 0.0))
+            where[name] = (c + 1, u + int(entry["duration"]))
         return {
             "n": n,
             "wall": wall,
             "cpu_us": max(0.0, cpu - self.idle * wall) / n * 1e6,
-            "cmd_us_all": sum(u for _, u in stats.values()) / n,
-            "calls_all": sum(c for c, _ in stats.values()) / n,
-            "breakdown": {k: (c / n, u / n) for k, (c, u) in stats.items()},
+            "cmd_us": sum(u for _, u in top.values()) / n,
+            "calls": sum(c for c, _ in top.values()) / n,
+            "top": {k: (c / n, u / n) for k, (c, u) in top.items()},
+            "inner": {k: (c / n, u / n) for k, (c, u) in inner.items()},
+            "commandstats_us": sum(u for _, u in commandstats(self.client).values()) / n,
+            "slowlog_full": sum(c for c, _ in top.values()) + sum(c for c, _ in inner.values())
+            >= SLOWLOG_LEN,
         }
 
 
@@ -209,19 +227,6 @@ def jobs_for(
     ]
 
 
-def top_level(out: dict[str, Any], share: dict[str, float]) -> None:
-    """Add ``cmd_us`` / ``calls``: commands sent by clients only (a script's inner
-    commands are already inside its EVAL/EVALSHA usec), and mark each command's
-    share of calls made from scripts."""
-    cmd = calls = 0.0
-    for name, (c, u) in out["breakdown"].items():
-        lua = share.get(name, 0.0)
-        cmd += u * (1 - lua)
-        calls += c * (1 - lua)
-        out["breakdown"][name] = (c, u, lua)
-    out["cmd_us"], out["calls"] = cmd, calls
-
-
 def med(values: list[float]) -> str:
     if not values:
         return "—"
@@ -235,10 +240,11 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
     """Markdown: the per-task summary, then the per-command breakdown of each workload."""
     engines = list(results)
     lines = [
-        "Redis server CPU per task, µs: median (min–max) of the repeats. `cmd` = INFO "
-        "commandstats usec of the commands clients sent (a script's inner commands are in "
-        "its EVALSHA's usec); `cpu` = INFO cpu delta minus the idle rate; `calls` = "
-        "commands clients sent per task.",
+        "Redis server CPU per task, µs: median (min–max) of the repeats. `cmd` = time "
+        "executing the commands clients sent (slow log durations, scripts' inner commands "
+        "inside their script's); `cpu` = INFO cpu delta minus the idle rate (sockets "
+        "included: the figure a shard's ceiling is made of); `calls` = commands clients "
+        "sent per task.",
         "",
         "| workload | " + " | ".join(f"{e} cmd | {e} cpu | {e} calls" for e in engines) + " |",
         "|---|" + "---|---|---|" * len(engines),
@@ -274,24 +280,31 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
                 f"MEMORY USAGE sum {med([r['W6_memory_usage'] for r in runs])}"
             )
     for wl in workloads:
-        lines += ["", f"{wl}: per-command breakdown (per task: calls, µs; median of repeats)", ""]
-        lines.append("| engine | command | calls/task | µs/task | µs/call | sent from |")
-        lines.append("|---|---|---|---|---|---|")
+        lines += [
+            "",
+            f"{wl}: what each task costs, per command clients send (scripts by name) and,"
+            " indented, the commands the scripts ran (already inside their script's µs);"
+            " median of repeats",
+            "",
+            "| engine | command | calls/task | µs/task | µs/call |",
+            "|---|---|---|---|---|",
+        ]
         for e in engines:
             runs = results[e].get(wl, [])
-            cmds = sorted({c for r in runs for c in r["breakdown"]})
-            rows = []
-            for c in cmds:
-                calls = statistics.median([r["breakdown"].get(c, (0, 0, 0))[0] for r in runs])
-                usec = statistics.median([r["breakdown"].get(c, (0, 0, 0))[1] for r in runs])
-                lua = max(r["breakdown"].get(c, (0, 0, 0))[2] for r in runs)
-                rows.append((usec, c, calls, lua))
-            for usec, c, calls, lua in sorted(rows, reverse=True):
-                if usec < 0.01:
-                    continue
-                per_call = usec / calls if calls else 0.0
-                where = "client" if lua < 0.01 else "script" if lua > 0.99 else f"{lua:.0%} script"
-                lines.append(f"| {e} | {c} | {calls:.3f} | {usec:.2f} | {per_call:.1f} | {where} |")
+            for part, indent in (("top", ""), ("inner", "↳ ")):
+                names = {c for r in runs for c in r[part]}
+                rows = []
+                for c in names:
+                    calls = statistics.median([r[part].get(c, (0, 0))[0] for r in runs])
+                    usec = statistics.median([r[part].get(c, (0, 0))[1] for r in runs])
+                    rows.append((usec, c, calls))
+                for usec, c, calls in sorted(rows, reverse=True):
+                    if usec < 0.05:
+                        continue
+                    per_call = usec / calls if calls else 0.0
+                    lines.append(
+                        f"| {e} | {indent}{c} | {calls:.3f} | {usec:.2f} | {per_call:.1f} |"
+                    )
     return "\n".join(lines)
 
 
@@ -317,15 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         if huey_installed() and not args.no_huey:
             engines.append((Huey(server.url, client), Huey(server.url, client, notify=True)))
         logdir = Path(tmp)
-        shares: dict[str, dict[str, dict[str, float]]] = {}  # engine -> workload -> share
-        for wl, job in jobs_for(client, 0.0, 200, 20, logdir):
-            if wl not in wanted:
-                continue
-            for a, b in engines:
-                who = b if wl == "W5" else a
-                with ScriptShare(server.client()) as mon:
-                    job(a, b)
-                shares.setdefault(who.name, {})[wl] = mon.share()
+        # The slow log at threshold 0 keeps every command clients send (a private server).
+        client.config_set("slowlog-log-slower-than", 0)
+        client.config_set("slowlog-max-len", SLOWLOG_LEN)
         for rep in range(args.repeats):
             idle = idle_rate(client)
             log(f"--- repeat {rep + 1}/{args.repeats}: idle server {idle * 1e6:.0f} µs/s")
@@ -336,7 +343,6 @@ def main(argv: list[str] | None = None) -> int:
                 for a, b in order:
                     who = b if wl == "W5" else a
                     out = job(a, b)
-                    top_level(out, shares[who.name][wl])
                     results.setdefault(who.name, {}).setdefault(wl, []).append(out)
                     log(
                         f"{wl:3} {who.name:11} cmd {out['cmd_us']:6.1f} µs/task  "
