@@ -124,6 +124,32 @@ def test_durable_write_is_one_evalsha_and_one_wait(
     huey.storage.destroy()
 
 
+def test_durable_write_as_the_app_acl_role(
+    master_and_replica: tuple[RedisServer, RedisServer],
+) -> None:
+    """A least-privilege user (``hueyctl acl app``) can write in durable mode, the first
+    write of a fresh server (NOSCRIPT, then SCRIPT LOAD) included: SCRIPT EXISTS, which
+    the role is not granted, is never sent."""
+    from hueyctl.commands.acl import rules
+
+    master, replica = master_and_replica
+    admin = redis.Redis(port=master.port)
+    admin.execute_command("ACL", "SETUSER", "app", *rules("app", "durable-acl", "pw"))
+    admin.script_flush()
+    url = f"redis://app:pw@127.0.0.1:{master.port}/0"
+    huey = RedisHuey("durable-acl", url=url, durable=True)
+
+    @huey.task()
+    def noop(i: int) -> None:
+        pass
+
+    noop(1)
+    noop(2)
+    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-acl}:ready") == 2
+    assert not [e for e in admin.acl_log() if e.get("username") == "app"]
+    admin.delete("hueyctl:{durable-acl}:ready", "hueyctl:{durable-acl}:msg")
+
+
 def test_durable_enqueue_without_a_replica_is_not_acknowledged(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, appendonly=False)
     server.start()
