@@ -22,8 +22,9 @@ Layouts (see docs/design.md, "Layout v2 (proposed)"):
   (no id inside), 26-character ids.
 * ``C list + buckets``: the LIST of ids + bodies in small HASHes of at most 128 fields
   (``<queue>:m:<bucket>``), so Redis keeps each listpack-encoded. The bucket comes from
-  the id: ids are ``<epoch>.<seq>`` where seq is a per-queue counter a producer reserves
-  in blocks (INCRBY), written in base32 (``k3.9v2``), bucket = seq // 128.
+  the id: ids are ``<epoch><seq>`` where epoch is 4 base32 characters made with the
+  counter and seq a per-queue counter a producer reserves in blocks (INCRBY), in base32
+  (``k3f99v2``); bucket = seq // 128, field = the seq part.
 * ``D C + compact body``: C with the machine envelope ``["noop",[12345,"x"]]`` (task,
   args; options only when set, as a trailing object) instead of the readable record.
 * ``E buckets by hash``: C's buckets but for 26-character ids hashed into a fixed 256
@@ -119,12 +120,12 @@ def layouts(n: int) -> dict[str, Callable[[redis.Redis], None]]:
     def bucketed(make_body: Callable[[int], bytes]) -> Callable[[redis.Redis], None]:
         def run(client: redis.Redis) -> None:
             client.set(f"q:{q}:seq", n)
-            epoch = "k3"
+            client.set(f"q:{q}:epoch", "k3f9")
 
             def w(p: redis.client.Pipeline, i: int) -> None:
-                tid = f"{epoch}.{b32(i)}"
-                p.rpush(f"q:{q}:r:0", tid)
-                p.hset(f"q:{q}:m:{b32(i // 128)}", tid, make_body(i))
+                seq = b32(i)
+                p.rpush(f"q:{q}:r:0", "k3f9" + seq)  # the id: epoch + seq
+                p.hset(f"q:{q}:m:{b32(i // 128)}", seq, make_body(i))  # field: seq alone
 
             fill(client, n, w)
 
