@@ -432,11 +432,17 @@ class RedisStorage(Storage):
         client = self.client
         if self._cluster:  # WAIT goes to the node that took the write: the queue's master
             client = client.get_redis_connection(client.get_node_from_key(self._keys["ready"]))
-        pipe = client.pipeline(transaction=False)
-        self._scripts[script.name](keys=list(keys), args=list(args), client=pipe)
-        pipe.execute_command("WAIT", 1, self._wait_ms)
+        # EVALSHA itself, not the Script object: a pipeline of Script calls first sends
+        # SCRIPT EXISTS (a round trip per write, and a command no ACL role is granted).
+        sha = self._scripts[script.name].sha
         try:
-            reply, acked = pipe.execute()
+            reply, acked = self._evalsha_and_wait(client, sha, keys, args)
+            if isinstance(reply, redis.exceptions.NoScriptError):  # not loaded: nothing ran
+                client.script_load(self._scripts[script.name].script)
+                reply, acked = self._evalsha_and_wait(client, sha, keys, args)
+            for out in (reply, acked):
+                if isinstance(out, Exception):
+                    raise out
         except redis.RedisError:
             if self._cluster:  # a failover moved the slot: learn the new master now
                 try:
@@ -447,6 +453,15 @@ class RedisStorage(Storage):
         if int(acked) < 1:
             raise ReplicaLag(reply)
         return reply
+
+    def _evalsha_and_wait(
+        self, client: Any, sha: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> list[Any]:
+        """EVALSHA then ``WAIT 1``, in one round trip; errors are returned, not raised."""
+        pipe = client.pipeline(transaction=False)
+        pipe.evalsha(sha, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", 1, self._wait_ms)
+        return list(pipe.execute(raise_on_error=False))
 
     def _keys_for(self, script: Script, **named: str) -> list[str]:
         """The script's KEYS in the order of its table entry (redis_scripts.SCRIPTS):
