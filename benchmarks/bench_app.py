@@ -46,6 +46,34 @@ def build(
     return App(huey, noop, stamp)
 
 
+def swap_json(name: str) -> None:
+    """Measurement only (benchmarks/codec_speed.py's question, on a real worker): the
+    engine's JSON layer (canonical_json, json.loads) replaced by orjson or msgspec."""
+    import json
+
+    import engine.core
+    import engine.envelope
+
+    if name == "orjson":
+        import orjson
+
+        def dumps(obj: Any) -> bytes:
+            return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+        loads = orjson.loads
+    elif name == "msgspec":
+        import msgspec
+
+        dumps, loads = msgspec.json.Encoder(order="sorted").encode, msgspec.json.decode
+    else:
+        raise ValueError(f"unknown BENCH_JSON {name!r}")
+    engine.envelope.canonical_json = engine.core.canonical_json = dumps  # type: ignore[assignment]
+    json.loads = loads  # type: ignore[assignment]
+
+
+if os.environ.get("BENCH_JSON"):
+    swap_json(os.environ["BENCH_JSON"])
+
 if os.environ.get("BENCH_STORE"):
     huey = build(
         os.environ["BENCH_STORE"],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the benchmark suite (ours vs huey 3.5, about 10 minutes):  bash benchmarks/run.sh [options]
+# Run the benchmark suite (ours vs huey 3.5, about 10 minutes), then the Redis CPU per task
+# per workload (benchmarks/redis_cpu.py, about 4 more):  bash benchmarks/run.sh [options]
 # Sets up .venv with the project and its `bench` extra (huey, py-spy, pyinstrument), makes
 # sure redis-server exists (Debian's package when missing and we are root), then runs
 # `python -m benchmarks.suite`, which starts and stops its own redis-server on a free port.
@@ -14,4 +15,7 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 ensure_redis_server "the benchmarks start a redis-server of their own"
-exec "$VENV/bin/python" -m benchmarks.suite "$@"
+"$VENV/bin/python" -m benchmarks.suite "$@"
+smoke=()
+for arg in "$@"; do [ "$arg" = --smoke ] && smoke=(--smoke); done
+exec "$VENV/bin/python" -m benchmarks.redis_cpu ${smoke[@]+"${smoke[@]}"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -25,20 +26,24 @@ from .codec import Codec
 from .consumer import Consumer, ConsumerSettings
 from .core import Hook, QueueCore
 from .crontab import Crontab
-from .exceptions import ConfigurationError
+from .envelope import describe
+from .exceptions import ConfigurationError, EngineError
 from .executor import Executor
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
 from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED
-from .storage.base import Storage
+from .storage.base import Message, Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
 from .task import Task
+from .telemetry import operator_event
 from .urls import SCHEMES_HELP, mask_url, sqlite_path, store_kind
 from .wrapper import TaskWrapper, with_context
+
+log = logging.getLogger("huey.api")
 
 __all__: Sequence[str] = (
     "BlackHoleHuey",
@@ -477,6 +482,7 @@ class Huey(QueueCore):
         now = time.time()
         msg = self.prepare(task, now)
         self.signals.send(SIGNAL_ENQUEUED, task)
+        self.storage.announce_once()  # the queue's name in the store's list, once
         if task.due_at is not None and task.due_at > now:
             self.storage.schedule([(msg, task.due_at)])
         else:
@@ -493,6 +499,7 @@ class Huey(QueueCore):
         msgs = [(self.prepare(t, now), t.due_at) for t in tasks]
         ready = [m for m, eta in msgs if eta is None or eta <= now]
         later = [(m, eta) for m, eta in msgs if eta is not None and eta > now]
+        self.storage.announce_once()
         if ready:
             self.storage.enqueue(ready)
         if later:
@@ -720,9 +727,37 @@ class Huey(QueueCore):
         self.enqueue(task)
         return Result(self, task)
 
+    def replay(self, records: Sequence[Any]) -> list[str]:
+        """Enqueue task records as they are (``hueyctl enqueue --from``, a dead-letter
+        export): each keeps its id, args, kwargs and options exactly, its ``sig`` is
+        dropped and it is signed with this queue's key (see ``Envelope.reseal``).
+        Every record is checked before any is written: CodecError for a bad one,
+        ConfigurationError (nothing written) when one's id is running now."""
+        messages = [Message(*self.envelope.reseal(rec)) for rec in records]
+        self.storage.enqueue(messages)
+        return [m.id for m in messages]
+
     def retry_failed(self, task_id: str) -> bool:
-        """Put a dead letter back on the queue."""
-        return self.storage.retry_dead(task_id)
+        """Put a dead letter back on the queue, and say so in the event stream
+        (``retried``). A letter a worker dead-lettered gets its task's retries again
+        and counts on from its last attempt (the worker kept it so)."""
+        found = self.storage.locate(task_id)
+        if not self.storage.retry_dead(task_id):
+            return False
+        name = describe(found.data).get("task") if found is not None else None
+        try:
+            operator_event(self.storage, "retried", task_id, str(name or "?"), time.time())
+        except EngineError as exc:  # the retry is done; only its event is missing
+            log.warning("task %s retried, but its event was not written: %s", task_id, exc)
+        return True
+
+    def retry_failed_many(self, task_ids: Sequence[str]) -> int:
+        """Put dead letters back on the queue (one round trip on Redis); how many were."""
+        return self.storage.retry_dead_many(task_ids)
+
+    def delete_tasks(self, task_ids: Sequence[str]) -> int:
+        """Delete ready, scheduled or dead tasks (one round trip on Redis); how many."""
+        return self.storage.remove_many(task_ids)
 
     def delete_task(self, task_id: str) -> bool:
         """Delete a ready, scheduled or dead task (a running one cannot be deleted)."""
@@ -878,9 +913,11 @@ PriorityRedisExpireHuey = RedisExpireHuey
 def connect(url: str, queue: str = "huey") -> Huey:
     """A queue from a URL, without the application's code.
 
-    ``redis://[:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
+    ``redis://[user:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix:///path``,
     ``redis+cluster://node:port`` (Redis Cluster), ``redis+sentinel://host:26379/master``,
-    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``.
+    ``sqlite:///relative.db`` or ``sqlite:////absolute.db``, and ``memory://``. Redis URLs
+    carry their ACL user, password and TLS options (``?ssl_ca_certs=...``), Sentinel URLs
+    the sentinels' own too (``sentinel_password=`` ...): see docs/security.md.
     """
     kind = store_kind(url)
     if kind == "redis":

@@ -46,7 +46,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from . import cancellation
+from . import cancellation, catalog
+from .aio import AsyncRunner
 from .core import QueueCore
 from .exceptions import (
     CodecError,
@@ -59,6 +60,7 @@ from .exceptions import (
 from .executor import Committer, Executor, StoreHealth
 from .keys import (
     CANCELS,
+    CATALOG,
     PAUSES,
     QUEUE_PAUSED,
     REVOKE_VERSION,
@@ -80,6 +82,11 @@ PREFETCH_MAX = 32  # claimed ahead by one consumer, at most (threads: 8 per thre
 PAUSE_POLL = 0.5  # a paused consumer looks again this often (resume is seen this soon)
 CANCEL_POLL = 0.5  # while running tasks, the cancel requests are read this often
 CANCEL_STALE = 3600.0  # a cancel request nobody acted on is dropped after this long
+# The task catalog (and the queue's name in the store's list) is written at the first
+# heartbeat and again every CATALOG_BEATS beats (about a minute), never per task.
+CATALOG_BEATS = 30
+#: Threads in one process, a process per worker, or coroutines on one loop (engine.aio).
+WORKER_TYPES = ("thread", "process", "asyncio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +132,13 @@ class ConsumerSettings:
             raise ValueError("workers must be at least 1")
         if self.heartbeat_interval >= self.lease:
             raise ValueError("the heartbeat interval must be shorter than the lease")
-        if self.worker_type not in ("thread", "process"):
+        if self.worker_type not in WORKER_TYPES:
             raise ConfigurationError(
-                f"worker_type={self.worker_type!r} is not offered: use 'thread' or 'process'"
+                f"worker_type={self.worker_type!r} is not offered: use 'thread', 'process'"
+                " or 'asyncio'"
             )
+        if self.worker_type == "asyncio" and self.inline:
+            raise ConfigurationError("an asyncio worker runs its tasks on its loop, not inline")
         if self.worker_type == "process" and not self.inline:
             raise ConfigurationError(
                 "a Consumer runs in this process: for process workers use "
@@ -269,6 +279,12 @@ class Consumer:
             timeout_guard=alarm_timeout if inline else None,
         )
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
+        self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
+        self.executor.notify = self.telemetry.note
+        #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
+        self.runner: AsyncRunner | None = None
+        if self.worker_type == "asyncio":
+            self.runner = AsyncRunner(self.executor, self.workers, self._take, self._forget)
         self.started_at = clock()
         self.restart = False
         #: What the start-up check found about the store (engine.preflight), published
@@ -276,6 +292,12 @@ class Consumer:
         self.store_record: StoreRecord | None = None
         # Tasks claimed ahead of free workers (thread workers only; a process runs one).
         self.prefetch = AdaptivePrefetch(settings.workers, inline, settings.prefetch)
+        if self.worker_type == "asyncio" and settings.prefetch is None:
+            # Coroutines overlap: claim ahead half the slots (at least 64), so a slot that
+            # frees finds its next task waiting while finished ones are being committed.
+            self.prefetch = AdaptivePrefetch(settings.workers, inline, max(64, self.workers // 2))
+        #: What times a task's run for the prefetch estimate (tests inject a fake).
+        self.timer: Callable[[], float] = time.perf_counter
         self._slot_free = threading.Event()
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
@@ -299,6 +321,7 @@ class Consumer:
         self._next_heartbeat = 0.0
         self._next_recovery = 0.0
         self._beats = 0
+        self._catalog_due = 0  # the beat that (re)writes the catalog: the first, then every 30
         self._claimed_total = 0
         # Pauses (the ``pauses`` map, read by every claim round): whether the queue is
         # paused, and the task names paused (their calls are parked when claimed).
@@ -306,6 +329,14 @@ class Consumer:
         self._task_pauses: dict[str, bytes] = {}
         # Cancel requests acted on (task ids), until their call ends.
         self._cancelling: set[str] = set()
+        #: time.monotonic() of the last dispatcher round begun and of the last heartbeat
+        #: attempted: what a liveness probe reads (:meth:`liveness`). Plain attribute
+        #: writes, no store access.
+        self.last_round = self.last_beat = time.monotonic()
+        self._round_block = 0.0
+        #: Called after each heartbeat attempted (a process worker's child tells
+        #: its supervisor through it); None: nobody listens.
+        self.on_beat: Callable[[], None] | None = None
         # ok / transient / full / denied ...: what the threads last met in the store.
         self.health = StoreHealth()
         extra_locks = settings.extra_locks
@@ -341,7 +372,7 @@ class Consumer:
     def _run_one(self, item: Claimed) -> None:
         # The bookkeeping (``_forget``) happens once the outcome is committed, which
         # with several threads is after this returns (the committer batches).
-        start = time.perf_counter()
+        start = self.timer()
         try:
             self.executor.run(item, done=lambda: self._forget(item))
         except StoreUnavailable as exc:
@@ -353,7 +384,7 @@ class Consumer:
             log.exception("unexpected error running task %s", item.id)
         finally:
             if self.prefetch.adaptive:
-                self.prefetch.observe(start, time.perf_counter())
+                self.prefetch.observe(start, self.timer())
 
     def _work(self) -> None:
         while (entry := self._inbox.get()) is not None:
@@ -366,6 +397,26 @@ class Consumer:
                 self._hand_back_ahead(lapsed=True)
                 continue
             self._run_one(item)
+
+    def _take(self) -> Claimed | None:
+        """The next claimed task for the asyncio worker's loop (called on the loop when
+        it has a free slot), or None when none waits. Tasks claimed before a stop or a
+        lease lapse are handed back instead, as thread workers do."""
+        while True:
+            try:
+                entry = self._inbox.get_nowait()
+            except queue.Empty:
+                return None
+            if entry is None:
+                return None
+            gen, item = entry
+            if self._stop.is_set():
+                self._release_unstarted([item])
+            elif gen != self._lease_generation():
+                self._release_unstarted([item], lapsed=True)
+                self._hand_back_ahead(lapsed=True)
+            else:
+                return item
 
     # --- claimed ahead, not started: handed back -----------------------------------------
     def _lease_generation(self) -> int:
@@ -468,8 +519,11 @@ class Consumer:
                     self.store_record,
                     self.health.state,
                     bool(self.huey.envelope.verify_keys),
+                    self.catalog_digest,
                 ),
             )
+            if self._catalog_due <= self._beats:  # after the registry entry: a full
+                self._publish_catalog()  # store refuses this one, not the entry
             self.telemetry.flush()
             if self.health.state == "full" or not self._beats:  # telemetry may write nothing
                 probe = f"probe:{self.consumer_id}"
@@ -488,19 +542,37 @@ class Consumer:
         if self._beats % 15 == 0:
             self._hand_back_orphans(now)
 
+    def _publish_catalog(self) -> None:
+        """The tasks this consumer serves (shared by workers of the same app), and the
+        queue's name in the store's list of queues: at start, then about once a minute
+        (a sibling that stopped may have dropped the shared entry meanwhile)."""
+        storage = self.huey.storage
+        storage.map_set(CATALOG, self.catalog_digest, self._catalog)
+        storage.announce_once()  # an ACL without the list refuses it: nothing more
+        self._catalog_due = self._beats + CATALOG_BEATS
+
     def _recover(self, now: float) -> None:
         storage = self.huey.storage
         report = storage.recover(now, self.max_deliveries)
-        # Registry entries of consumers that died without deregistering age out.
+        # Registry entries of consumers that died without deregistering age out, and
+        # with the last of them the catalog they named.
+        kept: set[str] = set()
+        dropped: set[str] = set()
         for consumer, data in storage.map_items(WORKERS).items():
             try:
                 rec: RegistryRecord = json.loads(data)
                 beat = float(rec.get("heartbeat", 0))
+                digest = str(rec.get("catalog", ""))
             except (ValueError, TypeError, AttributeError, RecursionError):
                 log.warning("dropping unreadable registry entry %r", consumer)
-                beat = 0.0
+                beat, digest = 0.0, ""
             if beat < now - max(3 * self.lease, 30.0):
                 storage.map_delete(WORKERS, consumer, data)
+                dropped.add(digest)
+            else:
+                kept.add(digest)
+        for digest in dropped - kept - {""}:
+            storage.map_delete(CATALOG, digest)
         for task_id, data in storage.map_items(CANCELS).items():
             try:
                 at = float(json.loads(data).get("at", 0))
@@ -539,13 +611,21 @@ class Consumer:
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.heartbeat_interval
                 self._guarded(lambda: self.beat(self.clock()))
+                self._pulse()
             elif self.huey.in_flight or self._cancelling:
                 self._guarded(self.watch_cancels)
+
+    def _pulse(self) -> None:
+        """A heartbeat was attempted (the store may have failed it: readiness says so)."""
+        self.last_beat = time.monotonic()
+        if self.on_beat is not None:
+            self.on_beat()
 
     # --- cancel ---------------------------------------------------------------------------
     def watch_cancels(self) -> None:
         """Read the cancel requests (one map read) and stop the calls of ours they name:
-        flag them (the task sees it at its next check or engine call) and, in a process
+        flag them (the task sees it at its next check or engine call); in an asyncio
+        worker, cancel the coroutine (:meth:`AsyncRunner.cancel`); in a process
         worker, interrupt the main thread (the supervisor kills a process whose call has
         not stopped after ``cancel_grace``). A request whose call has ended is dropped."""
         storage = self.huey.storage
@@ -571,7 +651,9 @@ class Consumer:
                 task_id,
                 who or "?",
             )
-            if self.inline:
+            if self.runner is not None:  # -k asyncio: CancelledError at its await
+                self.runner.cancel(task_id)
+            elif self.inline:
                 self._interrupt(task)
 
     def _interrupt(self, task: Task) -> None:
@@ -659,6 +741,8 @@ class Consumer:
         """One round; returns how long the loop may wait before the next. With
         ``block``, the round first waits up to that long for new work (the store
         wakes it early), and what follows is reckoned from the clock after it."""
+        self.last_round = time.monotonic()
+        self._round_block = block
         if self._heart is None and now >= self._next_heartbeat:
             self.beat(now)
             self._next_heartbeat = now + self.heartbeat_interval
@@ -713,7 +797,9 @@ class Consumer:
                 self._release_unstarted(rest, lapsed=not self._stop.is_set())
                 break
             self._run_one(item)
-        if claimed and not self.inline and len(claimed) >= self.busy:
+        if claimed and self.runner is not None:
+            self.runner.wake()  # the loop takes them while it has free slots
+        elif claimed and not self.inline and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
             time.sleep(0)
@@ -732,13 +818,31 @@ class Consumer:
             self.max_tasks is not None and self._claimed_total >= self.max_tasks and self.busy == 0
         )
 
+    def liveness(self, grace: float | None = None) -> str | None:
+        """Why this consumer is not alive, in one line; None when it is: its heartbeat
+        thread ran within the lease (``grace`` seconds) and its dispatcher began a round
+        within that too (beyond the wait in the store it asked for). Whether the store
+        answers is readiness, not liveness (a restart would not bring it back). A
+        process worker's dispatcher runs its task, so only its heartbeat is judged."""
+        grace = self.lease if grace is None else grace
+        now = time.monotonic()
+        if self._stop.is_set():
+            return "stopping"
+        if now - self.last_beat > grace:
+            return f"the heartbeat has not run for {now - self.last_beat:.0f}s"
+        if not self.inline and now - self.last_round > self._round_block + grace:
+            return f"the dispatcher loop has not run for {now - self.last_round:.0f}s"
+        return None
+
     # --- running ----------------------------------------------------------------------------
     def start(self) -> None:
         self.huey.run_hooks("startup")
         self.telemetry.attach()
         # Outcomes are committed in the background, batched, while the next task runs.
         self.executor.committer = Committer(lambda: self.huey.storage, self.consumer_id, self.lease)
-        if not self.inline:
+        if self.runner is not None:
+            self.runner.start()
+        elif not self.inline:
             for i in range(self.workers):
                 t = threading.Thread(target=self._work, name=f"worker-{i + 1}", daemon=True)
                 t.start()
@@ -817,6 +921,15 @@ class Consumer:
         if self.inline:  # a cancelled call is interrupted (see _interrupt)
             signal.signal(signal.SIGUSR1, self._on_interrupt)
 
+    def _drop_catalog(self) -> None:
+        """Delete the catalog entry unless another registered consumer names it (one
+        starting this instant may lose it for a minute: it republishes)."""
+        storage = self.huey.storage
+        for data in storage.map_items(WORKERS).values():
+            if f'"catalog":"{self.catalog_digest}"'.encode() in data:
+                return
+        storage.map_delete(CATALOG, self.catalog_digest)
+
     def shutdown(self) -> None:
         """Let running tasks finish (up to shutdown_timeout), hand back the rest, deregister."""
         self._stop.set()
@@ -845,11 +958,14 @@ class Consumer:
             self.huey.notify_interrupted_tasks()  # the calls handed back while running
             self.telemetry.flush()
             storage.map_delete(WORKERS, self.consumer_id)
+            self._drop_catalog()
         except StoreUnavailable as exc:
             log.error("could not hand back tasks (they will be recovered): %s", exc)
         finally:
             self._released.set()
         self.telemetry.detach()
+        if self.runner is not None:
+            self.runner.close()
         if self.executor.committer is not None:
             self.executor.committer.close()
         self.huey.run_hooks("shutdown")

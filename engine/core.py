@@ -16,15 +16,19 @@ API (decorators, enqueue, results, revoke, locks, admin verbs).
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import logging
+import os
+import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from .codec import Codec, canonical_json, sign, verify
 from .envelope import Envelope
 from .exceptions import CancelExecution, CodecError, ConfigurationError, TaskException
-from .keys import result_key
+from .keys import EventRecord, result_key
 from .revocation import Revocations
 from .signals import SIGNAL_INTERRUPTED, Signals
 from .storage.base import Message, Storage
@@ -36,6 +40,24 @@ Hook = Callable[..., Any]
 # Logger names predate the core: hooks were run by the worker and the facade.
 _worker_log = logging.getLogger("huey.executor")
 _api_log = logging.getLogger("huey.api")
+
+
+# --- the audit trail: operators' actions as events ------------------------------------------
+ADMIN_EVENT = "admin."  # an operator's action is the event ``admin.<action>``
+ACTOR_ENV = "HUEYCTL_ACTOR"  # who acts, for automation: overrides ``user@host``
+
+
+def admin_actor() -> str:
+    """Who is acting: ``$HUEYCTL_ACTOR`` when set (a deploy bot, a CI job), else
+    ``user@host`` of this process (``uid<N>@host`` when the user has no name)."""
+    given = os.environ.get(ACTOR_ENV, "").strip()
+    if given:
+        return given[:100]
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # a container user without a passwd entry
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 class _Empty:
@@ -102,6 +124,57 @@ class QueueCore:
     def create_storage(self) -> Storage:
         """A new connection to this queue's store (a forked worker process makes its own)."""
         return self._storage_class(self.name, **self._storage_kwargs)
+
+    def storage_for(self, name: str) -> Storage:
+        """A new connection to another queue ``name`` of the same store (``hueyctl
+        queues`` reads each one's counts); the caller closes it."""
+        return self._storage_class(name, **self._storage_kwargs)
+
+    # --- audit trail -----------------------------------------------------------------
+    def record_admin_action(
+        self,
+        action: str,
+        target: str = "",
+        *,
+        task_id: str = "",
+        task: str = "",
+        count: int | None = None,
+        detail: str = "",
+        actor: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Write one operator action to the event stream as ``admin.<action>``.
+
+        The one call every admin tool makes after it changed the queue (hueyctl's
+        revoke, restore, retry, delete, purge, bulk actions, pause, resume,
+        cancel; top's keys): ``action`` is a word (``retry``, ``pause``),
+        ``target`` what was acted on as the operator said it (a task id, a task
+        name, a filter such as ``state=dead task=tasks.boom``), ``task_id`` and
+        ``task`` the one task id and name when there is one (``events --task``
+        filters on the name), ``count`` how many tasks changed, ``detail`` a
+        one-line account (``retried 10 of 12 matching; 2 skipped``). ``actor``
+        defaults to :func:`admin_actor` (``user@host``, or ``$HUEYCTL_ACTOR``).
+
+        One store write (the stream's append, capped like every event), never
+        made by workers' per-task path. Raises the store's ``EngineError`` when
+        the write fails: the action it records is done by then, so a caller
+        reports that as a warning, not as the action failing.
+        """
+        who = actor or admin_actor()
+        record: EventRecord = {
+            "ts": time.time() if now is None else now,
+            "event": ADMIN_EVENT + action,
+            "id": task_id,
+            "task": task,
+            "worker": who,
+            "actor": who,
+            "target": target,
+        }
+        if count is not None:
+            record["count"] = count
+        if detail:
+            record["detail"] = detail[:300]
+        self.storage.record([json.dumps(record, separators=(",", ":")).encode()], [])
 
     # --- registry ---------------------------------------------------------------------
     def spec(self, name: str) -> TaskSpec | None:

@@ -9,7 +9,10 @@ Always present: ``v`` (format version), ``id``, ``task`` (registered name) and
 ("json"), ``eta``, ``retries`` (0), ``retry_delay`` (0), ``retry_backoff`` (0),
 ``priority`` (0), ``expires`` / ``expires_in`` (absolute / relative expiry),
 ``timeout``, ``enqueued_at``, ``attempt`` (1), ``chord``, ``defaults`` (false:
-apply the worker's registered defaults), ``on_complete`` / ``on_error`` (nested
+apply the worker's registered defaults), ``history`` (the attempts before this one
+that failed, newest last, at most ``ATTEMPTS_KEPT``: ``n``, ``at``, ``worker``, ``took``,
+``error``), ``retries_given`` (the retries the call started with, set by its first
+retry: a dead letter retried by an operator gets them again), ``on_complete`` / ``on_error`` (nested
 records of the next pipeline stage and the error handler, without ``v``), and
 ``sig`` (hex HMAC-SHA256 of the record without ``sig``, only with a key).
 
@@ -41,7 +44,17 @@ VERSION = 1
 
 # The fields of a Task written to the record when not at their default: the call's
 # options (engine.task.CALL_OPTIONS) and what enqueueing and running stamp on it.
-_OPTIONS = ("due_at", *CALL_OPTIONS, "enqueued_at", "attempt", "chord", "expires_in", "defaults")
+_OPTIONS = (
+    "due_at",
+    *CALL_OPTIONS,
+    "enqueued_at",
+    "attempt",
+    "chord",
+    "expires_in",
+    "defaults",
+    "history",
+    "retries_given",
+)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Task) if f.name in _OPTIONS}
 _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
@@ -65,6 +78,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "chord": (dict,),
     "expires_in": _NUMBER,
     "defaults": (bool,),
+    "history": (list,),
+    "retries_given": (int,),
 }
 _CHORD_FIELDS = {"id": (str,), "size": (int,), "index": (int,), "callback": (dict,)}
 
@@ -93,6 +108,22 @@ def _check_options(rec: dict[str, Any]) -> None:
         nested = rec.get(key)
         if nested and not isinstance(nested, dict):
             raise CodecError(f"message field {key!r} must be a task record")
+
+
+def _check_record(rec: dict[str, Any], depth: int = 0) -> None:
+    """Raise CodecError unless ``rec`` (and its pipeline's nested records) has the
+    shape of a task record: a task name, an id, options of the right types."""
+    if depth > 20:
+        raise CodecError("pipeline nested too deep")
+    if not isinstance(rec.get("task"), str) or not rec["task"]:
+        raise CodecError("no 'task' name")
+    if not isinstance(rec.get("id"), str) or not rec["id"]:
+        raise CodecError("no 'id'")
+    _check_options(rec)
+    for key in ("on_complete", "on_error"):
+        nested = rec.get(key)
+        if nested:
+            _check_record(nested, depth + 1)
 
 
 class Envelope:
@@ -137,6 +168,31 @@ class Envelope:
         if self.signing_key is not None:
             rec["sig"] = sign(self.signing_key, canonical_json(rec))
         return canonical_json(rec)
+
+    def reseal(self, rec: Any) -> tuple[str, bytes, int]:
+        """A task record brought from outside the store (a dead letter exported by
+        ``hueyctl failed --export``, replayed by ``enqueue --from``) as a message of
+        this queue: ``(id, data, priority)``.
+
+        The record is checked as a worker checks one (CodecError names what is
+        wrong), a ``sig`` it carries is dropped, never trusted, and the record is
+        signed with this queue's key when it has one. The payload stays as it was
+        encoded (never decoded, so a pickled one is never unpickled here): args,
+        kwargs and every option keep their exact values.
+        """
+        if not isinstance(rec, dict):
+            raise CodecError("not a task record (not a JSON object)")
+        rec = {k: v for k, v in rec.items() if k not in ("sig", "v")}
+        _check_record(rec)
+        codec = rec.get("codec", "json")
+        if codec not in ("json", self.codec.name):
+            raise CodecError(
+                f"the record uses the {codec!r} codec but this queue uses {self.codec.name!r}"
+            )
+        rec["v"] = VERSION
+        if self.signing_key is not None:
+            rec["sig"] = sign(self.signing_key, canonical_json(rec))
+        return rec["id"], canonical_json(rec), int(rec.get("priority") or 0)
 
     # --- decode ---------------------------------------------------------------------
     def load(self, data: bytes) -> dict[str, Any]:

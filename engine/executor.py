@@ -18,6 +18,7 @@ the facade (``engine.api``), which is what lets immediate mode import it.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import queue
 import threading
@@ -26,11 +27,14 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from types import CoroutineType
 from typing import Any, Final, Literal, TypeVar
 
 from . import cancellation
 from . import outcome as rules
 from .core import QueueCore
+from .coro import run_coroutine
 from .exceptions import (
     CancelExecution,
     CodecError,
@@ -67,8 +71,15 @@ from .signals import (
     SIGNAL_SCHEDULED,
     SIGNAL_TIMEOUT,
 )
-from .storage.base import NOT_RUNNING, Claimed, Outcome, Storage
-from .task import Task, TaskSpec, error_metadata
+from .storage.base import (
+    FINISHED_BODY_MAX,
+    NOT_RUNNING,
+    Claimed,
+    Outcome,
+    Storage,
+    finished_record,
+)
+from .task import ATTEMPTS_KEPT, Task, TaskSpec, error_metadata
 
 __all__ = [
     "CHORD_TTL",
@@ -270,6 +281,11 @@ def commit_alone(
         return refused or f"dead-lettered ({REASON_REFUSED}): {reason}"
 
 
+def _summary(exc: BaseException) -> str:
+    """One attempt's error in its history: short, as the event stream shows errors."""
+    return repr(exc)[:200]
+
+
 def _call(then: Then, refused: str | None, exc: BaseException | None) -> None:
     try:
         then(refused, exc)
@@ -285,6 +301,34 @@ class _Handed(enum.Enum):
 # "committed" (None) nor a refusal reason (str).
 PENDING: Final = _Handed.PENDING
 Status = str | None | Literal[_Handed.PENDING]
+
+
+_OWN_LOG = (RetryTask, RateLimitExceeded, CancelExecution, TaskLockedException)
+
+
+def _took(task: Task) -> str:
+    seconds = task.runtime or 0.0
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def _log_failure(task: Task, exc: Exception, tb: str, again: Task | None, now: float) -> None:
+    """One line for a failure that will be retried (warning), one with the traceback
+    for a final one (error); the kinds announced on their own are left alone."""
+    if isinstance(exc, _OWN_LOG):
+        return
+    what = "timed out" if isinstance(exc, TaskTimeout) else "failed"
+    name, tid = task.registered_name, task.id
+    if again is not None:
+        when = "" if again.due_at is None else f", in {max(0.0, again.due_at - now):.0f}s"
+        log.warning(
+            "task %s %s %s after %s (attempt %d), retrying (%d left%s): %r",
+            *(name, tid, what, _took(task), task.attempt, again.retries, when, exc),
+        )
+        return
+    log.error(
+        "task %s %s %s after %s (attempt %d), no retries left: %r\n%s",
+        *(name, tid, what, _took(task), task.attempt, exc, tb.rstrip()),
+    )
 
 
 class Executor:
@@ -313,7 +357,14 @@ class Executor:
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
+        #: Told (event, task, error) of what no signal says: "dead" (a task just went
+        #: to the dead letters). The consumer's telemetry writes it to the event stream.
+        self.notify: Callable[[str, Task, str | None], None] | None = None
         self._lock = threading.Lock()
+        # One line per task start and finish (``hueyctl worker -v``): decided once, as
+        # logging is set up before the consumer is made, so a task pays no logging call.
+        self.trace = log.isEnabledFor(logging.DEBUG)
+        self._worker = json.dumps(consumer_id).encode()  # as the finished records hold it
 
     @property
     def storage(self) -> Storage:
@@ -346,6 +397,27 @@ class Executor:
                 done()
 
     def _run(self, claimed: Claimed, done: Callable[[], None] | None) -> Status:
+        prepared = self.prepare(claimed)
+        if not isinstance(prepared, tuple):
+            return prepared
+        return self.execute(*prepared, done)
+
+    def execute(
+        self, spec: TaskSpec, task: Task, data: bytes, done: Callable[[], None] | None
+    ) -> Status:
+        """Run a prepared call on this thread and commit its outcome (see ``run``)."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+        try:
+            return self._execute(spec, task, data, done)
+        finally:
+            with self._lock:
+                self.current.pop(task.id, None)
+
+    def prepare(self, claimed: Claimed) -> tuple[TaskSpec, Task, bytes] | str | None:
+        """The claimed message decoded, with its registered spec and its bytes (its
+        finished record keeps them); or, for a message
+        that cannot be run (malformed, unknown task), what dead-lettering it returned."""
         try:
             task = self.huey.envelope.decode(claimed.data)
         except Exception as exc:  # CodecError, or a record of the wrong shape
@@ -359,13 +431,9 @@ class Executor:
             return self._finish(claimed.id, Outcome(dead=(REASON_UNKNOWN, error)))
         task.apply_defaults(spec)
         task.name = spec.label or task.name  # as huey shows it to hooks and the task
-        with self._lock:
-            self.current[task.id] = (task.registered_name, self.clock())
-        try:
-            return self._execute(spec, task, done)
-        finally:
-            with self._lock:
-                self.current.pop(task.id, None)
+        if task.history and task.history[-1].get("n") == task.attempt:
+            task.attempt += 1  # a dead letter put back: its last attempt is in its history
+        return spec, task, claimed.data
 
     def _finish(self, task_id: str, outcome: Outcome) -> str | None:
         """Commit the outcome, retrying while the store is unreachable for up to a lease."""
@@ -383,15 +451,17 @@ class Executor:
             log.warning("result of task %s not committed: %s", task_id, refused)
         return refused
 
-    def end_cancelled(self, task: Task) -> str | None:
+    def end_cancelled(self, task: Task, data: bytes) -> str | None:
         """End a cancelled call that did not stop in time (a process worker about to be
-        killed), from another thread: committed as if it raised TaskCancelled."""
+        killed), from another thread: committed as if it raised TaskCancelled (its
+        finished record written from ``data``, the claimed message)."""
         spec = self.huey.spec(task.registered_name)
         if spec is None:
             return NOT_RUNNING
+        task.apply_defaults(spec)
         exc = TaskCancelled(cancellation.cancelled_message(task))
         self.huey.signals.send(SIGNAL_CANCELED, task)
-        outcome, _ = rules.failure(self.huey, spec, task, exc, "", self.clock())
+        outcome = self._failed(spec, task, exc, "", self.clock(), data)
         refused = commit_alone(
             self.storage, self.consumer_id, task.id, self.clock(), outcome, self.lease
         )
@@ -405,9 +475,14 @@ class Executor:
             return SIGNAL_EXPIRED
         return None
 
-    def _skip(self, task: Task, signal: str, outcome: Outcome | None = None) -> str | None:
+    def _skip(
+        self, task: Task, signal: str, data: bytes, outcome: Outcome | None = None
+    ) -> str | None:
         self.huey.signals.send(signal, task)
         outcome = outcome or rules.skipped(task)
+        if not rules.retried(outcome, task.id):
+            head = self._head(task, None, signal)
+            outcome = replace(outcome, finished=finished_record(head, data))
         refused = self._finish(task.id, outcome)
         self._after_finish(task, outcome, refused)
         self._enqueued(outcome, refused)
@@ -437,30 +512,27 @@ class Executor:
             self.huey.signals.send(SIGNAL_RETRYING, again)
         return outcome
 
-    def _execute(self, spec: TaskSpec, task: Task, done: Callable[[], None] | None) -> Status:
-        huey = self.huey
-        now = self.clock()
-        skipped = self._skip_reason(task, now)
-        if skipped:
-            return self._skip(task, skipped)
-        cancel = huey.run_pre_execute(task)
-        if cancel is not None:
-            outcome = self._retrying(rules.cancelled(huey, task, cancel.retry, now))
-            return self._skip(task, SIGNAL_CANCELED, outcome)
-        huey.signals.send(SIGNAL_EXECUTING, task)
-        started = time.monotonic()
-        if task.timeout:
-            task.deadline = started + task.timeout
+    def _execute(
+        self, spec: TaskSpec, task: Task, data: bytes, done: Callable[[], None] | None
+    ) -> Status:
+        skip = self.preflight(task)
+        if skip is not None:
+            return self._skip(task, skip[0], data, skip[1])
+        started = self.begin(task)
         value: Any = None
         exception: Exception | None = None
         tb = ""
         try:
             kwargs = dict(task.kwargs, task=task) if spec.context else task.kwargs
-            huey.in_flight[task.id] = task
             outer = cancellation.enter(task)
             try:
-                with self.timeout_guard(task.timeout):
-                    value = spec.func(*task.args, **kwargs)
+                if spec.is_async:  # on this thread's own loop; cancelled at the timeout
+                    value = run_coroutine(spec.func(*task.args, **kwargs), task.timeout)
+                else:
+                    with self.timeout_guard(task.timeout):
+                        value = spec.func(*task.args, **kwargs)
+                    if type(value) is CoroutineType:  # a plain def that returned a coroutine
+                        value = run_coroutine(value, task.timeout)
             finally:
                 cancellation.leave(outer)
         except Exception as exc:
@@ -468,19 +540,77 @@ class Executor:
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
             exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
             tb = traceback.format_exc()
+        return self.conclude(spec, task, data, started, value, exception, tb, done)
+
+    def preflight(self, task: Task) -> tuple[str, Outcome | None] | None:
+        """Why the call is not run: (the signal, the outcome to commit; None is the
+        plain skip), or None to run it. Runs the pre-execute hooks."""
+        huey = self.huey
+        now = self.clock()
+        skipped = self._skip_reason(task, now)
+        if skipped:
+            return skipped, None
+        cancel = huey.run_pre_execute(task)
+        if cancel is not None:
+            return SIGNAL_CANCELED, self._retrying(rules.cancelled(huey, task, cancel.retry, now))
+        return None
+
+    def skip(
+        self, task: Task, signal: str, data: bytes, outcome: Outcome | None = None
+    ) -> str | None:
+        """Commit a call that is not run (``preflight`` said why), and say so."""
+        return self._skip(task, signal, data, outcome)
+
+    def begin(self, task: Task) -> float:
+        """The call starts now: EXECUTING sent, its deadline set; returns the start
+        (``time.monotonic()``) for ``conclude``."""
+        self.huey.signals.send(SIGNAL_EXECUTING, task)
+        if self.trace:
+            log.debug(
+                "task %s %s started (attempt %d)", task.registered_name, task.id, task.attempt
+            )
+        started = time.monotonic()
+        if task.timeout:
+            task.deadline = started + task.timeout
+        self.huey.in_flight[task.id] = task
+        return started
+
+    def conclude(
+        self,
+        spec: TaskSpec,
+        task: Task,
+        data: bytes,
+        started: float,
+        value: Any,
+        exception: Exception | None,
+        tb: str,
+        done: Callable[[], None] | None,
+    ) -> Status:
+        """The call returned ``value`` or raised ``exception``: decide its outcome and
+        commit it (in the background, with ``done`` and a committer: PENDING)."""
+        huey = self.huey
         huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
         if task.cancelled and not isinstance(exception, TaskCancelled):
             # Cancelled (hueyctl cancel): it ends so however it stopped, never retried.
             exception, tb = TaskCancelled(cancellation.cancelled_message(task)), ""
+        end = self.clock()
+        began = end - task.runtime  # the start on the clock the records use
         try:
             if exception is None:
-                outcome = rules.success(huey, spec, task, value, self.clock())
+                if task.history is None and task.attempt == 1:
+                    record = self._record_ok(task, end, data)
+                else:
+                    record = finished_record(self._head(task, began, "complete", end=end), data)
+                outcome = rules.success(huey, spec, task, value, end, record)
         except Exception as exc:  # e.g. a return value the codec cannot encode
             exception, tb = exc, traceback.format_exc()
-        if exception is not None:
+        if exception is None:
+            if self.trace:
+                log.debug("task %s %s done in %s", task.registered_name, task.id, _took(task))
+        else:
             self._announce(task, exception)
-            outcome = self._retrying(rules.failure(huey, spec, task, exception, tb, self.clock()))
+            outcome = self._failed(spec, task, exception, tb, began, data)
         if done is not None and self.committer is not None:
 
             def then(refused: str | None, exc: BaseException | None) -> None:
@@ -500,6 +630,93 @@ class Executor:
         self._completed(task, outcome, refused, value, exception)
         return refused
 
+    def track(self, task: Task) -> None:
+        """Count the call as running (the registry's ``current``) until ``untrack``."""
+        with self._lock:
+            self.current[task.id] = (task.registered_name, self.clock())
+
+    def untrack(self, task: Task) -> None:
+        """The call is no longer running here."""
+        with self._lock:
+            self.current.pop(task.id, None)
+
+    # --- what a task leaves for `hueyctl show`: its finished record, its attempt history ---
+    def _record_ok(self, task: Task, end: float, data: bytes) -> bytes:
+        """The finished record of a call that succeeded at its first attempt: the hot
+        path, one bytes formatting, as short as it can be (readers take ``state``
+        complete, ``attempt`` 1 and ``started`` = ``at - runtime`` as left out, and the
+        name from the message; only a message too big to keep leaves its name here)."""
+        if len(data) > FINISHED_BODY_MAX:
+            return finished_record(self._head(task, None, "complete", end=end), data)
+        runtime, ttl = task.runtime or 0.0, self.huey.result_ttl
+        if ttl is None:
+            return b'{"at":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
+                end,
+                runtime,
+                self._worker,
+                data,
+            )
+        return b'{"at":%.6f,"expires":%.6f,"runtime":%.6f,"worker":%s}\n%s' % (
+            end,
+            end + ttl,
+            runtime,
+            self._worker,
+            data,
+        )
+
+    def _head(
+        self,
+        task: Task,
+        started: float | None,
+        state: str,
+        error: str | None = None,
+        end: float | None = None,
+    ) -> bytes:
+        """The head of a finished record (JSON, see docs/design.md): how the call ended
+        (state: the signal, e.g. complete, error, revoked), when, where, how long, and
+        the attempts before it; ``expires`` when results expire (readers hide it then)."""
+        end = self.clock() if end is None else end
+        rec: dict[str, Any] = {"at": end, "attempt": task.attempt, "state": state}
+        rec["task"], rec["worker"] = task.registered_name, self.consumer_id
+        if started is not None:
+            rec["started"] = started
+        if task.runtime is not None:
+            rec["runtime"] = task.runtime
+        if error is not None:
+            rec["error"] = error
+        if task.history:
+            rec["history"] = task.history
+        ttl = self.huey.result_ttl
+        if ttl is not None:
+            rec["expires"] = end + ttl
+        return json.dumps(rec, separators=(",", ":")).encode()
+
+    def _failed(
+        self, spec: TaskSpec, task: Task, exc: Exception, tb: str, started: float, data: bytes
+    ) -> Outcome:
+        """The outcome of a failed call, with this attempt added to its history (which a
+        retry carries on), its finished record when it ends here, and, when it goes to
+        the dead letters, the message an operator's retry of it runs: its retries given
+        back (written by us, so signed when the queue signs). Its attempt stays the last
+        one run; the history ending with that number tells the retry to count on."""
+        summary = _summary(exc)
+        entry = {"n": task.attempt, "at": started, "worker": self.consumer_id, "error": summary}
+        entry["took"] = round(task.runtime or 0.0, 6)
+        task.history = [*(task.history or []), entry][-ATTEMPTS_KEPT:]
+        if task.retries_given is None:
+            task.retries_given = task.retries
+        now = self.clock()
+        decided = rules.failure(self.huey, spec, task, exc, tb, now)
+        _log_failure(task, exc, tb, decided[1], now)
+        outcome = self._retrying(decided)
+        if rules.retried(outcome, task.id):
+            return outcome
+        if outcome.dead is not None:
+            again = replace(task, retries=task.retries_given or 0, deadline=None, runtime=None)
+            return replace(outcome, dead_data=self.huey.envelope.encode(again))
+        head = self._head(task, started, "error", summary)
+        return replace(outcome, finished=finished_record(head, data))
+
     def _announce(self, task: Task, exc: Exception) -> None:
         """The log line and signal of a failed call (before its outcome is decided)."""
         send = self.huey.signals.send
@@ -513,10 +730,8 @@ class Executor:
             log.warning("task %s %s not run: %s", task.registered_name, task.id, exc)
             send(SIGNAL_LOCKED, task)
         elif isinstance(exc, TaskTimeout):
-            log.error("task %s %s timed out: %s", task.registered_name, task.id, exc)
             send(SIGNAL_TIMEOUT, task)
         else:
-            log.error("task %s %s failed: %r", task.registered_name, task.id, exc)
             send(SIGNAL_ERROR, task, exc)
 
     def _completed(
@@ -537,6 +752,8 @@ class Executor:
                 self.failed += 1
         if not refused and exception is None:
             self.huey.signals.send(SIGNAL_COMPLETE, task)
+        if not refused and outcome.dead is not None and self.notify is not None:
+            self.notify("dead", task, outcome.dead[1].partition("\n")[0])
         self._enqueued(outcome, refused)
 
     # --- chords -------------------------------------------------------------------

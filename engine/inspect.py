@@ -14,6 +14,8 @@ listing page by page with a filter), :func:`name_matches` (``--task NAME``) and
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 import time
@@ -21,14 +23,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from . import catalog as task_catalog
 from . import steering
-from .core import QueueCore
+from .core import ADMIN_EVENT, QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
+from .inventory import (
+    QueueInfo,
+    TaskEntry,
+    entries,
+    queue_info,
+    read_catalogs,
+    signature_of,
+)
 from .keys import (
     LOCK,
+    PAUSES,
     PERIODIC,
     PERIODIC_RUNS,
+    QUEUE_PAUSED,
     RESULT,
     WORKERS,
     EventRecord,
@@ -37,8 +50,8 @@ from .keys import (
     result_key,
 )
 from .steering import Pause
-from .storage.base import StatRow, Storage
-from .storage.queues import queue_names
+from .storage.base import SCAN_BUDGET, StatRow, Storage, pause_in_force
+from .storage.queues import knows_queue, queue_names
 
 T = TypeVar("T")
 PAGE = 500  # items read per round trip when a listing is walked page by page
@@ -104,7 +117,7 @@ class TaskInfo:
     """One task as hueyctl lists and shows it, read from its envelope without the
     application's code.
 
-    state is ready, scheduled, running or dead. args and kwargs are as stored:
+    state is ready, scheduled, running, dead or finished. args and kwargs are as stored:
     plain JSON with the json codec, base64 text with pickle. eta is the eta in
     the task's envelope (when it was scheduled to run), in every state. retries is
     how many retries are left and attempt which run this is. claimed_at, worker
@@ -112,6 +125,17 @@ class TaskInfo:
     claimed) are set for running tasks; failed_at, reason and error for dead ones.
     revoked says whether the call or its task is revoked now. envelope is the whole
     stored record. Times are epoch seconds.
+
+    attempts is the call's attempt history, oldest first (at most ATTEMPTS_KEPT):
+    each {"n", "at", "worker", "took", "error"}; a finished call's last entry is the
+    attempt that ended it (error None when it succeeded). A dead letter's envelope is
+    the call as a retry of it will run: attempt is that retry's number and retries
+    the retries it gets (its task's again). finished tasks (state "finished", from
+    the store's capped finished records) have finished_at, started_at, runtime,
+    worker and outcome (the signal that ended them: complete, error, revoked,
+    expired, canceled); args are None when the message was too big to keep.
+    orphaned is set on a running task whose worker's lease has lapsed: it is
+    requeued when a live worker sweeps.
     """
 
     id: str
@@ -135,6 +159,11 @@ class TaskInfo:
     envelope: dict[str, Any] = field(default_factory=dict, compare=False)
     started_at: float | None = None  # running: when its worker reported it started
     claimed_ahead: bool = False  # running: claimed (prefetched) but not reported started
+    attempts: tuple[dict[str, Any], ...] = ()  # the attempt history, oldest first
+    finished_at: float | None = None  # finished: when
+    runtime: float | None = None  # finished: seconds its last attempt ran
+    outcome: str | None = None  # finished: complete, error, revoked, expired, canceled
+    orphaned: bool = False  # running: its worker's lease lapsed (requeued at a sweep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +181,8 @@ class WorkerInfo:
 
     id is the consumer id; host, pid and version (of the engine) say what runs;
     started and heartbeat are epoch seconds; concurrency is its number of worker
-    threads or processes and worker_type "thread" or "process"; running lists
+    threads or processes (asyncio: tasks in flight) and worker_type "thread", "process"
+    or "asyncio"; running lists
     the tasks it is running; processed and failed count its tasks so far.
     lease_until is when its lease ends (None without one); alive is whether that
     lease is still valid, so a dead consumer not yet pruned shows alive=False.
@@ -205,6 +235,11 @@ class Event:
     events(after=...)), ts (epoch seconds), event (the signal name, e.g.
     "complete", "error"), task_id, task (its name), worker (the consumer id),
     error (a summary, for failures) and runtime (seconds, when it ran).
+
+    An operator's action (the audit trail, ``QueueCore.record_admin_action``) is
+    the event ``admin.<action>`` (admin.retry, admin.purge ...): worker and actor
+    say who (``user@host``), target what (a task id, a name, a filter), count how
+    many tasks changed and detail what was done, in one line.
     """
 
     id: str
@@ -215,6 +250,20 @@ class Event:
     worker: str
     error: str | None = None
     runtime: float | None = None
+    actor: str | None = None
+    target: str | None = None
+    count: int | None = None
+    detail: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        """Whether this is an operator's action (``admin.<action>``), not a task's signal."""
+        return self.event.startswith(ADMIN_EVENT)
+
+    def of_kind(self, kind: str | None) -> bool:
+        """Whether the event is ``kind`` or one of its family: ``admin`` matches every
+        ``admin.<action>``, ``complete`` only itself; None matches all."""
+        return kind is None or self.event == kind or self.event.startswith(kind + ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,8 +378,17 @@ def _info(store_id: str, data: bytes, state: str, **extra: Any) -> TaskInfo:
         enqueued_at=rec.get("enqueued_at"),
         expires=rec.get("expires"),
         envelope=rec,
+        attempts=extra.pop("attempts", None) or _history(rec),
         **extra,
     )
+
+
+def _history(rec: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The attempt history an envelope carries (entries that are not objects dropped)."""
+    history = rec.get("history")
+    if not isinstance(history, list):
+        return ()
+    return tuple(h for h in history if isinstance(h, dict))
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,6 +642,7 @@ class Inspector:
         started_at is set for those their worker reports started; the rest are
         claimed_ahead (a task started less than a heartbeat ago reads so too)."""
         started = self._started()
+        lapsed = self._lapsed()
         items = [
             _info(
                 r.id,
@@ -594,6 +653,7 @@ class Inspector:
                 claimed_at=r.claimed_at,
                 started_at=started.get(r.id),
                 claimed_ahead=r.id not in started,
+                orphaned=r.consumer in lapsed,
             )
             for r in self.storage.running_items()
         ]
@@ -615,6 +675,11 @@ class Inspector:
         """The queue's pause and its paused task names (``engine.steering``)."""
         return steering.pauses(self.huey, self.clock())
 
+    def paused(self) -> bool:
+        """Whether the whole queue is paused now (a pause in force; one read). A paused
+        task name does not count: the queue's other tasks run."""
+        return pause_in_force(self.storage.map_get(PAUSES, QUEUE_PAUSED), self.clock())
+
     def task(self, task_id: str) -> TaskInfo | None:
         """Everything known about one task, wherever it is now."""
         loc = self.storage.locate(task_id)
@@ -627,7 +692,8 @@ class Inspector:
         }
         if loc.state == "running":
             at = self._started().get(task_id)
-            when["running"].update(started_at=at, claimed_ahead=at is None)
+            orphaned = loc.consumer in self._lapsed()
+            when["running"].update(started_at=at, claimed_ahead=at is None, orphaned=orphaned)
         info = _info(
             loc.id,
             loc.data,
@@ -640,10 +706,21 @@ class Inspector:
         )
         return self._mark_revoked([info])[0]
 
+    def _lapsed(self) -> set[str]:
+        """The consumers whose lease has lapsed (their tasks wait for a sweep)."""
+        now = self.clock()
+        return {c for c, until in self.storage.consumers(now).items() if until < now}
+
+    def finished(self, task_id: str) -> TaskInfo | None:
+        """A task that finished, from the store's finished records (the newest
+        ``FINISHED_CAP``); None when there is none or it has expired with the results."""
+        data = self.storage.finished(task_id)
+        return None if data is None else finished_info(task_id, data, self.clock())
+
     def find(self, id_prefix: str) -> list[str]:
         """Ids starting with ``id_prefix`` in any state (pages through the queues), and
-        of a queued, scheduled, running or dead task ending with it when it is 4 to 12
-        hex digits (a short id)."""
+        of a queued, scheduled, running, dead or finished task ending with it when it
+        is 4 to 12 hex digits (a short id)."""
         found = {i.id for i in self.running(id_prefix=id_prefix)}
         if _SHORT_ID.fullmatch(id_prefix):
             # A short id: the end of the id's random part (see docs/operating.md).
@@ -761,10 +838,83 @@ class Inspector:
             slot,
         )
 
-    def queues(self) -> tuple[list[str], bool] | None:
+    def queues(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
         """The queue names the store holds and whether that list is complete (a big
-        Redis is scanned only so far); None when the store cannot say (memory)."""
-        return queue_names(self.storage)
+        Redis is scanned only so far, ``budget`` keys); None when the store cannot say."""
+        return queue_names(self.storage, budget)
+
+    def seen_queue(self) -> tuple[list[str], bool] | None:
+        """:meth:`queues` for "has the store seen this queue?": one read of the names
+        workers and producers announced, the scan only when this one is not among them."""
+        return knows_queue(self.storage, self.huey.name)
+
+    def queue_infos(self, budget: int = SCAN_BUDGET) -> tuple[list[QueueInfo], bool]:
+        """Every queue of the store (this one included, even if never seen) with its
+        counts, live workers and the age of the task next in line; and whether the list
+        of names is complete. A queue whose keys cannot be read (another queue's ACL
+        user) has ``error`` set and no counts."""
+        found = self.queues(budget)
+        names, complete = found if found is not None else ([], False)
+        out = []
+        for name in sorted({*names, self.huey.name}):
+            if name == self.huey.name:
+                out.append(queue_info(name, self.storage, self.clock()))
+                continue
+            storage = self.huey.storage_for(name)
+            try:
+                out.append(queue_info(name, storage, self.clock()))
+            finally:
+                storage.close()
+        return out, complete
+
+    # --- the task catalog (engine.inventory) ----------------------------------------
+    def published_names(self) -> set[str]:
+        """Task names the registered workers publish (their catalogs)."""
+        return {
+            n for _, book in read_catalogs(self.storage, self._registry()) for n in book["tasks"]
+        }
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        """The parameters a call of ``name`` must fit: the loaded application's function,
+        else a registered worker's published signature; None when neither is known."""
+        spec = self.huey.spec(name)
+        books = [] if spec is not None else read_catalogs(self.storage, self._registry())
+        return signature_of(spec, books, name)
+
+    def check_call(self, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str | None:
+        """Why a call of ``name`` with these arguments would fail to bind, naming the
+        signature (``tasks.add(a, b): missing a required argument: 'b'``); None when it
+        fits or no signature is known."""
+        sig = self.signature(name)
+        problem = None if sig is None else task_catalog.check_call(sig, args, kwargs)
+        return None if problem is None else f"{name}{sig}: {problem}"
+
+    def catalog(self, budget: int = 10_000) -> list[TaskEntry]:
+        """Every task the registered workers serve and the loaded application registers,
+        by name, with the workers serving it and its counts (``budget``: tasks read per
+        state at most to count them)."""
+        now = self.clock()
+        books = read_catalogs(self.storage, self._registry())
+        counts, complete = self._counts_by_task(budget)
+        runs = {s.task: (s.count, s.failures) for s in self.task_stats(60)}
+        leases = self.storage.consumers(now)
+        return entries(books, leases, now, self.huey.registry.values(), counts, complete, runs)
+
+    def _counts_by_task(self, budget: int) -> tuple[dict[str, tuple[int, int, int, int]], bool]:
+        """Per task name: ready, scheduled, running and dead calls, each state read up to
+        ``budget`` tasks; and whether every state was read whole."""
+        acc: dict[str, list[int]] = {}
+        complete = True
+        for n, state in enumerate(("ready", "scheduled", "running", "dead")):
+            if state == "running":
+                items: Iterable[TaskInfo] = self.running()
+            else:
+                found = scan(functools.partial(self._page, state), _every, budget=budget)
+                complete = complete and found.complete
+                items = found.items
+            for info in items:
+                acc.setdefault(info.name, [0, 0, 0, 0])[n] += 1
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in acc.items()}, complete
 
     def locks(self) -> list[str]:
         """Names of the task locks held now."""
@@ -796,11 +946,83 @@ class Inspector:
                         e["worker"],
                         e.get("error"),
                         e.get("runtime"),
+                        e.get("actor"),
+                        e.get("target"),
+                        e.get("count"),
+                        e.get("detail"),
                     )
                 )
             except (ValueError, KeyError):
                 continue
         return out
+
+    # --- for scrapers (hueyctl metrics, ping): a few reads whatever the queue's size ----
+    def live_workers(self) -> int:
+        """How many consumers hold a live lease on this queue now (one read)."""
+        now = self.clock()
+        return sum(1 for until in self.storage.consumers(now).values() if until >= now)
+
+    def head_wait(self) -> float | None:
+        """Seconds the task at the head of the ready queue (the next to be claimed) has
+        waited: since its eta when it was scheduled, else since it was enqueued. None
+        when nothing is ready or its envelope does not say. With priorities the head is
+        the oldest task of the highest priority waiting, not the oldest of all."""
+        head = self._page("ready", 0, 1)
+        if not head:
+            return None
+        since = max(head[0].enqueued_at or 0.0, head[0].eta or 0.0)
+        return max(0.0, self.clock() - since) if since else None
+
+    def task_minutes(self, since_minute: int) -> dict[str, list[Minute]]:
+        """The per-minute counters consumers keep (two hours), per task name, from
+        ``since_minute`` (epoch seconds, a multiple of 60) to now, oldest first: one
+        read per minute, whatever the traffic."""
+        out: dict[str, list[Minute]] = {}
+        for row in self.storage.read_stats(since_minute):
+            out.setdefault(row.task, []).append(
+                Minute(row.minute, row.count, row.failures, row.total, row.max)
+            )
+        return out
+
+
+def finished_info(task_id: str, data: bytes, now: float) -> TaskInfo | None:
+    """A finished record (head, newline, message or nothing) as a TaskInfo; None when
+    its head says it expired (it lives as long as the results would). Never raises."""
+    head, _, body = data.partition(b"\n")
+    try:
+        rec = json.loads(head)
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict):
+        return TaskInfo(task_id, UNREADABLE + "finished record", "finished", None, None)
+    expires = rec.get("expires")
+    if isinstance(expires, (int, float)) and expires < now:
+        return None
+    number = (int, float)
+    at = rec.get("at") if isinstance(rec.get("at"), number) else None
+    runtime = rec.get("runtime") if isinstance(rec.get("runtime"), number) else None
+    started = rec.get("started") if isinstance(rec.get("started"), number) else None
+    if started is None and at is not None and runtime is not None:
+        started = at - runtime  # the worker's hot path leaves it out
+    last = {k: rec.get(k) for k in ("worker", "error")}
+    last["n"], last["at"], last["took"] = rec.get("attempt") or 1, started, runtime
+    history = tuple(h for h in rec.get("history") or () if isinstance(h, dict))
+    extra: dict[str, Any] = {
+        "finished_at": at,
+        "started_at": started,
+        "runtime": runtime,
+        "worker": rec.get("worker") if isinstance(rec.get("worker"), str) else None,
+        "outcome": str(rec.get("state") or "complete"),
+        "error": rec.get("error") if isinstance(rec.get("error"), str) else None,
+        "attempts": (*history, last),
+    }
+    if body:
+        info = _info(task_id, body, "finished", **extra)
+        return replace(info, attempt=int(rec.get("attempt") or info.attempt))
+    name = rec.get("task")
+    return TaskInfo(
+        task_id, name if isinstance(name, str) else "?", "finished", None, None, **extra
+    )
 
 
 def _next_slot(spec: str, utc: bool, after: float) -> float:
@@ -821,6 +1043,10 @@ def _next_run(spec: str, utc: bool, slot: float, rev: Revocation | None) -> floa
     if rev.until is None or slot < rev.until:
         return _next_slot(spec, utc, slot)
     return slot
+
+
+def _every(info: TaskInfo) -> bool:
+    return True
 
 
 def _replace(info: TaskInfo, **changes: Any) -> TaskInfo:

@@ -21,6 +21,9 @@ Keys (flat namespace, optional TTL):
 Maps (field -> value):
 
 * ``workers`` - consumer id -> :class:`RegistryRecord` (JSON);
+* ``catalog`` - catalog digest -> :class:`CatalogRecord` (JSON): the tasks a worker
+  serves, written at its start and about once a minute (``engine.catalog``), named
+  by the ``catalog`` field of its registry record;
 * ``periodic`` - task name -> :class:`PeriodicRecord` (JSON);
 * ``periodic_runs`` - task name -> epoch minute it last fired;
 * ``revoked`` - ``id:<task id>`` / ``task:<name>`` -> revocation record;
@@ -44,6 +47,7 @@ SLOT = "slot:"
 REVOKE_VERSION = "revoke:version"
 
 WORKERS = "workers"
+CATALOG = "catalog"
 PERIODIC = "periodic"
 PERIODIC_RUNS = "periodic_runs"
 REVOKED = "revoked"
@@ -125,10 +129,41 @@ class RegistryRecord(TypedDict):
     store: NotRequired[StoreRecord]  # from the start-up check (engine.preflight)
     store_state: NotRequired[str]  # not ok: full (claims nothing new), denied, transient
     signed: NotRequired[bool]  # true: it verifies message signatures (a signing key is set)
+    catalog: NotRequired[str]  # digest of its CatalogRecord in the ``catalog`` map
+
+
+class ParamRecord(TypedDict):
+    """One parameter of a task's function: name, kind (inspect.Parameter's kind in
+    lower case: positional_or_keyword, var_positional, keyword_only, ...) and the
+    repr of its default, if it has one."""
+
+    name: str
+    kind: str
+    default: NotRequired[str]
+
+
+class TaskRecord(TypedDict):
+    """One task a worker serves: its options, and its parameters when they are known."""
+
+    retries: int
+    retry_delay: float
+    params: NotRequired[list[ParamRecord]]
+    periodic: NotRequired[str]  # its crontab spec ("custom" for a function of a datetime)
+    priority: NotRequired[int]
+    timeout: NotRequired[float]
+
+
+class CatalogRecord(TypedDict):
+    """What a worker can run: task name -> :class:`TaskRecord`."""
+
+    tasks: dict[str, TaskRecord]
 
 
 class EventRecord(TypedDict):
-    """One signal, as written to the events stream."""
+    """One signal, as written to the events stream; or an operator's action
+    (``event`` is ``admin.<action>``, ``worker`` and ``actor`` name who did it as
+    ``user@host``, ``target`` the task id, name or filter acted on, ``count`` how
+    many tasks changed and ``detail`` a one-line account)."""
 
     ts: float
     event: str
@@ -137,6 +172,10 @@ class EventRecord(TypedDict):
     worker: str
     error: NotRequired[str]
     runtime: NotRequired[float]
+    actor: NotRequired[str]
+    target: NotRequired[str]
+    count: NotRequired[int]
+    detail: NotRequired[str]
 
 
 class PeriodicRecord(TypedDict):

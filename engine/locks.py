@@ -9,6 +9,7 @@ whose TTL lapsed never releases the lock somebody else has taken since.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import time
 from collections.abc import Callable
@@ -79,7 +80,30 @@ class TaskLock(_Stored):
     ) -> None:
         self.release()
 
+    # ``async with lock`` and ``@lock`` on an ``async def``: the lock is held while the
+    # coroutine runs (taking and releasing it are one quick store call each, made on
+    # the loop's thread; a cancelled coroutine releases it on its way out).
+    async def __aenter__(self) -> TaskLock:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def ainner(*args: Any, **kwargs: Any) -> Any:
+                async with self:
+                    return await fn(*args, **kwargs)
+
+            return ainner
+
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             with self:
@@ -136,7 +160,22 @@ class RateLimit(_Stored):
     def __exit__(self, *exc: object) -> None:
         return None
 
+    async def __aenter__(self) -> RateLimit:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def ainner(*args: Any, **kwargs: Any) -> Any:
+                self.acquire()
+                return await fn(*args, **kwargs)
+
+            return ainner
+
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             self.acquire()

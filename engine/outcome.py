@@ -150,9 +150,12 @@ def skipped(task: Task) -> Outcome:
     return Outcome(results=chord_skipped(task))
 
 
-def success(q: Records, spec: TaskSpec, task: Task, value: Any, now: float) -> Outcome:
+def success(
+    q: Records, spec: TaskSpec, task: Task, value: Any, now: float, finished: bytes | None = None
+) -> Outcome:
     """The call returned ``value``: store it (unless periodic, or None without
-    ``store_none``), report to a chord, enqueue the pipeline's next stage."""
+    ``store_none``), report to a chord, enqueue the pipeline's next stage, keep the
+    ``finished`` record's head (the worker's, see ``engine.executor``)."""
     results: list[tuple[str, bytes]] = []
     if q.results and spec.periodic is None and (value is not None or q.store_none):
         results.append((result_key(task.id), q.encode_value(value)))
@@ -163,7 +166,9 @@ def success(q: Records, spec: TaskSpec, task: Task, value: Any, now: float) -> O
         nxt = replace(task.on_complete)
         extend_args(nxt, value)
         enqueue.append(q.message(nxt, now))
-    return Outcome(results=results, result_ttl=result_ttl(q, task), enqueue=enqueue)
+    return Outcome(
+        results=results, result_ttl=result_ttl(q, task), enqueue=enqueue, finished=finished
+    )
 
 
 def retry(

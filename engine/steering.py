@@ -19,31 +19,18 @@ naming who did it (``admin.pause``, ``admin.resume``, ``admin.cancel``).
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .core import QueueCore
+from .core import QueueCore, admin_actor
+from .exceptions import EngineError
 from .keys import CANCELS, PAUSES, QUEUE_PAUSED, CancelRecord, PauseRecord
 from .storage.base import pause_in_force, pause_until
 
-ACTOR_ENV = "HUEYCTL_ACTOR"  # who acts, for automation: overrides ``user@host``
-
-
-def operator() -> str:
-    """Who is acting: ``$HUEYCTL_ACTOR`` when set, else ``user@host``."""
-    given = os.environ.get(ACTOR_ENV, "").strip()
-    if given:
-        return given[:100]
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # a container user without a passwd entry
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
+log = logging.getLogger("huey.steering")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +48,13 @@ class Pause:
 def record_action(
     huey: QueueCore, action: str, target: str, who: str, now: float, **extra: Any
 ) -> None:
-    """One event ``admin.<action>`` in the stream: who did what to which target."""
-    record = {
-        "ts": now,
-        "event": "admin." + action,
-        "id": extra.pop("task_id", ""),
-        "task": extra.pop("task", ""),
-        "worker": who,
-        "actor": who,
-        "target": target,
-        **extra,
-    }
-    huey.storage.record([json.dumps(record, separators=(",", ":")).encode()], [])
+    """The audit event ``admin.<action>`` (:meth:`QueueCore.record_admin_action`, the
+    one path every admin tool's events take). The action is done by then: a store
+    that refuses the event is logged, not raised."""
+    try:
+        huey.record_admin_action(action, target, actor=who, now=now, **extra)
+    except EngineError as exc:
+        log.warning("the audit event admin.%s was not written: %s", action, exc)
 
 
 def pause(
@@ -85,7 +67,7 @@ def pause(
     """Pause the queue (``task`` None) or one task name, until resumed or for
     ``seconds``; a pause in force is replaced. One store write (and its event)."""
     now = time.time() if now is None else now
-    who = who or operator()
+    who = who or admin_actor()
     record: PauseRecord = {
         "who": who,
         "at": now,
@@ -114,7 +96,7 @@ def resume(
         was = was or moved > 0
     if was:
         record_action(
-            huey, "resume", task or "queue", who or operator(), now, task=task or "", count=moved
+            huey, "resume", task or "queue", who or admin_actor(), now, task=task or "", count=moved
         )
     return was, moved
 
@@ -160,7 +142,7 @@ def cancel(
     """Cancel one call by id: (what happened (DELETED, REQUESTED, GONE, DEAD), the
     state it was in). A waiting call is deleted; a running one is asked to stop."""
     now = time.time() if now is None else now
-    who = who or operator()
+    who = who or admin_actor()
     storage = huey.storage
     found = storage.locate(task_id)
     if found is None:
@@ -170,14 +152,34 @@ def cancel(
     name = _name_of(huey, found.data)
     if found.state != "running":
         if storage.remove(task_id):
-            record_action(huey, "cancel", task_id, who, now, task_id=task_id, task=name)
+            record_action(
+                huey,
+                "cancel",
+                task_id,
+                who,
+                now,
+                task_id=task_id,
+                task=name,
+                count=1,
+                detail=f"deleted ({found.state})",
+            )
             return DELETED, found.state
         found = storage.locate(task_id)  # claimed meanwhile?
         if found is None or found.state != "running":
             return GONE, ""
     record: CancelRecord = {"who": who, "at": now}
     storage.map_set(CANCELS, task_id, json.dumps(record, separators=(",", ":")).encode())
-    record_action(huey, "cancel", task_id, who, now, task_id=task_id, task=name)
+    record_action(
+        huey,
+        "cancel",
+        task_id,
+        who,
+        now,
+        task_id=task_id,
+        task=name,
+        count=1,
+        detail="asked its worker to stop it",
+    )
     return REQUESTED, "running"
 
 

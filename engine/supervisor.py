@@ -40,7 +40,7 @@ log = logging.getLogger("huey.supervisor")
 _DEFAULTS = ConsumerSettings()  # the default health-check interval lives there
 
 
-def _child(huey: QueueCore, options: dict[str, Any]) -> None:
+def _child(huey: QueueCore, options: dict[str, Any], pulse: Any = None) -> None:
     # Until the consumer installs its own handlers, a stop request simply ends us (we
     # hold no task yet); the supervisor's handlers must not run in a child.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -48,6 +48,12 @@ def _child(huey: QueueCore, options: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches us via the supervisor
     huey.storage = huey.create_storage()  # never share the parent's connections
     consumer = Consumer(huey, inline=True, worker_type="process", **options)
+    if pulse is not None:  # shared memory: the supervisor's liveness probe reads it
+
+        def beat() -> None:
+            pulse.value = time.monotonic()
+
+        consumer.on_beat = beat
     consumer.run()
 
 
@@ -69,11 +75,36 @@ class Supervisor:
         self._children: list[BaseProcess] = []
         self.cancel_grace = float(options.get("cancel_grace", _DEFAULTS.cancel_grace))
         self._cancels: dict[str, float] = {}  # task id -> when first seen (monotonic)
+        # Per child slot: time.monotonic() of its last heartbeat (CLOCK_MONOTONIC is
+        # system-wide, so a child's reading compares with ours).
+        self._pulses: list[Any] = []
+        self.lease = float(options.get("lease", _DEFAULTS.lease))
 
-    def _spawn(self) -> BaseProcess:
-        child = self._ctx.Process(target=_child, args=(self.huey, self.options), daemon=False)
+    def _spawn(self, slot: int) -> BaseProcess:
+        pulse = self._pulses[slot]
+        pulse.value = time.monotonic()  # a new child gets a lease's time to beat
+        child = self._ctx.Process(
+            target=_child, args=(self.huey, self.options, pulse), daemon=False
+        )
         child.start()
         return child
+
+    def liveness(self, grace: float | None = None) -> str | None:
+        """Why the worker processes are not alive, in one line; None when every child
+        runs and beat within the lease (``grace`` seconds). A dead child is replaced
+        within the check interval, so it counts only once that is overdue."""
+        grace = self.lease if grace is None else grace
+        if self._stopping:
+            return "stopping"
+        if not self._children:
+            return "no worker process started yet"
+        now = time.monotonic()
+        for child, pulse in zip(self._children, self._pulses, strict=True):
+            quiet = now - pulse.value
+            if quiet > grace:
+                state = "alive" if child.is_alive() else f"exited ({child.exitcode})"
+                return f"worker process {child.pid} ({state}) has not beaten for {quiet:.0f}s"
+        return None
 
     def _signal(self, signum: int, frame: Any) -> None:
         if signum == signal.SIGHUP:
@@ -89,7 +120,8 @@ class Supervisor:
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._signal)
-        self._children = [self._spawn() for _ in range(self.processes)]
+        self._pulses = [self._ctx.Value("d", 0.0, lock=False) for _ in range(self.processes)]
+        self._children = [self._spawn(i) for i in range(self.processes)]
         while True:
             alive = [c for c in self._children if c.is_alive()]
             if self._stopping and not alive:
@@ -103,7 +135,7 @@ class Supervisor:
                             child.pid,
                             child.exitcode,
                         )
-                        self._children[i] = self._spawn()
+                        self._children[i] = self._spawn(i)
             pause = self.check_interval
             if self._stopping or self._cancels:
                 pause = min(pause, 0.5)
@@ -153,13 +185,13 @@ class Supervisor:
         # The child is dead: its lease is renewed on its behalf so the call ends as
         # cancelled (rather than being recovered and run again).
         storage = self.huey.storage
-        lease = float(self.options.get("lease", _DEFAULTS.lease))
+        lease = self.lease
         telemetry = Telemetry(self.huey, consumer)
         telemetry.attach()
         try:
             storage.heartbeat(consumer, time.time(), lease)
             task.cancelled, task.cancelled_by = True, _who(storage.map_get(CANCELS, task_id))
-            Executor(self.huey, consumer, lease=lease).end_cancelled(task)
+            Executor(self.huey, consumer, lease=lease).end_cancelled(task, data)
             storage.map_delete(CANCELS, task_id)
             telemetry.flush()
         except EngineError as exc:

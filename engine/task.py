@@ -50,6 +50,11 @@ class Task:
     # Enqueued by name without the task's code (hueyctl enqueue --url): the worker
     # fills in the registered task's retries, retry delay and backoff, and timeout.
     defaults: bool = False
+    # The attempts before this one that failed (the last ATTEMPTS_KEPT), each
+    # {"n", "at", "worker", "took", "error"}, and the retries the call started with:
+    # carried in the message by a retry (engine.outcome), None until the first one.
+    history: list[dict[str, Any]] | None = None
+    retries_given: int | None = None
     # Set by the worker while the task runs (not part of the message).
     deadline: float | None = field(default=None, repr=False, compare=False)
     runtime: float | None = field(default=None, repr=False, compare=False)
@@ -162,12 +167,18 @@ class TaskSpec:
     # What a call's ``Task.name`` answers, as huey: the function's name, or the
     # ``name=`` given; empty means ``name``.
     label: str = ""
+    #: An ``async def`` task: its call returns a coroutine, run on an event loop.
+    is_async: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         check_callable(self.func)
+        object.__setattr__(self, "is_async", is_coroutine_function(self.func))
         if self.retries < 0 or self.retry_delay < 0:
             raise ConfigurationError("retries and retry_delay must be >= 0")
 
+
+#: How many past attempts a call carries in its message (the newest; older ones drop).
+ATTEMPTS_KEPT = 10
 
 # The options a task is registered with (``@huey.task(...)``, :class:`TaskSpec`) that
 # each call may override (``.s(...)``, ``schedule(...)``, ``QueueCore.new_call``) and
@@ -207,14 +218,18 @@ def _extend(task: Task, extra: tuple[Any, ...] | dict[str, Any]) -> None:
 
 def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dict[str, Any]:
     """What a final failure stores (``Huey.build_error_result``'s default): huey's keys
-    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type`` and ``task``. A
-    task that failed on a failed subtask's result records the inner error, as huey."""
+    ``error``, ``retries``, ``traceback``, ``task_id``, plus ``type``, ``type_path`` and
+    ``task``. A task that failed on a failed subtask's result records the inner error,
+    as huey."""
     if tb is None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     error = (exc.metadata.get("error") if isinstance(exc, TaskException) else None) or repr(exc)
     return {
         "error": error,
         "type": type(exc).__name__,
+        # The class's import path (``builtins.ValueError``), for tools that name it
+        # (django.tasks' TaskError). Added later: an older record lacks it.
+        "type_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
         "traceback": tb,
         "retries": task.retries,
         "task_id": task.id,
@@ -222,11 +237,17 @@ def error_metadata(task: Task, exc: BaseException, tb: str | None = None) -> dic
     }
 
 
+def is_coroutine_function(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is ``async def`` (or marked so, ``inspect.markcoroutinefunction``).
+    A plain function that returns a coroutine is run too: the worker runs what it gets."""
+    return inspect.iscoroutinefunction(func)
+
+
 def check_callable(func: Callable[..., Any]) -> None:
-    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+    if inspect.isasyncgenfunction(func):
         raise ConfigurationError(
-            f"task {func.__qualname__!r} is 'async def': tasks run in worker threads or "
-            "processes; write a plain 'def' (call asyncio.run() inside it if needed)"
+            f"task {func.__qualname__!r} is an async generator: a task returns one value; "
+            "write 'async def' returning it (or a plain 'def')"
         )
     if not callable(func):
         raise ConfigurationError(f"@task() decorates functions, got {type(func).__name__}")

@@ -72,6 +72,14 @@ class Telemetry:
                 row[2] += runtime
                 row[3] = max(row[3], runtime)
 
+    def note(self, event: str, task: Task, error: str | None = None) -> None:
+        """An event no signal carries (``dead``: the task went to the dead letters),
+        buffered like the others. Not counted in the per-minute statistics."""
+        with self._lock:
+            self._events.append(
+                (self.clock(), event, task.id, task.registered_name, error, task.runtime)
+            )
+
     def _encode(self, event: _Event) -> bytes:
         ts, signal, task_id, name, error, runtime = event
         record: EventRecord = {
@@ -108,6 +116,23 @@ class Telemetry:
             raise
 
 
+#: The ``worker`` of the events an operator's action writes (not a consumer's id).
+OPERATOR = "operator"
+
+
+def operator_event(storage: Storage, event: str, task_id: str, name: str, now: float) -> None:
+    """Write one event of an operator's action (``retried``: a dead letter put back)
+    to the stream at once: one write per action, never on a worker's path."""
+    record: EventRecord = {
+        "ts": now,
+        "event": event,
+        "id": task_id,
+        "task": name,
+        "worker": OPERATOR,
+    }
+    storage.record([json.dumps(record, separators=(",", ":")).encode()], [], EVENT_CAP, STATS_TTL)
+
+
 def registry_record(
     consumer_id: str,
     started: float,
@@ -121,6 +146,7 @@ def registry_record(
     store: StoreRecord | None = None,
     state: str = "ok",
     signed: bool = False,
+    catalog: str | None = None,
 ) -> bytes:
     record: RegistryRecord = {
         "id": consumer_id,
@@ -144,6 +170,8 @@ def registry_record(
         record["store_state"] = state
     if signed:  # so `hueyctl enqueue --url` knows to ask for the key
         record["signed"] = True
+    if catalog:  # the digest of the tasks it serves, in the ``catalog`` map
+        record["catalog"] = catalog
     return json.dumps(record, separators=(",", ":")).encode()
 
 

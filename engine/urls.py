@@ -19,7 +19,18 @@ SCHEMES_HELP = (
 )
 # Query parameters whose value is a secret (compared lower-case).
 SECRET_PARAMS = frozenset(
-    {"password", "passwd", "pass", "pwd", "secret", "token", "sentinel_password", "auth"}
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "sentinel_password",
+        "ssl_password",
+        "sentinel_ssl_password",
+        "auth",
+    }
 )
 MASK = "***"
 

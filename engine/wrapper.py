@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -209,11 +210,28 @@ class TaskWrapper:
 
 def with_context(obj: Any, func: Callable[..., Any], as_argument: bool) -> Callable[..., Any]:
     """``func`` run inside ``with obj`` (huey's ``context_task``), given what ``obj``
-    enters as its first argument with ``as_argument``."""
+    enters as its first argument with ``as_argument``. An ``async def`` stays one, inside
+    ``async with obj`` when ``obj`` is an async context manager."""
+    if inspect.iscoroutinefunction(func):
+        return _with_context_async(obj, func, as_argument)
 
     @functools.wraps(func)
     def inner(*args: Any, **kwargs: Any) -> Any:
         with obj as ctx:
             return func(ctx, *args, **kwargs) if as_argument else func(*args, **kwargs)
+
+    return inner
+
+
+def _with_context_async(
+    obj: Any, func: Callable[..., Any], as_argument: bool
+) -> Callable[..., Any]:
+    @functools.wraps(func)
+    async def inner(*args: Any, **kwargs: Any) -> Any:
+        if hasattr(obj, "__aenter__"):
+            async with obj as ctx:
+                return await (func(ctx, *args, **kwargs) if as_argument else func(*args, **kwargs))
+        with obj as ctx:
+            return await (func(ctx, *args, **kwargs) if as_argument else func(*args, **kwargs))
 
     return inner

@@ -19,7 +19,20 @@ import click
 from engine.exceptions import EngineError
 from engine.urls import MASK, mask_url
 
-from .commands import acl, cleanup, demo, overview, pausing, steer, tasks, top, worker
+from .commands import (
+    acl,
+    catalog,
+    cleanup,
+    demo,
+    matching,
+    ops,
+    overview,
+    pausing,
+    steer,
+    tasks,
+    top,
+    worker,
+)
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
 from .options import CONNECTION, Connection, root_options
 
@@ -138,6 +151,9 @@ for _command in (
     *steer.COMMANDS,
     *cleanup.COMMANDS,
     *pausing.COMMANDS,
+    *ops.COMMANDS,
+    *matching.COMMANDS,
+    *catalog.COMMANDS,
     worker.worker,
     top.top,
     demo.demo,

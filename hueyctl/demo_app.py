@@ -14,9 +14,10 @@ from pathlib import Path
 
 from engine import SqliteHuey, crontab
 
-DB_ENV = "HUEYCTL_DEMO_DB"
+from . import DEMO_DB_ENV as DB_ENV  # `hueyctl demo` sets it: a new file per run
+
 DEFAULT_DB = str(Path(tempfile.gettempdir()) / "hueyctl-demo.db")
-huey = SqliteHuey("demo", filename=os.environ.get(DB_ENV, DEFAULT_DB))
+huey = SqliteHuey("demo", filename=os.environ.get(DB_ENV) or DEFAULT_DB)
 
 
 @huey.task()

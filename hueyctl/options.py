@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,6 +40,11 @@ URL_HELP = (
     "Store URL without app code: redis://, rediss://, unix://, sqlite:///path [env HUEYCTL_URL]."
 )
 QUEUE_HELP = "Queue name (default: the app's, or huey) [env HUEYCTL_QUEUE]."
+URL_FILE_HELP = (
+    "Read the store URL from this file (its first non-empty line): keeps a password off the"
+    " command line [env HUEYCTL_URL_FILE]."
+)
+URL_FILE_ENV = "HUEYCTL_URL_FILE"
 
 
 class Connection:
@@ -109,23 +116,49 @@ class Connection:
         return url_secrets(self.url) if self.url else []
 
 
+UTC_HELP = "Show times in UTC (as TZ=UTC does); otherwise local time, TZ honoured."
+
+
+def _use_utc(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # Every time hueyctl shows is local time labelled with its zone: --utc makes the
+    # local zone UTC for this process, so the CLI, top and the demo all follow it.
+    if value:
+        os.environ["TZ"] = "UTC"
+        time.tzset()
+
+
+def utc_option(fn: F) -> F:
+    """Add ``--utc`` (no parameter reaches the command: it switches the zone at once)."""
+    return click.option(
+        "--utc", is_flag=True, expose_value=False, is_eager=True, callback=_use_utc, help=UTC_HELP
+    )(fn)
+
+
 def root_options(fn: F) -> F:
     """-A/--app, --url, --queue before the subcommand (``hueyctl -A main.huey status``,
     as ``celery -A app ...``); kept in ``ctx.meta`` for the subcommand. The
     environment is read by the subcommand's own options."""
 
+    @utc_option
     @click.option("-A", "--app", "root_app", metavar="MODULE.ATTR", help=APP_HELP)
     @click.option("--url", "root_url", metavar="URL", help=URL_HELP)
+    @click.option("--url-file", "root_url_file", metavar="PATH", help=URL_FILE_HELP)
     @click.option("--queue", "root_queue", metavar="NAME", help=QUEUE_HELP)
     @functools.wraps(fn)
     def inner(
         *args: Any,
         root_app: str | None,
         root_url: str | None,
+        root_url_file: str | None,
         root_queue: str | None,
         **kwargs: Any,
     ) -> Any:
-        given = {"app": root_app, "url": root_url, "queue": root_queue}
+        given = {
+            "app": root_app,
+            "url": root_url,
+            "url_file": root_url_file,
+            "queue": root_queue,
+        }
         click.get_current_context().meta[ROOT_OPTIONS] = {
             k: v for k, v in given.items() if v is not None
         }
@@ -145,11 +178,59 @@ def pick(ctx: click.Context, name: str, value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def read_url_file(path: str) -> str:
+    """The URL in ``path``: its first non-empty line, stripped. One line to fix it when
+    the file cannot be read or holds nothing; a warning when it holds a secret and every
+    local user can read it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            url = next((line.strip() for line in f if line.strip()), "")
+            mode = os.fstat(f.fileno()).st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CommandError(f"cannot read --url-file {path}: {why}", EXIT_USAGE) from None
+    if not url:
+        raise CommandError(f"--url-file {path} holds no URL (an empty file?)", EXIT_USAGE)
+    if mode & stat.S_IROTH and url_secrets(url):
+        render.note(
+            f"hueyctl: warning: --url-file {path} holds a password and every local user can"
+            f" read it: chmod o-r {path}"
+        )
+    return url
+
+
+def store_url(
+    ctx: click.Context, url: str | None, url_file: str | None, fix: str | None = None
+) -> tuple[str | None, bool]:
+    """The store URL and whether the command line gave it, from --url or --url-file
+    (after the subcommand or before it), else HUEYCTL_URL or HUEYCTL_URL_FILE. Giving
+    both at one level is refused: which one was meant is not clear. With ``fix`` (a
+    long-running process: the worker), a password typed in --url, where ``ps`` shows it
+    to every local user as long as it runs, is warned about in one line on stderr
+    (``fix`` says what to do instead)."""
+    url, url_given = pick(ctx, "url", url)
+    path, path_given = pick(ctx, "url_file", url_file)
+    if url_given and path_given:
+        raise CommandError("give --url or --url-file, not both", EXIT_USAGE)
+    if path_given:
+        return read_url_file(path), True
+    if url_given:
+        if fix and url and url_secrets(url):
+            render.note(
+                "hueyctl: warning: --url holds a password, visible to every local user in ps"
+                f" while this runs: {fix}"
+            )
+        return url, True
+    if url and path:
+        raise CommandError(f"both HUEYCTL_URL and {URL_FILE_ENV} are set: unset one", EXIT_USAGE)
+    return (read_url_file(path) if path else url), False
+
+
 def unseen_queue(insp: Inspector) -> str | None:
     """What to say when the store has never seen this queue (a misspelled --queue,
     or --url without --queue), listing the queues it has; None when it has seen it
     or cannot say."""
-    found = insp.queues()
+    found = insp.seen_queue()
     if found is None:
         return None
     names, complete = found
@@ -164,16 +245,23 @@ def unseen_queue(insp: Inspector) -> str | None:
 def connection_options(fn: F) -> F:
     """Add --app/--url/--queue and pass ``conn: Connection`` to the command."""
 
+    @utc_option
     @click.option("-A", "--app", envvar="HUEYCTL_APP", metavar="MODULE.ATTR", help=APP_HELP)
     @click.option("--url", envvar="HUEYCTL_URL", metavar="URL", help=URL_HELP)
+    @click.option("--url-file", envvar=URL_FILE_ENV, metavar="PATH", help=URL_FILE_HELP)
     @click.option("--queue", envvar="HUEYCTL_QUEUE", metavar="NAME", help=QUEUE_HELP)
     @functools.wraps(fn)
     def inner(
-        *args: Any, app: str | None, url: str | None, queue: str | None, **kwargs: Any
+        *args: Any,
+        app: str | None,
+        url: str | None,
+        url_file: str | None,
+        queue: str | None,
+        **kwargs: Any,
     ) -> Any:
         ctx = click.get_current_context()
         app, _ = pick(ctx, "app", app)
-        url, url_given = pick(ctx, "url", url)
+        url, url_given = store_url(ctx, url, url_file)
         queue, queue_given = pick(ctx, "queue", queue)
         given = frozenset(n for n, g in (("url", url_given), ("queue", queue_given)) if g)
         conn = Connection(app, url, queue, given)
@@ -198,15 +286,31 @@ def output_options(fn: F) -> F:
     return inner  # type: ignore[return-value]
 
 
+def _given(ctx: click.Context, name: str, env: str) -> str | None:
+    """A connection option as completion sees it: after the subcommand, before it (the
+    root group's), or from the environment."""
+    root = ctx.parent.params if ctx.parent is not None else {}
+    value = ctx.params.get(name) or root.get(f"root_{name}") or os.environ.get(env)
+    return str(value) if value else None
+
+
 def app_task_names(ctx: click.Context) -> list[str]:
-    """Task names of the application, for shell completion (never raises)."""
-    app = ctx.params.get("app") or os.environ.get("HUEYCTL_APP")
-    if not app:
-        return []
+    """Task names for shell completion (never raises): the application's with --app,
+    else those the registered workers of --url/--queue publish (their catalogs)."""
+    app = _given(ctx, "app", "HUEYCTL_APP")
+    url = _given(ctx, "url", "HUEYCTL_URL")
     try:
-        return sorted(loader.load_queue(app).tasks)
+        if app:
+            return sorted(loader.load_queue(app).tasks)
+        if url:
+            huey = loader.connect(url, _given(ctx, "queue", "HUEYCTL_QUEUE") or "huey")
+            try:
+                return sorted(Inspector(huey).published_names())
+            finally:
+                huey.storage.close()
     except Exception:
-        return []
+        pass
+    return []
 
 
 def complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

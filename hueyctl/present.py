@@ -31,7 +31,11 @@ MOMENTS = (
     ("claimed", "claimed_at"),
     ("started", "started_at"),
     ("failed at", "failed_at"),
+    ("finished", "finished_at"),
 )
+
+#: What an orphaned task (its worker's lease lapsed) waits for.
+ORPHANED = "orphaned: its worker is gone; requeued when a worker sweeps"
 
 
 def state_label(state: str) -> str:
@@ -87,24 +91,75 @@ def ago(ts: float | None, now: float) -> str:
     return f"in {duration(delta)}" if delta > 0 else f"{duration(delta)} ago"
 
 
+def _moment(ts: float, tz: dt.tzinfo | None) -> dt.datetime:
+    # astimezone() on a naive local moment gives it the local zone's name (TZ honoured).
+    moment = dt.datetime.fromtimestamp(ts, tz)
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def zone(ts: float, tz: dt.tzinfo | None = None) -> str:
+    """The zone a moment is shown in: ``UTC``, ``CET``, or ``+0545`` when it has no name."""
+    moment = _moment(ts, tz)
+    name = moment.tzname() or ""
+    if not name or name.startswith(("UTC+", "UTC-")):
+        name = moment.strftime("%z")
+    return name
+
+
 def when(ts: float | None, tz: dt.tzinfo | None = None) -> str:
-    """``2026-12-01 06:00:00`` in ``tz`` (local time when None)."""
+    """``2026-12-01 06:00:00 UTC`` in ``tz`` (local time when None), with its zone."""
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{_moment(ts, tz).strftime('%Y-%m-%d %H:%M:%S')} {zone(ts, tz)}"
 
 
 def clock(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
-    """``06:00:00`` when ``ts`` falls on the same day as ``now``, else with the date."""
+    """``06:00:00 UTC`` when ``ts`` falls on the same day as ``now``, else with the date."""
     if ts is None:
         return "-"
-    moment, today = dt.datetime.fromtimestamp(ts, tz), dt.datetime.fromtimestamp(now, tz)
-    return moment.strftime("%H:%M:%S") if moment.date() == today.date() else when(ts, tz)
+    moment, today = _moment(ts, tz), _moment(now, tz)
+    if moment.date() != today.date():
+        return when(ts, tz)
+    return f"{moment.strftime('%H:%M:%S')} {zone(ts, tz)}"
+
+
+def stamp(ts: float, tz: dt.tzinfo | None = None) -> str:
+    """A log line's moment to the millisecond: ``2026-12-01 06:00:00.123 UTC``."""
+    moment = _moment(ts, tz)
+    return f"{moment.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} {zone(ts, tz)}"
 
 
 def when_ago(ts: float | None, now: float, tz: dt.tzinfo | None = None) -> str:
-    """``2026-12-01 06:00:00 (in 2h)``."""
+    """``2026-12-01 06:00:00 UTC (in 2h)``."""
     return "-" if ts is None else f"{when(ts, tz)} ({ago(ts, now)})"
+
+
+def attempt_text(state: str, attempt: int, retries: int, attempts: Any) -> str:
+    """The ``attempt`` line of ``show`` and ``top``'s detail. A dead letter its worker
+    kept for a retry (its history ends with its attempt) holds the retries a retry
+    gets: it reads "3 (a retry runs attempt 4 with 2 retries)"."""
+    if state == "finished":
+        return str(attempt)
+    last = attempts[-1].get("n") if attempts else None
+    if state == "dead" and last == attempt:
+        return f"{attempt} (a retry runs attempt {attempt + 1} with {retries} retries)"
+    return f"{attempt} ({retries} retries left)"
+
+
+def attempt_lines(attempts: Any, now: float, tz: dt.tzinfo | None = None) -> list[str]:
+    """One line per attempt (oldest first): number, start, worker, run time, error."""
+    lines = []
+    for a in attempts:
+        at = a.get("at")
+        start = when_ago(at, now, tz) if isinstance(at, (int, float)) else "-"
+        took = a.get("took")
+        took_text = runtime(took) if isinstance(took, (int, float)) else "-"
+        error = a.get("error")
+        lines.append(
+            f"#{a.get('n', '?')}  {start}  on {a.get('worker') or '-'}  took {took_text}  "
+            + (clip(str(error), 120) if error else "ok")
+        )
+    return lines
 
 
 def clip(text: str, width: int) -> str:

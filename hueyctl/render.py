@@ -29,6 +29,7 @@ from . import present
 
 if TYPE_CHECKING:
     from engine.inspect import PeriodicInfo, TaskStats, WorkerInfo
+    from engine.inventory import QueueInfo, TaskEntry
 
 TEXT, JSON, JSONL = "text", "json", "jsonl"
 
@@ -39,6 +40,11 @@ def stdout_is_tty() -> bool:
 
 def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def stdin_is_tty() -> bool:
+    """Whether a question can be answered (a bulk action asks only a terminal)."""
+    return sys.stdin.isatty()
 
 
 def note(message: str) -> None:
@@ -124,7 +130,7 @@ class Column:
     get: Callable[[Any], Any]
     width: int | None = None  # cut longer cells (tables only; JSON is never cut)
     right: bool = False
-    wrap: bool = True  # False: never folded on a terminal (ids stay copyable)
+    wrap: bool = True  # False: an id, never cut (a task id shortens whole; see fit)
     style: str | Callable[[Any], str] = ""  # rich style in ``top``; a function of the row
 
     @property
@@ -185,9 +191,15 @@ def task_columns(listing: str, now: float, tz: dt.tzinfo | None = None) -> tuple
             Column("WORKER", lambda i: i.worker),
             Column(
                 "STARTED",
-                lambda i: "claimed ahead" if i.claimed_ahead else ago(i.started_at),
+                lambda i: (
+                    "orphaned"
+                    if i.orphaned
+                    else "claimed ahead"
+                    if i.claimed_ahead
+                    else ago(i.started_at)
+                ),
                 right=True,
-                style=lambda i: "dim" if i.claimed_ahead else "",
+                style=lambda i: "bold red" if i.orphaned else "dim" if i.claimed_ahead else "",
             ),
             Column("CLAIMED", lambda i: ago(i.claimed_at), right=True),
             Column(
@@ -224,7 +236,12 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column("WORKER", lambda w: w.id, wrap=False, style="dim"),
         Column("HOST", lambda w: w.host, style="bold"),
         Column("PID", lambda w: w.pid, right=True),
-        Column("UPTIME", lambda w: present.duration(now - w.started), right=True),
+        # A stale worker's uptime stops at its last heartbeat (it is not up any more).
+        Column(
+            "UPTIME",
+            lambda w: present.duration((w.heartbeat if stale(w) else now) - w.started),
+            right=True,
+        ),
         Column("TYPE", lambda w: w.worker_type),
         Column(
             "BUSY",
@@ -254,9 +271,11 @@ def worker_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...
         Column(
             "STATE",
             lambda w: "STALE" if stale(w) else w.store_state,
-            style=lambda w: "bold white on red"
-            if stale(w)
-            else ("green" if w.store_state == "ok" else "bold yellow"),
+            style=lambda w: (
+                "bold white on red"
+                if stale(w)
+                else ("green" if w.store_state == "ok" else "bold yellow")
+            ),
         ),
         Column("CURRENT", lambda w: ", ".join(sorted({t.name for t in w.running})), width=40),
     )
@@ -308,6 +327,66 @@ def stats_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]
     )
 
 
+def catalog_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``tasks`` (TaskEntry rows): what workers serve, and its calls."""
+
+    def n(value: int, t: TaskEntry) -> str:
+        return present.count(value) + ("" if t.counts_complete else "+")
+
+    def served(t: TaskEntry) -> str:
+        if t.workers:
+            return present.count(len(t.workers))
+        return "stale only" if t.stale else ("app only" if t.in_app else "none")
+
+    return (
+        Column("TASK", lambda t: t.name, wrap=False, style="bold"),
+        Column("SIGNATURE", lambda t: t.signature or "?", width=40),
+        Column("PERIODIC", lambda t: t.periodic or "", style="cyan"),
+        Column(
+            "WORKERS",
+            served,
+            right=True,
+            style=lambda t: "" if t.workers else "bold yellow",
+        ),
+        Column("PENDING", lambda t: n(t.pending, t), right=True),
+        Column("SCHEDULED", lambda t: n(t.scheduled, t), right=True),
+        Column("RUNNING", lambda t: present.count(t.running), right=True),
+        Column(
+            "FAILED",
+            lambda t: n(t.failed, t),
+            right=True,
+            style=lambda t: "red" if t.failed else "",
+        ),
+        Column("RUNS 1H", lambda t: present.count(t.runs), right=True),
+    )
+
+
+def queue_columns(now: float, tz: dt.tzinfo | None = None) -> tuple[Column, ...]:
+    """The columns of ``queues`` (QueueInfo rows)."""
+
+    def n(value: int | None) -> str:
+        return "" if value is None else present.count(value)
+
+    def oldest(q: QueueInfo) -> str:
+        return "" if q.oldest_ready is None else present.duration(q.oldest_ready)
+
+    return (
+        Column("QUEUE", lambda q: q.name, wrap=False, style="bold"),
+        Column(present.state_label("ready").upper(), lambda q: n(q.ready), right=True),
+        Column("SCHEDULED", lambda q: n(q.scheduled), right=True),
+        Column("RUNNING", lambda q: n(q.running), right=True),
+        Column(
+            present.state_label("dead").upper(),
+            lambda q: n(q.dead),
+            right=True,
+            style=lambda q: "red" if q.dead else "",
+        ),
+        Column("WORKERS", lambda q: n(q.workers), right=True),
+        Column("OLDEST", oldest, right=True, style="cyan"),
+        Column("ERROR", lambda q: q.error or "", width=60, style="red"),
+    )
+
+
 @dataclass(frozen=True)
 class ListingSpec:
     """One listing as both front ends show it: its columns (functions of a read-model
@@ -337,6 +416,12 @@ LISTINGS: dict[str, ListingSpec] = {
         "no periodic tasks known (load the app with --app, or start a worker)",
     ),
     "stats": ListingSpec("stats", stats_columns, "no task ran in this window"),
+    "tasks": ListingSpec(
+        "tasks",
+        catalog_columns,
+        "no tasks known: no registered worker publishes any (start one, or give --app)",
+    ),
+    "queues": ListingSpec("queues", queue_columns, "the store holds no queue yet"),
 }
 
 
@@ -353,6 +438,56 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Any]) -> list[str]:
     return out
 
 
+SHORT_ID = 8  # hex digits of a shortened task id (the end of its random part)
+MIN_CUT = 16  # a cuttable column (args, errors) keeps at least this much on a terminal
+IDS_SHORTENED = (
+    "ids shortened to their last 8 digits, which every command accepts "
+    "(a wider terminal, or a pipe, shows them whole)"
+)
+
+
+def _overhead(n: int) -> int:
+    # rich's SIMPLE_HEAD box: an edge and a space on each side, three between columns.
+    return 3 * n + 1
+
+
+def fit(columns: Sequence[Column], cells: list[list[str]], width: int) -> tuple[list[int], bool]:
+    """Column widths for a terminal ``width`` wide, so that no cell is folded over
+    lines: the natural widths when they fit; else the cuttable columns (args, errors)
+    give way first, then task ids are shortened (``cells`` is changed in place; the
+    second value says so), then the other text columns down to their header."""
+    natural = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    widths = list(natural)
+    budget = width - _overhead(len(columns))
+
+    def excess() -> int:
+        return sum(widths) - budget
+
+    def shrink(indexes: list[int], floor: Callable[[int], int]) -> None:
+        for i in sorted(indexes, key=lambda i: -widths[i]):
+            if excess() <= 0:
+                return
+            widths[i] = max(floor(i), widths[i] - excess())
+
+    cuttable = [i for i, c in enumerate(columns) if c.width]
+    shrink(cuttable, lambda i: MIN_CUT)
+    shortened = False
+    ids = [i for i, c in enumerate(columns) if c.header == "ID" and not c.wrap]
+    if excess() > 0 and ids:
+        for row in cells:
+            for i in ids:
+                row[i] = row[i].replace("-", "")[-SHORT_ID:] if len(row[i]) > SHORT_ID else row[i]
+        for i in ids:
+            widths[i] = max([len(columns[i].header)] + [len(row[i]) for row in cells])
+        shortened = True
+        for i in cuttable:  # the room the ids gave back
+            widths[i] = natural[i]
+        shrink(cuttable, lambda i: MIN_CUT)
+    texts = [i for i, c in enumerate(columns) if c.wrap and not c.right and not c.width]
+    shrink(texts, lambda i: max(len(columns[i].header), 8))
+    return widths, shortened
+
+
 def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = None) -> None:
     if not stdout_is_tty():
         for line in plain_table(columns, rows):
@@ -362,18 +497,23 @@ def table(columns: Sequence[Column], rows: Sequence[Any], title: str | None = No
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(highlight=False)
+    cells = [[c.text(r) for c in columns] for r in rows]
+    widths, shortened = fit(columns, cells, console.width)
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", highlight=False)
-    for c in columns:
+    for c, w in zip(columns, widths, strict=True):
         t.add_column(
             c.header,
             justify="right" if c.right else "left",
-            overflow="fold",
-            no_wrap=not c.wrap,
-            min_width=None if c.wrap else len(c.header),
+            overflow="ellipsis",
+            no_wrap=True,
+            max_width=w,
         )
-    for r in rows:
-        t.add_row(*(c.text(r) for c in columns))
-    Console(highlight=False).print(t)
+    for texts in cells:
+        t.add_row(*texts)
+    console.print(t)
+    if shortened:
+        note(f"hueyctl: {IDS_SHORTENED}")
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:

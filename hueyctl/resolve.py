@@ -139,9 +139,11 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 
 # --- task names -------------------------------------------------------------------------
 def store_names(insp: Inspector) -> set[str]:
-    """Task names this queue has seen: periodic specs, statistics, recent events,
-    queued and dead tasks, revocations (no application code needed)."""
-    names = {p.name for p in insp.periodic()}
+    """Task names this queue knows: those its registered workers publish (their
+    catalogs), periodic specs, statistics, recent events, queued and dead tasks,
+    revocations (no application code needed)."""
+    names = insp.published_names()
+    names.update(p.name for p in insp.periodic())
     names.update(s.task for s in insp.task_stats(120))
     names.update(e.task for e in insp.events(None, 1000))
     for fetch in (insp.pending, insp.scheduled, insp.failed):
@@ -170,10 +172,27 @@ def suffix_matches(name: str, names: set[str]) -> list[str]:
     return sorted(n for n in names if n.endswith("." + name))
 
 
+def close_names(name: str, names: set[str]) -> list[str]:
+    """Up to three known names like ``name``, compared whole and by their last dotted
+    part (``fsat`` → ``tasks.fast``, as it would be typed)."""
+    found = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
+    by_short: dict[str, list[str]] = {}
+    for full in sorted(names):
+        by_short.setdefault(full.rsplit(".", 1)[-1], []).append(full)
+    short = name.rsplit(".", 1)[-1]
+    for match in difflib.get_close_matches(short, sorted(by_short), n=3, cutoff=0.6):
+        found += [n for n in by_short[match] if n not in found]
+    return found[:3]
+
+
+def did_you_mean(name: str, names: set[str]) -> str:
+    close = close_names(name, names)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
 def unknown_name(insp: Inspector, app: App | None, name: str, names: set[str]) -> CommandError:
     """The error for a name nobody knows, with "did you mean …?"."""
-    close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    hint = did_you_mean(name, names)
     if app:
         return CommandError(
             f"no task named {name!r} is registered in {app.path}{hint}: check the name "
@@ -191,8 +210,7 @@ def unknown_filter(insp: Inspector, app: App | None, task: str) -> str | None:
     names = known_names(insp, app)
     if task in names or suffix_matches(task, names):
         return None
-    close = difflib.get_close_matches(task, sorted(names), n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    hint = did_you_mean(task, names)
     where = f"registered in {app.path}" if app else f"seen on {queue_label(insp)}"
     return f"no task named {task!r} is {where}{hint}: check --task"
 
@@ -233,7 +251,9 @@ def resolve_id(insp: Inspector, text: str, results: bool = True) -> str:
     """A full task id from an id or an unambiguous prefix."""
     if not text:
         raise CommandError("give a task id (or the first characters of one)", EXIT_USAGE)
-    if insp.task(text) is not None or (results and insp.result(text) is not None):
+    if insp.task(text) is not None:
+        return text
+    if results and (insp.result(text) is not None or insp.finished(text) is not None):
         return text
     ids = find_ids(insp, text, results)
     if len(ids) == 1:

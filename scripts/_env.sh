@@ -1,17 +1,30 @@
 # Shared by scripts/*.sh: a virtualenv with the project installed, and a Redis to talk to.
 VENV="${HUEYCTL_VENV:-.venv}"
 
+# ensure_venv [EXTRAS]: $VENV with the project installed editable, with EXTRAS ("test" by
+# default; "" for the project alone, all the demo needs). pip is quiet: its output goes to
+# $VENV/pip.log and is shown only when the install fails.
 ensure_venv() {
-  local py="${PYTHON:-python3}"
+  local extras="${1-test}" py="${PYTHON:-python3}" sum spec="."
+  sum="$(cksum <pyproject.toml | cut -d' ' -f1)"
+  local stamp="$VENV/.installed-$sum${extras:+-$extras}"
+  # An install with the test extra holds everything the project alone needs.
+  if [ -e "$stamp" ] || { [ -z "$extras" ] && [ -e "$VENV/.installed-$sum-test" ]; }; then
+    return 0
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     "$py" -m venv "$VENV"
   fi
-  local stamp="$VENV/.installed-$(cat pyproject.toml | cksum | cut -d' ' -f1)"
-  if [ ! -e "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" >&2
-    touch "$stamp"
+  [ -n "$extras" ] && spec=".[$extras]"
+  echo "setting up $VENV: pip install -e '$spec' (a minute at most; log in $VENV/pip.log) ..." >&2
+  if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip &&
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"; } \
+    >"$VENV/pip.log" 2>&1; then
+    cat "$VENV/pip.log" >&2
+    echo "pip install -e '$spec' failed (log: $VENV/pip.log)" >&2
+    exit 1
   fi
+  touch "$stamp"
 }
 
 _redis_ping() {  # url
@@ -46,4 +59,23 @@ ensure_redis() {
   for _ in $(seq 50); do _redis_ping "$HUEYCTL_TEST_REDIS_URL" && return 0; sleep 0.1; done
   echo "started redis-server on port $port but it does not answer; see $dir/redis.log" >&2
   exit 69
+}
+
+ensure_test_tools() {
+  # jq runs the docs' recipes; promtool (Debian's prometheus) checks hueyctl metrics' output; chromium and
+  # chromium-driver run the browser test of top --serve. Installed when missing and
+  # we are root; otherwise those tests skip and say why.
+  local missing=()
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)  # the docs' recipes (tests/system/test_recipes.py)
+  [ "${#missing[@]}" = 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} for the metrics and browser tests ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 \
+      || echo "could not install ${missing[*]}: those tests skip" >&2
+  else
+    echo "no ${missing[*]} (not root): the promtool and browser tests skip" >&2
+  fi
 }

@@ -45,6 +45,7 @@ flat namespace of string keys with optional TTL; callers prefix their keys.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import math
@@ -53,7 +54,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, StoreError
 from ..ids import new_task_id  # re-exported: stores break order ties on it
 
 # Due scheduled tasks moved per promote() step; a full batch means more may be due.
@@ -67,13 +68,25 @@ STATS_TTL = 2 * 3600.0
 # their bodies (the oldest go first; the newest letter always stays).
 DEAD_CAP = 10_000
 DEAD_CAP_BYTES = 32 * 1024 * 1024
+# queue_names(): Redis keys read at most when looking for queues never announced.
+SCAN_BUDGET = 20_000
+# Finished tasks: each store keeps the records of at least the last FINISHED_CAP
+# tasks that finished (succeeded, failed without a dead letter, or were skipped) and
+# at most about twice as many (Redis keeps two generations, see storage/redis.py); a
+# record holds the task's message only when it is at most FINISHED_BODY_MAX bytes
+# (name and args stay readable, a big payload is not kept twice).
+FINISHED_CAP = 10_000
+FINISHED_BODY_MAX = 2048
 
 __all__ = [
     "DEAD_CAP",
     "DEAD_CAP_BYTES",
     "EVENT_CAP",
+    "FINISHED_BODY_MAX",
+    "FINISHED_CAP",
     "PROMOTE_BATCH",
     "QUEUE_PAUSED",
+    "SCAN_BUDGET",
     "STATS_TTL",
     "Claimed",
     "Counts",
@@ -159,7 +172,11 @@ class Located:
 class Outcome:
     """Everything a finished task leaves behind, written atomically with the ack.
 
-    ``dead`` = (reason, error) keeps the message in the dead-letter set.
+    ``dead`` = (reason, error) keeps the message in the dead-letter set, as
+    ``dead_data`` when given (the worker's copy with the attempt history), else as
+    it was claimed. ``finished`` is the task's finished record (:func:`finished_record`:
+    a JSON head, a newline, the message when small), kept under its id in the same
+    step, among at least the last ``finished_cap`` records (not for a dead letter).
     ``enqueue`` / ``schedule`` may reuse the finished task's id (a retry).
     """
 
@@ -168,6 +185,13 @@ class Outcome:
     enqueue: Sequence[Message] = ()
     schedule: Sequence[tuple[Message, float]] = ()
     dead: tuple[str, str] | None = None
+    finished: bytes | None = None
+    dead_data: bytes | None = None
+
+
+def finished_record(head: bytes, body: bytes) -> bytes:
+    """A finished record: ``head`` (JSON), a newline, and the message if small enough."""
+    return head + b"\n" + (body if len(body) <= FINISHED_BODY_MAX else b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +290,8 @@ class Storage(ABC):
 
     #: Whether the store supports ``priority`` ordering (all of ours do).
     priority = True
+    #: How many finished records the store keeps at least (at most about twice as many).
+    finished_cap = FINISHED_CAP
 
     def __init__(
         self,
@@ -279,6 +305,7 @@ class Storage(ABC):
         self.name = name
         self.dead_cap = dead_cap
         self.dead_cap_bytes = dead_cap_bytes
+        self._announced = False
 
     # --- queue ------------------------------------------------------------
     @abstractmethod
@@ -442,9 +469,15 @@ class Storage(ABC):
 
     @abstractmethod
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        """Up to ``limit`` ids of queued, scheduled, running or dead tasks that end
-        with ``suffix`` (hex digits): the short ids operators type. Read-only, for
-        tools; Redis walks the message hash with HSCAN MATCH (no index to keep)."""
+        """Up to ``limit`` ids of queued, scheduled, running or dead tasks, or of
+        finished ones with a record, that end with ``suffix`` (hex digits): the short
+        ids operators type. Read-only, for tools; Redis walks the message hash and the
+        finished records with HSCAN MATCH (no index to keep)."""
+
+    @abstractmethod
+    def finished(self, task_id: str) -> bytes | None:
+        """The finished record of a task (see :class:`Outcome`), or None: it never
+        finished, or its record was dropped (older than the last ``finished_cap``)."""
 
     @abstractmethod
     def remove(self, task_id: str) -> bool:
@@ -453,6 +486,16 @@ class Storage(ABC):
     @abstractmethod
     def retry_dead(self, task_id: str) -> bool:
         """Move a dead letter back to the ready queue."""
+
+    def remove_many(self, task_ids: Sequence[str]) -> int:
+        """``remove`` each id, each atomic on its own; how many were removed. Redis
+        sends them in one round trip (admin bulk actions: a page of ids at a time)."""
+        return sum(1 for task_id in task_ids if self.remove(task_id))
+
+    def retry_dead_many(self, task_ids: Sequence[str]) -> int:
+        """``retry_dead`` each id, each atomic on its own; how many moved. Redis sends
+        them in one round trip."""
+        return sum(1 for task_id in task_ids if self.retry_dead(task_id))
 
     @abstractmethod
     def flush(self, state: str) -> int:
@@ -539,11 +582,69 @@ class Storage(ABC):
             time.sleep(min(pause, left))
             pause = min(pause * 2, 0.05)
 
+    #: Whether reading a key may block (a file or a network): ``await_result`` then
+    #: looks from a worker thread, so the event loop never waits on it.
+    reads_block = True
+
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
+        """``wait_result`` for asyncio code: never blocks the event loop. This default
+        looks with a bounded back-off (2 ms growing to 100 ms), each look in a worker
+        thread where ``reads_block``; Redis overrides it to be woken instead. The
+        destructive read happens only once the value is seen, on the loop's thread, so
+        cancelling the await at any point loses nothing. ``timeout`` may be math.inf;
+        ``keep`` is the queue's result TTL (a value taken for a cancelled await goes back
+        with it)."""
+        loop = asyncio.get_running_loop()
+        deadline, pause = loop.time() + timeout, 0.002
+        while True:
+            if self.reads_block:
+                value = await asyncio.to_thread(self.peek, key)
+            else:
+                value = self.peek(key)
+            if value is not None:
+                if pop and not self.delete(key):
+                    continue  # another reader took it between the look and the delete
+                return value
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 1.5, 0.1)
+
+    async def aclose(self) -> None:
+        """Release what ``await_result`` holds for the running event loop."""
+
     def flush_keys(self, prefix: str) -> int:
         n = 0
         for key in self.keys(prefix):
             n += self.delete(key)
         return n
+
+    # --- the store's queues -----------------------------------------------------
+    def announce(self) -> None:
+        """Add this queue's name to the store's list of queues (:meth:`queue_names`):
+        once by a starting worker and by a producer's first write, never per task."""
+
+    def announce_once(self) -> None:
+        """:meth:`announce` on this connection's first call only (a producer's first
+        write). A store that refuses it (an ACL without the list) is left at that:
+        nothing depends on the list but ``hueyctl queues``."""
+        if self._announced:
+            return
+        try:
+            self.announce()
+        except StoreError:
+            pass
+        self._announced = True
+
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """The queue names this store holds and whether the list is complete: the
+        announced ones, plus (Redis) those a scan of at most ``budget`` keys finds
+        (queues written before they were announced; ``budget=0``: no scan). None
+        when the store cannot say."""
+        return None
 
     # --- lifecycle -----------------------------------------------------------
     def close(self) -> None:

@@ -16,6 +16,7 @@ from .base import (
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -56,6 +57,8 @@ def _handing_back(entries: list[_Entry]) -> list[_Entry]:
 
 
 class MemoryStorage(Storage):
+    reads_block = False  # a dict behind a lock: await_result looks on the loop's thread
+
     def __init__(self, name: str = "hueyctl", **kwargs: object) -> None:
         super().__init__(name, **kwargs)  # type: ignore[arg-type]
         self._lock = threading.Condition()
@@ -69,6 +72,8 @@ class MemoryStorage(Storage):
         self._events: collections.deque[tuple[int, bytes]] = collections.deque()
         self._event_seq = 0
         self._stats: dict[tuple[int, str], StatRow] = {}
+        # Finished records in the order their ids first finished (as Redis keeps them).
+        self._finished: collections.OrderedDict[str, bytes] = collections.OrderedDict()
 
     # --- helpers (caller holds the lock) -----------------------------------
     def _add_ready(self, msg: Message, deliveries: int = 0, front: bool = False) -> None:
@@ -181,9 +186,13 @@ class MemoryStorage(Storage):
             if self._leases.get(consumer, 0.0) < now:
                 return LEASE_LOST
             if outcome.dead is not None:
+                if outcome.dead_data is not None:
+                    entry.msg = Message(task_id, outcome.dead_data, entry.msg.priority)
                 self._to_dead(entry, *outcome.dead, now)
             else:
                 self._drop(task_id)
+                if outcome.finished is not None:
+                    self._keep_finished(task_id, outcome.finished)
             for key, value in outcome.results:
                 self._put(key, value, outcome.result_ttl)
             for msg in outcome.enqueue:
@@ -193,6 +202,17 @@ class MemoryStorage(Storage):
                 self._entries[msg.id] = _Entry(msg, "scheduled", eta=eta)
             self._lock.notify_all()
             return None
+
+    def _keep_finished(self, task_id: str, record: bytes) -> None:
+        done = self._finished
+        done[task_id] = record
+        if len(done) >= 2 * self.finished_cap:  # as Redis: keep the newest cap (and more)
+            while len(done) > self.finished_cap:
+                done.popitem(last=False)
+
+    def finished(self, task_id: str) -> bytes | None:
+        with self._lock:
+            return self._finished.get(task_id)
 
     def heartbeat(self, consumer: str, now: float, lease: float) -> None:
         with self._lock:
@@ -314,7 +334,9 @@ class MemoryStorage(Storage):
 
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         with self._lock:
-            return sorted(i for i in self._entries if i.endswith(suffix))[:limit]
+            ids = {i for i in self._entries if i.endswith(suffix)}
+            ids.update(i for i in self._finished if i.endswith(suffix))
+            return sorted(ids)[:limit]
 
     def locate(self, task_id: str) -> Located | None:
         with self._lock:
@@ -490,6 +512,9 @@ class MemoryStorage(Storage):
         with self._lock:
             return dict(self._maps.get(name, {}))
 
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        return [self.name], True  # a memory store holds its own queue, no other
+
     def destroy(self) -> None:
         super().destroy()
         with self._lock:
@@ -499,6 +524,7 @@ class MemoryStorage(Storage):
             self._leases.clear()
             self._entries.clear()
             self._ready.clear()
+            self._finished.clear()
 
     def describe(self) -> str:
         return f"memory://{self.name}"

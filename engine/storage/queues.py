@@ -1,24 +1,15 @@
 """Which queues a store holds, so ``hueyctl`` can tell a misspelled ``--queue`` from
 an empty queue and list the names the store has.
 
-One function over the backends (their drivers are imported by their own modules,
-never here): Redis is scanned for the queue hash tags of ``hueyctl:{<queue>}:*``
-with a bounded number of keys read; SQLite answers one ``DISTINCT`` query; any
-other store (memory) cannot say.
+The stores answer (:meth:`~engine.storage.base.Storage.queue_names`): the names
+workers and producers announced, and on Redis those a bounded scan of the key
+space finds (queues written before they were announced). This module only turns a
+store failure into "cannot say".
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-from .base import Storage
-
-SCAN_BUDGET = 20_000  # Redis keys read at most: a big store is not walked whole
-_TAG = re.compile(rb"^hueyctl:\{(.*?)\}:")
-_SQL = " UNION ".join(
-    f"SELECT DISTINCT queue FROM {table}" for table in ("task", "kv", "lease", "map", "stat")
-)
+from .base import SCAN_BUDGET, Storage
 
 
 def queue_names(storage: Storage, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
@@ -27,31 +18,15 @@ def queue_names(storage: Storage, budget: int = SCAN_BUDGET) -> tuple[list[str],
     list its queues, or failed to (the caller's next read reports a store that is
     down, in the store's own words)."""
     try:
-        return _names(storage, budget)
+        return storage.queue_names(budget)
     except Exception:
         return None
 
 
-def _names(storage: Storage, budget: int) -> tuple[list[str], bool] | None:
-    client: Any = getattr(storage, "client", None)
-    if client is not None and hasattr(client, "scan_iter"):
-        return _redis_names(client, budget)
-    locked = getattr(storage, "_locked", None)
-    if locked is not None and type(storage).__name__ == "SqliteStorage":
-        with locked() as conn:
-            return sorted(str(row[0]) for row in conn.execute(_SQL).fetchall()), True
-    return None
-
-
-def _redis_names(client: Any, budget: int) -> tuple[list[str], bool]:
-    found: set[str] = set()
-    seen = 0
-    for key in client.scan_iter(match="hueyctl:{*}:*", count=1000):
-        seen += 1
-        raw = key if isinstance(key, bytes) else str(key).encode()
-        m = _TAG.match(raw)
-        if m:
-            found.add(m.group(1).decode("utf-8", "replace"))
-        if seen >= budget:
-            return sorted(found), False
-    return sorted(found), True
+def knows_queue(storage: Storage, name: str) -> tuple[list[str], bool] | None:
+    """``queue_names`` for the question "has the store seen ``name``?": the announced
+    names first (one read), the bounded scan only when ``name`` is not among them."""
+    first = queue_names(storage, 0)
+    if first is not None and name in first[0]:
+        return first
+    return queue_names(storage)

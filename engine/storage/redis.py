@@ -20,6 +20,11 @@ key                    type    content
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
 ``parked:<name>``      list    ids of the calls of a paused task name, in the order
                                parked (their bodies stay in ``msg``)
+``done_a``, ``done_b``  hash    task id -> its finished record (``storage/base.py``),
+                               in two generations: records go to the one ``done_gen``
+                               names; once it holds ``finished_cap`` the other is
+                               emptied and named, so between cap and 2 x cap are kept
+``done_gen``           string  ``a`` or ``b`` (none: ``a``)
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 
@@ -67,17 +72,20 @@ Faults the store absorbs rather than passes up:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError
 
 from ..exceptions import (
     ConfigurationError,
@@ -93,6 +101,7 @@ from .base import (
     DEAD_CAP_BYTES,
     EVENT_CAP,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -108,6 +117,7 @@ from .base import (
     Storage,
     refusal_running,
 )
+from .redis_connect import make_client, warn_if_unverified
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
@@ -141,52 +151,18 @@ from .redis_scripts import (
     source,
 )
 
+if TYPE_CHECKING:
+    from .redis_await import ResultAwaiter
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger("engine.storage.redis")
 SKEW_WARNING = 1.0  # seconds a heartbeat's clock may be off the server's before we say so
 
+# The store-wide set of queue names (announce): outside every queue's hash tag, one key.
+QUEUES_KEY = "hueyctl:queues"
+_TAG = re.compile(rb"^hueyctl:\{(.*?)\}:")
 _STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
-
-
-def _sentinel_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
-    from redis.sentinel import Sentinel
-
-    auth, _, location = rest.rpartition("@")
-    hosts, _, path = location.partition("/")
-    service, _, db = path.partition("/")
-    if not service:
-        raise ValueError("name the master: redis+sentinel://host:26379/mymaster")
-    nodes = []
-    for node in hosts.split(","):
-        host, _, port = node.partition(":")
-        nodes.append((host, int(port or 26379)))
-    password = auth.partition(":")[2] or None
-    kwargs = dict(params, db=int(db or 0), password=password, ssl=scheme == "rediss")
-    sentinel = Sentinel(nodes, socket_timeout=params["socket_timeout"])  # type: ignore[no-untyped-call]
-    return sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
-
-
-def _cluster_client(scheme: str, rest: str, params: dict[str, Any]) -> Any:
-    """``redis+cluster://[user:pass@]h1:p1[,h2:p2 ...][/?options]``: every host is a
-    seed, tried in order until one answers (a fresh client whose first seed is down
-    still starts); the rest of the URL is read as redis-py's ``from_url`` reads it."""
-    from redis.cluster import ClusterNode, RedisCluster
-
-    auth, at, location = rest.rpartition("@")
-    hosts, sep, tail = location.partition("/")
-    if "?" in hosts:
-        hosts, q, query = hosts.partition("?")
-        tail, sep = f"?{query}", "/"
-    seeds = []
-    for node in hosts.split(","):
-        host, _, port = node.strip().rpartition(":") if ":" in node else (node, "", "")
-        if not host:
-            raise ValueError(f"a seed node needs a host: {node!r}")
-        seeds.append((host, int(port or 6379)))
-    first = f"{auth}{at}{seeds[0][0]}:{seeds[0][1]}{sep}{tail}"
-    others = [ClusterNode(h, p) for h, p in seeds[1:]]  # type: ignore[no-untyped-call]
-    return RedisCluster.from_url(f"{scheme}://{first}", startup_nodes=others, **params)
 
 
 class ReplicaLag(Exception):
@@ -211,7 +187,8 @@ def _translated(method: F) -> F:
                 " a failover"
             ) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {exc}") from exc
+            why = _unreachable(exc)
+            raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {why}") from exc
         except redis.AuthenticationError as exc:
             raise StoreUnavailable(f"Redis at {self.describe()} refused the password") from exc
         except (redis.ResponseError, redis.exceptions.ClusterError) as exc:
@@ -253,6 +230,34 @@ _TRANSIENT_TYPES = (
     redis.exceptions.ClusterError,  # CLUSTERDOWN, MASTERDOWN, no node answered
 )
 _DENIED = re.compile(r"run the '([^']+)' command")
+
+
+# redis-py names each sentinel it asked by the repr of a whole client.
+_SENTINEL_REPR = re.compile(r"<redis\.client\.Redis\(.*?host=([^,]+),port=(\d+).*?\)>\)>\)>")
+
+
+def _unreachable(exc: Exception) -> str:
+    """The driver's reason, short: a sentinel is named by host:port, and a refused
+    login to a sentinel says which URL parameters log in there."""
+    text = _SENTINEL_REPR.sub(r"sentinel \1:\2", str(exc))
+    if isinstance(exc, MasterNotFoundError) and "Authentication" in text:
+        text += (
+            " (the sentinels refused the login: give sentinel_password= and, for an"
+            " ACL user, sentinel_username= in the URL)"
+        )
+    return text
+
+
+def _why(exc: BaseException) -> str:
+    """The driver's reason, with the refusal behind it when redis-py hides one (a
+    Cluster client denied CLUSTER SLOTS says "Cluster mode is not enabled")."""
+    text = _unreachable(exc) if isinstance(exc, Exception) else str(exc)
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, redis.exceptions.NoPermissionError):
+            return f"{text} ({cause}: see hueyctl acl)"
+        cause = cause.__cause__ or cause.__context__
+    return text
 
 
 def _code(exc: Exception) -> str:
@@ -362,6 +367,9 @@ class RedisStorage(Storage):
                 "deliv",
                 "leases",
                 "dead",
+                "done_a",
+                "done_b",
+                "done_gen",
                 "deadinfo",
                 "wake",
             )
@@ -370,6 +378,9 @@ class RedisStorage(Storage):
         self._enqueue_new_keys = self._keys_for(ENQUEUE_NEW)
         self._finish_keys = self._keys_for(FINISH)
         self._scripts = {s.name: self.client.register_script(source(s.name)) for s in SCRIPTS}
+        # await_result's awaiter per event loop (None where it polls instead).
+        self._awaiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ResultAwaiter | None]
+        self._awaiters = weakref.WeakKeyDictionary()
 
     @staticmethod
     def _make_client(
@@ -377,7 +388,9 @@ class RedisStorage(Storage):
     ) -> Any:
         """A client for ``redis://``, ``rediss://``, ``unix://``, and for Redis Cluster
         (``redis+cluster://host:port[,host2:port2 ...]``, seeds tried in order) or Sentinel
-        (``redis+sentinel://host:26379[,host2:26379]/service[/db]``)."""
+        (``redis+sentinel://host:26379[,host2:26379]/service[/db]``): see
+        :mod:`engine.storage.redis_connect` for the user, password and TLS options each
+        URL carries."""
         # Blocking reads wait at most 2 s, so 10 s never cuts one short; retries are
         # off because a re-sent claim would take tasks nobody hears about: the
         # callers decide what is safe to repeat.
@@ -387,16 +400,16 @@ class RedisStorage(Storage):
         if pool is not None:
             return redis.Redis(connection_pool=pool)
         if not url:
+            where = f"redis://{params.get('host', 'localhost')}:{params.get('port', 6379)}"
+            warn_if_unverified(params, where)
             return redis.Redis(**params)
         try:
-            scheme, _, rest = url.partition("://")
-            if scheme.endswith("+cluster"):
-                return _cluster_client(scheme.removesuffix("+cluster"), rest, params)
-            if scheme.endswith("+sentinel"):
-                return _sentinel_client(scheme.removesuffix("+sentinel"), rest, params)
-            return redis.Redis.from_url(url, **params)
+            return make_client(url, params)
         except (ValueError, IndexError) as exc:
             raise ConfigurationError(f"invalid Redis URL {mask_url(url)!r}: {exc}") from exc
+        # A Cluster client asks for the slot map at once: it fails here, not later.
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {_why(exc)}") from exc
 
     def _k(self, name: str) -> str:
         return self._prefix + name
@@ -423,11 +436,17 @@ class RedisStorage(Storage):
         client = self.client
         if self._cluster:  # WAIT goes to the node that took the write: the queue's master
             client = client.get_redis_connection(client.get_node_from_key(self._keys["ready"]))
-        pipe = client.pipeline(transaction=False)
-        self._scripts[script.name](keys=list(keys), args=list(args), client=pipe)
-        pipe.execute_command("WAIT", 1, self._wait_ms)
+        # EVALSHA itself, not the Script object: a pipeline of Script calls first sends
+        # SCRIPT EXISTS (a round trip per write, and a command no ACL role is granted).
+        sha = self._scripts[script.name].sha
         try:
-            reply, acked = pipe.execute()
+            reply, acked = self._evalsha_and_wait(client, sha, keys, args)
+            if isinstance(reply, redis.exceptions.NoScriptError):  # not loaded: nothing ran
+                client.script_load(self._scripts[script.name].script)
+                reply, acked = self._evalsha_and_wait(client, sha, keys, args)
+            for out in (reply, acked):
+                if isinstance(out, Exception):
+                    raise out
         except redis.RedisError:
             if self._cluster:  # a failover moved the slot: learn the new master now
                 try:
@@ -438,6 +457,15 @@ class RedisStorage(Storage):
         if int(acked) < 1:
             raise ReplicaLag(reply)
         return reply
+
+    def _evalsha_and_wait(
+        self, client: Any, sha: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> list[Any]:
+        """EVALSHA then ``WAIT 1``, in one round trip; errors are returned, not raised."""
+        pipe = client.pipeline(transaction=False)
+        pipe.evalsha(sha, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", 1, self._wait_ms)
+        return list(pipe.execute(raise_on_error=False))
 
     def _keys_for(self, script: Script, **named: str) -> list[str]:
         """The script's KEYS in the order of its table entry (redis_scripts.SCRIPTS):
@@ -678,10 +706,11 @@ class RedisStorage(Storage):
         self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
     ) -> tuple[list[str], list[Any]]:
         keys = list(self._finish_keys)
-        args: list[Any] = [consumer, len(items), self.lease_clock]
+        args: list[Any] = [consumer, len(items), self.lease_clock, self.finished_cap]
         kv = self._kv
         for task_id, now, outcome in items:
             reason, error = outcome.dead or ("", "")
+            record = outcome.finished if outcome.dead is None else None
             FINISH_TASK.pack(
                 (
                     repr(now),
@@ -690,8 +719,10 @@ class RedisStorage(Storage):
                     _ms(outcome.result_ttl),
                     reason,
                     error,
+                    outcome.dead_data or "",
                     self.dead_cap,
                     self.dead_cap_bytes,
+                    record or "",
                     [(m.id, m.priority, m.data) for m in outcome.enqueue],
                     [(m.id, m.priority, repr(float(eta)), m.data) for m, eta in outcome.schedule],
                 ),
@@ -810,13 +841,24 @@ class RedisStorage(Storage):
         return out
 
     @_translated
+    def finished(self, task_id: str) -> bytes | None:
+        k = self._keys
+        p = self.client.pipeline(transaction=False)
+        p.hget(k["done_a"], task_id)
+        p.hget(k["done_b"], task_id)
+        a, b = p.execute()  # an id finished twice may be in both: either record will do
+        data: bytes | None = a if a is not None else b
+        return data
+
+    @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         pattern = "*" + _glob_escape(suffix)
-        found: list[str] = []
-        for field in self.client.hscan_iter(self._keys["msg"], match=pattern, count=1000):
-            found.append(_text(field[0] if isinstance(field, tuple) else field))
-            if len(found) >= limit:
-                break
+        found: set[str] = set()
+        for key in ("msg", "done_a", "done_b"):
+            for field in self.client.hscan_iter(self._keys[key], match=pattern, count=1000):
+                found.add(_text(field[0] if isinstance(field, tuple) else field))
+                if len(found) >= limit:
+                    return sorted(found)
         return sorted(found)
 
     @_translated
@@ -868,6 +910,34 @@ class RedisStorage(Storage):
     @_translated
     def retry_dead(self, task_id: str) -> bool:
         return bool(self._run(RETRY_DEAD, self._keys_for(RETRY_DEAD), [task_id]))
+
+    @_translated
+    def remove_many(self, task_ids: Sequence[str]) -> int:
+        return self._each(REMOVE, self._keys_for(REMOVE), task_ids)
+
+    @_translated
+    def retry_dead_many(self, task_ids: Sequence[str]) -> int:
+        return self._each(RETRY_DEAD, self._keys_for(RETRY_DEAD), task_ids)
+
+    def _each(self, script: Script, keys: list[str], task_ids: Sequence[str]) -> int:
+        """One call of a one-id script per id, pipelined (one round trip; each call
+        atomic on its own); the number of calls that returned 1."""
+        if self._cluster or len(task_ids) < 2:  # a cluster client: one call at a time
+            return sum(1 for i in task_ids if self._run(script, keys, [i]))
+        # EVALSHA itself, not the Script object: a pipeline of Script calls first sends
+        # SCRIPT EXISTS, which a least-privilege ACL user is not granted.
+        sha = self._scripts[script.name].sha
+        pipe = self.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.evalsha(sha, len(keys), *keys, task_id)
+        done = 0
+        for task_id, out in zip(task_ids, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(out, redis.exceptions.NoScriptError):  # not loaded yet: load it
+                out = self._run(script, keys, [task_id])
+            elif isinstance(out, Exception):
+                raise out
+            done += bool(out)
+        return done
 
     @_translated
     def flush(self, state: str) -> int:
@@ -1003,6 +1073,52 @@ class RedisStorage(Storage):
         first, _, last = pipe.execute()
         return cast(bytes | None, first if first is not None else last)
 
+    async def await_result(
+        self, key: str, timeout: float, pop: bool, keep: float | None = None
+    ) -> bytes | None:
+        """Woken by the finish that writes the result, like ``wait_result``, with the
+        awaits of one event loop sharing two connections (engine.storage.redis_await).
+        Redis Cluster and Sentinel stores poll instead (Storage.await_result)."""
+        awaiter = self._awaiter()
+        if awaiter is None:
+            return await super().await_result(key, timeout, pop, keep)
+        keys = (self._kv(key), self._kv(key + _WAITER), self._kv(key + _NOTIFY))
+        return await awaiter.wait(keys, timeout, pop, keep)
+
+    def _awaiter(self) -> ResultAwaiter | None:
+        loop = asyncio.get_running_loop()
+        if loop in self._awaiters:
+            return self._awaiters[loop]
+        from .redis_await import ResultAwaiter, async_client  # redis.asyncio: only if awaited
+
+        client = None if self._cluster else async_client(self.client.connection_pool)
+        awaiter = None
+        if client is not None:
+            script = self._scripts[WAIT_RESULT.name]
+            inbox = self._kv("\x00await" + os.urandom(6).hex())
+            text = cast(str, script.script)
+            awaiter = ResultAwaiter(client, text, script.sha, inbox, self._translate)
+        self._awaiters[loop] = awaiter
+        return awaiter
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """The engine error a driver error becomes (as ``_translated`` raises it)."""
+
+        @_translated
+        def again(_: RedisStorage) -> None:
+            raise exc
+
+        try:
+            again(self)
+        except BaseException as out:
+            return out
+        return exc
+
+    async def aclose(self) -> None:
+        awaiter = self._awaiters.pop(asyncio.get_running_loop(), None)
+        if awaiter is not None:
+            await awaiter.aclose()
+
     @_translated
     def delete_if_equal(self, key: str, value: bytes) -> bool:
         return bool(
@@ -1054,11 +1170,37 @@ class RedisStorage(Storage):
     def map_items(self, name: str) -> dict[str, bytes]:
         return {_text(f): v for f, v in self.client.hgetall(self._map(name)).items()}
 
+    # --- the store's queues ---------------------------------------------------------------
+    @_translated
+    def announce(self) -> None:
+        self.client.sadd(QUEUES_KEY, self.name)
+
+    @_translated
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """The announced names (one SMEMBERS), and the hash tags of at most ``budget``
+        keys of ``hueyctl:{*}:*`` (queues of producers and workers that never announced)."""
+        found = {_text(n) for n in self.client.smembers(QUEUES_KEY)}
+        if budget <= 0:
+            return sorted(found), True
+        seen = 0
+        try:
+            for key in self.client.scan_iter(match="hueyctl:{*}:*", count=1000):
+                seen += 1
+                m = _TAG.match(key if isinstance(key, bytes) else str(key).encode())
+                if m:
+                    found.add(m.group(1).decode("utf-8", "replace"))
+                if seen >= budget:
+                    return sorted(found), False
+        except redis.exceptions.NoPermissionError:  # an ACL without SCAN: what was announced
+            return sorted(found), False
+        return sorted(found), True
+
     @_translated
     def destroy(self) -> None:
         keys = list(self.client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
+        self.client.srem(QUEUES_KEY, self.name)
 
     def close(self) -> None:
         self.client.close()

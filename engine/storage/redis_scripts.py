@@ -175,8 +175,9 @@ def _times(width: int, var: str) -> str:
 
 #: One finished task in the finish script's ARGV: its results (each with the result
 #: key, the key a waiter sets and the key that wakes it), the result TTL, why it died
-#: (empty: it did not), the dead set's caps (letters, bytes), and the tasks it enqueues
-#: and schedules.
+#: (empty: it did not) and the body its dead letter keeps (empty: as claimed), the dead
+#: set's caps (letters, bytes), its finished record (empty: none), and the
+#: tasks it enqueues and schedules.
 FINISH_TASK = Layout(
     "FINISH_TASK",
     (
@@ -186,8 +187,10 @@ FINISH_TASK = Layout(
         "ttl_ms",
         "dead_reason",
         "dead_error",
+        "dead_data",
         "dead_cap",
         "dead_cap_bytes",
+        "finished",
         Group("enqueue", ("new_id", "new_priority", "new_data")),
         Group("schedule", ("new_id", "new_priority", "new_eta", "new_data")),
     ),
@@ -234,9 +237,12 @@ FINISH = Script(
         "dead",
         "deadinfo",
         "wake",
+        "done_a",
+        "done_b",
+        "done_gen",
         "tasks...",
     ),
-    ("consumer", "n_tasks", "clock", "tasks..."),
+    ("consumer", "n_tasks", "clock", "done_cap", "tasks..."),
     _DRAIN,
 )
 RECOVER = Script(
@@ -287,7 +293,7 @@ MAP_DELETE_IF_EQUAL = Script("map_delete_if_equal", ("map",), ("field", "value")
 # The consumers' registry only (storage.redis.map_set): written even when full, see there.
 MAP_PUT = Script("map_put", ("map",), ("field", "value"), _DRAIN)
 WAIT_RESULT = Script(
-    "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms"), _DRAIN
+    "wait_result", ("result", "waiter", "notify", "own..."), ("pop", "ttl_ms", "inbox..."), _DRAIN
 )
 DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",), _DRAIN)
 INCR = Script("incr", ("key",), ("ttl_ms",))

@@ -56,6 +56,7 @@ from .base import (
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    SCAN_BUDGET,
     STATS_TTL,
     Claimed,
     Counts,
@@ -92,6 +93,9 @@ CREATE TABLE IF NOT EXISTS map (queue TEXT NOT NULL, name TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS event (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS event_queue ON event (queue, seq);
+CREATE TABLE IF NOT EXISTS finished (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS finished_id ON finished (queue, id);
 CREATE TABLE IF NOT EXISTS stat (queue TEXT NOT NULL, minute INTEGER NOT NULL,
     task TEXT NOT NULL, count INTEGER NOT NULL, failures INTEGER NOT NULL,
     total REAL NOT NULL, max REAL NOT NULL, PRIMARY KEY (queue, minute, task));
@@ -106,6 +110,11 @@ DROP INDEX IF EXISTS task_ready;
 CREATE INDEX IF NOT EXISTS task_order ON task (queue, state, priority DESC, ord, id);
 COMMIT;
 """
+# announce(): a row in ``map`` under this name says the queue exists (nothing in it yet).
+_ANNOUNCED = "_queue"
+_QUEUES = " UNION ".join(
+    f"SELECT DISTINCT queue FROM {table}" for table in ("task", "kv", "lease", "map", "stat")
+)
 _JOURNAL_MODES = frozenset({"delete", "truncate", "persist", "memory", "wal", "off"})
 _FLUSHABLE = ("ready", "scheduled", "dead")
 # The place at the back (after the last ready task of the priority) or at the front.
@@ -345,14 +354,41 @@ class SqliteStorage(Storage):
             if refused:
                 return refused
             if outcome.dead is not None:
+                if outcome.dead_data is not None:
+                    sql = "UPDATE task SET data = ? WHERE queue = ? AND id = ?"
+                    conn.execute(sql, (outcome.dead_data, self.name, task_id))
                 self._to_dead(conn, [(task_id, outcome.dead[0], outcome.dead[1])], now)
             else:
+                if outcome.finished is not None:
+                    self._keep_finished(conn, task_id, outcome.finished)
                 self._x(conn, "DELETE FROM task WHERE queue = ? AND id = ?", task_id)
             for key, value in outcome.results:
                 self._kv_put(conn, key, value, outcome.result_ttl)
             self._insert(conn, [(m, "ready", None) for m in outcome.enqueue])
             self._insert(conn, [(m, "scheduled", float(eta)) for m, eta in outcome.schedule])
             return None
+
+    def _keep_finished(self, conn: Conn, task_id: str, record: bytes) -> None:
+        """Keep the task's finished record; past twice ``finished_cap`` records (counted
+        every ``finished_cap`` inserts), the oldest go down to ``finished_cap``."""
+        cur = conn.execute(
+            "INSERT OR REPLACE INTO finished (queue, id, data) VALUES (?, ?, ?)",
+            (self.name, task_id, record),
+        )
+        cap = max(1, self.finished_cap)
+        if (cur.lastrowid or 0) % cap == 0:
+            n = self._x(conn, "SELECT count(*) FROM finished WHERE queue = ?").fetchone()[0]
+            if n >= cap:
+                self._x(
+                    conn,
+                    "DELETE FROM finished WHERE queue = ?1 AND seq IN (SELECT seq FROM finished"
+                    " WHERE queue = ?1 ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
+                    cap,
+                )
+
+    def finished(self, task_id: str) -> bytes | None:
+        rows = self._read("SELECT data FROM finished WHERE queue = ? AND id = ?", task_id)
+        return bytes(rows[0][0]) if rows else None
 
     def _refusal(self, conn: Conn, consumer: str, task_id: str, now: float) -> str | None:
         sql = "SELECT state, consumer FROM task WHERE queue = ? AND id = ?"
@@ -492,7 +528,11 @@ class SqliteStorage(Storage):
         return [DeadLetter(i, b, r or "", e or "", at) for i, b, r, e, at in rows]
 
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
-        sql = "SELECT id FROM task WHERE queue = ? AND substr(id, -?) = ? ORDER BY id LIMIT ?"
+        sql = (
+            "SELECT id FROM task WHERE queue = ?1 AND substr(id, -?2) = ?3 UNION"
+            " SELECT id FROM finished WHERE queue = ?1 AND substr(id, -?2) = ?3"
+            " ORDER BY id LIMIT ?4"
+        )
         return [i for (i,) in self._read(sql, len(suffix), suffix, max(0, limit))]
 
     def locate(self, task_id: str) -> Located | None:
@@ -665,11 +705,21 @@ class SqliteStorage(Storage):
         sql = "SELECT field, value FROM map WHERE queue = ? AND name = ?"
         return {f: bytes(v) for f, v in self._read(sql, name)}
 
+    # --- the file's queues ----------------------------------------------------------------
+    def announce(self) -> None:
+        with self._tx() as conn:
+            self._x(conn, "INSERT OR IGNORE INTO map VALUES (?, ?, '', x'')", _ANNOUNCED)
+
+    def queue_names(self, budget: int = SCAN_BUDGET) -> tuple[list[str], bool] | None:
+        """Every queue with a row anywhere (an announced one has one in ``map``)."""
+        with self._locked() as conn:
+            return sorted(str(row[0]) for row in conn.execute(_QUEUES).fetchall()), True
+
     # --- lifecycle ------------------------------------------------------------------------
     def destroy(self) -> None:
         """Delete every row of this queue (running tasks and leases included)."""
         with self._tx() as conn:
-            for table in ("task", "kv", "lease", "event", "stat", "map"):
+            for table in ("task", "kv", "lease", "event", "stat", "map", "finished"):
                 self._x(conn, f"DELETE FROM {table} WHERE queue = ?")
 
     def close(self) -> None:

@@ -1,117 +1,102 @@
 """Clean up: ``retry`` failed tasks (dead letters), ``delete`` one task, ``purge``
 a whole listing, ``flush-locks``. Each asks before it changes much (``--yes``
-skips the question) and shows a progress bar on a terminal for thousands.
+skips the question) and shows a progress bar on a terminal for thousands; the
+bulk forms (filters) run through ``commands.matching``. Each change is an event
+of the audit trail (``hueyctl.audit``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from engine.api import Huey
-from engine.inspect import UNREADABLE, Inspector, name_matches, scan
+from engine.inspect import UNREADABLE, Inspector
 
-from .. import present, render, resolve
+from .. import audit, present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, confirm, connection_options
+from . import matching
 
 
-def dead_ids(insp: Inspector, task: str | None, readable: bool = False) -> list[str]:
-    """Every dead letter's id (optionally one task's; ``readable``: not the unreadable
-    ones, which cannot run), snapshotted before acting so tasks that fail again while
-    we work are not picked up twice."""
-
-    def keep(i: Any) -> bool:
-        return name_matches(i.name, task) and not (readable and i.name.startswith(UNREADABLE))
-
-    dead = scan(insp.failed, keep, page=resolve.PAGE)
-    return list(dict.fromkeys(i.id for i in dead.items))
-
-
-def batches(items: Sequence[Any], label: str) -> Iterator[Sequence[Any]]:
-    """``items`` in batches of resolve.PAGE, with a progress bar on a terminal (stderr)."""
-    chunks = [items[i : i + resolve.PAGE] for i in range(0, len(items), resolve.PAGE)]
-    if not render.stderr_is_tty() or len(items) <= resolve.PAGE:
-        yield from chunks
-        return
-    with click.progressbar(length=len(items), label=label, file=sys.stderr) as bar:
-        for chunk in chunks:
-            yield chunk
-            bar.update(len(chunk))
-
-
-@click.command()
-@click.argument("task_id", metavar="[ID]", required=False)
-@click.option("--all", "all_", is_flag=True, help="Every dead letter (or every one of --task).")
-@click.option(
-    "--task",
-    "task",
-    metavar="NAME",
-    shell_complete=complete_task,
-    help="With --all: only this task's dead letters.",
+@click.command(
+    epilog="Examples: 'hueyctl retry 0190ab12'; 'hueyctl retry --task send_mail --error "
+    "Timeout --older-than 1h' (asks first; --yes for scripts)."
 )
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (--all).")
+@click.argument("task_id", metavar="[ID]", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every dead letter (filters narrow it).")
+@matching.filter_options
 @connection_options
-def retry(conn: Connection, task_id: str | None, all_: bool, task: str | None, yes: bool) -> None:
+def retry(
+    conn: Connection, task_id: str | None, all_: bool, filters: dict[str, Any], yes: bool
+) -> None:
     """Put dead letters back on the queue.
 
-    One by ID (a prefix works), or --all of them (--task narrows it to one task).
+    One by ID (a prefix works), or every one --all or a filter matches (--task,
+    --error, --older-than): counted, confirmed, then reported exactly.
     """
-    if task is not None and not all_:
-        raise CommandError("--task goes with --all", EXIT_USAGE)
-    if bool(task_id) == all_:
+    bulk_form = all_ or matching.given(filters)
+    if task_id and bulk_form:
+        raise CommandError("give a dead letter's ID, or --all/filters, not both", EXIT_USAGE)
+    if not task_id and not bulk_form:
         raise CommandError(
-            "give a dead letter's ID, or --all (with --task NAME to narrow it)", EXIT_USAGE
+            "give a dead letter's ID, or --all (--task NAME, --error TEXT, --older-than 1h "
+            "narrow it)",
+            EXIT_USAGE,
         )
+    if bulk_form:
+        matching.run(conn, "retry", filters, yes, "dead")
+        return
+    assert task_id is not None
     insp = conn.inspector()
     huey = conn.huey
-    if task_id:
-        dead = [i.id for i in insp.failed(0, 2, None, task_id)]
-        if insp.task(task_id) is None and len(dead) == 1:
-            resolved = dead[0]  # a prefix is looked up among dead letters first
-        else:
-            resolved = resolve.resolve_id(insp, task_id, results=False)
-        info = insp.task(resolved)
-        if info is None or info.state != "dead":
-            state = info.state if info else "finished"
-            raise CommandError(f"task {resolved} is {state}, not a dead letter: nothing to retry")
-        if info.name.startswith(UNREADABLE):
-            raise CommandError(
-                f"task {resolved} is {info.name}: it cannot run, so it is not retried"
-                " (delete it with hueyctl delete)"
-            )
-        if not huey.retry_failed(resolved):
-            raise CommandError(f"task {resolved} left the dead letters meanwhile: nothing changed")
-        render.note(f"retried {info.name} {resolved}: it is pending again")
-        return
-    ids = dead_ids(insp, task, readable=True)
-    which = f" of {task}" if task else ""
-    if not ids:
-        render.note(f"no dead letters{which} to retry")
-        return
-    confirm(f"Put {len(ids)} dead letter(s){which} back on {resolve.queue_label(insp)}?", yes)
-    done = 0
-    for chunk in batches(ids, "retrying"):
-        done += sum(1 for i in chunk if huey.retry_failed(i))
-    gone = len(ids) - done
-    render.note(
-        f"retried {done} dead letter(s){which}" + (f"; {gone} had left meanwhile" if gone else "")
-    )
+    dead = [i.id for i in insp.failed(0, 2, None, task_id)]
+    if insp.task(task_id) is None and len(dead) == 1:
+        resolved = dead[0]  # a prefix is looked up among dead letters first
+    else:
+        resolved = resolve.resolve_id(insp, task_id, results=False)
+    info = insp.task(resolved)
+    if info is None or info.state != "dead":
+        state = info.state if info else "finished"
+        raise CommandError(f"task {resolved} is {state}, not a dead letter: nothing to retry")
+    if info.name.startswith(UNREADABLE):
+        raise CommandError(
+            f"task {resolved} is {info.name}: it cannot run, so it is not retried"
+            " (delete it with hueyctl delete)"
+        )
+    if not huey.retry_failed(resolved):
+        raise CommandError(f"task {resolved} left the dead letters meanwhile: nothing changed")
+    audit.record(huey, "retry", resolved, task_id=resolved, task=info.name, count=1)
+    render.note(f"retried {info.name} {resolved}: it is pending again")
 
 
-@click.command()
-@click.argument("task_id", metavar="ID")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.command(
+    epilog="Examples: 'hueyctl delete 0190ab12'; 'hueyctl delete --state failed --task "
+    "import_feed --older-than 7d' (asks first; --yes for scripts)."
+)
+@click.argument("task_id", metavar="[ID]", required=False)
+@matching.filter_options
 @connection_options
-def delete(conn: Connection, task_id: str, yes: bool) -> None:
-    """Delete one queued or dead task.
+def delete(conn: Connection, task_id: str | None, filters: dict[str, Any], yes: bool) -> None:
+    """Delete one queued or dead task, or every one a filter matches.
 
     A pending, scheduled or dead task, or the result of a finished one. ID may be a
-    prefix. A running task cannot be deleted: revoke it instead.
+    prefix. A running task cannot be deleted: revoke it instead. With --state
+    (and --task, --error, --older-than) every match is deleted, after a count and
+    a question.
     """
+    if task_id and matching.given(filters):
+        raise CommandError("give a task's ID, or filters, not both", EXIT_USAGE)
+    if not task_id:
+        if not matching.given(filters):
+            raise CommandError(
+                "give a task's ID, or filters: --state failed --task NAME ...", EXIT_USAGE
+            )
+        matching.run(conn, "delete", filters, yes, None)
+        return
     insp = conn.inspector()
     huey = conn.huey
     resolved = resolve.resolve_id(insp, task_id)
@@ -120,6 +105,7 @@ def delete(conn: Connection, task_id: str, yes: bool) -> None:
         confirm(f"Delete the result of task {resolved}?", yes)
         if not huey.delete(resolved):
             raise CommandError(f"the result of {resolved} is gone already: nothing changed")
+        audit.record(huey, "delete", resolved, task_id=resolved, count=1, detail="its result")
         render.note(f"deleted the result of {resolved}")
         return
     if info.state == "running":
@@ -130,6 +116,9 @@ def delete(conn: Connection, task_id: str, yes: bool) -> None:
     confirm(f"Delete task {resolved} ({info.name}, {info.state})?", yes)
     if not huey.delete_task(resolved):
         raise CommandError(f"task {resolved} was claimed or removed meanwhile: nothing changed")
+    audit.record(
+        huey, "delete", resolved, task_id=resolved, task=info.name, count=1, detail=info.state
+    )
     render.note(f"deleted task {resolved} ({info.name}, was {info.state})")
 
 
@@ -173,15 +162,36 @@ def _purge_in_batches(insp: Inspector, huey: Huey, what: str, total: int) -> int
     return done + huey.purge(what)
 
 
-@click.command()
+@click.command(
+    epilog="Example: 'hueyctl purge pending --task send_newsletter' drops a flood of one task."
+)
 @click.argument("what", type=click.Choice(list(PURGE_WHAT)))
+@click.option(
+    "--task",
+    "task",
+    metavar="NAME",
+    shell_complete=complete_task,
+    help="Only this task's (pending, scheduled, failed).",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
-def purge(conn: Connection, what: str, yes: bool) -> None:
+def purge(conn: Connection, what: str, task: str | None, yes: bool) -> None:
     """Delete every pending, scheduled, failed or result.
 
     WHAT is pending (ready tasks), scheduled, failed (dead letters) or results.
+    With --task only that task's are deleted (a bulk delete: counted, confirmed,
+    reported).
     """
+    if task is not None:
+        if what == "results":
+            raise CommandError(
+                "results cannot be purged by --task: a stored result does not record its "
+                "task's name",
+                EXIT_USAGE,
+            )
+        filters = {"task": task, "error": None, "older_than": None, "state": what}
+        matching.run(conn, "delete", filters, yes, None)
+        return
     insp = conn.inspector()
     huey = conn.huey
     total = _count(insp, huey, what)
@@ -201,6 +211,7 @@ def purge(conn: Connection, what: str, yes: bool) -> None:
             f"{PURGE_WHAT[what]} purged, {present.count(left)} left in "
             f"{resolve.queue_label(insp)}"
         ) from None
+    audit.record(huey, "purge", what, count=n, detail=f"purged {n} {PURGE_WHAT[what]}")
     render.note(f"purged {n} {PURGE_WHAT[what]} from {resolve.queue_label(insp)}")
 
 
@@ -220,6 +231,7 @@ def flush_locks(conn: Connection, names: tuple[str, ...], yes: bool) -> None:
         f"Clear {which} of {resolve.queue_label(insp)}? A task holding one may then run twice.", yes
     )
     cleared = huey.flush_locks(*names)
+    audit.record(huey, "flush-locks", ", ".join(names) or "all", count=len(cleared))
     listed = f": {', '.join(sorted(cleared))}" if cleared else ""
     render.note(f"cleared {len(cleared)} lock(s){listed}")
     missing = sorted(set(names) - cleared)

@@ -1,13 +1,19 @@
 """``hueyctl demo``: a worker with sample tasks and steady traffic on the embedded store.
 
-The sample application lives in ``hueyctl.demo_app`` (imported only here).
+The sample application lives in ``hueyctl.demo_app`` (imported only here). Each run
+gets a new SQLite file (so one run's dead letters never show up in the next, and two
+demos never share a store) unless ``--db`` or ``HUEYCTL_DEMO_DB`` names one; the file
+stays after the demo, and quitting says how to look at it again.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -17,6 +23,8 @@ import click
 from engine import TaskException
 from engine.inspect import Inspector
 from engine.urls import sqlite_path
+
+from .. import DEMO_DB_ENV as DB_ENV
 
 
 @click.command()
@@ -29,15 +37,28 @@ from engine.urls import sqlite_path
 @click.option("--rate", type=float, default=5.0, show_default=True, help="Producer rounds/s.")
 @click.option("-w", "--workers", default=4, show_default=True, help="Worker threads.")
 @click.option(
+    "--db",
+    "db_path",
+    metavar="PATH",
+    envvar=DB_ENV,
+    help=f"The demo's SQLite file [default: a new one per run in the temp dir; env {DB_ENV}].",
+)
+@click.option(
     "--no-top",
     is_flag=True,
     help="Print a status line per second instead of opening top (the default "
     "when output is not a terminal).",
 )
-def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> None:
+def demo(
+    duration: float | None, rate: float, workers: int, no_top: bool, db_path: str | None
+) -> None:
     """Run a worker with sample tasks and steady traffic on an SQLite file, and watch
-    it in `hueyctl top` (no set-up, no server)."""
-    from ..demo_app import DB_ENV, add, huey, traffic
+    it in `hueyctl top` (no set-up, no server). Each run starts on a new store unless
+    --db names one."""
+    if not db_path:
+        db_path = os.path.join(tempfile.mkdtemp(prefix="hueyctl-demo-"), "demo.db")
+    os.environ[DB_ENV] = os.path.abspath(db_path)  # before demo_app reads it
+    from ..demo_app import add, huey, traffic
 
     db = sqlite_path(huey.storage.describe())
     use_top = not no_top and sys.stdout.isatty() and sys.stdin.isatty()
@@ -87,6 +108,28 @@ def demo(duration: float | None, rate: float, workers: int, no_top: bool) -> Non
         producer.join(timeout=5)
         worker.terminate()
         worker.wait(timeout=40)
+        click.echo(look_again(db), err=True)
+
+
+def look_again(db: str) -> str:
+    """What quitting prints: where the store stays and the command that reads it."""
+    env = f"{DB_ENV}={shlex.quote(db)}"
+    return (
+        f"demo: stopped; its store stays at {db}. Look again with:\n"
+        f"  {env} {_hueyctl()} status --app hueyctl.demo_app.huey"
+    )
+
+
+def _hueyctl() -> str:
+    """``hueyctl`` when the shell finds this one by that name, else its full path
+    (scripts/demo.sh runs it from .venv/bin, which is not on PATH)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "hueyctl")
+    found = shutil.which("hueyctl")
+    if found and os.path.exists(here) and os.path.samefile(found, here):
+        return "hueyctl"
+    if os.path.exists(here):
+        return shlex.quote(here)
+    return f"{shlex.quote(sys.executable)} -m hueyctl"
 
 
 def _status_lines(huey: Any, duration: float | None) -> None:

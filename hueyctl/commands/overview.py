@@ -3,7 +3,6 @@ and ``events`` (the task listings and ``show`` are in ``tasks``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..options import Connection, complete_task, connection_options, output_opti
 from ..render import Column
 
 POLL = 0.5  # seconds between polls of events --follow
+EVENT_SCAN = 10_000  # events read when --task/--kind filter them (the stream keeps about as many)
 sleep = time.sleep  # tests replace it to drive --watch / --follow
 
 
@@ -188,9 +188,12 @@ def revocations(conn: Connection, fmt: str) -> None:
 # --- events -----------------------------------------------------------------------------------
 def event_line(e: Event) -> str:
     """One event as a log line (``events`` without --json)."""
-    stamp = dt.datetime.fromtimestamp(e.ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    detail = e.error or (present.runtime(e.runtime) if e.runtime is not None else "")
+    stamp = present.stamp(e.ts)
     name = click.style(f"{e.event:<12}", bold=True) if render.stdout_is_tty() else f"{e.event:<12}"
+    if e.admin:  # who did what: admin.retry  alice@ops1  state=dead task=x  retried 3 of 3 ...
+        what = e.detail or (f"({e.count})" if e.count is not None else "")
+        return f"{stamp}  {name}  {e.actor or e.worker}  {e.target or ''}  {what}".rstrip()
+    detail = e.error or (present.runtime(e.runtime) if e.runtime is not None else "")
     return f"{stamp}  {name}  {e.task}  {e.task_id}  {e.worker}  {detail}".rstrip()
 
 
@@ -211,21 +214,35 @@ def event_line(e: Event) -> str:
     shell_complete=complete_task,
     help="Only this task's events (full or last part of the name).",
 )
+@click.option(
+    "--kind",
+    "kind",
+    metavar="KIND",
+    help="Only events of this kind: complete, error ... or admin (every operator action, "
+    "admin.retry ...).",
+)
 @output_options
 @connection_options
-def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | None) -> None:
+def events(
+    conn: Connection, fmt: str, follow: bool, limit: int, task: str | None, kind: str | None
+) -> None:
     """Print the event stream (--follow: like tail -f).
 
     Recent events (enqueued, executing, complete, error, retrying, revoked ...),
     oldest first, like 'tail'; --follow then prints new ones as they come until
     Ctrl-C. JSON: Event objects.
+
+    Operators' actions are there too, as admin.<action> (admin.retry, admin.purge,
+    admin.revoke ...) with who did it (user@host, or $HUEYCTL_ACTOR), the target or
+    filter, the count and what was done: 'hueyctl events --kind admin' is the audit
+    trail (as far back as the capped stream keeps).
     """
     if follow and fmt == render.JSON:
         raise CommandError("--follow prints a stream: use --jsonl, not --json", EXIT_USAGE)
     insp = conn.inspector()
 
     def wanted(e: Event) -> bool:
-        return name_matches(e.task, task)
+        return name_matches(e.task, task) and e.of_kind(kind)
 
     def emit(items: list[Event]) -> None:
         if fmt != render.TEXT:
@@ -235,7 +252,8 @@ def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | Non
                 click.echo(event_line(e))
 
     if not follow:
-        shown = [e for e in insp.events(None, limit if task is None else 1000) if wanted(e)]
+        narrow = task is None and kind is None
+        shown = [e for e in insp.events(None, limit if narrow else EVENT_SCAN) if wanted(e)]
         if fmt == render.TEXT and not shown:
             render.note("no events yet")
         unknown = resolve.unknown_filter(insp, conn.app_tasks(), task) if task else None
@@ -244,7 +262,7 @@ def events(conn: Connection, fmt: str, follow: bool, limit: int, task: str | Non
         emit(shown[-limit:])
         return
     try:  # Ctrl-C at any point ends the stream, with exit status 0
-        batch = insp.events(None, limit if task is None else 1000)
+        batch = insp.events(None, limit if task is None and kind is None else EVENT_SCAN)
         emit([e for e in batch if wanted(e)][-limit:])
         last = batch[-1].id if batch else None
         while True:

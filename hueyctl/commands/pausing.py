@@ -8,6 +8,7 @@ naming who did it (``user@host``, or ``$HUEYCTL_ACTOR``).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -17,6 +18,7 @@ from engine.inspect import Inspector
 from .. import present, render, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import Connection, complete_task, connection_options
+from . import matching
 
 CANCEL_POLL = 0.1  # cancel --wait looks this often
 
@@ -90,11 +92,13 @@ def resume(conn: Connection, task: str | None) -> None:
 @click.command(
     epilog="A running call stops at its next check of huey.is_cancelled() (or "
     "task.cancelled), or at its next lock, rate limit or result wait, which raises "
-    "TaskCancelled; under -k process its process is interrupted at once, and killed and "
-    "replaced if it has not stopped within the grace (5 s). It ends like "
-    "CancelExecution: not retried, its result raises TaskException."
+    "TaskCancelled; under -k asyncio its coroutine gets CancelledError at its await; under "
+    "-k process its process is interrupted at once, and killed and replaced if it has not "
+    "stopped within the grace (5 s). It ends like CancelExecution: not retried, its result "
+    "raises TaskException. With filters (--task, --older-than, --state ready|scheduled) "
+    "every queued match is deleted, after a count and a question."
 )
-@click.argument("task_id", metavar="ID")
+@click.argument("task_id", metavar="[ID]", required=False)
 @click.option("--wait", is_flag=True, help="Wait (up to --timeout) until the call has stopped.")
 @click.option(
     "--timeout",
@@ -104,13 +108,38 @@ def resume(conn: Connection, task: str | None) -> None:
     metavar="SECONDS",
     help="With --wait: give up after.",
 )
+@matching.filter_options
 @connection_options
-def cancel(conn: Connection, task_id: str, wait: bool, timeout: float) -> None:
-    """Cancel a call: delete it if it waits, stop it if it runs.
+def cancel(
+    conn: Connection,
+    task_id: str | None,
+    wait: bool,
+    timeout: float,
+    filters: dict[str, Any],
+    yes: bool,
+) -> None:
+    """Cancel a call: delete it if it waits, stop it if it runs; or every queued
+    task a filter matches.
 
     ID is a task id or its first characters. A call that has already ended is left
     as it is (exit status 0, and a message that says so).
     """
+    if task_id and matching.given(filters):
+        raise CommandError("give an ID or filters, not both", EXIT_USAGE)
+    if task_id:
+        _cancel_one(conn, task_id, wait, timeout)
+        return
+    if not matching.given(filters):
+        raise CommandError(
+            "give a task's ID, or filters: --task NAME, --older-than 1h, --state ready",
+            EXIT_USAGE,
+        )
+    if wait:
+        raise CommandError("--wait goes with one ID, not with filters", EXIT_USAGE)
+    matching.run(conn, "cancel", filters, yes, "ready")
+
+
+def _cancel_one(conn: Connection, task_id: str, wait: bool, timeout: float) -> None:
     insp = conn.inspector(write=True, force=True)
     full = resolve.resolve_id(insp, task_id)
     done, state = steering.cancel(conn.huey, full)

@@ -6,16 +6,18 @@ nothing.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
 import click
 
+from engine.api import Huey
 from engine.exceptions import ResultTimeout, TaskException
 from engine.inspect import Inspector, Revocation
 from engine.telemetry import queue_is_signed
 
-from .. import present, render, resolve
+from .. import audit, present, render, replay, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import (
     SIGNING_KEY_ENV,
@@ -25,6 +27,7 @@ from ..options import (
     complete_task,
     connection_options,
 )
+from . import matching
 
 
 def print_value(v: Any) -> None:
@@ -38,9 +41,10 @@ def print_value(v: Any) -> None:
     epilog="Arguments are JSON values when they parse, strings otherwise: "
     "'hueyctl enqueue tasks.add 1 2', 'hueyctl enqueue tasks.greet Ann', "
     '\'hueyctl enqueue tasks.f "[1, 2]" --kwargs "{\\"x\\": null}"\'. '
-    "Use -- before arguments that start with a dash: 'hueyctl enqueue tasks.add -- -1 2'."
+    "Use -- before arguments that start with a dash: 'hueyctl enqueue tasks.add -- -1 2'. "
+    "'hueyctl enqueue --from dead.jsonl' replays a 'hueyctl failed --export' file."
 )
-@click.argument("task_name", metavar="TASK", shell_complete=complete_task)
+@click.argument("task_name", metavar="TASK", required=False, shell_complete=complete_task)
 @click.argument("args", nargs=-1)
 @click.option("--kwargs", "kwargs_json", metavar="JSON", help="Keyword arguments, a JSON object.")
 @click.option("--delay", metavar="SECONDS", help="Run after this long: 30, 90s, 5m, 2h.")
@@ -53,7 +57,18 @@ def print_value(v: Any) -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="With --wait: give up after."
 )
-@click.option("--force", is_flag=True, help="Enqueue a task name this queue does not know.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Enqueue a task name this queue does not know, or arguments its signature refuses.",
+)
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE.jsonl",
+    type=click.Path(dir_okay=False),
+    help="Enqueue every task record of this file (from 'failed --export'), exactly.",
+)
 @click.option(
     "--signing-key-file",
     metavar="PATH",
@@ -73,6 +88,7 @@ def enqueue(
     wait: bool,
     timeout: float | None,
     force: bool,
+    from_file: str | None,
     signing_key_file: str | None,
 ) -> None:
     """Enqueue a call of TASK; print its id.
@@ -80,11 +96,32 @@ def enqueue(
     With --wait, wait for the result and print it instead (the id goes to stderr).
 
     TASK is a registered name (tasks.count_beans) or its last part (count_beans) when
-    that is unambiguous. A task this queue has never seen is refused unless --force.
+    that is unambiguous: one the app registers (--app), or one a registered worker
+    publishes, or one this queue has seen; any other is refused unless --force. The
+    arguments are checked against the task's signature when it is known (the app's
+    function, or what the worker published; --force skips the check).
 
     A signed queue (its workers have a signing_key) needs the key: in the file
     --signing-key-file names, or in HUEYCTL_SIGNING_KEY; without one the command refuses.
+
+    --from FILE replays task records (a 'hueyctl failed --export' file): each keeps its
+    id, args, kwargs and options exactly; every line is checked before any is
+    enqueued, and each record is signed with the queue's key (a signature in the file
+    is never trusted).
     """
+    if from_file is not None:
+        if task_name or args or kwargs_json or delay or eta or priority is not None:
+            raise CommandError(
+                "--from enqueues the file's records as they are: give no TASK, arguments, "
+                "--kwargs, --delay, --eta or --priority with it",
+                EXIT_USAGE,
+            )
+        if retries is not None or wait or timeout is not None:
+            raise CommandError("--from goes without --retries, --wait and --timeout", EXIT_USAGE)
+        _enqueue_from(conn, from_file, force, signing_key_file)
+        return
+    if task_name is None:
+        raise CommandError("give the TASK to enqueue (or --from FILE.jsonl)", EXIT_USAGE)
     values = resolve.parse_args(args)
     kwargs = resolve.parse_kwargs(kwargs_json)
     if delay is not None and eta is not None:
@@ -98,14 +135,11 @@ def enqueue(
         raise CommandError("--timeout goes with --wait", EXIT_USAGE)
     insp = conn.inspector(write=True, force=force)
     huey = conn.huey
-    apply_signing_key(huey, signing_key_file)
-    if huey.envelope.signing_key is None and queue_is_signed(huey.storage):
-        raise CommandError(
-            f"queue {huey.name!r} is signed (its workers verify signatures): give its key "
-            f"in {SIGNING_KEY_ENV} or with --signing-key-file PATH",
-            EXIT_USAGE,
-        )
+    _signing(huey, signing_key_file)
     name = resolve.resolve_name(insp, conn.app_tasks(), task_name, force)
+    problem = None if force else insp.check_call(name, values, kwargs)
+    if problem:
+        raise CommandError(f"{problem}: fix the arguments (--force sends them anyway)", EXIT_USAGE)
     res = huey.enqueue_by_name(name, values, kwargs, eta=when, priority=priority, retries=retries)
     later = f", due {present.when_ago(when, time.time())}" if when else ""
     if not wait:
@@ -126,6 +160,38 @@ def enqueue(
     except KeyboardInterrupt:
         raise CommandError(f"stopped waiting: task {res.id} stays queued") from None
     print_value(v)
+
+
+def _signing(huey: Huey, signing_key_file: str | None) -> None:
+    """Sign with the key given; refuse a signed queue without one."""
+    apply_signing_key(huey, signing_key_file)
+    if huey.envelope.signing_key is None and queue_is_signed(huey.storage):
+        raise CommandError(
+            f"queue {huey.name!r} is signed (its workers verify signatures): give its key "
+            f"in {SIGNING_KEY_ENV} or with --signing-key-file PATH",
+            EXIT_USAGE,
+        )
+
+
+def _enqueue_from(conn: Connection, path: str, force: bool, signing_key_file: str | None) -> None:
+    insp = conn.inspector(write=True, force=force)
+    huey = conn.huey
+    _signing(huey, signing_key_file)
+    total = replay.check(huey, path)
+    if not total:
+        render.note(f"{path} holds no task records: nothing enqueued")
+        return
+    where = resolve.queue_label(insp)
+    if render.stderr_is_tty() and total > replay.BATCH:
+        with click.progressbar(length=total, label="enqueuing", file=sys.stderr) as bar:
+            done = replay.enqueue(huey, path, bar.update)
+    else:
+        done = replay.enqueue(huey, path)
+    signed = ", signed with the queue's key" if huey.envelope.signing_key else ""
+    audit.record(huey, "replay", path, count=done, detail=f"enqueued {done} record(s){signed}")
+    render.note(
+        f"enqueued {done} task(s) from {path} on {where} (ids, args and options kept{signed})"
+    )
 
 
 # --- revoke / restore ------------------------------------------------------------------------
@@ -158,27 +224,54 @@ def in_force(insp: Inspector, kind: str, target: str) -> Revocation | None:
     "periodic task until then (local time); 'hueyctl revoke tasks.send_mail --until 2h'; "
     "'hueyctl revoke 0190ab12' cancels one queued call. A revocation in force is never "
     "shortened or dropped: one that covers the new one is kept (nothing changes), a new one "
-    "that covers it extends it, and any other is refused unless --replace."
+    "that covers it extends it, and any other is refused unless --replace. "
+    "'hueyctl revoke --state pending --task send_mail --older-than 1h' revokes each matching "
+    "call by its id (asks first; --yes for scripts)."
 )
-@click.argument("target", shell_complete=complete_task)
+@click.argument("target", required=False, shell_complete=complete_task)
 @click.option("--once", is_flag=True, help="Skip only the next run of the task.")
 @click.option("--until", "until", metavar="WHEN", help=f"Until {resolve.WHEN_HELP}.")
 @click.option(
     "--replace", is_flag=True, help="Replace the revocation in force, even if that shortens it."
 )
 @click.option("--force", is_flag=True, help="Revoke a task name this queue does not know.")
+@matching.filter_options
 @connection_options
 def revoke(
-    conn: Connection, target: str, once: bool, until: str | None, replace: bool, force: bool
+    conn: Connection,
+    target: str | None,
+    once: bool,
+    until: str | None,
+    replace: bool,
+    force: bool,
+    filters: dict[str, Any],
+    yes: bool,
 ) -> None:
-    """Revoke a task name or one task id.
+    """Revoke a task name or one task id, or every call a filter matches.
 
     TARGET is a task name (every call, periodic runs included) or a task id (that one
     call; a prefix works). Undo with 'hueyctl restore TARGET'.
 
     TARGET may be a task's last name part (print_time for tasks.print_time) when that is
     unambiguous. Without --until or --once it stays revoked until restored.
+
+    With --state (and --task, --error, --older-than) and no TARGET, each call that
+    matches is revoked by its id, after a count and a question.
     """
+    if matching.given(filters):
+        if target is not None or until is not None or once or replace:
+            raise CommandError(
+                "filters revoke each matching call by id, until restored: give no TARGET, "
+                "--until, --once or --replace with them",
+                EXIT_USAGE,
+            )
+        matching.run(conn, "revoke", filters, yes, None)
+        return
+    if target is None:
+        raise CommandError(
+            "give a task name or id to revoke, or filters: --state pending --task NAME",
+            EXIT_USAGE,
+        )
     now = time.time()
     until_ts = resolve.parse_when(until, "--until", now) if until is not None else None
     insp = conn.inspector(write=True, force=force)
@@ -206,6 +299,14 @@ def revoke(
         huey.revoke_by_id(resolved, revoke_until=until_ts, revoke_once=True)
     was = f" (was: {spell(current, now)})" if current is not None else ""
     span = f" until {present.when_ago(until_ts, now)}" if until_ts else ""
+    audit.record(
+        huey,
+        "revoke",
+        resolved,
+        task_id=resolved if kind == "id" else "",
+        task=resolved if kind == "task" else "",
+        detail=spell(new, now),
+    )
     if kind == "task":
         what = "the next run of" if once else "every call of"
         render.note(f"revoked {what} {resolved}{span}{was}; 'hueyctl restore {resolved}' undoes it")
@@ -250,6 +351,13 @@ def restore(conn: Connection, target: str) -> None:
         render.note(f"{resolved} was no longer revoked: nothing to restore")
         return
     label = f"task {resolved}" if kind == "id" else f"every call of {resolved}"
+    audit.record(
+        huey,
+        "restore",
+        resolved,
+        task_id=resolved if kind == "id" else "",
+        task=resolved if kind == "task" else "",
+    )
     render.note(f"restored {label}")
 
 

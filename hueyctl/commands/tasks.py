@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -20,7 +20,7 @@ from engine.api import Huey
 from engine.exceptions import EngineError, SignatureError, TaskException
 from engine.inspect import Inspector, ResultInfo, TaskInfo
 
-from .. import present, render, resolve
+from .. import present, render, replay, resolve
 from ..errors import EXIT_USAGE, CommandError
 from ..options import (
     TABLE_ROWS,
@@ -85,9 +85,14 @@ def task_listing(
 ) -> None:
     insp = conn.inspector()
     rows = insp.iter_tasks(present.label_state(kind), offset, task, id_prefix)
+    orphans: list[TaskInfo] = []
+    if kind == "running":
+        rows = _noting(rows, lambda i: i.orphaned, orphans)
     spec = render.LISTINGS[kind]
     columns = spec.columns(time.time(), None)
     shown, more = emit_rows(fmt, rows, cap, columns, LISTING_DROP, spec.empty)
+    if orphans and fmt == render.TEXT:
+        render.note(f"{len(orphans)} orphaned: their worker is gone; requeued when a worker sweeps")
     if task is not None and not shown:
         unknown = resolve.unknown_filter(insp, conn.app_tasks(), task)
         if unknown:
@@ -95,6 +100,16 @@ def task_listing(
     whole = task is None and id_prefix is None
     if more or fmt == render.TEXT:
         footer(insp, shown, offset, more, total(insp, kind) if whole else None)
+
+
+def _noting(
+    rows: Iterator[TaskInfo], which: Callable[[TaskInfo], bool], into: list[TaskInfo]
+) -> Iterator[TaskInfo]:
+    """``rows`` as they are, keeping those ``which`` picks in ``into`` on the way."""
+    for info in rows:
+        if which(info):
+            into.append(info)
+        yield info
 
 
 def _listing_command(kind: str, doc: str) -> click.Command:
@@ -130,14 +145,59 @@ running = _listing_command(
     "List tasks workers hold: started, or claimed ahead (prefetched, not started).\n\n"
     "JSON: TaskInfo objects; claimed_at is when the task was claimed, worker the worker "
     "that holds it, started_at when the worker reported it started (its heartbeat, a "
-    "second or two behind) and claimed_ahead true while it has not.",
+    "second or two behind) and claimed_ahead true while it has not; orphaned true when "
+    "its worker's lease lapsed (it is requeued when a live worker sweeps).",
 )
-failed = _listing_command(
-    "failed",
-    "List failed tasks (dead letters), newest first.\n\nTasks that failed for good, or "
-    "could not be decoded or run (reason says which). JSON: TaskInfo objects; failed_at "
-    "is when it failed. 'hueyctl retry' puts them back on the queue.",
+
+
+@click.command(
+    epilog="Example: 'hueyctl failed --task import_feed --export feed.jsonl', then "
+    "'hueyctl purge failed --task import_feed' and later 'hueyctl enqueue --from feed.jsonl'."
 )
+@click.option(
+    "--export",
+    "export",
+    metavar="FILE.jsonl",
+    help="Write the dead letters (filters apply) to a new file, one JSON object a line, "
+    "for 'hueyctl enqueue --from' ('-': stdout).",
+)
+@listing_options
+@output_options
+@connection_options
+def failed(
+    conn: Connection,
+    fmt: str,
+    limit: int | None,
+    all_: bool,
+    offset: int,
+    task: str | None,
+    id_prefix: str | None,
+    export: str | None,
+) -> None:
+    """List failed tasks (dead letters), newest first.
+
+    Tasks that failed for good, or could not be decoded or run (reason says which).
+    JSON: TaskInfo objects; failed_at is when it failed. 'hueyctl retry' puts them
+    back on the queue.
+
+    --export writes them instead, each as {"id", "task", "reason", "error",
+    "failed_at", "envelope"}: the envelope is the stored record (args, kwargs and
+    options exactly; its signature dropped), which 'hueyctl enqueue --from FILE'
+    puts back on a queue.
+    """
+    if export is None:
+        task_listing("failed", conn, fmt, row_cap(fmt, limit, all_), offset, task, id_prefix)
+        return
+    if fmt != render.TEXT or all_:
+        raise CommandError("--export writes JSON lines itself: drop --json/--jsonl/--all")
+    insp = conn.inspector()
+    rows = insp.iter_tasks("dead", offset, task, id_prefix)
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
+    written, unreadable = replay.export(rows, export)
+    where = "stdout" if export == "-" else export
+    skipped = f"; {unreadable} unreadable left out" if unreadable else ""
+    render.note(f"exported {written} dead letter(s) to {where}{skipped}")
 
 
 def _results_rows(insp: Inspector, offset: int, id_prefix: str | None) -> Iterator[ResultInfo]:
@@ -219,7 +279,7 @@ def _result_detail(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any] 
 
 def show_record(huey: Huey, insp: Inspector, task_id: str) -> dict[str, Any]:
     """``show --json``: the TaskInfo fields (envelope included) plus ``result``."""
-    info = insp.task(task_id)
+    info = insp.task(task_id) or insp.finished(task_id)
     if info is not None:
         rec: dict[str, Any] = render.record(info)
     else:  # finished: only its result is left
@@ -236,14 +296,25 @@ def _show_text(rec: dict[str, Any]) -> None:
         state += f" ({rec['reason']})"
     if rec.get("claimed_ahead"):
         state += " (claimed ahead, not started)"
+    if rec.get("orphaned"):
+        state += f" ({present.ORPHANED})"
+    if rec.get("outcome") and rec["outcome"] != "complete":
+        state += f" ({rec['outcome']})"
     if rec["revoked"]:
         state += ", revoked"
     pairs: list[tuple[str, Any]] = [("id", rec["id"]), ("task", rec["name"]), ("state", state)]
-    if rec["state"] != "finished":
+    if rec["state"] == "finished" and rec["name"] is None:
+        pairs.append(("note", _no_record_note()))
+    elif rec["state"] == "finished":
+        pairs += _finished_pairs(rec, now)
+    else:
         pairs += [
             ("args", present.call_args(rec["args"], rec["kwargs"]) or "(none)"),
             ("priority", rec["priority"]),
-            ("attempt", f"{rec['attempt']} ({rec['retries']} retries left)"),
+            (
+                "attempt",
+                present.attempt_text(rec["state"], rec["attempt"], rec["retries"], rec["attempts"]),
+            ),
             ("deliveries", rec["deliveries"]),
             ("enqueued", present.when_ago(rec["enqueued_at"], now)),
         ]
@@ -254,6 +325,8 @@ def _show_text(rec: dict[str, Any]) -> None:
             ("expires", present.when_ago(rec["expires"], now)),
             ("worker", rec["worker"]),
         ]
+        if rec["attempts"]:
+            pairs.append(("attempts", "\n".join(present.attempt_lines(rec["attempts"], now))))
         if rec.get("error"):
             pairs.append(("error", rec["error"]))
     res = rec["result"]
@@ -271,6 +344,31 @@ def _show_text(rec: dict[str, Any]) -> None:
     render.fields(pairs)
 
 
+def _finished_pairs(rec: dict[str, Any], now: float) -> list[tuple[str, Any]]:
+    """What a finished record tells: the call, when and where it ran, its attempts."""
+    args = "(not kept: its message was too big)" if rec["envelope"] == {} else None
+    pairs: list[tuple[str, Any]] = [
+        ("args", args or present.call_args(rec["args"], rec["kwargs"]) or "(none)"),
+        ("attempt", present.attempt_text("finished", rec["attempt"], 0, rec["attempts"])),
+        ("started", present.when_ago(rec["started_at"], now)),
+        ("finished", present.when_ago(rec["finished_at"], now)),
+        ("runtime", present.runtime(rec["runtime"])),
+        ("worker", rec["worker"]),
+    ]
+    if len(rec["attempts"]) > 1:
+        pairs.append(("attempts", "\n".join(present.attempt_lines(rec["attempts"], now))))
+    if rec.get("error"):
+        pairs.append(("error", rec["error"]))
+    return pairs
+
+
+def _no_record_note() -> str:
+    return (
+        "no finished record (older than the last 10,000 finished tasks, or expired with"
+        " the results): only its result is left"
+    )
+
+
 @click.command()
 @click.argument("task_id", metavar="ID")
 @output_options
@@ -282,7 +380,9 @@ def show(conn: Connection, fmt: str, task_id: str) -> None:
     prefix that matches exactly one task.
 
     JSON: the TaskInfo fields (envelope included) plus "result" (id, ok, value, error,
-    traceback, or null); state is "finished" when only the result is left.
+    traceback, or null). A finished task has state "finished" with finished_at,
+    started_at, runtime, worker, outcome and attempts from its finished record, or
+    only its result (name null) when the record is gone.
     """
     insp = conn.inspector()
     rec = show_record(conn.huey, insp, resolve.resolve_id(insp, task_id))

@@ -30,22 +30,27 @@ from engine.steering import Pause
 
 from .. import present
 from .actions import Actions, RevokeChoice, Target
-from .data import TABS, Query, fetch, load_detail
+from .data import TABS, Filter, Query, fetch, load_detail, load_worker
 from .messages import (
     ACT_KINDS,
+    MUTATING,
     Act,
     ActionDone,
     ActKind,
+    BulkCounted,
     Loaded,
     LoadFailed,
     OpenTask,
+    OpenWorker,
     QueryChanged,
 )
+from .screens.bulk import ALL, ONE, BulkScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import TITLES, DashboardScreen
 from .screens.detail import TaskDetailScreen
 from .screens.help import HelpScreen
 from .screens.revoke import RevokeScreen
+from .screens.worker import WorkerDetailScreen
 
 EVENT_BUFFER = 500
 STUCK = 1.0  # seconds after which a read in flight counts as stuck (see action_quit)
@@ -70,10 +75,14 @@ class TopApp(App[None]):
         *,
         tz: dt.tzinfo | None = None,
         tab: str = "workers",
+        read_only: bool = False,
     ) -> None:
         super().__init__()
         self.inspector = inspector
         self.actions = actions
+        # top --serve --read-only: every action that changes the queue is hidden
+        # (keys, footer, palette) and refused if it is reached anyway.
+        self.read_only = read_only
         self.clock = clock
         self.interval = interval
         self.tz = tz
@@ -107,7 +116,7 @@ class TopApp(App[None]):
         self.show_status()
         if not self.frozen:
             self.refresh_data()
-            if isinstance(self.screen, TaskDetailScreen):
+            if isinstance(self.screen, (TaskDetailScreen, WorkerDetailScreen)):
                 self.screen.reload()
 
     def refresh_data(self) -> None:
@@ -205,8 +214,15 @@ class TopApp(App[None]):
         if not self.frozen:
             self.refresh_data()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide and refuse the app's actions that change the queue when read-only."""
+        return not (action in MUTATING and self.read_only)
+
     def action_pause_queue(self) -> None:
         """Pause the queue, or resume it when it is paused (asks first)."""
+        if self.read_only:
+            self.notify("read-only: this dashboard changes nothing", severity="warning")
+            return
         name = self.inspector.huey.name
         p = self.queue_pause
         if p is not None:
@@ -238,11 +254,21 @@ class TopApp(App[None]):
         load = partial(load_detail, self.inspector)
         self.push_screen(TaskDetailScreen(task_id, load, self.clock, self.tz))
 
+    def on_open_worker(self, message: OpenWorker) -> None:
+        load = partial(load_worker, self.inspector)
+        self.push_screen(WorkerDetailScreen(message.worker_id, load, self.clock, self.tz))
+
     # --- actions -----------------------------------------------------------------
     def on_act(self, message: Act) -> None:
         self.act(message.kind, message.target)
 
     def act(self, kind: ActKind, target: Target | None) -> None:
+        if self.read_only:
+            self.notify("read-only: this dashboard changes nothing", severity="warning")
+            return
+        if self._bulk_state(kind) is not None:
+            self._offer_bulk(kind, target)
+            return
         if target is None:
             self.notify("select a row first", severity="warning")
             return
@@ -288,6 +314,68 @@ class TopApp(App[None]):
         question = f"Cancel {target.name} {target.task_id} ({target.state})? {what}."
         self._confirm("Cancel task", question, "Cancel task", self.actions.cancel, target)
 
+    # --- bulk: R/D with a filter offer every task it matches ----------------------------------
+    def _bulk_state(self, kind: ActKind) -> str | None:
+        """The listing a bulk ``kind`` works on now: the tab's, when a filter is set
+        there and the key has a bulk form there (R: Failed; D: Pending, Scheduled,
+        Failed); else None."""
+        tab = self.dashboard.tab
+        if self.dashboard.filter is None:
+            return None
+        if kind == "retry" and tab == "failed":
+            return "dead"
+        if kind == "delete" and tab in ("pending", "scheduled", "failed"):
+            return present.label_state(tab)
+        return None
+
+    def _offer_bulk(self, kind: ActKind, target: Target | None) -> None:
+        flt = self.dashboard.filter
+        state = self._bulk_state(kind)
+        if flt is None or state is None:
+            return
+        self.notify(f"counting the tasks matching “{flt.text}”…", timeout=2)
+        self._count_worker(kind, state, flt, target)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _count_worker(self, kind: str, state: str, flt: Filter, target: Target | None) -> None:
+        try:
+            sel, count, cutoff = self.actions.bulk_count(
+                kind, state, flt.text, lambda i: flt.matches(i.name, i.id)
+            )
+        except EngineError as exc:
+            self.post_message(ActionDone(f"failed: {exc}", ok=False))
+            return
+        self.post_message(BulkCounted(kind, sel, count, cutoff, target))
+
+    def on_bulk_counted(self, message: BulkCounted) -> None:
+        noun = {"ready": "pending task", "scheduled": "scheduled task", "dead": "dead letter"}
+        what = noun[message.selection.state]
+        where = f"matching “{message.selection.label}”"
+        one = message.target
+        if one is not None and (not one.task_id or one.state != message.selection.state):
+            one = None
+        if not message.count.matched and one is None:
+            self.notify(f"no {what}s {where}", severity="warning")
+            return
+        verb = "Retry" if message.kind == "retry" else "Delete"
+        question = f"{verb} all {message.count.matched:,} {what}(s) {where}?"
+        if one is not None:
+            question += f"\nOr only {one.label()}."
+        if message.kind == "delete":
+            question += "\nThis cannot be undone."
+
+        def answered(choice: str | None) -> None:
+            if choice == ALL:
+                sel, cutoff, count = message.selection, message.cutoff, message.count
+                self._run(self.actions.bulk, message.kind, sel, cutoff, count)
+            elif choice == ONE and one is not None:
+                single = self.actions.retry if message.kind == "retry" else self.actions.delete
+                self._run(single, one)
+
+        title = f"{verb} {what}s {where}"
+        label = one.label() if one is not None else None
+        self.push_screen(BulkScreen(title, question, message.count.matched, label), answered)
+
     def _confirm(
         self, title: str, question: str, yes: str, fn: Callable[..., str], target: Target
     ) -> None:
@@ -320,18 +408,26 @@ class TopApp(App[None]):
         acts: dict[ActKind, tuple[str, str]] = {
             "revoke": ("Revoke…", "Revoke the selected task, or every call of its task"),
             "restore": ("Restore", "Lift the revocation of the selected task or its task name"),
-            "retry": ("Retry dead letter", "Put the selected dead letter back on the queue (R)"),
-            "delete": ("Delete task", "Delete the selected pending, scheduled or dead task (D)"),
+            "retry": (
+                "Retry dead letter",
+                "Put the selected dead letter back on the queue; with a filter, all matching (R)",
+            ),
+            "delete": (
+                "Delete task",
+                "Delete the selected pending, scheduled or dead task; with a filter, all "
+                "matching (D)",
+            ),
             "cancel": ("Cancel task", "Cancel the selected task: delete it or stop it (c)"),
         }
-        for kind in ACT_KINDS:
+        for kind in () if self.read_only else ACT_KINDS:
             title, help_text = acts[kind]
             yield SystemCommand(title, help_text, partial(self._act_on_selected, kind))
-        yield SystemCommand(
-            "Pause / resume queue",
-            "Workers claim nothing while paused (p)",
-            self.action_pause_queue,
-        )
+        if not self.read_only:
+            yield SystemCommand(
+                "Pause / resume queue",
+                "Workers claim nothing while paused (p)",
+                self.action_pause_queue,
+            )
         yield SystemCommand(
             "Freeze / unfreeze view", "Stop or restart the live refresh (f)", self.action_freeze
         )
@@ -345,7 +441,8 @@ class TopApp(App[None]):
                 f"Switch to the {TITLES[tab]} tab ({n})",
                 partial(self.dashboard.action_tab, tab),
             )
-        yield SystemCommand("Keys", "Show the keys (?)", self.action_help)
+        # Textual's own "Keys" command shows the key panel; this one is hueyctl's help.
+        yield SystemCommand("Help: top's keys", "What every key does (?)", self.action_help)
 
     def _act_on_selected(self, kind: ActKind) -> None:
         self.act(kind, self.dashboard.current_target())
@@ -365,10 +462,12 @@ def make_app(
     *,
     tz: dt.tzinfo | None = None,
     tab: str = "workers",
+    read_only: bool = False,
 ) -> TopApp:
     """The dashboard of ``inspector``'s queue. ``clock`` drives every displayed time
     (inject a fixed one for snapshots); ``interval`` <= 0 disables the timer (one
-    read at start, then only on demand); ``tz`` None shows local time."""
+    read at start, then only on demand); ``tz`` None shows local time; ``read_only``
+    hides every action that changes the queue."""
     if tab not in TABS:
         raise ValueError(f"unknown tab {tab!r}: one of {', '.join(TABS)}")
-    return TopApp(inspector, actions, clock, interval, tz=tz, tab=tab)
+    return TopApp(inspector, actions, clock, interval, tz=tz, tab=tab, read_only=read_only)

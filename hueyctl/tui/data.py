@@ -2,7 +2,7 @@
 
 Pure functions over ``engine.inspect.Inspector`` (no Textual here), so the
 benchmark times exactly what the dashboard does. Every read is bounded: the
-active tab's first page only (``PAGE`` rows), and a filtered listing scans at
+active tab's page only (``PAGE`` rows from ``Query.offset``), and a filtered listing scans at
 most ``SCAN_BUDGET`` queued tasks, so a queue of a million tasks refreshes as
 fast as an empty one.
 """
@@ -80,6 +80,7 @@ class Filter:
 class Query:
     tab: str = "workers"
     filter: Filter | None = None
+    offset: int = 0  # the page: rows skipped (a filtered listing always starts at 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Listing:
     total: int | None = None  # how many exist (None: unknown, e.g. filtered)
     scanned: int = 0  # filtered listings: queued tasks looked at
     complete: bool = True  # filtered listings: the whole queue was looked at
+    offset: int = 0  # rows before the first one shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,16 @@ class Snapshot:
     revocations: tuple[Revocation, ...] = ()
     elapsed: float = 0.0  # seconds the fetch took (wall clock, not the injected clock)
     pauses: tuple[Pause, ...] = ()  # the queue's pause and its paused task names
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerDetail:
+    """One worker and the tasks it holds: started ones first, then claimed ahead."""
+
+    worker_id: str
+    worker: WorkerInfo | None
+    tasks: tuple[TaskInfo, ...] = ()
+    revocations: tuple[Revocation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +137,10 @@ def scan(page: Page, flt: Filter, limit: int = PAGE, budget: int = SCAN_BUDGET) 
 
 
 def _queued(
-    inspector: Inspector, state: str, page: Page, total: int, flt: Filter | None
+    inspector: Inspector, state: str, page: Page, total: int, flt: Filter | None, offset: int
 ) -> Listing:
     if flt is None:
-        return Listing(tuple(page(0, PAGE)), total)
+        return Listing(tuple(page(offset, PAGE)), total, offset=offset)
     if flt.exact_id:  # one O(1) lookup instead of a scan
         info = inspector.task(flt.exact_id)
         rows = (info,) if info is not None and info.state == state else ()
@@ -136,22 +148,26 @@ def _queued(
     return scan(page, flt)
 
 
+def _window(rows: Sequence[Any], offset: int) -> Listing:
+    return Listing(tuple(rows[offset : offset + PAGE]), len(rows), offset=offset)
+
+
 def listing(inspector: Inspector, query: Query, overview: Overview) -> Listing:
     flt, tab = query.filter, query.tab
+    offset = query.offset if flt is None else 0
     if tab in ("pending", "scheduled", "failed"):
         state = present.label_state(tab)
         page = functools.partial(inspector.tasks, state)
-        return _queued(inspector, state, page, overview.in_state(state), flt)
+        return _queued(inspector, state, page, overview.in_state(state), flt, offset)
     if tab == "running":
         rows = [i for i in inspector.running() if flt is None or flt.matches(i.name, i.id)]
-        return Listing(tuple(rows[:PAGE]), len(rows))
+        return _window(rows, offset)
     if tab == "workers":
         workers: list[WorkerInfo] = inspector.workers()
-        return Listing(tuple(workers[:PAGE]), len(workers))
+        return _window(workers, offset)
     if tab == "periodic":
         periodic: list[PeriodicInfo] = inspector.periodic()
-        rows_p = [p for p in periodic if flt is None or flt.matches(p.name)]
-        return Listing(tuple(rows_p[:PAGE]), len(rows_p))
+        return _window([p for p in periodic if flt is None or flt.matches(p.name)], offset)
     return Listing()  # events: the app keeps its own tail
 
 
@@ -188,7 +204,14 @@ def fetch(inspector: Inspector, query: Query, events_after: str | None = None) -
     )
 
 
+def load_worker(inspector: Inspector, worker_id: str) -> WorkerDetail:
+    """A worker from the registry and the running tasks its id holds."""
+    worker = next((w for w in inspector.workers() if w.id == worker_id), None)
+    held = [i for i in inspector.running() if i.worker == worker_id]
+    held.sort(key=lambda i: (i.claimed_ahead, -(i.started_at or 0.0), i.id))
+    return WorkerDetail(worker_id, worker, tuple(held), tuple(inspector.revocations()))
+
+
 def load_detail(inspector: Inspector, task_id: str) -> Detail:
-    return Detail(
-        task_id, inspector.task(task_id), inspector.result(task_id), tuple(inspector.revocations())
-    )
+    info = inspector.task(task_id) or inspector.finished(task_id)
+    return Detail(task_id, info, inspector.result(task_id), tuple(inspector.revocations()))

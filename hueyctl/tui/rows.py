@@ -126,16 +126,16 @@ def task_rows(
 
 
 def worker_rows(workers: Sequence[WorkerInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:
-    """Rows of the Workers tab; a row points at the first task its worker runs."""
+    """Rows of the Workers tab; a row points at its worker (Enter: its detail)."""
     columns = render.LISTINGS["workers"].columns(now, tz)
-    return [
-        Row(
-            w.id,
-            tuple(cell(c, w) for c in columns),
-            Target(w.running[0].id, w.running[0].name, "running") if w.running else None,
-        )
-        for w in workers
-    ]
+    return [Row(w.id, tuple(cell(c, w) for c in columns), Target(worker=w.id)) for w in workers]
+
+
+def worker_summary(worker: WorkerInfo, now: float, tz: dt.tzinfo | None) -> str:
+    """One line about a worker, from the Workers tab's own columns."""
+    columns = render.LISTINGS["workers"].columns(now, tz)
+    skip = ("worker", "current")
+    return " · ".join(f"{c.key} {c.text(worker)}" for c in columns if c.key not in skip)
 
 
 def periodic_rows(periodic: Sequence[PeriodicInfo], now: float, tz: dt.tzinfo | None) -> list[Row]:
@@ -148,19 +148,23 @@ def periodic_rows(periodic: Sequence[PeriodicInfo], now: float, tz: dt.tzinfo | 
 
 
 def event_rows(events: Sequence[Event], now: float, tz: dt.tzinfo | None) -> list[Row]:
+    """The Events tab: a task's signal, or an operator's action (``admin.<action>``:
+    the target in the task column, who in the worker column, what was done last)."""
     return [
         Row(
             e.id,
             (
                 _t(present.clock(e.ts, now, tz), "dim"),
-                _t(e.event, EVENT_STYLE.get(e.event, "")),
-                _t(e.task, "bold"),
+                _t(e.event, "bold magenta" if e.admin else EVENT_STYLE.get(e.event, "")),
+                _t((e.task or e.target or "") if e.admin else e.task, "bold"),
                 _t(e.task_id),
                 _t(e.worker, "dim"),
                 _t(present.runtime(e.runtime) if e.runtime is not None else "", right=True),
-                _t(present.clip(present.first_line(e.error), 60), "red"),
+                _t(present.clip(present.first_line(e.detail), 60))
+                if e.admin
+                else _t(present.clip(present.first_line(e.error), 60), "red"),
             ),
-            Target(e.task_id, e.task, None),
+            Target(e.task_id or None, e.task or None, None),
         )
         for e in events
     ]

@@ -21,7 +21,7 @@ from support.cli import (
 from engine.executor import Executor
 from engine.inspect import Inspector
 from engine.scheduler import Scheduler
-from hueyctl import resolve
+from hueyctl import bulk, render, resolve
 
 
 # --- enqueue ------------------------------------------------------------------------------
@@ -210,33 +210,41 @@ def test_retry_one_dead_letter_by_prefix(q: Queue) -> None:
     one_line_error(q.cli("retry", "ffffffff-ffff"), 1, "no task with id")
     one_line_error(q.cli("retry"), 2, "--all")
     one_line_error(q.cli("retry", task_id, "--all"), 2, "--all")
-    one_line_error(q.cli("retry", "--task", "boom"), 2, "--task goes with --all")
+    # --task alone is a bulk retry now (a filter): here nothing matches
+    assert (
+        "no dead letter(s) matching state=dead task=boom" in q.ok("retry", "--task", "boom").stderr
+    )
 
 
-def test_retry_all_with_task_filter_and_confirmation(q: Queue) -> None:
+def test_retry_all_with_task_filter_and_confirmation(
+    q: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
     booms = [q.dead(), q.dead()]
     bad = q.dead("tasks.bad")
+    # no terminal to ask: refused in one line, nothing changed
+    one_line_error(q.cli("retry", "--all"), 1, "Retry 3 dead letter(s)", "nothing changed")
+    monkeypatch.setattr(render, "stdin_is_tty", lambda: True)
     r = q.cli("retry", "--all", input="n\n")
-    assert r.exit_code == 1 and "nothing changed" in r.stderr and "Put 3 dead letter" in r.stderr
+    assert r.exit_code == 1 and "nothing changed" in r.stderr and "Retry 3 dead letter" in r.stderr
     assert len(q.json("failed")) == 3
 
     r = q.ok("retry", "--all", "--task", "boom", "--yes")
-    assert "retried 2 dead letter(s) of boom" in r.stderr
+    assert "retried 2 of 2 matching; 0 skipped (already gone)" in r.stderr
     assert [f["id"] for f in q.json("failed")] == [bad]
     assert sorted(p["id"] for p in q.json("pending")) == sorted(booms)
 
     r = q.ok("retry", "--all", input="y\n")
-    assert "retried 1 dead letter" in r.stderr and q.json("failed") == []
-    assert "no dead letters to retry" in q.ok("retry", "--all").stderr
+    assert "retried 1 of 1 matching" in r.stderr and q.json("failed") == []
+    assert "no dead letter(s) matching state=dead" in q.ok("retry", "--all").stderr
 
 
 def test_retry_all_shows_progress_on_a_terminal(q: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     tty(monkeypatch)
-    monkeypatch.setattr(resolve, "PAGE", 2)
+    monkeypatch.setattr(bulk, "PAGE", 2)
     for _ in range(5):
         q.dead()
     r = q.ok("retry", "--all", "--yes")
-    assert "retrying" in r.stderr and "retried 5 dead letter(s)" in r.stderr
+    assert "retry" in r.stderr and "retried 5 of 5 matching" in r.stderr
     assert q.json("failed") == [] and len(q.json("pending")) == 5
 
 

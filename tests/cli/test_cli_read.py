@@ -196,7 +196,14 @@ def test_show_pending_finished_and_revoked(q: Queue) -> None:
     done = q.result(5)
     rec = q.json("show", done)
     assert rec["state"] == "finished" and rec["result"]["value"] == 10
-    assert "result  10" in q.ok("show", done).stdout
+    assert (rec["name"], rec["args"], rec["worker"], rec["outcome"]) == (
+        "tasks.add",
+        [5, 5],
+        "c1",
+        "complete",
+    )
+    lines = [line.split(None, 1) for line in q.ok("show", done).stdout.splitlines()]
+    assert ["result", "10"] in lines and ["worker", "c1"] in lines
 
 
 def test_show_unknown_and_ambiguous_ids(q: Queue) -> None:
@@ -328,6 +335,7 @@ def test_tables_are_drawn_with_rich_on_a_terminal(
     q: Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tty(monkeypatch)
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough for whole ids (80 shortens them)
     ids = q.add(3)
     r = q.ok("pending")
     assert "─" in r.stdout and ids[0] in r.stdout

@@ -7,6 +7,7 @@ key/value TTLs, which expire on the store's own clock (polled with a short deadl
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -124,6 +125,24 @@ def test_remove(storage: Storage) -> None:
     assert storage.next_eta() is None
     assert storage.ready_items() == [] and storage.dead_items() == []
     assert storage.finish("c1", running, NOW + 2, Outcome()) is None
+
+
+def test_retry_dead_many_and_remove_many_count_each_id(storage: Storage) -> None:
+    """The batch forms of retry_dead/remove (admin bulk actions): each id on its own,
+    ids that are not there (or running) are counted out, nothing else moves."""
+    dead = [run_one(storage, data=f"d{i}".encode()) for i in range(4)]
+    for at, task_id in enumerate(dead):
+        kill(storage, task_id, "c1", NOW + at)
+    running = run_one(storage)
+    assert storage.retry_dead_many([]) == 0 and storage.remove_many([]) == 0
+    assert storage.retry_dead_many([dead[0], dead[1], new_task_id(), running]) == 2
+    assert storage.counts() == counts(ready=2, running=1, dead=2)
+    assert {m.id for m in storage.ready_items()} == {dead[0], dead[1]}
+    assert storage.retry_dead_many([dead[0]]) == 0  # no longer dead
+    assert storage.remove_many([dead[0], dead[2], running, new_task_id()]) == 2
+    assert storage.counts() == counts(ready=1, running=1, dead=1)
+    assert [d.id for d in storage.dead_items()] == [dead[3]]
+    assert storage.locate(running) is not None
 
 
 def test_flush_by_state(storage: Storage) -> None:
@@ -475,3 +494,54 @@ def test_ids_ending_finds_short_ids_in_every_state(storage: Storage) -> None:
     assert storage.ids_ending("47aacb") == ready
     assert storage.ids_ending("47aacb", limit=1) in ([ready[0]], [ready[1]])
     assert storage.ids_ending("0000dead") == []
+
+
+# --- await_result (asyncio) ---------------------------------------------------------------
+def test_await_result_returns_a_value_already_there_and_times_out(storage: Storage) -> None:
+    storage.put("result:x", b"v")
+
+    async def main() -> None:
+        assert await storage.await_result("result:x", 3.0, pop=False) == b"v"
+        assert await storage.await_result("result:x", 3.0, pop=True) == b"v"
+        assert storage.peek("result:x") is None
+        start = time.monotonic()
+        assert await storage.await_result("result:x", 0.2, pop=True) is None
+        assert 0.15 <= time.monotonic() - start < 2.0
+        await storage.aclose()
+
+    asyncio.run(main())
+
+
+def test_await_result_is_woken_by_the_finish_that_writes_it(storage: Storage) -> None:
+    task_id = run_one(storage)
+    outcome = Outcome(results=[("result:" + task_id, b"42")])
+
+    async def main() -> float:
+        waiting = asyncio.ensure_future(storage.await_result("result:" + task_id, 10.0, True))
+        await asyncio.sleep(0.2)
+        done = await asyncio.to_thread(storage.finish, "c1", task_id, NOW + 1, outcome)
+        assert done is None
+        start = time.monotonic()
+        assert await waiting == b"42"
+        await storage.aclose()
+        return time.monotonic() - start
+
+    assert asyncio.run(main()) < 1.0  # woken (Redis) or the next look (0.1 s at most)
+    assert storage.peek("result:" + task_id) is None
+
+
+def test_await_result_cancelled_takes_nothing(storage: Storage) -> None:
+    task_id = run_one(storage)
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(storage.await_result("result:" + task_id, 10.0, True))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await storage.aclose()
+
+    asyncio.run(main())
+    outcome = Outcome(results=[("result:" + task_id, b"kept")])
+    assert storage.finish("c1", task_id, NOW + 1, outcome) is None
+    assert storage.peek("result:" + task_id) == b"kept"

@@ -190,7 +190,10 @@ def test_durability_says_what_the_store_keeps(tmp_path: Path) -> None:
         found = RedisStorage("d", url=bare.url).durability()
         assert found is not None
         assert (found.aof, found.rdb, found.persistent, found.eviction) == (
-            False, False, False, "allkeys-lru"
+            False,
+            False,
+            False,
+            "allkeys-lru",
         )
         found = RedisStorage("d", url=aof.url).durability()
         assert found is not None and (found.aof, found.persistent) == (True, True)

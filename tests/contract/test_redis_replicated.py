@@ -90,6 +90,66 @@ def test_durable_writes_are_on_the_replica(
     assert on_replica.hlen("hueyctl:{durable-test}:running") == 0
 
 
+def test_durable_write_is_one_evalsha_and_one_wait(
+    master_and_replica: tuple[RedisServer, RedisServer],
+) -> None:
+    """Durable mode sends EVALSHA + WAIT and nothing else per write: no SCRIPT EXISTS
+    (a round trip, and not granted to the ACL roles); a server that lost its scripts
+    gets the script loaded and the write sent again."""
+    master, replica = master_and_replica
+    huey = RedisHuey("durable-cmds", url=master.url, durable=True)
+
+    @huey.task()
+    def noop(i: int) -> None:
+        pass
+
+    client = redis.Redis(port=master.port)
+    noop(-1)  # the first call may load the script
+    client.config_resetstat()
+    for i in range(10):
+        noop(i)
+    stats = client.info("commandstats")
+    sent = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+    inner = ("hsetnx", "hset", "zadd", "zrevrangebyscore", "zrange", "llen", "lpush")
+    others = ("config|resetstat", "replconf")  # ours, and the replica's acknowledgements
+    assert {k: v for k, v in sent.items() if k not in inner + others} == {
+        "evalsha": 10,
+        "wait": 10,
+    }
+    client.script_flush()
+    noop(10)  # NOSCRIPT: loaded, then sent again (once: the task is there once)
+    assert client.zcard("hueyctl:{durable-cmds}:ready") == 12
+    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-cmds}:ready") == 12
+    assert "cmdstat_script|exists" not in client.info("commandstats")
+    huey.storage.destroy()
+
+
+def test_durable_write_as_the_app_acl_role(
+    master_and_replica: tuple[RedisServer, RedisServer],
+) -> None:
+    """A least-privilege user (``hueyctl acl app``) can write in durable mode, the first
+    write of a fresh server (NOSCRIPT, then SCRIPT LOAD) included: SCRIPT EXISTS, which
+    the role is not granted, is never sent."""
+    from hueyctl.commands.acl import rules
+
+    master, replica = master_and_replica
+    admin = redis.Redis(port=master.port)
+    admin.execute_command("ACL", "SETUSER", "app", *rules("app", "durable-acl", "pw"))
+    admin.script_flush()
+    url = f"redis://app:pw@127.0.0.1:{master.port}/0"
+    huey = RedisHuey("durable-acl", url=url, durable=True)
+
+    @huey.task()
+    def noop(i: int) -> None:
+        pass
+
+    noop(1)
+    noop(2)
+    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-acl}:ready") == 2
+    assert not [e for e in admin.acl_log() if e.get("username") == "app"]
+    admin.delete("hueyctl:{durable-acl}:ready", "hueyctl:{durable-acl}:msg")
+
+
 def test_durable_enqueue_without_a_replica_is_not_acknowledged(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, appendonly=False)
     server.start()

@@ -94,3 +94,36 @@ def test_missing_huey_is_not_applicable() -> None:
     row = next(r for r in suite.ROWS if r.metric == "W1")
     assert suite.evaluate(row, m) == ("—", "n/a")
     assert "| — |" in suite.table(m, "not installed")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_redis_cpu_smoke_run(tmp_path: Path) -> None:
+    """``python -m benchmarks.redis_cpu --smoke``: Redis CPU per task per workload, with
+    the per-command breakdown (the slow log tells client-sent and script-run apart)."""
+    data = tmp_path / "cpu.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.redis_cpu",
+            "--smoke",
+            "--only",
+            "W1,W2",
+            "--json",
+            str(data),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    measured = json.loads(data.read_text())
+    for workload in ("W1", "W2"):
+        (run,) = measured["ours"][workload]
+        assert run["cpu_us"] >= 0 and run["cmd_us"] > 0 and run["calls"] > 0, workload
+    assert "evalsha enqueue_new" in measured["ours"]["W1"][0]["top"]
+    assert "hsetnx" in measured["ours"]["W1"][0]["inner"]  # run by the script, not sent
+    assert "per-command" not in proc.stdout and "W1: what each task costs" in proc.stdout

@@ -51,6 +51,8 @@ LISTINGS = (
     "periodic",
     "revocations",
     "events",
+    "tasks",
+    "queues",
 )
 
 

@@ -83,13 +83,20 @@ def test_importing_engine_pulls_in_no_ui_module() -> None:
     assert not {m for m in loaded if m.split(".")[0] in ("hueyctl", "click", "textual", "rich")}
 
 
+def test_importing_engine_pulls_in_no_framework() -> None:
+    """Django is an optional extra: only engine.contrib.djhuey imports it."""
+    loaded = _loaded_after("import engine, engine.inspect, engine.consumer, engine.loader")
+    assert not {m for m in loaded if m.split(".")[0] in ("django", "django_tasks")}
+    assert not {m for m in loaded if m.startswith("engine.contrib")}
+
+
 def test_importing_the_cli_pulls_in_no_storage_driver() -> None:
     loaded = _loaded_after("import hueyctl.cli")
     assert not {m for m in loaded if m.split(".")[0] in ("redis", "sqlite3")}
 
 
 # --- the engine's floors -------------------------------------------------------------
-GROUND, MODEL, STORAGE, CORE, RUNTIME, FACADE = 0, 1, 1, 2, 3, 4
+GROUND, MODEL, STORAGE, CORE, RUNTIME, FACADE, CONTRIB = 0, 1, 1, 2, 3, 4, 5
 FLOORS: dict[str, int] = {
     # ground: imports nothing from the engine
     "_version": GROUND,
@@ -104,6 +111,7 @@ FLOORS: dict[str, int] = {
     "envelope": MODEL,
     "task": MODEL,
     "cancellation": MODEL,
+    "catalog": MODEL,
     # storage: every module under engine/storage/ (see _floor)
     # core
     "revocation": CORE,
@@ -111,6 +119,8 @@ FLOORS: dict[str, int] = {
     "core": CORE,
     # runtime and read model
     "outcome": RUNTIME,
+    "coro": RUNTIME,
+    "aio": RUNTIME,
     "executor": RUNTIME,
     "scheduler": RUNTIME,
     "telemetry": RUNTIME,
@@ -119,12 +129,15 @@ FLOORS: dict[str, int] = {
     "preflight": RUNTIME,
     "inspect": RUNTIME,
     "steering": RUNTIME,
+    "inventory": RUNTIME,
     # facade
     "wrapper": FACADE,
     "result": FACADE,
     "chord": FACADE,
     "api": FACADE,
     "loader": FACADE,
+    "contrib": FACADE,
+    "contrib.asyncio": FACADE,
     "__init__": FACADE,
 }
 FACADE_MODULES = {name for name, floor in FLOORS.items() if floor == FACADE}
@@ -152,7 +165,14 @@ def _is_storage(module: str) -> bool:
     return module == "storage" or module.startswith("storage.")
 
 
+def _is_contrib(module: str) -> bool:
+    """engine.contrib.*: framework integrations above the facade (optional extras)."""
+    return module == "contrib" or module.startswith("contrib.")
+
+
 def _floor(module: str) -> int:
+    if _is_contrib(module):
+        return CONTRIB
     return STORAGE if _is_storage(module) else FLOORS[module]
 
 
@@ -246,7 +266,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_every_engine_module_has_a_floor() -> None:
-    assert sorted(m for m in _engine_modules() if not _is_storage(m) and m not in FLOORS) == []
+    unplaced = [m for m in _engine_modules() if not (_is_storage(m) or _is_contrib(m))]
+    assert sorted(m for m in unplaced if m not in FLOORS) == []
 
 
 def test_the_import_graph_sees_every_kind_of_import() -> None:

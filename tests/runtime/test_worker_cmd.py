@@ -15,8 +15,12 @@ from engine import SqliteHuey
 def _run(cwd: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(cwd))
     return subprocess.run(
-        [sys.executable, "-m", "hueyctl", "worker", *args], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "hueyctl", "worker", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -54,8 +58,9 @@ def test_url_and_queue_override_the_app(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     other = SqliteHuey("other", filename=str(db))
     res = other.enqueue_by_name("app.add", args=(2, 3))
-    out = _run(tmp_path, "app.huey", "--url", f"sqlite:///{db}", "--queue", "other",
-               "--max-tasks", "1")
+    out = _run(
+        tmp_path, "app.huey", "--url", f"sqlite:///{db}", "--queue", "other", "--max-tasks", "1"
+    )
     assert out.returncode == 0, out.stderr
     assert "queue 'other' on sqlite:///" in out.stderr
     assert "--url and --queue given: this worker does not use the app's own store" in out.stderr
@@ -82,7 +87,11 @@ def test_the_environment_does_not_redirect_a_worker(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-m", "hueyctl", "-A", "app.huey", "worker", "--max-tasks", "1"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 0, out.stderr
     assert f"queue 'app' on sqlite:///{db}" in out.stderr

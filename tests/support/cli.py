@@ -39,6 +39,11 @@ TASK_FIELDS = {
     "revoked",
     "started_at",
     "claimed_ahead",
+    "attempts",
+    "finished_at",
+    "runtime",
+    "outcome",
+    "orphaned",
 }
 
 
@@ -104,7 +109,20 @@ PERIODIC_FIELDS = {
 }
 
 
-EVENT_FIELDS = {"id", "ts", "event", "task_id", "task", "worker", "error", "runtime"}
+EVENT_FIELDS = {
+    "id",
+    "ts",
+    "event",
+    "task_id",
+    "task",
+    "worker",
+    "error",
+    "runtime",
+    "actor",
+    "target",
+    "count",
+    "detail",
+}
 
 
 REVOCATION_FIELDS = {"target", "kind", "until", "once"}

@@ -6,11 +6,14 @@ of forbidden commands is refused for both."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import re
 import shlex
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,8 @@ from engine import steering
 from engine.inspect import Inspector
 from engine.loader import connect
 from engine.scheduler import Scheduler
+from engine.storage.base import Outcome
+from engine.task import Task
 from hueyctl.cli import main
 
 pytestmark = pytest.mark.slow
@@ -123,6 +128,16 @@ def populated(
         dead = made["dead"]
         wait_for(lambda: getattr(producer.storage.locate(dead), "state", "") == "dead", 30, "dead")
         made["result"] = producer.result(made["add"], preserve=True)
+        # an awaited result (its own named connections, BLPOP/LPOP on its inbox)
+        awaited = producer.enqueue_by_name("app.add", (2, 2))
+
+        async def await_it() -> Any:
+            try:
+                return await awaited.aget(timeout=30)
+            finally:
+                await producer.storage.aclose()
+
+        made["awaited"] = asyncio.run(await_it())
         # a periodic slot, fired with the app's rights as a worker's scheduler does
         spec = importlib.util.spec_from_file_location("app", root / "app.py")  # same task names
         assert spec is not None and spec.loader is not None
@@ -156,6 +171,7 @@ def test_app_role_runs_producer_and_worker_without_denials(
 ) -> None:
     _, admin = server
     assert populated["result"] == 3
+    assert populated["awaited"] == 4
     assert "denied" not in populated["log"].lower(), populated["log"]
     # the one documented refusal: the persistence check's CONFIG GET save
     refused = [(e["object"], e["reason"]) for e in denials(admin, "app")]
@@ -177,7 +193,19 @@ READ_COMMANDS = [
     ["running"],
     ["results"],
     ["results", "--json"],
+    ["tasks"],
+    ["tasks", "--json"],
+    ["queues"],
+    ["queues", "--json"],
 ]
+
+
+def _content(admin: redis.Redis, key: bytes) -> Any:
+    """What a key holds: a hash's fields (a read may take a step of a big hash's
+    incremental rehash, which reorders its DUMP but changes nothing), else its DUMP."""
+    if admin.type(key) == b"hash":
+        return sorted(admin.hgetall(key).items())
+    return admin.dump(key)
 
 
 def test_monitor_role_reads_everything_and_writes_nothing(
@@ -187,7 +215,7 @@ def test_monitor_role_reads_everything_and_writes_nothing(
     url = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
     admin.acl_log_reset()
     runner = CliRunner()
-    before = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
+    before = {k: _content(admin, k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
     for args in [
         *READ_COMMANDS,
         ["show", populated["dead"]],
@@ -218,10 +246,12 @@ def test_monitor_role_reads_everything_and_writes_nothing(
     ins.locks()
     assert ins.task(populated["dead"]) is not None
     ins.result(populated["add"])
-    ins.queues()  # SCAN is not granted: degrades to "unknown"
+    ins.queues()  # the announced names (SMEMBERS), then SCAN
+    assert QUEUE in ins.seen_queue()[0]  # type: ignore[index]  # the worker announced it
+    ins.catalog()  # (the worker stopped: its catalog went with it)
     ins.close()
     # nothing changed, and nothing but the documented optional reads was refused
-    after = {k: admin.dump(k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
+    after = {k: _content(admin, k) for k in admin.scan_iter(f"hueyctl:{{{QUEUE}}}:*")}
     assert after == before
     refused = {e["object"] for e in denials(admin, "monitor")}
     assert refused <= {b"scan", b"info", b"config|get", "scan", "info", "config|get"}, refused
@@ -306,6 +336,38 @@ def test_forbidden_commands_are_refused(
     assert admin.ping()
 
 
+def test_a_monitor_of_all_queues_lists_every_queues_counts(
+    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+) -> None:
+    srv, admin = server
+    r = CliRunner(env={"HUEYCTL_ACL_PASSWORD": PASSWORD}).invoke(
+        main, ["acl", "monitor", "--all-queues", "--user", "watcher"]
+    )
+    assert r.exit_code == 0, r.output
+    assert admin.execute_command(*shlex.split(r.stdout.strip())) in (b"OK", "OK", True)
+    producer = connect(populated["url"], QUEUE)
+    admin.sadd("hueyctl:queues", OTHER)
+    admin.zadd(f"hueyctl:{{{OTHER}}}:ready", {"x": 0})
+    admin.acl_log_reset()
+    try:
+        runner = CliRunner()
+        for user in ("watcher", "monitor"):
+            url = f"redis://{user}:{PASSWORD}@127.0.0.1:{srv.port}/0"
+            r = runner.invoke(main, ["queues", "--json", "--url", url, "--queue", QUEUE])
+            assert r.exit_code == 0, (user, r.output)
+            rows = {q["name"]: q for q in json.loads(r.stdout)}
+            assert set(rows) >= {QUEUE, OTHER}
+            if user == "watcher":  # every queue's counts
+                assert rows[OTHER]["ready"] == 1 and rows[OTHER]["error"] is None
+            else:  # one queue's user: the others listed by name, with why no counts
+                assert rows[OTHER]["ready"] is None and rows[OTHER]["error"]
+        assert denials(admin, "watcher") == []
+    finally:
+        admin.srem("hueyctl:queues", OTHER)
+        admin.delete(f"hueyctl:{{{OTHER}}}:ready")
+        producer.storage.close()
+
+
 def test_printed_rules_use_no_categories() -> None:
     for role in ("app", "monitor", "admin"):
         r = CliRunner().invoke(main, ["acl", role, "--queue", "q*x"])
@@ -317,13 +379,32 @@ def test_printed_rules_use_no_categories() -> None:
 
 
 def test_admin_role_steers_and_cleans_without_denials(
-    server: tuple[RedisServer, redis.Redis], populated: dict[str, Any]
+    server: tuple[RedisServer, redis.Redis],
+    populated: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     srv, admin = server
     url = f"redis://admin:{PASSWORD}@127.0.0.1:{srv.port}/0"
     admin.acl_log_reset()
+    monkeypatch.setenv("HUEYCTL_ACTOR", "ops@acl")
+    started = time.time()  # the app role's test paused a task name before: not ours
+    # issue 14: bulk actions, replay and the audit trail run with the admin role too
+    huey = connect(url, QUEUE)
+    flood = [huey.prepare(Task(name="app.flood", args=(i,)), time.time()) for i in range(40)]
+    huey.storage.enqueue(flood)
+    claimed = huey.storage.claim("acl-filler", time.time(), 40, 60)
+    dead = [(c.id, time.time(), Outcome(dead=("error", "E: x"))) for c in claimed]
+    assert huey.storage.finish_many("acl-filler", dead) == [None] * 40
+    huey.storage.close()
+    export = tmp_path / "dead.jsonl"
     runner = CliRunner()
     for args in (
+        ["retry", "--task", "app.flood", "--yes"],  # a pipeline of EVALSHA, no SCRIPT EXISTS
+        ["revoke", "--state", "pending", "--task", "app.flood", "--yes"],
+        ["delete", "--state", "pending", "--task", "app.flood", "--older-than", "1s", "--yes"],
+        ["cancel", "--task", "app.flood", "--yes"],
+        ["failed", "--export", str(export)],
         ["revoke", populated["later"], "--until", "1h"],
         ["restore", populated["later"]],
         ["revoke", "app.add", "--once"],
@@ -336,6 +417,8 @@ def test_admin_role_steers_and_cleans_without_denials(
         ["purge", "pending", "--yes"],
         ["purge", "scheduled", "--yes"],
         ["purge", "failed", "--yes"],
+        ["enqueue", "--from", str(export)],
+        ["purge", "pending", "--task", "app.boom", "--yes"],
         ["results"],
         ["pause"],
         ["pause", "app.add", "--for", "1h"],
@@ -343,6 +426,7 @@ def test_admin_role_steers_and_cleans_without_denials(
         ["workers"],
         ["resume", "app.add"],
         ["resume"],
+        ["events", "--kind", "admin"],
     ):
         r = runner.invoke(main, [*args, "--url", url, "--queue", QUEUE])
         assert r.exit_code == 0, (args, r.output, r.exception)
@@ -350,3 +434,55 @@ def test_admin_role_steers_and_cleans_without_denials(
     r = runner.invoke(main, ["cancel", later, "--url", url, "--queue", QUEUE])
     assert r.exit_code == 0 and "now deleted" in r.output, r.output
     assert denials(admin, "admin") == []
+    r = runner.invoke(main, ["events", "--kind", "admin", "--json", "--url", url, "--queue", QUEUE])
+    audit = [e for e in json.loads(r.stdout) if e["ts"] >= started]
+    assert {e["actor"] for e in audit} == {"ops@acl"}
+    kinds = [e["event"] for e in audit]
+    assert kinds[:2] == ["admin.retry", "admin.revoke"] and "admin.replay" in kinds
+    assert audit[0]["count"] == 40
+    # the monitor role reads the audit trail and cannot write it
+    mon = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    r = runner.invoke(main, ["events", "--kind", "admin", "--json", "--url", mon, "--queue", QUEUE])
+    seen = [e for e in json.loads(r.stdout) if e["ts"] >= started]
+    assert r.exit_code == 0 and len(seen) == len(audit)
+    r = runner.invoke(main, ["enqueue", "--from", str(export), "--url", mon, "--queue", QUEUE])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    after = runner.invoke(
+        main, ["events", "--kind", "admin", "--json", "--url", url, "--queue", QUEUE]
+    )
+    seen = [e for e in json.loads(after.stdout) if e["ts"] >= started]
+    assert seen == audit  # nothing enqueued, nothing recorded
+
+
+def test_monitor_role_pings_and_scrapes_metrics(
+    server: tuple[RedisServer, redis.Redis],
+    populated: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """hueyctl ping and hueyctl metrics need nothing beyond the monitor role (issue 14)."""
+    srv, admin = server
+    url = f"redis://monitor:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    runner = CliRunner()
+    args = ["--url", url, "--queue", QUEUE]
+    # (exit 1 without a live worker is tested in tests/cli/test_cli_ops.py: an earlier
+    # test of this module may have left a worker whose lease still runs)
+    app_url = f"redis://app:{PASSWORD}@127.0.0.1:{srv.port}/0"
+    config = (
+        f"from engine import RedisHuey, crontab\nhuey = RedisHuey({QUEUE!r}, url={app_url!r})\n"
+    )
+    app = App(tmp_path_factory.mktemp("acl-ping"), config, TASKS)
+    try:
+        app.start_worker("--heartbeat", "0.5")
+        wait_for(lambda: runner.invoke(main, ["ping", *args]).exit_code == 0, 15, "ping 0")
+        admin.acl_log_reset()
+        r = runner.invoke(main, ["ping", *args])
+        assert r.exit_code == 0 and r.stdout.startswith("ok: "), r.output
+        r = runner.invoke(main, ["metrics", "--once", *args])
+        assert r.exit_code == 0, r.output
+        assert f'hueyctl_store_up{{queue="{QUEUE}"}} 1.0' in r.stdout
+        alive = re.search(rf'hueyctl_workers_alive{{queue="{QUEUE}"}} (\S+)', r.stdout)
+        assert alive and float(alive.group(1)) >= 1  # ours, and maybe an earlier test's
+        assert 'task="app.add"' in r.stdout  # the per-minute counters were readable
+        assert denials(admin, "monitor") == []
+    finally:
+        app.stop_all()

@@ -42,6 +42,17 @@ def sleepy(i):
         time.sleep(0.05)
 
 @huey.task()
+async def napper(i):
+    import asyncio
+    record(i)
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        with open(LOG + ".cancelled", "w") as f:
+            f.write(repr(time.time()))
+        raise
+
+@huey.task()
 def spin(i):
     record(i)
     n = 0
@@ -216,3 +227,29 @@ def test_cancel_a_task_that_never_checks_under_processes(
     assert worker.poll() is None
     if task == "stuck":
         assert "killing worker process" in app.output(worker)
+
+
+def test_cancel_a_coroutine_under_asyncio(setup: tuple[App, Huey, str]) -> None:
+    """-k asyncio: the cancel record read on the heartbeat round cancels the coroutine
+    (CancelledError at its await); the call ends cancelled, not retried."""
+    app, huey, url = setup
+    worker = app.start_worker("-w", "10", "-k", "asyncio")
+    res = huey.enqueue(Task(name="app.napper", args=(1,)))
+    wait_for(lambda: app.executions() == [1], 15, "the coroutine to start")
+    asked = time.time()
+    r = hueyctl(app, url, huey.name, "cancel", res.id, "--wait", "--timeout", "10")
+    assert r.returncode == 0 and "it has stopped" in r.stderr, r.stderr
+    cancelled = Path(str(app.log) + ".cancelled")
+    wait_for(cancelled.exists, 5, "CancelledError in the coroutine")
+    took = float(cancelled.read_text()) - asked
+    print(f"\ncancel (asyncio): CancelledError {took:.3f}s after the command started")
+    assert took < 5
+    _wait_ended(huey, res.id)
+    with pytest.raises(Exception, match="cancelled by"):
+        huey.result(res.id, blocking=True, timeout=5)
+    shown = hueyctl(app, url, huey.name, "show", res.id)
+    assert "cancelled by" in shown.stdout + shown.stderr
+    assert huey.pending_count() == 0 and huey.scheduled_count() == 0  # not retried
+    huey.enqueue(Task(name="app.work", args=(9,)))
+    wait_for(lambda: [i for i, _ in starts(app)] == [9], 20, "the next task")
+    assert worker.poll() is None

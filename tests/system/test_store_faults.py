@@ -88,8 +88,11 @@ def test_a_worker_with_a_fast_clock_steals_nothing(setup: tuple[App, Huey, str])
     # 30 s fast, it sweeps every 0.5 s: on its own clock every other lease has lapsed.
     fast = app.start_worker("-w", "4", *FAST, env={"HUEYCTL_CLOCK_SKEW": "30"})
     huey.enqueue_many([Task(name="app.work", args=(i, 1.5)) for i in range(8, 16)])
-    wait_for(lambda: len(app.executions()) >= 16 and not huey.storage.counts().running,
-             30, "every task to finish")
+    wait_for(
+        lambda: len(app.executions()) >= 16 and not huey.storage.counts().running,
+        30,
+        "every task to finish",
+    )
     runs = collections.Counter(app.executions())
     assert sorted(runs) == list(range(16))
     assert [i for i, n in runs.items() if n > 1] == []  # 0 tasks stolen and run twice
@@ -108,7 +111,11 @@ def test_a_worker_checks_that_redis_keeps_the_queue(tmp_path: Path) -> None:
     try:
         refused = subprocess.run(
             [sys.executable, "-m", "hueyctl", "worker", "app.huey", "--require-persistence"],
-            cwd=tmp_path, env=app.env, capture_output=True, text=True, timeout=30,
+            cwd=tmp_path,
+            env=app.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert refused.returncode == 69, refused.stderr
         lines = refused.stderr.strip().splitlines()
@@ -120,7 +127,10 @@ def test_a_worker_checks_that_redis_keeps_the_queue(tmp_path: Path) -> None:
         wait_for(lambda: bool(huey.storage.map_items(WORKERS)), 10, "the registry entry")
         (record,) = (json.loads(v) for v in huey.storage.map_items(WORKERS).values())
         assert record["store"] == {
-            "persistent": False, "aof": False, "rdb": False, "eviction": "noeviction"
+            "persistent": False,
+            "aof": False,
+            "rdb": False,
+            "eviction": "noeviction",
         }
         assert app.output(proc).count("keeps nothing on disk") == 1
     finally:

@@ -9,6 +9,7 @@ The screen is read through a terminal emulator (pyte) and compared with what
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -81,6 +82,7 @@ class Terminal:
     ) -> None:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()  # everything written, for sequences pyte drops (OSC 52)
         self.child = pexpect.spawn(
             argv[0], argv[1:], cwd=str(cwd), env=env, dimensions=(rows, cols), timeout=10
         )
@@ -92,7 +94,9 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.2))
+                chunk = self.child.read_nonblocking(65536, timeout=0.2)
+                self.raw += chunk
+                self.stream.feed(chunk)
             except pexpect.TIMEOUT:
                 pass
             except pexpect.EOF:
@@ -226,3 +230,29 @@ def test_top_refuses_to_draw_into_a_pipe(
     assert done.returncode == 2, done
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "needs a terminal" in done.stderr, done.stderr
+
+
+def test_top_at_200x60_pages_copies_and_labels_its_clock_utc(
+    queue: tuple[RedisHuey, dict[str, str]], tmp_path: Path
+) -> None:
+    """--utc before the command labels the header clock; > shows rows 201-250; y
+    writes the selected id to the terminal's clipboard (OSC 52)."""
+    huey, env = queue
+    for i in range(250):
+        huey.enqueue_by_name("app.add", (i, i))
+    second_page = [i.id for i in Inspector(huey).pending(200, 50)]
+    argv = [sys.executable, "-m", "hueyctl", "--utc", "top", "--app", "app.huey", "-i", "0.5"]
+    term = Terminal(argv, tmp_path, env, cols=200, rows=60)
+    try:
+        text = term.read_until(lambda t: "● connected" in t and "pending 250" in t, 20)
+        assert re.search(r"\d\d:\d\d:\d\d UTC", text.splitlines()[0]), text
+        term.child.send("2")
+        term.read_until(lambda t: "showing the first 200 of 250" in t, 10)
+        term.child.send(">")
+        text = term.read_until(lambda t: "rows 201–250 of 250" in t, 10)
+        assert second_page[0] in text
+        term.child.send("y")
+        osc = b"\x1b]52;c;" + base64.b64encode(second_page[0].encode())
+        term.read_until(lambda t: osc in term.raw, 10)
+    finally:
+        term.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -28,6 +29,9 @@ from engine.storage.base import Outcome, StatRow
 from engine.telemetry import REGISTRY
 
 pytest.importorskip("textual")
+
+from textual.widgets import Tabs  # noqa: E402
+
 pytest.importorskip("pytest_textual_snapshot")
 
 from textual.pilot import Pilot  # noqa: E402
@@ -40,6 +44,7 @@ from hueyctl.tui.data import Filter, Query, fetch, scan  # noqa: E402
 from hueyctl.tui.screens.confirm import ConfirmScreen  # noqa: E402
 from hueyctl.tui.screens.detail import TaskDetailScreen  # noqa: E402
 from hueyctl.tui.screens.revoke import RevokeScreen  # noqa: E402
+from hueyctl.tui.screens.worker import WorkerDetailScreen  # noqa: E402
 from hueyctl.tui.widgets.live_table import LiveTable  # noqa: E402
 
 NOW = 4102489496.0  # 2100-01-01 12:24:56 UTC
@@ -176,11 +181,18 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait until the reads and actions in flight have landed on screen."""
     app = pilot.app
     assert isinstance(app, TopApp)
-    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass.
-    for _ in range(1000):
+    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass;
+    # a deadline, not a count of polls: a loaded machine may take seconds.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         await asyncio.sleep(0.002)
         if app.refreshes and not app.busy and not _running_workers(app):
             break
+    await pilot.pause()
+    # A relabelled tab (its count changed) moves the underline after the next refresh,
+    # measured on a layout that may not have caught up yet: place it once more.
+    for tabs in app.screen.query(Tabs):
+        tabs._highlight_active(animate=False)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
 
@@ -447,6 +459,7 @@ def test_tabs_sort_pause_and_palette(queue: MemoryHuey) -> None:
             titles
         )
         assert {"Pause / resume queue", "Freeze / unfreeze view"} <= set(titles)
+        assert len(titles) == len(set(titles)), "no command listed twice (Keys was)"
 
     run(queue, "workers", script)
 
@@ -539,3 +552,241 @@ def test_home_end_g_and_G_jump_to_the_first_and_last_row(queue: MemoryHuey) -> N
             assert table.cursor_row == row, key
 
     run(queue, "pending", script)
+
+
+def test_read_only_hides_and_refuses_every_action(queue: MemoryHuey) -> None:
+    """top --serve --read-only: no action key works or shows, none in the palette."""
+
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        app.read_only = True
+        cursor_to(app, "failed", DEAD)
+        for key in ("r", "u", "R", "D", "c", "p"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is app.dashboard, key
+        assert queue.storage.locate(DEAD) is not None and not queue.is_revoked(DEAD)
+        assert app.inspector.pauses() == []
+        shown = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert not shown & {"Revoke", "Restore", "Retry", "Delete", "Cancel", "Pause queue"}
+        assert {"Filter", "Quit", "Freeze"} <= shown
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert not titles & {
+            "Revoke…",
+            "Restore",
+            "Retry dead letter",
+            "Delete task",
+            "Cancel task",
+            "Pause / resume queue",
+        }
+        assert "Freeze / unfreeze view" in titles
+        app.act("delete", None)  # reached some other way: refused all the same
+        app.act("cancel", None)
+        app.action_pause_queue()
+        await settle(pilot)
+        assert queue.storage.locate(DEAD) is not None and app.inspector.pauses() == []
+        await pilot.press("f")  # freezing the view changes nothing: still offered
+        assert app.frozen
+
+    run(queue, "failed", script)
+
+
+# --- browsing like htop/k9s: pages, copy, worker detail, the events tail (issue 13) ---
+BIG = (200, 60)
+
+
+def _fill(huey: MemoryHuey, n: int) -> None:
+    """``n`` more pending ``jobs.add`` calls, with fixed ids (snapshots show them)."""
+    spec = huey._registry["jobs.add"].spec
+    for i in range(n):
+        task = huey.new_call(spec, (i, i), None)
+        task.id = tid(1000 + i)
+        huey.enqueue(task)
+
+
+def _more(app: TopApp, tab: str) -> str:
+    return str(app.dashboard.query_one(f"#{tab}-more").render())
+
+
+def test_pages_beyond_the_first_200_rows(queue: MemoryHuey) -> None:
+    _fill(queue, 250)  # 256 pending in all
+
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        table = app.dashboard.table("pending")
+        first_page = table.keys()
+        assert len(first_page) == 200 and "next page" in _more(app, "pending")
+        await pilot.press("greater_than_sign")
+        await settle(pilot)
+        second = table.keys()
+        assert len(second) == 56 and not set(second) & set(first_page)
+        assert _more(app, "pending").startswith("rows 201–256 of 256 pending tasks")
+        await pilot.press("greater_than_sign")  # no third page: stays
+        await settle(pilot)
+        assert table.keys() == second
+        await pilot.press("home", "pageup")  # PgUp on the first row: the previous page
+        await settle(pilot)
+        assert table.keys() == first_page
+        await pilot.press("end", "pagedown")  # PgDn on the last row: the next page
+        await settle(pilot)
+        assert table.keys() == second
+        await pilot.press("home", "pagedown")  # inside a page PgDn only moves the cursor
+        await pilot.pause()
+        assert table.keys() == second and table.cursor_row > 0
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+        assert table.keys() == first_page
+        app.dashboard.query_one("#stats", LiveTable).focus()
+        await pilot.press("end", "pagedown")  # the task table has no pages
+        await settle(pilot)
+        assert table.keys() == first_page
+
+    run(queue, "pending", script)
+
+
+def test_y_copies_the_selected_id_with_osc_52(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "pending", PENDING[1])
+        await pilot.press("y")
+        assert app.clipboard == PENDING[1]
+        await pilot.press("1")
+        await settle(pilot)
+        cursor_to(app, "workers", "w2")
+        await pilot.press("y")
+        assert app.clipboard == "w2"
+        await pilot.press("6", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen)
+        await pilot.press("y")
+        assert app.clipboard == DEAD
+
+    run(queue, "pending", script)
+
+
+def test_a_worker_row_opens_its_running_and_claimed_ahead_tasks(queue: MemoryHuey) -> None:
+    # w1 has started RUNNING (its registry says so) and claims one more ahead.
+    queue.storage.claim("w1", NOW - 5, 1, 30)
+    ahead = next(i.id for i in Inspector(queue, clock=lambda: NOW).running() if i.id != RUNNING)
+
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        cursor_to(app, "workers", "w1")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkerDetailScreen)
+        await _wait_for(pilot, lambda: screen.detail is not None)
+        table = screen.query_one(LiveTable)
+        assert table.keys() == [RUNNING, ahead]
+        text = _screen_text(app)
+        assert "1 running, 1 claimed ahead" in text and "web-1" in text
+        await pilot.press("down", "y")
+        assert app.clipboard == ahead
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetailScreen) and app.screen.task_id == ahead
+        await pilot.press("escape", "escape")
+        assert app.screen is app.dashboard
+
+    run(queue, "workers", script)
+
+
+async def _wait_for(pilot: Pilot[Any], predicate: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if predicate():
+            break
+        await asyncio.sleep(0.005)
+    await pilot.pause()
+
+
+def test_the_events_tail_stops_off_the_end_and_resumes_at_end(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        table = app.dashboard.table("events")
+        before = table.keys()
+        assert table.cursor_row == len(before) - 1 and "live tail" in _more(app, "events")
+        await pilot.press("up")
+        await pilot.pause()
+        assert "tail stopped" in _more(app, "events")
+        queue.storage.record([_event(NOW - 1, "complete", tid(603), "jobs.add")], [])
+        app.refresh_data()
+        await settle(pilot)
+        assert table.keys() == before  # held still
+        assert "(1 newer)" in _more(app, "events") and "End resumes" in _more(app, "events")
+        await pilot.press("end")
+        await pilot.pause()
+        assert len(table.keys()) == len(before) + 1 and table.at_end()
+        assert "live tail" in _more(app, "events")
+
+    run(queue, "events", script)
+
+
+def test_snapshot_worker_detail_small(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def open_worker(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, WorkerDetailScreen)
+        await _wait_for(pilot, lambda: screen.detail is not None)
+
+    assert snap_compare(new_app(queue), terminal_size=SMALL, run_before=open_worker)
+
+
+def test_snapshot_worker_detail_big(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def open_worker(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, WorkerDetailScreen)
+        await _wait_for(pilot, lambda: screen.detail is not None)
+
+    assert snap_compare(new_app(queue), terminal_size=BIG, run_before=open_worker)
+
+
+def test_snapshot_second_page_big(queue: MemoryHuey, snap_compare: Any) -> None:
+    _fill(queue, 250)
+
+    async def next_page(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("greater_than_sign")
+        await settle(pilot)
+
+    assert snap_compare(new_app(queue, "pending"), terminal_size=BIG, run_before=next_page)
+
+
+def test_snapshot_events_tail_stopped_small(queue: MemoryHuey, snap_compare: Any) -> None:
+    async def stop_tail(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("up", "up")
+        await pilot.pause()
+
+    assert snap_compare(new_app(queue, "events"), terminal_size=SMALL, run_before=stop_tail)
+
+
+def test_the_filter_applies_as_it_is_typed(queue: MemoryHuey) -> None:
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"send")  # no Enter
+        table = app.dashboard.table("pending")
+        await _wait_for(pilot, lambda: app.dashboard.filter is not None)
+        await settle(pilot)
+        assert table.keys() == [EMAIL] and isinstance(app.focused, Input)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.keys() == [*PENDING, EMAIL]
+
+    run(queue, "pending", script)
+
+
+def test_left_and_right_scroll_by_whole_columns(queue: MemoryHuey) -> None:
+    async def main() -> None:
+        app = new_app(queue, "pending")
+        async with app.run_test(size=SMALL) as pilot:
+            await settle(pilot)
+            table = app.dashboard.table("pending")
+            first = table.ordered_columns[0].get_render_width(table)
+            await pilot.press("right")
+            await pilot.pause()
+            assert table.scroll_x == first  # the ID column, not one character
+            await pilot.press("left")
+            await pilot.pause()
+            assert table.scroll_x == 0
+
+    asyncio.run(main())

@@ -23,6 +23,11 @@ from engine.urls import mask_url, sqlite_path, store_kind
             "redis+sentinel://h:26379/m?sentinel_password=***",
         ),
         ("rediss://u:p@h?PASSWORD=x", "rediss://u:***@h?PASSWORD=***"),
+        (
+            "rediss+sentinel://u:p@h/m?ssl_password=k&sentinel_ssl_password=k2&sentinel_username=s",
+            "rediss+sentinel://u:***@h/m?ssl_password=***&sentinel_ssl_password=***"
+            "&sentinel_username=s",
+        ),
         ("redis://host:6379/0", "redis://host:6379/0"),
         ("sqlite:///jobs.db", "sqlite:///jobs.db"),
         ("memory://", "memory://"),

@@ -166,3 +166,12 @@ def test_resolve_target_tells_names_from_ids(insp: Inspector) -> None:
         resolve.resolve_target(insp, None, "ffff0", False)
     with pytest.raises(CommandError, match="no task named 'cafe'"):
         resolve.resolve_target(insp, None, "cafe", False)  # a word, not an id
+
+
+def test_did_you_mean_compares_the_short_name_too() -> None:
+    from hueyctl.resolve import close_names
+
+    names = {"tasks.fast", "tasks.slow", "billing.fast_refund"}
+    assert close_names("fsat", names) == ["tasks.fast"]  # a typo of the short name
+    assert close_names("tasks.fsat", names)[0] == "tasks.fast"
+    assert close_names("zzz", names) == []

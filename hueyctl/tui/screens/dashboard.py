@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from engine.inspect import Event, Overview
@@ -21,8 +22,8 @@ from engine.inspect import Event, Overview
 from ... import present
 from ...render import TASK_LISTINGS
 from ..actions import Target
-from ..data import TABS, Filter, Listing, Query, Snapshot
-from ..messages import Act, OpenTask, QueryChanged, is_act_kind
+from ..data import PAGE, TABS, Filter, Listing, Query, Snapshot
+from ..messages import MUTATING, Act, OpenTask, OpenWorker, PageEdge, QueryChanged, is_act_kind
 from ..rows import COLUMNS, Revoked, Row, event_rows, periodic_rows, task_rows, worker_rows
 from ..widgets.filter_bar import FilterBar
 from ..widgets.live_table import LiveTable
@@ -51,6 +52,7 @@ SHORT_TITLES = {
     "events": "Evt",
 }
 WIDE = 100
+TYPING_PAUSE = 0.3  # seconds without a key before the filter being typed applies
 NOUN = {
     "workers": ("worker", "workers"),
     "pending": ("pending task", "pending tasks"),
@@ -96,21 +98,34 @@ class DashboardScreen(Screen[None]):
         Binding("D", "act('delete')", "Delete"),
         Binding("c", "act('cancel')", "Cancel"),
         Binding("s", "sort", "Sort", show=False),
+        Binding("y", "copy", "Copy id", show=False),
+        Binding("greater_than_sign", "page(1)", "Next page", show=False),
+        Binding("less_than_sign", "page(-1)", "Previous page", show=False),
         Binding("p", "app.pause_queue", "Pause queue"),
         Binding("f", "app.freeze", "Freeze"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide and refuse the actions that change the queue when top is read-only."""
+        return not (action in MUTATING and getattr(self.app, "read_only", False))
 
     def __init__(self, tz: dt.tzinfo | None = None, tab: str = "workers") -> None:
         super().__init__()
         self.tz = tz
         self.tab = tab
         self.filter: Filter | None = None
+        self.offsets: dict[str, int] = {}  # the page each tab shows (rows skipped)
+        self.tail_stopped = False  # the Events cursor left the end: the list holds still
         self._overview: Overview | None = None
+        self._totals: dict[str, int | None] = {}
+        self._events_seen: tuple[Sequence[Event], float] = ((), 0.0)
+        self._typing: Timer | None = None
 
     @property
     def query_state(self) -> Query:
-        return Query(self.tab, self.filter)
+        offset = self.offsets.get(self.tab, 0) if self.filter is None else 0
+        return Query(self.tab, self.filter, offset)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
@@ -186,12 +201,24 @@ class DashboardScreen(Screen[None]):
             rows = worker_rows(listing.rows, now, self.tz)
         else:
             rows = periodic_rows(listing.rows, now, self.tz)
+        self._totals[tab] = listing.total
+        if listing.offset and not listing.rows and listing.total is not None:
+            # The rows of this page went (a queue drained): back to the last page.
+            self.offsets[tab] = max(0, (listing.total - 1) // PAGE * PAGE)
+            self.post_message(QueryChanged())
         self.table(tab).sync(rows)
         self.query_one(f"#{tab}-more", Static).update(self._more(tab, listing))
 
     def _more(self, tab: str, listing: Listing) -> str:
         shown = len(listing.rows)
         total = listing.total if listing.total is not None else shown
+        if listing.offset and total:
+            first, last = listing.offset + 1, listing.offset + shown
+            more = " · > next" if last < total else ""
+            return (
+                f"rows {present.count(first)}–{present.count(last)} of {present.count(total)}"
+                f" {_noun(tab, total)} · < previous{more}"
+            )
         noun = _noun(tab, total if total else 2)
         where = f" matching “{self.filter.text}”" if self.filter else ""
         if self.filter is not None and listing.total is None:
@@ -207,15 +234,37 @@ class DashboardScreen(Screen[None]):
             return (
                 f"showing the first {present.count(shown)} of {present.count(total)} {noun}{where}"
                 f" · … and {present.count(total - shown)} more"
+                + (" · > or PgDn at the end: next page" if self.filter is None else "")
             )
         return f"{present.count(total)} {noun}{where}"
 
     def _events(self, events: Sequence[Event], now: float) -> None:
+        """The tail follows new events while its cursor is on the last row; moved up,
+        it holds still (and says so) until the cursor is back at the end (End)."""
+        self._events_seen = (events, now)
         shown = [e for e in events if self.filter is None or self.filter.matches(e.task, e.task_id)]
-        self.table("events").sync(event_rows(shown, now, self.tz))
+        table = self.table("events")
         where = f" matching “{self.filter.text}”" if self.filter else ""
-        text = f"last {len(shown)} events{where} · live tail" if shown else f"no events{where} yet"
+        if table.row_count and not table.at_end():
+            self.tail_stopped = True
+            newer = len([e for e in shown if e.id not in set(table.keys())])
+            text = (
+                f"tail stopped: the cursor left the end ({present.count(newer)} newer)"
+                " · End resumes the live tail"
+            )
+        else:
+            self.tail_stopped = False
+            table.sync(event_rows(shown, now, self.tz))
+            text = (
+                f"last {len(shown)} events{where} · live tail" if shown else f"no events{where} yet"
+            )
         self.query_one("#events-more", Static).update(text)
+
+    @on(DataTable.RowHighlighted, "#events-table")
+    def _events_cursor(self, event: DataTable.RowHighlighted) -> None:
+        table = self.table("events")
+        if table.at_end() == self.tail_stopped:  # left the end, or came back to it
+            self._events(*self._events_seen)
 
     # --- what the operator asks for ------------------------------------------------------
     def current_target(self) -> Target | None:
@@ -233,6 +282,37 @@ class DashboardScreen(Screen[None]):
         if is_act_kind(kind):
             self.post_message(Act(kind, self.current_target()))
 
+    def action_copy(self) -> None:
+        target = self.current_target()
+        text = target.copyable() if target else None
+        if text is None:
+            self.notify("nothing to copy here", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {text}", title="clipboard (OSC 52)")
+
+    def action_page(self, step: int) -> None:
+        """The store's next (1) or previous (-1) page of this tab's rows."""
+        tab = self.tab
+        if tab == "events" or self.filter is not None:
+            self.notify("paging works on an unfiltered list", severity="warning")
+            return
+        old = self.offsets.get(tab, 0)
+        new = max(0, old + step * PAGE)
+        total = self._totals.get(tab)
+        if new == old or (total is not None and new >= total):
+            self.notify("first page" if step < 0 else "last page")
+            return
+        self.offsets[tab] = new
+        self.table(tab).clear()
+        self.post_message(QueryChanged())
+
+    @on(PageEdge)
+    def _page_edge(self, event: PageEdge) -> None:
+        event.stop()
+        if event.table is self.table(self.tab):
+            self.action_page(event.step)
+
     def action_sort(self) -> None:
         self.query_one(TaskStatsTable).next_sort()
 
@@ -247,13 +327,26 @@ class DashboardScreen(Screen[None]):
         new = Filter(text) if text else None
         if new != self.filter:
             self.filter = new
+            self.offsets.clear()
             self.table(self.tab).clear()
             self.post_message(QueryChanged())
 
     @on(FilterBar.Applied)
     def _filter_applied(self, event: FilterBar.Applied) -> None:
+        self._stop_typing_timer()
         self.set_filter(event.text)
         self.table(self.tab).focus()
+
+    @on(FilterBar.Typed)
+    def _filter_typed(self, event: FilterBar.Typed) -> None:
+        # Applied after a pause in typing: one read per word, not one per key.
+        self._stop_typing_timer()
+        self._typing = self.set_timer(TYPING_PAUSE, lambda: self.set_filter(event.text))
+
+    def _stop_typing_timer(self) -> None:
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -272,7 +365,9 @@ class DashboardScreen(Screen[None]):
         if target is None:
             return
         event.stop()
-        if target.task_id is not None:
+        if target.worker is not None:
+            self.post_message(OpenWorker(target.worker))
+        elif target.task_id is not None:
             self.post_message(OpenTask(target.task_id))
         elif target.name is not None:
             # A task name (task table, periodic tab): show that task's calls.

@@ -18,7 +18,7 @@ from engine.exceptions import EngineError
 from ... import present
 from ..actions import Target
 from ..data import Detail
-from ..messages import Act, DetailLoaded, is_act_kind
+from ..messages import MUTATING, Act, DetailLoaded, is_act_kind
 from ..widgets.task_detail import TaskDetail
 
 
@@ -30,7 +30,12 @@ class TaskDetailScreen(Screen[None]):
         Binding("u", "act('restore')", "Restore"),
         Binding("R", "act('retry')", "Retry"),
         Binding("D", "act('delete')", "Delete"),
+        Binding("y", "copy", "Copy id", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide and refuse the actions that change the queue when top is read-only."""
+        return not (action in MUTATING and getattr(self.app, "read_only", False))
 
     def __init__(
         self,
@@ -92,6 +97,10 @@ class TaskDetailScreen(Screen[None]):
             title = f" {info.name} · {info.id} · {present.state_label(info.state)}"
         self.query_one("#detail-title", Static).update(title)
         self.query_one(TaskDetail).show(message.detail, self._clock(), self.tz)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.task_id)
+        self.notify(f"copied {self.task_id}", title="clipboard (OSC 52)")
 
     def action_act(self, kind: str) -> None:
         info = self.detail.info if self.detail else None

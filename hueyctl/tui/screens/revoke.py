@@ -30,7 +30,13 @@ class RevokeScreen(ModalScreen[RevokeChoice | None]):
                     yield RadioButton(
                         f"every call of {t.name}", value=not t.task_id, id="scope-task"
                     )
-            yield Checkbox("once: only the next run it stops", value=bool(t.task_id), id="once")
+            # One call runs once anyway: "once" only means something for a task name.
+            yield Checkbox(
+                "once: only the next run it stops",
+                value=bool(t.task_id),
+                disabled=bool(t.task_id),
+                id="once",
+            )
             with Horizontal(classes="until"):
                 yield Label("for")
                 yield Input(placeholder="minutes", type="number", id="minutes")
@@ -45,7 +51,9 @@ class RevokeScreen(ModalScreen[RevokeChoice | None]):
     @on(RadioSet.Changed)
     def _scope_changed(self, event: RadioSet.Changed) -> None:
         # One call is naturally revoked once; a whole task usually until restored.
-        self.query_one("#once", Checkbox).value = event.pressed.id == "scope-id"
+        one_call = event.pressed.id == "scope-id"
+        once = self.query_one("#once", Checkbox)
+        once.value, once.disabled = one_call, one_call
 
     def choice(self) -> RevokeChoice | None:
         pressed = self.query_one(RadioSet).pressed_button

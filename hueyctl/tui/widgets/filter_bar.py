@@ -17,10 +17,18 @@ class FilterBar(Input):
             super().__init__()
             self.text = text
 
+    class Typed(Message):
+        """The text changed while the prompt is open (the dashboard applies it after a
+        pause in typing, so the list follows the filter as it is written)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             placeholder="filter: task name, or task id (id:… / task:… to force); "
-            "Enter applies, Esc clears",
+            "applies as you type, Enter closes, Esc clears",
             id=id,
         )
 
@@ -28,6 +36,11 @@ class FilterBar(Input):
         self.value = text
         self.add_class("-open")
         self.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.has_class("-open"):
+            self.post_message(self.Typed(event.value.strip()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..actions import Target
+from ..messages import PageEdge
 from ..rows import Column, Row
 
 Signature = tuple[tuple[str, str], ...]
@@ -28,7 +29,8 @@ def _signature(cells: Sequence[Text]) -> Signature:
 
 class LiveTable(DataTable[Text]):
     # Rows, not columns: Home/End and g/G jump to the first/last row as in htop, less
-    # and k9s (PgUp/PgDn page as DataTable does).
+    # and k9s; PgUp/PgDn page as DataTable does, and past the first or last row they
+    # ask for the store's previous or next page (PageEdge).
     BINDINGS = [
         Binding("home,g", "scroll_top", "First row", show=False),
         Binding("end,G", "scroll_bottom", "Last row", show=False),
@@ -61,6 +63,39 @@ class LiveTable(DataTable[Text]):
             label = labels.get(col.key, col.label)
             text = Text(label, justify="right" if col.numeric else "left")
             self.add_column(text, width=text.cell_len, key=col.key)
+
+    def action_page_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(PageEdge(1, self))
+            return
+        super().action_page_down()
+
+    def action_page_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(PageEdge(-1, self))
+            return
+        super().action_page_up()
+
+    # ← → scroll by whole columns (DataTable's row cursor scrolls one character).
+    def _column_starts(self) -> list[int]:
+        starts, x = [], 0
+        for column in self.ordered_columns:
+            starts.append(x)
+            x += column.get_render_width(self)
+        return starts
+
+    def action_cursor_right(self) -> None:
+        later = [x for x in self._column_starts() if x > self.scroll_x]
+        if later:
+            self.scroll_to(x=min(later[0], self.max_scroll_x), animate=False)
+
+    def action_cursor_left(self) -> None:
+        earlier = [x for x in self._column_starts() if x < self.scroll_x]
+        self.scroll_to(x=earlier[-1] if earlier else 0, animate=False)
+
+    def at_end(self) -> bool:
+        """The cursor is on the last row (or there is none)."""
+        return not self.row_count or self.cursor_row >= self.row_count - 1
 
     # --- reading ---------------------------------------------------------------------
     def keys(self) -> list[str]:

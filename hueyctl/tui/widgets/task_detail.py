@@ -21,6 +21,7 @@ STATE_STYLE = {
     "scheduled": "bold blue",
     "running": "bold yellow",
     "dead": "bold white on red",
+    "finished": "bold green",
 }
 
 
@@ -61,17 +62,26 @@ def render_detail(detail: Detail, now: float, tz: dt.tzinfo | None) -> Renderabl
     if info.expires is not None:
         rows.append(("expires", _when(info.expires, now, tz)))
     rows += [
-        ("attempt", f"{info.attempt} ({info.retries} retries left)"),
+        ("attempt", present.attempt_text(info.state, info.attempt, info.retries, info.attempts)),
         ("deliveries", str(info.deliveries)),
     ]
+    if info.runtime is not None:
+        rows.append(("runtime", present.runtime(info.runtime)))
+    if info.outcome:
+        rows.append(("outcome", Text(info.outcome)))
     if info.worker:
         rows.append(("worker", Text(info.worker)))
+    if info.orphaned:
+        rows.append(("orphaned", Text(present.ORPHANED.partition(": ")[2], style="bold red")))
     if info.reason:
         rows.append(("reason", Text(info.reason, style="yellow")))
     rows.append(("revoked", revoked if revoked.plain else Text("no")))
     for label, value in rows:
         grid.add_row(label, value)
     parts = [grid]
+    if info.attempts and (info.state != "finished" or len(info.attempts) > 1):
+        lines = present.attempt_lines(info.attempts, now, tz)
+        parts += [Rule("attempts", align="left"), Text("\n".join(lines))]
     if info.error:
         summary, _, trace = info.error.partition("\n")
         parts += [Rule("error", align="left", style="red"), Text(summary, style="bold red")]
