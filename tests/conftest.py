@@ -160,12 +160,15 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
              "--cluster-replicas", "0", "--cluster-yes"],
             check=True, capture_output=True, timeout=30,
         )
-        deadline = time.monotonic() + 20
-        while "cluster_state:ok" not in subprocess.run(
-            ["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, text=True
-        ).stdout:
-            assert time.monotonic() < deadline, "cluster did not reach state ok"
-            time.sleep(0.1)
+        # Every node, not just the first: each reaches state ok on its own (gossip), and
+        # a command routed to one that has not yet answers CLUSTERDOWN (seen under load).
+        deadline = time.monotonic() + 60
+        for port in ports:
+            while "cluster_state:ok" not in subprocess.run(
+                ["redis-cli", "-p", str(port), "cluster", "info"], capture_output=True, text=True
+            ).stdout:
+                assert time.monotonic() < deadline, f"cluster node {port} did not reach state ok"
+                time.sleep(0.1)
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
     finally:
         for proc in procs:
