@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,17 +53,37 @@ def note(message: str) -> None:
 
 
 # --- values --------------------------------------------------------------------------
-def record(obj: Any, drop: Iterable[str] = ()) -> Any:
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def record(obj: Any, drop: Collection[str] = ()) -> Any:
     """A dataclass (or a list / dict of them) as JSON-ready data."""
+    # Listings stream hundreds of thousands of rows through here: plain values (most
+    # of a row) return at once, and a dataclass's field names are looked up once.
+    cls = type(obj)
+    if cls in _SCALARS:
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: record(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        for name in drop:
-            out.pop(name, None)
+        out = {}
+        for name in _field_names(cls):
+            if name not in drop:  # (a listing drops the envelope: not converted first)
+                v = getattr(obj, name)
+                out[name] = v if type(v) in _SCALARS else record(v)
         return out
     if isinstance(obj, dict):
-        return {str(k): record(v) for k, v in obj.items()}
+        return {str(k): v if type(v) in _SCALARS else record(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return [record(v) for v in obj]
+        return [v if type(v) in _SCALARS else record(v) for v in obj]
     return obj
 
 
@@ -75,8 +95,13 @@ def _default(obj: Any) -> Any:
     return repr(obj)
 
 
+def _json(data: Any, indent: int | None = None) -> str:
+    """``data`` already JSON-ready (:func:`record`) as JSON text."""
+    return json.dumps(data, default=_default, ensure_ascii=False, indent=indent)
+
+
 def dumps(obj: Any, indent: int | None = None) -> str:
-    return json.dumps(record(obj), default=_default, ensure_ascii=False, indent=indent)
+    return _json(record(obj), indent)
 
 
 def emit_json(data: Any, fmt: str) -> None:
@@ -90,26 +115,33 @@ def emit_json(data: Any, fmt: str) -> None:
 
 def stream_json(items: Iterable[Any], fmt: str, drop: Iterable[str] = ()) -> int:
     """A listing of any length as JSON, written as it is read (memory stays bounded):
-    ``--jsonl`` one object per line, ``--json`` one array. Returns the row count."""
+    ``--jsonl`` one object per line, ``--json`` one array. Returns the row count.
+
+    Rows go to stdout's buffer, not through ``click.echo`` (a flush and an escape
+    check per row, a third of the time of a 200,000-row listing); JSON text holds no
+    raw escape sequences, and the CLI flushes stdout when the command ends."""
     drop = tuple(drop)
+    out = sys.stdout
     n = 0
     if fmt == JSONL:
         for item in items:
-            click.echo(dumps(record(item, drop)))
+            out.write(_json(record(item, drop)) + "\n")
             n += 1
+        out.flush()
         return n
     indent = 2 if stdout_is_tty() else None
     sep = ",\n" if indent else ", "
     rows = iter(items)
     first = next(rows, None)  # read before writing: a store error leaves stdout empty
-    click.echo("[", nl=bool(indent and first is not None))
+    out.write("[\n" if indent and first is not None else "[")
     for item in itertools.chain([] if first is None else [first], rows):
-        text = dumps(record(item, drop), indent=indent)
+        text = _json(record(item, drop), indent=indent)
         if indent:
             text = "\n".join("  " + line for line in text.splitlines())
-        click.echo((sep if n else "") + text, nl=False)
+        out.write((sep if n else "") + text)
         n += 1
-    click.echo("\n]" if indent and n else "]")
+    out.write("\n]\n" if indent and n else "]\n")
+    out.flush()
     return n
 
 
@@ -536,6 +568,7 @@ def listing(
 ) -> None:
     """Print a listing in the chosen format; an empty table says so on stderr."""
     if fmt != TEXT:
+        drop = tuple(drop)
         emit_json([record(i, drop) for i in items], fmt)
         return
     if not items:

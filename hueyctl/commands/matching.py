@@ -16,8 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.api import Huey
 from engine.inspect import Inspector
@@ -161,6 +159,17 @@ def _with_progress(
 ) -> bulk.Report:
     if not render.stderr_is_tty() or found.matched <= bulk.PAGE:
         return bulk.run(insp, huey, action, sel, cutoff, found)
+    # rich only with a terminal to draw on: every command imports this module, and
+    # scripted calls (cron, pipes) should not pay for it (see hueyctl.render).
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn(f"{action.name}"),
         BarColumn(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -30,12 +29,12 @@ from engine.telemetry import REGISTRY
 
 pytest.importorskip("textual")
 
-from textual.widgets import Tabs  # noqa: E402
-
 pytest.importorskip("pytest_textual_snapshot")
 
+from support.tui import settle as support_settle  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import Input  # noqa: E402
+from textual.widgets import Input, Tabs  # noqa: E402
+from textual.widgets._tabs import Underline  # noqa: E402
 
 from hueyctl import present  # noqa: E402
 from hueyctl.tui.actions import Actions  # noqa: E402
@@ -178,27 +177,9 @@ def new_app(huey: MemoryHuey, tab: str = "workers", clock: Callable[[], float] |
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Wait until the reads and actions in flight have landed on screen."""
-    app = pilot.app
-    assert isinstance(app, TopApp)
-    # Poll with plain sleeps (a Pilot pause waits a whole frame), then let one frame pass;
-    # a deadline, not a count of polls: a loaded machine may take seconds.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.002)
-        if app.refreshes and not app.busy and not _running_workers(app):
-            break
-    await pilot.pause()
-    # A relabelled tab (its count changed) moves the underline after the next refresh,
-    # measured on a layout that may not have caught up yet: place it once more.
-    for tabs in app.screen.query(Tabs):
-        tabs._highlight_active(animate=False)
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-
-
-def _running_workers(app: TopApp) -> bool:
-    return any(not w.is_finished for w in app.workers)
+    """Wait until the reads and actions in flight have landed on screen and nothing
+    is left to lay out or paint (tests/support/tui.py; snap_compare also settles)."""
+    await support_settle(pilot)
 
 
 # --- snapshots ---------------------------------------------------------------------
@@ -434,6 +415,31 @@ def test_refresh_keeps_the_cursor_on_its_row_and_recovers_after_an_outage(
         app.refresh_data()
         await settle(pilot)
         assert app.connected is True and app.down_since is None
+
+    run(queue, "pending", script)
+
+
+def test_the_tab_underline_is_put_back_under_the_active_tab_after_a_layout(
+    queue: MemoryHuey,
+) -> None:
+    """Textual moves the underline a refresh after a relabel, and under load that
+    refresh may read the tab's place before its layout: the line stayed under the old
+    label width. Left in a wrong place, the next layout puts it back."""
+
+    async def script(app: TopApp, pilot: Pilot[Any]) -> None:
+        tabs = app.dashboard.query_one(Tabs)
+        line = tabs.query_one(Underline)
+        active = tabs.active_tab
+        assert active is not None
+        line.highlight_start, line.highlight_end = 0, 3  # where a stale move leaves it
+        app.dashboard.refresh(layout=True)
+        await pilot.pause()
+        span = active.virtual_region.shrink(active.styles.gutter).column_span
+        assert (line.highlight_start, line.highlight_end) == span
+        queue.enqueue_by_name("jobs.add", (1, 2))  # "2 Pending 6" becomes "2 Pending 7"
+        app.refresh_data()
+        await settle(pilot)  # it also fails if the underline is not under the active tab
+        assert str(active.label) == "2 Pending 7"
 
     run(queue, "pending", script)
 

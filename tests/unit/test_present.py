@@ -39,7 +39,7 @@ def test_present_words() -> None:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> tuple[SqliteHuey, str, str, str]:
+def queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SqliteHuey, str, str, str]:
     path = tmp_path / "q.db"
     huey = SqliteHuey("orders", filename=str(path))
 
@@ -53,6 +53,9 @@ def queue(tmp_path: Path) -> tuple[SqliteHuey, str, str, str]:
     huey.storage.finish("w-1", dead, now - AGO, Outcome(dead=("poison", "ValueError: boom")))
     running = add(3, 4).id
     huey.storage.claim("w-2", now - AGO, 1, 3600)
+    # One clock for the queue, the CLI (time.time() when it renders) and top's
+    # builders: a real second passing between two renders read "4m 11s" vs "4m 10s".
+    monkeypatch.setattr(time, "time", lambda: now)
     return huey, f"sqlite:///{path}", running, dead
 
 

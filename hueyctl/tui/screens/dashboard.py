@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets._tabs import Underline  # not re-exported; see _underline_active_tab
 
 from engine.inspect import Event, Overview
 
@@ -145,6 +146,9 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table(self.tab).focus()
         self._fit(self.app.size.height)
+        self.screen_layout_refresh_signal.subscribe(
+            self, self._underline_active_tab, immediate=True
+        )
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.height)
@@ -155,6 +159,29 @@ class DashboardScreen(Screen[None]):
         self.set_class(no_stats, "-no-stats")
         if self._overview is not None:
             self._tab_labels(self._overview)
+
+    def _underline_active_tab(self, _screen: Screen[None] | None = None) -> None:
+        """Put the tab bar's underline under the active tab, once a layout is done.
+
+        The counts relabel the tabs (their widths change) when data arrives. Textual
+        moves the underline a refresh after a relabel, but that refresh may come
+        before the relabelled tab's layout: the line then stays under the old
+        label width until something else moves it (seen under load, and in the
+        snapshots). Right after a layout the tab's place is known, so set it there,
+        without animation. A slide under way is left to finish and checked again.
+        """
+        tabs = self.query_one(TabbedContent).query_one(Tabs)
+        active = tabs.active_tab
+        if active is None:
+            return
+        line = tabs.query_one(Underline)
+        animator = self.app.animator
+        if any(animator.is_being_animated(line, a) for a in ("highlight_start", "highlight_end")):
+            self.set_timer(0.5, self._underline_active_tab)
+            return
+        start, end = active.virtual_region.shrink(active.styles.gutter).column_span
+        if (line.highlight_start, line.highlight_end) != (start, end):
+            line.highlight_start, line.highlight_end = start, end
 
     # --- what the app hands down ---------------------------------------------------
     def table(self, tab: str) -> LiveTable:
