@@ -187,6 +187,15 @@ def _translated(method: F) -> F:
                 " a failover"
             ) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if _closed_while_writing(exc) and self._answers():
+                # The server is up but dropped us mid-command: it refused what we sent
+                # (a value over its proto-max-bulk-len is answered with an error and a
+                # close, which a client still writing sees as a reset). Retrying the same
+                # command would be refused again; a refusal sets the one outcome aside.
+                raise StoreError(
+                    f"Redis at {self.describe()} refused a command: it closed the connection"
+                    f" while the command was being written (over its proto-max-bulk-len?): {exc}"
+                ) from exc
             why = _unreachable(exc)
             raise StoreUnavailable(f"cannot reach Redis at {self.describe()}: {why}") from exc
         except redis.AuthenticationError as exc:
@@ -234,6 +243,12 @@ _DENIED = re.compile(r"run the '([^']+)' command")
 
 # redis-py names each sentinel it asked by the repr of a whole client.
 _SENTINEL_REPR = re.compile(r"<redis\.client\.Redis\(.*?host=([^,]+),port=(\d+).*?\)>\)>\)>")
+
+
+def _closed_while_writing(exc: Exception) -> bool:
+    """The connection was reset or broken while a command was being sent."""
+    text = str(exc)
+    return "while writing to socket" in text and ("reset" in text or "Broken pipe" in text)
 
 
 def _unreachable(exc: Exception) -> str:
@@ -1100,6 +1115,13 @@ class RedisStorage(Storage):
             awaiter = ResultAwaiter(client, text, script.sha, inbox, self._translate)
         self._awaiters[loop] = awaiter
         return awaiter
+
+    def _answers(self) -> bool:
+        """Whether the server answers a PING now (on a fresh connection of the pool)."""
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
 
     def _translate(self, exc: BaseException) -> BaseException:
         """The engine error a driver error becomes (as ``_translated`` raises it)."""

@@ -197,7 +197,8 @@ def test_result_over_the_servers_limit_dead_letters_that_task_alone(tmp_path: Pa
         assert all(huey.result(t.id, preserve=True) is not None for t in tasks)
         (letter,) = huey.storage.dead_items()
         assert letter.id == bad.id and letter.reason == "refused"
-        assert "bulk length" in letter.error
+        # the server's "invalid bulk length" reply, or its close while we still wrote
+        assert "bulk length" in letter.error or "proto-max-bulk-len" in letter.error
         assert huey.storage.counts().running == 0
         assert proc.poll() is None and "Traceback" not in app.output(proc)
     finally:
