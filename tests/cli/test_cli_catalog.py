@@ -247,6 +247,14 @@ def test_enqueue_by_url_runs_on_the_worker_that_publishes_the_task(
     r = runner.invoke(main, [*opts, "enqueue", "count_beans", "7"])
     assert r.exit_code == 1 and r.stdout == ""
     app.start_worker()
+
+    def published() -> bool:  # the worker's first heartbeat announces the queue and catalog
+        listed = runner.invoke(main, ["tasks", "--json", *opts])
+        return listed.exit_code == 0 and any(
+            t["name"] == "app.count_beans" and t["workers"] for t in json.loads(listed.stdout)
+        )
+
+    wait_for(published, 20, "the worker's catalog")
     r = runner.invoke(main, [*opts, "enqueue", "count_beans", "7", "--wait", "--timeout", "20"])
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == "14" and "enqueued app.count_beans" in r.stderr
