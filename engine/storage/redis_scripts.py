@@ -51,6 +51,7 @@ from importlib import resources
 from typing import Any
 
 from .base import LEASE_LOST, NOT_OWNER, NOT_RUNNING
+from .redis_layout import BUCKET_TAIL, BUCKETS, SMALL
 
 _WAITER, _NOTIFY = "\x00waiter", "\x00notify"  # per result key, for wait_result
 
@@ -60,6 +61,10 @@ CONSTANTS: dict[str, int | str] = {
     "NOT_RUNNING": NOT_RUNNING,
     "NOT_OWNER": NOT_OWNER,
     "LEASE_LOST": LEASE_LOST,
+    # Layout 2's body buckets (engine/storage/redis_layout.py).
+    "BUCKETS": BUCKETS,
+    "BUCKET_TAIL": BUCKET_TAIL,
+    "SMALL": SMALL,
 }
 
 
