@@ -830,27 +830,25 @@ class RedisStorage(Storage):
         return [int(n) for n in p.execute()]
 
     def _bodies(self, ids: list[bytes]) -> list[bytes | None]:
-        """The stored body of each id (None: none): one HMGET per bucket the ids are in,
-        then one on ``m:big`` for those not found in theirs."""
+        """The stored body of each id (None: none): one pipeline of an HMGET per bucket
+        the ids are in and one on ``m:big`` (where a body is when not in its bucket)."""
         if not ids:
             return []
         msg = self._keys["msg"]
         big = msg + "big"
-        by_key: dict[str, list[int]] = {}
+        by_key: dict[str, list[int]] = {big: list(range(len(ids)))}
         for n, task_id in enumerate(ids):
-            by_key.setdefault(body_key(msg, task_id), []).append(n)
+            key = body_key(msg, task_id)
+            if key != big:
+                by_key.setdefault(key, []).append(n)
         out: list[bytes | None] = [None] * len(ids)
         p = self.client.pipeline(transaction=False)
         for key, where in by_key.items():
             p.hmget(key, [ids[n] for n in where])
         for where, values in zip(by_key.values(), p.execute(), strict=True):
             for n, value in zip(where, values, strict=True):
-                out[n] = value
-        missing = [n for n, body in enumerate(out) if body is None and body_key(msg, ids[n]) != big]
-        if missing:
-            values = self.client.hmget(big, [ids[n] for n in missing])
-            for n, value in zip(missing, values, strict=True):
-                out[n] = value
+                if value is not None:
+                    out[n] = value
         return out
 
     def _prios(self, ids: list[bytes]) -> list[int]:
@@ -863,6 +861,12 @@ class RedisStorage(Storage):
         if limit <= 0:
             return []
         levels = self.client.zrange(self._keys["levels"], 0, -1)
+        if not levels:
+            return []
+        if offset <= 0:  # the first page (top, the head's age): often one level's front
+            ids = self.client.lrange(self._keys["ready"] + _text(levels[0]), 0, limit - 1)
+            if len(ids) == limit or len(levels) == 1:
+                return self._ready_page([(i, _priority(levels[0])) for i in ids])
         slices: list[tuple[bytes, int, int]] = []  # (level, start, stop)
         skip, want = max(0, offset), limit
         for level, n in zip(levels, self._level_lengths(levels), strict=True):
@@ -885,6 +889,10 @@ class RedisStorage(Storage):
             for (level, _, _), ids in zip(slices, p.execute(), strict=True)
             for task_id in ids
         ]
+        return self._ready_page(page)
+
+    def _ready_page(self, page: list[tuple[bytes, int]]) -> list[Message]:
+        """(id, priority) pairs as Messages with their bodies; an id with none is left out."""
         bodies = self._bodies([i for i, _ in page])
         return [
             Message(_text(i), body, priority)
