@@ -12,8 +12,8 @@ tell them apart; a worker's ``--health-port`` probes and ``/metrics`` read with 
 same rights), ``monitor`` (read-only: the listings, ``show``, ``status``, ``top``,
 ``events`` and so the audit trail, ``ping`` and ``metrics``, checked by
 tests/system/test_acl_roles.py) and ``admin`` (``app`` plus SCAN, which the result
-and lock listings use, and HSCAN and MEMORY USAGE for ``hueyctl migrate``). Commands run inside a Lua script are checked against the
-same rules (Redis 7).
+and lock listings use, and HSCAN, ZMSCORE and MEMORY USAGE for ``hueyctl migrate``).
+Commands run inside a Lua script are checked against the same rules (Redis 7).
 
 The admin actions' audit events (``admin.<action>``) are written by the same
 script as workers' events (XADD to the queue's stream, in ``WRITE``), and the bulk
@@ -70,9 +70,10 @@ LIST_QUEUES = ["smembers"]
 # unknown-queue check walks ``hueyctl:{*}:*``. SCAN is keyless, so its answer is
 # not limited by the key pattern: it names other keys (never their values).
 LISTING = ["scan"]
-# ``hueyctl migrate`` (admin): it walks layout 1's body hash (HSCAN) and a dry run
-# measures layout 1's keys (MEMORY USAGE); its script's commands are in WRITE.
-MIGRATE = ["hscan", "memory|usage"]
+# ``hueyctl migrate`` (admin): it walks layout 1's body hash (HSCAN), its script reads
+# the scores of a batch of ids at once (ZMSCORE), and a dry run measures layout 1's keys
+# (MEMORY USAGE); the script's other commands are in READ and WRITE.
+MIGRATE = ["hscan", "zmscore", "memory|usage"]
 
 ROLES = ("app", "monitor", "admin")
 PASSWORD_ENV = "HUEYCTL_ACL_PASSWORD"

@@ -352,3 +352,23 @@ def test_migrate_on_redis_cluster(redis_cluster_url: str) -> None:
         for key in client.scan_iter(match=p.replace("{", "\\{") + "*"):
             client.delete(key)
         store.close()
+
+
+def test_a_ready_id_without_a_body_is_dropped_and_an_id_given_twice_moves_once(
+    redis_url: str, queue: tuple[str, str, redis.Redis]
+) -> None:
+    name, p, client = queue
+    client.zadd(p + "ready", {"a": 0, "lost": STEP, "b": 2 * STEP})
+    client.hset(p + "msg", mapping={"a": b"1", "b": b"2"})
+    store = RedisStorage(name=name, url=redis_url)
+    try:
+        script = store._scripts[redis_format.MIGRATE.name]
+        batch = redis_format._Batches(
+            p, script, name, dict.fromkeys(("ready", "bodies", "dropped"), 0)
+        )
+        assert batch.run([b"a", b"lost", b"a", b"b"]) == (0, 0)
+        assert batch.moved == {"ready": 2, "bodies": 2, "dropped": 1}
+    finally:
+        store.close()
+    assert client.lrange(p + "r:0", 0, -1) == [b"a", b"b"]
+    assert client.get(p + "fmt") == str(FORMAT).encode()
