@@ -372,3 +372,21 @@ def test_a_ready_id_without_a_body_is_dropped_and_an_id_given_twice_moves_once(
         store.close()
     assert client.lrange(p + "r:0", 0, -1) == [b"a", b"b"]
     assert client.get(p + "fmt") == str(FORMAT).encode()
+
+
+def test_the_queue_given_before_the_command_or_in_the_environment(
+    redis_url: str, queue: tuple[str, str, redis.Redis]
+) -> None:
+    name, p, client = queue
+    fill_layout1(client, p)
+    runner = CliRunner()
+    r = runner.invoke(main, ["--url", redis_url, "--queue", name, "migrate", "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["queue"] == name
+    r = runner.invoke(
+        main,
+        ["migrate", "--dry-run", "--json"],
+        env={"HUEYCTL_URL": redis_url, "HUEYCTL_QUEUE": name, "HUEYCTL_APP": None},
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["counts"]["ready"] == 7
