@@ -274,6 +274,27 @@ def test_tools_and_writers_refuse_a_layout1_queue(
 
 
 @layout2_engine
+def test_queues_names_the_queues_to_migrate(
+    redis_url: str, queue: tuple[str, str, redis.Redis]
+) -> None:
+    name, p, client = queue
+    fill_layout1(client, p)
+    other = RedisHuey(name + "-new", url=redis_url)
+    try:
+        other.enqueue_by_name("tasks.x")
+        r = CliRunner().invoke(
+            main, ["queues", "--json", "--url", redis_url, "--queue", other.name]
+        )
+        assert r.exit_code == 0, r.output
+        rows = {q["name"]: q for q in json.loads(r.stdout)}
+        assert rows[other.name]["ready"] == 1 and rows[other.name]["error"] is None
+        assert "holds tasks in layout 1" in rows[name]["error"]
+    finally:
+        other.storage.destroy()
+        other.storage.close()
+
+
+@layout2_engine
 def test_a_worker_delivers_the_migrated_queue_in_order(
     redis_url: str, queue: tuple[str, str, redis.Redis]
 ) -> None:
