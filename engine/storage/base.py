@@ -93,6 +93,7 @@ __all__ = [
     "Durability",
     "Located",
     "Message",
+    "Migration",
     "Outcome",
     "Recovered",
     "Round",
@@ -237,6 +238,23 @@ class Durability:
         if self.aof is False and self.rdb is False:
             return False
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What ``migrate`` found in a queue, and what it moved (nothing on a dry run).
+
+    ``found``: the layout the queue was in (None: nothing of any layout yet);
+    ``counts``: its tasks per state (``ready``, ``scheduled``, ``running``, ``dead``,
+    ``parked``) and its stored bodies (``bodies``) in that layout; ``bytes``: the
+    memory of the keys a migration replaces, by key; ``moved``: per kind, what moved."""
+
+    queue: str
+    found: int | None
+    counts: dict[str, int]
+    bytes: dict[str, int]
+    moved: dict[str, int]
+    dry_run: bool
 
 
 def refusal_running(task_id: str) -> str:
@@ -658,6 +676,18 @@ class Storage(ABC):
     def durability(self) -> Durability | None:
         """What the store keeps across a restart; None where that is not in question
         (memory, SQLite). Called once by a starting worker, never on the hot path."""
+        return None
+
+    def check_format(self, write: bool = True) -> None:
+        """Refuse (ConfigurationError, one line) a queue this release cannot use: laid
+        out by a newer release, or by an earlier one (``hueyctl migrate`` converts it).
+        ``write``: a new queue is marked with this release's layout (a read-only tool
+        passes False). A no-op where the store has one layout (memory)."""
+
+    def migrate(self, dry_run: bool = False) -> Migration | None:
+        """Convert the queue from an earlier release's layout to this one's, keeping
+        every task; ``dry_run``: only count what would move. None where the store has
+        one layout (memory)."""
         return None
 
     def describe(self) -> str:

@@ -90,6 +90,7 @@ from ..exceptions import (
 )
 from ..keys import WORKERS
 from ..urls import mask_url
+from . import redis_format
 from .base import (
     DEAD_CAP,
     DEAD_CAP_BYTES,
@@ -103,6 +104,7 @@ from .base import (
     Durability,
     Located,
     Message,
+    Migration,
     Outcome,
     Recovered,
     Round,
@@ -375,6 +377,7 @@ class RedisStorage(Storage):
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._cluster = not hasattr(self.client, "connection_pool")
         self.set_durable(durable, durable_timeout)
+        self._checked = False  # the queue's layout, checked at the first write or claim
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
@@ -443,6 +446,8 @@ class RedisStorage(Storage):
         return self._prefix + name
 
     def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if not self._checked:
+            self.check_format()
         return self._scripts[script.name](keys=list(keys), args=list(args))
 
     def set_durable(self, durable: bool, timeout: float = 1.0) -> None:
@@ -459,6 +464,8 @@ class RedisStorage(Storage):
         """``_run`` for a write the caller acknowledges: in durable mode followed, on the
         same connection (a pipeline), by ``WAIT 1 <timeout>``. Returns the script's
         reply; raises ReplicaLag when no replica confirmed in time."""
+        if not self._checked:
+            self.check_format()
         if self._wait_ms is None:
             return self._run(script, keys, args)
         client = self.client
@@ -503,6 +510,22 @@ class RedisStorage(Storage):
         if named:
             raise TypeError(f"script {script.name} has no key {', '.join(named)}")
         return keys
+
+    @_translated
+    def check_format(self, write: bool = True) -> None:
+        """See Storage.check_format and engine.storage.redis_format (one round trip);
+        the scripts run it once, before the first."""
+        if self._keys["ready"] == self._k("ready"):  # this engine writes layout 1 itself
+            self._checked = True
+            return
+        redis_format.check(self.client, self._prefix, self.name, write)
+        self._checked = self._checked or write
+
+    @_translated
+    def migrate(self, dry_run: bool = False) -> Migration:
+        """``hueyctl migrate``: see engine.storage.redis_format (its script runs without
+        the format check, which refuses what it converts)."""
+        return redis_format.migrate(self.client, self._prefix, self.name, self._scripts, dry_run)
 
     def durability(self) -> Durability | None:
         """AOF from ``INFO persistence``, the eviction policy from ``INFO memory``, the RDB

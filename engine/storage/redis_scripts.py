@@ -330,6 +330,14 @@ WAIT_RESULT = Script(
 )
 DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",), _DRAIN)
 INCR = Script("incr", ("key",), ("ttl_ms",))
+# hueyctl migrate (engine/storage/redis_format.py): old_ready and old_msg are layout 1's
+# zset and hash; ready and msg are layout 2's prefixes (``P r:``, ``P m:``).
+MIGRATE = Script(
+    "migrate",
+    ("old_ready", "old_msg", "ready", "msg", "prio", "levels", "leases", "fmt"),
+    ("format", "(id bucket)..."),
+    _DRAIN,
+)
 
 #: Every script, in no particular order.
 SCRIPTS: tuple[Script, ...] = (
@@ -356,6 +364,7 @@ SCRIPTS: tuple[Script, ...] = (
     WAIT_RESULT,
     DELETE_IF_EQUAL,
     INCR,
+    MIGRATE,
 )
 
 _DIRECTIVE = re.compile(r"^([ \t]*)-- #(include|layout|item) (.+?)\s*$", re.M)
