@@ -31,13 +31,12 @@ queue first. Every way onto the ready queue (``enqueue``, ``enqueue_unique``,
 ``promote``, a ``finish`` that enqueues a retry or a pipeline's next stage,
 ``retry_dead``) puts the task at the *back* of its priority, as huey appends
 them: a retry keeps its id (result handles read by id) but not its old place.
-Each store keeps an enqueue sequence for this; task ids (time-ordered, made at
-``.s()`` time) only break ties the sequence cannot (memory: never; Redis: a
-priority beyond ±65,535, or 2^35 tasks added to one priority while it never
-emptied). A task handed back (``recover``, ``release``) goes to the *front* of its
-priority, several handed back at once in id order: it was claimed ahead of
-everything still waiting there, so the front is about where it was, and a
-stopping worker's claimed-ahead tasks are not pushed behind later work.
+Each store keeps arrival order for this (memory and SQLite: an enqueue sequence,
+ties broken by task id; Redis: one list per priority). A task handed back
+(``recover``, ``release``) goes to the *front* of its priority, several handed back
+at once in id order: it was claimed ahead of everything still waiting there, so the
+front is about where it was, and a stopping worker's claimed-ahead tasks are not
+pushed behind later work.
 
 Key/value data (results, revocations, periodic slots, locks, user ``put``) is a
 flat namespace of string keys with optional TTL; callers prefix their keys.
@@ -489,8 +488,8 @@ class Storage(ABC):
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         """Up to ``limit`` ids of queued, scheduled, running or dead tasks, or of
         finished ones with a record, that end with ``suffix`` (hex digits): the short
-        ids operators type. Read-only, for tools; Redis walks the message hash and the
-        finished records with HSCAN MATCH (no index to keep)."""
+        ids operators type. Read-only, for tools; Redis walks the body bucket(s) the
+        suffix can be in and the finished records with HSCAN MATCH (no index to keep)."""
 
     @abstractmethod
     def finished(self, task_id: str) -> bytes | None:
