@@ -515,9 +515,6 @@ class RedisStorage(Storage):
     def check_format(self, write: bool = True) -> None:
         """See Storage.check_format and engine.storage.redis_format (one round trip);
         the scripts run it once, before the first."""
-        if self._keys["ready"] == self._k("ready"):  # this engine writes layout 1 itself
-            self._checked = True
-            return
         redis_format.check(self.client, self._prefix, self.name, write)
         self._checked = self._checked or write
 
