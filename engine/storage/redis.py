@@ -44,6 +44,11 @@ level. A level leaves ``levels`` when a claim empties its list. Taking an id out
 middle of a list (an admin delete, a flush, re-adding an id that is ready now) is an
 LREM, O(n) of its level: those paths are rare, and a fresh id never pays it.
 
+The layout's version is the ``fmt`` key: before its first write or claim, each store
+reads it (:mod:`engine.storage.redis_format`) and refuses, in one line, a queue of a
+newer release's layout or one still holding layout 1's ``ready``/``msg`` (``hueyctl
+migrate`` moves those); a new queue is marked. Read-only tools check without writing.
+
 Faults the store absorbs rather than passes up:
 
 - **A full Redis** (``maxmemory``): the scripts that add work are refused before they
@@ -515,9 +520,6 @@ class RedisStorage(Storage):
     def check_format(self, write: bool = True) -> None:
         """See Storage.check_format and engine.storage.redis_format (one round trip);
         the scripts run it once, before the first."""
-        if self._keys["ready"] == self._k("ready"):  # this engine writes layout 1 itself
-            self._checked = True
-            return
         redis_format.check(self.client, self._prefix, self.name, write)
         self._checked = self._checked or write
 
