@@ -18,6 +18,9 @@ local consumer, n_tasks, clock, done_cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local kept = {}
 -- #include lib
 local lease_now = clock == 'server' and server_now() or nil
+-- The consumer's lease end (false: none), read at its first task: no write of this script
+-- moves it, so one ZSCORE serves the batch.
+local lease_end = nil
 
 -- Finish the task whose ARGV start at i and whose own KEYS start at k; returns false
 -- or the refusal, and where the next task starts in ARGV and in KEYS.
@@ -25,9 +28,12 @@ local function finish_one(i, k)
   -- #layout FINISH_TASK i k
   local v = redis.call('HGET', running, id)
   if not v then return NOT_RUNNING, next_i, next_k end
-  if owner_of(v) ~= consumer then return NOT_OWNER, next_i, next_k end
-  local lease = redis.call('ZSCORE', leases, consumer)
-  if (not lease) or tonumber(lease) < (lease_now or tonumber(now)) then return LEASE_LOST, next_i, next_k end
+  if not held_by(v, consumer) then return NOT_OWNER, next_i, next_k end
+  if lease_end == nil then
+    local z = redis.call('ZSCORE', leases, consumer)
+    lease_end = z and tonumber(z) or false
+  end
+  if (not lease_end) or lease_end < (lease_now or tonumber(now)) then return LEASE_LOST, next_i, next_k end
   redis.call('HDEL', running, id)
   if dead_reason ~= '' then
     if dead_data ~= '' then body_put(msg, id, dead_data) end

@@ -220,6 +220,13 @@ local function owner_of(v)
   return string.match(v, '^(.*)|[^|]*$')
 end
 
+-- owner_of(v) == consumer, without a pattern match (the finish path asks it per task).
+local function held_by(v, consumer)
+  local n = #consumer
+  return string.byte(v, n + 1) == 124 and string.sub(v, 1, n) == consumer
+    and not string.find(v, '|', n + 2, true)
+end
+
 -- Up to n ids off the ready lists, in order: the levels highest first (levels), each
 -- from its front. A task delivered before without finishing comes alone (so a task
 -- that kills its worker takes no bystanders): the ids popped after it go back to the

@@ -14,7 +14,7 @@ local mine, seen = {}, {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local v = redis.call('HGET', running, id)
-  if v and not seen[id] and owner_of(v) == consumer then
+  if v and not seen[id] and held_by(v, consumer) then
     seen[id] = true
     redis.call('HDEL', running, id)
     if redis.call('HINCRBY', deliv, id, -1) <= 0 then redis.call('HDEL', deliv, id) end

@@ -18,7 +18,7 @@ local entries = redis.call('HGETALL', running)
 local out = {}
 for i = 1, #entries, 2 do
   local id = entries[i]
-  if owner_of(entries[i + 1]) == consumer and (wanted == nil or wanted[id]) then
+  if held_by(entries[i + 1], consumer) and (wanted == nil or wanted[id]) then
     redis.call('HDEL', running, id)
     if count == '0' and redis.call('HINCRBY', deliv, id, -1) <= 0 then
       redis.call('HDEL', deliv, id)

@@ -13,7 +13,7 @@ local n, added = 0, 0
 for i = 5, #ARGV, 4 do
   local id, new_id = ARGV[i], ARGV[i + 1]
   local v = redis.call('HGET', running, id)
-  if v and owner_of(v) == consumer then
+  if v and held_by(v, consumer) then
     redis.call('HDEL', running, id)
     local data = body_get(msg, id) or ''
     body_del(msg, id)
