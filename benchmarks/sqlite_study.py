@@ -165,36 +165,49 @@ def measure(
 def rates(tmp: Path, n: int, data: list[bytes]) -> None:
     """Enqueue and drain rates of the real store (one thread, no worker): ``enqueue`` of
     all n in one call (W1b's path), n // 10 single enqueues (W1's), then claim_round of
-    8 at a time and one finish per task with a result and a finished record (W2's)."""
+    8 at a time and ``finish_many`` of those 8, each with a result and a finished record
+    (a worker's calls in W2). Each as tasks per second of wall time and µs of this
+    process's CPU per task (steadier on a busy machine)."""
     import time
 
     from engine.storage.base import Message, Outcome
     from engine.storage.sqlite import SqliteStorage
 
     store = SqliteStorage("bench", filename=str(tmp / "rates.db"))
+    store.counts()  # the schema
     items = [Message(new_task_id(), d) for d in data]
-    t0 = time.perf_counter()
-    store.enqueue(items)
-    bulk = n / (time.perf_counter() - t0)
     singles = [Message(new_task_id(), d) for d in data[: n // 10]]
-    t0 = time.perf_counter()
-    for m in singles:
-        store.enqueue([m])
-    single = len(singles) / (time.perf_counter() - t0)
     total = n + len(singles)
-    done = 0
-    t0 = time.perf_counter()
-    while done < total:
-        now = time.time()
-        got = store.claim_round("c1", now, 8, 30.0, "watch").claimed
-        for c in got:
-            outcome = Outcome(results=[(f"result:{c.id}", b"true")], finished=b"{}\n" + c.data)
-            assert store.finish("c1", c.id, now, outcome) is None
-        done += len(got)
-    drain = total / (time.perf_counter() - t0)
+
+    def drain() -> None:
+        done = 0
+        while done < total:
+            now = time.time()
+            got = store.claim_round("c1", now, 8, 30.0, "watch").claimed
+            results = [
+                (c.id, now, Outcome([(f"result:{c.id}", b"true")], finished=b"{}\n" + c.data))
+                for c in got
+            ]
+            assert store.finish_many("c1", results) == [None] * len(got)
+            done += len(got)
+
+    def one_by_one() -> None:
+        for m in singles:
+            store.enqueue([m])
+
+    phases: list[tuple[str, int, Callable[[], None]]] = [
+        ("enqueue bulk", n, lambda: store.enqueue(items)),
+        ("single", len(singles), one_by_one),
+        ("claim_round + finish_many", total, drain),
+    ]
+    out = []
+    for label, count, run in phases:
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out.append(f"{label} {count / wall:,.0f}/s ({1e6 * cpu / count:,.0f} µs CPU)")
     store.close()
-    print(f"rates: enqueue bulk {bulk:,.0f}/s, single {single:,.0f}/s", end=", ")
-    print(f"claim_round + finish {drain:,.0f}/s")
+    print("rates: " + ", ".join(out))
 
 
 def main() -> None:

@@ -371,12 +371,8 @@ class Storage(ABC):
         if pause_in_force(paused.get(QUEUE_PAUSED), now):
             limit = 0
         claimed = self.claim(consumer, now, limit, lease) if limit > 0 else []
-        more = self.has_ready()
+        more = self.counts().ready > 0
         return Round(claimed, self.peek(watch), self.next_eta(), more, paused)
-
-    def has_ready(self) -> bool:
-        """Whether a task is waiting on the ready queue (``claim_round``'s ``more``)."""
-        return self.counts().ready > 0
 
     def wait_and_claim_round(
         self,

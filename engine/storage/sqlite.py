@@ -25,18 +25,26 @@ task put at the back of its priority gets ``max(pos) + 1`` (what SQLite gives a 
 row anyway), one handed back to the front ``min(pos) - 1``; ``task_ready`` on
 ``(qid, priority DESC)`` holds the rowid after its columns, so it *is* the claim
 order, and a claim reaches each row by rowid. No two tasks share a place, so ids
-never break ties.
+never break ties there. (Where ids do break ties, equal etas or equal failure
+times, SQLite sorts a made-up id before a generated one: text before blobs.)
 
 Why this shape (issue 16, W6: file bytes per pending task, ≤ huey's SqliteHuey):
 the previous schema kept the queue name and the 36-character id in the row and again
-in the primary key and in three full indexes (~447 bytes per pending ``noop`` task
-against huey's ~175). Now the queue is a small integer, an id that is a canonical
-UUID (every id the engine makes) is stored as its 16 bytes (any other id as its
-text), and the rows of other states cost a pending task nothing. A rowid table
-rather than ``WITHOUT ROWID``: a body up to ~4 KB stays on the row's page (a
-``WITHOUT ROWID`` row spills past ~1 KB onto an overflow page of its own), and
-the index entries point at a 1-3 byte rowid instead of the id. See
-``benchmarks/sqlite_study.py`` for the candidates measured.
+in the primary key and in three full indexes: 447 bytes per pending ``noop(i, "x")``
+(a 116-byte body) against 184 for huey's ``SqliteHuey`` (a 142-byte pickle). Now the
+queue is a small integer, an id that is a canonical UUID (every id the engine makes)
+is stored as its 16 bytes (any other id as its text), and the indexes of other states
+cost a pending task nothing: 192 bytes (row 152, ``task_id`` 29, ``task_ready`` 10;
+112 with a 40-byte body). A rowid table rather than ``WITHOUT ROWID`` keyed by id
+(205): a body up to ~4 KB stays on the row's page (a ``WITHOUT ROWID`` row spills
+past ~1 KB onto an overflow page of its own), and the claim index points at a 1-3 byte
+rowid instead of the id. 8 KB pages would save under 2 bytes a task and double what a
+small commit writes to the WAL. ``benchmarks/sqlite_study.py`` measures the
+candidates.
+
+A consumer's round (``claim_round``: promote one batch, read the pause map, claim, and
+what the round reports) is one transaction, and ``finish_many`` commits its whole
+batch in one: a failure commits none of it, so the batch can be sent again.
 
 Formats: a file without ``user_version`` whose ``task`` table has a ``queue``
 column is format 1 (every release before this one, with or without ``ord``). On
@@ -78,6 +86,7 @@ from .base import (
     NOT_OWNER,
     NOT_RUNNING,
     PROMOTE_BATCH,
+    QUEUE_PAUSED,
     SCAN_BUDGET,
     STATS_TTL,
     Claimed,
@@ -87,9 +96,11 @@ from .base import (
     Message,
     Outcome,
     Recovered,
+    Round,
     Running,
     StatRow,
     Storage,
+    pause_in_force,
     refusal_running,
 )
 
@@ -461,60 +472,107 @@ class SqliteStorage(Storage):
 
     def promote(self, now: float, limit: int = PROMOTE_BATCH) -> list[str]:
         with self._tx() as conn:
-            sql = (
-                f"SELECT pos, id FROM task WHERE qid = ? AND state = {SCHEDULED} AND at <= ?"
-                " ORDER BY at, id LIMIT ?"
-            )
-            due = self._t(conn, sql, now, max(0, limit)).fetchall()
-            self._to_ready(conn, [p for p, _ in due], _RESET)
-            return [id_text(i) for _, i in due]
+            return self._promote(conn, now, limit)
+
+    def _promote(self, conn: Conn, now: float, limit: int) -> list[str]:
+        sql = (
+            f"SELECT pos, id FROM task WHERE qid = ? AND state = {SCHEDULED} AND at <= ?"
+            " ORDER BY at, id LIMIT ?"
+        )
+        due = self._t(conn, sql, now, max(0, limit)).fetchall()
+        self._to_ready(conn, [p for p, _ in due], _RESET)
+        return [id_text(i) for _, i in due]
 
     def next_eta(self) -> float | None:
+        with self._locked() as conn:
+            return self._next_eta(conn)
+
+    def _next_eta(self, conn: Conn) -> float | None:
         sql = f"SELECT min(at) FROM task WHERE qid = ? AND state = {SCHEDULED}"
-        (eta,) = self._read_tasks(sql)[0]
+        (eta,) = self._t(conn, sql).fetchone()
         return None if eta is None else float(eta)
 
     def claim(self, consumer: str, now: float, limit: int, lease: float) -> list[Claimed]:
-        with self._tx() as conn:  # a claim renews the lease, never moves it back
-            self._set_lease(conn, consumer, max(now + lease, self._lease_of(conn, consumer)))
-            sql = f"SELECT pos, id, data, deliveries {_READY} LIMIT ?"
-            rows = self._t(conn, sql, max(0, limit)).fetchall()
-            for n, row in enumerate(rows):
-                if row[3]:  # redelivered: alone, or not in this batch
-                    rows = rows[: n or 1]
-                    break
-            conn.executemany(
-                f"UPDATE task SET state = {RUNNING}, consumer = ?, at = ?,"
-                " deliveries = deliveries + 1 WHERE pos = ?",
-                [(consumer, now, r[0]) for r in rows],
-            )
-            return [Claimed(id_text(i), data, d + 1) for _, i, data, d in rows]
+        with self._tx() as conn:
+            return self._claim(conn, consumer, now, limit, lease)
 
-    def has_ready(self) -> bool:
-        sql = f"SELECT EXISTS (SELECT 1 FROM task WHERE qid = ? AND state = {READY})"
-        return bool(self._read_tasks(sql)[0][0])
+    def _claim(
+        self, conn: Conn, consumer: str, now: float, limit: int, lease: float
+    ) -> list[Claimed]:
+        # a claim renews the lease, never moves it back
+        self._set_lease(conn, consumer, max(now + lease, self._lease_of(conn, consumer)))
+        sql = f"SELECT pos, id, data, deliveries {_READY} LIMIT ?"
+        rows = self._t(conn, sql, max(0, limit)).fetchall()
+        for n, row in enumerate(rows):
+            if row[3]:  # redelivered: alone, or not in this batch
+                rows = rows[: n or 1]
+                break
+        conn.executemany(
+            f"UPDATE task SET state = {RUNNING}, consumer = ?, at = ?,"
+            " deliveries = deliveries + 1 WHERE pos = ?",
+            [(consumer, now, r[0]) for r in rows],
+        )
+        return [Claimed(id_text(i), data, d + 1) for _, i, data, d in rows]
+
+    def claim_round(
+        self,
+        consumer: str,
+        now: float,
+        limit: int,
+        lease: float,
+        watch: str,
+        pauses: str | None = None,
+    ) -> Round:
+        """The base class's round in one transaction (one commit instead of two and
+        four reads); like Redis's round, it promotes one batch of due tasks."""
+        with self._tx() as conn:
+            self._promote(conn, now, PROMOTE_BATCH)
+            paused: dict[str, bytes] = {}
+            if pauses is not None:
+                sql = "SELECT field, value FROM map WHERE queue = ? AND name = ?"
+                paused = {f: bytes(v) for f, v in self._x(conn, sql, pauses)}
+            if pause_in_force(paused.get(QUEUE_PAUSED), now):
+                limit = 0
+            claimed = self._claim(conn, consumer, now, limit, lease) if limit > 0 else []
+            more = f"SELECT EXISTS (SELECT 1 FROM task WHERE qid = ? AND state = {READY})"
+            waiting = bool(self._t(conn, more).fetchone()[0])
+            watched = self._kv_get(conn, watch)
+            return Round(claimed, watched, self._next_eta(conn), waiting, paused)
 
     def finish(self, consumer: str, task_id: str, now: float, outcome: Outcome) -> str | None:
         with self._tx() as conn:
-            sql = "SELECT pos, state, consumer FROM task WHERE qid = ? AND id = ?"
-            row = self._t(conn, sql, id_key(task_id)).fetchone()
-            refused = self._refusal(conn, row, consumer, now)
-            if refused:
-                return refused
-            pos = int(row[0])
-            if outcome.dead is not None:
-                if outcome.dead_data is not None:
-                    conn.execute("UPDATE task SET data = ? WHERE pos = ?", (outcome.dead_data, pos))
-                self._to_dead(conn, [(pos, outcome.dead[0], outcome.dead[1])], now)
-            else:
-                if outcome.finished is not None:
-                    self._keep_finished(conn, task_id, outcome.finished)
-                conn.execute("DELETE FROM task WHERE pos = ?", (pos,))
-            for key, value in outcome.results:
-                self._kv_put(conn, key, value, outcome.result_ttl)
-            self._insert(conn, [(m, READY, None) for m in outcome.enqueue])
-            self._insert(conn, [(m, SCHEDULED, float(eta)) for m, eta in outcome.schedule])
-            return None
+            return self._finish(conn, consumer, task_id, now, outcome)
+
+    def finish_many(
+        self, consumer: str, items: Sequence[tuple[str, float, Outcome]]
+    ) -> list[str | None]:
+        """Every finish in one transaction: one commit for the batch, and a failure
+        commits none of them (so the batch may be sent again as it is)."""
+        with self._tx() as conn:
+            return [self._finish(conn, consumer, t, now, o) for t, now, o in items]
+
+    def _finish(
+        self, conn: Conn, consumer: str, task_id: str, now: float, outcome: Outcome
+    ) -> str | None:
+        sql = "SELECT pos, state, consumer FROM task WHERE qid = ? AND id = ?"
+        row = self._t(conn, sql, id_key(task_id)).fetchone()
+        refused = self._refusal(conn, row, consumer, now)
+        if refused:
+            return refused
+        pos = int(row[0])
+        if outcome.dead is not None:
+            if outcome.dead_data is not None:
+                conn.execute("UPDATE task SET data = ? WHERE pos = ?", (outcome.dead_data, pos))
+            self._to_dead(conn, [(pos, outcome.dead[0], outcome.dead[1])], now)
+        else:
+            if outcome.finished is not None:
+                self._keep_finished(conn, task_id, outcome.finished)
+            conn.execute("DELETE FROM task WHERE pos = ?", (pos,))
+        for key, value in outcome.results:
+            self._kv_put(conn, key, value, outcome.result_ttl)
+        self._insert(conn, [(m, READY, None) for m in outcome.enqueue])
+        self._insert(conn, [(m, SCHEDULED, float(eta)) for m, eta in outcome.schedule])
+        return None
 
     def _keep_finished(self, conn: Conn, task_id: str, record: bytes) -> None:
         """Keep the task's finished record; past twice ``finished_cap`` records (counted

@@ -226,3 +226,54 @@ def test_a_pending_task_costs_little_more_than_its_body(tmp_path: Path) -> None:
     finally:
         store.close()
     assert per_task <= len(body) + 80, per_task
+
+
+def test_a_batch_of_finishes_commits_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finish_many is one transaction: a failure half-way commits none of the batch, so
+    the worker may send it again as it is (each task is still running, still its own)."""
+    from engine.exceptions import StoreUnavailable
+
+    store = SqliteStorage(name="q", filename=str(tmp_path / "batch.db"))
+    try:
+        first, second = new_ids(2)
+        store.enqueue([Message(first, b"1"), Message(second, b"2")])
+        assert len(store.claim("c1", NOW, 2, LEASE)) == 2
+        real = store._keep_finished
+        calls = []
+
+        def failing(conn: sqlite3.Connection, task_id: str, record: bytes) -> None:
+            calls.append(task_id)
+            if len(calls) == 2:
+                raise sqlite3.OperationalError("disk I/O error")
+            real(conn, task_id, record)
+
+        monkeypatch.setattr(store, "_keep_finished", failing)
+        batch = [
+            (i, NOW, Outcome([(f"result:{i}", b"ok")], finished=b"{}\n")) for i in (first, second)
+        ]
+        with pytest.raises(StoreUnavailable):
+            store.finish_many("c1", batch)
+        assert store.counts().running == 2 and store.peek(f"result:{first}") is None
+        monkeypatch.setattr(store, "_keep_finished", real)
+        assert store.finish_many("c1", batch) == [None, None]
+        assert store.counts().running == 0 and store.peek(f"result:{first}") == b"ok"
+    finally:
+        store.close()
+
+
+def test_a_round_promotes_claims_and_reports_in_one_step(tmp_path: Path) -> None:
+    store = SqliteStorage(name="q", filename=str(tmp_path / "round.db"))
+    try:
+        due, later, ready = new_ids(3)
+        store.schedule([(Message(due, b"d"), NOW - 1), (Message(later, b"l"), NOW + 60)])
+        store.enqueue([Message(ready, b"r")])
+        store.put("revoke:version", b"7")
+        rnd = store.claim_round("c1", NOW, 1, LEASE, "revoke:version")
+        assert [c.id for c in rnd.claimed] == [ready]  # promoted behind the waiting one
+        assert (rnd.watched, rnd.next_eta, rnd.more) == (b"7", NOW + 60, True)
+        rnd = store.claim_round("c1", NOW, 5, LEASE, "revoke:version")
+        assert [c.id for c in rnd.claimed] == [due] and rnd.more is False
+    finally:
+        store.close()
