@@ -14,7 +14,8 @@ Engines (columns):
 * ``ours``: ``engine.RedisHuey`` on the run's Redis server;
 * ``huey``: huey's ``RedisHuey`` on the same server (skipped when huey is not
   installed); W5 also runs huey with ``notify_result=True``;
-* ``sqlite``: ``engine.SqliteHuey`` on a file in the run's temp dir;
+* ``sqlite``: ``engine.SqliteHuey`` on a file in the run's temp dir; its W6 is
+  also set against huey's ``SqliteHuey`` (row W6s, when huey is installed);
 * ``raw``: plain redis-py on the same server (LPUSH/RPOP, pipelined where it
   says so): how fast the store itself goes, the ceiling for any queue on it.
 
