@@ -14,7 +14,8 @@ Engines (columns):
 * ``ours``: ``engine.RedisHuey`` on the run's Redis server;
 * ``huey``: huey's ``RedisHuey`` on the same server (skipped when huey is not
   installed); W5 also runs huey with ``notify_result=True``;
-* ``sqlite``: ``engine.SqliteHuey`` on a file in the run's temp dir;
+* ``sqlite``: ``engine.SqliteHuey`` on a file in the run's temp dir; its W6 is
+  also set against huey's ``SqliteHuey`` (row W6s, when huey is installed);
 * ``raw``: plain redis-py on the same server (LPUSH/RPOP, pipelined where it
   says so): how fast the store itself goes, the ceiling for any queue on it.
 
@@ -325,6 +326,23 @@ class Ours(Adapter):
         return Consumer(f"{self.name}-{mode}", argv, self.consumer_env(), logdir)
 
 
+def sqlite_used_bytes(path: Path) -> int:
+    """The pages a SQLite file uses once its WAL is checkpointed into it (free pages
+    left out), in bytes: W6 on SQLite, the same for ours and huey's."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((page_count - freelist) * page_size)
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(str(path) + suffix)
+
+
 class OursSqlite(Ours):
     def __init__(self, tmp: Path) -> None:
         self.name, self.title = "sqlite", "ours (SQLite)"
@@ -344,41 +362,51 @@ class OursSqlite(Ours):
     def reset(self) -> None:
         with contextlib.suppress(Exception):
             self.storage.close()
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(str(self.path) + suffix)
+        remove_sqlite(self.path)
         self._open()
-
-    def _file_bytes(self) -> int:
-        with sqlite3.connect(self.path) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            page_count = conn.execute("PRAGMA page_count").fetchone()[0]
-            freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
-            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        return int((page_count - freelist) * page_size)
 
     def bytes_per_task(self, n: int) -> float:
         # Bytes the tasks add to the file; the empty schema is measured on a fresh file.
-        full = self._file_bytes()
+        full = sqlite_used_bytes(self.path)
         from . import bench_app
 
         empty_path = self.tmp / "empty.db"
         empty = bench_app.build("sqlite", sqlite_path=str(empty_path)).huey.storage
         empty.counts()
         empty.close()
-        with sqlite3.connect(empty_path) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            base = (
-                conn.execute("PRAGMA page_count").fetchone()[0]
-                * conn.execute("PRAGMA page_size").fetchone()[0]
-            )
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(str(empty_path) + suffix)
+        base = sqlite_used_bytes(empty_path)
+        remove_sqlite(empty_path)
         return (full - base) / n
 
     def consumer_env(self) -> dict[str, str]:
         return {"BENCH_STORE": "sqlite", "BENCH_SQLITE": str(self.path)}
+
+
+class HueySqlite:
+    """huey's ``SqliteHuey``, for W6 on SQLite only: the file bytes its ``enqueue``
+    leaves per pending ``noop(i, "x")`` (one call per task, as huey's ``map``)."""
+
+    name = "huey_sqlite"
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+
+    def _fill(self, path: Path, n: int) -> None:
+        from . import bench_app_huey
+
+        app = bench_app_huey.build_sqlite(str(path))
+        for i in range(n):
+            app.noop(i, "x")
+        app.huey.storage.close()
+
+    def bytes_per_task(self, n: int) -> float:
+        full, empty = self.tmp / "huey-sqlite.db", self.tmp / "huey-sqlite-empty.db"
+        self._fill(empty, 0)
+        self._fill(full, n)
+        per = (sqlite_used_bytes(full) - sqlite_used_bytes(empty)) / n
+        remove_sqlite(full)
+        remove_sqlite(empty)
+        return per
 
 
 class Huey(Adapter):
@@ -508,6 +536,7 @@ class Suite:
         url = server.url
         self.ours = Ours(url, self.client)
         self.sqlite = OursSqlite(tmp)
+        self.huey_sqlite = HueySqlite(tmp)
         self.has_huey = huey_installed() and "huey" in cfg.engines
         self.huey = Huey(url, self.client) if self.has_huey else None
         self.huey_notify = Huey(url, self.client, notify=True) if self.has_huey else None
@@ -551,6 +580,17 @@ class Suite:
                 self.guarded(f"W1b {a.name}", lambda a=a: self._w1b(a, rep, n))
         if "raw" in self.cfg.engines:
             self.guarded("W1 raw", lambda: self._raw_enqueue(rep, n))
+        if self.wants("W6") and self.has_huey and "sqlite" in self.cfg.engines:
+            self.guarded("W6 huey_sqlite", lambda: self._w6_huey_sqlite(rep, n))
+
+    def _w6_huey_sqlite(self, rep: int, n: int) -> None:
+        """W6 on SQLite: ours (measured by _w1b) against huey's SqliteHuey."""
+        per = self.huey_sqlite.bytes_per_task(n)
+        self.m.put("W6s", "huey_sqlite", rep, per)
+        ours = self.m.get("W6", "sqlite")
+        if ours:
+            self.m.put("W6s", "sqlite", rep, ours[rep])
+        log(f"W6  huey SqliteHuey {per:,.0f} file bytes/task")
 
     def _w1(self, a: Adapter, rep: int, n: int) -> None:
         a.reset()
@@ -785,6 +825,7 @@ class Row:
     unit: str
     higher_better: bool
     huey: str = "huey"  # which huey column the ratio compares against
+    ours: str = "ours"  # ... and which of ours
     show: tuple[str, ...] = ("ours", "huey", "sqlite", "raw")
     target: str = ""
 
@@ -836,6 +877,16 @@ ROWS = [
         False,
         target="≤ huey",
     ),
+    Row(
+        "W6s",
+        "W6 SQLite file bytes per pending task (huey: `SqliteHuey`)",
+        "bytes",
+        False,
+        huey="huey_sqlite",
+        ours="sqlite",
+        show=("huey", "sqlite"),
+        target="≤ huey",
+    ),
     Row("msg", "message size (ours: JSON envelope; huey: pickle)", "bytes", False),
 ]
 
@@ -878,7 +929,7 @@ def fmt_ratio(r: list[float]) -> str:
 
 def evaluate(row: Row, m: Measurements) -> tuple[str, str]:
     """(what was measured against the target, met / not met / n/a)."""
-    ours = m.get(row.metric, "ours")
+    ours = m.get(row.metric, row.ours)
     huey = m.get(row.metric, row.huey)
     ratio = summary(paired_ratios(ours, huey))
     own = summary(ours)
@@ -919,7 +970,7 @@ def table(m: Measurements, huey_version: str) -> str:
         for eng in ("ours", row.huey, "sqlite", "raw"):
             key = "huey" if eng.startswith("huey") else eng
             cells.append(fmt_cell(m.get(row.metric, eng), row.unit) if key in row.show else "—")
-        ratio = fmt_ratio(paired_ratios(m.get(row.metric, "ours"), m.get(row.metric, row.huey)))
+        ratio = fmt_ratio(paired_ratios(m.get(row.metric, row.ours), m.get(row.metric, row.huey)))
         measured, met = evaluate(row, m) if row.target else ("", "")
         better = "↑" if row.higher_better else "↓"
         lines.append(

@@ -2,7 +2,8 @@
 sequence existed keeps working. Its waiting tasks are still claimed, by priority, ahead
 of the tasks enqueued after the upgrade at their priority; nothing is lost.
 
-SQLite: the old file has no ``ord`` column; opening it adds the column and the index.
+SQLite: the old file has no ``ord`` column; opening it rewrites it in the current format,
+the waiting tasks copied in claim order (by priority, then id).
 (Redis: a queue of an earlier layout is moved by ``hueyctl migrate``, tested there.)
 """
 
@@ -17,7 +18,7 @@ from engine.storage.base import Message
 
 
 def test_sqlite_file_without_the_order_column_is_upgraded(tmp_path: Path) -> None:
-    from engine.storage.sqlite import SqliteStorage
+    from engine.storage.sqlite import FORMAT, SqliteStorage
 
     path = tmp_path / "old.db"
     old_low, old_high, old_low2 = new_ids(3)
@@ -39,7 +40,7 @@ def test_sqlite_file_without_the_order_column_is_upgraded(tmp_path: Path) -> Non
         store.enqueue([Message(new_low, b"n1"), Message(new_high, b"nh", 3)])
         claimed = [c.id for c in store.claim("c1", NOW, 10, LEASE)]
         assert claimed == [old_high, new_high, old_low, old_low2, new_low]
-        indexes = {row[1] for row in sqlite3.connect(path).execute("PRAGMA index_list(task)")}
-        assert "task_order" in indexes and "task_ready" not in indexes
+        version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+        assert version == FORMAT  # rewritten in the current format (tests: test_sqlite_format)
     finally:
         store.close()

@@ -55,6 +55,9 @@ def test_smoke_run(tmp_path: Path) -> None:
         for metric in ("W1", "W2t", "W2p", "W3p50", "W5", "W6"):
             assert math.isfinite(measured["data"][metric]["huey"][0]), metric
         assert math.isfinite(measured["data"]["W5"]["huey_notify"][0])
+        for engine in ("sqlite", "huey_sqlite"):  # W6 on SQLite against SqliteHuey
+            assert math.isfinite(measured["data"]["W6s"][engine][0]), engine
+        assert "| W6 SQLite file bytes per pending task" in report.read_text()
     else:
         assert "huey" not in measured["data"]["W1"]
     table = report.read_text()
@@ -127,3 +130,14 @@ def test_redis_cpu_smoke_run(tmp_path: Path) -> None:
     assert "evalsha enqueue_new" in measured["ours"]["W1"][0]["top"]
     assert "hsetnx" in measured["ours"]["W1"][0]["inner"]  # run by the script, not sent
     assert "per-command" not in proc.stdout and "W1: what each task costs" in proc.stdout
+
+
+def test_the_sqlite_w6_row_compares_our_sqlite_with_hueys() -> None:
+    m = suite.Measurements(repeats=1)
+    m.put("W6s", "sqlite", 0, 150.0)
+    m.put("W6s", "huey_sqlite", 0, 200.0)
+    m.put("W6s", "ours", 0, 999.0)  # not this row's figure
+    (row,) = [r for r in suite.ROWS if r.metric == "W6s"]
+    assert suite.evaluate(row, m) == ("0.75×", "**met**")
+    line = [x for x in suite.table(m, "3.5").splitlines() if "W6 SQLite" in x][0]
+    assert "| 200 | 0.75× | 150 |" in line
