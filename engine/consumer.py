@@ -281,6 +281,7 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
         self.executor.notify = self.telemetry.note
+        self.executor.alone = lambda: self.busy <= 1  # claimed ahead counts too
         #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
         self.runner: AsyncRunner | None = None
         if self.worker_type == "asyncio":

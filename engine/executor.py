@@ -389,6 +389,9 @@ class Executor:
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
+        #: Whether the call finishing now is the only one this consumer holds (claimed
+        #: or running): then a task thread commits it itself (``Committer.submit``).
+        self.alone: Callable[[], bool] = lambda: len(self.current) <= 1
         #: Told (event, task, error) of what no signal says: "dead" (a task just went
         #: to the dead letters). The consumer's telemetry writes it to the event stream.
         self.notify: Callable[[str, Task, str | None], None] | None = None
@@ -660,7 +663,10 @@ class Executor:
                 finally:
                     done()
 
-            self.committer.submit(task.id, self.clock(), outcome, then, inline)
+            # Inline only for a task alone here: beside others (claimed, running), its
+            # finish is likely to share a batch with theirs (fewer round trips).
+            alone = inline and self.alone()
+            self.committer.submit(task.id, self.clock(), outcome, then, alone)
             return PENDING
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)
