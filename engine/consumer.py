@@ -304,7 +304,7 @@ class Consumer:
         self.handle_sigint = not inline
         # Claimed tasks for the worker threads, each with the lease generation it was
         # claimed in (see _lease_generation).
-        self._inbox: queue.Queue[tuple[int, Claimed] | None] = queue.Queue()
+        self._inbox: queue.SimpleQueue[tuple[int, Claimed] | None] = queue.SimpleQueue()
         self._lease_lock = threading.Lock()
         self._lease_until = math.inf  # monotonic: our lease surely holds until then
         self._lease_gen = 0

@@ -563,6 +563,10 @@ class Executor:
             try:
                 if spec.is_async:  # on this thread's own loop; cancelled at the timeout
                     value = run_coroutine(spec.func(*task.args, **kwargs), task.timeout)
+                elif not task.timeout:  # nothing to guard: no context manager per call
+                    value = spec.func(*task.args, **kwargs)
+                    if type(value) is CoroutineType:
+                        value = run_coroutine(value, task.timeout)
                 else:
                     with self.timeout_guard(task.timeout):
                         value = spec.func(*task.args, **kwargs)
