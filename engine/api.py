@@ -34,7 +34,7 @@ from .locks import RateLimit, TaskLock, flush_locks
 from .result import Result, ResultGroup
 from .revocation import call_keys
 from .signals import SIGNAL_ENQUEUED
-from .storage.base import Message, Storage
+from .storage.base import Message, Migration, Storage
 from .storage.blackhole import BlackHoleStorage
 from .storage.memory import MemoryStorage
 from .supervisor import Supervisor
@@ -775,6 +775,11 @@ class Huey(QueueCore):
         if state == "results":
             return self.storage.flush_keys(RESULT)
         return self.storage.flush(state)
+
+    def migrate_store(self, dry_run: bool = False) -> Migration | None:
+        """Convert the queue from an earlier release's store layout, keeping every task
+        (``hueyctl migrate``); ``dry_run``: only count. See Storage.migrate."""
+        return self.storage.migrate(dry_run)
 
     # --- inspection helpers (the read model lives in engine.inspect) -----------------------
     def pending_count(self) -> int:

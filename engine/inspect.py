@@ -28,6 +28,7 @@ from . import steering
 from .core import ADMIN_EVENT, QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
 from .envelope import describe
+from .exceptions import StoreError, StoreUnavailable
 from .inventory import (
     QueueInfo,
     TaskEntry,
@@ -465,6 +466,15 @@ class Inspector:
     def describe(self) -> str:
         """The store this queue lives on, password masked (``redis://:***@host:6379/0``)."""
         return str(self.storage.describe())
+
+    def check_format(self) -> None:
+        """Refuse (ConfigurationError, one line) a queue in a layout this release does
+        not read: a newer release's, or an earlier one's (``hueyctl migrate``). Reads
+        only; a store that fails to answer is not refused here (its next read says why)."""
+        try:
+            self.storage.check_format(write=False)
+        except (StoreUnavailable, StoreError):
+            pass
 
     def close(self) -> None:
         """Close the store's connections: a read stuck on a hung store returns at once."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import catalog as task_catalog
 from .envelope import describe
-from .exceptions import StoreError
+from .exceptions import ConfigurationError, StoreError
 from .keys import CATALOG, CatalogRecord, RegistryRecord, TaskRecord
 from .storage.base import Storage
 from .task import TaskSpec
@@ -172,12 +172,14 @@ def entries(
 
 def queue_info(name: str, storage: Storage, now: float) -> QueueInfo:
     """One queue's row: counts, live workers, and how long the task next in line has
-    waited (its envelope's ``enqueued_at``); ``error`` when its keys cannot be read."""
+    waited (its envelope's ``enqueued_at``); ``error`` when its keys cannot be read,
+    or are in a layout this release does not read (``hueyctl migrate``)."""
     try:
+        storage.check_format(write=False)
         counts = storage.counts()
         live = sum(1 for until in storage.consumers(now).values() if until >= now)
         head = storage.ready_items(0, 1)
-    except StoreError as exc:  # e.g. an ACL that grants another queue's keys only
+    except (StoreError, ConfigurationError) as exc:  # e.g. an ACL for another queue only
         return QueueInfo(name, error=str(exc).splitlines()[0][:200])
     oldest = None
     if head:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from .exceptions import StoreError, StoreUnavailable
 from .keys import StoreRecord
 from .storage.base import Durability, Storage
 
@@ -45,7 +46,12 @@ class StoreCheck:
 
 def check_store(storage: Storage, require_persistence: bool = False) -> StoreCheck:
     """Check the store once, log what is wrong (warnings) or unknown (debug), and say
-    whether a worker that requires persistence may start."""
+    whether a worker that requires persistence may start. A queue in a layout this
+    release does not use (an earlier or a newer release's) raises ConfigurationError."""
+    try:
+        storage.check_format()
+    except (StoreUnavailable, StoreError):  # checked again at the first write, which retries
+        pass
     d = storage.durability()
     if d is None:
         return StoreCheck(None, None)

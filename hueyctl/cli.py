@@ -31,6 +31,7 @@ from .commands import (
     steer,
     tasks,
     top,
+    upgrade,
     worker,
 )
 from .errors import EXIT_UNAVAILABLE, CommandError, translate
@@ -154,6 +155,7 @@ for _command in (
     *ops.COMMANDS,
     *matching.COMMANDS,
     *catalog.COMMANDS,
+    *upgrade.COMMANDS,
     worker.worker,
     top.top,
     demo.demo,

@@ -99,6 +99,7 @@ class Connection:
                 f"no SQLite store at {path}: check the path (hueyctl never creates a "
                 "store; the application or its worker does)"
             )
+        insp.check_format()  # a queue of an earlier (or a later) release's layout: one line
         if not self.app or "queue" in self.given:
             unseen = unseen_queue(insp)
             if unseen and write and not force:

@@ -31,13 +31,12 @@ queue first. Every way onto the ready queue (``enqueue``, ``enqueue_unique``,
 ``promote``, a ``finish`` that enqueues a retry or a pipeline's next stage,
 ``retry_dead``) puts the task at the *back* of its priority, as huey appends
 them: a retry keeps its id (result handles read by id) but not its old place.
-Each store keeps an enqueue sequence for this; task ids (time-ordered, made at
-``.s()`` time) only break ties the sequence cannot (memory: never; Redis: a
-priority beyond ±65,535, or 2^35 tasks added to one priority while it never
-emptied). A task handed back (``recover``, ``release``) goes to the *front* of its
-priority, several handed back at once in id order: it was claimed ahead of
-everything still waiting there, so the front is about where it was, and a
-stopping worker's claimed-ahead tasks are not pushed behind later work.
+Each store keeps arrival order for this (memory and SQLite: an enqueue sequence,
+ties broken by task id; Redis: one list per priority). A task handed back
+(``recover``, ``release``) goes to the *front* of its priority, several handed back
+at once in id order: it was claimed ahead of everything still waiting there, so the
+front is about where it was, and a stopping worker's claimed-ahead tasks are not
+pushed behind later work.
 
 Key/value data (results, revocations, periodic slots, locks, user ``put``) is a
 flat namespace of string keys with optional TTL; callers prefix their keys.
@@ -94,6 +93,7 @@ __all__ = [
     "Durability",
     "Located",
     "Message",
+    "Migration",
     "Outcome",
     "Recovered",
     "Round",
@@ -238,6 +238,23 @@ class Durability:
         if self.aof is False and self.rdb is False:
             return False
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What ``migrate`` found in a queue, and what it moved (nothing on a dry run).
+
+    ``found``: the layout the queue was in (None: nothing of any layout yet);
+    ``counts``: its tasks per state (``ready``, ``scheduled``, ``running``, ``dead``,
+    ``parked``) and its stored bodies (``bodies``) in that layout; ``bytes``: the
+    memory of the keys a migration replaces, by key; ``moved``: per kind, what moved."""
+
+    queue: str
+    found: int | None
+    counts: dict[str, int]
+    bytes: dict[str, int]
+    moved: dict[str, int]
+    dry_run: bool
 
 
 def refusal_running(task_id: str) -> str:
@@ -471,8 +488,8 @@ class Storage(ABC):
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
         """Up to ``limit`` ids of queued, scheduled, running or dead tasks, or of
         finished ones with a record, that end with ``suffix`` (hex digits): the short
-        ids operators type. Read-only, for tools; Redis walks the message hash and the
-        finished records with HSCAN MATCH (no index to keep)."""
+        ids operators type. Read-only, for tools; Redis walks the body bucket(s) the
+        suffix can be in and the finished records with HSCAN MATCH (no index to keep)."""
 
     @abstractmethod
     def finished(self, task_id: str) -> bytes | None:
@@ -659,6 +676,18 @@ class Storage(ABC):
     def durability(self) -> Durability | None:
         """What the store keeps across a restart; None where that is not in question
         (memory, SQLite). Called once by a starting worker, never on the hot path."""
+        return None
+
+    def check_format(self, write: bool = True) -> None:
+        """Refuse (ConfigurationError, one line) a queue this release cannot use: laid
+        out by a newer release, or by an earlier one (``hueyctl migrate`` converts it).
+        ``write``: a new queue is marked with this release's layout (a read-only tool
+        passes False). A no-op where the store has one layout (memory)."""
+
+    def migrate(self, dry_run: bool = False) -> Migration | None:
+        """Convert the queue from an earlier release's layout to this one's, keeping
+        every task; ``dry_run``: only count what would move. None where the store has
+        one layout (memory)."""
         return None
 
     def describe(self) -> str:

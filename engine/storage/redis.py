@@ -1,16 +1,15 @@
 """Redis storage: every transition that touches more than one key is one Lua script.
 
-Layout (all keys of one queue share the hash tag ``{<queue>}``, so every script
-runs unchanged on Redis Cluster; names are made only by :meth:`RedisStorage._k`):
+Layout 2 (all keys of one queue share the hash tag ``{<queue>}``, so every script
+runs unchanged on Redis Cluster; names are made only by :meth:`RedisStorage._k` and
+:mod:`engine.storage.redis_layout`, which has the table of the keys that hold tasks:
+the ready lists ``r:<p>`` and their ``levels``, the body buckets ``m:<b>`` and
+``m:big``, ``parkedin``, ``fmt``). The other keys:
 
 =====================  ======  ==================================================
 key                    type    content
 =====================  ======  ==================================================
-``ready``              zset    task id, score ``-priority`` ± a place within the
-                               priority (see "Queue order" below)
 ``sched``              zset    task id, score = eta (epoch seconds)
-``msg``                hash    task id -> envelope bytes (one copy, wherever the
-                               task is: ready, scheduled, running or dead)
 ``prio``               hash    task id -> priority, only for non-zero priorities
 ``running``            hash    task id -> ``<consumer>|<claimed at>``
 ``deliv``              hash    task id -> deliveries since it last finished
@@ -19,7 +18,7 @@ key                    type    content
 ``deadinfo``           hash    task id -> ``<reason>\\n<error>``
 ``wake``               list    tokens that wake idle consumers (BLPOP), capped
 ``parked:<name>``      list    ids of the calls of a paused task name, in the order
-                               parked (their bodies stay in ``msg``)
+                               parked (their bodies stay in their buckets)
 ``done_a``, ``done_b``  hash    task id -> its finished record (``storage/base.py``),
                                in two generations: records go to the one ``done_gen``
                                names; once it holds ``finished_cap`` the other is
@@ -28,27 +27,22 @@ key                    type    content
 ``kv:<key>``           string  results, revocations, locks, periodic slots, data
 =====================  ======  ==================================================
 
-Why a hash of bodies plus a zset of ids instead of a list of bodies: a task can
-be found, shown, revoked or deleted by id in O(1)/O(log n), priority works, and
-a crash between two commands cannot happen because each move is one script.
+A body has one copy, in its bucket (or ``m:big``), wherever the task is: ready,
+scheduled, running, dead or parked. Why lists of ids plus buckets of bodies instead of
+a list of bodies: a task can be found, shown, revoked or deleted by id in O(1) (its
+bucket comes from the id), priority works, and a crash between two commands cannot
+happen because each move is one script. Why not a zset of ids and one hash of bodies
+(layout 1): ~280 bytes of per-entry overhead a task; a list entry and a listpack
+bucket entry have next to none.
 
-Queue order (the ``ORDER`` rule of ``storage/base.py``): the ``ready`` scores of
-priority ``p`` lie in ``(-p - 0.5, -p + 0.5)``, ``2^-36`` apart. A task put on the
-queue (``at_back`` in ``lua/lib.lua``) scores one step after the last task of its
-priority (``-p`` when there is none), a task handed back (``to_front``) one step
-before the first, found with one ``ZREVRANGEBYSCORE``/``ZRANGEBYSCORE ... LIMIT 0 1``
-(O(log n)) inside the script that moves it, so no extra round trip; a batch looks
-up each priority once. No counter key: the place comes from the zset itself, and
-a level starts again at ``-p`` whenever it empties. Precision: scores stay exact
-doubles (53 bits) for priorities within ±65,535; a level keeps within ±0.25 of
-``-p`` (2^34 places each way while it never empties) and past that, or for larger
-priorities, equal scores order by id (the old rule), never across priorities.
-
-Upgrade: the previous layout scored every ready task exactly ``-priority``, the
-middle of its level now. Such tasks are still claimed, by priority, ahead of the
-tasks enqueued after the upgrade at their priority (and behind tasks handed back),
-in id order among themselves; nothing is rewritten or lost. A worker of the
-previous release beside new ones still claims by priority (it adds at ``-p``).
+Queue order (the ``ORDER`` rule of ``storage/base.py``): one list per priority level;
+``levels`` names the levels whose list may hold ids, highest priority first. A task put
+on the queue is pushed on the back of its level (RPUSH), a claim pops from the front of
+the highest levels (LPOP with a count), and tasks handed back (recover, release) are
+pushed on the front, the highest id first, so they come out in id order ahead of the
+level. A level leaves ``levels`` when a claim empties its list. Taking an id out of the
+middle of a list (an admin delete, a flush, re-adding an id that is ready now) is an
+LREM, O(n) of its level: those paths are rare, and a fresh id never pays it.
 
 Faults the store absorbs rather than passes up:
 
@@ -96,6 +90,7 @@ from ..exceptions import (
 )
 from ..keys import WORKERS
 from ..urls import mask_url
+from . import redis_format
 from .base import (
     DEAD_CAP,
     DEAD_CAP_BYTES,
@@ -109,6 +104,7 @@ from .base import (
     Durability,
     Located,
     Message,
+    Migration,
     Outcome,
     Recovered,
     Round,
@@ -118,6 +114,7 @@ from .base import (
     refusal_running,
 )
 from .redis_connect import make_client, warn_if_unverified
+from .redis_layout import BUCKET_TAIL, BUCKETS, body_key
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
@@ -162,7 +159,7 @@ SKEW_WARNING = 1.0  # seconds a heartbeat's clock may be off the server's before
 # The store-wide set of queue names (announce): outside every queue's hash tag, one key.
 QUEUES_KEY = "hueyctl:queues"
 _TAG = re.compile(rb"^hueyctl:\{(.*?)\}:")
-_STATE_KEY = {"ready": "ready", "scheduled": "sched", "dead": "dead"}
+_STATE_KEY = {"ready": "levels", "scheduled": "sched", "dead": "dead"}
 
 
 class ReplicaLag(Exception):
@@ -298,6 +295,17 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def _priority(raw: bytes | str | None) -> int:
+    """A priority as stored (a prio entry, a level's name): the Lua scripts write Lua's
+    number text, which is the integer's digits up to 14 of them, else ``1e+15`` form."""
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        return int(float(raw))
+
+
 def _ms(seconds: float | None) -> str:
     return "0" if not seconds else str(max(1, int(seconds * 1000)))
 
@@ -369,14 +377,22 @@ class RedisStorage(Storage):
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._cluster = not hasattr(self.client, "connection_pool")
         self.set_durable(durable, durable_timeout)
+        self._checked = False  # the queue's layout, checked at the first write or claim
         self._prefix = f"hueyctl:{{{name}}}:"
         k = self._k
         self._keys = {
+            # Layout 2's ready lists and body buckets: the scripts' ``ready`` and ``msg``
+            # are the prefixes of those keys (engine/storage/redis_layout.py).
+            "ready": k("r:"),
+            "msg": k("m:"),
+        }
+        self._keys |= {
             n: k(n)
             for n in (
-                "ready",
+                "levels",
+                "parkedin",
+                "fmt",
                 "sched",
-                "msg",
                 "prio",
                 "running",
                 "deliv",
@@ -430,6 +446,8 @@ class RedisStorage(Storage):
         return self._prefix + name
 
     def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if not self._checked:
+            self.check_format()
         return self._scripts[script.name](keys=list(keys), args=list(args))
 
     def set_durable(self, durable: bool, timeout: float = 1.0) -> None:
@@ -446,6 +464,8 @@ class RedisStorage(Storage):
         """``_run`` for a write the caller acknowledges: in durable mode followed, on the
         same connection (a pipeline), by ``WAIT 1 <timeout>``. Returns the script's
         reply; raises ReplicaLag when no replica confirmed in time."""
+        if not self._checked:
+            self.check_format()
         if self._wait_ms is None:
             return self._run(script, keys, args)
         client = self.client
@@ -490,6 +510,22 @@ class RedisStorage(Storage):
         if named:
             raise TypeError(f"script {script.name} has no key {', '.join(named)}")
         return keys
+
+    @_translated
+    def check_format(self, write: bool = True) -> None:
+        """See Storage.check_format and engine.storage.redis_format (one round trip);
+        the scripts run it once, before the first."""
+        if self._keys["ready"] == self._k("ready"):  # this engine writes layout 1 itself
+            self._checked = True
+            return
+        redis_format.check(self.client, self._prefix, self.name, write)
+        self._checked = self._checked or write
+
+    @_translated
+    def migrate(self, dry_run: bool = False) -> Migration:
+        """``hueyctl migrate``: see engine.storage.redis_format (its script runs without
+        the format check, which refuses what it converts)."""
+        return redis_format.migrate(self.client, self._prefix, self.name, self._scripts, dry_run)
 
     def durability(self) -> Durability | None:
         """AOF from ``INFO persistence``, the eviction policy from ``INFO memory``, the RDB
@@ -795,29 +831,95 @@ class RedisStorage(Storage):
             time.sleep(min(0.002, left))
 
     # --- inspection -------------------------------------------------------------
+    # (Plain commands, no scripts: the read-only ACL role has no EVAL.)
     @_translated
     def counts(self) -> Counts:
+        k = self._keys
         p = self.client.pipeline(transaction=False)
-        p.zcard(self._keys["ready"])
-        p.zcard(self._keys["sched"])
-        p.hlen(self._keys["running"])
-        p.zcard(self._keys["dead"])
-        ready, scheduled, running, dead = p.execute()
-        return Counts(ready, scheduled, running, dead)
+        p.zrange(k["levels"], 0, -1)
+        p.zcard(k["sched"])
+        p.hlen(k["running"])
+        p.zcard(k["dead"])
+        levels, scheduled, running, dead = p.execute()
+        return Counts(sum(self._level_lengths(levels)), scheduled, running, dead)
+
+    def _level_lengths(self, levels: list[bytes]) -> list[int]:
+        """The length of each level's ready list (one pipelined LLEN each)."""
+        if not levels:
+            return []
+        p = self.client.pipeline(transaction=False)
+        for level in levels:
+            p.llen(self._keys["ready"] + _text(level))
+        return [int(n) for n in p.execute()]
 
     def _bodies(self, ids: list[bytes]) -> list[bytes | None]:
-        return self.client.hmget(self._keys["msg"], ids) if ids else []
+        """The stored body of each id (None: none): one pipeline of an HMGET per bucket
+        the ids are in and one on ``m:big`` (where a body is when not in its bucket)."""
+        if not ids:
+            return []
+        msg = self._keys["msg"]
+        big = msg + "big"
+        by_key: dict[str, list[int]] = {big: list(range(len(ids)))}
+        for n, task_id in enumerate(ids):
+            key = body_key(msg, task_id)
+            if key != big:
+                by_key.setdefault(key, []).append(n)
+        out: list[bytes | None] = [None] * len(ids)
+        p = self.client.pipeline(transaction=False)
+        for key, where in by_key.items():
+            p.hmget(key, [ids[n] for n in where])
+        for where, values in zip(by_key.values(), p.execute(), strict=True):
+            for n, value in zip(where, values, strict=True):
+                if value is not None:
+                    out[n] = value
+        return out
 
     def _prios(self, ids: list[bytes]) -> list[int]:
-        return [int(p or 0) for p in self.client.hmget(self._keys["prio"], ids)] if ids else []
+        return [_priority(p) for p in self.client.hmget(self._keys["prio"], ids)] if ids else []
 
     @_translated
     def ready_items(self, offset: int = 0, limit: int = 100) -> list[Message]:
-        pairs = self.client.zrange(self._keys["ready"], offset, offset + limit - 1, withscores=True)
-        ids = [i for i, _ in pairs]
+        """A page of the ready tasks in claim order: the levels highest first, each list
+        from its front (LRANGE slices of the levels the page spans)."""
+        if limit <= 0:
+            return []
+        levels = self.client.zrange(self._keys["levels"], 0, -1)
+        if not levels:
+            return []
+        if offset <= 0:  # the first page (top, the head's age): often one level's front
+            ids = self.client.lrange(self._keys["ready"] + _text(levels[0]), 0, limit - 1)
+            if len(ids) == limit or len(levels) == 1:
+                return self._ready_page([(i, _priority(levels[0])) for i in ids])
+        slices: list[tuple[bytes, int, int]] = []  # (level, start, stop)
+        skip, want = max(0, offset), limit
+        for level, n in zip(levels, self._level_lengths(levels), strict=True):
+            if want <= 0:
+                break
+            if skip >= n:
+                skip -= n
+                continue
+            got = min(n - skip, want)
+            slices.append((level, skip, skip + got - 1))
+            want -= got
+            skip = 0
+        if not slices:
+            return []
+        p = self.client.pipeline(transaction=False)
+        for level, start, stop in slices:
+            p.lrange(self._keys["ready"] + _text(level), start, stop)
+        page = [
+            (task_id, _priority(level))
+            for (level, _, _), ids in zip(slices, p.execute(), strict=True)
+            for task_id in ids
+        ]
+        return self._ready_page(page)
+
+    def _ready_page(self, page: list[tuple[bytes, int]]) -> list[Message]:
+        """(id, priority) pairs as Messages with their bodies; an id with none is left out."""
+        bodies = self._bodies([i for i, _ in page])
         return [
-            Message(_text(i), body, round(-score))  # priority p scores -p ± 0.25
-            for (i, score), body in zip(pairs, self._bodies(ids), strict=True)
+            Message(_text(i), body, priority)
+            for (i, priority), body in zip(page, bodies, strict=True)
             if body is not None
         ]
 
@@ -867,10 +969,35 @@ class RedisStorage(Storage):
 
     @_translated
     def ids_ending(self, suffix: str, limit: int = 20) -> list[str]:
+        """Ids of stored bodies and finished records ending in ``suffix``. A suffix of at
+        least BUCKET_TAIL bytes names the one bucket such ids' bodies can be in; a
+        shorter one means every bucket (one pipelined HSCAN each)."""
         pattern = "*" + _glob_escape(suffix)
+        msg = self._keys["msg"]
+        raw = suffix.encode()
+        if len(raw) >= BUCKET_TAIL:
+            buckets = [body_key(msg, raw)]
+        else:
+            buckets = [msg + str(b) for b in range(BUCKETS)]
         found: set[str] = set()
-        for key in ("msg", "done_a", "done_b"):
-            for field in self.client.hscan_iter(self._keys[key], match=pattern, count=1000):
+        more: list[tuple[str, int]] = []  # (key, cursor) of the hashes HSCAN did not finish
+        p = self.client.pipeline(transaction=False)
+        for key in buckets:
+            p.hscan(key, 0, match=pattern, count=1000)
+        for key, (cursor, fields) in zip(buckets, p.execute(), strict=True):
+            found.update(_text(f) for f in fields)
+            if int(cursor):
+                more.append((key, int(cursor)))
+        if len(found) >= limit:
+            return sorted(found)[:limit]
+        for key, cursor in more:
+            while cursor:
+                cursor, fields = self.client.hscan(key, cursor, match=pattern, count=1000)
+                found.update(_text(f) for f in fields)
+                if len(found) >= limit:
+                    return sorted(found)[:limit]
+        for key in (msg + "big", self._keys["done_a"], self._keys["done_b"]):
+            for field in self.client.hscan_iter(key, match=pattern, count=1000):
                 found.add(_text(field[0] if isinstance(field, tuple) else field))
                 if len(found) >= limit:
                     return sorted(found)
@@ -880,15 +1007,17 @@ class RedisStorage(Storage):
     def locate(self, task_id: str) -> Located | None:
         k = self._keys
         p = self.client.pipeline(transaction=False)
-        p.hget(k["msg"], task_id)
-        p.zscore(k["ready"], task_id)
+        p.hget(body_key(k["msg"], task_id), task_id)  # (m:big itself for a long id)
+        p.hget(k["msg"] + "big", task_id)
+        p.hget(k["parkedin"], task_id)
         p.zscore(k["sched"], task_id)
         p.hget(k["running"], task_id)
         p.zscore(k["dead"], task_id)
         p.hget(k["deadinfo"], task_id)
         p.hget(k["deliv"], task_id)
         p.hget(k["prio"], task_id)
-        body, ready, eta, running, dead, info, deliv, prio = p.execute()
+        small, big, parked, eta, running, dead, info, deliv, prio = p.execute()
+        body = small if small is not None else big
         if body is None:
             return None
         consumer = reason = error = None
@@ -901,15 +1030,15 @@ class RedisStorage(Storage):
             reason, _, error = _text(info or b"").partition("\n")
         elif eta is not None:
             state = "scheduled"
-        elif ready is not None:
-            state = "ready"
+        elif parked is not None:
+            state = "parked"  # a call of a paused task, set aside
         else:
-            state = "parked"  # a body in no other place: a call of a paused task, set aside
+            state = "ready"  # a body in no other place: on its level's ready list
         return Located(
             task_id,
             body,
             state,
-            int(prio or 0),
+            _priority(prio),
             eta,
             consumer,
             int(deliv or 0),
@@ -959,8 +1088,9 @@ class RedisStorage(Storage):
         if state not in _STATE_KEY:
             raise ConfigurationError(f"cannot flush {state!r}: use ready, scheduled or dead")
         keys = self._keys_for(FLUSH, zset=self._keys[_STATE_KEY[state]])
+        lists = "1" if state == "ready" else "0"
         total = 0
-        while n := int(self._run(FLUSH, keys, [2000])):
+        while n := int(self._run(FLUSH, keys, [lists, 2000])):
             total += n
         return total
 

@@ -24,14 +24,19 @@ and binds them to locals of those names. :data:`SCRIPTS` below repeats each head
 (``RedisStorage`` builds every KEYS list from it by name), and
 ``tests/unit/test_lua_scripts.py`` holds the headers against it. A name ending in ``...``
 is a variable-length tail (``(a b)...`` repeats a group). Every key of a queue shares
-the hash tag ``{<queue>}``, and every key a script touches is in its KEYS (Redis
-Cluster refuses others).
+the hash tag ``{<queue>}``. A script's KEYS name the keys it touches, except layout 2's
+ready lists and body buckets (:mod:`engine.storage.redis_layout`): ``ready`` and ``msg``
+are their prefixes (``hueyctl:{q}:r:``, ``hueyctl:{q}:m:``) and the script makes
+``ready .. p``, ``msg .. bucket_of(id)`` and ``msg .. 'big'`` itself. Redis Cluster
+allows such undeclared keys because they are in the declared keys' slot (it refuses
+keys of another slot or of another node; tests/contract runs every script on Cluster).
 
 Loading (:func:`source`) does three things to a file, once, in Python (the flags line
 stays first, as Redis requires):
 
 - ``-- #include lib`` becomes the text of ``lua/lib.lua`` (the functions several
-  scripts share, such as ``claim`` for claim.lua and round.lua). One level only.
+  scripts share, such as ``claim`` for claim.lua and round.lua), expanded in turn (lib
+  includes ``lua/bucket.lua``, which enqueue_new.lua takes alone).
 - ``-- #layout NAME i k`` and ``-- #item NAME group j`` become the locals of a
   :class:`Layout` (see there): the finish script's per-task arguments, so the Python
   packing (:meth:`Layout.pack`) and the Lua offsets come from one schema.
@@ -202,7 +207,7 @@ FINISH_TASK = Layout(
 )
 LAYOUTS = {FINISH_TASK.name: FINISH_TASK}
 
-_ROUND_KEYS = ("ready", "msg", "running", "deliv", "leases")
+_ROUND_KEYS = ("ready", "levels", "msg", "running", "deliv", "leases")
 # clock: 'server' (leases on the Redis server's clock, TIME in the script) or 'caller'
 # (leases on the caller's now: the storage contract's injected clock).
 _ROUND_ARGV = ("consumer", "now", "limit", "lease", "clock")
@@ -210,21 +215,35 @@ _DRAIN = ("allow-oom",)
 
 ENQUEUE = Script(
     "enqueue",
-    ("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "running", "deliv"),
+    (
+        "ready",
+        "msg",
+        "prio",
+        "wake",
+        "sched",
+        "dead",
+        "deadinfo",
+        "running",
+        "deliv",
+        "levels",
+        "parkedin",
+    ),
     ("(id priority data)...",),
 )
-ENQUEUE_NEW = Script("enqueue_new", ("ready", "msg", "prio", "wake"), ("id", "priority", "data"))
+ENQUEUE_NEW = Script(
+    "enqueue_new", ("ready", "msg", "prio", "wake", "levels"), ("id", "priority", "data")
+)
 ENQUEUE_UNIQUE = Script(
     "enqueue_unique",
-    ("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "unique"),
+    ("ready", "msg", "prio", "wake", "sched", "dead", "deadinfo", "unique", "levels", "parkedin"),
     ("ttl_ms", "id", "priority", "data"),
 )
 SCHEDULE = Script(
     "schedule",
-    ("sched", "msg", "prio", "wake", "ready", "dead", "deadinfo", "running", "deliv"),
+    ("sched", "msg", "prio", "wake", "ready", "dead", "deadinfo", "running", "deliv", "parkedin"),
     ("(id priority eta data)...",),
 )
-PROMOTE = Script("promote", ("sched", "ready", "prio", "wake"), ("now", "limit"), _DRAIN)
+PROMOTE = Script("promote", ("sched", "ready", "prio", "wake", "levels"), ("now", "limit"), _DRAIN)
 CLAIM = Script("claim", _ROUND_KEYS, _ROUND_ARGV, _DRAIN)
 ROUND = Script(
     "round", (*_ROUND_KEYS, "watched", "sched", "prio", "wake", "pauses"), _ROUND_ARGV, _DRAIN
@@ -245,6 +264,8 @@ FINISH = Script(
         "done_a",
         "done_b",
         "done_gen",
+        "levels",
+        "parkedin",
         "tasks...",
     ),
     ("consumer", "n_tasks", "clock", "done_cap", "tasks..."),
@@ -252,7 +273,7 @@ FINISH = Script(
 )
 RECOVER = Script(
     "recover",
-    ("running", "leases", "ready", "deliv", "dead", "deadinfo", "msg", "prio", "wake"),
+    ("running", "leases", "ready", "deliv", "dead", "deadinfo", "msg", "prio", "wake", "levels"),
     ("now", "max_deliveries", "dead_cap", "dead_cap_bytes", "clock"),
     _DRAIN,
 )
@@ -265,30 +286,37 @@ SET_ASIDE = Script(
 )
 RELEASE = Script(
     "release",
-    ("running", "leases", "ready", "deliv", "prio", "wake"),
+    ("running", "leases", "ready", "deliv", "prio", "wake", "levels"),
     ("consumer", "all", "count", "task_ids..."),
     _DRAIN,
 )
 PARK = Script(
     "park",
-    ("running", "deliv", "pauses", "parked", "ready", "prio", "wake"),
+    ("running", "deliv", "pauses", "parked", "ready", "prio", "wake", "levels", "parkedin"),
     ("consumer", "name", "task_ids..."),
     _DRAIN,
 )
 UNPARK = Script(
     "unpark",
-    ("pauses", "parked", "msg", "ready", "prio", "wake"),
+    ("pauses", "parked", "msg", "ready", "prio", "wake", "levels", "parkedin"),
     ("name", "check", "record"),
     _DRAIN,
 )
 REMOVE = Script(
     "remove",
-    ("ready", "sched", "dead", "running", "msg", "prio", "deadinfo", "deliv"),
+    ("ready", "sched", "dead", "running", "msg", "prio", "deadinfo", "deliv", "parkedin"),
     ("id",),
     _DRAIN,
 )
-RETRY_DEAD = Script("retry_dead", ("dead", "deadinfo", "deliv", "ready", "prio", "wake"), ("id",))
-FLUSH = Script("flush", ("zset", "msg", "prio", "deadinfo", "deliv"), ("batch",), _DRAIN)
+RETRY_DEAD = Script(
+    "retry_dead", ("dead", "deadinfo", "deliv", "ready", "prio", "wake", "levels"), ("id",)
+)
+FLUSH = Script(
+    "flush",
+    ("zset", "ready", "levels", "msg", "prio", "deadinfo", "deliv"),
+    ("lists", "batch"),
+    _DRAIN,
+)
 RECORD = Script(
     "record",
     ("events", "minutes..."),
@@ -302,6 +330,14 @@ WAIT_RESULT = Script(
 )
 DELETE_IF_EQUAL = Script("delete_if_equal", ("key",), ("value",), _DRAIN)
 INCR = Script("incr", ("key",), ("ttl_ms",))
+# hueyctl migrate (engine/storage/redis_format.py): old_ready and old_msg are layout 1's
+# zset and hash; ready and msg are layout 2's prefixes (``P r:``, ``P m:``).
+MIGRATE = Script(
+    "migrate",
+    ("old_ready", "old_msg", "ready", "msg", "prio", "levels", "leases", "fmt"),
+    ("format", "(id bucket)..."),
+    _DRAIN,
+)
 
 #: Every script, in no particular order.
 SCRIPTS: tuple[Script, ...] = (
@@ -328,6 +364,7 @@ SCRIPTS: tuple[Script, ...] = (
     WAIT_RESULT,
     DELETE_IF_EQUAL,
     INCR,
+    MIGRATE,
 )
 
 _DIRECTIVE = re.compile(r"^([ \t]*)-- #(include|layout|item) (.+?)\s*$", re.M)
@@ -356,7 +393,7 @@ def expand(text: str) -> str:
 def _expand(match: re.Match[str]) -> str:
     indent, what, words = match[1], match[2], match[3].split()
     if what == "include":
-        text = lua_file(words[0]).rstrip("\n")
+        text = expand(lua_file(words[0]).rstrip("\n"))
     elif what == "layout":
         text = LAYOUTS[words[0]].lua_record(words[1], words[2])
     else:

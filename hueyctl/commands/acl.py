@@ -4,15 +4,16 @@ The rules are exact command lists on the queue's own key pattern, never category
 rules: ``+@write -@dangerous`` still grants ``FUNCTION FLUSH`` and ``+@read`` grants
 ``KEYS``. The lists were taken from what the code sends (MONITOR and ``ACL LOG``
 while the guide's examples, a worker and every read command ran), and
-tests/system/test_acl_roles.py applies them to a real redis-server.
+tests/system/test_acl_roles.py applies them to a real redis-server (and
+tests/system/test_migrate_acl.py ``hueyctl migrate`` with ``admin``).
 
 Roles: ``app`` (producer and worker: they run the same Lua scripts, so Redis cannot
 tell them apart; a worker's ``--health-port`` probes and ``/metrics`` read with the
 same rights), ``monitor`` (read-only: the listings, ``show``, ``status``, ``top``,
 ``events`` and so the audit trail, ``ping`` and ``metrics``, checked by
 tests/system/test_acl_roles.py) and ``admin`` (``app`` plus SCAN, which the result
-and lock listings use). Commands run inside a Lua script are checked against the
-same rules (Redis 7).
+and lock listings use, and HSCAN, ZMSCORE and MEMORY USAGE for ``hueyctl migrate``).
+Commands run inside a Lua script are checked against the same rules (Redis 7).
 
 The admin actions' audit events (``admin.<action>``) are written by the same
 script as workers' events (XADD to the queue's stream, in ``WRITE``), and the bulk
@@ -36,10 +37,11 @@ import os
 import click
 
 # Pure reads of the queue's keys: every listing, ``show``, ``status``, ``top``, ``ping``
-# and ``metrics`` (counts, leases, registry, the ready head, per-minute counters).
+# and ``metrics`` (counts, leases, registry, the ready head, per-minute counters), and the
+# check of the queue's layout (GET and EXISTS, engine/storage/redis_format.py).
 READ = (
     "get hget hgetall hmget hexists hlen hstrlen llen lrange zcard zrange zrangebyscore"
-    " zrevrange zrevrangebyscore zscore xrange xrevrange"
+    " zrevrange zrevrangebyscore zscore xrange xrevrange exists"
 ).split()
 # What a client needs on any connection (AUTH is always allowed). A Redis Cluster client
 # also learns the slot map (CLUSTER SLOTS) and the command table (COMMAND, to find keys);
@@ -50,10 +52,12 @@ CONNECTION = "hello ping select time cluster|slots command client|setname".split
 # Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
 # the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (
-    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop blpop pexpire"
-    " xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait info"
-    " sadd unlink"
+    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop lrem blpop"
+    " pexpire xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait"
+    " info sadd unlink"
 ).split()
+# (LPUSH, RPUSH, LPOP, LREM: the ready lists of layout 2, engine/storage/redis_layout.py;
+# a claim pops, a task handed back is pushed on the front, a delete takes an id out.)
 # (RPUSH and LRANGE: the calls of a paused task name are parked on a list and put back
 # on resume (lua/park.lua, lua/unpark.lua); a pause or a cancel is an HSET, which
 # ``admin`` and ``app`` both have: pausing is an admin act by convention, not by ACL.)
@@ -68,6 +72,10 @@ LIST_QUEUES = ["smembers"]
 # unknown-queue check walks ``hueyctl:{*}:*``. SCAN is keyless, so its answer is
 # not limited by the key pattern: it names other keys (never their values).
 LISTING = ["scan"]
+# ``hueyctl migrate`` (admin): it walks layout 1's body hash (HSCAN), its script reads
+# the scores of a batch of ids at once (ZMSCORE), and a dry run measures layout 1's keys
+# (MEMORY USAGE); the script's other commands are in READ and WRITE.
+MIGRATE = ["hscan", "zmscore", "memory|usage"]
 
 ROLES = ("app", "monitor", "admin")
 PASSWORD_ENV = "HUEYCTL_ACL_PASSWORD"
@@ -86,7 +94,7 @@ def commands(role: str) -> list[str]:
     if role == "app":
         return CONNECTION + READ + LIST_QUEUES + WRITE
     if role == "admin":
-        return CONNECTION + READ + LIST_QUEUES + LISTING + WRITE
+        return CONNECTION + READ + LIST_QUEUES + LISTING + WRITE + MIGRATE
     raise click.BadParameter(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from support.cli import Queue, register
+from support.redis_keys import put_body
 
 from engine import RedisHuey
 from engine.inspect import UNREADABLE, Inspector
@@ -39,7 +40,7 @@ def plant(q: Queue, body: bytes) -> str:
     """A dead letter whose stored body is then replaced by ``body``."""
     task_id = q.dead()
     client = redis.Redis.from_url(q.url)
-    assert client.hset(f"hueyctl:{{{q.huey.name}}}:msg", task_id, body) == 0
+    assert put_body(client, q.huey.name, task_id, body) == 1
     client.close()
     return task_id
 

@@ -226,18 +226,21 @@ def test_a_scrape_costs_the_same_on_an_empty_and_a_10k_queue(tmp_path: Path) -> 
         assert Inspector(full).overview(1).ready == 10_000
         cost_empty = _scrape_cost(admin, empty)
         cost_full = _scrape_cost(admin, full)
-        assert cost_empty <= cost_full <= cost_empty + 1  # + the head's body, when there is one
-        assert cost_full <= 130  # a handful of reads plus one per minute of counters kept
+        # + an LLEN per priority level in use (counts) and the head: its level's LRANGE and
+        # its body (HMGET of its bucket and of m:big), when there is one
+        assert cost_empty <= cost_full <= cost_empty + 4
+        assert cost_full <= 134  # a handful of reads plus one per minute of counters kept
         again = registry(Inspector(full))
         from hueyctl.metrics import exposition
 
         exposition(again)  # the first scrape reads two hours of counters; later ones a few
         before = _commands(admin)
         exposition(again)
-        # counts (4), leases, registry, this minute's throughput, the ready head and its
-        # body, the pause record, and the counters of the minutes a late flush may still
-        # change (one more when the two scrapes straddle a minute)
-        base = 4 + 1 + 1 + 1 + 2 + 1 + (REREAD_MINUTES + 1)
+        # counts (4, + an LLEN for the one level), leases, registry, this minute's
+        # throughput, the ready head (levels, LRANGE) and its body (bucket, m:big), the
+        # pause record, and the counters of the minutes a late flush may still change
+        # (one more when the two scrapes straddle a minute)
+        base = 5 + 1 + 1 + 1 + 4 + 1 + (REREAD_MINUTES + 1)
         assert _commands(admin) - before in (base, base + 1)
     finally:
         admin.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 from support.procs import RedisServer, free_port, wait_for
+from support.redis_keys import body_count, ready_count
 
 from engine import RedisHuey
 from engine.consumer import Consumer
@@ -80,13 +81,13 @@ def test_durable_writes_are_on_the_replica(
 
     r = add(1, 2)
     # Acknowledged: already in the replica's memory, no waiting.
-    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-test}:ready") == 1
+    assert ready_count(redis.Redis(port=replica.port), "durable-test") == 1
     consumer = Consumer(huey, consumer_id="c1", workers=1, inline=True)
     consumer.step(time.time())
     assert r.get(blocking=True, timeout=5) == 3
     # The finish was confirmed too: the replica holds the result.
     on_replica = redis.Redis(port=replica.port)
-    assert on_replica.hlen("hueyctl:{durable-test}:msg") == 0
+    assert body_count(on_replica, "durable-test") == 0
     assert on_replica.hlen("hueyctl:{durable-test}:running") == 0
 
 
@@ -110,7 +111,7 @@ def test_durable_write_is_one_evalsha_and_one_wait(
         noop(i)
     stats = client.info("commandstats")
     sent = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
-    inner = ("hsetnx", "hset", "zadd", "zrevrangebyscore", "zrange", "llen", "lpush")
+    inner = ("hexists", "hsetnx", "hset", "rpush", "zadd", "llen", "lpush")
     others = ("config|resetstat", "replconf")  # ours, and the replica's acknowledgements
     assert {k: v for k, v in sent.items() if k not in inner + others} == {
         "evalsha": 10,
@@ -118,8 +119,8 @@ def test_durable_write_is_one_evalsha_and_one_wait(
     }
     client.script_flush()
     noop(10)  # NOSCRIPT: loaded, then sent again (once: the task is there once)
-    assert client.zcard("hueyctl:{durable-cmds}:ready") == 12
-    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-cmds}:ready") == 12
+    assert ready_count(client, "durable-cmds") == 12
+    assert ready_count(redis.Redis(port=replica.port), "durable-cmds") == 12
     assert "cmdstat_script|exists" not in client.info("commandstats")
     huey.storage.destroy()
 
@@ -145,9 +146,9 @@ def test_durable_write_as_the_app_acl_role(
 
     noop(1)
     noop(2)
-    assert redis.Redis(port=replica.port).zcard("hueyctl:{durable-acl}:ready") == 2
+    assert ready_count(redis.Redis(port=replica.port), "durable-acl") == 2
     assert not [e for e in admin.acl_log() if e.get("username") == "app"]
-    admin.delete("hueyctl:{durable-acl}:ready", "hueyctl:{durable-acl}:msg")
+    admin.delete(*admin.scan_iter(match="hueyctl:{durable-acl}:*"))
 
 
 def test_durable_enqueue_without_a_replica_is_not_acknowledged(tmp_path: Path) -> None:

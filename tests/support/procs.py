@@ -16,6 +16,13 @@ from pathlib import Path
 import pytest
 
 
+def pythonpath(root: Path | str) -> str:
+    """A child process's PYTHONPATH: ``root`` (its app) first, then the caller's own, so a
+    child imports the tree under test (as the test run does) rather than whichever tree
+    the environment has installed."""
+    return os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> None:
     """Poll with a deadline (real time is involved)."""
     deadline = time.monotonic() + timeout
@@ -122,7 +129,7 @@ class App:
         """)
             + textwrap.dedent(tasks)
         )
-        self.env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
+        self.env = dict(os.environ, PYTHONPATH=pythonpath(root), PYTHONUNBUFFERED="1")
         self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def start_worker(

@@ -20,6 +20,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 from support.procs import App, RedisServer, wait_for
+from support.redis_keys import plant_ready
 
 from engine import steering
 from engine.inspect import Inspector
@@ -347,7 +348,7 @@ def test_a_monitor_of_all_queues_lists_every_queues_counts(
     assert admin.execute_command(*shlex.split(r.stdout.strip())) in (b"OK", "OK", True)
     producer = connect(populated["url"], QUEUE)
     admin.sadd("hueyctl:queues", OTHER)
-    admin.zadd(f"hueyctl:{{{OTHER}}}:ready", {"x": 0})
+    plant_ready(admin, OTHER, "x", b"x")
     admin.acl_log_reset()
     try:
         runner = CliRunner()
@@ -364,7 +365,7 @@ def test_a_monitor_of_all_queues_lists_every_queues_counts(
         assert denials(admin, "watcher") == []
     finally:
         admin.srem("hueyctl:queues", OTHER)
-        admin.delete(f"hueyctl:{{{OTHER}}}:ready")
+        admin.delete(*admin.scan_iter(match=f"hueyctl:{{{OTHER}}}:*"))
         producer.storage.close()
 
 

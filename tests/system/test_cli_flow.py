@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support.procs import pythonpath
 
 from engine.executor import Executor
 
@@ -60,7 +61,7 @@ class Shell:
     def __init__(self, root: Path) -> None:
         self.root = root
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUEYCTL_")}
-        self.env = dict(env, PYTHONPATH=str(root), HUEYCTL_APP="tasks.huey")
+        self.env = dict(env, PYTHONPATH=pythonpath(root), HUEYCTL_APP="tasks.huey")
 
     def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(

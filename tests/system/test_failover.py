@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from support.procs import App, RedisServer, free_cluster_port, free_port, wait_for
+from support.redis_keys import ready_ids
 
 from engine import RedisHuey
 from engine.exceptions import StoreError, StoreUnavailable
@@ -189,7 +190,7 @@ def durable_through_kill(
     master.start()
     assert done.wait(60), "the producer did not finish"
     on_new_master = redis.Redis(port=replica_port)
-    kept = {x.decode() for x in on_new_master.zrange(f"hueyctl:{{{name}}}:ready", 0, -1)}
+    kept = {x.decode() for x in ready_ids(on_new_master, name)}
     lost = [x for x in acked if x not in kept]
     print(
         f"\n{name} durable: {len(acked)} acknowledged enqueues, {refused} refused during the"

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.procs import pythonpath
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +146,7 @@ class Project:
         self.log = root / "worker.log"
         self.write("config.py", config)
         self.write("main.py", MAIN)
-        self.env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(root))
+        self.env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath(root))
 
     def write(self, name: str, text: str) -> None:
         (self.root / name).write_text(textwrap.dedent(text))

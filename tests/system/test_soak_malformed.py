@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 from support.procs import App, wait_for
+from support.redis_keys import plant_ready
 
 from engine import RedisHuey
 from engine.codec import canonical_json, sign
@@ -93,9 +94,7 @@ def test_worker_survives_10000_malformed_entries(redis_url: str, tmp_path: Path)
                 kind = KINDS[n % len(KINDS)]
                 kinds[kind] += 1
                 rid, body = _bad(kind, n)
-            if body is not None:
-                pipe.hset(prefix + "msg", rid, body)
-            pipe.zadd(prefix + "ready", {rid: n * 1e-6 - 0.4})
+            plant_ready(pipe, name, rid, body)
             if n % 1000 == 999:
                 pipe.execute()
         pipe.execute()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 from support.procs import App, RedisServer, wait_for
+from support.redis_keys import plant_ready
 
 from engine.api import Huey
 from engine.keys import WORKERS
@@ -56,12 +57,11 @@ def test_bad_ready_entries_never_stop_a_worker(
 ) -> None:
     app, huey, name = setup
     client = redis.Redis.from_url(redis_url)
-    prefix = f"hueyctl:{{{name}}}:"
     bad = [b"bad-\xff-%d" % n for n in range(200)]  # not UTF-8
     for n, raw in enumerate(bad):
-        client.hset(prefix + "msg", raw, b'{"v":1}')
-        client.zadd(prefix + "ready", {raw: -(n % 3)})
-    client.zadd(prefix + "ready", {f"no-body-{n}": 0 for n in range(50)})  # ids with no body
+        plant_ready(client, name, raw, b'{"v":1}', n % 3)
+    for n in range(50):
+        plant_ready(client, name, f"no-body-{n}", None)  # ids with no body
     proc = app.start_worker("-w", "4", *FAST)
     huey.enqueue_many([Task(name="app.work", args=(i,)) for i in range(300)])
     wait_for(lambda: len(app.executions()) >= 300, 60, "300 valid tasks to run")

@@ -14,7 +14,9 @@ from importlib import resources
 import pytest
 import redis
 
-from engine.storage import base
+from engine.ids import new_task_id
+from engine.storage import base, redis_layout
+from engine.storage.base import Message
 from engine.storage.redis import RedisStorage
 from engine.storage.redis_scripts import (
     CONSTANTS,
@@ -31,7 +33,7 @@ from engine.storage.redis_scripts import (
     source,
 )
 
-_INCLUDES = {"lib"}  # files pasted into scripts, not scripts of their own
+_INCLUDES = {"lib", "bucket"}  # files pasted into scripts, not scripts of their own
 _BY_NAME = {s.name: s for s in SCRIPTS}
 
 
@@ -125,7 +127,8 @@ def test_refusals_come_from_base() -> None:
 
 def test_keys_for_names_each_key() -> None:
     storage = RedisStorage("t", client=redis.Redis())  # no connection is made
-    assert storage._keys_for(FINISH)[:2] == ["hueyctl:{t}:running", "hueyctl:{t}:msg"]
+    # (layout 2: the script's msg is the prefix of the body buckets)
+    assert storage._keys_for(FINISH)[:2] == ["hueyctl:{t}:running", "hueyctl:{t}:m:"]
     assert storage._keys_for(INCR, key="k") == ["k"]
     with pytest.raises(TypeError, match="no key typo"):
         storage._keys_for(INCR, key="k", typo="x")
@@ -213,3 +216,78 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     finally:
         client.close()
     assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
+
+
+def _ids_for_buckets() -> list[bytes]:
+    """~2,000 ids of every shape: generated, short, one byte, non-ASCII, not UTF-8, long."""
+    ids = [new_task_id().encode() for _ in range(1000)]
+    ids += [str(n).encode() for n in range(300)]  # 1 to 3 characters
+    ids += [bytes([b]) for b in range(1, 256)]  # every single byte
+    ids += [f"tâche-{n}-é".encode() for n in range(100)]
+    ids += [f"任务{n}🙂".encode() for n in range(100)]
+    ids += [b"bad-\xff\xfe-%d" % n for n in range(100)]
+    ids += [b"x" * n for n in range(1, 80)]
+    ids += [("long-" * 20 + str(n)).encode() for n in range(66)]
+    return ids
+
+
+def _with_constants(body: str) -> str:
+    used = [c for c in CONSTANTS if re.search(rf"\b{c}\b", body)]
+    return "\n".join([*(f"local {c} = {CONSTANTS[c]!r}" for c in used), body])
+
+
+def test_lua_bucket_of_equals_the_python_bucket(redis_url: str) -> None:
+    """lib.lua's bucket_of (the one every script uses) against redis_layout.bucket."""
+    ids = _ids_for_buckets()
+    assert len(ids) >= 2000
+    body = _with_constants(
+        expand("-- #include lib")
+        + "\nlocal out = {}\nfor i = 1, #ARGV do out[i] = bucket_of(ARGV[i]) end\nreturn out"
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got: list[int] = []
+        for start in range(0, len(ids), 500):
+            got += client.eval(body, 0, *ids[start : start + 500])
+    finally:
+        client.close()
+    assert got == [redis_layout.bucket(i) for i in ids]
+    assert len(set(got)) > 800  # they spread over the buckets
+
+
+def test_bodies_go_to_their_bucket_or_to_big(redis_url: str) -> None:
+    """Each enqueue path stores a body in the hash redis_layout.body_key names (and in no
+    other), and a body replaced by a longer or shorter one moves."""
+    store = RedisStorage(f"t-buckets-{new_task_id()}", url=redis_url)
+    client, msg = store.client, store._keys["msg"]
+
+    def where(task_id: str | bytes) -> list[str]:
+        keys = [msg + "big", msg + str(redis_layout.bucket(task_id))]
+        return [k for k in keys if client.hexists(k, task_id)]
+
+    small, large = b"s" * redis_layout.SMALL, b"L" * (redis_layout.SMALL + 1)
+    cases = [
+        new_task_id(),
+        "a",
+        "tâche-é",
+        "任务🙂",
+        "i" * redis_layout.SMALL,
+        "j" * (redis_layout.SMALL + 1),
+    ]
+    try:
+        for n, task_id in enumerate(cases):
+            for body in (small, large, b"", small):
+                if n % 2:
+                    store.enqueue([Message(task_id, body)])  # enqueue_new, then enqueue.lua
+                else:
+                    store.enqueue([Message(task_id, body), Message(new_task_id(), b"x")])
+                assert where(task_id) == [redis_layout.body_key(msg, task_id, len(body))]
+                assert store.locate(task_id).data == body  # type: ignore[union-attr]
+        # Each id is ready once, however often it was enqueued.
+        ready = [m.id for m in store.ready_items(0, 1000)]
+        assert sorted(set(ready)) == sorted(ready)
+        assert set(cases) <= set(ready)
+        assert store.counts().ready == len(ready)
+    finally:
+        store.destroy()
+        store.close()

@@ -1,8 +1,8 @@
 #!lua flags=allow-oom
--- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done_a done_b done_gen tasks...
+-- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done_a done_b done_gen levels parkedin tasks...
 -- ARGV: consumer n_tasks clock done_cap tasks...
 -- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
--- and its own KEYS after the ten above, are laid out by FINISH_TASK in
+-- and its own KEYS after the fifteen above, are laid out by FINISH_TASK in
 -- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
 -- lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
@@ -10,16 +10,14 @@
 -- The tasks' finished records (when given) go, in one HSET per call, to the hash
 -- done_gen names (done_a or done_b); once that holds done_cap records the other one is
 -- emptied and named: the generation before goes.
-local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done_a, done_b, done_gen =
+local running, msg, deliv, leases, ready, sched, prio, dead, deadinfo, wake, done_a, done_b, done_gen, levels, parkedin =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-  KEYS[11], KEYS[12], KEYS[13]
+  KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local consumer, n_tasks, clock, done_cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 -- The finished records of this call (id, record, ...): one HSET at the end.
 local kept = {}
 -- #include lib
 local lease_now = clock == 'server' and server_now() or nil
-
-local places = {}  -- the last ready score given per priority (at_back)
 
 -- Finish the task whose ARGV start at i and whose own KEYS start at k; returns false
 -- or the refusal, and where the next task starts in ARGV and in KEYS.
@@ -32,18 +30,18 @@ local function finish_one(i, k)
   if (not lease) or tonumber(lease) < (lease_now or tonumber(now)) then return LEASE_LOST, next_i, next_k end
   redis.call('HDEL', running, id)
   if dead_reason ~= '' then
-    if dead_data ~= '' then redis.call('HSET', msg, id, dead_data) end
+    if dead_data ~= '' then body_put(msg, id, dead_data) end
     redis.call('ZADD', dead, now, id)
     redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
     trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv,
-      tonumber(dead_cap_bytes), redis.call('HSTRLEN', msg, id))
+      tonumber(dead_cap_bytes), body_len(msg, id))
   else
     if finished ~= '' then
       kept[#kept + 1] = id
       kept[#kept + 1] = finished
     end
     redis.call('HDEL', deliv, id)
-    redis.call('HDEL', msg, id)
+    body_del(msg, id)
     redis.call('HDEL', prio, id)
   end
   for r = 0, results_n - 1 do
@@ -69,17 +67,19 @@ local function finish_one(i, k)
   end
   for e = 0, enqueue_n - 1 do
     -- #item FINISH_TASK enqueue e
-    local p = tonumber(new_priority)
-    forget(sched, dead, deadinfo, new_id)
-    redis.call('HSET', msg, new_id, new_data)
+    local p = level(new_priority)
+    local old = body_exists(msg, new_id)
+    if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
+    body_put(msg, new_id, new_data, not old)
     set_prio(prio, new_id, p)
-    redis.call('ZADD', ready, at_back(ready, p, places), new_id)
+    ready_push_back(ready, levels, p, new_id)
   end
   for s = 0, schedule_n - 1 do
     -- #item FINISH_TASK schedule s
-    local p = tonumber(new_priority)
-    forget(ready, dead, deadinfo, new_id)
-    redis.call('HSET', msg, new_id, new_data)
+    local p = level(new_priority)
+    local old = body_exists(msg, new_id)
+    if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
+    body_put(msg, new_id, new_data, not old)
     set_prio(prio, new_id, p)
     redis.call('ZADD', sched, new_eta, new_id)
   end
@@ -87,7 +87,7 @@ local function finish_one(i, k)
   return false, next_i, next_k
 end
 
-local out, i, k = {}, 5, 14
+local out, i, k = {}, 5, 16
 for t = 1, tonumber(n_tasks) do
   out[t], i, k = finish_one(i, k)
 end

@@ -1,9 +1,165 @@
 -- Functions several scripts share. A script takes them with a line `-- #include lib`,
 -- which the loader (engine/storage/redis_scripts.py) replaces by this file. Not a script
--- of its own: no KEYS, no ARGV. WAKE_CAP is a constant the loader defines.
+-- of its own: no KEYS, no ARGV. WAKE_CAP, BUCKETS, BUCKET_TAIL and SMALL are constants
+-- the loader defines.
+--
+-- Layout 2 (engine/storage/redis_layout.py): a script's `ready` and `msg` are the
+-- PREFIXES `hueyctl:{q}:r:` and `hueyctl:{q}:m:`. A priority level p has its list
+-- `ready .. p` (and is on the zset `levels` while that list may hold ids); a body is in
+-- `msg .. bucket_of(id)` when the id and the body are at most SMALL bytes, else in
+-- `msg .. 'big'`. Those keys are not in KEYS: they share the queue's hash tag, so they
+-- are in the declared keys' slot (Redis Cluster allows that).
+-- #include bucket
 
 -- The running total of the dead bodies' bytes, a field of deadinfo no task id takes.
 local DEAD_BYTES = '\0bytes'
+
+-- --- bodies ---------------------------------------------------------------------------
+
+-- The body stored under id, or false.
+local function body_get(msg, id)
+  if #id > SMALL then return redis.call('HGET', msg .. 'big', id) end
+  local v = redis.call('HGET', msg .. bucket_of(id), id)
+  if v then return v end
+  return redis.call('HGET', msg .. 'big', id)
+end
+
+local function body_exists(msg, id)
+  if #id <= SMALL and redis.call('HEXISTS', msg .. bucket_of(id), id) == 1 then return true end
+  return redis.call('HEXISTS', msg .. 'big', id) == 1
+end
+
+-- Store a body under id, in the one hash it belongs in. new: no body is stored under
+-- the id (so none can be left in the other hash: one command less).
+local function body_put(msg, id, data, new)
+  local big = msg .. 'big'
+  if #id > SMALL then
+    redis.call('HSET', big, id, data)
+    return
+  end
+  local b = msg .. bucket_of(id)
+  if #data > SMALL then b, big = big, b end
+  if not new then redis.call('HDEL', big, id) end
+  redis.call('HSET', b, id, data)
+end
+
+-- Delete the body of id: 1 if there was one.
+local function body_del(msg, id)
+  if #id <= SMALL and redis.call('HDEL', msg .. bucket_of(id), id) == 1 then return 1 end
+  return redis.call('HDEL', msg .. 'big', id)
+end
+
+-- The body's length in bytes (0: none).
+local function body_len(msg, id)
+  if #id <= SMALL then
+    local n = redis.call('HSTRLEN', msg .. bucket_of(id), id)
+    if n > 0 then return n end
+  end
+  return redis.call('HSTRLEN', msg .. 'big', id)
+end
+
+-- --- priorities and the ready lists -----------------------------------------------------
+
+-- A priority as the one text that names its level (and is stored in prio): Lua's own
+-- number text, so '5', '5.0' and 5 name the same list wherever they come from.
+local function level(p)
+  return tostring(tonumber(p))
+end
+
+local function set_prio(prio, id, p)
+  if p ~= '0' then redis.call('HSET', prio, id, p) else redis.call('HDEL', prio, id) end
+end
+
+-- The level of a stored task ('0' when prio has no entry).
+local function prio_of(prio, id)
+  return redis.call('HGET', prio, id) or '0'
+end
+
+-- Put id at the back of its level (FIFO); a list that was empty puts its level on levels.
+-- (So a non-empty list's level is always on levels, and a push onto a list that was not
+-- empty needs no ZADD.)
+local function ready_push_back(ready, levels, p, id)
+  if redis.call('RPUSH', ready .. p, id) == 1 then
+    redis.call('ZADD', levels, -tonumber(p), p)
+  end
+end
+
+local function ready_push_front(ready, levels, p, id)
+  if redis.call('LPUSH', ready .. p, id) == 1 then
+    redis.call('ZADD', levels, -tonumber(p), p)
+  end
+end
+
+-- Take a ready id off its level's list: O(n) of that list, so only on rare paths (an
+-- admin delete, a flush, re-adding an id that is ready now). Its level stays on levels
+-- (an empty list there is dropped by the next claim that meets it).
+local function ready_remove(ready, prio, id)
+  return redis.call('LREM', ready .. prio_of(prio, id), 0, id)
+end
+
+-- ZREM ids from a zset, 1,000 a command (unpack has a stack limit).
+local function zrem_all(key, ids)
+  for s = 1, #ids, 1000 do redis.call('ZREM', key, unpack(ids, s, math.min(s + 999, #ids))) end
+end
+
+-- Put ids at the back of their levels, in the order given (one RPUSH per level and
+-- 1,000 ids).
+local function to_back(ready, levels, prio, ids)
+  local by, order = {}, {}
+  for _, id in ipairs(ids) do
+    local p = prio_of(prio, id)
+    local g = by[p]
+    if not g then
+      g = {}
+      by[p] = g
+      order[#order + 1] = p
+    end
+    g[#g + 1] = id
+  end
+  for _, p in ipairs(order) do
+    local g = by[p]
+    for s = 1, #g, 1000 do
+      local e = math.min(s + 999, #g)
+      if redis.call('RPUSH', ready .. p, unpack(g, s, e)) == e - s + 1 then
+        redis.call('ZADD', levels, -tonumber(p), p)
+      end
+    end
+  end
+end
+
+-- Put tasks handed back (recover, release) at the front of their level, in id order:
+-- the highest id first, each pushed before the ones already there.
+local function to_front(ready, levels, prio, ids)
+  table.sort(ids, function(a, b) return a > b end)
+  for _, id in ipairs(ids) do
+    ready_push_front(ready, levels, prio_of(prio, id), id)
+  end
+end
+
+-- How many ids wait on the ready lists.
+local function ready_count(ready, levels)
+  local n = 0
+  for _, p in ipairs(redis.call('ZRANGE', levels, 0, -1)) do
+    n = n + redis.call('LLEN', ready .. p)
+  end
+  return n
+end
+
+-- An id stored before (a body exists under it) leaves wherever it waits, so that it is
+-- in one place at a time: the scheduled or the dead set, a parked list (the entry left
+-- there is skipped by unpark, which goes by parkedin), else its ready list. Call it
+-- before the id's prio entry changes (the ready list is found by it).
+local function leave(ready, prio, sched, dead, deadinfo, parkedin, id)
+  if redis.call('ZREM', sched, id) == 1 then return end
+  if redis.call('ZREM', dead, id) == 1 then
+    redis.call('HDEL', deadinfo, id)
+    return
+  end
+  if redis.call('HDEL', parkedin, id) == 1 then return end
+  ready_remove(ready, prio, id)
+end
+
+-- --- dead letters -------------------------------------------------------------------------
 
 -- Keep the dead set at most cap long and its bodies at most about byte_cap bytes
 -- (0: no byte cap): the oldest go, with everything stored about them. added: the bytes
@@ -16,7 +172,7 @@ local function trim_dead(dead, deadinfo, msg, prio, cap, deliv, byte_cap, added)
   if extra > 0 then
     local old = redis.call('ZRANGE', dead, 0, extra - 1)
     for _, x in ipairs(old) do
-      redis.call('HDEL', msg, x)
+      body_del(msg, x)
       redis.call('HDEL', deadinfo, x)
       redis.call('HDEL', prio, x)
       redis.call('HDEL', deliv, x)
@@ -28,7 +184,7 @@ local function trim_dead(dead, deadinfo, msg, prio, cap, deliv, byte_cap, added)
   local ids = redis.call('ZRANGE', dead, 0, -1)
   local sizes, sum = {}, 0
   for j, x in ipairs(ids) do
-    sizes[j] = redis.call('HSTRLEN', msg, x)
+    sizes[j] = body_len(msg, x)
     sum = sum + sizes[j]
   end
   local n, goal = 0, math.floor(byte_cap * 0.9)
@@ -36,7 +192,7 @@ local function trim_dead(dead, deadinfo, msg, prio, cap, deliv, byte_cap, added)
     n = n + 1
     sum = sum - sizes[n]
     local x = ids[n]
-    redis.call('HDEL', msg, x)
+    body_del(msg, x)
     redis.call('HDEL', deadinfo, x)
     redis.call('HDEL', prio, x)
     redis.call('HDEL', deliv, x)
@@ -44,6 +200,8 @@ local function trim_dead(dead, deadinfo, msg, prio, cap, deliv, byte_cap, added)
   if n > 0 then redis.call('ZREMRANGEBYRANK', dead, 0, n - 1) end
   redis.call('HSET', deadinfo, DEAD_BYTES, sum)
 end
+
+-- --- consumers ----------------------------------------------------------------------------
 
 -- The server's clock, epoch seconds: leases are reckoned on it (clock = 'server'), so
 -- a worker whose own clock is off cannot declare live workers' leases lapsed.
@@ -62,33 +220,41 @@ local function owner_of(v)
   return string.match(v, '^(.*)|[^|]*$')
 end
 
--- An id re-added elsewhere leaves where it was: a task is in one place at a time.
-local function forget(zset_a, zset_b, deadinfo, id)
-  redis.call('ZREM', zset_a, id)
-  if redis.call('ZREM', zset_b, id) == 1 then redis.call('HDEL', deadinfo, id) end
-end
-
-local function set_prio(prio, id, p)
-  if p ~= 0 then redis.call('HSET', prio, id, p) else redis.call('HDEL', prio, id) end
-end
-
-local function prio_of(prio, id)
-  return tonumber(redis.call('HGET', prio, id) or '0')
-end
-
--- Up to n ids off the ready queue, in order; a task delivered before without
--- finishing comes alone (so a task that kills its worker takes no bystanders).
-local function take(ready, deliv, n)
-  local ids = redis.call('ZRANGE', ready, 0, n - 1)
+-- Up to n ids off the ready lists, in order: the levels highest first (levels), each
+-- from its front. A task delivered before without finishing comes alone (so a task
+-- that kills its worker takes no bystanders): the ids popped after it go back to the
+-- front of their list, in their order. A level whose list the pop emptied leaves levels.
+local function take(ready, levels, deliv, n)
   local out = {}
-  for _, id in ipairs(ids) do
-    if redis.call('HEXISTS', deliv, id) == 1 then
-      if #out == 0 then out[1] = id end
-      break
+  if n <= 0 then return out end
+  for _, p in ipairs(redis.call('ZRANGE', levels, 0, -1)) do
+    local key, want = ready .. p, n - #out
+    local ids = redis.call('LPOP', key, want)
+    if not ids then
+      redis.call('ZREM', levels, p)
+    else
+      for j, id in ipairs(ids) do
+        if redis.call('HEXISTS', deliv, id) == 1 then
+          local from = j
+          if #out == 0 then
+            out[1] = id
+            from = j + 1
+          end
+          if from <= #ids then
+            local back = {}
+            for x = #ids, from, -1 do back[#back + 1] = ids[x] end
+            redis.call('LPUSH', key, unpack(back))
+          elseif #ids < want then
+            redis.call('ZREM', levels, p)
+          end
+          return out
+        end
+        out[#out + 1] = id
+      end
+      if #ids < want then redis.call('ZREM', levels, p) end
+      if #out >= n then return out end
     end
-    out[#out + 1] = id
   end
-  if #out > 0 then redis.call('ZREM', ready, unpack(out)) end
   return out
 end
 
@@ -96,13 +262,13 @@ end
 -- consumer and count the delivery; returns (id data deliveries)*, where an id with no
 -- body comes as (id false 0), so its loss is told. Shared by claim.lua and round.lua.
 -- The lease runs lease seconds from now, or from the server's clock (clock = 'server').
-local function claim(ready, msg, running, deliv, leases, consumer, now, limit, lease, clock)
+local function claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
   local base = tonumber(now)
   if clock == 'server' then base = server_now() end
   redis.call('ZADD', leases, 'GT', base + tonumber(lease), consumer)  -- never moves a lease back
   local out = {}
-  for _, id in ipairs(take(ready, deliv, tonumber(limit))) do
-    local data = redis.call('HGET', msg, id)
+  for _, id in ipairs(take(ready, levels, deliv, tonumber(limit))) do
+    local data = body_get(msg, id)
     if data then
       out[#out + 1] = id
       out[#out + 1] = data
@@ -115,36 +281,4 @@ local function claim(ready, msg, running, deliv, leases, consumer, now, limit, l
     end
   end
   return out
-end
-
--- Queue order (the ORDER rule of storage/base.py; the layout is in storage/redis.py):
--- the ready scores of priority p lie in (-p - 0.5, -p + 0.5), ORDER_UNIT apart, so
--- levels never mix and each is first-in first-out. The score after the last task of
--- priority p (an empty level starts at -p); places, when given, remembers the last
--- score handed out per priority, so a batch costs one lookup per priority. A level
--- that reaches +-0.25 stays there: its ties then order by id.
-local ORDER_UNIT = 2 ^ -36
-local function at_back(ready, p, places)
-  local last = places and places[p]
-  if not last then
-    local hit = redis.call('ZREVRANGEBYSCORE', ready, string.format('(%.17g', -p + 0.5),
-      string.format('(%.17g', -p - 0.5), 'WITHSCORES', 'LIMIT', 0, 1)
-    last = hit[2] and tonumber(hit[2]) or -p - ORDER_UNIT
-  end
-  local score = math.min(last + ORDER_UNIT, -p + 0.25)
-  if places then places[p] = score end
-  return score
-end
-
--- Put tasks handed back (recover, release) at the front of their priority, in id order:
--- each goes before the first task of its level, the highest id first.
-local function to_front(ready, prio, ids)
-  table.sort(ids, function(a, b) return a > b end)
-  for _, id in ipairs(ids) do
-    local p = prio_of(prio, id)
-    local hit = redis.call('ZRANGEBYSCORE', ready, string.format('(%.17g', -p - 0.5),
-      string.format('(%.17g', -p + 0.5), 'WITHSCORES', 'LIMIT', 0, 1)
-    local first = hit[2] and tonumber(hit[2]) or -p + ORDER_UNIT
-    redis.call('ZADD', ready, math.max(first - ORDER_UNIT, -p - 0.25), id)
-  end
 end

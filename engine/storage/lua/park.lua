@@ -1,12 +1,12 @@
 #!lua flags=allow-oom
--- KEYS: running deliv pauses parked ready prio wake
+-- KEYS: running deliv pauses parked ready prio wake levels parkedin
 -- ARGV: consumer name task_ids...
 -- Set aside the consumer's running tasks task_ids (calls of the paused task name) on
--- the parked list, their delivery not counted; if the pause map has no field name any
--- more (resumed meanwhile), hand them back to the front of the ready queue instead.
--- Returns the ids parked.
-local running, deliv, pauses, parked, ready, prio, wake =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+-- the parked list (and in parkedin: id -> name), their delivery not counted; if the
+-- pause map has no field name any more (resumed meanwhile), hand them back to the
+-- front of the ready levels instead. Returns the ids parked.
+local running, deliv, pauses, parked, ready, prio, wake, levels, parkedin =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local consumer, name = ARGV[1], ARGV[2]
 -- #include lib
 
@@ -23,9 +23,10 @@ for i = 3, #ARGV do
 end
 if #mine == 0 then return {} end
 if redis.call('HEXISTS', pauses, name) == 0 then
-  to_front(ready, prio, mine)
+  to_front(ready, levels, prio, mine)
   wake_up(wake)
   return {}
 end
 redis.call('RPUSH', parked, unpack(mine))
+for _, id in ipairs(mine) do redis.call('HSET', parkedin, id, name) end
 return mine

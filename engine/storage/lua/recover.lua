@@ -1,12 +1,13 @@
 #!lua flags=allow-oom
--- KEYS: running leases ready deliv dead deadinfo msg prio wake
+-- KEYS: running leases ready deliv dead deadinfo msg prio wake levels
 -- ARGV: now max_deliveries dead_cap dead_cap_bytes clock
--- Hand back the tasks of consumers whose lease ended before now: to the ready queue,
--- or to the dead set once delivered max_deliveries times. Drops the ended leases.
+-- Hand back the tasks of consumers whose lease ended before now: to the front of their
+-- ready levels (in id order), or to the dead set once delivered max_deliveries times.
+-- Drops the ended leases.
 -- Leases are reckoned on the server's clock (clock = 'server'), else on now.
 -- Returns {requeued ids, dead ids}.
-local running, leases, ready, deliv, dead, deadinfo, msg, prio, wake =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local running, leases, ready, deliv, dead, deadinfo, msg, prio, wake, levels =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now, max_deliveries, dead_cap, dead_cap_bytes, clock =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
@@ -34,13 +35,13 @@ for i = 1, #all, 2 do
       redis.call('HSET', deadinfo, id,
         'poison\ndelivered ' .. d .. ' times without finishing')
       buried[#buried + 1] = id
-      added = added + redis.call('HSTRLEN', msg, id)
+      added = added + body_len(msg, id)
     else
       requeued[#requeued + 1] = id
     end
   end
 end
-to_front(ready, prio, requeued)
+to_front(ready, levels, prio, requeued)
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', '(' .. lease_now)
 if #buried > 0 then
   trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv, tonumber(dead_cap_bytes), added)

@@ -1,11 +1,11 @@
 #!lua flags=allow-oom
--- KEYS: running leases ready deliv prio wake
+-- KEYS: running leases ready deliv prio wake levels
 -- ARGV: consumer all count task_ids...
--- Put the consumer's running tasks back on the ready queue: all of them (all = '1',
--- which also drops its lease) or those in task_ids. Unless count = '1', the delivery
--- is not counted. Returns the ids put back.
-local running, leases, ready, deliv, prio, wake =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- Put the consumer's running tasks back at the front of their ready levels, in id
+-- order: all of them (all = '1', which also drops its lease) or those in task_ids.
+-- Unless count = '1', the delivery is not counted. Returns the ids put back.
+local running, leases, ready, deliv, prio, wake, levels =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local consumer, all, count = ARGV[1], ARGV[2], ARGV[3]
 -- #include lib
 
@@ -26,7 +26,7 @@ for i = 1, #entries, 2 do
     out[#out + 1] = id
   end
 end
-to_front(ready, prio, out)
+to_front(ready, levels, prio, out)
 if all == '1' then redis.call('ZREM', leases, consumer) end
 if #out > 0 then wake_up(wake) end
 return out

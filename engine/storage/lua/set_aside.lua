@@ -15,11 +15,11 @@ for i = 5, #ARGV, 4 do
   local v = redis.call('HGET', running, id)
   if v and owner_of(v) == consumer then
     redis.call('HDEL', running, id)
-    local data = redis.call('HGET', msg, id) or ''
-    redis.call('HDEL', msg, id)
+    local data = body_get(msg, id) or ''
+    body_del(msg, id)
     redis.call('HDEL', deliv, id)
     redis.call('HDEL', prio, id)
-    redis.call('HSET', msg, new_id, data)
+    body_put(msg, new_id, data)
     redis.call('ZADD', dead, now, new_id)
     redis.call('HSET', deadinfo, new_id, ARGV[i + 2] .. '\n' .. ARGV[i + 3])
     added = added + #data

@@ -1,11 +1,13 @@
 #!lua flags=allow-oom
--- KEYS: pauses parked msg ready prio wake
+-- KEYS: pauses parked msg ready prio wake levels parkedin
 -- ARGV: name check record
 -- Resume a task name: delete its field of the pause map (only if it holds record, when
 -- check = '1': else return false and move nothing) and move every call parked under it
--- to the back of the ready queue, in the order parked (a call deleted meanwhile, no
--- longer in msg, is skipped). Returns how many moved.
-local pauses, parked, msg, ready, prio, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- to the back of its ready level, in the order parked. A call that left meanwhile
+-- (deleted, enqueued again: no longer parked under name in parkedin) is skipped.
+-- Returns how many moved.
+local pauses, parked, msg, ready, prio, wake, levels, parkedin =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local name, check, record = ARGV[1], ARGV[2], ARGV[3]
 -- #include lib
 
@@ -13,12 +15,13 @@ if check == '1' and redis.call('HGET', pauses, name) ~= record then return false
 redis.call('HDEL', pauses, name)
 local ids = redis.call('LRANGE', parked, 0, -1)
 redis.call('DEL', parked)
-local places, moved = {}, 0
+local moving = {}
 for _, id in ipairs(ids) do
-  if redis.call('HEXISTS', msg, id) == 1 then
-    redis.call('ZADD', ready, at_back(ready, prio_of(prio, id), places), id)
-    moved = moved + 1
+  if redis.call('HGET', parkedin, id) == name then
+    redis.call('HDEL', parkedin, id)
+    if body_exists(msg, id) then moving[#moving + 1] = id end
   end
 end
-if moved > 0 then wake_up(wake) end
-return moved
+to_back(ready, levels, prio, moving)
+if #moving > 0 then wake_up(wake) end
+return #moving

@@ -5,24 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
-
-from engine.exceptions import EngineError
 
 from ... import present
 from ..actions import Target
 from ..data import Detail
 from ..messages import MUTATING, Act, DetailLoaded, is_act_kind
 from ..widgets.task_detail import TaskDetail
+from .loading import LoadingScreen
 
 
-class TaskDetailScreen(Screen[None]):
+class TaskDetailScreen(LoadingScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("q", "app.pop_screen", "Back", show=False),
@@ -50,7 +46,6 @@ class TaskDetailScreen(Screen[None]):
         self._clock = clock
         self.tz = tz
         self.detail: Detail | None = None
-        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Static(f" task {self.task_id}", id="detail-title")
@@ -61,31 +56,10 @@ class TaskDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.reload()
 
-    def reload(self) -> None:
-        """Read the task again, unless a read is still on its way (a slow store)."""
-        if not self._loading:
-            self._loading = True
-            self._fetch()
+    def _read(self) -> DetailLoaded:
+        return DetailLoaded(self._load(self.task_id))
 
-    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def _fetch(self) -> None:
-        worker = get_current_worker()
-        try:
-            message: DetailLoaded | None = DetailLoaded(self._load(self.task_id))
-            error = ""
-        except EngineError as exc:
-            message, error = None, str(exc)
-        except Exception as exc:  # a bug in a read must not leave the screen stuck
-            message, error = None, f"{type(exc).__name__}: {exc}"
-        if worker.is_cancelled:
-            return
-        if message is not None:
-            self.post_message(message)
-        else:
-            self.app.call_from_thread(self._failed, error)
-
-    def _failed(self, error: str) -> None:
-        self._loading = False
+    def _show_error(self, error: str) -> None:
         self.query_one(TaskDetail).update(f"cannot load task {self.task_id}: {error}")
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:

@@ -9,23 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
-
-from engine.exceptions import EngineError
 
 from ... import present
 from ..data import WorkerDetail
 from ..messages import OpenTask, WorkerLoaded
 from ..rows import COLUMNS, Revoked, task_rows, worker_summary
 from ..widgets.live_table import LiveTable
+from .loading import LoadingScreen
 
 
-class WorkerDetailScreen(Screen[None]):
+class WorkerDetailScreen(LoadingScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("q", "app.pop_screen", "Back", show=False),
@@ -45,7 +42,6 @@ class WorkerDetailScreen(Screen[None]):
         self._clock = clock
         self.tz = tz
         self.detail: WorkerDetail | None = None
-        self._loading = False
 
     def compose(self) -> ComposeResult:
         yield Static(f" worker {self.worker_id}", id="worker-title")
@@ -58,31 +54,10 @@ class WorkerDetailScreen(Screen[None]):
         self.query_one(LiveTable).focus()
         self.reload()
 
-    def reload(self) -> None:
-        """Read the worker again, unless a read is still on its way."""
-        if not self._loading:
-            self._loading = True
-            self._fetch()
+    def _read(self) -> WorkerLoaded:
+        return WorkerLoaded(self._load(self.worker_id))
 
-    @work(thread=True, exclusive=True, group="worker-detail", exit_on_error=False)
-    def _fetch(self) -> None:
-        worker = get_current_worker()
-        try:
-            message: WorkerLoaded | None = WorkerLoaded(self._load(self.worker_id))
-            error = ""
-        except EngineError as exc:
-            message, error = None, str(exc)
-        except Exception as exc:  # a bug in a read must not leave the screen stuck
-            message, error = None, f"{type(exc).__name__}: {exc}"
-        if worker.is_cancelled:
-            return
-        if message is not None:
-            self.post_message(message)
-        else:
-            self.app.call_from_thread(self._failed, error)
-
-    def _failed(self, error: str) -> None:
-        self._loading = False
+    def _show_error(self, error: str) -> None:
         self.query_one("#worker-summary", Static).update(
             f"cannot load worker {self.worker_id}: {error}"
         )
