@@ -103,7 +103,7 @@ def measure(args: argparse.Namespace, server_stats: bool) -> int:
         "ours W1 on a black hole": lambda i: hole_noop(i, "x"),
         "ours storage.enqueue([msg])": lambda i: storage.enqueue([msgs[i]]),
         "EVALSHA enqueue_new (redis-py)": lambda i: client.evalsha(
-            script.sha, 4, *keys, msgs[i].id, 0, body
+            script.sha, len(keys), *keys, msgs[i].id, 0, body
         ),
     }
     if theirs is not None:
