@@ -5,8 +5,16 @@ round trip per beat whatever the traffic (never one per task):
 
 * the worker registry entry (map ``workers``, field = consumer id; a consumer
   that died without deregistering is pruned by a live one's sweep),
-* every signal as an event in the capped stream,
-* per task name and minute: runs, failures, total and max runtime.
+* the signals as events in the capped stream: at most EVENTS_PER_BEAT a beat (the
+  newest; every event other than ``executing`` and ``complete`` goes before those two),
+* per task name and minute: runs, failures, total and max runtime (every call counted,
+  one row per task name and minute a beat).
+
+What a beat costs the store is bounded whatever the traffic: a busy worker once wrote
+the whole stream's worth (10,000 events) every beat, one script call that held the
+server for a few hundred ms and cost a third of a drain's Redis time, for a stream
+that keeps only the newest 10,000 anyway. Now at most EVENTS_PER_BEAT events, in
+script calls of at most 250 events each (``RedisStorage.record_chunk``).
 
 Runtime floor: listens to a :class:`~engine.core.QueueCore`'s signals. The
 record schemas (:class:`~engine.keys.RegistryRecord`,
@@ -28,12 +36,17 @@ from typing import Any
 from ._version import __version__
 from .core import QueueCore
 from .keys import WORKERS, EventRecord, RegistryRecord, StoreRecord
-from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_TIMEOUT
+from .signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING, SIGNAL_TIMEOUT
 from .storage.base import EVENT_CAP, STATS_TTL, StatRow, Storage
 from .task import Task
 
 REGISTRY = WORKERS  # map: consumer id -> registry record
 _FAILED = (SIGNAL_ERROR, SIGNAL_TIMEOUT)
+#: The events a beat writes at most: the newest, the routine ones (ROUTINE) dropped first.
+#: 500 a second at the default 2 s beat; the stream keeps EVENT_CAP (10,000) in all.
+EVENTS_PER_BEAT = 1_000
+#: Two a call: the first to go when a beat has more events than EVENTS_PER_BEAT.
+ROUTINE = frozenset((SIGNAL_EXECUTING, SIGNAL_COMPLETE))
 # ts, signal, task id, task name, error summary, runtime
 _Event = tuple[float, str, str, str, "str | None", "float | None"]
 
@@ -44,8 +57,10 @@ class Telemetry:
         self.consumer_id = consumer_id
         self.clock = clock
         self._lock = threading.Lock()
-        # The newest EVENT_CAP events (the stream keeps no more): a deque drops the oldest.
-        self._events: collections.deque[_Event] = collections.deque(maxlen=EVENT_CAP)
+        # The newest EVENTS_PER_BEAT routine events, and as many of the others (the
+        # deques drop the oldest): a beat writes at most EVENTS_PER_BEAT of the two.
+        self._routine: collections.deque[_Event] = collections.deque(maxlen=EVENTS_PER_BEAT)
+        self._notable: collections.deque[_Event] = collections.deque(maxlen=EVENTS_PER_BEAT)
         self._stats: dict[tuple[int, str], list[float]] = {}
 
     def attach(self) -> None:
@@ -60,8 +75,9 @@ class Telemetry:
         now = self.clock()
         error = repr(extra[0])[:300] if signal == SIGNAL_ERROR and extra else None
         runtime = task.runtime
+        event = (now, signal, task.id, task.registered_name, error, runtime)
         with self._lock:
-            self._events.append((now, signal, task.id, task.registered_name, error, runtime))
+            (self._routine if signal in ROUTINE else self._notable).append(event)
             if signal == SIGNAL_COMPLETE or signal in _FAILED:
                 row = self._stats.setdefault(
                     (int(now // 60) * 60, task.registered_name), [0, 0, 0.0, 0.0]
@@ -76,7 +92,7 @@ class Telemetry:
         """An event no signal carries (``dead``: the task went to the dead letters),
         buffered like the others. Not counted in the per-minute statistics."""
         with self._lock:
-            self._events.append(
+            self._notable.append(
                 (self.clock(), event, task.id, task.registered_name, error, task.runtime)
             )
 
@@ -95,18 +111,36 @@ class Telemetry:
             record["runtime"] = round(runtime, 6)
         return json.dumps(record, separators=(",", ":")).encode()
 
-    def flush(self) -> None:
-        """Write buffered events and counters (one round trip); on failure keep them."""
+    def _take(self) -> tuple[list[_Event], dict[tuple[int, str], list[float]]]:
+        """This beat's events (at most EVENTS_PER_BEAT, oldest first) and counters; the
+        buffers start empty again."""
         with self._lock:
-            events, stats = self._events, self._stats
-            self._events, self._stats = collections.deque(maxlen=EVENT_CAP), {}
+            routine, notable, stats = self._routine, self._notable, self._stats
+            self._routine = collections.deque(maxlen=EVENTS_PER_BEAT)
+            self._notable = collections.deque(maxlen=EVENTS_PER_BEAT)
+            self._stats = {}
+        room = EVENTS_PER_BEAT - len(notable)
+        for _ in range(len(routine) - room):  # the oldest routine events go first
+            routine.popleft()
+        if not notable:
+            return list(routine), stats
+        if not routine:
+            return list(notable), stats
+        # Both in the order they came (each deque is): by time, stable.
+        return sorted((*notable, *routine), key=lambda e: e[0]), stats
+
+    def flush(self) -> None:
+        """Write this beat's events and counters (one round trip); on failure keep them."""
+        events, stats = self._take()
         rows = [StatRow(m, t, int(c), int(f), tot, mx) for (m, t), (c, f, tot, mx) in stats.items()]
         try:
             self.huey.storage.record([self._encode(e) for e in events], rows, EVENT_CAP, STATS_TTL)
         except Exception:
             with self._lock:  # put them back, oldest first, for the next beat
-                events.extend(self._events)
-                self._events = events
+                for e in reversed(events):
+                    buffer = self._routine if e[1] in ROUTINE else self._notable
+                    if len(buffer) < EVENTS_PER_BEAT:
+                        buffer.appendleft(e)
                 for key, (c, f, tot, mx) in stats.items():
                     row = self._stats.setdefault(key, [0, 0, 0.0, 0.0])
                     row[0] += c

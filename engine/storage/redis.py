@@ -44,6 +44,11 @@ level. A level leaves ``levels`` when a claim empties its list. Taking an id out
 middle of a list (an admin delete, a flush, re-adding an id that is ready now) is an
 LREM, O(n) of its level: those paths are rare, and a fresh id never pays it.
 
+The layout's version is the ``fmt`` key: before its first write or claim, each store
+reads it (:mod:`engine.storage.redis_format`) and refuses, in one line, a queue of a
+newer release's layout or one still holding layout 1's ``ready``/``msg`` (``hueyctl
+migrate`` moves those); a new queue is marked. Read-only tools check without writing.
+
 Faults the store absorbs rather than passes up:
 
 - **A full Redis** (``maxmemory``): the scripts that add work are refused before they
@@ -515,9 +520,6 @@ class RedisStorage(Storage):
     def check_format(self, write: bool = True) -> None:
         """See Storage.check_format and engine.storage.redis_format (one round trip);
         the scripts run it once, before the first."""
-        if self._keys["ready"] == self._k("ready"):  # this engine writes layout 1 itself
-            self._checked = True
-            return
         redis_format.check(self.client, self._prefix, self.name, write)
         self._checked = self._checked or write
 
@@ -1100,6 +1102,10 @@ class RedisStorage(Storage):
         return {_text(c): float(until) for c, until in pairs}
 
     # --- events and statistics -----------------------------------------------------------
+    #: Events one ``record`` script call appends at most (a call of 250 takes the
+    #: server about a millisecond; a consumer's beat sends at most 1,000).
+    record_chunk = 250
+
     @_translated
     def record(
         self,
@@ -1108,16 +1114,19 @@ class RedisStorage(Storage):
         cap: int = EVENT_CAP,
         ttl: float = STATS_TTL,
     ) -> None:
+        """At most ``record_chunk`` events a script call, so that no call holds the server
+        for long (10,000 XADDs in one call held it 0.1-0.3 s); the calls go in one
+        pipeline, oldest events first, the statistics rows with the first."""
         if not events and not stats:
             return
         keys = self._keys_for(RECORD, events=self._k("events"))
         slots: dict[int, int] = {}
-        args: list[Any] = [cap, _ms(ttl), len(events), *events]
+        rows: list[Any] = []
         for row in stats:
             if row.minute not in slots:
                 keys.append(self._k(f"stats:{row.minute}"))
                 slots[row.minute] = len(keys)
-            args += (
+            rows += (
                 slots[row.minute],
                 row.task,
                 row.count,
@@ -1125,7 +1134,26 @@ class RedisStorage(Storage):
                 repr(row.total),
                 repr(row.max),
             )
-        self._run(RECORD, keys, args)
+        size = self.record_chunk
+        head = events[:size]
+        calls = [(keys, [cap, _ms(ttl), len(head), *head, *rows])]
+        for start in range(size, len(events), size):
+            chunk = events[start : start + size]
+            calls.append((keys[:1], [cap, _ms(ttl), len(chunk), *chunk]))
+        if len(calls) == 1 or self._cluster:
+            for call_keys, args in calls:
+                self._run(RECORD, call_keys, args)
+            return
+        # EVALSHA itself, not the Script object (whose pipeline sends SCRIPT EXISTS).
+        sha = self._scripts[RECORD.name].sha
+        pipe = self.client.pipeline(transaction=False)
+        for call_keys, args in calls:
+            pipe.evalsha(sha, len(call_keys), *call_keys, *args)
+        for (call_keys, args), out in zip(calls, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(out, redis.exceptions.NoScriptError):  # not loaded: nothing ran
+                self._run(RECORD, call_keys, args)
+            elif isinstance(out, Exception):
+                raise out
 
     @_translated
     def read_events(self, after: str | None = None, limit: int = 100) -> list[tuple[str, bytes]]:
@@ -1204,19 +1232,34 @@ class RedisStorage(Storage):
                 self.client.blpop([keys[2]], timeout=block)
                 value = self._run(WAIT_RESULT, keys, [flag, "0"])
             return cast(bytes | None, value)
-        # One round trip: look (registering as a waiter), block until finish wakes us,
-        # look again. A result already there pushes a token to a key of our own, so
-        # the BLPOP returns at once. The first look goes as EVAL, which a server that
-        # forgot its scripts (restarted) accepts, rather than failing and blocking.
-        # (The EVAL also caches the script, so the EVALSHA after it cannot miss.)
+        # One round trip, every script call an EVALSHA: a token on a key of our own,
+        # look (registering as a waiter, which takes the token back), block until
+        # finish wakes us, look again. A result already there, or a server that forgot
+        # its scripts (NOSCRIPT: nothing ran), leaves the token, so the BLPOP returns
+        # at once; then the script is loaded and the read asked again.
         own = self._kv(key + _WAITER + os.urandom(6).hex())
-        script = self._scripts[WAIT_RESULT.name]
-        pipe = self.client.pipeline(transaction=False)
-        pipe.eval(script.script, 4, *keys, own, flag, _ms(timeout + 5))
-        pipe.blpop([own, keys[2]], timeout=block)
-        pipe.evalsha(script.sha, 3, *keys, flag, "0")
-        first, _, last = pipe.execute()
-        return cast(bytes | None, first if first is not None else last)
+        sha = self._scripts[WAIT_RESULT.name].sha
+        loaded = False
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.lpush(own, 1)
+            pipe.evalsha(sha, 4, *keys, own, flag, _ms(timeout + 5))
+            pipe.blpop([own, keys[2]], timeout=block)
+            pipe.evalsha(sha, 3, *keys, flag, "0")
+            _, first, _, last = pipe.execute(raise_on_error=False)
+            if isinstance(first, redis.exceptions.NoScriptError) and not loaded:
+                self.client.script_load(self._scripts[WAIT_RESULT.name].script)
+                loaded = True
+                continue
+            if isinstance(first, Exception):
+                raise first
+            if first is not None:
+                return cast(bytes, first)
+            if isinstance(last, redis.exceptions.NoScriptError):  # forgotten meanwhile
+                last = self._run(WAIT_RESULT, keys, [flag, "0"])
+            if isinstance(last, Exception):
+                raise last
+            return cast(bytes | None, last)
 
     async def await_result(
         self, key: str, timeout: float, pop: bool, keep: float | None = None

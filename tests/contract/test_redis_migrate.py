@@ -2,12 +2,7 @@
 the ``ready`` zset and the ``msg`` hash, written here with raw commands, every state)
 is moved to layout 2 by ``hueyctl migrate`` exactly, a dry run changes nothing, a live
 worker's lease is refused, a migration cut short goes on when run again, and a store
-in a layout this release does not use is refused with one line.
-
-The tests marked ``layout2_engine`` go through the store's own reads and writes
-(a worker delivering the migrated tasks, the check before the first write): they run
-once ``RedisStorage`` writes layout 2 itself, and are skipped before.
-"""
+in a layout this release does not use is refused with one line."""
 
 from __future__ import annotations
 
@@ -39,16 +34,6 @@ from engine.storage import redis_format
 from engine.storage.redis import RedisStorage
 from engine.storage.redis_layout import FORMAT
 from hueyctl.cli import main
-
-
-def _engine_writes_layout2() -> bool:
-    store = RedisStorage(name="probe", url="redis://127.0.0.1:1/0")  # never connects
-    return not store._keys["ready"].endswith(":ready")
-
-
-layout2_engine = pytest.mark.skipif(
-    not _engine_writes_layout2(), reason="RedisStorage still writes layout 1 (before lay-core)"
-)
 
 
 @pytest.fixture
@@ -252,8 +237,7 @@ def test_several_queues_in_one_run(redis_url: str, queue: tuple[str, str, redis.
             client.delete(*keys)
 
 
-# --- with the store's own reads and writes (layout 2 engine) -----------------------------
-@layout2_engine
+# --- with the store's own reads and writes ------------------------------------------------
 def test_tools_and_writers_refuse_a_layout1_queue(
     redis_url: str, queue: tuple[str, str, redis.Redis]
 ) -> None:
@@ -273,7 +257,6 @@ def test_tools_and_writers_refuse_a_layout1_queue(
     huey.storage.close()
 
 
-@layout2_engine
 def test_queues_names_the_queues_to_migrate(
     redis_url: str, queue: tuple[str, str, redis.Redis]
 ) -> None:
@@ -294,7 +277,6 @@ def test_queues_names_the_queues_to_migrate(
         other.storage.close()
 
 
-@layout2_engine
 def test_a_worker_delivers_the_migrated_queue_in_order(
     redis_url: str, queue: tuple[str, str, redis.Redis]
 ) -> None:
