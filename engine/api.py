@@ -472,24 +472,29 @@ class Huey(QueueCore):
         stage or group member, or a :class:`ChordResult`; None for a task or a
         group when the queue stores no results (results=False), as in huey.
         SIGNAL_ENQUEUED is sent for a scheduled call too, as in huey."""
-        if isinstance(task, chord):
-            return enqueue_chord(self, task)
-        if isinstance(task, group):
-            handles = [self.enqueue(t) for t in task.tasks]
-            return ResultGroup(handles) if self.results else None
         if not isinstance(task, Task):
+            if isinstance(task, chord):
+                return enqueue_chord(self, task)
+            if isinstance(task, group):
+                handles = [self.enqueue(t) for t in task.tasks]
+                return ResultGroup(handles) if self.results else None
             raise ConfigurationError(f"enqueue() takes task.s(...), got {type(task).__name__}")
         now = time.time()
         msg = self.prepare(task, now)
         self.signals.send(SIGNAL_ENQUEUED, task)
-        self.storage.announce_once()  # the queue's name in the store's list, once
+        storage = self.storage
+        storage.announce_once()  # the queue's name in the store's list, once
         if task.due_at is not None and task.due_at > now:
-            self.storage.schedule([(msg, task.due_at)])
+            storage.schedule([(msg, task.due_at)])
         else:
-            self.storage.enqueue([msg])
+            storage.enqueue([msg])
             if self._immediate:
                 self._run_immediate()
-        return self._handles(task) if self.results else None
+        if not self.results:
+            return None
+        if task.on_complete is None:  # one call, one handle (a pipeline has one per stage)
+            return Result(self, task)
+        return self._handles(task)
 
     def enqueue_many(self, tasks: Iterable[Task]) -> ResultGroup | None:
         """Enqueue many tasks in one round trip (bulk path); None when the queue

@@ -69,6 +69,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -236,8 +237,11 @@ def _unsupported(value: Any) -> CodecError:
 
 
 def _encode(value: Any) -> Any:
-    if type(value) in _JSON_SCALARS:
+    kind = type(value)
+    if kind in _JSON_SCALARS:
         return value
+    if kind is list:  # a call's arguments: the hot path, before the subclass checks
+        return [item if type(item) in _JSON_SCALARS else _encode(item) for item in value]
     if isinstance(value, _JSON_SCALARS):
         return _encode_scalar_subclass(value)
     encoded = _encode_container(value)
@@ -382,10 +386,11 @@ def _decode_object(data: dict[Any, Any]) -> Any:
 
 
 def _decode(data: Any) -> Any:
-    if type(data) in _JSON_SCALARS:
+    kind = type(data)
+    if kind in _JSON_SCALARS:
         return data
-    if type(data) is list:
-        return [_decode(item) for item in data]
+    if kind is list:
+        return [item if type(item) in _JSON_SCALARS else _decode(item) for item in data]
     if type(data) is dict:
         return _decode_object(data)
     raise CodecError(
@@ -489,6 +494,16 @@ def get_codec(name_or_codec: str | Codec) -> Codec:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# The same encoder made once (JSONEncoder.encode builds one per call): C's, without the
+# table of containers seen (a cycle ends in RecursionError instead), so one is shared
+# by every thread. None where the C accelerator is missing.
+_C_CANONICAL: Callable[[Any, int], list[str]] | None = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _CANONICAL.default, encode_basestring, None, ":", ",", True, False, True
+    )
+)
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -499,9 +514,11 @@ def canonical_json(obj: Any) -> bytes:
     ``json.loads`` gives the same string back.
     """
     try:
-        text = _CANONICAL.encode(obj)
+        text = _CANONICAL.encode(obj) if _C_CANONICAL is None else "".join(_C_CANONICAL(obj, 0))
     except (TypeError, ValueError) as exc:
         raise CodecError(f"cannot serialise to JSON: {_one_line(exc)}") from exc
+    except RecursionError:
+        raise CodecError("cannot serialise to JSON: nested too deeply, or a cycle") from None
     # Surrogates only occur inside string literals, where "\\udXXX" is their JSON escape.
     return text.encode("utf-8", errors="backslashreplace")
 

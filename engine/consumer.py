@@ -281,6 +281,7 @@ class Consumer:
         self.telemetry = Telemetry(huey, self.consumer_id, clock)
         self.catalog_digest, self._catalog = catalog.encode(catalog.build(huey.registry.values()))
         self.executor.notify = self.telemetry.note
+        self.executor.alone = lambda: self.busy <= 1  # claimed ahead counts too
         #: The asyncio worker's loop (``worker_type="asyncio"``), else None.
         self.runner: AsyncRunner | None = None
         if self.worker_type == "asyncio":
@@ -303,7 +304,7 @@ class Consumer:
         self.handle_sigint = not inline
         # Claimed tasks for the worker threads, each with the lease generation it was
         # claimed in (see _lease_generation).
-        self._inbox: queue.Queue[tuple[int, Claimed] | None] = queue.Queue()
+        self._inbox: queue.SimpleQueue[tuple[int, Claimed] | None] = queue.SimpleQueue()
         self._lease_lock = threading.Lock()
         self._lease_until = math.inf  # monotonic: our lease surely holds until then
         self._lease_gen = 0

@@ -189,6 +189,8 @@ class QueueCore:
     def run_pre_execute(self, task: Task) -> CancelExecution | None:
         """Run the pre-execute hooks; the ``CancelExecution`` one raised, if any (a hook
         that fails otherwise is logged and does not stop the task)."""
+        if not self._pre_execute:
+            return None
         for hook in list(self._pre_execute.values()):
             try:
                 hook(task)
@@ -211,6 +213,8 @@ class QueueCore:
 
     def run_post_execute(self, task: Task, value: Any, exception: Exception | None) -> None:
         """Run the post-execute hooks (after the outcome is committed); failures are logged."""
+        if not self._post_execute:
+            return
         for hook in list(self._post_execute.values()):
             try:
                 hook(task, value, exception)
@@ -287,10 +291,12 @@ class QueueCore:
     def prepare(self, task: Task, now: float) -> Message:
         """The message enqueuing a task (a whole pipeline) at ``now``: every stage is
         stamped with its enqueue time and its relative expiry is made absolute."""
-        for stage in task.stages():
+        stage: Task | None = task
+        while stage is not None:
             stage.enqueued_at = now
             if stage.expires_in is not None:
                 stage.expires = now + stage.expires_in
+            stage = stage.on_complete
         return Message(task.id, self.envelope.encode(task), task.priority)
 
     def message(self, task: Task, now: float) -> Message:

@@ -188,17 +188,40 @@ class Committer:
     ``submit`` does not wait: the worker thread goes on to its next task and the
     callback runs here once the outcome is committed (the task stays running in
     the store until then, so nothing is lost if we die first). While the store is
-    unreachable a batch is retried, for up to a lease."""
+    unreachable a batch is retried, for up to a lease.
+
+    ``submit(..., inline=True)`` commits on the calling thread instead when nothing
+    is on the wire nor waiting (a lone task: no batch to join, and no hand-off to
+    this thread on its way to the store); under load it queues as above."""
 
     def __init__(self, storage: Callable[[], Storage], consumer_id: str, lease: float) -> None:
         self._storage, self.consumer_id, self.lease = storage, consumer_id, lease
         self._queue: queue.SimpleQueue[tuple[str, float, Outcome, Then] | None]
         self._queue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._in_flight = 0  # batches being committed: this thread's, or one inline
         self._thread = threading.Thread(target=self._loop, name="committer", daemon=True)
         self._thread.start()
 
-    def submit(self, task_id: str, now: float, outcome: Outcome, then: Then) -> None:
-        self._queue.put((task_id, now, outcome, then))
+    def submit(
+        self, task_id: str, now: float, outcome: Outcome, then: Then, inline: bool = False
+    ) -> None:
+        """Commit in the background (``then`` is called once it is); with ``inline``,
+        on this thread, before returning, when no other commit is on its way."""
+        item = (task_id, now, outcome, then)
+        if inline:
+            with self._lock:
+                inline = self._in_flight == 0 and self._queue.empty()
+                if inline:
+                    self._in_flight += 1
+        if not inline:
+            self._queue.put(item)
+            return
+        try:
+            self._send([item])
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def finish(self, task_id: str, now: float, outcome: Outcome) -> str | None:
         done: Future[str | None] = Future()
@@ -209,7 +232,7 @@ class Committer:
             else:
                 done.set_exception(exc)
 
-        self.submit(task_id, now, outcome, then)
+        self.submit(task_id, now, outcome, then, inline=True)
         return done.result()
 
     def close(self) -> None:
@@ -246,17 +269,26 @@ class Committer:
                 commit_alone(storage, self.consumer_id, t, n, o, self.lease) for t, n, o in items
             ]
 
+    def _send(self, batch: list[tuple[str, float, Outcome, Then]]) -> None:
+        """Commit a batch, then tell each of its callbacks how it went."""
+        try:
+            refusals = self._commit(batch)
+        except BaseException as exc:
+            for *_, then in batch:
+                _call(then, None, exc)
+        else:
+            for (*_, then), refused in zip(batch, refusals, strict=True):
+                _call(then, refused, None)
+
     def _loop(self) -> None:
         while (first := self._queue.get()) is not None:
-            batch = self._batch(first)
+            with self._lock:
+                self._in_flight += 1
             try:
-                refusals = self._commit(batch)
-            except BaseException as exc:
-                for *_, then in batch:
-                    _call(then, None, exc)
-            else:
-                for (*_, then), refused in zip(batch, refusals, strict=True):
-                    _call(then, refused, None)
+                self._send(self._batch(first))
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
 
 
 def commit_alone(
@@ -357,6 +389,9 @@ class Executor:
         self.failed = 0
         self.current: dict[str, tuple[str, float]] = {}
         self.committer: Committer | None = None  # set by a consumer with several threads
+        #: Whether the call finishing now is the only one this consumer holds (claimed
+        #: or running): then a task thread commits it itself (``Committer.submit``).
+        self.alone: Callable[[], bool] = lambda: len(self.current) <= 1
         #: Told (event, task, error) of what no signal says: "dead" (a task just went
         #: to the dead letters). The consumer's telemetry writes it to the event stream.
         self.notify: Callable[[str, Task, str | None], None] | None = None
@@ -528,6 +563,10 @@ class Executor:
             try:
                 if spec.is_async:  # on this thread's own loop; cancelled at the timeout
                     value = run_coroutine(spec.func(*task.args, **kwargs), task.timeout)
+                elif not task.timeout:  # nothing to guard: no context manager per call
+                    value = spec.func(*task.args, **kwargs)
+                    if type(value) is CoroutineType:
+                        value = run_coroutine(value, task.timeout)
                 else:
                     with self.timeout_guard(task.timeout):
                         value = spec.func(*task.args, **kwargs)
@@ -540,7 +579,9 @@ class Executor:
         except BaseException as exc:  # sys.exit() in a task: a failure, not our exit
             exception = RuntimeError(f"task raised {exc!r}").with_traceback(exc.__traceback__)
             tb = traceback.format_exc()
-        return self.conclude(spec, task, data, started, value, exception, tb, done)
+        # A task thread may wait for its own commit (the caller of conclude on an event
+        # loop may not): alone, that saves handing the outcome to the committer thread.
+        return self.conclude(spec, task, data, started, value, exception, tb, done, inline=True)
 
     def preflight(self, task: Task) -> tuple[str, Outcome | None] | None:
         """Why the call is not run: (the signal, the outcome to commit; None is the
@@ -585,9 +626,11 @@ class Executor:
         exception: Exception | None,
         tb: str,
         done: Callable[[], None] | None,
+        inline: bool = False,
     ) -> Status:
         """The call returned ``value`` or raised ``exception``: decide its outcome and
-        commit it (in the background, with ``done`` and a committer: PENDING)."""
+        commit it (in the background, with ``done`` and a committer: PENDING; with
+        ``inline`` too, on this thread when the committer has nothing on its way)."""
         huey = self.huey
         huey.in_flight.pop(task.id, None)
         task.runtime = time.monotonic() - started
@@ -624,7 +667,10 @@ class Executor:
                 finally:
                     done()
 
-            self.committer.submit(task.id, self.clock(), outcome, then)
+            # Inline only for a task alone here: beside others (claimed, running), its
+            # finish is likely to share a batch with theirs (fewer round trips).
+            alone = inline and self.alone()
+            self.committer.submit(task.id, self.clock(), outcome, then, alone)
             return PENDING
         refused = self._finish(task.id, outcome)
         self._completed(task, outcome, refused, value, exception)

@@ -15,6 +15,19 @@ ID_LENGTH = 36  # characters of a task id (a UUID: 32 hex digits, 4 dashes)
 
 _id_lock = threading.Lock()
 _id_last = [0, 0]  # last millisecond, counter within it
+# Random bits come from os.urandom, read 4 KiB at a time (one system call per 512 ids);
+# a forked child drops what its parent had read, so parent and child never share bits.
+_POOL_SIZE = 4096
+_pool = b""  # random bytes read, not all used yet
+_pool_at = _POOL_SIZE  # the next unused byte of _pool (none read yet)
+
+
+def _drop_pool() -> None:
+    global _pool, _pool_at
+    _pool, _pool_at = b"", _POOL_SIZE
+
+
+os.register_at_fork(after_in_child=_drop_pool)
 
 
 def new_task_id(now: float | None = None) -> str:
@@ -24,19 +37,30 @@ def new_task_id(now: float | None = None) -> str:
     the counter), so a backend can keep first-in first-out order within one
     priority by ordering on the id.
     """
+    global _pool, _pool_at
     ms = int((time.time() if now is None else now) * 1000)
     with _id_lock:
-        if ms <= _id_last[0]:
-            ms = _id_last[0]
-            _id_last[1] += 1
-            if _id_last[1] > 0xFFF:  # counter exhausted: borrow the next millisecond
+        last = _id_last[0]
+        if ms <= last:
+            ms = last
+            counter = _id_last[1] + 1
+            if counter > 0xFFF:  # counter exhausted: borrow the next millisecond
                 ms += 1
-                _id_last[1] = 0
+                counter = 0
         else:
-            _id_last[1] = 0
-        _id_last[0] = ms
-        counter = _id_last[1]
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            counter = 0
+        _id_last[0], _id_last[1] = ms, counter
+        if _pool_at >= _POOL_SIZE:
+            _pool, _pool_at = os.urandom(_POOL_SIZE), 0
+        pool, at = _pool, _pool_at
+        _pool_at = at + 8
+    rand = int.from_bytes(pool[at : at + 8], "big")
+    # 8-4-4-4-12 hex digits: ms (48 bits), version 7 + counter, variant 0b10 + 14
+    # random bits, 48 random bits.
+    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 - the fastest spelling here
+        (ms >> 16) & 0xFFFFFFFF,
+        ms & 0xFFFF,
+        0x7000 | counter,
+        0x8000 | (rand >> 50),
+        rand & 0xFFFFFFFFFFFF,
+    )

@@ -93,7 +93,10 @@ class Signals:
 
     def send(self, signal: str, task: Any, *extra: Any) -> None:
         """Call every receiver; one that raises is logged and never stops the others."""
-        for receiver in list(self._receivers[signal]):
+        receivers = self._receivers[signal]
+        if not receivers:  # the common case on a producer: nobody listens
+            return
+        for receiver in list(receivers):
             try:
                 receiver(signal, task, *extra)
             except Exception:

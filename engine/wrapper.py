@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .api import Huey
     from .result import Result, ResultGroup
 
+_RESERVED = frozenset(RESERVED)
+
 
 class TaskWrapper:
     """What ``@huey.task()`` returns: call it to enqueue, ``.s()`` to build a call."""
@@ -119,6 +121,8 @@ class TaskWrapper:
         retry_backoff, priority, expires, timeout`` set options of this call and
         are not passed to the function (pass such parameters positionally).
         """
+        if not kwargs or _RESERVED.isdisjoint(kwargs):  # the common call: no options
+            return self.huey.new_call(self.spec, args, kwargs)
         opts = {k: kwargs.pop(k) for k in RESERVED if k in kwargs}
         eta, delay = opts.pop("eta", None), opts.pop("delay", None)
         task = self.huey.new_call(self.spec, args, kwargs, **opts)

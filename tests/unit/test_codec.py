@@ -541,3 +541,20 @@ def test_a_chord_error_round_trips_as_an_error() -> None:
     assert type(back[1]) is dict
     one_tag_like = Error({"$x": 1})
     assert codec.decode(json.loads(json.dumps(codec.encode(one_tag_like)))) == one_tag_like
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_property_canonical_json_writes_what_a_json_encoder_writes(value: Any) -> None:
+    # canonical_json reuses one encoder; its bytes are the ones signatures were made on.
+    encoded = {"args": JSON.encode(value), "id": "\ud800é", "v": 1, "b": [1.5, None, True]}
+    expected = json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(encoded) == expected.encode("utf-8", errors="backslashreplace")
+
+
+def test_canonical_json_refuses_what_json_cannot_write_in_one_line() -> None:
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    for bad in (cyclic, {"x": object()}, {1: 2, "a": 3}):
+        with pytest.raises(CodecError, match="cannot serialise to JSON"):
+            canonical_json(bad)

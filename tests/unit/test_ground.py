@@ -3,6 +3,9 @@ and the consumer's settings (one home for the defaults ``hueyctl worker`` shows)
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 
 from engine import keys, loader
@@ -69,6 +72,34 @@ def test_task_ids_are_time_ordered_and_still_importable_from_storage() -> None:
     ids = [new_task_id() for _ in range(1000)]
     assert ids == sorted(ids)
     assert base.new_task_id is new_task_id
+
+
+def test_task_ids_are_uuid7_with_the_millisecond_and_counter() -> None:
+    at = 4102444800.123  # 2100: later than any id made so far in this process
+    ids = [new_task_id(at) for _ in range(600)]  # past one read of random bytes
+    for i, text in enumerate(ids):
+        u = uuid.UUID(text)
+        assert str(u) == text and u.version == 7 and u.variant == uuid.RFC_4122
+        assert u.int >> 80 == int(at * 1000)
+        assert (u.int >> 64) & 0xFFF == i  # the counter orders ids of one millisecond
+    assert len({uuid.UUID(t).int & ((1 << 62) - 1) for t in ids}) == len(ids)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_repeats_its_parents_random_bits() -> None:
+    new_task_id()  # the parent has random bytes read ahead
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.write(write, ",".join(new_task_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode().split(",")
+    os.close(read)
+    mine = [new_task_id() for _ in range(8)]
+    rand = {uuid.UUID(t).int & ((1 << 62) - 1) for t in child + mine}
+    assert len(rand) == 16
 
 
 def test_consumer_settings_validate() -> None:
