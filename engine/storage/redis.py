@@ -119,6 +119,7 @@ from .base import (
     refusal_running,
 )
 from .redis_connect import make_client, warn_if_unverified
+from .redis_lane import Lane
 from .redis_layout import BUCKET_TAIL, BUCKETS, body_key
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
@@ -381,6 +382,15 @@ class RedisStorage(Storage):
         # Any: redis-py's annotations cannot say that replies are bytes here.
         self.client: Any = client or self._make_client(url, connection_pool, connection_params)
         self._cluster = not hasattr(self.client, "connection_pool")
+        # The scripts' own connections (redis_lane): for a plain pool of one server
+        # (Cluster clients route per slot, Sentinel pools find the master per connection;
+        # they, a client with a connection of its own or a client-side cache keep
+        # redis-py's path).
+        self._lane: Lane | None = None
+        pool: Any = getattr(self.client, "connection_pool", None)
+        if type(pool) in (redis.ConnectionPool, redis.BlockingConnectionPool):
+            if self.client.connection is None and pool.cache is None:
+                self._lane = Lane(pool)
         self.set_durable(durable, durable_timeout)
         self._checked = False  # the queue's layout, checked at the first write or claim
         self._prefix = f"hueyctl:{{{name}}}:"
@@ -453,6 +463,12 @@ class RedisStorage(Storage):
     def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         if not self._checked:
             self.check_format()
+        if self._lane is not None:
+            try:
+                sha = self._scripts[script.name].sha
+                return self._lane.call("EVALSHA", sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                pass  # not loaded on this server (yet): the Script object loads it
         return self._scripts[script.name](keys=list(keys), args=list(args))
 
     def set_durable(self, durable: bool, timeout: float = 1.0) -> None:
@@ -1398,4 +1414,6 @@ class RedisStorage(Storage):
         self.client.srem(QUEUES_KEY, self.name)
 
     def close(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
         self.client.close()
