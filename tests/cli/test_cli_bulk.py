@@ -284,7 +284,7 @@ def test_export_purge_import_round_trips_args_and_options(q: Queue, tmp_path: Pa
         assert old is not None
         # the stored record is the dead letter's, field for field
         assert info.envelope == old.envelope
-        back = huey.envelope.decode(huey.storage.locate(task.id).data)  # type: ignore[union-attr]
+        back = huey.envelope.decode(huey.storage.locate(task.id).data, task.id)  # type: ignore[union-attr]
         assert back.args == task.args and back.kwargs == task.kwargs
         for name in ("retries", "retry_delay", "retry_backoff", "priority", "timeout"):
             assert getattr(back, name) == getattr(task, name), name
@@ -335,7 +335,7 @@ def test_import_onto_a_signed_queue_is_resigned_or_refused(
     for task_id in (rec["id"], forged["id"]):
         loc = huey.storage.locate(task_id)
         assert loc is not None
-        task = huey.envelope.decode(loc.data)  # verifies: signed with the queue's key
+        task = huey.envelope.decode(loc.data, task_id)  # verifies: signed with the queue's key
         assert task.args == (1, 2)
         assert b"00" * 32 not in loc.data  # the forged signature was not kept
 
