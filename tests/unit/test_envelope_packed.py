@@ -166,6 +166,7 @@ ENVELOPES = st.sampled_from(
      Envelope(codec="pickle", signing_key=[b"new", b"old"])]
 )  # fmt: skip
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEWER = settings(SETTINGS, max_examples=120)
 
 
 def same(a: Task, b: Task) -> None:
@@ -198,7 +199,7 @@ def test_readable_is_the_previous_releases_record_byte_for_byte(env: Envelope, t
     assert env.load(data, task.id) == env.load(old, task.id)
 
 
-@SETTINGS
+@FEWER
 @given(ENVELOPES, tasks())
 def test_bodies_of_the_previous_release_still_decode(env: Envelope, task: Task) -> None:
     old = old_encode(env, task)
@@ -206,7 +207,7 @@ def test_bodies_of_the_previous_release_still_decode(env: Envelope, task: Task) 
     assert readable(old, task.id) == json.loads(old)
 
 
-@SETTINGS
+@FEWER
 @given(st.sampled_from([Envelope(), Envelope(signing_key=b"key")]), tasks())
 def test_reseal_of_an_exported_record_keeps_it(env: Envelope, task: Task) -> None:
     exported = {k: v for k, v in json.loads(old_encode(env, task)).items() if k not in ("sig", "v")}
@@ -217,7 +218,7 @@ def test_reseal_of_an_exported_record_keeps_it(env: Envelope, task: Task) -> Non
     same(env.decode(data, task_id), task)
 
 
-@SETTINGS
+@FEWER
 @given(tasks(), IDS)
 def test_a_signed_body_moved_to_another_id_fails_verification(task: Task, other: str) -> None:
     env = Envelope(signing_key=b"k" * 32)
