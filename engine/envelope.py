@@ -386,7 +386,8 @@ def _unpack(body: list[Any], task_id: str) -> dict[str, Any]:
     if type(name) is not str:
         if type(name) is int:
             raise CodecError(
-                f"message is in envelope form {name}, written by a newer release: upgrade"
+                f"message is not a task body of this release (an array starting with {name}:"
+                " a newer release's form?)"
             )
         raise CodecError("message is not a task envelope (no task name)")
     options = body[3] if n == 4 else {}
