@@ -307,6 +307,29 @@ def test_import_checks_every_line_first(q: Queue, tmp_path: Path) -> None:
     one_line_error(q.cli("enqueue", "--from", str(tmp_path / "nope")), 2, "cannot read")
 
 
+# A line of `failed --export` as the release before packed bodies wrote it.
+PREVIOUS_EXPORT = (
+    '{"id":"0190ab12-0000-7000-8000-0000000000cc","task":"tasks.add","reason":"error",'
+    '"error":"E: x","failed_at":1764633600.0,"envelope":{"args":[{"$tuple":[1,2]},'
+    '{"$decimal":"1.10"}],"attempt":2,"enqueued_at":1764633500.25,'
+    '"id":"0190ab12-0000-7000-8000-0000000000cc","kwargs":{"when":{"$date":"2026-01-02"}},'
+    '"priority":3,"retries":2,"task":"tasks.add"}}'
+)
+
+
+def test_import_of_a_previous_releases_export(q: Queue, tmp_path: Path) -> None:
+    q.dead()  # the store has seen the queue
+    f = tmp_path / "old.jsonl"
+    f.write_text(PREVIOUS_EXPORT + "\n")
+    q.ok("enqueue", "--from", str(f))
+    line = json.loads(PREVIOUS_EXPORT)
+    shown = q.json("show", line["id"])
+    assert shown["envelope"] == {**line["envelope"], "v": 1}  # shown as it was exported
+    loc = q.huey.storage.locate(line["id"])
+    assert loc is not None and loc.data.startswith(b'["tasks.add",')  # stored packed
+    assert len(loc.data) < len(json.dumps(shown["envelope"]))
+
+
 @pytest.fixture
 def signed(redis_url: str) -> Iterator[tuple[Huey, str]]:
     name = f"cli-signed-{uuid.uuid4().hex[:8]}"
