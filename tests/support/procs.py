@@ -122,7 +122,10 @@ class App:
         """)
             + textwrap.dedent(tasks)
         )
-        self.env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED="1")
+        # The caller's PYTHONPATH stays after the app's (a checkout run with
+        # PYTHONPATH=. gives its workers the same engine as the test).
+        path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))
+        self.env = dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
         self.workers: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def start_worker(
