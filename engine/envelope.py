@@ -133,23 +133,32 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "history": (list,),
     "retries_given": (int,),
 }
+# Option keys a packed body's options may hold for the direct decode (anything else,
+# nested records, a chord, another codec, a future field, goes the record's way).
+_FIELD_OF = {key: name for key, name in zip(_KEYS, _OPTIONS, strict=True) if key != "chord"}
+_DIRECT = frozenset((*_FIELD_OF, "kwargs", "sig")) - {"enqueued_at"}
 _CHORD_FIELDS = {"id": (str,), "size": (int,), "index": (int,), "callback": (dict,)}
+
+
+def _check_option(key: str, value: Any) -> None:
+    """Raise CodecError unless option ``key`` (set: not None) has the right type."""
+    types = _TYPES[key]
+    # bool is an int in Python, never a number option on the wire.
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise CodecError(
+            f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
+            f" not {type(value).__name__}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CodecError(f"message field {key!r} is not a finite number")
 
 
 def _check_options(rec: dict[str, Any]) -> None:
     """Raise CodecError naming the first option field of the wrong type."""
-    for key, types in _TYPES.items():
+    for key in _TYPES:
         value = rec.get(key)
-        if value is None:
-            continue
-        # bool is an int in Python, never a number option on the wire.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise CodecError(
-                f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
-                f" not {type(value).__name__}"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise CodecError(f"message field {key!r} is not a finite number")
+        if value is not None:
+            _check_option(key, value)
     chord = rec.get("chord")
     if chord is not None:
         for key, types in _CHORD_FIELDS.items():
@@ -324,16 +333,36 @@ class Envelope:
     def _unpacked(self, body: list[Any], task_id: str) -> Task:
         """The task of an unsigned packed body, read without building its record."""
         n = len(body)
-        if n == 4 or not 2 <= n <= 4 or type(body[0]) is not str:
-            return self.task(_unpack(body, task_id))  # options (or an error to name)
-        name = body[0]
-        at = body[2] if n == 3 else None
+        options = body[3] if n == 4 else None
+        if (
+            not 2 <= n <= 4
+            or type(body[0]) is not str
+            or (
+                options is not None
+                and (type(options) is not dict or not _DIRECT.issuperset(options))
+            )
+        ):
+            return self.task(_unpack(body, task_id))  # the general way (or an error to name)
+        at = body[2] if n > 2 else None
         if at is not None and not _number(at):
             raise CodecError("message field 'enqueued_at' must be a finite number")
-        args = (self.codec if self._plain else _JSON).decode(body[1])
-        if type(args) is not list:
+        codec = self.codec if self._plain else _JSON
+        args = codec.decode(body[1])
+        if not isinstance(args, list):
             raise CodecError("message args must be a list and kwargs a mapping")
-        return Task(name=name, args=tuple(args), id=task_id, enqueued_at=at)
+        task = Task(name=body[0], args=tuple(args), id=task_id, enqueued_at=at)
+        if options:
+            for key, value in options.items():
+                name = _FIELD_OF.get(key)
+                if name is not None and value is not None:
+                    _check_option(key, value)
+                    setattr(task, name, value)
+            if "kwargs" in options:
+                kwargs = codec.decode(options["kwargs"])
+                if not isinstance(kwargs, dict):
+                    raise CodecError("message args must be a list and kwargs a mapping")
+                task.kwargs = kwargs
+        return task
 
     def task(self, rec: dict[str, Any]) -> Task:
         """The task of a readable record; CodecError when any field has the wrong shape
