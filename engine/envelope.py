@@ -49,6 +49,8 @@ operator sees changed.
 Reading: :meth:`Envelope.decode` / :meth:`Envelope.load` take the body *and the id
 the store gave with it*, and accept both forms (a JSON array: packed; a JSON object:
 a readable record written by an older release, or by ``enqueue --from`` of one).
+:func:`repack` turns such a stored readable body into the packed body without the
+key (its ``sig`` stays valid: it signs the readable record), for a migration.
 
 Signatures cover the id: ``sig`` is the HMAC of the *readable* record without
 ``sig``, rebuilt with the store's id, so it is the same ``sig`` the readable form
@@ -465,3 +467,23 @@ def readable(data: bytes, task_id: str) -> dict[str, Any]:
         return rec
     except (ValueError, UnicodeDecodeError, CodecError) as exc:
         return {"task": "?", "error": f"unreadable message: {exc}", "raw": data[:200].hex()}
+
+
+def repack(data: bytes, task_id: str) -> bytes | None:
+    """The packed body of a body stored under ``task_id`` in the readable form (an
+    earlier release's), for a migration; None when it cannot be repacked without
+    change (not a readable record, another id inside, not in canonical form). The
+    ``sig`` is kept as it is: it signs the readable record, which the packed body
+    gives back byte for byte (checked here), so no key is needed."""
+    try:
+        rec = json.loads(data)
+        if not isinstance(rec, dict) or rec.get("id") != task_id or rec.get("v") != VERSION:
+            return None
+        if not isinstance(rec.get("task"), str) or "args" not in rec:
+            return None
+        packed = canonical_json(_pack(rec))
+        if canonical_json(dict(sorted(_unpack(json.loads(packed), task_id).items()))) != data:
+            return None
+        return packed
+    except (ValueError, UnicodeDecodeError, CodecError, RecursionError):
+        return None
