@@ -103,8 +103,8 @@ def operations(huey: Any, plain: Any, typed: Any) -> dict[str, Callable[[], Call
         loads = engine.envelope.json.loads
         return lambda: loads(data)
 
-    def decode_of(data: bytes) -> Callable[[], Any]:
-        return lambda: env.decode(data)
+    def decode_of(data: bytes, task_id: str) -> Callable[[], Any]:
+        return lambda: env.decode(data, task_id)
 
     def result_decode_of(data: bytes) -> Callable[[], Any]:
         return lambda: huey.decode_value(data)
@@ -113,11 +113,11 @@ def operations(huey: Any, plain: Any, typed: Any) -> dict[str, Callable[[], Call
         "json dumps (envelope dict)": lambda: dumps_of(envelope_dict()),
         "json loads (envelope)": lambda: loads_of(env.encode(plain)),
         "envelope encode, noop(i, 'x')": lambda: lambda: env.encode(plain),
-        "envelope decode, noop(i, 'x')": lambda: decode_of(env.encode(plain)),
+        "envelope decode, noop(i, 'x')": lambda: decode_of(env.encode(plain), plain.id),
         "result encode (True)": lambda: lambda: huey.encode_value(True),
         "result decode (True)": lambda: result_decode_of(huey.encode_value(True)),
         "envelope encode, typed args": lambda: lambda: env.encode(typed),
-        "envelope decode, typed args": lambda: decode_of(env.encode(typed)),
+        "envelope decode, typed args": lambda: decode_of(env.encode(typed), typed.id),
         "result encode, typed list": lambda: lambda: huey.encode_value(list(TYPED)),
         "result decode, typed list": lambda: result_decode_of(huey.encode_value(list(TYPED))),
     }

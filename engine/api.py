@@ -26,7 +26,7 @@ from .codec import Codec
 from .consumer import Consumer, ConsumerSettings
 from .core import Hook, QueueCore
 from .crontab import Crontab
-from .envelope import describe
+from .envelope import readable
 from .exceptions import ConfigurationError, EngineError
 from .executor import Executor
 from .keys import RESULT, REVOKE_ID, REVOKE_TASK, lock_key, result_key
@@ -749,7 +749,7 @@ class Huey(QueueCore):
         found = self.storage.locate(task_id)
         if not self.storage.retry_dead(task_id):
             return False
-        name = describe(found.data).get("task") if found is not None else None
+        name = readable(found.data, task_id).get("task") if found is not None else None
         try:
             operator_event(self.storage, "retried", task_id, str(name or "?"), time.time())
         except EngineError as exc:  # the retry is done; only its event is missing
@@ -797,12 +797,14 @@ class Huey(QueueCore):
         queue's codec and signing key). limit caps how many; None means all. For
         large queues use engine.inspect.Inspector, which pages and never unpickles.
         """
-        return [self.envelope.decode(m.data) for m in self.storage.ready_items(0, limit or 10**9)]
+        return [
+            self.envelope.decode(m.data, m.id) for m in self.storage.ready_items(0, limit or 10**9)
+        ]
 
     def scheduled(self, limit: int | None = None) -> list[Task]:
         """The scheduled tasks by eta, decoded; limit caps how many (None means all)."""
         items = self.storage.scheduled_items(0, limit or 10**9)
-        return [self.envelope.decode(m.data) for m, _ in items]
+        return [self.envelope.decode(m.data, m.id) for m, _ in items]
 
     def all_results(self) -> dict[str, Any]:
         """Every stored result (and put() entry) by key, decoded, without removing any."""

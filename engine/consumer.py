@@ -714,7 +714,7 @@ class Consumer:
         paused: dict[str, list[str]] = {}
         for item in claimed:
             try:
-                name = self.huey.envelope.decode(item.data).registered_name
+                name = self.huey.envelope.decode(item.data, item.id).registered_name
             except CodecError:
                 name = ""
             if name in self._task_pauses:

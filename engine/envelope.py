@@ -1,8 +1,13 @@
-"""The task envelope: a small JSON record, readable without the application's code.
+"""The task envelope: how a task is stored (packed) and how it is shown (readable).
 
-Wire format (UTF-8 JSON, keys sorted, compact); a plain call is ~80 bytes::
+Two forms of the same record
+----------------------------
 
-    {"args":[100],"id":"01a2...","task":"tasks.count_beans","v":1}
+**Readable record** (version 1: what ``hueyctl show``, ``--json`` listings, exports,
+the TUI and every other place that shows a task print; also what older releases
+stored). UTF-8 JSON, keys sorted, compact::
+
+    {"args":[0,"x"],"enqueued_at":1796184630.5322294,"id":"01a2...","task":"noop","v":1}
 
 Always present: ``v`` (format version), ``id``, ``task`` (registered name) and
 ``args``. Present only when not at their default: ``kwargs`` ({}), ``codec``
@@ -16,13 +21,54 @@ retry: a dead letter retried by an operator gets them again), ``on_complete`` / 
 records of the next pipeline stage and the error handler, without ``v``), and
 ``sig`` (hex HMAC-SHA256 of the record without ``sig``, only with a key).
 
+**Packed body** (what :meth:`Envelope.encode` writes and every store keeps). The
+same fields as a JSON array, canonical JSON like the record::
+
+    [task, args, enqueued_at, options]
+    ["noop",[0,"x"],1796184630.5322294]                                   35 bytes
+    ["noop",[7,"x"],1796184630.5,{"kwargs":{"n":2},"priority":5,"retries":3}]
+
+``task``, ``args`` and ``enqueued_at`` are the record's fields by position.
+``options`` is an object holding every other field of the record that is set,
+under the record's own key names (``kwargs``, ``eta``, ``retries``, ``sig``, ...;
+``on_complete`` / ``on_error`` / ``chord.callback`` stay nested *readable* records,
+with their ids). Trailing parts are left out: ``options`` when empty, then
+``enqueued_at`` when null. The ``id`` and ``v`` are not in the body: every store
+hands a body out beside its id (the hash field, the row's key), and the array form
+*is* the version. ``options`` never holds ``id``, ``task``, ``args``, ``v`` or
+``enqueued_at`` (a body that does is malformed).
+
+Why: a pending task's bytes are mostly its body. The readable record repeats the id
+(the store's key already) and spells every key; the packed body of a small call is
+≤ 64 bytes, so Redis keeps it in a listpack-encoded bucket and SQLite in fewer
+pages. Only machines read bodies: :func:`readable` turns any body back into the
+readable record, byte for byte the record an older release would have written for
+the same task (``canonical_json(readable(encode(t), t.id))``), so nothing an
+operator sees changed.
+
+Reading: :meth:`Envelope.decode` / :meth:`Envelope.load` take the body *and the id
+the store gave with it*, and accept both forms (a JSON array: packed; a JSON object:
+a readable record written by an older release, or by ``enqueue --from`` of one).
+:func:`repack` turns such a stored readable body into the packed body without the
+key (its ``sig`` stays valid: it signs the readable record), for a migration.
+
+Signatures cover the id: ``sig`` is the HMAC of the *readable* record without
+``sig``, rebuilt with the store's id, so it is the same ``sig`` the readable form
+carries, and a body moved to another id fails verification. (A readable-form body
+whose own ``id`` differs from the store's also fails, with a key.)
+
+Evolution rule: the meaning of positions 0-3 never changes. A new field is added
+to ``options`` with a default (and to the readable record under the same key);
+older readers ignore option keys they do not know, as they ignore unknown record
+keys. A change an older reader must not misread starts a new form whose first
+element is not a string (an integer form number, e.g. ``[3, ...]``): today's reader
+refuses it as written by a newer release, so it is set aside, never run wrongly.
+
 ``args`` and ``kwargs`` are the payload, encoded by the queue's codec: with the
 default typed-JSON codec they are plain JSON (tuples, datetimes ... as tagged
 objects); with ``codec="pickle"`` each is a base64 string. Everything else is
 plain JSON, so ``hueyctl`` lists and shows tasks on a box without the code.
 
-Evolution: new fields are added with a default and old readers ignore fields
-they do not know, so a message written by an older release still loads.
 With a signing key, a message whose signature is missing or wrong raises
 :class:`SignatureError` before anything in it is decoded.
 """
@@ -36,11 +82,11 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from .codec import Codec, canonical_json, get_codec, sign, signing_keys, verify
-from .exceptions import CodecError
+from .codec import Codec, JsonCodec, canonical_json, get_codec, sign, signing_keys, verify
+from .exceptions import CodecError, SignatureError
 from .task import CALL_OPTIONS, Task
 
-VERSION = 1
+VERSION = 1  # the readable record's version (its "v"); a packed body is the array form
 
 # The fields of a Task written to the record when not at their default: the call's
 # options (engine.task.CALL_OPTIONS) and what enqueueing and running stamp on it.
@@ -60,6 +106,14 @@ _DEFAULT_VALUES = tuple(_DEFAULTS[name] for name in _OPTIONS)
 _options_of = operator.attrgetter(*_OPTIONS)  # task -> its options, in _OPTIONS order
 # Each option's key in the record: the field's name, but for the eta (Task.due_at).
 _KEYS = tuple("eta" if name == "due_at" else name for name in _OPTIONS)
+# The packed body's options object: the same, without enqueued_at (position 2).
+_PACKED = tuple(name for name in _OPTIONS if name != "enqueued_at")
+_PACKED_KEYS = tuple("eta" if name == "due_at" else name for name in _PACKED)
+_PACKED_DEFAULTS = tuple(_DEFAULTS[name] for name in _PACKED)
+_packed_options_of = operator.attrgetter(*_PACKED)
+# Record keys a packed body carries by position or not at all, never in its options.
+_POSITIONAL = frozenset(("id", "task", "args", "v", "enqueued_at"))
+_JSON = JsonCodec()
 
 # What each option must be on the wire (None is always accepted: "not set"). A
 # record whose option has another type is malformed: decoding raises CodecError,
@@ -81,23 +135,32 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "history": (list,),
     "retries_given": (int,),
 }
+# Option keys a packed body's options may hold for the direct decode (anything else,
+# nested records, a chord, another codec, a future field, goes the record's way).
+_FIELD_OF = {key: name for key, name in zip(_KEYS, _OPTIONS, strict=True) if key != "chord"}
+_DIRECT = frozenset((*_FIELD_OF, "kwargs", "sig")) - {"enqueued_at"}
 _CHORD_FIELDS = {"id": (str,), "size": (int,), "index": (int,), "callback": (dict,)}
+
+
+def _check_option(key: str, value: Any) -> None:
+    """Raise CodecError unless option ``key`` (set: not None) has the right type."""
+    types = _TYPES[key]
+    # bool is an int in Python, never a number option on the wire.
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise CodecError(
+            f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
+            f" not {type(value).__name__}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CodecError(f"message field {key!r} is not a finite number")
 
 
 def _check_options(rec: dict[str, Any]) -> None:
     """Raise CodecError naming the first option field of the wrong type."""
-    for key, types in _TYPES.items():
+    for key in _TYPES:
         value = rec.get(key)
-        if value is None:
-            continue
-        # bool is an int in Python, never a number option on the wire.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise CodecError(
-                f"message field {key!r} must be {' or '.join(t.__name__ for t in types)},"
-                f" not {type(value).__name__}"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise CodecError(f"message field {key!r} is not a finite number")
+        if value is not None:
+            _check_option(key, value)
     chord = rec.get("chord")
     if chord is not None:
         for key, types in _CHORD_FIELDS.items():
@@ -138,17 +201,18 @@ class Envelope:
         # A list rotates keys: the first signs, every one verifies.
         self.verify_keys = signing_keys(signing_key)
         self.signing_key = self.verify_keys[0] if self.verify_keys else None
+        self._plain = self.codec.name == "json"
 
     # --- encode ---------------------------------------------------------------
     def record(self, task: Task) -> dict[str, Any]:
-        """The JSON record of a task. Options still at their default are left out
-        (readers fill them in), which keeps every message small."""
+        """The readable record of a task (without ``v`` and ``sig``). Options still at
+        their default are left out (readers fill them in)."""
         rec: dict[str, Any] = {
             "id": task.id,
             "task": task.registered_name,
             "args": self.codec.encode(list(task.args)),
         }
-        if self.codec.name != "json":
+        if not self._plain:
             rec["codec"] = self.codec.name
         if task.kwargs:
             rec["kwargs"] = self.codec.encode(task.kwargs)
@@ -163,16 +227,48 @@ class Envelope:
         return rec
 
     def encode(self, task: Task) -> bytes:
-        rec = self.record(task)
-        rec["v"] = VERSION
+        """The packed body of a task (see the module docstring), built straight from
+        the task; signed over its readable record when the queue has a key."""
         if self.signing_key is not None:
+            rec = self.record(task)
+            rec["v"] = VERSION
             rec["sig"] = sign(self.signing_key, canonical_json(rec))
-        return canonical_json(rec)
+            return canonical_json(_pack(rec))
+        codec = self.codec
+        body: list[Any] = [task.registered_name, codec.encode(list(task.args)), task.enqueued_at]
+        values = _packed_options_of(task)
+        if (
+            values == _PACKED_DEFAULTS
+            and not task.kwargs
+            and self._plain
+            and not task.on_complete
+            and not task.on_error
+        ):
+            if body[2] is None:
+                del body[2]
+            return canonical_json(body)
+        options: dict[str, Any] = {}
+        if not self._plain:
+            options["codec"] = codec.name
+        if task.kwargs:
+            options["kwargs"] = codec.encode(task.kwargs)
+        if task.on_complete:
+            options["on_complete"] = self.record(task.on_complete)
+        if task.on_error:
+            options["on_error"] = self.record(task.on_error)
+        for key, value, default in zip(_PACKED_KEYS, values, _PACKED_DEFAULTS, strict=True):
+            if value != default:
+                options[key] = value
+        if options:
+            body.append(options)
+        elif body[2] is None:
+            del body[2]
+        return canonical_json(body)
 
     def reseal(self, rec: Any) -> tuple[str, bytes, int]:
         """A task record brought from outside the store (a dead letter exported by
         ``hueyctl failed --export``, replayed by ``enqueue --from``) as a message of
-        this queue: ``(id, data, priority)``.
+        this queue: ``(id, data, priority)``, the data a packed body.
 
         The record is checked as a worker checks one (CodecError names what is
         wrong), a ``sig`` it carries is dropped, never trusted, and the record is
@@ -189,39 +285,89 @@ class Envelope:
             raise CodecError(
                 f"the record uses the {codec!r} codec but this queue uses {self.codec.name!r}"
             )
+        # What a packed body cannot tell apart from absent is written absent.
+        rec.setdefault("args", [])
+        if rec.get("enqueued_at") is None:
+            rec.pop("enqueued_at", None)
         rec["v"] = VERSION
         if self.signing_key is not None:
             rec["sig"] = sign(self.signing_key, canonical_json(rec))
-        return rec["id"], canonical_json(rec), int(rec.get("priority") or 0)
+        return rec["id"], canonical_json(_pack(rec)), int(rec.get("priority") or 0)
 
     # --- decode ---------------------------------------------------------------------
-    def load(self, data: bytes) -> dict[str, Any]:
-        """Parse and verify a message without decoding its payload."""
-        try:
-            rec = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CodecError(f"message is not JSON: {exc}") from exc
-        if not isinstance(rec, dict) or not isinstance(rec.get("task"), str):
+    def load(self, data: bytes, task_id: str) -> dict[str, Any]:
+        """The readable record of a body stored under ``task_id`` (either form),
+        verified with the queue's key, without decoding its payload."""
+        return self._verified(_parse(data), task_id)
+
+    def _verified(self, obj: Any, task_id: str) -> dict[str, Any]:
+        if type(obj) is list:
+            rec = _unpack(obj, task_id)
+        elif not isinstance(obj, dict) or not isinstance(obj.get("task"), str):
             raise CodecError("message is not a task envelope (no 'task' field)")
-        if not isinstance(rec.get("id"), str):
+        elif not isinstance(obj.get("id"), str):
             raise CodecError("message is not a task envelope (no 'id' field)")
+        else:
+            rec = obj
         if self.signing_key is not None:
             sig = rec.pop("sig", None)
             verify(self.verify_keys, canonical_json(rec), sig)
+            if rec["id"] != task_id:
+                raise SignatureError(
+                    f"message signed for task {rec['id']!r} is stored under {task_id!r}"
+                )
         return rec
 
-    def decode(self, data: bytes) -> Task:
-        """The task of a message; raises CodecError (SignatureError) and nothing else
-        for any input: an entry read from the store is data, never a crash."""
+    def decode(self, data: bytes, task_id: str) -> Task:
+        """The task of a body stored under ``task_id`` (a packed body or a readable
+        record); raises CodecError (SignatureError) and nothing else for any input:
+        an entry read from the store is data, never a crash."""
         try:
-            return self.task(self.load(data))
+            obj = _parse(data)
+            if type(obj) is list and self.signing_key is None:
+                return self._unpacked(obj, task_id)
+            return self.task(self._verified(obj, task_id))
         except CodecError:
             raise
         except Exception as exc:  # a payload the codec chokes on, a nesting too deep ...
             raise CodecError(f"message cannot be decoded: {type(exc).__name__}: {exc}") from exc
 
+    def _unpacked(self, body: list[Any], task_id: str) -> Task:
+        """The task of an unsigned packed body, read without building its record."""
+        n = len(body)
+        options = body[3] if n == 4 else None
+        if (
+            not 2 <= n <= 4
+            or type(body[0]) is not str
+            or (
+                options is not None
+                and (type(options) is not dict or not _DIRECT.issuperset(options))
+            )
+        ):
+            return self.task(_unpack(body, task_id))  # the general way (or an error to name)
+        at = body[2] if n > 2 else None
+        if at is not None and not _number(at):
+            raise CodecError("message field 'enqueued_at' must be a finite number")
+        codec = self.codec if self._plain else _JSON
+        args = codec.decode(body[1])
+        if not isinstance(args, list):
+            raise CodecError("message args must be a list and kwargs a mapping")
+        task = Task(name=body[0], args=tuple(args), id=task_id, enqueued_at=at)
+        if options:
+            for key, value in options.items():
+                name = _FIELD_OF.get(key)
+                if name is not None and value is not None:
+                    _check_option(key, value)
+                    setattr(task, name, value)
+            if "kwargs" in options:
+                kwargs = codec.decode(options["kwargs"])
+                if not isinstance(kwargs, dict):
+                    raise CodecError("message args must be a list and kwargs a mapping")
+                task.kwargs = kwargs
+        return task
+
     def task(self, rec: dict[str, Any]) -> Task:
-        """The task of a parsed record; CodecError when any field has the wrong shape
+        """The task of a readable record; CodecError when any field has the wrong shape
         (the one documented decode error: a caller sets the message aside)."""
         if not isinstance(rec, dict):
             raise CodecError("message is not a task envelope (not an object)")
@@ -239,7 +385,7 @@ class Envelope:
                     f"message uses the {name!r} codec but this queue uses {codec.name!r}: "
                     f"set codec={name!r} on the queue to accept it"
                 )
-            codec = get_codec("json")
+            codec = _JSON
         args = codec.decode(rec.get("args", []))
         kwargs = codec.decode(rec["kwargs"]) if "kwargs" in rec else {}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -255,12 +401,89 @@ class Envelope:
         return task
 
 
-def describe(data: bytes) -> dict[str, Any]:
-    """Best-effort view of a message for inspection: never raises, never unpickles."""
+def _number(value: Any) -> bool:
+    """A finite int or float, not a bool: what a time on the wire must be."""
+    t = type(value)
+    return t is int or (t is float and math.isfinite(value))
+
+
+def _unpack(body: list[Any], task_id: str) -> dict[str, Any]:
+    """The readable record of a packed body stored under ``task_id``; CodecError when
+    the array is not a packed body."""
+    n = len(body)
+    if not 2 <= n <= 4:
+        raise CodecError(f"message is not a task envelope (an array of {n} items)")
+    name = body[0]
+    if type(name) is not str:
+        if type(name) is int:
+            raise CodecError(
+                f"message is not a task body of this release (an array starting with {name}:"
+                " a newer release's form?)"
+            )
+        raise CodecError("message is not a task envelope (no task name)")
+    options = body[3] if n == 4 else {}
+    if type(options) is not dict:
+        raise CodecError("message options must be an object")
+    if not _POSITIONAL.isdisjoint(options):
+        raise CodecError("message options hold a field that has a place of its own")
+    rec = {**options, "task": name, "args": body[1], "id": task_id, "v": VERSION}
+    if n > 2 and body[2] is not None:
+        rec["enqueued_at"] = body[2]
+    return rec
+
+
+def _pack(rec: dict[str, Any]) -> list[Any]:
+    """The packed body of a readable record (``id`` and ``v`` dropped: the store keeps
+    the id beside the body). Nothing in it is decoded or re-encoded."""
+    options = {k: v for k, v in rec.items() if k not in _POSITIONAL}
+    body: list[Any] = [rec["task"], rec.get("args", [])]
+    if options:
+        body += [rec.get("enqueued_at"), options]
+    elif rec.get("enqueued_at") is not None:
+        body.append(rec["enqueued_at"])
+    return body
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CodecError(f"message is not JSON: {exc}") from exc
+
+
+def readable(data: bytes, task_id: str) -> dict[str, Any]:
+    """The readable record of a stored body, whichever form it is in, for showing and
+    exporting (``hueyctl show``, listings, exports, the TUI, events): a packed body
+    with ``task_id`` (the id the store keeps it under) put back. Best effort: never
+    raises for bad bytes, never decodes the payload (so never unpickles), never
+    verifies; a body that is not a task record comes back as
+    ``{"task": "?", "error": ..., "raw": <hex of its first 200 bytes>}``."""
     try:
         rec = json.loads(data)
+        if type(rec) is list:  # keys in canonical order, as a readable body has them
+            return dict(sorted(_unpack(rec, task_id).items()))
         if not isinstance(rec, dict):
             raise ValueError("not an object")
         return rec
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, CodecError) as exc:
         return {"task": "?", "error": f"unreadable message: {exc}", "raw": data[:200].hex()}
+
+
+def repack(data: bytes, task_id: str) -> bytes | None:
+    """The packed body of a body stored under ``task_id`` in the readable form (an
+    earlier release's), for a migration; None when it cannot be repacked without
+    change (not a readable record, another id inside, not in canonical form). The
+    ``sig`` is kept as it is: it signs the readable record, which the packed body
+    gives back byte for byte (checked here), so no key is needed."""
+    try:
+        rec = json.loads(data)
+        if not isinstance(rec, dict) or rec.get("id") != task_id or rec.get("v") != VERSION:
+            return None
+        if not isinstance(rec.get("task"), str) or "args" not in rec:
+            return None
+        packed = canonical_json(_pack(rec))
+        if canonical_json(dict(sorted(_unpack(json.loads(packed), task_id).items()))) != data:
+            return None
+        return packed
+    except (ValueError, UnicodeDecodeError, CodecError, RecursionError):
+        return None

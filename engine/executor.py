@@ -454,7 +454,7 @@ class Executor:
         finished record keeps them); or, for a message
         that cannot be run (malformed, unknown task), what dead-lettering it returned."""
         try:
-            task = self.huey.envelope.decode(claimed.data)
+            task = self.huey.envelope.decode(claimed.data, claimed.id)
         except Exception as exc:  # CodecError, or a record of the wrong shape
             error = str(exc) if isinstance(exc, CodecError) else f"{type(exc).__name__}: {exc}"
             log.error("task %s set aside: %s", claimed.id, error)
@@ -537,7 +537,7 @@ class Executor:
             if messages and signals.connected(signal):
                 for msg in messages:
                     try:
-                        signals.send(signal, decode(msg.data))
+                        signals.send(signal, decode(msg.data, msg.id))
                     except Exception:  # our own message: never expected
                         log.exception("could not send %s for task %s", signal, msg.id)
 

@@ -27,7 +27,7 @@ from . import catalog as task_catalog
 from . import steering
 from .core import ADMIN_EVENT, QueueCore
 from .crontab import clock_time, from_clock_time, parse_spec
-from .envelope import describe
+from .envelope import readable
 from .exceptions import StoreError, StoreUnavailable
 from .inventory import (
     QueueInfo,
@@ -327,11 +327,11 @@ _NUMBERS = ("eta", "enqueued_at", "expires")
 _INTS = ("priority", "retries", "attempt")
 
 
-def _checked(data: bytes) -> tuple[dict[str, Any], str | None]:
+def _checked(data: bytes, task_id: str) -> tuple[dict[str, Any], str | None]:
     """The envelope record and, for one that cannot be shown as a task, why (a pure
     read that never raises: a malformed dead letter must not break a listing)."""
     try:
-        rec = describe(data)
+        rec = readable(data, task_id)
     except RecursionError:
         return {}, "nested too deep to decode"
     except Exception as exc:  # noqa: BLE001 - whatever the bytes are, the listing goes on
@@ -354,7 +354,7 @@ def _checked(data: bytes) -> tuple[dict[str, Any], str | None]:
 def _info(store_id: str, data: bytes, state: str, **extra: Any) -> TaskInfo:
     """A task as listed: always under its store id (the id inside a body may lie), and a
     record that fails validation named ``unreadable: <reason>`` with no fields read."""
-    rec, problem = _checked(data)
+    rec, problem = _checked(data, store_id)
     if problem is not None:
         return TaskInfo(
             id=store_id,

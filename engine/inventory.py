@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import catalog as task_catalog
-from .envelope import describe
+from .envelope import readable
 from .exceptions import ConfigurationError, StoreError
 from .keys import CATALOG, CatalogRecord, RegistryRecord, TaskRecord
 from .storage.base import Storage
@@ -184,7 +184,7 @@ def queue_info(name: str, storage: Storage, now: float) -> QueueInfo:
     oldest = None
     if head:
         try:
-            at = describe(head[0].data).get("enqueued_at")
+            at = readable(head[0].data, head[0].id).get("enqueued_at")
         except Exception:  # noqa: BLE001 - an unreadable head tells no age
             at = None
         if isinstance(at, (int, float)) and not isinstance(at, bool):

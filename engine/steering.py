@@ -149,7 +149,7 @@ def cancel(
         return GONE, ""
     if found.state == "dead":
         return DEAD, "dead"
-    name = _name_of(huey, found.data)
+    name = _name_of(huey, found.data, task_id)
     if found.state != "running":
         if storage.remove(task_id):
             record_action(
@@ -188,8 +188,8 @@ def cancel_requested(huey: QueueCore, task_id: str) -> bool:
     return huey.storage.map_get(CANCELS, task_id) is not None
 
 
-def _name_of(huey: QueueCore, data: bytes) -> str:
+def _name_of(huey: QueueCore, data: bytes, task_id: str) -> str:
     try:
-        return huey.envelope.decode(data).registered_name
+        return huey.envelope.decode(data, task_id).registered_name
     except Exception:  # a body we cannot read: the event goes without the name
         return ""

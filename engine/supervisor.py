@@ -179,7 +179,7 @@ class Supervisor:
             os.kill(child.pid, signal.SIGKILL)
         child.join(5)
         try:
-            task = self.huey.envelope.decode(data)
+            task = self.huey.envelope.decode(data, task_id)
         except CodecError:
             return
         # The child is dead: its lease is renewed on its behalf so the call ends as

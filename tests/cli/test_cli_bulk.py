@@ -284,7 +284,7 @@ def test_export_purge_import_round_trips_args_and_options(q: Queue, tmp_path: Pa
         assert old is not None
         # the stored record is the dead letter's, field for field
         assert info.envelope == old.envelope
-        back = huey.envelope.decode(huey.storage.locate(task.id).data)  # type: ignore[union-attr]
+        back = huey.envelope.decode(huey.storage.locate(task.id).data, task.id)  # type: ignore[union-attr]
         assert back.args == task.args and back.kwargs == task.kwargs
         for name in ("retries", "retry_delay", "retry_backoff", "priority", "timeout"):
             assert getattr(back, name) == getattr(task, name), name
@@ -305,6 +305,29 @@ def test_import_checks_every_line_first(q: Queue, tmp_path: Path) -> None:
     assert q.json("pending") == []  # nothing enqueued from a file with a bad line
     one_line_error(q.cli("enqueue", "--from", str(f), "tasks.add"), 2, "--from")
     one_line_error(q.cli("enqueue", "--from", str(tmp_path / "nope")), 2, "cannot read")
+
+
+# A line of `failed --export` as the release before packed bodies wrote it.
+PREVIOUS_EXPORT = (
+    '{"id":"0190ab12-0000-7000-8000-0000000000cc","task":"tasks.add","reason":"error",'
+    '"error":"E: x","failed_at":1764633600.0,"envelope":{"args":[{"$tuple":[1,2]},'
+    '{"$decimal":"1.10"}],"attempt":2,"enqueued_at":1764633500.25,'
+    '"id":"0190ab12-0000-7000-8000-0000000000cc","kwargs":{"when":{"$date":"2026-01-02"}},'
+    '"priority":3,"retries":2,"task":"tasks.add"}}'
+)
+
+
+def test_import_of_a_previous_releases_export(q: Queue, tmp_path: Path) -> None:
+    q.dead()  # the store has seen the queue
+    f = tmp_path / "old.jsonl"
+    f.write_text(PREVIOUS_EXPORT + "\n")
+    q.ok("enqueue", "--from", str(f))
+    line = json.loads(PREVIOUS_EXPORT)
+    shown = q.json("show", line["id"])
+    assert shown["envelope"] == {**line["envelope"], "v": 1}  # shown as it was exported
+    loc = q.huey.storage.locate(line["id"])
+    assert loc is not None and loc.data.startswith(b'["tasks.add",')  # stored packed
+    assert len(loc.data) < len(json.dumps(shown["envelope"]))
 
 
 @pytest.fixture
@@ -335,7 +358,7 @@ def test_import_onto_a_signed_queue_is_resigned_or_refused(
     for task_id in (rec["id"], forged["id"]):
         loc = huey.storage.locate(task_id)
         assert loc is not None
-        task = huey.envelope.decode(loc.data)  # verifies: signed with the queue's key
+        task = huey.envelope.decode(loc.data, task_id)  # verifies: signed with the queue's key
         assert task.args == (1, 2)
         assert b"00" * 32 not in loc.data  # the forged signature was not kept
 

@@ -70,6 +70,14 @@ def test_bad_json_is_dead_lettered_and_the_worker_goes_on(huey: Huey) -> None:
         b'{"id": "x", "task": "t", "args": [], "retries": "3"}',
         b'{"id": "x", "task": "t", "args": [], "priority": 1.5}',
         b'{"id": "x", "task": "t", "args": [], "eta": {}}',
+        # packed bodies of the wrong shape
+        b'["t"]',
+        b'["t", 5]',
+        b'["t", [], "soon"]',
+        b'["t", [], 1, {"timeout": "soon"}]',
+        b'["t", [], 1, {"id": "y"}]',
+        b'["t", [], 1, []]',
+        b'[3, "t", []]',
     ],
 )
 def test_other_malformed_envelopes(mhuey: Huey, payload: bytes) -> None:
@@ -117,11 +125,22 @@ def test_wrong_signature_is_dead_lettered(make_storage: Callable[..., Storage]) 
     wrong = Envelope(signing_key=b"wrong key").encode(forged)
     unsigned_task = good.s(667)
     unsigned = Envelope().encode(unsigned_task)
-    h.storage.enqueue([Message(forged.id, wrong), Message(unsigned_task.id, unsigned)])
+    moved = h.envelope.encode(good.s(668))  # signed right, stored under another id
+    h.storage.enqueue(
+        [
+            Message(forged.id, wrong),
+            Message(unsigned_task.id, unsigned),
+            Message("moved-elsewhere", moved),
+        ]
+    )
     res = good(3)
-    assert drain(h) == 3
+    assert drain(h) == 4
     dead = {d.id: d.reason for d in h.storage.dead_items()}
-    assert dead == {forged.id: REASON_MALFORMED, unsigned_task.id: REASON_MALFORMED}
+    assert dead == {
+        forged.id: REASON_MALFORMED,
+        unsigned_task.id: REASON_MALFORMED,
+        "moved-elsewhere": REASON_MALFORMED,
+    }
     assert res() == 3
 
 

@@ -7,13 +7,13 @@ kept as its retry will run, so an operator's retry gets the task's retries again
 
 from __future__ import annotations
 
-import json
 import time
 
 from support.steps import drain
 
 from engine.api import Huey
 from engine.consumer import Consumer
+from engine.envelope import readable
 from engine.executor import Executor
 from engine.inspect import Inspector
 from engine.task import ATTEMPTS_KEPT
@@ -128,4 +128,5 @@ def test_the_dead_event_is_written_by_the_consumer(mhuey: Huey) -> None:
     events = [e for e in Inspector(mhuey).events() if e.task_id == res.id]
     assert [e.event for e in events][-1] == "dead"
     assert events[-1].error is not None and "KeyError" in events[-1].error
-    assert json.loads(mhuey.storage.dead_items()[0].data)["history"][0]["n"] == 1
+    [dead] = mhuey.storage.dead_items()
+    assert readable(dead.data, dead.id)["history"][0]["n"] == 1

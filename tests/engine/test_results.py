@@ -24,7 +24,7 @@ from engine import (
     ResultTimeout,
 )
 from engine.api import Huey
-from engine.envelope import describe
+from engine.envelope import readable
 
 # --- results --------------------------------------------------------------------------
 
@@ -159,7 +159,7 @@ def test_results_disabled(option: dict[str, bool]) -> None:
     drain(h)
     assert h.result_count() == 0  # no error result either...
     [dead] = h.storage.dead_items()  # ...but the dead letter stays
-    assert describe(dead.data)["task"] == boom.name
+    assert readable(dead.data, dead.id)["task"] == boom.name
 
 
 def test_result_ttl_is_passed_to_the_store(mhuey: Huey, monkeypatch: pytest.MonkeyPatch) -> None:

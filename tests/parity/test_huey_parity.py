@@ -473,11 +473,11 @@ def test_signature_name_is_the_function_name(h: MemoryHuey, add: Any) -> None:
 
 def test_wire_name_stays_module_qualname(h: MemoryHuey, add: Any) -> None:
     # Issue 10: s().name answers as huey's does, but the stored name does not change.
-    from engine.envelope import describe
+    from engine.envelope import readable
 
     add(1, 2)
     [msg] = h.storage.ready_items(0, 10)
-    assert describe(msg.data)["task"] == f"{add.func.__module__}.{add.func.__qualname__}"
+    assert readable(msg.data, msg.id)["task"] == f"{add.func.__module__}.{add.func.__qualname__}"
 
 
 def test_wrapper_registers_on_a_second_huey(add: Any) -> None:

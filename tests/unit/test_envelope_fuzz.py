@@ -1,6 +1,6 @@
 """Every entry is data, never a crash: the envelope decoder, driven with random and
-mutated records, returns a task or raises CodecError (the one documented decode
-error), nothing else."""
+mutated records (readable records and packed bodies), returns a task or raises
+CodecError (the one documented decode error), nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.envelope import Envelope
+from engine.envelope import Envelope, readable
 from engine.exceptions import CodecError
 from engine.task import Task
 
@@ -33,14 +33,23 @@ def _valid() -> dict[str, Any]:
     env = Envelope()
     task = Task(name="t", args=(1, "x"), kwargs={"k": [1]}, retries=2, timeout=3.0, priority=1)
     task.registered_name = "t"
-    rec = json.loads(env.encode(task))
+    rec = env.load(env.encode(task), task.id)
     assert isinstance(rec, dict)
     return rec
 
 
-def _decode(env: Envelope, data: bytes) -> None:
+def _packed() -> list[Any]:
+    task = Task(name="t", args=(1, "x"), kwargs={"k": [1]}, retries=2, timeout=3.0, priority=1)
+    task.enqueued_at = 1.5
+    body = json.loads(Envelope().encode(task))
+    assert isinstance(body, list)
+    return body
+
+
+def _decode(env: Envelope, data: bytes, task_id: str = "id-1") -> None:
+    readable(data, task_id)  # never raises either
     try:
-        task = env.decode(data)
+        task = env.decode(data, task_id)
     except CodecError:
         return
     assert isinstance(task, Task)
@@ -79,6 +88,35 @@ def test_corrupted_bytes(field: str, junk: bytes, at: int) -> None:
     _decode(Envelope(), data[:at] + junk + data[at:])
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(JSON, max_size=5))
+def test_random_arrays(value: list[Any]) -> None:
+    _decode(Envelope(), json.dumps(value).encode())
+    _decode(Envelope(signing_key=b"k"), json.dumps(value).encode())
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.integers(0, 4), JSON, st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4))
+def test_mutated_packed_bodies(slot: int, value: Any, changes: dict[str, Any]) -> None:
+    body = _packed()
+    if slot < 4:
+        body[slot] = value
+    else:
+        body = body[:3]
+    if len(body) == 4 and isinstance(body[3], dict):
+        body[3].update(changes)
+    _decode(Envelope(), json.dumps(body).encode())
+    _decode(Envelope(signing_key=b"k"), json.dumps(body).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=6), st.integers(0, 200))
+def test_corrupted_packed_bytes(junk: bytes, at: int) -> None:
+    data = json.dumps(_packed()).encode()
+    at = min(at, len(data))
+    _decode(Envelope(), data[:at] + junk + data[at:])
+
+
 @pytest.mark.parametrize(
     "field,value",
     [("timeout", "soon"), ("expires", "never"), ("chord", "x"), ("retries", "3"),
@@ -89,10 +127,45 @@ def test_wrongly_typed_option_is_a_decode_error(field: str, value: Any) -> None:
     rec = _valid()
     rec[field] = value
     with pytest.raises(CodecError):
-        Envelope().decode(json.dumps(rec).encode())
+        Envelope().decode(json.dumps(rec).encode(), rec["id"])
+    body = _packed()
+    body[3][field] = value
+    with pytest.raises(CodecError):
+        Envelope().decode(json.dumps(body).encode(), "id-1")
+
+
+@pytest.mark.parametrize("at", ["soon", True, float("inf"), [1]])
+def test_wrongly_typed_enqueued_at_is_a_decode_error(at: Any) -> None:
+    for body in (["t", [1], at], ["t", [1], at, {"retries": 1}]):
+        with pytest.raises(CodecError):
+            Envelope().decode(json.dumps(body).encode(), "id-1")
+
+
+# Not the shape of a packed body at all: decode refuses, readable() shows "?".
+NOT_A_BODY = [
+    [], ["t"], ["t", [], 1, {}, 5], [3, "t", []], [None, []], ["t", [], 1, []],
+    ["t", [], 1, {"id": "x"}], ["t", [], 1, {"task": "u"}], ["t", [], None, {"enqueued_at": 1}],
+    ["t", [], 1, {"args": []}], ["t", [], 1, {"v": 2}],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", NOT_A_BODY + [["t", {}], ["t", "x", 1]])
+def test_malformed_packed_body_is_a_decode_error(body: list[Any]) -> None:
+    with pytest.raises(CodecError):
+        Envelope().decode(json.dumps(body).encode(), "id-1")
+    shown = readable(json.dumps(body).encode(), "id-1")  # never raises
+    assert (shown["task"] == "?") == (body in NOT_A_BODY)
+
+
+def test_a_newer_form_is_refused_by_name() -> None:
+    with pytest.raises(CodecError, match="newer release"):
+        Envelope().decode(b'[3,"t",[]]', "id-1")
 
 
 def test_deeply_nested_is_a_decode_error() -> None:
     data = b'{"id":"a","task":"t","args":' + b"[" * 100000 + b"]" * 100000 + b"}"
     with pytest.raises(CodecError):
-        Envelope().decode(data)
+        Envelope().decode(data, "a")
+    data = b'["t",' + b"[" * 100000 + b"]" * 100000 + b"]"
+    with pytest.raises(CodecError):
+        Envelope().decode(data, "a")

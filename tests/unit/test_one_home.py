@@ -149,7 +149,7 @@ def test_s_sets_every_call_option() -> None:
         8,
     )
     assert call.id == "x" and call.args == (1,) and call.kwargs == {}
-    assert huey.envelope.decode(huey.envelope.encode(call)).retry_backoff == 2.0
+    assert huey.envelope.decode(huey.envelope.encode(call), call.id).retry_backoff == 2.0
     default = work.s(2)
     assert (default.retries, default.priority, default.timeout) == (1, 3, 4)
     by_name = huey.enqueue_by_name(work.name, (3,), priority=9)

@@ -66,7 +66,7 @@ def call(**options: Any) -> Task:
 
 
 def decoded(msg: Message) -> Task:
-    return Envelope().decode(msg.data)
+    return Envelope().decode(msg.data, msg.id)
 
 
 def test_success_stores_the_value_and_feeds_the_next_stage() -> None:

@@ -195,7 +195,7 @@ class HueyBackend(_backends.BaseTaskBackend):
             )
         if where is None:
             raise _errors.TaskResultDoesNotExist(result_id)
-        call = self.huey.envelope.decode(where.data)
+        call = self.huey.envelope.decode(where.data, where.id)
         if call.registered_name != SHIM:
             raise _errors.TaskResultDoesNotExist(f"{result_id} is not a django.tasks call")
         module_path, args, kwargs = call.args
