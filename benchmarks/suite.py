@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -258,6 +259,9 @@ class Adapter:
     def finished_count(self) -> int:
         raise NotImplementedError
 
+    def counts_text(self) -> str:
+        return "?"
+
     def bytes_per_task(self, n: int) -> float:
         raise NotImplementedError
 
@@ -310,6 +314,11 @@ class Ours(Adapter):
 
     def finished_count(self) -> int:
         return len(self.storage.keys("result:"))
+
+    def counts_text(self) -> str:
+        dead = self.storage.dead_items(0, 5)
+        reasons = ", ".join(f"{d.reason}: {d.error}" for d in dead)
+        return f"{self.storage.counts()} (first dead: {reasons or 'none'})"
 
     def bytes_per_task(self, n: int) -> float:
         return _sum_memory_usage(self.server) / n
@@ -672,7 +681,14 @@ class Suite:
         finally:
             self.stopped(consumer)
         if not capped and a.finished_count() != n:
-            raise RuntimeError(f"{a.finished_count()} results for {n} tasks")
+            # Keep what tells why: the store's counts and the consumer's log.
+            kept = Path(os.environ.get("BENCH_KEEP_DIR", tempfile.gettempdir()))
+            log_copy = kept / f"bench-{consumer.logfile.name}"
+            shutil.copyfile(consumer.logfile, log_copy)
+            raise RuntimeError(
+                f"{a.finished_count()} results for {n} tasks; counts now {a.counts_text()}; "
+                f"consumer log kept in {log_copy}"
+            )
         rate = finished / max(last - first, 1e-6)
         self.m.put(f"W2{mode[0]}", a.name, rep, rate)
         if capped:
