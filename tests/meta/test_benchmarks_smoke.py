@@ -82,13 +82,23 @@ def test_ratios_are_paired_per_repeat_and_targets_evaluated() -> None:
     ratios = suite.paired_ratios(m.get("W2t", "ours"), m.get("W2t", "huey"))
     assert ratios == [4.0, 5.0, 3.0]
     row = next(r for r in suite.ROWS if r.metric == "W2t")
-    assert suite.evaluate(row, m) == ("4.00×", "**met**")
+    assert suite.evaluate(row, m) == ("4.00×", "not met")  # the target is 6x huey
+    for rep in range(3):
+        m.put("W2t", "ours", rep, 700.0)
+    assert suite.evaluate(row, m) == ("7.00×", "**met**")
+    for rep, (ours, huey) in enumerate([(0.7, 1.0), (0.9, 1.0), (0.8, 1.0)]):
+        m.put("W3p50", "ours", rep, ours)
+        m.put("W3p50", "huey", rep, huey)
+    p50 = next(r for r in suite.ROWS if r.metric == "W3p50")
+    assert suite.evaluate(p50, m) == ("0.80×", "**met**")  # at most 0.8x huey
+    m.put("W3p50", "ours", 2, 0.85)
+    assert suite.evaluate(p50, m) == ("0.85×", "not met")
     m.put("W3p99", "ours", 0, 7.0)
     p99 = next(r for r in suite.ROWS if r.metric == "W3p99")
     assert suite.evaluate(p99, m)[1] == "not met"
     text = suite.table(m, "3.5.4")
-    assert "4.00× (3.00–5.00)" in text
-    assert "400 (300–500)" in text
+    assert "7.00× (7.00–7.00)" in text
+    assert "700 (700–700)" in text
 
 
 def test_missing_huey_is_not_applicable() -> None:
