@@ -206,8 +206,14 @@ def test_sentinel_master_kill_durable_loses_no_acknowledged_enqueue(
     watcher = redis.Redis(port=int(url.split(":")[2].split("/")[0]))
 
     def failed_over() -> bool:
+        # The address switches while the sentinel still reconfigures replicas: wait for
+        # the failover to end too, so the old master, back empty, only ever becomes a
+        # replica of the promoted one (never the other way round).
         addr = watcher.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
-        return int(addr[1]) == replica.port
+        if int(addr[1]) != replica.port:
+            return False
+        flags = watcher.sentinel_master("mymaster")["flags"]  # "master,failover_in_progress"
+        return "failover_in_progress" not in str(flags)
 
     durable_through_kill(url, f"dur-{uuid.uuid4().hex[:6]}", master, replica.port, failed_over)
 
