@@ -150,36 +150,22 @@ def cancel(
     if found.state == "dead":
         return DEAD, "dead"
     name = _name_of(huey, found.data, task_id)
+
+    def audit(detail: str) -> None:
+        record_action(
+            huey, "cancel", task_id, who, now, task_id=task_id, task=name, count=1, detail=detail
+        )
+
     if found.state != "running":
         if storage.remove(task_id):
-            record_action(
-                huey,
-                "cancel",
-                task_id,
-                who,
-                now,
-                task_id=task_id,
-                task=name,
-                count=1,
-                detail=f"deleted ({found.state})",
-            )
+            audit(f"deleted ({found.state})")
             return DELETED, found.state
         found = storage.locate(task_id)  # claimed meanwhile?
         if found is None or found.state != "running":
             return GONE, ""
     record: CancelRecord = {"who": who, "at": now}
     storage.map_set(CANCELS, task_id, json.dumps(record, separators=(",", ":")).encode())
-    record_action(
-        huey,
-        "cancel",
-        task_id,
-        who,
-        now,
-        task_id=task_id,
-        task=name,
-        count=1,
-        detail="asked its worker to stop it",
-    )
+    audit("asked its worker to stop it")
     return REQUESTED, "running"
 
 
