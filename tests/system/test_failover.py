@@ -201,7 +201,7 @@ def durable_through_kill(
 
 @pytest.mark.xfail(
     strict=False,
-    reason="in full-suite CI runs (2 of 2 on 2026-12-02) the promoted replica lost every "
+    reason="in full-suite CI runs (2 of 3 on 2026-12-02) the promoted replica lost every "
     "enqueue acknowledged before the kill (a resync from the restarted empty master?); "
     "passes alone (5 of 5): cause not found yet, see issue 16's note",
 )
