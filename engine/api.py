@@ -718,7 +718,7 @@ class Huey(QueueCore):
         """Enqueue a call by task name: works without the application's code (the
         registered task's defaults apply when it is known here)."""
         wrapper = self._registry.get(name)
-        task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {}))
+        task = Task(name=name, args=tuple(args), kwargs=dict(kwargs or {})).mint()
         if wrapper is not None:
             task = self.new_call(wrapper.spec, args, kwargs, retries=retries, priority=priority)
         elif retries is not None:

@@ -283,6 +283,8 @@ class QueueCore:
         )
         if id is not None:
             task.id = id
+        else:
+            task.mint()
         exp = spec.expires if expires is None else expires
         if exp is not None:
             self.set_expiry(task, exp)
@@ -297,7 +299,7 @@ class QueueCore:
             if stage.expires_in is not None:
                 stage.expires = now + stage.expires_in
             stage = stage.on_complete
-        return Message(task.id, self.envelope.encode(task), task.priority)
+        return Message(task.id, self.envelope.encode(task), task.priority, task.take_fresh())
 
     def message(self, task: Task, now: float) -> Message:
         """The message enqueuing one stage at ``now`` (the next stage of a pipeline,

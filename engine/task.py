@@ -65,6 +65,10 @@ class Task:
     # envelope: module.qualname unless @task(name=...)); ``name`` is huey's name for
     # it (the function's name). Defaults to ``name``.
     registered_name: str = field(default="", repr=False)
+    # The id made for this call when it was built (``mint``), until the call is first
+    # turned into a message for the store (``take_fresh``): while it is still ``id``,
+    # no store holds anything under that id. Not copied by ``replace``.
+    minted: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.registered_name:
@@ -141,7 +145,19 @@ class Task:
 
     def with_new_id(self) -> Task:
         """A copy of this call under a fresh id (how a call is rescheduled)."""
-        return replace(self, id=new_task_id())
+        return replace(self, id=new_task_id()).mint()
+
+    def mint(self) -> Task:
+        """Mark the id as made for this call (it was never stored); returns self."""
+        self.minted = self.id
+        return self
+
+    def take_fresh(self) -> bool:
+        """Whether the id is still the one made for this call and never given to a
+        store (see ``Message.fresh``); from now on it is not."""
+        fresh = self.minted == self.id and bool(self.minted)
+        self.minted = ""
+        return fresh
 
     def __repr__(self) -> str:
         return f"Task({self.name}, id={self.id})"

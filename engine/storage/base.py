@@ -108,11 +108,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A message as the store sees it."""
+    """A message as the store sees it.
+
+    ``fresh``: the id was made for this message a moment ago (``new_task_id``) and was
+    never given to a store, so nothing can be stored under it: a store may skip its
+    checks for an id already there (the Redis store writes such messages with plain
+    commands in one transaction instead of a script). False when in doubt."""
 
     id: str
     data: bytes
     priority: int = 0
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,7 +119,7 @@ from .base import (
     refusal_running,
 )
 from .redis_connect import make_client, warn_if_unverified
-from .redis_lane import Lane
+from .redis_lane import Lane, exchange
 from .redis_layout import BUCKET_TAIL, BUCKETS, body_key
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
@@ -150,6 +150,7 @@ from .redis_scripts import (
     SET_ASIDE,
     UNPARK,
     WAIT_RESULT,
+    WAKE_CAP,
     Script,
     source,
 )
@@ -290,6 +291,37 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+#: Priorities whose decimal text is the level's name as Lua writes it (``%.14g``: an
+#: integer of at most 14 digits); a fresh message of another priority takes the script.
+LEVEL_LIMIT = 10**14
+
+
+def _all_fresh(messages: Sequence[Message]) -> bool:
+    """Every message is fresh (its id made for it, never stored), with an integer
+    priority the fresh path names as the scripts do, and no id comes twice."""
+    if not messages:
+        return False
+    for m in messages:
+        p = m.priority
+        if not m.fresh or type(p) is not int or not -LEVEL_LIMIT < p < LEVEL_LIMIT:
+            return False
+    return len(messages) == 1 or len({m.id for m in messages}) == len(messages)
+
+
+def _raise_first_error(replies: list[Any]) -> None:
+    """Raise the first error among a transaction's replies (an EXEC's own replies
+    included): the cause (OOM, NOPERM, WRONGTYPE) rather than the EXECABORT it led to."""
+    errors: list[Exception] = []
+    for r in replies:
+        if isinstance(r, Exception):
+            errors.append(r)
+        elif type(r) is list:
+            errors += [e for e in r if isinstance(e, Exception)]
+    if errors:
+        abort = redis.exceptions.ExecAbortError
+        raise next((e for e in errors if not isinstance(e, abort)), errors[0])
+
+
 def _refuse_running(task_id: bytes | None) -> None:
     if task_id:
         raise ConfigurationError(refusal_running(_text(task_id)))
@@ -391,6 +423,15 @@ class RedisStorage(Storage):
         if type(pool) in (redis.ConnectionPool, redis.BlockingConnectionPool):
             if self.client.connection is None and pool.cache is None:
                 self._lane = Lane(pool)
+        # A fresh enqueue's MULTI/EXEC (see _enqueue_fresh) goes on the lane, or on a
+        # connection of the pool (a Sentinel pool: it finds the master); a Cluster
+        # client, a client with a connection of its own or a client-side cache keep
+        # the script.
+        self._multi_pool: Any = None
+        if self._lane is None and pool is not None and pool.cache is None:
+            if self.client.connection is None:
+                self._multi_pool = pool
+        self._fresh_ok = self._lane is not None or self._multi_pool is not None
         self.set_durable(durable, durable_timeout)
         self._checked = False  # the queue's layout, checked at the first write or claim
         self._prefix = f"hueyctl:{{{name}}}:"
@@ -586,6 +627,9 @@ class RedisStorage(Storage):
     # --- queue ----------------------------------------------------------------
     @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
+        if self._fresh_ok and _all_fresh(messages):
+            self._enqueue_fresh(messages)
+            return
         if len(messages) == 1:
             m = messages[0]
             if not self._write(ENQUEUE_NEW, self._enqueue_new_keys, (m.id, m.priority, m.data)):
@@ -596,6 +640,82 @@ class RedisStorage(Storage):
             for m in messages[start : start + 1000]:
                 args += (m.id, m.priority, m.data)
             _refuse_running(self._write(ENQUEUE, keys, args))
+
+    def _enqueue_fresh(self, messages: Sequence[Message]) -> None:
+        """Enqueue messages whose ids were made for them and never stored (``fresh``,
+        distinct): plain commands in MULTI/EXEC, 1,000 messages a transaction, all in
+        one round trip (durable mode: then ``WAIT 1``). They write what enqueue.lua
+        writes for a new id (docs/design.md, "Fresh enqueues"), without its checks,
+        which cannot find anything under a fresh id; a transaction is refused whole
+        (OOM, NOPERM) before it writes."""
+        if not self._checked:
+            self.check_format()
+        k = self._keys
+        wake = k["wake"]
+        cmds: list[tuple[Any, ...]] = []
+        for start in range(0, len(messages), 1000):
+            cmds.append(("MULTI",))
+            self._fresh_commands(messages[start : start + 1000], cmds)
+            cmds.append(("LPUSH", wake, 1))
+            cmds.append(("LTRIM", wake, 0, WAKE_CAP - 1))
+            cmds.append(("EXEC",))
+        if self._wait_ms is not None:
+            cmds.append(("WAIT", 1, self._wait_ms))
+        replies = self._transact(cmds)
+        _raise_first_error(replies)
+        if self._wait_ms is not None and int(replies[-1]) < 1:
+            raise ReplicaLag(None)
+
+    def _fresh_commands(self, chunk: Sequence[Message], cmds: list[tuple[Any, ...]]) -> None:
+        """The writes of enqueue.lua for new ids, appended to ``cmds``: each body in
+        its bucket (one HSET a bucket), the non-zero priorities in ``prio``, the ids on
+        the back of their levels in order (one RPUSH a level), the levels on
+        ``levels`` (ZADD, a no-op for a level already there: so a non-empty list's
+        level is always on it)."""
+        k = self._keys
+        msg, ready = k["msg"], k["ready"]
+        bodies: dict[str, list[Any]] = {}
+        by_level: dict[int, list[str]] = {}
+        prio: list[Any] = []
+        for m in chunk:
+            key = body_key(msg, m.id, len(m.data))
+            fields = bodies.get(key)
+            if fields is None:
+                bodies[key] = [m.id, m.data]
+            else:
+                fields += (m.id, m.data)
+            p = m.priority
+            ids = by_level.get(p)
+            if ids is None:
+                by_level[p] = [m.id]
+            else:
+                ids.append(m.id)
+            if p:
+                prio += (m.id, p)
+        for key, fields in bodies.items():
+            cmds.append(("HSET", key, *fields))
+        if prio:
+            cmds.append(("HSET", k["prio"], *prio))
+        scores: list[Any] = []
+        for p, ids in by_level.items():
+            cmds.append(("RPUSH", ready + str(p), *ids))
+            scores += (-p if p else "-0", p)  # the score lib.lua gives: -p, -0 for 0
+        cmds.append(("ZADD", k["levels"], *scores))
+
+    def _transact(self, cmds: list[tuple[Any, ...]]) -> list[Any]:
+        """Send ``cmds`` in one write on one connection; their replies (errors as
+        exceptions, not raised)."""
+        if self._lane is not None:
+            return self._lane.call_many(cmds)
+        pool = self._multi_pool
+        conn = pool.get_connection()
+        try:
+            return exchange(conn, cmds)
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            pool.release(conn)
 
     @_translated
     def enqueue_unique(self, key: str, ttl: float, message: Message) -> bool:

@@ -43,18 +43,7 @@ class Lane:
 
     def call(self, *args: Any) -> Any:
         """Send one command and return its reply (an error reply raises)."""
-        if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
-            self._idle, self._pid = [], os.getpid()
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            conn = self._cls(**self._kwargs)
-        else:
-            try:
-                if conn.can_read():  # closed by the server, or a reply nobody asked for
-                    conn.disconnect()
-            except (redis.ConnectionError, OSError):
-                conn.disconnect()
+        conn = self._take()
         try:
             conn.send_packed_command(
                 [_pack(args)] if _pack is not None else conn.pack_command(*args)
@@ -69,6 +58,32 @@ class Lane:
         self._put(conn)
         return reply
 
+    def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send several commands in one write and return their replies, in order; an
+        error reply is returned as its exception (all replies are read first)."""
+        conn = self._take()
+        try:
+            replies = exchange(conn, commands)
+        except BaseException:
+            conn.disconnect()
+            raise
+        self._put(conn)
+        return replies
+
+    def _take(self) -> Any:
+        if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
+            self._idle, self._pid = [], os.getpid()
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            return self._cls(**self._kwargs)
+        try:
+            if conn.can_read():  # closed by the server, or a reply nobody asked for
+                conn.disconnect()
+        except (redis.ConnectionError, OSError):
+            conn.disconnect()
+        return conn
+
     def _put(self, conn: Any) -> None:
         if len(self._idle) < IDLE_MAX:
             self._idle.append(conn)
@@ -79,3 +94,20 @@ class Lane:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.disconnect()
+
+
+def exchange(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send ``commands`` on ``conn`` in one write and read every reply, in order; an
+    error reply comes back as its exception, after the rest is read (so the connection
+    stays in step). A connection error is raised: the caller drops the connection."""
+    if _pack is not None:
+        conn.send_packed_command([b"".join(_pack(c) for c in commands)])
+    else:
+        conn.send_packed_command(conn.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except redis.ResponseError as exc:
+            replies.append(exc)
+    return replies

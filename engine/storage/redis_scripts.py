@@ -60,9 +60,13 @@ from .redis_layout import BUCKET_TAIL, BUCKETS, SMALL
 
 _WAITER, _NOTIFY = "\x00waiter", "\x00notify"  # per result key, for wait_result
 
+#: Wake tokens kept for idle consumers, at most (the scripts' wake_up, and the fresh
+#: enqueue's LPUSH + LTRIM in engine/storage/redis.py).
+WAKE_CAP = 64
+
 #: Names a script may use as Lua constants; the loader defines the ones it uses.
 CONSTANTS: dict[str, int | str] = {
-    "WAKE_CAP": 64,  # wake tokens kept for idle consumers, at most
+    "WAKE_CAP": WAKE_CAP,
     "NOT_RUNNING": NOT_RUNNING,
     "NOT_OWNER": NOT_OWNER,
     "LEASE_LOST": LEASE_LOST,
