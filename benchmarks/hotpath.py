@@ -11,8 +11,9 @@ Times, interleaved, ``--repeats`` times each, medians printed:
 * the parts of ours without the store: building the call (``.s()``), the message
   (``prepare``: stamps, envelope), and the whole call on a store that drops everything
   (``BlackHoleStorage``): what our Python costs per call, round trip excluded;
-* the round trip alone: our enqueue script through redis-py (``storage.enqueue``), a
-  bare ``EVALSHA`` of it, and huey's ``LPUSH``: what the store's client costs.
+* the round trip alone: our enqueue (``storage.enqueue``) of a fresh message (MULTI/EXEC)
+  and of the same message unmarked (the enqueue_new script), a bare ``EVALSHA`` of the
+  script through redis-py, and huey's ``LPUSH``: what the store's client costs.
 
 huey (3.5.4, the ``bench`` extra) is skipped when it is not installed.
 """
@@ -30,6 +31,7 @@ from collections.abc import Callable
 import redis
 
 from engine import BlackHoleHuey
+from engine.storage.base import Message
 
 from . import bench_app
 
@@ -92,7 +94,10 @@ def measure(args: argparse.Namespace, server_stats: bool) -> int:
     storage = ours.huey.storage
     msg = ours.huey.prepare(ours.noop.s(1, "x"), time.time())
     msgs = [ours.huey.prepare(ours.noop.s(i, "x"), time.time()) for i in range(n + 1)]
+    # The same messages unmarked: the enqueue_new script instead of MULTI/EXEC.
+    stale = [Message(m.id, m.data, m.priority) for m in msgs]
     script = storage._scripts["enqueue_new"]
+    client.script_load(script.script)  # (a fresh enqueue does not load it)
     keys = storage._enqueue_new_keys
     body = msg.data
 
@@ -102,6 +107,7 @@ def measure(args: argparse.Namespace, server_stats: bool) -> int:
         "ours .s + prepare": lambda i: ours.huey.prepare(ours.noop.s(i, "x"), 0.0),
         "ours W1 on a black hole": lambda i: hole_noop(i, "x"),
         "ours storage.enqueue([msg])": lambda i: storage.enqueue([msgs[i]]),
+        "ours storage.enqueue, not fresh": lambda i: storage.enqueue([stale[i]]),
         "EVALSHA enqueue_new (redis-py)": lambda i: client.evalsha(
             script.sha, len(keys), *keys, msgs[i].id, 0, body
         ),

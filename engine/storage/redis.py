@@ -119,8 +119,8 @@ from .base import (
     refusal_running,
 )
 from .redis_connect import make_client, warn_if_unverified
-from .redis_lane import Lane, exchange
-from .redis_layout import BUCKET_TAIL, BUCKETS, body_key
+from .redis_lane import Lane, exchange, pack_all
+from .redis_layout import BUCKET_TAIL, BUCKETS, SMALL, body_key, bucket
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
     _NOTIFY,
@@ -290,6 +290,8 @@ def _code(exc: Exception) -> str:
             return code
     return type(exc).__name__
 
+
+_MULTI = pack_all([("MULTI",)])
 
 #: Priorities whose decimal text is the level's name as Lua writes it (``%.14g``: an
 #: integer of at most 14 digits); a fresh message of another priority takes the script.
@@ -461,6 +463,11 @@ class RedisStorage(Storage):
                 "wake",
             )
         }
+        # The keys a fresh enqueue writes (_enqueue_fresh), made once: the ready list of
+        # level 0, the body buckets (redis_layout.bucket) and m:big.
+        self._ready0 = self._keys["ready"] + "0"
+        self._buckets = [self._keys["msg"] + str(b) for b in range(BUCKETS)]
+        self._big = self._keys["msg"] + "big"
         # The KEYS lists that name only the queue's own keys, built once.
         self._enqueue_new_keys = self._keys_for(ENQUEUE_NEW)
         self._finish_keys = self._keys_for(FINISH)
@@ -521,6 +528,8 @@ class RedisStorage(Storage):
         if timeout <= 0:
             raise ConfigurationError(f"durable_timeout must be positive, not {timeout!r}")
         self._wait_ms = max(1, int(timeout * 1000)) if durable else None
+        #: The packed tails of single fresh enqueues, by level (they end in WAIT or not).
+        self._fresh_tails: dict[int, tuple[bytes, int]] = {}
 
     def _write(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``_run`` for a write the caller acknowledges: in durable mode followed, on the
@@ -628,7 +637,10 @@ class RedisStorage(Storage):
     @_translated
     def enqueue(self, messages: Sequence[Message]) -> None:
         if self._fresh_ok and _all_fresh(messages):
-            self._enqueue_fresh(messages)
+            if len(messages) == 1:
+                self._enqueue_one_fresh(messages[0])
+            else:
+                self._enqueue_fresh(messages)
             return
         if len(messages) == 1:
             m = messages[0]
@@ -645,13 +657,12 @@ class RedisStorage(Storage):
         """Enqueue messages whose ids were made for them and never stored (``fresh``,
         distinct): plain commands in MULTI/EXEC, 1,000 messages a transaction, all in
         one round trip (durable mode: then ``WAIT 1``). They write what enqueue.lua
-        writes for a new id (docs/design.md, "Fresh enqueues"), without its checks,
+        writes for new ids (docs/design.md, "Fresh enqueues"), without its checks,
         which cannot find anything under a fresh id; a transaction is refused whole
         (OOM, NOPERM) before it writes."""
         if not self._checked:
             self.check_format()
-        k = self._keys
-        wake = k["wake"]
+        wake = self._keys["wake"]
         cmds: list[tuple[Any, ...]] = []
         for start in range(0, len(messages), 1000):
             cmds.append(("MULTI",))
@@ -661,7 +672,43 @@ class RedisStorage(Storage):
             cmds.append(("EXEC",))
         if self._wait_ms is not None:
             cmds.append(("WAIT", 1, self._wait_ms))
-        replies = self._transact(cmds)
+        self._commit(self._transact(pack_all(cmds), len(cmds)))
+
+    def _enqueue_one_fresh(self, m: Message) -> None:
+        """:meth:`_enqueue_fresh` of one message, with the commands that do not depend
+        on its id packed once (the single enqueue is the producer's hot path)."""
+        if not self._checked:
+            self.check_format()
+        raw, p = m.id.encode(), m.priority
+        if len(raw) > SMALL or len(m.data) > SMALL:
+            home = self._big
+        else:
+            home = self._buckets[bucket(raw)]
+        tail = self._fresh_tails.get(p) or self._fresh_tail(p)
+        if p:
+            cmds = [("HSET", home, raw, m.data), ("HSET", self._keys["prio"], raw, p)]
+            cmds.append(("RPUSH", self._keys["ready"] + str(p), raw))
+        else:
+            cmds = [("HSET", home, raw, m.data), ("RPUSH", self._ready0, raw)]
+        data = b"".join((_MULTI, pack_all(cmds), tail[0]))
+        self._commit(self._transact(data, 1 + len(cmds) + tail[1]))
+
+    def _fresh_tail(self, p: int) -> tuple[bytes, int]:
+        """A fresh enqueue's commands after the id's own at level p, packed, and how
+        many replies they get: ZADD levels, the wake token, EXEC (and WAIT)."""
+        wake = self._keys["wake"]
+        cmds: list[tuple[Any, ...]] = [("ZADD", self._keys["levels"], -p, p)]
+        cmds += [("LPUSH", wake, 1), ("LTRIM", wake, 0, WAKE_CAP - 1), ("EXEC",)]
+        if self._wait_ms is not None:
+            cmds.append(("WAIT", 1, self._wait_ms))
+        tail = (pack_all(cmds), len(cmds))
+        if len(self._fresh_tails) < 64:  # the levels in use: a few
+            self._fresh_tails[p] = tail
+        return tail
+
+    def _commit(self, replies: list[Any]) -> None:
+        """A fresh enqueue's replies: the first error raised, and in durable mode a
+        WAIT no replica answered in time raises ReplicaLag."""
         _raise_first_error(replies)
         if self._wait_ms is not None and int(replies[-1]) < 1:
             raise ReplicaLag(None)
@@ -673,25 +720,25 @@ class RedisStorage(Storage):
         ``levels`` (ZADD, a no-op for a level already there: so a non-empty list's
         level is always on it)."""
         k = self._keys
-        msg, ready = k["msg"], k["ready"]
+        big, buckets, ready = self._big, self._buckets, k["ready"]
         bodies: dict[str, list[Any]] = {}
-        by_level: dict[int, list[str]] = {}
+        by_level: dict[int, list[bytes]] = {}
         prio: list[Any] = []
         for m in chunk:
-            key = body_key(msg, m.id, len(m.data))
+            raw, data, p = m.id.encode(), m.data, m.priority
+            key = big if len(raw) > SMALL or len(data) > SMALL else buckets[bucket(raw)]
             fields = bodies.get(key)
             if fields is None:
-                bodies[key] = [m.id, m.data]
+                bodies[key] = [raw, data]
             else:
-                fields += (m.id, m.data)
-            p = m.priority
+                fields += (raw, data)
             ids = by_level.get(p)
             if ids is None:
-                by_level[p] = [m.id]
+                by_level[p] = [raw]
             else:
-                ids.append(m.id)
+                ids.append(raw)
             if p:
-                prio += (m.id, p)
+                prio += (raw, p)
         for key, fields in bodies.items():
             cmds.append(("HSET", key, *fields))
         if prio:
@@ -699,18 +746,18 @@ class RedisStorage(Storage):
         scores: list[Any] = []
         for p, ids in by_level.items():
             cmds.append(("RPUSH", ready + str(p), *ids))
-            scores += (-p if p else "-0", p)  # the score lib.lua gives: -p, -0 for 0
+            scores += (-p, p)
         cmds.append(("ZADD", k["levels"], *scores))
 
-    def _transact(self, cmds: list[tuple[Any, ...]]) -> list[Any]:
-        """Send ``cmds`` in one write on one connection; their replies (errors as
-        exceptions, not raised)."""
+    def _transact(self, data: bytes, replies: int) -> list[Any]:
+        """Send packed commands in one write on one connection; their replies (errors
+        as exceptions, not raised)."""
         if self._lane is not None:
-            return self._lane.call_many(cmds)
+            return self._lane.call_packed(data, replies)
         pool = self._multi_pool
         conn = pool.get_connection()
         try:
-            return exchange(conn, cmds)
+            return exchange(conn, data, replies)
         except BaseException:
             conn.disconnect()
             raise

@@ -58,17 +58,17 @@ class Lane:
         self._put(conn)
         return reply
 
-    def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Send several commands in one write and return their replies, in order; an
-        error reply is returned as its exception (all replies are read first)."""
+    def call_packed(self, data: bytes, replies: int) -> list[Any]:
+        """Send commands packed by :func:`pack_all` in one write and return their
+        ``replies`` replies, in order; an error reply is returned as its exception."""
         conn = self._take()
         try:
-            replies = exchange(conn, commands)
+            out = exchange(conn, data, replies)
         except BaseException:
             conn.disconnect()
             raise
         self._put(conn)
-        return replies
+        return out
 
     def _take(self) -> Any:
         if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
@@ -96,18 +96,23 @@ class Lane:
             conn.disconnect()
 
 
-def exchange(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
-    """Send ``commands`` on ``conn`` in one write and read every reply, in order; an
-    error reply comes back as its exception, after the rest is read (so the connection
-    stays in step). A connection error is raised: the caller drops the connection."""
+def pack_all(commands: list[tuple[Any, ...]]) -> bytes:
+    """Commands in the wire form, one after the other."""
     if _pack is not None:
-        conn.send_packed_command([b"".join(_pack(c) for c in commands)])
-    else:
-        conn.send_packed_command(conn.pack_commands(commands))
-    replies: list[Any] = []
-    for _ in commands:
+        return b"".join([_pack(c) for c in commands])
+    return b"".join(redis.Connection().pack_commands(commands))  # pragma: no cover
+
+
+def exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
+    """Send packed commands on ``conn`` in one write and read their ``replies``
+    replies, in order; an error reply comes back as its exception, after the rest is
+    read (so the connection stays in step). A connection error is raised: the caller
+    drops the connection."""
+    conn.send_packed_command([data])
+    out: list[Any] = []
+    for _ in range(replies):
         try:
-            replies.append(conn.read_response())
+            out.append(conn.read_response())
         except redis.ResponseError as exc:
-            replies.append(exc)
-    return replies
+            out.append(exc)
+    return out

@@ -52,10 +52,12 @@ CONNECTION = "hello ping select time cluster|slots command client|setname".split
 # Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
 # the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (
-    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop lrem blpop"
-    " pexpire xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load wait"
-    " info sadd unlink"
+    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop lrem ltrim"
+    " blpop pexpire xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load"
+    " wait info sadd unlink multi exec"
 ).split()
+# (MULTI, EXEC, LTRIM: an enqueue of fresh ids is plain HSET, RPUSH, ZADD, LPUSH and
+# LTRIM of the wake list in one transaction, engine/storage/redis.py _enqueue_fresh.)
 # (LPUSH, RPUSH, LPOP, LREM: the ready lists of layout 2, engine/storage/redis_layout.py;
 # a claim pops, a task handed back is pushed on the front, a delete takes an id out.)
 # (RPUSH and LRANGE: the calls of a paused task name are parked on a list and put back

@@ -91,12 +91,13 @@ def test_durable_writes_are_on_the_replica(
     assert on_replica.hlen("hueyctl:{durable-test}:running") == 0
 
 
-def test_durable_write_is_one_evalsha_and_one_wait(
+def test_durable_write_is_one_round_trip_ending_in_wait(
     master_and_replica: tuple[RedisServer, RedisServer],
 ) -> None:
-    """Durable mode sends EVALSHA + WAIT and nothing else per write: no SCRIPT EXISTS
-    (a round trip, and not granted to the ACL roles); a server that lost its scripts
-    gets the script loaded and the write sent again."""
+    """Durable mode sends a write then WAIT and nothing else: a fresh call one MULTI/EXEC,
+    another one EVALSHA; no SCRIPT EXISTS (a round trip, and not granted to the ACL
+    roles); a server that lost its scripts gets the script loaded and the write sent
+    again."""
     master, replica = master_and_replica
     huey = RedisHuey("durable-cmds", url=master.url, durable=True)
 
@@ -105,22 +106,32 @@ def test_durable_write_is_one_evalsha_and_one_wait(
         pass
 
     client = redis.Redis(port=master.port)
-    noop(-1)  # the first call may load the script
+    noop(-1)
+    inner = ("hexists", "hsetnx", "hset", "hget", "hdel", "rpush", "lrem", "zadd", "zrem", "llen")
+    inner += ("lpush", "ltrim")  # (in MULTI, or run by a script)
+    others = ("config|resetstat", "replconf")  # ours, and the replica's acknowledgements
+
+    def sent() -> dict[str, int]:
+        stats = client.info("commandstats")
+        calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+        return {k: v for k, v in calls.items() if k not in inner + others}
+
     client.config_resetstat()
     for i in range(10):
-        noop(i)
-    stats = client.info("commandstats")
-    sent = {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
-    inner = ("hexists", "hsetnx", "hset", "rpush", "zadd", "llen", "lpush")
-    others = ("config|resetstat", "replconf")  # ours, and the replica's acknowledgements
-    assert {k: v for k, v in sent.items() if k not in inner + others} == {
-        "evalsha": 10,
-        "wait": 10,
-    }
+        noop(i)  # fresh ids: MULTI ... EXEC, WAIT
+    assert sent() == {"multi": 10, "exec": 10, "wait": 10}
+    warm = noop.s(-2)
+    huey.enqueue(warm)
+    huey.enqueue(warm)  # both scripts loaded
+    client.config_resetstat()
+    task = noop.s(99)
+    huey.enqueue(task)
+    huey.enqueue(task)  # the same id: enqueue_new finds it, enqueue.lua moves it
+    assert sent() == {"multi": 1, "exec": 1, "evalsha": 2, "wait": 3}
     client.script_flush()
-    noop(10)  # NOSCRIPT: loaded, then sent again (once: the task is there once)
-    assert ready_count(client, "durable-cmds") == 12
-    assert ready_count(redis.Redis(port=replica.port), "durable-cmds") == 12
+    huey.storage.enqueue([Message("again", b"x")])  # NOSCRIPT: loaded, sent again (once)
+    assert ready_count(client, "durable-cmds") == 14
+    assert ready_count(redis.Redis(port=replica.port), "durable-cmds") == 14
     assert "cmdstat_script|exists" not in client.info("commandstats")
     huey.storage.destroy()
 
@@ -146,7 +157,8 @@ def test_durable_write_as_the_app_acl_role(
 
     noop(1)
     noop(2)
-    assert ready_count(redis.Redis(port=replica.port), "durable-acl") == 2
+    huey.storage.enqueue([Message("by-script", b"x")])  # not fresh: the script
+    assert ready_count(redis.Redis(port=replica.port), "durable-acl") == 3
     assert not [e for e in admin.acl_log() if e.get("username") == "app"]
     admin.delete(*admin.scan_iter(match="hueyctl:{durable-acl}:*"))
 
@@ -162,7 +174,11 @@ def test_durable_enqueue_without_a_replica_is_not_acknowledged(tmp_path: Path) -
             pass
 
         with pytest.raises(StoreUnavailable, match="no replica confirmed the write"):
-            noop()
+            noop()  # a fresh id: MULTI/EXEC, then WAIT
+        with pytest.raises(StoreUnavailable, match="no replica confirmed the write"):
+            huey.enqueue_many([noop.s(), noop.s()])
+        with pytest.raises(StoreUnavailable, match="no replica confirmed the write"):
+            huey.storage.enqueue([Message("by-script", b"x")])  # EVALSHA, then WAIT
         with pytest.raises(ConfigurationError, match="durable must be True or False"):
             RedisHuey("x", url=server.url, durable="yes")
         with pytest.raises(ConfigurationError, match="durable_timeout must be positive"):

@@ -1,6 +1,7 @@
-"""What the Redis store sends for blocking result reads and for telemetry, on a server
-of our own (commandstats and SCRIPT FLUSH are server-wide): script calls by SHA only,
-nothing left behind, bounded record calls."""
+"""What the Redis store sends for enqueues, blocking result reads and telemetry, on a
+server of our own (commandstats and SCRIPT FLUSH are server-wide): a fresh call as one
+MULTI/EXEC and every other id by its script, script calls by SHA only, nothing left
+behind, bounded record calls."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 import redis
 from support.procs import RedisServer
 
+from engine import RedisHuey
+from engine.exceptions import ConfigurationError
 from engine.storage.redis import RedisStorage
 
 
@@ -94,4 +97,45 @@ def test_a_beat_of_many_events_goes_as_bounded_calls(server: RedisServer) -> Non
         assert calls["xadd"] == 600
         assert len(store.read_events(None, 2000)) == 1200
     finally:
+        store.close()
+
+
+def test_fresh_calls_go_as_one_transaction_and_other_ids_by_script(server: RedisServer) -> None:
+    """A call whose id was made for it (``noop(1)``, ``map``) is written with plain
+    commands in MULTI/EXEC; an id enqueued before, or one the caller chose, keeps the
+    scripts and their checks: it moves instead of coming twice, and a running one is
+    refused."""
+    admin = redis.Redis(port=server.port)
+    huey = RedisHuey("fresh", url=server.url)
+
+    @huey.task()
+    def noop(i: int) -> None:
+        pass
+
+    store = huey.storage
+    try:
+        noop(0)  # the first write checks the layout
+        admin.config_resetstat()
+        noop(1)
+        noop.map([2, 3, 4])
+        calls = _calls(admin)
+        assert "evalsha" not in calls and calls["multi"] == calls["exec"] == 2
+        huey.enqueue(warm := noop.s(-1))
+        huey.enqueue(warm)  # both scripts loaded: the counts below are one call each
+        admin.config_resetstat()
+        task = noop.s(5)
+        huey.enqueue(task)  # fresh
+        huey.enqueue(task)  # the same id again: enqueue_new finds it, enqueue.lua moves it
+        huey.enqueue(noop.s(6, id="mine"))  # chosen by the caller: enqueue_new
+        huey.enqueue_many([noop.s(7), task])  # one id not fresh: the batch by enqueue.lua
+        calls = _calls(admin)
+        assert calls["multi"] == calls["exec"] == 1 and calls["evalsha"] == 4
+        ready = [m.id for m in store.ready_items(0, 100)]
+        assert len(ready) == len(set(ready)) == 9  # 0-4, warm, task, mine, 7: each once
+        assert ready[-1] == task.id  # moved to the back by the last batch
+        store.claim("c1", time.time(), 100, 30)
+        with pytest.raises(ConfigurationError, match="running"):
+            huey.enqueue(noop.s(8, id="mine"))
+    finally:
+        store.destroy()
         store.close()

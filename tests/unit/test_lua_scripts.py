@@ -291,3 +291,70 @@ def test_bodies_go_to_their_bucket_or_to_big(redis_url: str) -> None:
     finally:
         store.destroy()
         store.close()
+
+
+def _dump(client: redis.Redis, queue: str) -> dict[bytes, object]:
+    """Every key of a queue (without its prefix) and its whole content."""
+    prefix = f"hueyctl:{{{queue}}}:".encode()
+    out: dict[bytes, object] = {}
+    for key in client.scan_iter(match=prefix + b"*"):
+        kind = client.type(key)
+        if kind == b"hash":
+            value: object = client.hgetall(key)
+        elif kind == b"list":
+            value = client.lrange(key, 0, -1)
+        elif kind == b"zset":
+            # the scores as the server writes them
+            value = client.zrange(key, 0, -1, withscores=True, score_cast_func=bytes)
+        else:
+            value = client.get(key)
+        out[key.removeprefix(prefix)] = value
+    return out
+
+
+def test_a_fresh_enqueue_writes_what_the_script_writes(redis_url: str) -> None:
+    """Messages marked fresh go as plain commands in MULTI/EXEC (RedisStorage.
+    _enqueue_fresh): the same batches through the scripts (not fresh) leave every key
+    of the queue byte for byte the same: bodies in their buckets or m:big, prio, the
+    ready lists in order, levels with the scripts' scores, wake capped at WAKE_CAP."""
+    ids = [new_task_id() for _ in range(2700)]
+    odd = ["tâche-é", "任务🙂", "i" * redis_layout.SMALL, "j" * (redis_layout.SMALL + 1)]
+    batches: list[list[Message]] = [
+        [Message(ids[0], b"x" * 10)],
+        [Message(ids[1], b"y" * 100, 5)],
+        [Message(ids[2], b"", -3)],
+        [Message(task_id, b"b" * (n * 40), n) for n, task_id in enumerate(odd)],
+        # More than one transaction (1,000 messages each), four levels, two body sizes.
+        [
+            Message(task_id, b"a" * (n % 130), [0, 1, -2, 7][n % 4])
+            for n, task_id in enumerate(ids[3:2600])
+        ],
+        *([Message(task_id, b"w", 2**40)] for task_id in ids[2600:2680]),  # wake fills up
+    ]
+    client = redis.Redis.from_url(redis_url)
+    dumps = []
+    for fresh in (True, False):
+        queue = f"t-fresh-{fresh}-{new_task_id()}"
+        store = RedisStorage(queue, url=redis_url)
+        try:
+            for batch in batches:
+                store.enqueue([Message(m.id, m.data, m.priority, fresh) for m in batch])
+            dumps.append(_dump(client, queue))
+        finally:
+            store.destroy()
+            store.close()
+    with_fresh, by_script = dumps
+    assert with_fresh == by_script
+    assert len(by_script[b"wake"]) == CONSTANTS["WAKE_CAP"]  # type: ignore[arg-type]
+    assert by_script[b"levels"] == [  # highest first
+        (b"1099511627776", b"-1099511627776"),
+        (b"7", b"-7"),
+        (b"5", b"-5"),
+        (b"3", b"-3"),
+        (b"2", b"-2"),
+        (b"1", b"-1"),
+        (b"0", b"0"),
+        (b"-2", b"2"),
+        (b"-3", b"3"),
+    ]
+    client.close()
