@@ -685,6 +685,7 @@ class RedisStorage(Storage):
         else:
             home = self._buckets[bucket(raw)]
         tail = self._fresh_tails.get(p) or self._fresh_tail(p)
+        cmds: list[tuple[Any, ...]]
         if p:
             cmds = [("HSET", home, raw, m.data), ("HSET", self._keys["prio"], raw, p)]
             cmds.append(("RPUSH", self._keys["ready"] + str(p), raw))

@@ -100,7 +100,8 @@ def pack_all(commands: list[tuple[Any, ...]]) -> bytes:
     """Commands in the wire form, one after the other."""
     if _pack is not None:
         return b"".join([_pack(c) for c in commands])
-    return b"".join(redis.Connection().pack_commands(commands))  # pragma: no cover
+    packer: Any = redis.Connection  # pragma: no cover - redis-py's own packer
+    return b"".join(packer().pack_commands(commands))  # pragma: no cover
 
 
 def exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
