@@ -293,6 +293,17 @@ def _code(exc: Exception) -> str:
 
 _MULTI = pack_all([("MULTI",)])
 
+
+def _bulk(value: bytes) -> bytes:
+    """One argument in the wire form."""
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def _packed_head(args: int, *first: str) -> bytes:
+    """The wire form of a command of ``args`` arguments up to the ``first`` ones."""
+    return b"*%d\r\n" % args + b"".join(_bulk(a.encode()) for a in first)
+
+
 #: Priorities whose decimal text is the level's name as Lua writes it (``%.14g``: an
 #: integer of at most 14 digits); a fresh message of another priority takes the script.
 LEVEL_LIMIT = 10**14
@@ -528,8 +539,10 @@ class RedisStorage(Storage):
         if timeout <= 0:
             raise ConfigurationError(f"durable_timeout must be positive, not {timeout!r}")
         self._wait_ms = max(1, int(timeout * 1000)) if durable else None
-        #: The packed tails of single fresh enqueues, by level (they end in WAIT or not).
-        self._fresh_tails: dict[int, tuple[bytes, int]] = {}
+        # A single fresh enqueue's packed parts, by level and by bucket (_enqueue_one_fresh;
+        # the levels' end in WAIT or not).
+        self._fresh_levels: dict[int, tuple[bytes, bytes, bytes, int]] = {}
+        self._fresh_heads: dict[int, bytes] = {}
 
     def _write(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """``_run`` for a write the caller acknowledges: in durable mode followed, on the
@@ -672,47 +685,79 @@ class RedisStorage(Storage):
             cmds.append(("EXEC",))
         if self._wait_ms is not None:
             cmds.append(("WAIT", 1, self._wait_ms))
-        self._commit(self._transact(pack_all(cmds), len(cmds)))
+        self._commit(self._transact(pack_all(cmds), len(cmds)), single=False)
 
     def _enqueue_one_fresh(self, m: Message) -> None:
-        """:meth:`_enqueue_fresh` of one message, with the commands that do not depend
-        on its id packed once (the single enqueue is the producer's hot path)."""
+        """:meth:`_enqueue_fresh` of one message (the producer's hot path): the wire
+        form is written out here, the parts that do not depend on the id made once."""
         if not self._checked:
             self.check_format()
-        raw, p = m.id.encode(), m.priority
-        if len(raw) > SMALL or len(m.data) > SMALL:
-            home = self._big
+        raw, data, p = m.id.encode(), m.data, m.priority
+        level = self._fresh_levels.get(p) or self._fresh_level(p)
+        if len(raw) > SMALL or len(data) > SMALL:
+            b = BUCKETS  # m:big
         else:
-            home = self._buckets[bucket(raw)]
-        tail = self._fresh_tails.get(p) or self._fresh_tail(p)
-        cmds: list[tuple[Any, ...]]
-        if p:
-            cmds = [("HSET", home, raw, m.data), ("HSET", self._keys["prio"], raw, p)]
-            cmds.append(("RPUSH", self._keys["ready"] + str(p), raw))
-        else:
-            cmds = [("HSET", home, raw, m.data), ("RPUSH", self._ready0, raw)]
-        data = b"".join((_MULTI, pack_all(cmds), tail[0]))
-        self._commit(self._transact(data, 1 + len(cmds) + tail[1]))
+            b = bucket(raw)
+        hset = self._fresh_heads.get(b) or self._fresh_head(b)
+        tid = b"$%d\r\n%b\r\n" % (len(raw), raw)
+        body = b"$%d\r\n%b\r\n" % (len(data), data)
+        prio, push, tail, replies = level
+        wire = b"".join(
+            (hset, tid, body, prio, tid, push, tid, tail)
+            if p
+            else (hset, tid, body, push, tid, tail)
+        )
+        self._commit(self._transact(wire, replies))
 
-    def _fresh_tail(self, p: int) -> tuple[bytes, int]:
-        """A fresh enqueue's commands after the id's own at level p, packed, and how
-        many replies they get: ZADD levels, the wake token, EXEC (and WAIT)."""
-        wake = self._keys["wake"]
-        cmds: list[tuple[Any, ...]] = [("ZADD", self._keys["levels"], -p, p)]
-        cmds += [("LPUSH", wake, 1), ("LTRIM", wake, 0, WAKE_CAP - 1), ("EXEC",)]
+    def _fresh_head(self, b: int) -> bytes:
+        """MULTI and the head of ``HSET <bucket b> id body`` (b = BUCKETS: m:big)."""
+        key = self._big if b == BUCKETS else self._buckets[b]
+        head = _MULTI + _packed_head(4, "HSET", key)
+        self._fresh_heads[b] = head
+        return head
+
+    def _fresh_level(self, p: int) -> tuple[bytes, bytes, bytes, int]:
+        """A single fresh enqueue's parts at level p: the head of ``HSET prio id``
+        with the level after the id's place (empty for level 0), the head of the
+        level's RPUSH, the packed rest (ZADD levels, the wake token, EXEC, and WAIT in
+        durable mode), and how many replies the whole gets."""
+        k, wake = self._keys, self._keys["wake"]
+        rest: list[tuple[Any, ...]] = [("ZADD", k["levels"], -p, p)]
+        rest += [("LPUSH", wake, 1), ("LTRIM", wake, 0, WAKE_CAP - 1), ("EXEC",)]
         if self._wait_ms is not None:
-            cmds.append(("WAIT", 1, self._wait_ms))
-        tail = (pack_all(cmds), len(cmds))
-        if len(self._fresh_tails) < 64:  # the levels in use: a few
-            self._fresh_tails[p] = tail
-        return tail
+            rest.append(("WAIT", 1, self._wait_ms))
+        push = _packed_head(3, "RPUSH", k["ready"] + str(p))
+        if p:
+            prio, replies = _packed_head(4, "HSET", k["prio"]), 4 + len(rest)
+        else:
+            prio, replies = b"", 3 + len(rest)
+        # The id goes between prio's head and its level: so the level's text is
+        # packed with the RPUSH head, after the id.
+        level = (prio, _bulk(str(p).encode()) + push if p else push, pack_all(rest), replies)
+        if len(self._fresh_levels) < 64:  # the levels in use: a few
+            self._fresh_levels[p] = level
+        return level
 
-    def _commit(self, replies: list[Any]) -> None:
+    def _commit(self, replies: list[Any], single: bool = True) -> None:
         """A fresh enqueue's replies: the first error raised, and in durable mode a
-        WAIT no replica answered in time raises ReplicaLag."""
-        _raise_first_error(replies)
-        if self._wait_ms is not None and int(replies[-1]) < 1:
-            raise ReplicaLag(None)
+        WAIT no replica answered in time raises ReplicaLag. ``single``: one
+        transaction, whose EXEC (a list: every command was queued, else it is an
+        EXECABORT error) is all there is to look at."""
+        wait = self._wait_ms is not None
+        done = replies[-2] if wait else replies[-1]  # the (last) EXEC's
+        if single and type(done) is list:
+            for r in done:
+                if isinstance(r, Exception):
+                    raise r
+        else:
+            _raise_first_error(replies)
+        if type(done) is not list:
+            raise redis.ResponseError(f"EXEC answered {done!r}")
+        if wait:
+            if isinstance(replies[-1], Exception):
+                raise replies[-1]
+            if int(replies[-1]) < 1:
+                raise ReplicaLag(None)
 
     def _fresh_commands(self, chunk: Sequence[Message], cmds: list[tuple[Any, ...]]) -> None:
         """The writes of enqueue.lua for new ids, appended to ``cmds``: each body in
