@@ -13,7 +13,9 @@ workload and each repeat (ours and huey alternate who goes first):
   ``usec``, but per call, so a script's inner commands are not counted twice and each
   EVALSHA is named by its script). It leaves out reading and writing the sockets, and
   it is wall time inside the command: on a loaded machine a long command (a batch
-  script of several ms) is inflated by the time the server was descheduled;
+  script of several ms) is inflated by the time the server was descheduled. The
+  commands of a MULTI/EXEC (a fresh enqueue) are logged one by one as sent; Redis
+  keeps EXEC itself out of the slow log;
 * ``cpu``: ``used_cpu_sys + used_cpu_user`` delta of ``INFO cpu`` minus an idle baseline
   (the same server's CPU rate over 1 s of idleness, measured before each repeat, times
   the workload's wall time): everything the server process burnt, including reading and

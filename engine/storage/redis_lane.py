@@ -128,4 +128,8 @@ def exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
         raise redis.TimeoutError(f"Timeout reading from {conn.host}:{conn.port}") from exc
     except OSError as exc:
         raise redis.ConnectionError(f"Error while reading from the server: {exc}") from exc
+    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in out):
+        # A master demoted by a failover: a Sentinel connection asks for the new one
+        # when it connects again (redis-py's own read_response does the same).
+        conn.disconnect()
     return out
