@@ -1,4 +1,5 @@
-"""Redis storage: every transition that touches more than one key is one Lua script.
+"""Redis storage: every transition that touches more than one key is one Lua script,
+but for the enqueue of fresh ids, one MULTI/EXEC of plain commands (see below).
 
 Layout 2 (all keys of one queue share the hash tag ``{<queue>}``, so every script
 runs unchanged on Redis Cluster; names are made only by :meth:`RedisStorage._k` and
@@ -43,6 +44,14 @@ pushed on the front, the highest id first, so they come out in id order ahead of
 level. A level leaves ``levels`` when a claim empties its list. Taking an id out of the
 middle of a list (an admin delete, a flush, re-adding an id that is ready now) is an
 LREM, O(n) of its level: those paths are rare, and a fresh id never pays it.
+
+**Fresh enqueues.** A message whose id was made for it and never stored
+(``Message.fresh``: nothing can be under that id, so a script's checks find nothing)
+is written by plain commands in one MULTI/EXEC (:meth:`RedisStorage._enqueue_fresh`):
+exactly what ``enqueue.lua`` writes for a new id, atomic, without the ~11 µs a script
+run costs Redis beyond its commands. docs/design.md ("Fresh enqueues") has the rules;
+Cluster clients, a client with a connection of its own and a client-side cache keep
+the script.
 
 The layout's version is the ``fmt`` key: before its first write or claim, each store
 reads it (:mod:`engine.storage.redis_format`) and refuses, in one line, a queue of a

@@ -67,6 +67,11 @@ def test_a_full_redis_refuses_new_work_and_still_drains(full_redis: RedisServer)
         store.enqueue([Message(fresh, b"new")])
     with pytest.raises(StoreFull):
         store.enqueue([Message(new_task_id(), b"a"), Message(new_task_id(), b"b")])
+    # A fresh id's MULTI/EXEC: refused whole (the OOM, not EXECABORT, is what it says).
+    with pytest.raises(StoreFull, match="full .maxmemory reached"):
+        store.enqueue([Message(fresh, b"new", 3, fresh=True)])
+    with pytest.raises(StoreFull):
+        store.enqueue([Message(new_task_id(), b"x" * n, 0, fresh=True) for n in range(1500)])
     with pytest.raises(StoreFull):
         store.schedule([(Message(fresh, b"new"), now + 60)])
     # Moving a queued id to the schedule deletes before it adds: refused before either.
