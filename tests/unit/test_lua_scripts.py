@@ -21,6 +21,7 @@ from engine.storage.redis import RedisStorage
 from engine.storage.redis_scripts import (
     CONSTANTS,
     FINISH,
+    FINISH_PLAIN,
     FINISH_TASK,
     INCR,
     LAYOUTS,
@@ -213,6 +214,31 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
         got = client.eval(body, len(keys), *keys, *args, len(tasks))
+    finally:
+        client.close()
+    assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
+
+
+def test_plain_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
+    tasks = [
+        ("1.5", "a", [("r1", "w1", "n1", "v1")], "0", '{"at":1}'),
+        ("2.5", "b", [], "100", ""),
+        ("3.5", "c", [("r2", "w2", "n2", "v2"), ("r3", "w3", "n3", "v3")], "5", "x"),
+    ]
+    keys: list[str] = []
+    args: list[object] = []
+    expected: list[object] = []
+    for values in tasks:
+        FINISH_PLAIN.pack(values, keys, args)
+        for f, value in zip(FINISH_PLAIN.fields, values, strict=True):
+            if isinstance(f, str):
+                expected.append(str(value))
+            else:
+                expected.append(len(value))
+                expected += [str(x) for item in value for x in item]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got = client.eval(expand(_echo_script(FINISH_PLAIN)), len(keys), *keys, *args, len(tasks))
     finally:
         client.close()
     assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected

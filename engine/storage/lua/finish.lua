@@ -1,10 +1,10 @@
 #!lua flags=allow-oom
 -- KEYS: running msg deliv leases ready sched prio dead deadinfo wake done_a done_b done_gen levels parkedin tasks...
 -- ARGV: consumer n_tasks clock done_cap tasks...
--- Finish a batch of one consumer's tasks, one after another. Each task's ARGV entries,
--- and its own KEYS after the fifteen above, are laid out by FINISH_TASK in
--- engine/storage/redis_scripts.py, which also writes the `-- #layout` and `-- #item`
--- lines below into locals. Returns, per task, false or why it was refused (a refused
+-- Finish a batch of one consumer's tasks, as if one after another. Each task's ARGV
+-- entries, and its own KEYS after the fifteen above, are laid out by FINISH_PLAIN or
+-- FINISH_TASK in engine/storage/redis_scripts.py, which also writes the `-- #layout` and
+-- `-- #item` lines below into locals. Returns, per task, false or why it was refused (a refused
 -- task writes nothing). NOT_RUNNING, NOT_OWNER and LEASE_LOST come from storage/base.py.
 -- Leases are checked against the server's clock (clock = 'server'), else each task's now.
 -- The tasks' finished records (when given) go, in one HSET per call, to the hash
@@ -22,25 +22,34 @@ local lease_now = clock == 'server' and server_now() or nil
 -- moves it, so one ZSCORE serves the batch.
 local lease_end = nil
 
--- The running entries of the batch's tasks, read with one HMGET up front: no write of
--- this script changes running but a task's own HDEL, so an id met again after its task
--- was finished (gone) is refused as it would be one task at a time.
-local ids, at_i, at_k = {}, {}, {}
+-- Each task's record starts with its kind: 'p' for a plain success (no dead letter,
+-- nothing to enqueue or schedule), laid out by FINISH_PLAIN, else 'f' and FINISH_TASK.
+-- The running entries of the batch's tasks are read with one HMGET up front: no write
+-- of this script changes running but a task's own HDEL, so an id met again after its
+-- task was finished (gone) is refused as it would be one task at a time.
+local ids, at_i, at_k, full = {}, {}, {}, {}
 do
   local i, k = 5, 16
   for t = 1, tonumber(n_tasks) do
-    -- #layout FINISH_TASK i k
-    ids[t], at_i[t], at_k[t] = id, i, k
-    i, k = next_i, next_k
+    local j = i + 1
+    at_i[t], at_k[t] = j, k
+    if ARGV[i] == 'p' then
+      -- #layout FINISH_PLAIN j k
+      ids[t], i, k = id, next_i, next_k
+    else
+      -- #layout FINISH_TASK j k
+      ids[t], i, k = id, next_i, next_k
+      full[t] = true
+    end
   end
 end
 local entries, gone = hmget_all(running, ids), {}
 
--- A plain success (no dead letter, nothing to enqueue or schedule) is deferred: its
--- deletions, results and wake-ups wait in these lists and go out in one command per
--- hash (flush) before the next task that is not plain, and at the end. Plain tasks'
--- writes touch only their own fields and results, so the order among them does not
--- show, and the flush before any other task keeps everything else in order.
+-- A plain success is deferred: its deletions, results and wake-ups wait in these lists
+-- and go out in one command per hash (flush) before the next task that is not plain,
+-- and at the end. Plain tasks' writes touch only their own fields and results, so the
+-- order among them does not show, and the flush before any other task keeps everything
+-- else in order.
 local plain, sets, waits = {}, {}, {}
 
 -- Wake whoever waits for a result just stored. A blocking reader (wait_result) set the
@@ -90,10 +99,8 @@ local function flush()
   end
 end
 
--- Finish task t, whose ARGV start at i and whose own KEYS start at k; returns false or
--- the refusal.
-local function finish_one(t, i, k)
-  -- #layout FINISH_TASK i k
+-- Why task t (id, finished at now) is refused, or false: then it is gone.
+local function refused(t, id, now)
   local v = entries[t]
   if not v or gone[id] then return NOT_RUNNING end
   if not held_by(v, consumer) then return NOT_OWNER end
@@ -103,25 +110,42 @@ local function finish_one(t, i, k)
   end
   if (not lease_end) or lease_end < (lease_now or tonumber(now)) then return LEASE_LOST end
   gone[id] = true
-  if finished ~= '' and dead_reason == '' then
+  return false
+end
+
+-- Finish task t, whose record starts at ARGV[i] (after its kind) and whose own KEYS
+-- start at k; returns false or the refusal.
+local function finish_plain(t, i, k)
+  -- #layout FINISH_PLAIN i k
+  local no = refused(t, id, now)
+  if no then return no end
+  if finished ~= '' then
     kept[#kept + 1] = id
     kept[#kept + 1] = finished
   end
-  if dead_reason == '' and enqueue_n + schedule_n == 0 then
-    plain[#plain + 1] = id
-    for r = 0, results_n - 1 do
-      -- #item FINISH_TASK results r
-      if ttl_ms ~= '0' then
-        redis.call('SET', result, value, 'PX', ttl_ms)
-      else
-        sets[#sets + 1] = result
-        sets[#sets + 1] = value
-      end
-      waits[#waits + 1] = waiter
-      waits[#waits + 1] = notify
-      waits[#waits + 1] = result
+  plain[#plain + 1] = id
+  for r = 0, results_n - 1 do
+    -- #item FINISH_PLAIN results r
+    if ttl_ms ~= '0' then
+      redis.call('SET', result, value, 'PX', ttl_ms)
+    else
+      sets[#sets + 1] = result
+      sets[#sets + 1] = value
     end
-    return false
+    waits[#waits + 1] = waiter
+    waits[#waits + 1] = notify
+    waits[#waits + 1] = result
+  end
+  return false
+end
+
+local function finish_full(t, i, k)
+  -- #layout FINISH_TASK i k
+  local no = refused(t, id, now)
+  if no then return no end
+  if finished ~= '' and dead_reason == '' then
+    kept[#kept + 1] = id
+    kept[#kept + 1] = finished
   end
   flush()
   redis.call('HDEL', running, id)
@@ -170,7 +194,11 @@ end
 
 local out = {}
 for t = 1, #ids do
-  out[t] = finish_one(t, at_i[t], at_k[t])
+  if full[t] then
+    out[t] = finish_full(t, at_i[t], at_k[t])
+  else
+    out[t] = finish_plain(t, at_i[t], at_k[t])
+  end
 end
 flush()
 if #kept > 0 then
