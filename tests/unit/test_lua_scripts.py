@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from typing import Any
 
 import pytest
 import redis
@@ -268,17 +269,21 @@ def test_lua_bucket_of_equals_the_python_bucket(redis_url: str) -> None:
     assert len(ids) >= 2000
     body = _with_constants(
         expand("-- #include lib")
-        + "\nlocal out = {}\nfor i = 1, #ARGV do out[i] = bucket_of(ARGV[i]) end\nreturn out"
+        + "\nlocal out = {}\nfor i = 1, #ARGV do"
+        + " out[2 * i - 1], out[2 * i] = bucket_of(ARGV[i]), bucket_key('P:', ARGV[i]) end"
+        + "\nreturn out"
     )
     client = redis.Redis.from_url(redis_url)
     try:
-        got: list[int] = []
+        got: list[Any] = []
         for start in range(0, len(ids), 500):
             got += client.eval(body, 0, *ids[start : start + 500])
     finally:
         client.close()
-    assert got == [redis_layout.bucket(i) for i in ids]
-    assert len(set(got)) > 800  # they spread over the buckets
+    assert got[::2] == [redis_layout.bucket(i) for i in ids]
+    assert got[1::2] == [b"P:%d" % redis_layout.bucket(i) for i in ids]  # bucket_key
+    assert len(set(got[::2])) > 800  # they spread over the buckets
+    assert {len(str(b)) for b in got[::2]} == {1, 2, 3, 4}  # every width of bucket_key
 
 
 def test_bodies_go_to_their_bucket_or_to_big(redis_url: str) -> None:

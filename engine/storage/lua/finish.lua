@@ -71,7 +71,7 @@ local function flush()
     hdel_all(deliv, plain)
     local big = {}
     for _, x in ipairs(plain) do
-      if #x > SMALL or redis.call('HDEL', msg .. bucket_of(x), x) == 0 then big[#big + 1] = x end
+      if #x > SMALL or redis.call('HDEL', bucket_key(msg, x), x) == 0 then big[#big + 1] = x end
     end
     if #big > 0 then hdel_all(msg .. 'big', big) end
     hdel_all(prio, plain)

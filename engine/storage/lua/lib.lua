@@ -19,13 +19,13 @@ local DEAD_BYTES = '\0bytes'
 -- The body stored under id, or false.
 local function body_get(msg, id)
   if #id > SMALL then return redis.call('HGET', msg .. 'big', id) end
-  local v = redis.call('HGET', msg .. bucket_of(id), id)
+  local v = redis.call('HGET', bucket_key(msg, id), id)
   if v then return v end
   return redis.call('HGET', msg .. 'big', id)
 end
 
 local function body_exists(msg, id)
-  if #id <= SMALL and redis.call('HEXISTS', msg .. bucket_of(id), id) == 1 then return true end
+  if #id <= SMALL and redis.call('HEXISTS', bucket_key(msg, id), id) == 1 then return true end
   return redis.call('HEXISTS', msg .. 'big', id) == 1
 end
 
@@ -37,7 +37,7 @@ local function body_put(msg, id, data, new)
     redis.call('HSET', big, id, data)
     return
   end
-  local b = msg .. bucket_of(id)
+  local b = bucket_key(msg, id)
   if #data > SMALL then b, big = big, b end
   if not new then redis.call('HDEL', big, id) end
   redis.call('HSET', b, id, data)
@@ -45,14 +45,14 @@ end
 
 -- Delete the body of id: 1 if there was one.
 local function body_del(msg, id)
-  if #id <= SMALL and redis.call('HDEL', msg .. bucket_of(id), id) == 1 then return 1 end
+  if #id <= SMALL and redis.call('HDEL', bucket_key(msg, id), id) == 1 then return 1 end
   return redis.call('HDEL', msg .. 'big', id)
 end
 
 -- The body's length in bytes (0: none).
 local function body_len(msg, id)
   if #id <= SMALL then
-    local n = redis.call('HSTRLEN', msg .. bucket_of(id), id)
+    local n = redis.call('HSTRLEN', bucket_key(msg, id), id)
     if n > 0 then return n end
   end
   return redis.call('HSTRLEN', msg .. 'big', id)
