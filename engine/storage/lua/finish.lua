@@ -84,7 +84,7 @@ local function flush()
     -- wake-up deletes it.
     local names, woken = {}, {}
     for w = 1, #waits, 3 do names[#names + 1] = waits[w] end
-        for s = 1, #names, 1000 do
+    for s = 1, #names, 1000 do
       local got = redis.call('MGET', unpack(names, s, math.min(s + 999, #names)))
       for j = 1, #got do
         local n = s + j - 1

@@ -97,8 +97,9 @@ local function ready_remove(ready, prio, id)
   return redis.call('LREM', ready .. prio_of(prio, id), 0, id)
 end
 
--- HMGET fields of a hash, 1,000 a command (unpack has a stack limit).
+-- HMGET fields of a hash, 1,000 a command (unpack has a stack limit); none: none.
 local function hmget_all(key, fields)
+  if #fields == 0 then return {} end
   if #fields <= 1000 then return redis.call('HMGET', key, unpack(fields)) end
   local out = {}
   for s = 1, #fields, 1000 do
