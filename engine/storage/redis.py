@@ -140,6 +140,7 @@ from .redis_scripts import (
     ENQUEUE_NEW,
     ENQUEUE_UNIQUE,
     FINISH,
+    FINISH_PLAIN,
     FINISH_TASK,
     FLUSH,
     HEARTBEAT,
@@ -1000,13 +1001,23 @@ class RedisStorage(Storage):
         args: list[Any] = [consumer, len(items), self.lease_clock, self.finished_cap]
         kv = self._kv
         for task_id, now, outcome in items:
+            results = [(kv(k), kv(k + _WAITER), kv(k + _NOTIFY), v) for k, v in outcome.results]
+            if outcome.dead is None and not outcome.enqueue and not outcome.schedule:
+                args.append("p")
+                FINISH_PLAIN.pack(
+                    (repr(now), task_id, results, _ms(outcome.result_ttl), outcome.finished or ""),
+                    keys,
+                    args,
+                )
+                continue
             reason, error = outcome.dead or ("", "")
             record = outcome.finished if outcome.dead is None else None
+            args.append("f")
             FINISH_TASK.pack(
                 (
                     repr(now),
                     task_id,
-                    [(kv(k), kv(k + _WAITER), kv(k + _NOTIFY), v) for k, v in outcome.results],
+                    results,
                     _ms(outcome.result_ttl),
                     reason,
                     error,

@@ -40,7 +40,7 @@ import click
 # and ``metrics`` (counts, leases, registry, the ready head, per-minute counters), and the
 # check of the queue's layout (GET and EXISTS, engine/storage/redis_format.py).
 READ = (
-    "get hget hgetall hmget hexists hlen hstrlen llen lrange zcard zrange zrangebyscore"
+    "get mget hget hgetall hmget hexists hlen hstrlen llen lrange zcard zrange zrangebyscore"
     " zrevrange zrevrangebyscore zscore xrange xrevrange exists"
 ).split()
 # What a client needs on any connection (AUTH is always allowed). A Redis Cluster client
@@ -52,12 +52,14 @@ CONNECTION = "hello ping select time cluster|slots command client|setname".split
 # Producer and worker: the writes their Lua scripts and plain commands make (UNLINK:
 # the finish script drops a generation of finished records, engine/storage/redis.py).
 WRITE = (
-    "del getdel set incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop lrem ltrim"
+    "del getdel set mset incr hset hsetnx hdel hincrby hincrbyfloat lpush rpush lpop lrem ltrim"
     " blpop pexpire xadd zadd zrem zremrangebyrank zremrangebyscore evalsha eval script|load"
     " wait info sadd unlink multi exec"
 ).split()
 # (MULTI, EXEC, LTRIM: an enqueue of fresh ids is plain HSET, RPUSH, ZADD, LPUSH and
 # LTRIM of the wake list in one transaction, engine/storage/redis.py _enqueue_fresh.)
+# (MSET and MGET: the finish script stores a batch's results and looks up their
+# waiters in one command each, lua/finish.lua.)
 # (LPUSH, RPUSH, LPOP, LREM: the ready lists of layout 2, engine/storage/redis_layout.py;
 # a claim pops, a task handed back is pushed on the front, a delete takes an id out.)
 # (RPUSH and LRANGE: the calls of a paused task name are parked on a list and put back

@@ -27,6 +27,7 @@ from support.contract import (
 from engine.exceptions import ConfigurationError
 from engine.storage.base import (
     NOT_OWNER,
+    NOT_RUNNING,
     Claimed,
     Located,
     Message,
@@ -452,6 +453,40 @@ def test_finish_many_finishes_each_task_on_its_own(storage: Storage) -> None:
     assert [(m.id, eta) for m, eta in storage.scheduled_items()] == [(later_id, NOW + 60)]
     assert [r.id for r in storage.running_items()] == [other]
     assert storage.counts() == counts(ready=1, scheduled=1, running=1, dead=1)
+
+
+def test_finish_many_keeps_the_order_of_one_at_a_time(storage: Storage) -> None:
+    """A batch behaves as its tasks finished one after another: a task met again is
+    refused once it is done (and writes nothing), a retry reusing its own id between
+    plain successes keeps its new body, and a waiter on a result stored in the batch
+    is woken."""
+    a, b, c = (run_one(storage, data=b"%d" % n, priority=n) for n in range(3))
+    got: list[bytes | None] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(storage.wait_result("result:" + c, 3.0, pop=False))
+    )
+    waiter.start()
+    time.sleep(0.2)
+    try:
+        refusals = storage.finish_many(
+            "c1",
+            [
+                (a, NOW + 1, Outcome(results=[("result:" + a, b"A")], finished=b"{}\na")),
+                (a, NOW + 1, Outcome(results=[("again:" + a, b"A2")], finished=b"{}\nx")),
+                (b, NOW + 1, Outcome(enqueue=[Message(b, b"retry", 1)])),
+                (c, NOW + 1, Outcome(results=[("result:" + c, b"C")], result_ttl=60)),
+                (b, NOW + 1, Outcome(results=[("again:" + b, b"B2")])),
+            ],
+        )
+    finally:
+        waiter.join()
+    assert refusals == [None, NOT_RUNNING, None, None, NOT_RUNNING]
+    assert got == [b"C"]
+    assert storage.peek("result:" + a) == b"A"
+    assert storage.peek("again:" + a) is None and storage.peek("again:" + b) is None
+    assert storage.finished(a) == b"{}\na"
+    assert [(m.id, m.data, m.priority) for m in storage.ready_items()] == [(b, b"retry", 1)]
+    assert storage.counts() == counts(ready=1)
 
 
 def test_a_claim_never_moves_the_lease_back(storage: Storage) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from typing import Any
 
 import pytest
 import redis
@@ -21,6 +22,7 @@ from engine.storage.redis import RedisStorage
 from engine.storage.redis_scripts import (
     CONSTANTS,
     FINISH,
+    FINISH_PLAIN,
     FINISH_TASK,
     INCR,
     LAYOUTS,
@@ -218,6 +220,31 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
 
 
+def test_plain_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
+    tasks = [
+        ("1.5", "a", [("r1", "w1", "n1", "v1")], "0", '{"at":1}'),
+        ("2.5", "b", [], "100", ""),
+        ("3.5", "c", [("r2", "w2", "n2", "v2"), ("r3", "w3", "n3", "v3")], "5", "x"),
+    ]
+    keys: list[str] = []
+    args: list[object] = []
+    expected: list[object] = []
+    for values in tasks:
+        FINISH_PLAIN.pack(values, keys, args)
+        for f, value in zip(FINISH_PLAIN.fields, values, strict=True):
+            if isinstance(f, str):
+                expected.append(str(value))
+            else:
+                expected.append(len(value))
+                expected += [str(x) for item in value for x in item]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got = client.eval(expand(_echo_script(FINISH_PLAIN)), len(keys), *keys, *args, len(tasks))
+    finally:
+        client.close()
+    assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
+
+
 def _ids_for_buckets() -> list[bytes]:
     """~2,000 ids of every shape: generated, short, one byte, non-ASCII, not UTF-8, long."""
     ids = [new_task_id().encode() for _ in range(1000)]
@@ -242,17 +269,21 @@ def test_lua_bucket_of_equals_the_python_bucket(redis_url: str) -> None:
     assert len(ids) >= 2000
     body = _with_constants(
         expand("-- #include lib")
-        + "\nlocal out = {}\nfor i = 1, #ARGV do out[i] = bucket_of(ARGV[i]) end\nreturn out"
+        + "\nlocal out = {}\nfor i = 1, #ARGV do"
+        + " out[2 * i - 1], out[2 * i] = bucket_of(ARGV[i]), bucket_key('P:', ARGV[i]) end"
+        + "\nreturn out"
     )
     client = redis.Redis.from_url(redis_url)
     try:
-        got: list[int] = []
+        got: list[Any] = []
         for start in range(0, len(ids), 500):
             got += client.eval(body, 0, *ids[start : start + 500])
     finally:
         client.close()
-    assert got == [redis_layout.bucket(i) for i in ids]
-    assert len(set(got)) > 800  # they spread over the buckets
+    assert got[::2] == [redis_layout.bucket(i) for i in ids]
+    assert got[1::2] == [b"P:%d" % redis_layout.bucket(i) for i in ids]  # bucket_key
+    assert len(set(got[::2])) > 800  # they spread over the buckets
+    assert {len(str(b)) for b in got[::2]} == {1, 2, 3, 4}  # every width of bucket_key
 
 
 def test_bodies_go_to_their_bucket_or_to_big(redis_url: str) -> None:

@@ -19,13 +19,13 @@ local DEAD_BYTES = '\0bytes'
 -- The body stored under id, or false.
 local function body_get(msg, id)
   if #id > SMALL then return redis.call('HGET', msg .. 'big', id) end
-  local v = redis.call('HGET', msg .. bucket_of(id), id)
+  local v = redis.call('HGET', bucket_key(msg, id), id)
   if v then return v end
   return redis.call('HGET', msg .. 'big', id)
 end
 
 local function body_exists(msg, id)
-  if #id <= SMALL and redis.call('HEXISTS', msg .. bucket_of(id), id) == 1 then return true end
+  if #id <= SMALL and redis.call('HEXISTS', bucket_key(msg, id), id) == 1 then return true end
   return redis.call('HEXISTS', msg .. 'big', id) == 1
 end
 
@@ -37,7 +37,7 @@ local function body_put(msg, id, data, new)
     redis.call('HSET', big, id, data)
     return
   end
-  local b = msg .. bucket_of(id)
+  local b = bucket_key(msg, id)
   if #data > SMALL then b, big = big, b end
   if not new then redis.call('HDEL', big, id) end
   redis.call('HSET', b, id, data)
@@ -45,14 +45,14 @@ end
 
 -- Delete the body of id: 1 if there was one.
 local function body_del(msg, id)
-  if #id <= SMALL and redis.call('HDEL', msg .. bucket_of(id), id) == 1 then return 1 end
+  if #id <= SMALL and redis.call('HDEL', bucket_key(msg, id), id) == 1 then return 1 end
   return redis.call('HDEL', msg .. 'big', id)
 end
 
 -- The body's length in bytes (0: none).
 local function body_len(msg, id)
   if #id <= SMALL then
-    local n = redis.call('HSTRLEN', msg .. bucket_of(id), id)
+    local n = redis.call('HSTRLEN', bucket_key(msg, id), id)
     if n > 0 then return n end
   end
   return redis.call('HSTRLEN', msg .. 'big', id)
@@ -95,6 +95,23 @@ end
 -- (an empty list there is dropped by the next claim that meets it).
 local function ready_remove(ready, prio, id)
   return redis.call('LREM', ready .. prio_of(prio, id), 0, id)
+end
+
+-- HMGET fields of a hash, 1,000 a command (unpack has a stack limit); none: none.
+local function hmget_all(key, fields)
+  if #fields == 0 then return {} end
+  if #fields <= 1000 then return redis.call('HMGET', key, unpack(fields)) end
+  local out = {}
+  for s = 1, #fields, 1000 do
+    local got = redis.call('HMGET', key, unpack(fields, s, math.min(s + 999, #fields)))
+    for j = 1, #got do out[s + j - 1] = got[j] end
+  end
+  return out
+end
+
+-- HDEL fields of a hash, 1,000 a command.
+local function hdel_all(key, fields)
+  for s = 1, #fields, 1000 do redis.call('HDEL', key, unpack(fields, s, math.min(s + 999, #fields))) end
 end
 
 -- ZREM ids from a zset, 1,000 a command (unpack has a stack limit).
@@ -228,23 +245,27 @@ local function held_by(v, consumer)
 end
 
 -- Up to n ids off the ready lists, in order: the levels highest first (levels), each
--- from its front. A task delivered before without finishing comes alone (so a task
--- that kills its worker takes no bystanders): the ids popped after it go back to the
--- front of their list, in their order. A level whose list the pop emptied leaves levels.
+-- from its front, and their delivery counts so far (false: never delivered), read with
+-- one HMGET of deliv per list. A task delivered before without finishing comes alone
+-- (so a task that kills its worker takes no bystanders): the ids popped after it go
+-- back to the front of their list, in their order. A level whose list the pop emptied
+-- leaves levels.
 local function take(ready, levels, deliv, n)
-  local out = {}
-  if n <= 0 then return out end
+  local out, seen = {}, {}
+  if n <= 0 then return out, seen end
   for _, p in ipairs(redis.call('ZRANGE', levels, 0, -1)) do
     local key, want = ready .. p, n - #out
     local ids = redis.call('LPOP', key, want)
     if not ids then
       redis.call('ZREM', levels, p)
     else
+      local counts = hmget_all(deliv, ids)
       for j, id in ipairs(ids) do
-        if redis.call('HEXISTS', deliv, id) == 1 then
+        if counts[j] then
           local from = j
           if #out == 0 then
             out[1] = id
+            seen[1] = counts[j]
             from = j + 1
           end
           if from <= #ids then
@@ -254,38 +275,53 @@ local function take(ready, levels, deliv, n)
           elseif #ids < want then
             redis.call('ZREM', levels, p)
           end
-          return out
+          return out, seen
         end
         out[#out + 1] = id
+        seen[#out] = false
       end
       if #ids < want then redis.call('ZREM', levels, p) end
-      if #out >= n then return out end
+      if #out >= n then return out, seen end
     end
   end
-  return out
+  return out, seen
 end
 
 -- Renew the consumer's lease, take up to limit ids, record them as running for the
 -- consumer and count the delivery; returns (id data deliveries)*, where an id with no
 -- body comes as (id false 0), so its loss is told. Shared by claim.lua and round.lua.
 -- The lease runs lease seconds from now, or from the server's clock (clock = 'server').
+-- One HGET per body; the delivery counts (from take's HMGET) and the running entries
+-- of the batch go in one HSET each.
 local function claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
   local base = tonumber(now)
   if clock == 'server' then base = server_now() end
   redis.call('ZADD', leases, 'GT', base + tonumber(lease), consumer)  -- never moves a lease back
-  local out = {}
-  for _, id in ipairs(take(ready, levels, deliv, tonumber(limit))) do
+  local out, counts, runs, now_at = {}, {}, {}, {}
+  local ids, seen = take(ready, levels, deliv, tonumber(limit))
+  local entry = consumer .. '|' .. now
+  for j, id in ipairs(ids) do
     local data = body_get(msg, id)
+    out[#out + 1] = id
     if data then
-      out[#out + 1] = id
+      -- (now_at: an id popped twice counts twice, as HINCRBY would)
+      local c = (now_at[id] or tonumber(seen[j]) or 0) + 1
+      now_at[id] = c
       out[#out + 1] = data
-      out[#out + 1] = redis.call('HINCRBY', deliv, id, 1)
-      redis.call('HSET', running, id, consumer .. '|' .. now)
+      out[#out + 1] = c
+      counts[#counts + 1] = id
+      counts[#counts + 1] = c
+      runs[#runs + 1] = id
+      runs[#runs + 1] = entry
     else
-      out[#out + 1] = id
       out[#out + 1] = false
       out[#out + 1] = 0
     end
+  end
+  for s = 1, #counts, 1000 do
+    local e = math.min(s + 999, #counts)
+    redis.call('HSET', deliv, unpack(counts, s, e))
+    redis.call('HSET', running, unpack(runs, s, e))
   end
   return out
 end
