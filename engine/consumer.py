@@ -300,6 +300,7 @@ class Consumer:
         #: What times a task's run for the prefetch estimate (tests inject a fake).
         self.timer: Callable[[], float] = time.perf_counter
         self._slot_free = threading.Event()
+        self._slot_wanted = False  # whether the dispatcher waits on _slot_free
         # Process workers leave Ctrl-C to their supervisor, which sends SIGTERM.
         self.handle_sigint = not inline
         # Claimed tasks for the worker threads, each with the lease generation it was
@@ -314,6 +315,12 @@ class Consumer:
         # again (same id) before the first run's bookkeeping is done.
         self._claimed: collections.Counter[str] = collections.Counter()
         self._claimed_lock = threading.Lock()
+        # Of those, the ones not yet run to their end here (waiting for a worker, or
+        # running); the rest wait for their commit. The asyncio runner's slots are its
+        # own: there every claim counts until committed.
+        self._held = 0
+        self._held_tracked = self.runner is None
+        self._busy = 0  # _claimed.total(), kept up to date
         self._threads: list[threading.Thread] = []
         self._heart: threading.Thread | None = None
         self._stop = threading.Event()
@@ -351,8 +358,7 @@ class Consumer:
     # --- bookkeeping shared by the threads ------------------------------------------
     @property
     def busy(self) -> int:
-        with self._claimed_lock:
-            return self._claimed.total()
+        return self._busy  # an int kept beside _claimed: read whole, no lock needed
 
     @property
     def idle(self) -> int:
@@ -363,10 +369,21 @@ class Consumer:
         """How many tasks to claim now: idle workers plus the prefetch, so a worker
         that finishes finds its next task waiting instead of a round trip. While
         every worker is busy, wait until half the prefetch is free, so claims come
-        in batches rather than one per finished task."""
+        in batches rather than one per finished task.
+
+        A task that has run and waits for its commit (on the wire with its batch)
+        holds no worker: up to a window's worth (workers + prefetch) of those is not
+        counted, so the next claim overlaps the commit instead of waiting for it.
+        Beyond that they count again: what a slow store has not acknowledged yet is
+        bounded (two windows in all)."""
         prefetch = self.prefetch.size()
-        room = self.workers + prefetch - self.busy
-        if self.busy >= self.workers and room < max(1, prefetch // 2):
+        window = self.workers + prefetch
+        with self._claimed_lock:
+            busy = self._busy
+            held = self._held if self._held_tracked else busy
+        load = held + max(0, busy - held - window)
+        room = window - load
+        if load >= self.workers and room < max(1, prefetch // 2):
             return 0
         return room
 
@@ -386,6 +403,10 @@ class Consumer:
         finally:
             if self.prefetch.adaptive:
                 self.prefetch.observe(start, self.timer())
+            with self._claimed_lock:
+                self._held -= 1
+            if self._slot_wanted:
+                self._slot_free.set()
 
     def _work(self) -> None:
         while (entry := self._inbox.get()) is not None:
@@ -423,6 +444,8 @@ class Consumer:
     def _lease_generation(self) -> int:
         """The lease generation, bumped when our lease may have lapsed (no renewal for
         longer than the lease): tasks claimed in an earlier one are not started."""
+        if time.monotonic() <= self._lease_until:  # the common case, asked per task
+            return self._lease_gen
         with self._lease_lock:
             if time.monotonic() > self._lease_until:
                 self._lease_gen += 1
@@ -466,6 +489,8 @@ class Consumer:
         recovery may have given them to another consumer)."""
         if not items:
             return
+        with self._claimed_lock:
+            self._held -= len(items)
         for item in items:
             self._forget(item)
         with self._claimed_lock:  # the same id claimed again meanwhile stays ours
@@ -488,10 +513,25 @@ class Consumer:
 
     def _forget(self, item: Claimed) -> None:
         with self._claimed_lock:
-            self._claimed[item.id] -= 1
-            if self._claimed[item.id] <= 0:
+            self._busy -= 1
+            left = self._claimed[item.id] - 1
+            if left > 0:
+                self._claimed[item.id] = left
+            else:
                 del self._claimed[item.id]
-        self._slot_free.set()
+        if self._slot_wanted:
+            self._slot_free.set()
+
+    def _wait_for_slot(self, timeout: float) -> None:
+        """Sleep until a task ends or its commit frees room, or ``timeout`` passes.
+        Those ends set ``_slot_free`` only while someone waits here (an Event.set per
+        task is measurable): the flag is raised before the caller's last look at the
+        room, so an end between that look and the wait still wakes it."""
+        try:
+            self._slot_free.wait(timeout)
+        finally:
+            self._slot_wanted = False
+            self._slot_free.clear()
 
     # --- heartbeat ----------------------------------------------------------------------
     def beat(self, now: float) -> None:
@@ -779,6 +819,8 @@ class Consumer:
         self._claimed_total += len(claimed)
         with self._claimed_lock:
             self._claimed.update(item.id for item in claimed)
+            self._busy += len(claimed)
+            self._held += len(claimed)
         # Revocations are checked against a local table, reloaded only when it changed.
         self.huey.revocations.refresh(rnd.watched)
         ahead = self._ahead = collections.deque(claimed if self.inline else ())
@@ -867,11 +909,12 @@ class Consumer:
                 # Paused: new work must not wake us (it would be a round for nothing).
                 self._stop.wait(wait)
                 continue
+            self._slot_wanted = True
             if self.room <= 0:
                 # Every worker is busy and enough is queued: sleep until one finishes.
-                self._slot_free.wait(min(wait, 0.5))
-                self._slot_free.clear()
+                self._wait_for_slot(min(wait, 0.5))
                 continue
+            self._slot_wanted = False
             # Nothing to do until new work arrives or ``wait`` passes: the next round
             # waits in the store first, so new work is claimed the moment it lands.
             block = wait
@@ -940,11 +983,12 @@ class Consumer:
         deadline = (
             None if self.shutdown_timeout is None else time.monotonic() + self.shutdown_timeout
         )
-        while self.busy and not self._hurry.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
+        while not self._hurry.is_set():
+            self._slot_wanted = True
+            if not self.busy or (deadline is not None and time.monotonic() >= deadline):
+                self._slot_wanted = False
                 break
-            self._slot_free.wait(0.05)
-            self._slot_free.clear()
+            self._wait_for_slot(0.05)
         storage = self.huey.storage
         try:
             handed = storage.release(self.consumer_id)
