@@ -131,6 +131,8 @@ class Revocations:
 
     def consume(self, task_id: str, name: str, now: float) -> bool:
         """At execution: is this call revoked? Spends a once-only revocation."""
+        if self._table == {}:  # loaded, and nothing is revoked: the common case
+            return False
         for key in call_keys(task_id, name):
             found = self._lookup(key)
             if found is None:

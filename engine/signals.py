@@ -66,7 +66,9 @@ class Signals:
     """A queue's signal receivers (huey.signals); use Huey.signal() to connect one."""
 
     def __init__(self) -> None:
-        self._receivers: dict[str, list[Receiver]] = {s: [] for s in ALL}
+        # Tuples, replaced whole on (dis)connect: ``send`` (twice per task in a worker)
+        # iterates one without copying it, whatever connects meanwhile.
+        self._receivers: dict[str, tuple[Receiver, ...]] = {s: () for s in ALL}
         self._lock = threading.Lock()
 
     def connect(self, receiver: Receiver, *signals: str) -> None:
@@ -78,14 +80,15 @@ class Signals:
                 raise ValueError(f"unknown signal {s!r}: use one of {', '.join(ALL)}")
             with self._lock:
                 if receiver not in self._receivers[s]:
-                    self._receivers[s].append(receiver)
+                    self._receivers[s] += (receiver,)
 
     def disconnect(self, receiver: Receiver, *signals: str) -> None:
         """Stop calling receiver for the named signals (every signal when none is named)."""
         with self._lock:
             for s in signals or ALL:
-                if receiver in self._receivers.get(s, []):
-                    self._receivers[s].remove(receiver)
+                receivers = self._receivers.get(s, ())
+                if receiver in receivers:
+                    self._receivers[s] = tuple(r for r in receivers if r != receiver)
 
     def connected(self, signal: str) -> bool:
         """Whether any receiver listens to the signal (to skip work made only for it)."""
@@ -96,7 +99,7 @@ class Signals:
         receivers = self._receivers[signal]
         if not receivers:  # the common case on a producer: nobody listens
             return
-        for receiver in list(receivers):
+        for receiver in receivers:
             try:
                 receiver(signal, task, *extra)
             except Exception:
