@@ -79,7 +79,7 @@ import dataclasses
 import json
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .codec import Codec, JsonCodec, canonical_json, get_codec, sign, signing_keys, verify
@@ -447,7 +447,8 @@ def _pack(rec: dict[str, Any]) -> list[Any]:
 # The C scanner ``json.loads`` ends in. A body as written here is compact UTF-8 JSON:
 # scanned straight, it skips ``json.loads``' encoding sniffing and its two whitespace
 # matches (about half its cost on a small body, paid once per task by the worker).
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]]
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def _parse(data: bytes) -> Any:
