@@ -7,6 +7,9 @@
   woken early by new work, which it claims in that same round trip.
 * Worker threads run tasks (``inline=True`` runs them on the dispatcher thread
   instead, which is what process workers do, so SIGALRM can enforce timeouts).
+  A task that has run frees its room for claiming at once, while its outcome is
+  still on its way to the store in the committer's batch (up to a window of such
+  tasks: see ``room``), so claiming overlaps committing instead of alternating.
 * The heartbeat thread renews the lease, writes the registry entry, flushes
   events and counters (one round trip per beat), runs the recovery sweep, and
   hands back tasks the store says we hold but we do not know about (a claim
@@ -489,8 +492,9 @@ class Consumer:
         recovery may have given them to another consumer)."""
         if not items:
             return
-        with self._claimed_lock:
-            self._held -= len(items)
+        if self._held_tracked:
+            with self._claimed_lock:
+                self._held -= len(items)
         for item in items:
             self._forget(item)
         with self._claimed_lock:  # the same id claimed again meanwhile stays ours
@@ -820,7 +824,8 @@ class Consumer:
         with self._claimed_lock:
             self._claimed.update(item.id for item in claimed)
             self._busy += len(claimed)
-            self._held += len(claimed)
+            if self._held_tracked:
+                self._held += len(claimed)
         # Revocations are checked against a local table, reloaded only when it changed.
         self.huey.revocations.refresh(rnd.watched)
         ahead = self._ahead = collections.deque(claimed if self.inline else ())
