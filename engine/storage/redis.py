@@ -1085,14 +1085,26 @@ class RedisStorage(Storage):
     # (Plain commands, no scripts: the read-only ACL role has no EVAL.)
     @_translated
     def counts(self) -> Counts:
+        """One snapshot: the levels' lengths are read in the same pipeline as the other
+        counts (with ``levels`` again, to see that no level came or went since it was
+        read). Read in two steps, a claim between them moved tasks out of the ready
+        lists after ``running`` was counted: they were in neither (tens of them while
+        workers claim), and a drain looked finished with its last batch running."""
         k = self._keys
-        p = self.client.pipeline(transaction=False)
-        p.zrange(k["levels"], 0, -1)
-        p.zcard(k["sched"])
-        p.hlen(k["running"])
-        p.zcard(k["dead"])
-        levels, scheduled, running, dead = p.execute()
-        return Counts(sum(self._level_lengths(levels)), scheduled, running, dead)
+        levels = self.client.zrange(k["levels"], 0, -1)
+        for _ in range(5):
+            p = self.client.pipeline(transaction=False)
+            p.zrange(k["levels"], 0, -1)
+            for level in levels:
+                p.llen(k["ready"] + _text(level))
+            p.zcard(k["sched"])
+            p.hlen(k["running"])
+            p.zcard(k["dead"])
+            now_levels, *lengths, scheduled, running, dead = p.execute()
+            if now_levels == levels:
+                break
+            levels = now_levels  # a level came or went meanwhile: read again
+        return Counts(sum(int(n) for n in lengths), scheduled, running, dead)
 
     def _level_lengths(self, levels: list[bytes]) -> list[int]:
         """The length of each level's ready list (one pipelined LLEN each)."""

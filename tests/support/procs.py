@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,39 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
+class PortHolder:
+    """Listens on a stopped server's port and closes every connection at once (as a dead
+    server's port refuses them), so that no other process takes the port before the server
+    restarts: free ports are shared with every process on the machine, and a replica still
+    reconnecting to its killed master would copy (full resync) whatever server listened
+    there next."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._refuse, daemon=True)
+        self.thread.start()
+
+    def _refuse(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.close()
+
+    def release(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
 class RedisServer:
     """A redis-server of our own (tests that restart Redis must not touch the shared one)."""
 
@@ -64,12 +98,19 @@ class RedisServer:
         self.dir, self.port, self.appendonly = workdir, free_port(), appendonly
         self.extra = extra  # more redis-server options, e.g. ("--maxmemory", "4mb")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.holder: PortHolder | None = None  # the port, held while the server is down
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def logfile(self) -> Path:
+        """The server's log (each start appends): what a failing test prints."""
+        return self.dir / f"redis-{self.port}.log"
+
     def start(self) -> None:
+        self.release_port()
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -85,6 +126,8 @@ class RedisServer:
                 "yes" if self.appendonly else "no",
                 "--appendfsync",
                 "always",
+                "--logfile",
+                str(self.logfile),
                 *self.extra,
             ],
             stdout=subprocess.DEVNULL,
@@ -92,19 +135,43 @@ class RedisServer:
         )
         import redis
 
+        proc, answered = self.proc, []
+
         def up() -> bool:
+            if proc.poll() is not None:
+                return True  # exited (e.g. the port was taken): said below
             try:
-                return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+                answered[:] = [redis.Redis(port=self.port, socket_timeout=0.5).info("server")]
+                return True
             except redis.RedisError:
                 return False
 
         wait_for(up, 10, "redis-server to start")
+        # The server that answers must be this one, not another process that took the port.
+        if proc.poll() is not None or int(answered[0]["process_id"]) != proc.pid:
+            log = self.logfile.read_text() if self.logfile.exists() else ""
+            raise AssertionError(f"redis-server did not start on port {self.port}:\n{log}")
+
+    def kill9(self, hold_port: bool = True) -> None:
+        """SIGKILL; ``hold_port``: keep the port for the next start (PortHolder)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.proc = None
+        if hold_port:
+            self.holder = PortHolder(self.port)
+
+    def release_port(self) -> None:
+        if self.holder is not None:
+            self.holder.release()
+            self.holder = None
 
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
             self.proc = None
+        self.release_port()
 
 
 class App:
