@@ -538,3 +538,22 @@ def test_thread_consumer_claims_ahead_by_how_long_tasks_take(huey: Huey) -> None
     fixed = consumer(huey, "F", Clock(time.time()), workers=4, prefetch=2)
     fixed.prefetch.per_task = 0.5
     assert fixed.room == 4 + 2
+
+
+def test_tasks_waiting_for_their_commit_free_room_up_to_a_window(huey: Huey) -> None:
+    """A task that has run holds no worker while its outcome waits in the committer's
+    batch: up to one window (threads + prefetch) of those is not counted against the
+    next claim; beyond it they count again, so at most two windows are unacknowledged."""
+    c = consumer(huey, "W", Clock(time.time()), workers=4, prefetch=2)  # window 6
+
+    def room(claimed: int, not_run: int) -> int:
+        c._busy, c._held = claimed, not_run
+        return c.room
+
+    assert room(0, 0) == 6
+    assert room(6, 6) == 0  # every thread busy and the prefetch full
+    assert room(6, 0) == 6  # all six ran and wait for their commit: claim again
+    assert room(8, 2) == 4  # two running; six waiting for the commit
+    assert room(10, 2) == 2  # eight waiting: the two beyond the window count
+    assert room(12, 0) == 0  # two windows unacknowledged: wait for the committer
+    c._busy = c._held = 0
