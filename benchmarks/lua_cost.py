@@ -3,13 +3,16 @@ per task of the consumer's round (claim) and finish scripts, on a private redis-
 for batches like a ``-w 4`` thread consumer's (``--batch``, 36).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.lua_cost [-n 7200] [--batch 36] [--repeats 5]
+    PYTHONPATH=/old/tree:. .venv/bin/python -m benchmarks.lua_cost --only base  # another engine
 
 Each variant enqueues n noop-sized messages (uuid ids, a 39-byte body, as
 benchmarks.redis_cpu's W2), claims them with ``claim_round`` and finishes them with
-``finish_many`` (a result each unless ``nores``, a finished record unless ``norec``). The ``lua:`` variants run an edited copy of a script
-(see VARIANTS) to show what one part of it costs; they need not be correct. The variants
-alternate, ``--repeats`` rounds, and the median per task of each is printed (the machine
-is shared: compare rows of one run only)."""
+``finish_many`` (a result each unless ``nores``, a finished record unless ``norec``).
+The ``lua:`` variants run an edited copy of a script (see VARIANTS) to show what one
+part of it costs; they need not be correct, and those that skip a deletion leave keys
+behind that the later variants of the run pay for (run them alone, with ``base``). The
+variants alternate, ``--repeats`` rounds, and the median per task of each is printed
+(the machine is shared: compare rows of one run only)."""
 
 from __future__ import annotations
 
