@@ -1001,7 +1001,7 @@ class RedisStorage(Storage):
         args: list[Any] = [consumer, len(items), self.lease_clock, self.finished_cap]
         kv = self._kv
         for task_id, now, outcome in items:
-            results = [(kv(k), kv(k + _WAITER), kv(k + _NOTIFY), v) for k, v in outcome.results]
+            results = [(kv(k), v) for k, v in outcome.results]
             if outcome.dead is None and not outcome.enqueue and not outcome.schedule:
                 args.append("p")
                 FINISH_PLAIN.pack(

@@ -188,16 +188,17 @@ def _times(width: int, var: str) -> str:
 
 
 #: One finished task in the finish script's ARGV: its results (each with the result
-#: key, the key a waiter sets and the key that wakes it), the result TTL, why it died
-#: (empty: it did not) and the body its dead letter keeps (empty: as claimed), the dead
-#: set's caps (letters, bytes), its finished record (empty: none), and the
-#: tasks it enqueues and schedules.
+#: key; the script makes the key a waiter sets and the key that wakes it, the result key
+#: and _WAITER or _NOTIFY: undeclared keys of the result's slot), the result TTL, why it
+#: died (empty: it did not) and the body its dead letter keeps (empty: as claimed), the
+#: dead set's caps (letters, bytes), its finished record (empty: none), and the tasks it
+#: enqueues and schedules.
 FINISH_TASK = Layout(
     "FINISH_TASK",
     (
         "now",
         "id",
-        Group("results", ("value",), keys=("result", "waiter", "notify")),
+        Group("results", ("value",), keys=("result",)),
         "ttl_ms",
         "dead_reason",
         "dead_error",
@@ -217,7 +218,7 @@ FINISH_PLAIN = Layout(
     (
         "now",
         "id",
-        Group("results", ("value",), keys=("result", "waiter", "notify")),
+        Group("results", ("value",), keys=("result",)),
         "ttl_ms",
         "finished",
     ),

@@ -20,6 +20,8 @@ from engine.storage import base, redis_layout
 from engine.storage.base import Message
 from engine.storage.redis import RedisStorage
 from engine.storage.redis_scripts import (
+    _NOTIFY,
+    _WAITER,
     CONSTANTS,
     FINISH,
     FINISH_PLAIN,
@@ -173,7 +175,7 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
         (
             "1.5",
             "a",
-            [("r1", "w1", "n1", "v1"), ("r2", "w2", "n2", "v2")],
+            [("r1", "v1"), ("r2", "v2")],
             "0",
             "",
             "",
@@ -222,9 +224,9 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
 
 def test_plain_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
     tasks = [
-        ("1.5", "a", [("r1", "w1", "n1", "v1")], "0", '{"at":1}'),
+        ("1.5", "a", [("r1", "v1")], "0", '{"at":1}'),
         ("2.5", "b", [], "100", ""),
-        ("3.5", "c", [("r2", "w2", "n2", "v2"), ("r3", "w3", "n3", "v3")], "5", "x"),
+        ("3.5", "c", [("r2", "v2"), ("r3", "v3")], "5", "x"),
     ]
     keys: list[str] = []
     args: list[object] = []
@@ -389,3 +391,14 @@ def test_a_fresh_enqueue_writes_what_the_script_writes(redis_url: str) -> None:
         (b"-3", b"3"),
     ]
     client.close()
+
+
+def test_finish_makes_the_waiter_and_notify_keys_as_python_names_them(redis_url: str) -> None:
+    line = re.search(r"^local WAITER, NOTIFY = (.+)$", lua_file("finish"), re.M)
+    assert line, "finish.lua names the suffixes in one line"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got = client.eval(f"return {{{line[1]}}}", 0)
+    finally:
+        client.close()
+    assert got == [_WAITER.encode(), _NOTIFY.encode()]

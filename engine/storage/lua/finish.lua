@@ -17,6 +17,10 @@ local consumer, n_tasks, clock, done_cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 -- The finished records of this call (id, record, ...): one HSET at the end.
 local kept = {}
 -- #include lib
+-- A result key's waiter and notify keys are the result key with these suffixes
+-- (_WAITER and _NOTIFY in engine/storage/redis_scripts.py): made here, not sent in KEYS
+-- (they share the result key's hash tag, so its slot).
+local WAITER, NOTIFY = '\0waiter', '\0notify'
 local lease_now = clock == 'server' and server_now() or nil
 -- The consumer's lease end (false: none), read at its first task: no write of this script
 -- moves it, so one ZSCORE serves the batch.
@@ -57,9 +61,9 @@ local plain, sets, waits = {}, {}, {}
 -- (storage/redis_await.py) set it to the name of their inbox, a list in this queue's
 -- hash tag, which gets the result's key. (The inbox is not in KEYS: awaits use one only
 -- outside Redis Cluster.)
-local function wake_waiter(w, waiter, notify, result)
+local function wake_waiter(w, waiter, result)
   redis.call('DEL', waiter)
-  local to, token = notify, 1
+  local to, token = result .. NOTIFY, 1
   if w ~= '1' then to, token = w, result end
   redis.call('LPUSH', to, token)
   redis.call('PEXPIRE', to, 60000)
@@ -80,10 +84,10 @@ local function flush()
   for s = 1, #sets, 1000 do redis.call('MSET', unpack(sets, s, math.min(s + 999, #sets))) end
   sets = {}
   if #waits > 0 then
-    -- waits: (waiter notify result)*; a waiter named twice is woken once, as the first
+    -- waits: the result keys stored; a waiter named twice is woken once, as the first
     -- wake-up deletes it.
     local names, woken = {}, {}
-    for w = 1, #waits, 3 do names[#names + 1] = waits[w] end
+    for w = 1, #waits do names[w] = waits[w] .. WAITER end
     for s = 1, #names, 1000 do
       local got = redis.call('MGET', unpack(names, s, math.min(s + 999, #names)))
       for j = 1, #got do
@@ -91,7 +95,7 @@ local function flush()
         local waiter = names[n]
         if got[j] and not woken[waiter] then
           woken[waiter] = true
-          wake_waiter(got[j], waiter, waits[3 * n - 1], waits[3 * n])
+          wake_waiter(got[j], waiter, waits[n])
         end
       end
     end
@@ -132,8 +136,6 @@ local function finish_plain(t, i, k)
       sets[#sets + 1] = result
       sets[#sets + 1] = value
     end
-    waits[#waits + 1] = waiter
-    waits[#waits + 1] = notify
     waits[#waits + 1] = result
   end
   return false
@@ -167,8 +169,9 @@ local function finish_full(t, i, k)
     else
       redis.call('SET', result, value)
     end
+    local waiter = result .. WAITER
     local w = redis.call('GET', waiter)
-    if w then wake_waiter(w, waiter, notify, result) end
+    if w then wake_waiter(w, waiter, result) end
   end
   for e = 0, enqueue_n - 1 do
     -- #item FINISH_TASK enqueue e
