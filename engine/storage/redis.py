@@ -695,7 +695,7 @@ class RedisStorage(Storage):
             cmds.append(("EXEC",))
         if self._wait_ms is not None:
             cmds.append(("WAIT", 1, self._wait_ms))
-        self._commit(self._transact(pack_all(cmds), len(cmds)), single=False)
+        self._check_fresh_replies(self._transact(pack_all(cmds), len(cmds)), single=False)
 
     def _enqueue_one_fresh(self, m: Message) -> None:
         """:meth:`_enqueue_fresh` of one message (the producer's hot path): the wire
@@ -709,15 +709,14 @@ class RedisStorage(Storage):
         else:
             b = bucket(raw)
         hset = self._fresh_heads.get(b) or self._fresh_head(b)
-        tid = b"$%d\r\n%b\r\n" % (len(raw), raw)
-        body = b"$%d\r\n%b\r\n" % (len(data), data)
+        tid, body = _bulk(raw), _bulk(data)
         prio, push, tail, replies = level
         wire = b"".join(
             (hset, tid, body, prio, tid, push, tid, tail)
             if p
             else (hset, tid, body, push, tid, tail)
         )
-        self._commit(self._transact(wire, replies))
+        self._check_fresh_replies(self._transact(wire, replies))
 
     def _fresh_head(self, b: int) -> bytes:
         """MULTI and the head of ``HSET <bucket b> id body`` (b = BUCKETS: m:big)."""
@@ -748,7 +747,7 @@ class RedisStorage(Storage):
             self._fresh_levels[p] = level
         return level
 
-    def _commit(self, replies: list[Any], single: bool = True) -> None:
+    def _check_fresh_replies(self, replies: list[Any], single: bool = True) -> None:
         """A fresh enqueue's replies: the first error raised, and in durable mode a
         WAIT no replica answered in time raises ReplicaLag. ``single``: one
         transaction, whose EXEC (a list: every command was queued, else it is an
@@ -813,10 +812,7 @@ class RedisStorage(Storage):
         pool = self._multi_pool
         conn = pool.get_connection()
         try:
-            return exchange(conn, data, replies)
-        except BaseException:
-            conn.disconnect()
-            raise
+            return exchange(conn, data, replies)  # a failed connection is dropped there
         finally:
             pool.release(conn)
 

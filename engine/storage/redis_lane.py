@@ -62,11 +62,7 @@ class Lane:
         """Send commands packed by :func:`pack_all` in one write and return their
         ``replies`` replies, in order; an error reply is returned as its exception."""
         conn = self._take()
-        try:
-            out = exchange(conn, data, replies)
-        except BaseException:
-            conn.disconnect()
-            raise
+        out = exchange(conn, data, replies)  # a failed connection is dropped there
         self._put(conn)
         return out
 
@@ -108,12 +104,25 @@ def exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
     """Send packed commands on ``conn`` in one write and read their ``replies``
     replies, in order; an error reply comes back as its exception, after the rest is
     read (so the connection stays in step). A connection error or a timeout is raised
-    as redis-py raises it: the caller drops the connection.
+    as redis-py raises it, the connection disconnected (it is out of step).
 
     The first reply is read by the connection (it waits for the server, with the
     connection's timeout and error handling); the others are in its buffer by then,
     almost always, and are taken straight from its parser (the connection's
     ``read_response`` wrapper costs about a µs a reply)."""
+    try:
+        out = _exchange(conn, data, replies)
+    except BaseException:
+        conn.disconnect()
+        raise
+    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in out):
+        # A master demoted by a failover: a Sentinel connection asks for the new one
+        # when it connects again (redis-py's own read_response does the same).
+        conn.disconnect()
+    return out
+
+
+def _exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
     conn.send_packed_command([data])
     out: list[Any] = []
     try:
@@ -128,8 +137,4 @@ def exchange(conn: Any, data: bytes, replies: int) -> list[Any]:
         raise redis.TimeoutError(f"Timeout reading from {conn.host}:{conn.port}") from exc
     except OSError as exc:
         raise redis.ConnectionError(f"Error while reading from the server: {exc}") from exc
-    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in out):
-        # A master demoted by a failover: a Sentinel connection asks for the new one
-        # when it connects again (redis-py's own read_response does the same).
-        conn.disconnect()
     return out

@@ -201,25 +201,8 @@ def test_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
             [("s1", 1, "3.0", "d2"), ("s2", 2, "4.0", "d3")],
         ),
     ]
-    keys: list[str] = []
-    args: list[object] = []
-    for values in tasks:
-        FINISH_TASK.pack(values, keys, args)
-    expected: list[object] = []  # counts come back as numbers, everything else as text
-    for values in tasks:
-        for field, value in zip(FINISH_TASK.fields, values, strict=True):
-            if isinstance(field, str):
-                expected.append(str(value))
-            else:
-                expected.append(len(value))
-                expected += [str(x) for item in value for x in item]
-    body = expand(_echo_script(FINISH_TASK))
-    client = redis.Redis.from_url(redis_url)
-    try:
-        got = client.eval(body, len(keys), *keys, *args, len(tasks))
-    finally:
-        client.close()
-    assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
+    got, expected = _echo_round_trip(FINISH_TASK, tasks, redis_url)
+    assert got == expected
 
 
 def test_plain_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
@@ -228,23 +211,33 @@ def test_plain_finish_layout_reads_back_what_pack_wrote(redis_url: str) -> None:
         ("2.5", "b", [], "100", ""),
         ("3.5", "c", [("r2", "v2"), ("r3", "v3")], "5", "x"),
     ]
+    got, expected = _echo_round_trip(FINISH_PLAIN, tasks, redis_url)
+    assert got == expected
+
+
+def _echo_round_trip(
+    layout: Layout, tasks: list[tuple[Any, ...]], redis_url: str
+) -> tuple[list[object], list[object]]:
+    """What a script echoing ``layout``'s locals reads back from the tasks ``pack``
+    wrote, and what it should read: counts come back as numbers, everything else as
+    text."""
     keys: list[str] = []
     args: list[object] = []
     expected: list[object] = []
     for values in tasks:
-        FINISH_PLAIN.pack(values, keys, args)
-        for f, value in zip(FINISH_PLAIN.fields, values, strict=True):
-            if isinstance(f, str):
+        layout.pack(values, keys, args)
+        for field, value in zip(layout.fields, values, strict=True):
+            if isinstance(field, str):
                 expected.append(str(value))
             else:
                 expected.append(len(value))
                 expected += [str(x) for item in value for x in item]
     client = redis.Redis.from_url(redis_url)
     try:
-        got = client.eval(expand(_echo_script(FINISH_PLAIN)), len(keys), *keys, *args, len(tasks))
+        got = client.eval(expand(_echo_script(layout)), len(keys), *keys, *args, len(tasks))
     finally:
         client.close()
-    assert [x.decode() if isinstance(x, bytes) else x for x in got] == expected
+    return [x.decode() if isinstance(x, bytes) else x for x in got], expected
 
 
 def _ids_for_buckets() -> list[bytes]:
