@@ -93,6 +93,18 @@ WORKER_TYPES = ("thread", "process", "asyncio")
 
 
 @dataclass(frozen=True, slots=True)
+class _Round:
+    """On the workers' inbox: run the dispatcher's blocking round (Consumer.loop)."""
+
+    block: float
+
+
+#: What the worker threads take from the inbox: a claimed task with its lease
+#: generation, a round to run, or None (stop).
+_Entry = tuple[int, "Claimed"] | _Round | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumerSettings:
     """How a consumer runs: every default lives here (``hueyctl worker`` reads them).
 
@@ -308,7 +320,11 @@ class Consumer:
         self.handle_sigint = not inline
         # Claimed tasks for the worker threads, each with the lease generation it was
         # claimed in (see _lease_generation).
-        self._inbox: queue.SimpleQueue[tuple[int, Claimed] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[_Entry] = queue.SimpleQueue()
+        # A blocking round handed to an idle worker thread (see loop): set when it is
+        # back, its result (the wait step() returned, None: the store failed) beside.
+        self._delegated = threading.Event()
+        self._delegated_wait: float | None = None
         self._lease_lock = threading.Lock()
         self._lease_until = math.inf  # monotonic: our lease surely holds until then
         self._lease_gen = 0
@@ -413,6 +429,10 @@ class Consumer:
 
     def _work(self) -> None:
         while (entry := self._inbox.get()) is not None:
+            if isinstance(entry, _Round):
+                entry = self._delegated_round(entry.block)
+                if entry is None:
+                    continue
             gen, item = entry
             if self._stop.is_set():
                 self._release_unstarted([item])  # stopping: handed back, not started
@@ -423,6 +443,22 @@ class Consumer:
                 continue
             self._run_one(item)
 
+    def _delegated_round(self, block: float) -> tuple[int, Claimed] | None:
+        """Run the dispatcher's blocking round here, on an idle worker thread, and keep
+        the first task it claims to run on this thread: new work then reaches a thread
+        that runs it with no handoff (the reply's reader is the runner). The dispatcher
+        waits meanwhile (see loop), so rounds never overlap."""
+        kept: list[tuple[int, Claimed]] = []
+        waits: list[float] = []
+        try:
+            if self._guarded(lambda: waits.append(self.step(self.clock(), block, kept))):
+                self._delegated_wait = waits[0]
+            else:
+                self._delegated_wait = None
+        finally:
+            self._delegated.set()
+        return kept[0] if kept else None
+
     def _take(self) -> Claimed | None:
         """The next claimed task for the asyncio worker's loop (called on the loop when
         it has a free slot), or None when none waits. Tasks claimed before a stop or a
@@ -432,7 +468,7 @@ class Consumer:
                 entry = self._inbox.get_nowait()
             except queue.Empty:
                 return None
-            if entry is None:
+            if entry is None or isinstance(entry, _Round):
                 return None
             gen, item = entry
             if self._stop.is_set():
@@ -471,14 +507,14 @@ class Consumer:
         with self._claimed_lock:  # a process worker's: what its round has not started
             items: list[Claimed] = list(self._ahead)
             self._ahead.clear()
-        keep: list[tuple[int, Claimed] | None] = []
+        keep: list[_Entry] = []
         gen = self._lease_generation() if lapsed else None
         while True:
             try:
                 entry = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            if entry is None or (gen is not None and entry[0] == gen):
+            if entry is None or isinstance(entry, _Round) or (gen is not None and entry[0] == gen):
                 keep.append(entry)
             else:
                 items.append(entry[1])
@@ -782,10 +818,14 @@ class Consumer:
         return True
 
     # --- one dispatcher round -------------------------------------------------------------
-    def step(self, now: float, block: float = 0.0) -> float:
+    def step(
+        self, now: float, block: float = 0.0, keep: list[tuple[int, Claimed]] | None = None
+    ) -> float:
         """One round; returns how long the loop may wait before the next. With
         ``block``, the round first waits up to that long for new work (the store
-        wakes it early), and what follows is reckoned from the clock after it."""
+        wakes it early), and what follows is reckoned from the clock after it.
+        With ``keep`` (a worker thread's round, see loop), the first task claimed is
+        put there for the caller to run rather than on the workers' inbox."""
         self.last_round = time.monotonic()
         self._round_block = block
         if self._heart is None and now >= self._next_heartbeat:
@@ -831,7 +871,10 @@ class Consumer:
         ahead = self._ahead = collections.deque(claimed if self.inline else ())
         for item in claimed:
             if not self.inline:
-                self._inbox.put((gen, item))
+                if keep is not None and not keep:
+                    keep.append((gen, item))
+                else:
+                    self._inbox.put((gen, item))
                 continue
             with self._claimed_lock:  # a signal's hand-back may have taken the rest
                 if not ahead:
@@ -847,7 +890,7 @@ class Consumer:
             self._run_one(item)
         if claimed and self.runner is not None:
             self.runner.wake()  # the loop takes them while it has free slots
-        elif claimed and not self.inline and len(claimed) >= self.busy:
+        elif claimed and not self.inline and keep is None and len(claimed) >= self.busy:
             # The workers were idle: let one take the GIL and start at once, rather
             # than when this thread next blocks. (Busy workers take the GIL anyway.)
             time.sleep(0)
@@ -900,10 +943,22 @@ class Consumer:
         self._heart.start()
 
     def loop(self) -> None:
-        """Run until stop() is called (or ``max_tasks`` were run)."""
+        """Run until stop() is called (or ``max_tasks`` were run).
+
+        A round that waits for new work (``block``) runs on an idle worker thread
+        when there is one (thread workers): that thread reads the claim and runs the
+        first task itself, so a task that lands on an idle consumer starts with no
+        thread handoff. This thread waits for that round to come back meanwhile, so
+        the dispatcher's state has one writer at a time, as before."""
         block = 0.0  # the next round first waits this long for new work (woken early)
         while not self._stop.is_set() and not self._done():
-            wait = self._step_now(block)
+            if block > 0 and self._may_delegate():
+                self._delegated.clear()
+                self._inbox.put(_Round(block))
+                self._delegated.wait()
+                wait = self._delegated_wait
+            else:
+                wait = self._step_now(block)
             block = 0.0
             if wait is None:  # the store failed us: probe again after a pause (by state)
                 self._stop.wait(self.health.pause())
@@ -923,6 +978,14 @@ class Consumer:
             # Nothing to do until new work arrives or ``wait`` passes: the next round
             # waits in the store first, so new work is claimed the moment it lands.
             block = wait
+
+    def _may_delegate(self) -> bool:
+        """Whether a worker thread is idle to run the blocking round (thread workers):
+        none is claimed and waiting for one, and fewer than all are running."""
+        if self.inline or self.runner is not None or not self._threads:
+            return False
+        with self._claimed_lock:
+            return self._held < self.workers and self._inbox.empty()
 
     def _step_now(self, block: float) -> float | None:
         """``step`` at the current time; None while the store is unreachable."""
