@@ -4,7 +4,10 @@
   periodic ones, and claims for its idle workers plus a prefetch (sized by how
   fast tasks finish) in one round trip. With nothing to do, its next round
   first blocks in the store (``wait_and_claim_round``) until the next due time,
-  woken early by new work, which it claims in that same round trip.
+  woken early by new work, which it claims in that same round trip. With thread
+  workers that waiting round runs on an idle worker thread, which runs the first
+  task it claims itself: no handoff between threads for work that finds the
+  consumer idle (the dispatcher waits for the round to come back).
 * Worker threads run tasks (``inline=True`` runs them on the dispatcher thread
   instead, which is what process workers do, so SIGALRM can enforce timeouts).
   A task that has run frees its room for claiming at once, while its outcome is
