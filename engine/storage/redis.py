@@ -1498,12 +1498,19 @@ class RedisStorage(Storage):
         sha = self._scripts[WAIT_RESULT.name].sha
         loaded = False
         while True:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.lpush(own, 1)
-            pipe.evalsha(sha, 4, *keys, own, flag, _ms(timeout + 5))
-            pipe.blpop([own, keys[2]], timeout=block)
-            pipe.evalsha(sha, 3, *keys, flag, "0")
-            _, first, _, last = pipe.execute(raise_on_error=False)
+            commands = [
+                ("LPUSH", own, 1),
+                ("EVALSHA", sha, 4, *keys, own, flag, _ms(timeout + 5)),
+                ("BLPOP", own, keys[2], block),
+                ("EVALSHA", sha, 3, *keys, flag, "0"),
+            ]
+            if self._fresh_ok:  # packed once, on a connection of our own (redis_lane)
+                _, first, _, last = self._transact(pack_all(commands), 4)
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for command in commands:
+                    pipe.execute_command(*command)
+                _, first, _, last = pipe.execute(raise_on_error=False)
             if isinstance(first, redis.exceptions.NoScriptError) and not loaded:
                 self.client.script_load(self._scripts[WAIT_RESULT.name].script)
                 loaded = True
