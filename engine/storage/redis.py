@@ -936,10 +936,17 @@ class RedisStorage(Storage):
             return super().wait_and_claim_round(block, consumer, now, limit, lease, watch, pauses)
         keys = self._round_keys(watch, pauses)
         args = self._round_args(consumer, now, limit, lease)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.blpop([self._keys["wake"]], timeout=round(min(block, 1.0) - 0.12, 3))
-        pipe.evalsha(self._scripts[ROUND.name].sha, len(keys), *keys, *args)
-        _, out = pipe.execute(raise_on_error=False)
+        commands = [
+            ("BLPOP", self._keys["wake"], round(min(block, 1.0) - 0.12, 3)),
+            ("EVALSHA", self._scripts[ROUND.name].sha, len(keys), *keys, *args),
+        ]
+        if self._fresh_ok:  # packed once, on a connection of our own (redis_lane)
+            _, out = self._transact(pack_all(commands), 2)
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            _, out = pipe.execute(raise_on_error=False)
         if isinstance(out, redis.exceptions.NoScriptError):
             # The server forgot its scripts (restarted): we have waited, now just claim.
             return self.claim_round(consumer, now, limit, lease, watch, pauses)
