@@ -450,17 +450,36 @@ class Consumer:
         """Run the dispatcher's blocking round here, on an idle worker thread, and keep
         the first task it claims to run on this thread: new work then reaches a thread
         that runs it with no handoff (the reply's reader is the runner). The dispatcher
-        waits meanwhile (see loop), so rounds never overlap."""
+        waits meanwhile (see loop), so rounds never overlap. When the loop would only
+        wait again, the next waiting round is passed on to another idle thread
+        directly; otherwise the dispatcher takes over again."""
         kept: list[tuple[int, Claimed]] = []
         waits: list[float] = []
+        wait: float | None = None
         try:
             if self._guarded(lambda: waits.append(self.step(self.clock(), block, kept))):
-                self._delegated_wait = waits[0]
-            else:
-                self._delegated_wait = None
+                wait = waits[0]
         finally:
-            self._delegated.set()
+            if wait is not None and self._waits_again(wait):
+                # Nothing else to do but wait again: the next waiting round goes
+                # straight to another idle thread (one thread woken per round, not two).
+                self._inbox.put(_Round(wait))
+            else:
+                self._delegated_wait = wait
+                self._delegated.set()
         return kept[0] if kept else None
+
+    def _waits_again(self, wait: float) -> bool:
+        """Whether the dispatcher loop, given ``wait`` by a round, would only run the
+        next one blocking, on an idle worker thread (see loop)."""
+        return (
+            wait > 0
+            and self.paused is None
+            and self.max_tasks is None
+            and not self._stop.is_set()
+            and self.room > 0
+            and self._may_delegate()
+        )
 
     def _take(self) -> Claimed | None:
         """The next claimed task for the asyncio worker's loop (called on the loop when
@@ -951,8 +970,10 @@ class Consumer:
         A round that waits for new work (``block``) runs on an idle worker thread
         when there is one (thread workers): that thread reads the claim and runs the
         first task itself, so a task that lands on an idle consumer starts with no
-        thread handoff. This thread waits for that round to come back meanwhile, so
-        the dispatcher's state has one writer at a time, as before."""
+        thread handoff. This thread waits meanwhile (the waiting rounds pass from
+        idle thread to idle thread until one has something else to do: a drain, a
+        pause, a full store, a stop), so the dispatcher's state has one writer at a
+        time, as before."""
         block = 0.0  # the next round first waits this long for new work (woken early)
         while not self._stop.is_set() and not self._done():
             if block > 0 and self._may_delegate():
