@@ -4,12 +4,15 @@ for batches like a ``-w 4`` thread consumer's (``--batch``, 36).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.lua_cost [-n 7200] [--batch 36] [--repeats 5]
     PYTHONPATH=/old/tree:. .venv/bin/python -m benchmarks.lua_cost --only base  # another engine
+    PYTHONPATH=. .venv/bin/python -m benchmarks.lua_cost --only base,against --against /old/tree
 
 Each variant enqueues n noop-sized messages (uuid ids, a 39-byte body, as
 benchmarks.redis_cpu's W2), claims them with ``claim_round`` and finishes them with
 ``finish_many`` (a result each unless ``nores``, a finished record unless ``norec``).
 The ``lua:`` variants run an edited copy of a script (see VARIANTS) to show what one
 part of it costs; they need not be correct (each variant starts from an empty database).
+``--against DIR`` adds the variant ``against``: every script as the loader of the
+checkout DIR makes it (its Python packs the arguments alike), timed in the same run.
 The variants alternate, ``--repeats`` rounds, and the median per task of each is printed
 (the machine is shared: compare rows of one run only). ``cpu`` is the server's whole CPU
 in the claim and finish loop, the INFO calls included."""
@@ -17,7 +20,11 @@ in the claim and finish loop, the INFO calls included."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -70,7 +77,15 @@ VARIANTS: dict[str, tuple[bool, bool, Edit | None]] = {
         ),
     ),
     "lua:return-empty": (True, True, _edit("finish", "\nreturn out", "\nreturn {}")),
-    "lua:no-waiter-mget": (True, True, _edit("finish", "if #waits > 0 then", "if false then")),
+    "lua:no-waiter-mget": (
+        True,
+        True,
+        _edit(
+            "finish",
+            "local names, woken, nw = {}, {}, #waits",
+            "local names, woken, nw = {}, {}, 0",
+        ),
+    ),
     "lua:no-mset": (True, True, _edit("finish", "redis.call('MSET', ", "tostring(")),
     "lua:no-record-hset": (True, True, _edit("finish", "if #kept > 0 then", "if false then")),
     "lua:no-running-hdel": (True, True, _edit("finish", "hdel_all(running, plain)", "")),
@@ -116,6 +131,20 @@ VARIANTS: dict[str, tuple[bool, bool, Edit | None]] = {
         ),
     ),
 }
+
+
+def _against(tree: str) -> Edit:
+    """Every script as the loader of the checkout ``tree`` makes it."""
+    code = (
+        "import json; from engine.storage.redis_scripts import SCRIPTS, source;"
+        " print(json.dumps({s.name: source(s.name) for s in SCRIPTS}))"
+    )
+    env = {**os.environ, "PYTHONPATH": tree}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True, check=True
+    )
+    scripts: dict[str, str] = json.loads(out.stdout)
+    return lambda: list(scripts.items())
 
 
 def _cpu(client: redis.Redis) -> float:
@@ -176,7 +205,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=36)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", default=",".join(VARIANTS))
+    p.add_argument("--against", metavar="DIR", help="add the variant 'against': DIR's scripts")
     a = p.parse_args()
+    if a.against:
+        VARIANTS["against"] = (True, True, _against(a.against))
     names = a.only.split(",")
     seen: dict[str, list[tuple[float, float, float]]] = {v: [] for v in names}
     with RedisServer() as srv:

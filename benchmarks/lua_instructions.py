@@ -1,10 +1,10 @@
 """The drain's scripts in instructions, not time: the Redis server run under callgrind
 (valgrind), counting only inside ``evalShaCommand``, per task for the enqueue, the rounds
-and the finishes of n tasks (batches of 36) of a :mod:`benchmarks.lua_cost` variant. The
-count does not move with the machine's load (it varies by ~1% with the random ids), so it
-tells a 2% change that the timings of a shared machine cannot.
+and the finishes of n tasks (batches of 36, or ``--batch``) of a :mod:`benchmarks.lua_cost`
+variant. The count does not move with the machine's load (it varies by ~1% with the random
+ids), so it tells a 2% change that the timings of a shared machine cannot.
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.lua_instructions [-n 720] [VARIANT]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.lua_instructions [-n 720] [--batch 36] [VARIANT]
     PYTHONPATH=/old/tree:. .venv/bin/python -m benchmarks.lua_instructions   # another engine
 
 Needs valgrind (with callgrind_control) and redis-server with its symbols exported (the
@@ -31,6 +31,7 @@ from engine.storage.redis import RedisStorage
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=720)
+    p.add_argument("--batch", type=int, default=36)
     p.add_argument("variant", nargs="?", default="base", choices=list(lua_cost.VARIANTS))
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hueyctl-callgrind-"))
@@ -52,7 +53,7 @@ def main() -> None:
     try:
         client = srv.client()
         store = RedisStorage("bench", client=client)
-        lua_cost.run(client, store, a.n, 36, a.variant)  # warm up
+        lua_cost.run(client, store, a.n, a.batch, a.variant)  # warm up
         results, record, edit = lua_cost.VARIANTS[a.variant]
         for name, text in edit() if edit else []:
             store._scripts[name] = client.register_script(text)
@@ -64,7 +65,7 @@ def main() -> None:
         dump("enqueue")
         done = 0
         while done < a.n:
-            claimed = store.claim_round("w1", now, 36, 60, "bench-watch").claimed
+            claimed = store.claim_round("w1", now, a.batch, 60, "bench-watch").claimed
             dump("round")
             finished = lua_cost.HEAD + b"\n" + lua_cost.BODY if record else None
             items = [
@@ -87,7 +88,12 @@ def main() -> None:
             count = next(int(x.split()[1]) for x in lines if x.startswith("totals:"))
         sums[phase] = sums.get(phase, 0) + count
     sums.pop("warm-up")
-    print(a.variant, " ".join(f"{k}={v / a.n:.0f}" for k, v in sums.items()), "instructions/task")
+    print(
+        a.variant,
+        f"batch {a.batch}:",
+        " ".join(f"{k}={v / a.n:.0f}" for k, v in sums.items()),
+        "instructions/task",
+    )
     for f in glob.glob(f"{tmp}/*"):
         os.remove(f)
     tmp.rmdir()

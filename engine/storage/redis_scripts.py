@@ -34,9 +34,14 @@ keys of another slot or of another node; tests/contract runs every script on Clu
 Loading (:func:`source`) does three things to a file, once, in Python (the flags line
 stays first, as Redis requires):
 
-- ``-- #include lib`` becomes the text of ``lua/lib.lua`` (the functions several
-  scripts share, such as ``claim`` for claim.lua and round.lua), expanded in turn (lib
-  includes ``lua/bucket.lua``, which enqueue_new.lua takes alone).
+- ``-- #include lib`` becomes the definitions of ``lua/lib.lua`` (the functions several
+  scripts share, such as ``claim`` for claim.lua and round.lua) that the script uses,
+  directly or through another definition, in the file's order (lib includes
+  ``lua/bucket.lua``, which enqueue_new.lua takes alone). Redis runs a script's whole
+  text at every call, so each ``local function`` it holds is a closure made per call:
+  the definitions a script never reaches are left out, and an indented include (inside
+  a block of a path most calls skip) defines what only that block uses (see
+  :func:`_includes`).
 - ``-- #layout NAME i k`` and ``-- #item NAME group j`` become the locals of a
   :class:`Layout` (see there): the finish script's per-task arguments, so the Python
   packing (:meth:`Layout.pack`) and the Lua offsets come from one schema.
@@ -396,15 +401,17 @@ def lua_file(name: str) -> str:
 @functools.cache
 def source(name: str) -> str:
     """The Lua that Redis runs for script ``name``: its file with the directives expanded
-    and the constants it uses defined at the top."""
+    (each include cut to the definitions the script uses, see :func:`_includes`) and the
+    constants it uses defined at the top."""
     flags, _, rest = lua_file(name).partition("\n")  # the #!lua line must stay first
-    body = expand(rest)
+    body = expand(_includes(rest))
     used = [c for c in CONSTANTS if re.search(rf"\b{c}\b", body)]
     return "\n".join([flags, *(f"local {c} = {_lua_literal(CONSTANTS[c])}" for c in used), body])
 
 
 def expand(text: str) -> str:
-    """``text`` with its ``-- #include``, ``-- #layout`` and ``-- #item`` lines expanded."""
+    """``text`` with its ``-- #include`` (the whole file), ``-- #layout`` and ``-- #item``
+    lines expanded."""
     return _DIRECTIVE.sub(_expand, text)
 
 
@@ -416,7 +423,136 @@ def _expand(match: re.Match[str]) -> str:
         text = LAYOUTS[words[0]].lua_record(words[1], words[2])
     else:
         text = LAYOUTS[words[0]].lua_item(words[1], words[2])
+    return _indented(indent, text)
+
+
+def _indented(indent: str, text: str) -> str:
     return "\n".join(indent + line if line else line for line in text.split("\n"))
+
+
+def _includes(text: str) -> str:
+    """``text`` with each ``-- #include`` line replaced by the definitions of that file
+    the script reaches, directly or through other definitions, in the file's order.
+
+    An include in the first column serves the whole script but the scopes of indented
+    ones. An indented include serves its scope: the lines after it up to the first
+    (non-blank) line indented less; it keeps what its scope reaches and no include in
+    the first column kept. So a path most calls never take (a block under an ``if``)
+    can define the functions only it needs, made only when it runs.
+    """
+    lines = text.split("\n")
+    found = [(i, m) for i, line in enumerate(lines) if (m := _DIRECTIVE.fullmatch(line))]
+    own = list(lines)  # the script's own text, as its names are looked up
+    for i, m in found:
+        own[i] = "" if m[2] == "include" else _expand(m)
+    scopes: dict[int, range] = {}
+    for i, m in found:
+        if m[2] == "include" and m[1]:
+            end = i + 1
+            while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) >= len(m[1])):
+                end += 1
+            scopes[i] = range(i + 1, end)
+    nested = {j for scope in scopes.values() for j in scope}
+    if any(i in nested for i in scopes):
+        raise ValueError("an indented -- #include inside the scope of another")
+    top_uses = _names("\n".join(line for j, line in enumerate(own) if j not in nested))
+    kept: dict[str, frozenset[str]] = {}  # file -> what its first-column include kept
+    for i, m in found:
+        if m[2] == "include" and i not in scopes:
+            kept[m[3]] = _reached(m[3], top_uses)
+    out = list(lines)
+    for i, m in found:
+        if m[2] != "include":
+            continue
+        if i in scopes:
+            uses = _names("\n".join(own[j] for j in scopes[i]))
+            want = _reached(m[3], uses) - kept.get(m[3], frozenset())
+        else:
+            want = kept[m[3]]
+        out[i] = _indented(m[1], _kept_text(m[3], want))
+    return "\n".join(out)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    """One top-level ``local`` statement of an included file, with what follows it up to
+    the next one (its function body), and the names it defines and uses."""
+
+    defines: frozenset[str]
+    uses: frozenset[str]
+    text: str
+
+
+_DEFINES = re.compile(r"local function (\w+)|local (\w+(?:\s*,\s*\w+)*)\s*=")
+# Lua's strings and comments (skipped when looking for the names a text uses), names.
+_LUA_TOKEN = re.compile(r"""--[^\n]*|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|([A-Za-z_]\w*)""")
+
+
+def _names(text: str) -> frozenset[str]:
+    """The names a Lua text uses (a superset: field names and keywords too)."""
+    if "[[" in text or "[=" in text:
+        raise ValueError("long strings and comments are not supported by the loader")
+    return frozenset(m[1] for m in _LUA_TOKEN.finditer(text) if m[1])
+
+
+@functools.cache
+def _definitions(name: str) -> tuple[_Definition, ...]:
+    """The included file ``name`` (its own includes expanded) as its top-level
+    definitions, in order. A definition starts at a line ``local function NAME`` or
+    ``local NAME[, NAME]* =`` in the first column and runs to the line before the next
+    line in the first column that starts another definition or a comment. Only comments
+    and blank lines may stand outside a definition, so nothing else is ever left out."""
+    out: list[_Definition] = []
+    lines: list[str] = []
+    defines: frozenset[str] = frozenset()
+
+    def close() -> None:
+        if lines:
+            text = "\n".join(lines).rstrip("\n")
+            out.append(_Definition(defines, _names(text), text))
+            lines.clear()
+
+    for line in expand(lua_file(name)).split("\n"):
+        m = _DEFINES.match(line)
+        if m:
+            close()
+            defines = frozenset(re.split(r"\s*,\s*", m[1] or m[2]))
+            lines.append(line)
+        elif line.startswith("--"):
+            close()
+        elif lines:
+            lines.append(line)
+        elif line.strip():
+            raise ValueError(f"{name}.lua: a statement outside a definition: {line!r}")
+    close()
+    return tuple(out)
+
+
+def _reached(name: str, uses: frozenset[str]) -> frozenset[str]:
+    """The names of the included file ``name`` that ``uses`` reaches, directly or through
+    the definitions they name."""
+    defs = _definitions(name)
+    want: set[str] = set()
+    todo = set(uses)
+    while todo:
+        found = [d for d in defs if d.defines & todo and not d.defines <= want]
+        todo = set()
+        for d in found:
+            want |= d.defines
+            todo |= d.uses - want
+    return frozenset(want)
+
+
+def _kept_text(name: str, want: frozenset[str]) -> str:
+    """The definitions of the included file ``name`` that define a name of ``want``, in
+    the file's order."""
+    defs = _definitions(name)
+    kept = [d.text for d in defs if d.defines & want]
+    return "\n".join([f"-- {name}.lua: {len(kept)} of its {len(defs)} definitions", *kept])
 
 
 def _lua_literal(value: int | str) -> str:

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from engine.ids import new_task_id
-from engine.storage import base, redis_layout
+from engine.storage import base, redis_layout, redis_scripts
 from engine.storage.base import Message
 from engine.storage.redis import RedisStorage
 from engine.storage.redis_scripts import (
@@ -32,6 +32,8 @@ from engine.storage.redis_scripts import (
     Group,
     Layout,
     Script,
+    _definitions,
+    _includes,
     expand,
     lua_file,
     source,
@@ -120,6 +122,65 @@ def test_loaded_source_is_complete(script: Script) -> None:
     for name in CONSTANTS:
         if re.search(rf"\b{name}\b", text):
             assert f"local {name} = " in text
+
+
+def _functions(text: str) -> list[str]:
+    return re.findall(r"^\s*local function (\w+)", text, re.M)
+
+
+def test_an_include_keeps_only_what_the_script_reaches() -> None:
+    """lib.lua's definitions go into a script only when it uses them, directly or through
+    another one (Redis makes each function a script defines anew at every call)."""
+    made = _functions(source("round"))
+    assert {"claim", "take", "body_get", "bucket_key", "bucket_of", "ready_count"} <= set(made)
+    assert not {"trim_dead", "body_put", "leave", "held_by"} & set(made)
+    assert len(made) == len(set(made))
+    assert "local DIGITS = " in source("round")  # a table bucket_key uses: kept too
+    assert "bucket_key" not in _functions(source("enqueue_new"))  # which takes bucket.lua
+
+
+def test_an_indented_include_serves_its_block() -> None:
+    text = "\n".join(
+        [
+            "local a = 1",
+            "-- #include lib",
+            "local x = claim",
+            "if a then",
+            "  -- #include lib",
+            "  local y = trim_dead",
+            "",
+            "  local z = bucket_key",
+            "end",
+            "return level",
+        ]
+    )
+    top, _, block = _includes(text).partition("\n  -- lib.lua: ")
+    assert {"claim", "take", "bucket_key", "level"} <= set(_functions(top))
+    assert "trim_dead" not in _functions(top)
+    assert {"trim_dead", "body_del", "body_len"} <= set(_functions(block))
+    assert not {"bucket_key", "claim", "level"} & set(_functions(block))  # the top has them
+    kept, _, rest = block.partition("\n  local y = trim_dead\n")
+    assert all(line.startswith("  ") for line in kept.split("\n")[1:] if line)  # in the block
+    assert rest == "\n  local z = bucket_key\nend\nreturn level"
+
+
+def test_lib_definitions_cover_the_whole_file() -> None:
+    """Nothing of lib.lua but comments is outside a definition (so nothing is dropped)."""
+    names = set().union(*(d.defines for d in _definitions("lib")))
+    text = expand(lua_file("lib"))
+    assert names == set(re.findall(r"^local (?:function )?(\w+)", text, re.M))
+    body = "\n".join(d.text for d in _definitions("lib"))
+    code = [line for line in text.split("\n") if line.strip() and not line.startswith("--")]
+    assert code == [line for line in body.split("\n") if line.strip()]
+
+
+def test_a_statement_outside_a_definition_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake(name: str) -> str:
+        return "local function f() end\n-- note\nredis.call('DEL', 'x')\n"
+
+    monkeypatch.setattr(redis_scripts, "lua_file", fake)
+    with pytest.raises(ValueError, match="outside a definition"):
+        _definitions.__wrapped__("fake")
 
 
 def test_refusals_come_from_base() -> None:

@@ -6,4 +6,4 @@ local ready, levels, msg, running, deliv, leases = KEYS[1], KEYS[2], KEYS[3], KE
 local consumer, now, limit, lease, clock = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
 
-return claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
+return (claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock))

@@ -22,5 +22,5 @@ if p ~= '0' then
   redis.call('HSET', prio, id, p)
 end
 if redis.call('RPUSH', ready .. p, id) == 1 then redis.call('ZADD', levels, -tonumber(p), p) end
-if redis.call('LLEN', wake) < WAKE_CAP then redis.call('LPUSH', wake, 1) end
+if redis.call('LLEN', wake) < WAKE_CAP then redis.call('LPUSH', wake, '1') end
 return 0

@@ -63,13 +63,14 @@ local plain, sets, waits = {}, {}, {}
 -- outside Redis Cluster.)
 local function wake_waiter(w, waiter, result)
   redis.call('DEL', waiter)
-  local to, token = result .. NOTIFY, 1
+  local to, token = result .. NOTIFY, '1'
   if w ~= '1' then to, token = w, result end
   redis.call('LPUSH', to, token)
-  redis.call('PEXPIRE', to, 60000)
+  redis.call('PEXPIRE', to, '60000')
 end
 
-local function flush()
+-- gen: also read done_gen (with the waiters, in one MGET) and return it.
+local function flush(gen)
   if #plain > 0 then
     hdel_all(running, plain)
     hdel_all(deliv, plain)
@@ -83,17 +84,22 @@ local function flush()
   end
   for s = 1, #sets, 1000 do redis.call('MSET', unpack(sets, s, math.min(s + 999, #sets))) end
   sets = {}
-  if #waits > 0 then
+  local g
+  if #waits > 0 or gen then
     -- waits: the result keys stored; a waiter named twice is woken once, as the first
-    -- wake-up deletes it.
-    local names, woken = {}, {}
-    for w = 1, #waits do names[w] = waits[w] .. WAITER end
+    -- wake-up deletes it. (No wake-up writes done_gen: read after them or before, the
+    -- same.)
+    local names, woken, nw = {}, {}, #waits
+    for w = 1, nw do names[w] = waits[w] .. WAITER end
+    if gen then names[nw + 1] = done_gen end
     for s = 1, #names, 1000 do
       local got = redis.call('MGET', unpack(names, s, math.min(s + 999, #names)))
       for j = 1, #got do
         local n = s + j - 1
         local waiter = names[n]
-        if got[j] and not woken[waiter] then
+        if n > nw then
+          g = got[j]
+        elseif got[j] and not woken[waiter] then
           woken[waiter] = true
           wake_waiter(got[j], waiter, waits[n])
         end
@@ -101,6 +107,7 @@ local function flush()
     end
     waits = {}
   end
+  return g
 end
 
 -- Why task t (id, finished at now) is refused, or false: then it is gone.
@@ -110,7 +117,7 @@ local function refused(t, id, now)
   if not held_by(v, consumer) then return NOT_OWNER end
   if lease_end == nil then
     local z = redis.call('ZSCORE', leases, consumer)
-    lease_end = z and tonumber(z) or false
+    lease_end = z and z + 0 or false
   end
   if (not lease_end) or lease_end < (lease_now or tonumber(now)) then return LEASE_LOST end
   gone[id] = true
@@ -141,58 +148,65 @@ local function finish_plain(t, i, k)
   return false
 end
 
-local function finish_full(t, i, k)
-  -- #layout FINISH_TASK i k
-  local no = refused(t, id, now)
-  if no then return no end
-  if finished ~= '' and dead_reason == '' then
-    kept[#kept + 1] = id
-    kept[#kept + 1] = finished
-  end
-  flush()
-  redis.call('HDEL', running, id)
-  if dead_reason ~= '' then
-    if dead_data ~= '' then body_put(msg, id, dead_data) end
-    redis.call('ZADD', dead, now, id)
-    redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
-    trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv,
-      tonumber(dead_cap_bytes), body_len(msg, id))
-  else
-    redis.call('HDEL', deliv, id)
-    body_del(msg, id)
-    redis.call('HDEL', prio, id)
-  end
-  for r = 0, results_n - 1 do
-    -- #item FINISH_TASK results r
-    if ttl_ms ~= '0' then
-      redis.call('SET', result, value, 'PX', ttl_ms)
-    else
-      redis.call('SET', result, value)
+-- A task that is not a plain success takes this path, made only when the batch has one:
+-- each function a script defines is made anew at every call, and most batches are all
+-- plain. (The lib functions only this path uses are included here, for the same reason.)
+local finish_full
+if next(full) then
+  -- #include lib
+  finish_full = function(t, i, k)
+    -- #layout FINISH_TASK i k
+    local no = refused(t, id, now)
+    if no then return no end
+    if finished ~= '' and dead_reason == '' then
+      kept[#kept + 1] = id
+      kept[#kept + 1] = finished
     end
-    local waiter = result .. WAITER
-    local w = redis.call('GET', waiter)
-    if w then wake_waiter(w, waiter, result) end
+    flush()
+    redis.call('HDEL', running, id)
+    if dead_reason ~= '' then
+      if dead_data ~= '' then body_put(msg, id, dead_data) end
+      redis.call('ZADD', dead, now, id)
+      redis.call('HSET', deadinfo, id, dead_reason .. '\n' .. dead_error)
+      trim_dead(dead, deadinfo, msg, prio, tonumber(dead_cap), deliv,
+        tonumber(dead_cap_bytes), body_len(msg, id))
+    else
+      redis.call('HDEL', deliv, id)
+      body_del(msg, id)
+      redis.call('HDEL', prio, id)
+    end
+    for r = 0, results_n - 1 do
+      -- #item FINISH_TASK results r
+      if ttl_ms ~= '0' then
+        redis.call('SET', result, value, 'PX', ttl_ms)
+      else
+        redis.call('SET', result, value)
+      end
+      local waiter = result .. WAITER
+      local w = redis.call('GET', waiter)
+      if w then wake_waiter(w, waiter, result) end
+    end
+    for e = 0, enqueue_n - 1 do
+      -- #item FINISH_TASK enqueue e
+      local p = level(new_priority)
+      local old = body_exists(msg, new_id)
+      if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
+      body_put(msg, new_id, new_data, not old)
+      set_prio(prio, new_id, p)
+      ready_push_back(ready, levels, p, new_id)
+    end
+    for s = 0, schedule_n - 1 do
+      -- #item FINISH_TASK schedule s
+      local p = level(new_priority)
+      local old = body_exists(msg, new_id)
+      if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
+      body_put(msg, new_id, new_data, not old)
+      set_prio(prio, new_id, p)
+      redis.call('ZADD', sched, new_eta, new_id)
+    end
+    if enqueue_n + schedule_n > 0 then wake_up(wake) end
+    return false
   end
-  for e = 0, enqueue_n - 1 do
-    -- #item FINISH_TASK enqueue e
-    local p = level(new_priority)
-    local old = body_exists(msg, new_id)
-    if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
-    body_put(msg, new_id, new_data, not old)
-    set_prio(prio, new_id, p)
-    ready_push_back(ready, levels, p, new_id)
-  end
-  for s = 0, schedule_n - 1 do
-    -- #item FINISH_TASK schedule s
-    local p = level(new_priority)
-    local old = body_exists(msg, new_id)
-    if old then leave(ready, prio, sched, dead, deadinfo, parkedin, new_id) end
-    body_put(msg, new_id, new_data, not old)
-    set_prio(prio, new_id, p)
-    redis.call('ZADD', sched, new_eta, new_id)
-  end
-  if enqueue_n + schedule_n > 0 then wake_up(wake) end
-  return false
 end
 
 local out = {}
@@ -203,9 +217,9 @@ for t = 1, #ids do
     out[t] = finish_plain(t, at_i[t], at_k[t])
   end
 end
-flush()
+local gen = flush(#kept > 0)
 if #kept > 0 then
-  local done = redis.call('GET', done_gen) == 'b' and done_b or done_a
+  local done = gen == 'b' and done_b or done_a
   redis.call('HSET', done, unpack(kept))
   if redis.call('HLEN', done) >= tonumber(done_cap) then
     local other = done == done_a and done_b or done_a

@@ -1,7 +1,9 @@
 -- Functions several scripts share. A script takes them with a line `-- #include lib`,
--- which the loader (engine/storage/redis_scripts.py) replaces by this file. Not a script
--- of its own: no KEYS, no ARGV. WAKE_CAP, BUCKETS, BUCKET_TAIL and SMALL are constants
--- the loader defines.
+-- which the loader (engine/storage/redis_scripts.py) replaces by the definitions of this
+-- file the script uses. Not a script of its own: no KEYS, no ARGV. WAKE_CAP, BUCKETS,
+-- BUCKET_TAIL and SMALL are constants the loader defines. Outside a definition (a line
+-- `local function NAME` or `local NAME =` in the first column, up to the next such line
+-- or comment there) stand only comments.
 --
 -- Layout 2 (engine/storage/redis_layout.py): a script's `ready` and `msg` are the
 -- PREFIXES `hueyctl:{q}:r:` and `hueyctl:{q}:m:`. A priority level p has its list
@@ -9,6 +11,10 @@
 -- `msg .. bucket_of(id)` when the id and the body are at most SMALL bytes, else in
 -- `msg .. 'big'`. Those keys are not in KEYS: they share the queue's hash tag, so they
 -- are in the declared keys' slot (Redis Cluster allows that).
+--
+-- Redis 7.0 writes a number given to redis.call out with sprintf, which can cost more than
+-- the command: constant arguments are strings here ('0', not 0). And tonumber parses a
+-- string twice, arithmetic once: the hot paths convert with `s + 0`.
 -- #include bucket
 
 -- The running total of the dead bodies' bytes, a field of deadinfo no task id takes.
@@ -153,11 +159,14 @@ local function to_front(ready, levels, prio, ids)
   end
 end
 
--- How many ids wait on the ready lists.
-local function ready_count(ready, levels)
+-- How many ids wait on the ready lists. lv, from: what a claim just read of levels and
+-- the first of those levels whose list it did not empty (claim's second and third
+-- results: the levels before it left levels, and nothing added one since); nil: read.
+local function ready_count(ready, levels, lv, from)
+  if not lv then lv, from = redis.call('ZRANGE', levels, '0', '-1'), 1 end
   local n = 0
-  for _, p in ipairs(redis.call('ZRANGE', levels, 0, -1)) do
-    n = n + redis.call('LLEN', ready .. p)
+  for i = from, #lv do
+    n = n + redis.call('LLEN', ready .. lv[i])
   end
   return n
 end
@@ -224,12 +233,12 @@ end
 -- a worker whose own clock is off cannot declare live workers' leases lapsed.
 local function server_now()
   local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+  return t[1] + t[2] / 1000000
 end
 
 -- Push one wake token for an idle consumer; the list never grows past WAKE_CAP.
 local function wake_up(key)
-  if redis.call('LLEN', key) < WAKE_CAP then redis.call('LPUSH', key, 1) end
+  if redis.call('LLEN', key) < WAKE_CAP then redis.call('LPUSH', key, '1') end
 end
 
 -- The consumer in a running entry `<consumer>|<claimed at>`.
@@ -249,15 +258,25 @@ end
 -- one HMGET of deliv per list. A task delivered before without finishing comes alone
 -- (so a task that kills its worker takes no bystanders): the ids popped after it go
 -- back to the front of their list, in their order. A level whose list the pop emptied
--- leaves levels.
+-- leaves levels. Also returns the levels as read and the first of them whose list may
+-- still hold ids (those before it have left levels). The one id of a take that can
+-- bring no other (n is 1, or its list was the last and it emptied it) comes with its
+-- count unread (seen[1] nil): its count makes no difference here, and claim counts it
+-- with one HINCRBY.
 local function take(ready, levels, deliv, n)
   local out, seen = {}, {}
   if n <= 0 then return out, seen end
-  for _, p in ipairs(redis.call('ZRANGE', levels, 0, -1)) do
+  local lv = redis.call('ZRANGE', levels, '0', '-1')
+  for i, p in ipairs(lv) do
     local key, want = ready .. p, n - #out
     local ids = redis.call('LPOP', key, want)
     if not ids then
       redis.call('ZREM', levels, p)
+    elseif #out == 0 and #ids == 1 and (want == 1 or i == #lv) then
+      out[1] = ids[1]
+      if want == 1 then return out, seen, lv, i end
+      redis.call('ZREM', levels, p)
+      return out, seen, lv, i + 1
     else
       local counts = hmget_all(deliv, ids)
       for j, id in ipairs(ids) do
@@ -274,17 +293,18 @@ local function take(ready, levels, deliv, n)
             redis.call('LPUSH', key, unpack(back))
           elseif #ids < want then
             redis.call('ZREM', levels, p)
+            return out, seen, lv, i + 1
           end
-          return out, seen
+          return out, seen, lv, i
         end
         out[#out + 1] = id
         seen[#out] = false
       end
       if #ids < want then redis.call('ZREM', levels, p) end
-      if #out >= n then return out, seen end
+      if #out >= n then return out, seen, lv, i end
     end
   end
-  return out, seen
+  return out, seen, lv, #lv + 1
 end
 
 -- Renew the consumer's lease, take up to limit ids, record them as running for the
@@ -292,25 +312,31 @@ end
 -- body comes as (id false 0), so its loss is told. Shared by claim.lua and round.lua.
 -- The lease runs lease seconds from now, or from the server's clock (clock = 'server').
 -- One HGET per body; the delivery counts (from take's HMGET) and the running entries
--- of the batch go in one HSET each.
+-- of the batch go in one HSET each. Also returns take's levels and first level that
+-- may hold ids (for ready_count).
 local function claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
-  local base = tonumber(now)
-  if clock == 'server' then base = server_now() end
-  redis.call('ZADD', leases, 'GT', base + tonumber(lease), consumer)  -- never moves a lease back
+  local base
+  if clock == 'server' then base = server_now() else base = now + 0 end
+  redis.call('ZADD', leases, 'GT', base + lease, consumer)  -- never moves a lease back
   local out, counts, runs, now_at = {}, {}, {}, {}
-  local ids, seen = take(ready, levels, deliv, tonumber(limit))
+  local ids, seen, lv, from = take(ready, levels, deliv, tonumber(limit))
   local entry = consumer .. '|' .. now
   for j, id in ipairs(ids) do
     local data = body_get(msg, id)
     out[#out + 1] = id
     if data then
-      -- (now_at: an id popped twice counts twice, as HINCRBY would)
-      local c = (now_at[id] or tonumber(seen[j]) or 0) + 1
-      now_at[id] = c
+      local c
+      if seen[j] == nil then  -- (take's lone id: its count unread)
+        c = redis.call('HINCRBY', deliv, id, '1')
+      else
+        -- (now_at: an id popped twice counts twice, as HINCRBY would)
+        c = (now_at[id] or tonumber(seen[j]) or 0) + 1
+        now_at[id] = c
+        counts[#counts + 1] = id
+        counts[#counts + 1] = c == 1 and '1' or c
+      end
       out[#out + 1] = data
       out[#out + 1] = c
-      counts[#counts + 1] = id
-      counts[#counts + 1] = c
       runs[#runs + 1] = id
       runs[#runs + 1] = entry
     else
@@ -319,9 +345,10 @@ local function claim(ready, levels, msg, running, deliv, leases, consumer, now, 
     end
   end
   for s = 1, #counts, 1000 do
-    local e = math.min(s + 999, #counts)
-    redis.call('HSET', deliv, unpack(counts, s, e))
-    redis.call('HSET', running, unpack(runs, s, e))
+    redis.call('HSET', deliv, unpack(counts, s, math.min(s + 999, #counts)))
   end
-  return out
+  for s = 1, #runs, 1000 do
+    redis.call('HSET', running, unpack(runs, s, math.min(s + 999, #runs)))
+  end
+  return out, lv, from
 end

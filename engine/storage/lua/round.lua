@@ -10,10 +10,17 @@ local ready, levels, msg, running, deliv, leases, watched, sched, prio, wake, pa
 local consumer, now, limit, lease, clock = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- #include lib
 
-local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, 1000)
-if #due > 0 then
-  zrem_all(sched, due)
-  to_back(ready, levels, prio, due)
+-- The first scheduled task (its eta is the round's next_eta): when it is not due, none
+-- is, and sched stays as it is (nothing below writes it).
+local first = redis.call('ZRANGE', sched, '0', '0', 'WITHSCORES')
+local due = {}
+if first[2] and first[2] + 0 <= now + 0 then
+  due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', '0', '1000')
+  if #due > 0 then
+    zrem_all(sched, due)
+    to_back(ready, levels, prio, due)
+  end
+  first = redis.call('ZRANGE', sched, '0', '0', 'WITHSCORES')
 end
 -- The queue's pause (field '*'), in force until its "until" (absent or null: until
 -- resumed; unreadable: held), as storage/base.py's pause_in_force.
@@ -29,15 +36,15 @@ for i = 1, #paused, 2 do
     if held then limit = 0 end
   end
 end
-local out = {}
+local out, lv, from = {}, nil, nil
 if tonumber(limit) > 0 then
-  out = claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
+  out, lv, from =
+    claim(ready, levels, msg, running, deliv, leases, consumer, now, limit, lease, clock)
 end
-local left = ready_count(ready, levels)
+local left = ready_count(ready, levels, lv, from)
 if #due > 0 and left > 0 then wake_up(wake) end
 out[#out + 1] = paused
 out[#out + 1] = left
 out[#out + 1] = redis.call('GET', watched)
-local first = redis.call('ZRANGE', sched, 0, 0, 'WITHSCORES')
 out[#out + 1] = first[2] or false
 return out
