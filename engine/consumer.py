@@ -1006,7 +1006,7 @@ class Consumer:
     def _may_delegate(self) -> bool:
         """Whether a worker thread is idle to run the blocking round (thread workers):
         none is claimed and waiting for one, and fewer than all are running."""
-        if self.inline or self.runner is not None or not self._threads:
+        if not self._threads:  # (started for thread workers only)
             return False
         with self._claimed_lock:
             return self._held < self.workers and self._inbox.empty()

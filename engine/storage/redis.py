@@ -804,6 +804,18 @@ class RedisStorage(Storage):
             scores += (-p, p)
         cmds.append(("ZADD", k["levels"], *scores))
 
+    def _pipelined(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Commands in one round trip, their replies in order (errors as exceptions, not
+        raised): packed once on a connection of our own (:meth:`_transact`) where there
+        is one, else through a redis-py pipeline (Cluster, a client-side cache, a client
+        with a connection of its own)."""
+        if self._fresh_ok:
+            return self._transact(pack_all(commands), len(commands))
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return cast(list[Any], pipe.execute(raise_on_error=False))
+
     def _transact(self, data: bytes, replies: int) -> list[Any]:
         """Send packed commands in one write on one connection; their replies (errors
         as exceptions, not raised)."""
@@ -936,17 +948,12 @@ class RedisStorage(Storage):
             return super().wait_and_claim_round(block, consumer, now, limit, lease, watch, pauses)
         keys = self._round_keys(watch, pauses)
         args = self._round_args(consumer, now, limit, lease)
-        commands = [
-            ("BLPOP", self._keys["wake"], round(min(block, 1.0) - 0.12, 3)),
-            ("EVALSHA", self._scripts[ROUND.name].sha, len(keys), *keys, *args),
-        ]
-        if self._fresh_ok:  # packed once, on a connection of our own (redis_lane)
-            _, out = self._transact(pack_all(commands), 2)
-        else:
-            pipe = self.client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            _, out = pipe.execute(raise_on_error=False)
+        _, out = self._pipelined(
+            [
+                ("BLPOP", self._keys["wake"], round(min(block, 1.0) - 0.12, 3)),
+                ("EVALSHA", self._scripts[ROUND.name].sha, len(keys), *keys, *args),
+            ]
+        )
         if isinstance(out, redis.exceptions.NoScriptError):
             # The server forgot its scripts (restarted): we have waited, now just claim.
             return self.claim_round(consumer, now, limit, lease, watch, pauses)
@@ -1505,19 +1512,14 @@ class RedisStorage(Storage):
         sha = self._scripts[WAIT_RESULT.name].sha
         loaded = False
         while True:
-            commands = [
-                ("LPUSH", own, 1),
-                ("EVALSHA", sha, 4, *keys, own, flag, _ms(timeout + 5)),
-                ("BLPOP", own, keys[2], block),
-                ("EVALSHA", sha, 3, *keys, flag, "0"),
-            ]
-            if self._fresh_ok:  # packed once, on a connection of our own (redis_lane)
-                _, first, _, last = self._transact(pack_all(commands), 4)
-            else:
-                pipe = self.client.pipeline(transaction=False)
-                for command in commands:
-                    pipe.execute_command(*command)
-                _, first, _, last = pipe.execute(raise_on_error=False)
+            _, first, _, last = self._pipelined(
+                [
+                    ("LPUSH", own, 1),
+                    ("EVALSHA", sha, 4, *keys, own, flag, _ms(timeout + 5)),
+                    ("BLPOP", own, keys[2], block),
+                    ("EVALSHA", sha, 3, *keys, flag, "0"),
+                ]
+            )
             if isinstance(first, redis.exceptions.NoScriptError) and not loaded:
                 self.client.script_load(self._scripts[WAIT_RESULT.name].script)
                 loaded = True

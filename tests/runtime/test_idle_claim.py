@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 
-from engine import MemoryHuey
 from engine.api import Huey
 from engine.consumer import Consumer
-from engine.storage.base import Storage
 
 
 def _wait_for(check: Callable[[], Any], timeout: float = 10.0) -> None:
@@ -24,13 +22,6 @@ def _wait_for(check: Callable[[], Any], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
-
-
-@pytest.fixture
-def huey(make_storage: Callable[..., Storage]) -> Huey:
-    h = MemoryHuey("test-idle-claim")
-    h.storage = make_storage()
-    return h
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from engine.api import Huey
 from engine.consumer import PREFETCH_MAX, Consumer
 from engine.executor import Executor
 from engine.scheduler import LAST_RUN, SLOT, START_GRACE, Scheduler
-from engine.storage.base import LEASE_LOST, NOT_OWNER, NOT_RUNNING, Message, Storage, new_task_id
+from engine.storage.base import LEASE_LOST, NOT_OWNER, NOT_RUNNING, Message, new_task_id
 from engine.wrapper import TaskWrapper
 
 UTC = dt.UTC
@@ -36,13 +36,6 @@ NEPAL_TZ = "NPT-5:45"  # UTC+5:45, no DST, POSIX form (no tz database needed)
 def at(minute: int, second: float = 1.0) -> float:
     """``second`` seconds into the ``minute``-th minute after BASE."""
     return BASE + minute * 60 + second
-
-
-@pytest.fixture
-def huey(make_storage: Callable[..., Storage]) -> Huey:
-    h = MemoryHuey("test-scheduler")
-    h.storage = make_storage()
-    return h
 
 
 @pytest.fixture
