@@ -52,6 +52,8 @@ def test_thread_worker_probes_metrics_and_json_logs(tmp_path: Path) -> None:
         )
         wait_for(lambda: get(port, "/healthz")[0] == 200, 15, "healthz 200")
         assert get(port, "/healthz") == (200, "ok\n")
+        # The probes answer from before the worker's first heartbeat writes its lease.
+        wait_for(lambda: "(1 live" in get(port, "/readyz")[1], 15, "the worker's lease")
         status, body = get(port, "/readyz")
         assert status == 200 and body.startswith("ok: the store answers (1 live worker(s))")
         status, body = get(port, "/metrics")
