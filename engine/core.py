@@ -28,6 +28,7 @@ from typing import Any, Final
 from .codec import Codec, canonical_json, sign, verify
 from .envelope import Envelope
 from .exceptions import CancelExecution, CodecError, ConfigurationError, TaskException
+from .ids import new_task_ids
 from .keys import EventRecord, result_key
 from .revocation import Revocations
 from .signals import SIGNAL_INTERRUPTED, Signals
@@ -289,6 +290,33 @@ class QueueCore:
         if exp is not None:
             self.set_expiry(task, exp)
         return task
+
+    def new_calls(self, spec: TaskSpec, calls: Iterable[tuple[Any, ...]]) -> list[Task]:
+        """Calls of a registered task with positional arguments only and the spec's own
+        options (``map``'s), as :meth:`new_call` makes them, their ids made together."""
+        calls = list(calls)
+        name, registered = spec.label or spec.name, spec.name
+        retries, delay, backoff = spec.retries, spec.retry_delay, spec.retry_backoff
+        priority, timeout, exp = spec.priority, spec.timeout, spec.expires
+        tasks = []
+        for args, id_ in zip(calls, new_task_ids(len(calls)), strict=True):
+            task = Task(
+                name,
+                args,
+                {},
+                id_,
+                retries=retries,
+                retry_delay=delay,
+                retry_backoff=backoff,
+                priority=priority,
+                timeout=timeout,
+                registered_name=registered,
+            )
+            task.minted = id_
+            if exp is not None:
+                self.set_expiry(task, exp)
+            tasks.append(task)
+        return tasks
 
     def prepare(self, task: Task, now: float) -> Message:
         """The message enqueuing a task (a whole pipeline) at ``now``: every stage is

@@ -8,6 +8,7 @@ lives below all of them.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 
@@ -30,6 +31,22 @@ def _drop_pool() -> None:
 os.register_at_fork(after_in_child=_drop_pool)
 
 
+def _reserve(ms: int, n: int) -> tuple[int, int]:
+    """Take the next ``n`` places in this process's id order (the caller holds the
+    lock): the millisecond and counter of the first; the counter runs on from there,
+    borrowing the next millisecond each time it passes 0xFFF."""
+    last, counter = _id_last
+    if ms <= last:
+        ms, counter = last, counter + 1
+        if counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+            ms, counter = ms + 1, 0
+    else:
+        counter = 0
+    end = counter + n - 1
+    _id_last[0], _id_last[1] = ms + (end >> 12), end & 0xFFF
+    return ms, counter
+
+
 def new_task_id(now: float | None = None) -> str:
     """A UUID version 7: 48 bits of milliseconds, a 12-bit counter, 62 random bits.
 
@@ -40,16 +57,7 @@ def new_task_id(now: float | None = None) -> str:
     global _pool, _pool_at
     ms = int((time.time() if now is None else now) * 1000)
     with _id_lock:
-        last = _id_last[0]
-        if ms <= last:
-            ms = last
-            counter = _id_last[1] + 1
-            if counter > 0xFFF:  # counter exhausted: borrow the next millisecond
-                ms += 1
-                counter = 0
-        else:
-            counter = 0
-        _id_last[0], _id_last[1] = ms, counter
+        ms, counter = _reserve(ms, 1)
         if _pool_at >= _POOL_SIZE:
             _pool, _pool_at = os.urandom(_POOL_SIZE), 0
         pool, at = _pool, _pool_at
@@ -64,3 +72,27 @@ def new_task_id(now: float | None = None) -> str:
         0x8000 | (rand >> 50),
         rand & 0xFFFFFFFFFFFF,
     )
+
+
+def new_task_ids(n: int, now: float | None = None) -> list[str]:
+    """``n`` ids, as ``n`` calls of :func:`new_task_id` would make them (in order,
+    after every id made before), at a third of the cost: one clock read, one lock and
+    one read of random bits for all of them (bulk enqueue makes its ids here)."""
+    if n <= 0:
+        return []
+    ms = int((time.time() if now is None else now) * 1000)
+    with _id_lock:
+        ms, counter = _reserve(ms, n)
+    words = struct.unpack(f">{n}Q", os.urandom(8 * n))
+    out: list[str] = []
+    # The first two groups (48 bits of ms) and the version digit change only with the
+    # millisecond: written once per millisecond.
+    head = "%08x-%04x-7" % ((ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF)  # noqa: UP031
+    tail = "%03x-%04x-%012x".__mod__
+    for rand in words:
+        if counter > 0xFFF:
+            ms, counter = ms + 1, 0
+            head = "%08x-%04x-7" % ((ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF)  # noqa: UP031
+        out.append(head + tail((counter, 0x8000 | (rand >> 50), rand & 0xFFFFFFFFFFFF)))
+        counter += 1
+    return out

@@ -180,8 +180,8 @@ class TaskWrapper:
     def map(self, it: Iterable[Any]) -> ResultGroup | None:
         """Enqueue one call per item (a tuple item is ``*args``), in one round trip;
         None when the queue stores no results."""
-        calls = [self.s(*i) if isinstance(i, tuple) else self.s(i) for i in it]
-        return self.huey.enqueue_many(calls)
+        calls = [i if type(i) is tuple else tuple(i) if isinstance(i, tuple) else (i,) for i in it]
+        return self.huey.enqueue_many(self.huey.new_calls(self.spec, calls))
 
     def call_local(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function here and now, bypassing the queue."""

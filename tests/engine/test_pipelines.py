@@ -7,6 +7,7 @@ Each test runs the worker one step at a time with an explicit ``now`` (see
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -226,3 +227,23 @@ def test_map_and_enqueue_many(huey: Huey) -> None:
     assert g2() == [0, 2, 4, 6]
     assert g3.get() == [11, 14]
     assert sorted(g1.as_completed()) == [3, 7, 11]  # already read: cached in the handles
+
+
+def test_map_builds_the_calls_s_builds(huey: Huey) -> None:
+    @huey.task(retries=2, retry_delay=3, priority=5, expires=60, timeout=9, name="adder")
+    def add(a: int, b: int = 0) -> int:
+        return a + b
+
+    class Pair(tuple):  # a tuple subclass is still *args, as a plain tuple
+        pass
+
+    items: list[Any] = [(1, 2), Pair((3, 4)), 7]
+    built = huey.new_calls(add.spec, [(1, 2), (3, 4), (7,)])
+    by_s = [add.s(1, 2), add.s(3, 4), add.s(7)]
+    for a, b in zip(built, by_s, strict=True):
+        assert a == replace(b, id=a.id) and type(a.args) is tuple
+        assert a.expires_in == b.expires_in == 60 and a.minted == a.id  # fresh: never stored
+    assert len({t.id for t in built}) == 3 and [t.id for t in built] == sorted(t.id for t in built)
+    group = add.map(items)
+    assert group is not None and huey.pending_count() == 3
+    assert drain(huey) == 3 and group.get() == [3, 7, 7]

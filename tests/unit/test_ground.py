@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from engine import keys, loader
+from engine import ids, keys, loader
 from engine.consumer import ConsumerSettings
-from engine.ids import new_task_id
+from engine.ids import new_task_id, new_task_ids
 from engine.storage import base
 from engine.urls import mask_url, sqlite_path, store_kind
 
@@ -83,6 +83,28 @@ def test_task_ids_are_uuid7_with_the_millisecond_and_counter() -> None:
         assert u.int >> 80 == int(at * 1000)
         assert (u.int >> 64) & 0xFFF == i  # the counter orders ids of one millisecond
     assert len({uuid.UUID(t).int & ((1 << 62) - 1) for t in ids}) == len(ids)
+
+
+def test_ids_made_together_are_the_ids_made_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ids, "_id_last", [0, 0])  # this process's order, for this test only
+    at = 4102444800.5
+    first = new_task_id(at)
+    batch = new_task_ids(5000, at)  # runs past the 12-bit counter: borrows a millisecond
+    after = new_task_id(at)
+    made = [first, *batch, after]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    fields = [uuid.UUID(t) for t in made]
+    assert all(
+        str(u) == t and u.version == 7 and u.variant == uuid.RFC_4122
+        for u, t in zip(fields, made, strict=True)
+    )
+    place = [(u.int >> 80, (u.int >> 64) & 0xFFF) for u in fields]  # (ms, counter)
+    base_ms = int(at * 1000)
+    assert place[:3] == [(base_ms, 0), (base_ms, 1), (base_ms, 2)]
+    assert place[4095] == (base_ms, 4095) and place[4096] == (base_ms + 1, 0)
+    assert place[-1] == (base_ms + 1, 5001 - 4096)
+    assert len({u.int & ((1 << 62) - 1) for u in fields}) == len(fields)
+    assert new_task_ids(0) == []
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
