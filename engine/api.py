@@ -877,7 +877,9 @@ class RedisHuey(Huey):
     dead letters, and how many bytes of their bodies, are kept: 10000 and 32 MiB),
     and lease_clock ("server", the default: leases on the Redis server's clock;
     "caller": on each worker's); durable=True (with durable_timeout, seconds, default
-    1) makes each enqueue, schedule and finish wait for a replica (WAIT 1). huey's
+    1) makes each enqueue, schedule and finish wait for a replica (WAIT 1);
+    reply_spin (seconds, default 0.0001; 0: off) is how long a single enqueue polls
+    for its reply before sleeping on it (faster where idle CPUs halt). huey's
     blocking, read_timeout, notify_result, notify_result_ttl and clean_name are
     accepted as no-ops; any other keyword raises ConfigurationError. Every Redis
     queue supports priorities, so PriorityRedisHuey is the same class.

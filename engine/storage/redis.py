@@ -128,7 +128,7 @@ from .base import (
     refusal_running,
 )
 from .redis_connect import make_client, warn_if_unverified
-from .redis_lane import Lane, exchange, pack_all
+from .redis_lane import REPLY_SPIN, Lane, Spin, exchange, pack_all
 from .redis_layout import BUCKET_TAIL, BUCKETS, SMALL, body_key, bucket
 from .redis_options import check_connection_params, check_one_connection
 from .redis_scripts import (
@@ -394,6 +394,7 @@ class RedisStorage(Storage):
         clean_name: bool = True,
         durable: bool = False,
         durable_timeout: float = 1.0,
+        reply_spin: float = REPLY_SPIN,
         **connection_params: Any,
     ) -> None:
         """A store on Redis. Where it is: url=, connection_pool=, client=, or redis-py
@@ -410,8 +411,20 @@ class RedisStorage(Storage):
         replica's memory (Redis 7.0 has no WAITAOF). An enqueue no replica confirmed in
         time raises StoreUnavailable (it is on the master and may or may not survive a
         failover); an unconfirmed finish logs a warning. On Cluster the WAIT goes to the
-        master of the queue's slot, on the write's connection."""
+        master of the queue's slot, on the write's connection.
+
+        reply_spin: seconds a single enqueue polls for its reply before it sleeps on
+        it (default 100 µs; 0: never), see redis_lane.Spin."""
         super().__init__(name, dead_cap=dead_cap, dead_cap_bytes=dead_cap_bytes)
+        if (
+            isinstance(reply_spin, bool)
+            or not isinstance(reply_spin, (int, float))
+            or not 0 <= reply_spin <= 0.01
+        ):
+            raise ConfigurationError(
+                f"reply_spin must be seconds from 0 to 0.01, not {reply_spin!r}"
+            )
+        self._spin = Spin(float(reply_spin)) if reply_spin else None
         if lease_clock not in ("server", "caller"):
             raise ConfigurationError(
                 f"lease_clock must be 'server' or 'caller', not {lease_clock!r}"
@@ -716,7 +729,7 @@ class RedisStorage(Storage):
             if p
             else (hset, tid, body, push, tid, tail)
         )
-        self._check_fresh_replies(self._transact(wire, replies))
+        self._check_fresh_replies(self._transact(wire, replies, self._spin))
 
     def _fresh_head(self, b: int) -> bytes:
         """MULTI and the head of ``HSET <bucket b> id body`` (b = BUCKETS: m:big)."""
@@ -816,15 +829,16 @@ class RedisStorage(Storage):
             pipe.execute_command(*command)
         return cast(list[Any], pipe.execute(raise_on_error=False))
 
-    def _transact(self, data: bytes, replies: int) -> list[Any]:
+    def _transact(self, data: bytes, replies: int, spin: Spin | None = None) -> list[Any]:
         """Send packed commands in one write on one connection; their replies (errors
-        as exceptions, not raised)."""
+        as exceptions, not raised). With ``spin``, the reply is polled for a while
+        before the read blocks (a single enqueue's)."""
         if self._lane is not None:
-            return self._lane.call_packed(data, replies)
+            return self._lane.call_packed(data, replies, spin)
         pool = self._multi_pool
         conn = pool.get_connection()
         try:
-            return exchange(conn, data, replies)  # a failed connection is dropped there
+            return exchange(conn, data, replies, spin)  # a failed connection is dropped there
         finally:
             pool.release(conn)
 
