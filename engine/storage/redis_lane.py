@@ -70,14 +70,18 @@ class Spin:
         if self.rest:
             self.rest -= 1
             return
-        sock = conn._sock
+        sock = getattr(conn, "_sock", None)  # redis-py's socket (None: disconnected)
         if sock is None:
             return
-        polled = conn.__dict__.get("_spin_poll")
+        polled = getattr(conn, "_spin_poll", None)
         if polled is None or polled[0] is not sock:  # a poll object per socket, kept
             poller = select.poll()
             poller.register(sock, select.POLLIN)
-            polled = conn._spin_poll = (sock, poller.poll)
+            polled = (sock, poller.poll)
+            try:
+                conn._spin_poll = polled
+            except AttributeError:  # a connection class that takes no new attribute
+                pass
         poll, clock = polled[1], time.perf_counter
         end = clock() + self.budget
         while not poll(0):
