@@ -302,7 +302,7 @@ class QueueCore:
         for args, id_ in zip(calls, new_task_ids(len(calls)), strict=True):
             task = Task(
                 name,
-                args,
+                tuple(args),
                 {},
                 id_,
                 retries=retries,

@@ -180,7 +180,7 @@ class TaskWrapper:
     def map(self, it: Iterable[Any]) -> ResultGroup | None:
         """Enqueue one call per item (a tuple item is ``*args``), in one round trip;
         None when the queue stores no results."""
-        calls = [i if type(i) is tuple else tuple(i) if isinstance(i, tuple) else (i,) for i in it]
+        calls = [i if isinstance(i, tuple) else (i,) for i in it]
         return self.huey.enqueue_many(self.huey.new_calls(self.spec, calls))
 
     def call_local(self, *args: Any, **kwargs: Any) -> Any:

@@ -67,8 +67,9 @@ class Spin:
 
     def wait(self, conn: Any) -> None:
         """Return once the reply is readable on ``conn`` or the budget is spent."""
-        if self.rest:
-            self.rest -= 1
+        rest = self.rest
+        if rest > 0:  # (read once: racing threads at worst spin once more)
+            self.rest = rest - 1
             return
         sock = getattr(conn, "_sock", None)  # redis-py's socket (None: disconnected)
         if sock is None:

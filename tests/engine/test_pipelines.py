@@ -247,3 +247,10 @@ def test_map_builds_the_calls_s_builds(huey: Huey) -> None:
     group = add.map(items)
     assert group is not None and huey.pending_count() == 3
     assert drain(huey) == 3 and group.get() == [3, 7, 7]
+
+    @huey.task()
+    def ident(x: Any) -> Any:
+        return x
+
+    group = ident.map([[5, 6], (1,), "ab"])  # as in huey: only a tuple is *args
+    assert group is not None and drain(huey) == 3 and group.get() == [[5, 6], 1, "ab"]

@@ -98,7 +98,43 @@ def test_enqueues_spin_or_not_as_configured(redis_url: str) -> None:
             q.storage.close()
 
 
-@pytest.mark.parametrize("bad", [-0.001, 0.5, True, "0.001", None])
+class _Counting(Spin):
+    """A Spin that counts its waits (the enqueue path's calls of it)."""
+
+    def __init__(self, budget: float) -> None:
+        super().__init__(budget)
+        self.waits = 0
+
+    def wait(self, conn: Any) -> None:
+        self.waits += 1
+        super().wait(conn)
+
+
+def test_a_single_enqueue_spins_and_survives_a_killed_connection(redis_url: str) -> None:
+    q = engine.RedisHuey("reply-spin", url=redis_url, client_name="reply-spin-test")
+    try:
+        q.flush()
+        spin = cast(Any, q.storage)._spin = _Counting(0.01)
+
+        @q.task()
+        def noop(i: int) -> int:
+            return i
+
+        noop(1)
+        noop.map([(2,), (3,)])  # a bulk enqueue does not spin
+        assert spin.waits == 1
+        admin = q.storage.client  # the server closes the lane's idle connection ...
+        for c in admin.client_list():
+            if c.get("name") == "reply-spin-test" and int(c["id"]) != admin.client_id():
+                admin.client_kill_filter(_id=c["id"])
+        noop(4)  # ... the enqueue reconnects, and spins on the new socket
+        assert spin.waits == 2 and q.pending_count() == 4
+    finally:
+        q.flush()
+        q.storage.close()
+
+
+@pytest.mark.parametrize("bad", [-0.001, 0.5, True, "0.001", None, float("nan")])
 def test_reply_spin_is_checked(redis_url: str, bad: Any) -> None:
     with pytest.raises(ConfigurationError) as exc:
         engine.RedisHuey("reply-spin", url=redis_url, reply_spin=bad)

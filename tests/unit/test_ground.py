@@ -4,6 +4,7 @@ and the consumer's settings (one home for the defaults ``hueyctl worker`` shows)
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 
 import pytest
@@ -105,6 +106,50 @@ def test_ids_made_together_are_the_ids_made_one_by_one(monkeypatch: pytest.Monke
     assert place[-1] == (base_ms + 1, 5001 - 4096)
     assert len({u.int & ((1 << 62) - 1) for u in fields}) == len(fields)
     assert new_task_ids(0) == []
+
+
+@pytest.mark.parametrize("last", [[4102444800500, 0xFFF], [4102444800505, 7]])
+def test_a_batch_runs_on_from_where_the_last_id_left_off(
+    monkeypatch: pytest.MonkeyPatch, last: list[int]
+) -> None:
+    # The counter at its end (the batch borrows the next millisecond), and the clock
+    # behind the last id made (the batch carries on from that id, not from the clock).
+    at = 4102444800.500
+    monkeypatch.setattr(ids, "_id_last", list(last))
+    batch = new_task_ids(3, at)
+    monkeypatch.setattr(ids, "_id_last", list(last))
+    assert batch[0][:18] == new_task_id(at)[:18]  # the same ms and counter; random bits differ
+    assert batch == sorted(batch)
+    ms, counter = last[0], last[1] + 1  # the clock (…500 ms) is not past the last id
+    if counter > 0xFFF:
+        ms, counter = ms + 1, 0
+    u = uuid.UUID(batch[0])
+    assert (u.int >> 80, (u.int >> 64) & 0xFFF) == (ms, counter)
+
+
+def test_threads_minting_one_by_one_and_in_batches_never_collide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ids, "_id_last", [0, 0])
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def mint(k: int) -> None:
+        for i in range(300):
+            if k % 2:
+                made[k].append(new_task_id())
+            else:
+                made[k] += new_task_ids(1 + i % 50)
+
+    threads = [threading.Thread(target=mint, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for m in made for i in m]
+    assert len(set(every)) == len(every)
+    assert all(m == sorted(m) for m in made)  # each thread's ids in the order it made them
+    places = {(uuid.UUID(i).int >> 64) & ((1 << 60) - 1) for i in every}  # ms, version, counter
+    assert len(places) == len(every)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
