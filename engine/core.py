@@ -28,7 +28,7 @@ from typing import Any, Final
 from .codec import Codec, canonical_json, sign, verify
 from .envelope import Envelope
 from .exceptions import CancelExecution, CodecError, ConfigurationError, TaskException
-from .ids import new_task_ids
+from .ids import new_task_id, new_task_ids
 from .keys import EventRecord, result_key
 from .revocation import Revocations
 from .signals import SIGNAL_INTERRUPTED, Signals
@@ -269,54 +269,36 @@ class QueueCore:
         priority: int | None = None,
         expires: float | dt.timedelta | dt.datetime | None = None,
         timeout: float | None = None,
+        minted: str | None = None,
     ) -> Task:
-        """A call of a registered task; options left None take the spec's own."""
+        """A call of a registered task; options left None take the spec's own. Without
+        ``id`` the call gets a new one (``minted``: one made already by
+        :func:`~engine.ids.new_task_ids`, see :meth:`new_calls`)."""
         task = Task(
             name=spec.label or spec.name,
             registered_name=spec.name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
+            id=id if id is not None else minted or new_task_id(),
             retries=spec.retries if retries is None else retries,
             retry_delay=spec.retry_delay if retry_delay is None else retry_delay,
             retry_backoff=spec.retry_backoff if retry_backoff is None else retry_backoff,
             priority=spec.priority if priority is None else priority,
             timeout=spec.timeout if timeout is None else timeout,
         )
-        if id is not None:
-            task.id = id
-        else:
+        if id is None:
             task.mint()
         exp = spec.expires if expires is None else expires
         if exp is not None:
             self.set_expiry(task, exp)
         return task
 
-    def new_calls(self, spec: TaskSpec, calls: Iterable[tuple[Any, ...]]) -> list[Task]:
+    def new_calls(self, spec: TaskSpec, calls: Iterable[Sequence[Any]]) -> list[Task]:
         """Calls of a registered task with positional arguments only and the spec's own
         options (``map``'s), as :meth:`new_call` makes them, their ids made together."""
         calls = list(calls)
-        name, registered = spec.label or spec.name, spec.name
-        retries, delay, backoff = spec.retries, spec.retry_delay, spec.retry_backoff
-        priority, timeout, exp = spec.priority, spec.timeout, spec.expires
-        tasks = []
-        for args, id_ in zip(calls, new_task_ids(len(calls)), strict=True):
-            task = Task(
-                name,
-                tuple(args),
-                {},
-                id_,
-                retries=retries,
-                retry_delay=delay,
-                retry_backoff=backoff,
-                priority=priority,
-                timeout=timeout,
-                registered_name=registered,
-            )
-            task.minted = id_
-            if exp is not None:
-                self.set_expiry(task, exp)
-            tasks.append(task)
-        return tasks
+        ids = new_task_ids(len(calls))
+        return [self.new_call(spec, a, minted=i) for a, i in zip(calls, ids, strict=True)]
 
     def prepare(self, task: Task, now: float) -> Message:
         """The message enqueuing a task (a whole pipeline) at ``now``: every stage is
