@@ -87,12 +87,17 @@ def new_task_ids(n: int, now: float | None = None) -> list[str]:
     out: list[str] = []
     # The first two groups (48 bits of ms) and the version digit change only with the
     # millisecond: written once per millisecond.
-    head = "%08x-%04x-7" % ((ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF)  # noqa: UP031
+    head = _head(ms)
     tail = "%03x-%04x-%012x".__mod__
     for rand in words:
         if counter > 0xFFF:
             ms, counter = ms + 1, 0
-            head = "%08x-%04x-7" % ((ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF)  # noqa: UP031
+            head = _head(ms)
         out.append(head + tail((counter, 0x8000 | (rand >> 50), rand & 0xFFFFFFFFFFFF)))
         counter += 1
     return out
+
+
+def _head(ms: int) -> str:
+    """An id's first 15 characters: its millisecond, and the version digit."""
+    return "%08x-%04x-7" % ((ms >> 16) & 0xFFFFFFFF, ms & 0xFFFF)  # noqa: UP031
